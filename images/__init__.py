@@ -1,0 +1,1 @@
+"""Sample actor images (abacosamples/*), built locally and offline; see images/build.py."""
