@@ -1,0 +1,32 @@
+"""Wiring: the stores and queues a process uses, built once from the settings (never at import)."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from chalicelib.queues import Queues
+from chalicelib.settings import Settings, get_settings
+from chalicelib.storage.actors import ActorStore
+from chalicelib.storage.executions import ExecutionStore
+from chalicelib.storage.logs import LogStore
+from chalicelib.storage.workers import WorkerStore
+
+
+@dataclass(frozen=True)
+class Backend:
+    settings: Settings
+    actors: ActorStore
+    executions: ExecutionStore
+    workers: WorkerStore
+    logs: LogStore
+    queues: Queues
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Backend":
+        return cls(settings=settings, actors=ActorStore(settings), executions=ExecutionStore(settings),
+                   workers=WorkerStore(settings), logs=LogStore(settings), queues=Queues(settings))
+
+
+@functools.lru_cache(maxsize=1)
+def get_backend() -> Backend:
+    return Backend.from_settings(get_settings())

@@ -1,0 +1,30 @@
+"""Domain errors. They know nothing of HTTP; ``chalicelib.http.STATUS_BY_ERROR`` maps them to codes."""
+from __future__ import annotations
+
+
+class AbacoError(Exception):
+    """Base class: ``str(error)`` is the message users see in the envelope."""
+
+
+class BadRequest(AbacoError):
+    """Invalid input; nothing was changed."""
+
+
+class NotAuthorized(AbacoError):
+    """Abaco reports authorization failures as 400 with this class of message."""
+
+
+class NotFound(AbacoError):
+    """Unknown actor, execution, worker, alias, ..."""
+
+
+class MethodNotAllowed(AbacoError):
+    """A verb the route does not serve."""
+
+
+class Conflict(AbacoError):
+    """A conditional write lost: the object changed under us, or the id already exists."""
+
+
+class Unavailable(AbacoError):
+    """A backing service (DynamoDB, SQS, S3) failed in a way worth retrying."""

@@ -1,0 +1,132 @@
+"""The HTTP edge: request parsing, Abaco's envelope, and the one table that maps domain errors to codes.
+
+Chalice middleware does not see exceptions raised in views, so ``route`` wraps every view. Each path is
+registered once for every verb, so a wrong verb gets a 405 in Abaco's envelope instead of Chalice's.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+import urllib.parse
+from typing import Any, Callable
+
+from chalice import Chalice, Response
+
+from chalicelib import errors
+from chalicelib.envelope import convert_keys, envelope
+from chalicelib.settings import get_settings
+
+LOG = logging.getLogger("abaco.api")
+
+STATUS_BY_ERROR: tuple[tuple[type[errors.AbacoError], int], ...] = (
+    (errors.BadRequest, 400),
+    (errors.NotAuthorized, 400),  # Abaco reports authorization failures as 400
+    (errors.NotFound, 404),
+    (errors.MethodNotAllowed, 405),
+    (errors.Conflict, 409),
+    (errors.Unavailable, 503),
+)
+
+VERBS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "application/octet-stream",
+                 "text/plain", "multipart/form-data"]
+
+View = Callable[..., Any]
+
+
+class Ok:
+    """What a view returns: a result for the envelope, or raw bytes/text for the few non-JSON routes."""
+
+    def __init__(self, result: Any, message: str, convert: bool = True) -> None:
+        self.result, self.message, self.convert = result, message, convert
+
+
+class Raw:
+    def __init__(self, body: bytes | str, content_type: str) -> None:
+        self.body, self.content_type = body, content_type
+
+
+def route(app: Chalice, path: str, **views: View) -> None:
+    """Register ``path`` for every verb; ``views`` maps GET/POST/PUT/DELETE to view functions."""
+
+    def handler(**params: str) -> Response:
+        method = app.current_request.method.upper()
+        view = views.get(method)
+        try:
+            if view is None:
+                raise errors.MethodNotAllowed(f"The method {method} is not allowed for this URL.")
+            return _render(view(app.current_request, **params))
+        except errors.AbacoError as exc:
+            return error_response(exc)
+        except Exception:  # the last line of defence: log it, never leak a traceback
+            LOG.error("unhandled error on %s %s\n%s", method, path, traceback.format_exc())
+            return _json(500, envelope(None, "Unrecognized exception type. Please contact the administrator.",
+                                       get_settings().version, "error"))
+
+    handler.__name__ = "view_" + "".join(c if c.isalnum() else "_" for c in path)
+    app.route(path, methods=VERBS, cors=True, content_types=CONTENT_TYPES)(handler)
+
+
+def error_response(exc: errors.AbacoError) -> Response:
+    status = next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
+    return _json(status, envelope(None, str(exc), get_settings().version, "error"))
+
+
+def _render(outcome: Ok | Raw | Response) -> Response:
+    if isinstance(outcome, Response):
+        return outcome
+    if isinstance(outcome, Raw):
+        return Response(body=outcome.body, status_code=200, headers={"Content-Type": outcome.content_type})
+    settings = get_settings()
+    result = convert_keys(outcome.result, settings.case) if outcome.convert else outcome.result
+    return _json(200, envelope(result, outcome.message, settings.version))
+
+
+def _json(status: int, payload: dict[str, Any]) -> Response:
+    return Response(body=json.dumps(payload), status_code=status, headers={"Content-Type": "application/json"})
+
+
+# --- request parsing -------------------------------------------------------------------------------
+
+def content_type(request: Any) -> str:
+    return (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+
+
+def form(request: Any) -> dict[str, str] | None:
+    """Form fields of a url-encoded body (the last value wins, as in Flask's reqparse)."""
+    if content_type(request) != "application/x-www-form-urlencoded":
+        return None
+    raw = request.raw_body or b""
+    pairs = urllib.parse.parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
+    return dict(pairs)
+
+
+def json_body(request: Any) -> Any:
+    """The parsed JSON body, or None when there is none; malformed JSON is a 400."""
+    if content_type(request) not in ("application/json", ""):
+        return None
+    raw = request.raw_body
+    if not raw or not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise errors.BadRequest("Could not parse the JSON body of the request.") from exc
+
+
+def body_fields(request: Any) -> dict[str, Any]:
+    """Fields of a POST/PUT body: form-encoded or a JSON object (Abaco accepts both everywhere)."""
+    fields = form(request)
+    if fields is not None:
+        return fields
+    parsed = json_body(request)
+    if parsed is None:
+        return {}
+    if not isinstance(parsed, dict):
+        raise errors.BadRequest("The request body must be a JSON object or form data.")
+    return parsed
+
+
+def query(request: Any) -> dict[str, str]:
+    return dict(request.query_params or {})

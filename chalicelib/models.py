@@ -1,0 +1,174 @@
+"""Domain models (storage-agnostic), their lifecycle states and transition tables."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def utcnow() -> str:
+    """Timestamps are ISO-8601 UTC with a ``Z`` (what Abaco's ``display_time`` meant to produce)."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class ActorStatus(str, enum.Enum):
+    SUBMITTED = "SUBMITTED"
+    READY = "READY"
+    ERROR = "ERROR"
+    SHUTTING_DOWN = "SHUTTING_DOWN"
+
+
+class ExecutionStatus(str, enum.Enum):
+    SUBMITTED = "SUBMITTED"
+    RUNNING = "RUNNING"
+    COMPLETE = "COMPLETE"
+    ERROR = "ERROR"
+
+
+class WorkerStatus(str, enum.Enum):
+    REQUESTED = "REQUESTED"
+    SPAWNER_SETUP = "SPAWNER SETUP"
+    PULLING_IMAGE = "PULLING IMAGE"
+    CREATING_CONTAINER = "CREATING CONTAINER"
+    READY = "READY"
+    BUSY = "BUSY"
+    SHUTDOWN_REQUESTED = "SHUTDOWN_REQUESTED"
+    SHUTTING_DOWN = "SHUTTING_DOWN"
+    ERROR = "ERROR"
+
+
+# Allowed transitions (reference §2). A transition outside these tables is refused by the storage layer.
+EXECUTION_TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
+    ExecutionStatus.SUBMITTED: frozenset({ExecutionStatus.RUNNING, ExecutionStatus.ERROR}),
+    ExecutionStatus.RUNNING: frozenset({ExecutionStatus.COMPLETE, ExecutionStatus.ERROR, ExecutionStatus.RUNNING}),
+    ExecutionStatus.COMPLETE: frozenset(),
+    ExecutionStatus.ERROR: frozenset(),
+}
+
+LIVE_WORKER_STATUSES = frozenset(
+    {
+        WorkerStatus.REQUESTED,
+        WorkerStatus.SPAWNER_SETUP,
+        WorkerStatus.PULLING_IMAGE,
+        WorkerStatus.CREATING_CONTAINER,
+        WorkerStatus.READY,
+        WorkerStatus.BUSY,
+    }
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(use_enum_values=False, validate_assignment=True)
+
+
+class Actor(_Model):
+    tenant: str
+    id: str
+    image: str
+    owner: str
+    name: str | None = None
+    description: str = ""
+    stateless: bool = True
+    privileged: bool = False
+    type: str = "none"
+    hints: list[str] = Field(default_factory=list)
+    default_environment: dict[str, Any] = Field(default_factory=dict)
+    link: str = ""
+    webhook: str = ""
+    token: bool = False
+    max_workers: int | None = None
+    mem_limit: str | None = None
+    max_cpus: int | None = None
+    use_container_uid: bool = False
+    queue: str = "default"
+    log_ex: int | None = None
+    cron_schedule: str | None = None
+    cron_on: bool = False
+    cron_next_ex: str | None = None
+    revision: int = 1
+    state: Any = Field(default_factory=dict)
+    mounts: list[dict[str, str]] = Field(default_factory=list)
+    uid: str | None = None
+    gid: str | None = None
+    tasdir: str | None = None
+    run_as_executor: bool = False
+    status: ActorStatus = ActorStatus.SUBMITTED
+    status_message: str = ""
+    create_time: str = Field(default_factory=utcnow)
+    last_update_time: str = Field(default_factory=utcnow)
+    api_server: str = ""
+    version: int = 1  # optimistic-locking counter
+
+    @property
+    def dbid(self) -> str:
+        return f"{self.tenant}_{self.id}"
+
+
+class AttemptRecord(_Model):
+    attempt: int
+    runner_id: str
+    worker_id: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    exit_code: int | None = None
+    reason: str
+
+
+class Execution(_Model):
+    tenant: str
+    actor_id: str
+    id: str
+    executor: str
+    api_server: str = ""
+    status: ExecutionStatus = ExecutionStatus.SUBMITTED
+    status_message: str = ""
+    worker_id: str | None = None
+    message_received_time: str = Field(default_factory=utcnow)
+    start_time: str | None = None
+    finish_time: str | None = None
+    runtime: int = 0
+    cpu: int = 0
+    io: int = 0
+    exit_code: int | None = None
+    final_state: dict[str, Any] = Field(default_factory=dict)
+    content_type: str = "str"
+    attempt: int = 0
+    runner_id: str | None = None
+    lease_expires_at: float | None = None
+    attempts: list[AttemptRecord] = Field(default_factory=list)
+    enqueued: bool = False
+    phases: dict[str, float] = Field(default_factory=dict)  # epoch seconds per lifecycle phase
+    created_ns: int = 0  # creation order (executions list in creation order)
+
+    @property
+    def actor_dbid(self) -> str:
+        return f"{self.tenant}_{self.actor_id}"
+
+
+class Worker(_Model):
+    tenant: str
+    actor_id: str
+    id: str
+    status: WorkerStatus = WorkerStatus.REQUESTED
+    image: str = ""
+    revision: int = 1
+    ch_name: str = ""
+    location: str = ""
+    cid: str = ""
+    host_id: str = ""
+    host_ip: str = "127.0.0.1"
+    create_time: str = Field(default_factory=utcnow)
+    last_execution_time: str | None = None
+    last_health_check_time: str | None = None
+
+    @property
+    def actor_dbid(self) -> str:
+        return f"{self.tenant}_{self.actor_id}"

@@ -1,0 +1,125 @@
+"""SQS adapter: one standard inbox per actor, a command queue per runner pool, a shared dead-letter queue."""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib import aws, resources
+from chalicelib.errors import NotFound, Unavailable
+from chalicelib.queue_messages import InboxMessage, StartWorkerCommand
+from chalicelib.settings import Settings
+
+_MISSING = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+
+
+@dataclass(frozen=True)
+class Received:
+    body: str
+    receipt: str
+    receive_count: int
+    message_id: str
+
+
+class Queues:
+    """Every queue operation the API and the runners need, with SDK errors translated once."""
+
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self._settings = settings
+        self._sqs = client or aws.client("sqs", settings)
+        self._urls: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    # --- inboxes -------------------------------------------------------------------------------
+    def create_inbox(self, tenant: str, actor_id: str) -> str:
+        name = resources.inbox_name(self._settings.resource_prefix, tenant, actor_id)
+        attributes = {
+            "VisibilityTimeout": str(self._settings.visibility_timeout),
+            "MessageRetentionPeriod": str(resources.SQS_MAX_RETENTION_SECONDS),
+            "MaximumMessageSize": str(resources.SQS_MAX_MESSAGE_BYTES),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": self._dlq_arn(),
+                                         "maxReceiveCount": str(resources.INBOX_MAX_RECEIVE_COUNT)}),
+        }
+        url = self._call("create_queue", QueueName=name, Attributes=attributes)["QueueUrl"]
+        with self._lock:
+            self._urls[name] = url
+        return url
+
+    def delete_inbox(self, tenant: str, actor_id: str) -> None:
+        try:
+            self._call("delete_queue", QueueUrl=self.inbox_url(tenant, actor_id))
+        except NotFound:
+            pass
+        with self._lock:
+            self._urls.pop(resources.inbox_name(self._settings.resource_prefix, tenant, actor_id), None)
+
+    def inbox_url(self, tenant: str, actor_id: str) -> str:
+        return self._url(resources.inbox_name(self._settings.resource_prefix, tenant, actor_id))
+
+    def send_inbox(self, message: InboxMessage) -> str:
+        url = self.inbox_url(message.tenant, message.actor_id)
+        return self._call("send_message", QueueUrl=url, MessageBody=message.encode())["MessageId"]
+
+    def inbox_depth(self, tenant: str, actor_id: str) -> int:
+        attrs = self._call("get_queue_attributes", QueueUrl=self.inbox_url(tenant, actor_id),
+                           AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0))
+
+    def purge_inbox(self, tenant: str, actor_id: str) -> None:
+        self._call("purge_queue", QueueUrl=self.inbox_url(tenant, actor_id))
+
+    # --- commands ------------------------------------------------------------------------------
+    def command_url(self, pool: str) -> str:
+        return self._url(resources.command_queue(pool).physical(self._settings.resource_prefix))
+
+    def send_command(self, pool: str, command: StartWorkerCommand) -> None:
+        self._call("send_message", QueueUrl=self.command_url(pool), MessageBody=command.encode())
+
+    # --- consumer side (runners) ---------------------------------------------------------------
+    def receive(self, url: str, wait_seconds: int, max_messages: int = 1,
+                visibility: int | None = None) -> list[Received]:
+        kwargs: dict[str, Any] = {"QueueUrl": url, "MaxNumberOfMessages": max_messages,
+                                  "WaitTimeSeconds": wait_seconds,
+                                  "MessageSystemAttributeNames": ["ApproximateReceiveCount"]}
+        if visibility is not None:
+            kwargs["VisibilityTimeout"] = visibility
+        messages = self._call("receive_message", **kwargs).get("Messages", [])
+        return [Received(m["Body"], m["ReceiptHandle"],
+                         int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)), m["MessageId"])
+                for m in messages]
+
+    def delete(self, url: str, receipt: str) -> None:
+        self._call("delete_message", QueueUrl=url, ReceiptHandle=receipt)
+
+    def set_visibility(self, url: str, receipt: str, seconds: int) -> None:
+        self._call("change_message_visibility", QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=seconds)
+
+    # --- internals -----------------------------------------------------------------------------
+    def _dlq_arn(self) -> str:
+        url = self._url(resources.DEAD_LETTER.physical(self._settings.resource_prefix))
+        attrs = self._call("get_queue_attributes", QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+        return attrs["QueueArn"]
+
+    def _url(self, name: str) -> str:
+        with self._lock:
+            cached = self._urls.get(name)
+        if cached:
+            return cached
+        url = self._call("get_queue_url", QueueName=name)["QueueUrl"]
+        with self._lock:
+            self._urls[name] = url
+        return url
+
+    def _call(self, op: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self._sqs, op)(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in _MISSING:
+                raise NotFound(f"queue not found ({op})") from exc
+            raise Unavailable(f"SQS {op}: {code}") from exc
+        except BotoCoreError as exc:
+            raise Unavailable(f"SQS {op}: {exc}") from exc

@@ -1,0 +1,93 @@
+"""The one definition of every table, queue and bucket.
+
+The local bootstrap (``localstack/bootstrap.py``) and the CDK stack (``infrastructure/``) both read these,
+so local and AWS resources cannot drift.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# SQS limits (AWS documentation, "Amazon SQS quotas").
+SQS_MAX_MESSAGE_BYTES = 262_144  # 256 KiB; set explicitly so moto (default 1 MiB) behaves like AWS
+SQS_MAX_RETENTION_SECONDS = 1_209_600  # 14 days
+SQS_QUEUE_NAME_MAX = 80
+INBOX_MAX_RECEIVE_COUNT = 5  # receives before a message moves to the dead-letter queue
+
+
+@dataclass(frozen=True)
+class TableDef:
+    name: str  # logical name; the physical name is ``{prefix}-{name}``
+    pk: str
+    sk: str | None = None
+    sk_type: str = "S"
+    ttl_attribute: str | None = None
+    indexes: tuple[tuple[str, str, str | None], ...] = field(default_factory=tuple)  # (name, pk, sk)
+
+    def physical(self, prefix: str) -> str:
+        return f"{prefix}-{self.name}"
+
+    def key_schema(self) -> list[dict[str, str]]:
+        schema = [{"AttributeName": self.pk, "KeyType": "HASH"}]
+        if self.sk:
+            schema.append({"AttributeName": self.sk, "KeyType": "RANGE"})
+        return schema
+
+    def attribute_definitions(self) -> list[dict[str, str]]:
+        attrs = {self.pk: "S"}
+        if self.sk:
+            attrs[self.sk] = self.sk_type
+        for _, ipk, isk in self.indexes:
+            attrs.setdefault(ipk, "S")
+            if isk:
+                attrs.setdefault(isk, "S")
+        return [{"AttributeName": k, "AttributeType": v} for k, v in attrs.items()]
+
+
+ACTORS = TableDef("actors", pk="tenant", sk="actor_id")
+EXECUTIONS = TableDef("executions", pk="actor_dbid", sk="execution_id", ttl_attribute="expires_at")
+WORKERS = TableDef("workers", pk="actor_dbid", sk="worker_id")
+LOGS = TableDef("logs", pk="execution_key", sk="chunk", sk_type="N", ttl_attribute="expires_at")
+
+TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS)
+
+
+@dataclass(frozen=True)
+class QueueDef:
+    name: str  # logical name; physical ``{prefix}-{name}``
+    visibility_timeout: int = 60
+    dead_letter: bool = False  # whether this queue redrives to the shared dead-letter queue
+
+    def physical(self, prefix: str) -> str:
+        return f"{prefix}-{self.name}"
+
+
+DEAD_LETTER = QueueDef("dlq")
+
+
+def command_queue(pool: str) -> QueueDef:
+    """One command queue per runner pool (Abaco's ``command_channel_{queue}``)."""
+    return QueueDef(f"commands-{_safe(pool)}", visibility_timeout=30)
+
+
+def static_queues(pools: list[str]) -> list[QueueDef]:
+    return [DEAD_LETTER, *(command_queue(p) for p in pools)]
+
+
+def inbox_name(prefix: str, tenant: str, actor_id: str) -> str:
+    """The physical name of an actor's inbox queue (created with the actor, deleted with it)."""
+    name = f"{prefix}-inbox-{_safe(tenant)}-{actor_id}"
+    return name[:SQS_QUEUE_NAME_MAX]
+
+
+def inbox_prefix(prefix: str) -> str:
+    """Every inbox starts with this; IAM policies grant the API queue management under it only."""
+    return f"{prefix}-inbox-"
+
+
+def bucket_name(prefix: str) -> str:
+    return f"{prefix}-payloads".lower()
+
+
+def _safe(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", value)

@@ -1,0 +1,1 @@
+"""Services: one function per use case; the Chalice views call exactly one of these."""

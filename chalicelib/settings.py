@@ -1,0 +1,70 @@
+"""Typed settings, read once from ``ABACO_*`` environment variables and validated at start-up.
+
+Every knob of the original ``abaco.conf`` that we support has a field here; the infrastructure code sets
+these variables for Lambda and the runner hosts, and ``make run`` passes the caller's environment through.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Defaults with their provenance.
+DEFAULT_LOG_MAX_BYTES = 1_000_000  # Abaco web.max_log_length: 1 MB per execution
+DEFAULT_LOG_EX = 43_200  # Abaco dev config web.log_ex: 12 h
+DEFAULT_WORKER_TTL = 600  # idle seconds before a worker exits; Abaco's sync_max_idle_time default
+DEFAULT_MAX_WORKERS_PER_ACTOR = 20  # Abaco spawner.max_workers_per_actor fallback
+
+
+class Settings(BaseSettings):
+    """All configuration of the API and the runners."""
+
+    model_config = SettingsConfigDict(env_prefix="ABACO_", extra="ignore", frozen=True)
+
+    # Where AWS is: None means real AWS; locally the moto server (AWS_ENDPOINT_URL is read too).
+    aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")
+    resource_prefix: str = "abaco-local"
+
+    # Web.
+    version: str = ":dev"
+    case: Literal["snake", "camel"] = "snake"
+    access_control: Literal["none", "jwt"] = "none"
+    tenant: str = "DEV-DEVELOP"
+    api_server: str = "http://127.0.0.1:8000"
+    api_port: int = 8000
+    api_host: str = "127.0.0.1"
+    max_log_length: int = DEFAULT_LOG_MAX_BYTES
+    log_ex: int = DEFAULT_LOG_EX
+    log_ex_limit: int = 86_400 * 7
+
+    # Runners and workers.
+    runner_pool: str = "default"
+    pools: str = "default"
+    worker_slots: int = 8
+    worker_ttl: int = DEFAULT_WORKER_TTL
+    max_workers_per_actor: int = DEFAULT_MAX_WORKERS_PER_ACTOR
+    max_run_time: int = -1
+    mem_limit: str = "512m"
+    max_cpus: int | None = None
+    pids_limit: int = 256
+    container_network: Literal["none", "host"] = "none"
+    container_user: str | None = None
+    receive_wait_seconds: int = 20
+    visibility_timeout: int = 60
+    heartbeat_seconds: int = 20
+    max_attempts: int = 2
+    docker_url: str | None = None
+    leave_containers: bool = False
+
+    @property
+    def pool_names(self) -> list[str]:
+        return [p.strip() for p in self.pools.split(",") if p.strip()]
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use (never at import time)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""One module per DynamoDB table: each owns its keys, TTL attribute and item mapping."""

@@ -1,0 +1,98 @@
+"""The actors table: PK ``tenant``, SK ``actor_id``. Tenant isolation is in the key itself."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.models import Actor, ActorStatus, utcnow
+from chalicelib.resources import ACTORS
+from chalicelib.settings import Settings
+from chalicelib.storage.base import ConditionFailed, Table, from_dynamo, to_dynamo
+
+_JSON_FIELDS = frozenset({"hints", "default_environment", "state", "mounts"})
+
+
+def _to_item(actor: Actor) -> dict[str, Any]:
+    data = actor.model_dump(mode="json")
+    data["actor_id"] = data.pop("id")
+    return to_dynamo(data, _JSON_FIELDS)
+
+
+def _from_item(item: dict[str, Any]) -> Actor:
+    data = from_dynamo(item, _JSON_FIELDS)
+    data["id"] = data.pop("actor_id")
+    return Actor.model_validate(data)
+
+
+def _key(tenant: str, actor_id: str) -> dict[str, Any]:
+    return {"tenant": {"S": tenant}, "actor_id": {"S": actor_id}}
+
+
+class ActorStore:
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self._table = Table(ACTORS, settings, client)
+
+    def create(self, actor: Actor) -> None:
+        try:
+            self._table.put(_to_item(actor), condition="attribute_not_exists(actor_id)")
+        except ConditionFailed as exc:
+            raise Conflict(f"Actor id {actor.id} already exists.") from exc
+
+    def get(self, tenant: str, actor_id: str) -> Actor:
+        item = self._table.get(_key(tenant, actor_id))
+        if item is None:
+            raise NotFound(f"Actor with identifier '{actor_id}' not found")
+        return _from_item(item)
+
+    def find(self, tenant: str, actor_id: str) -> Actor | None:
+        item = self._table.get(_key(tenant, actor_id))
+        return _from_item(item) if item else None
+
+    def list(self, tenant: str) -> list[Actor]:
+        actors = [_from_item(i) for i in self._table.query(tenant)]
+        return sorted(actors, key=lambda a: a.create_time)
+
+    def all(self) -> list[Actor]:
+        """Every actor of every tenant (runner duties only; never exposed by the API)."""
+        return [_from_item(i) for i in self._table.scan()]
+
+    def replace(self, actor: Actor, expected_version: int) -> Actor:
+        """Full write, conditional on the version read (optimistic locking); bumps the version."""
+        new = actor.model_copy(update={"version": expected_version + 1, "last_update_time": utcnow()})
+        try:
+            self._table.put(_to_item(new), condition="version = :v", values={":v": expected_version})
+        except ConditionFailed as exc:
+            raise Conflict("The actor was changed by another request; retry.") from exc
+        return new
+
+    def set_status(self, tenant: str, actor_id: str, status: ActorStatus, message: str = "",
+                   only_from: set[ActorStatus] | None = None) -> Actor | None:
+        """One conditional update; returns None when the actor is gone or not in ``only_from``."""
+        condition = "attribute_exists(actor_id)"
+        values: dict[str, Any] = {":s": status.value, ":m": message, ":t": utcnow(), ":one": 1}
+        if only_from:
+            names = [f":f{i}" for i, _ in enumerate(only_from)]
+            condition += f" AND #st IN ({', '.join(names)})"
+            values.update({n: s.value for n, s in zip(names, only_from)})
+        try:
+            item = self._table.update(
+                _key(tenant, actor_id),
+                "SET #st = :s, status_message = :m, last_update_time = :t ADD version :one",
+                values=values, names={"#st": "status"}, condition=condition)
+        except ConditionFailed:
+            return None
+        return _from_item(item)
+
+    def set_state(self, tenant: str, actor_id: str, state: Any) -> Actor:
+        try:
+            item = self._table.update(
+                _key(tenant, actor_id), "SET #state = :v, last_update_time = :t ADD version :one",
+                values={":v": json.dumps(state), ":t": utcnow(), ":one": 1}, names={"#state": "state"},
+                condition="attribute_exists(actor_id)")
+        except ConditionFailed as exc:
+            raise NotFound(f"Actor with identifier '{actor_id}' not found") from exc
+        return _from_item(item)
+
+    def delete(self, tenant: str, actor_id: str) -> None:
+        self._table.delete(_key(tenant, actor_id))

@@ -1,0 +1,79 @@
+"""The workers table: PK ``actor_dbid``, SK ``worker_id``."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.models import Worker, WorkerStatus
+from chalicelib.resources import WORKERS
+from chalicelib.settings import Settings
+from chalicelib.storage.base import ConditionFailed, Table, from_dynamo, to_dynamo
+
+_NO_JSON: frozenset[str] = frozenset()
+
+
+def _to_item(worker: Worker) -> dict[str, Any]:
+    data = worker.model_dump(mode="json")
+    data["worker_id"] = data.pop("id")
+    data["actor_dbid"] = worker.actor_dbid
+    return to_dynamo(data, _NO_JSON)
+
+
+def _from_item(item: dict[str, Any]) -> Worker:
+    data = from_dynamo(item, _NO_JSON)
+    data["id"] = data.pop("worker_id")
+    data.pop("actor_dbid", None)
+    return Worker.model_validate(data)
+
+
+def _key(actor_dbid: str, worker_id: str) -> dict[str, Any]:
+    return {"actor_dbid": {"S": actor_dbid}, "worker_id": {"S": worker_id}}
+
+
+class WorkerStore:
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self._table = Table(WORKERS, settings, client)
+
+    def create(self, worker: Worker) -> None:
+        try:
+            self._table.put(_to_item(worker), condition="attribute_not_exists(worker_id)")
+        except ConditionFailed as exc:
+            raise Conflict(f"Worker id {worker.id} already exists.") from exc
+
+    def get(self, actor_dbid: str, worker_id: str) -> Worker:
+        item = self._table.get(_key(actor_dbid, worker_id))
+        if item is None:
+            raise NotFound(f"Worker with id '{worker_id}' not found")
+        return _from_item(item)
+
+    def find(self, actor_dbid: str, worker_id: str) -> Worker | None:
+        item = self._table.get(_key(actor_dbid, worker_id))
+        return _from_item(item) if item else None
+
+    def list(self, actor_dbid: str) -> list[Worker]:
+        return sorted((_from_item(i) for i in self._table.query(actor_dbid)), key=lambda w: w.create_time)
+
+    def all(self) -> list[Worker]:
+        return [_from_item(i) for i in self._table.scan()]
+
+    def update(self, worker: Worker, fields: dict[str, Any],
+               only_from: set[WorkerStatus] | None = None) -> Worker | None:
+        """SET fields in one conditional update; None when the record is gone or not in ``only_from``."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(fields.values())}
+        condition = "attribute_exists(worker_id)"
+        if only_from:
+            placeholders = [f":s{i}" for i, _ in enumerate(only_from)]
+            values.update({p: s.value for p, s in zip(placeholders, only_from)})
+            condition += f" AND #st IN ({', '.join(placeholders)})"
+            names["#st"] = "status"
+        expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        try:
+            item = self._table.update(_key(worker.actor_dbid, worker.id), expression, values=values,
+                                      names=names, condition=condition)
+        except ConditionFailed:
+            return None
+        return _from_item(item)
+
+    def delete(self, actor_dbid: str, worker_id: str) -> None:
+        self._table.delete(_key(actor_dbid, worker_id))

@@ -1,0 +1,1 @@
+"""Local mode: the embedded AWS emulator (moto server), the resource bootstrap and the launcher."""

@@ -1,0 +1,79 @@
+"""Serve the Chalice app through a WSGI server (gunicorn), over Chalice's own local API Gateway.
+
+``chalice local`` answers keep-alive clients slowly (Nagle, ~44 ms a response); the same app object behind
+gunicorn serves thousands of requests per second (architecture decision 9).
+"""
+from __future__ import annotations
+
+import base64
+import threading
+from typing import Any, Callable, Iterable
+
+from chalice.config import Config
+from chalice.local import LocalGateway, LocalGatewayException
+
+_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
+            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+            413: "Payload Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error",
+            503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+class ChaliceWSGI:
+    """A WSGI application that hands each request to Chalice's LocalGateway (one per thread)."""
+
+    def __init__(self, app_object: Any) -> None:
+        self._app = app_object
+        self._config = Config(chalice_stage="local", config_from_disk={"lambda_timeout": 900})
+        self._local = threading.local()
+
+    def _gateway(self) -> LocalGateway:
+        gateway = getattr(self._local, "gateway", None)
+        if gateway is None:
+            gateway = self._local.gateway = LocalGateway(self._app, self._config)
+        return gateway
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "/") or "/"
+        if environ.get("QUERY_STRING"):
+            path += "?" + environ["QUERY_STRING"]
+        headers = _headers(environ)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length > 0 else None
+        try:
+            response = self._gateway().handle_request(method=method, path=path, headers=headers, body=body)
+        except LocalGatewayException as exc:
+            return _send(start_response, exc.CODE, dict(exc.headers), exc.body or b"")
+        payload = response.get("body") or b""
+        if response.get("isBase64Encoded"):
+            payload = base64.b64decode(payload)
+        elif isinstance(payload, str):
+            payload = payload.encode("utf-8")
+        out_headers = dict(response.get("headers") or {})
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            out_headers[name] = ", ".join(values)
+        return _send(start_response, response["statusCode"], out_headers, payload)
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items()
+               if key.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    if environ.get("CONTENT_LENGTH"):
+        headers["content-length"] = environ["CONTENT_LENGTH"]
+    return headers
+
+
+def _send(start_response: Callable[..., Any], status: int, headers: dict[str, str], body: bytes) -> list[bytes]:
+    out = [(k, str(v)) for k, v in headers.items() if k.lower() not in ("content-length", "transfer-encoding")]
+    out.append(("Content-Length", str(len(body))))
+    start_response(f"{status} {_REASONS.get(status, 'Status')}", out)
+    return [body]
+
+
+def application() -> ChaliceWSGI:
+    """Gunicorn entry point: ``gunicorn 'localstack.wsgi:application()'``."""
+    from app import app
+
+    return ChaliceWSGI(app)

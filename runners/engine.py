@@ -1,0 +1,159 @@
+"""The container engine behind a small interface; the real one talks to the Docker engine.
+
+Nothing else in the runner imports ``docker``. Hardening defaults follow the reliability plan §3.2.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+LABEL_RUNNER = "org.abaco.runner"
+LABEL_EXECUTION = "org.abaco.execution"
+LABEL_ACTOR = "org.abaco.actor"
+LABEL_ATTEMPT = "org.abaco.attempt"
+LABEL_TENANT = "org.abaco.tenant"
+LOG_MAX_SIZE = "10m"  # json-file cap per container (reliability plan §3.2)
+NOFILE = 1024  # OpenWhisk's nofile ulimit
+
+
+class EngineError(Exception):
+    """The engine could not do what was asked (image missing, create or start failed, engine down)."""
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    image: str
+    environment: dict[str, str]
+    labels: dict[str, str]
+    network_mode: str = "none"
+    mem_limit: str | None = None
+    nano_cpus: int | None = None
+    pids_limit: int = 256
+    user: str | None = None
+    privileged: bool = False
+    binds: dict[str, dict[str, str]] = field(default_factory=dict)
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ExitState:
+    exit_code: int
+    state: dict[str, Any]
+
+
+class DockerEngine:
+    """One engine client per worker thread; the Docker SDK client is not shared across threads."""
+
+    def __init__(self, base_url: str | None = None) -> None:
+        try:
+            self._client = docker.DockerClient(base_url=base_url) if base_url else docker.from_env()
+        except DockerException as exc:
+            raise EngineError(f"cannot reach the Docker engine: {exc}") from exc
+        self._api = self._client.api
+        self._lock = threading.Lock()
+
+    @property
+    def location(self) -> str:
+        return str(self._api.base_url)
+
+    def ensure_image(self, image: str) -> None:
+        """The image must be present locally; try a pull once when it is not."""
+        try:
+            self._client.images.get(image)
+            return
+        except ImageNotFound:
+            pass
+        except DockerException as exc:
+            raise EngineError(f"cannot inspect image {image}: {exc}") from exc
+        try:
+            self._client.images.pull(image)
+        except DockerException as exc:
+            raise EngineError(f"image {image} is not available locally and could not be pulled: {exc}") from exc
+
+    def create(self, spec: ContainerSpec) -> str:
+        host_config = self._api.create_host_config(
+            network_mode=spec.network_mode,
+            cap_drop=[] if spec.privileged else ["ALL"],
+            security_opt=[] if spec.privileged else ["no-new-privileges:true"],
+            privileged=spec.privileged,
+            pids_limit=spec.pids_limit,
+            mem_limit=spec.mem_limit,
+            memswap_limit=spec.mem_limit,
+            nano_cpus=spec.nano_cpus,
+            binds=spec.binds or None,
+            ulimits=[docker.types.Ulimit(name="nofile", soft=NOFILE, hard=NOFILE)],
+            log_config=docker.types.LogConfig(type="json-file", config={"max-size": LOG_MAX_SIZE}),
+        )
+        try:
+            created = self._api.create_container(
+                image=spec.image, environment=spec.environment, labels=spec.labels, user=spec.user or "",
+                host_config=host_config, name=spec.name, detach=True)
+        except DockerException as exc:
+            raise EngineError(f"could not create a container from {spec.image}: {exc}") from exc
+        return str(created["Id"])
+
+    def start(self, cid: str) -> None:
+        try:
+            self._api.start(cid)
+        except DockerException as exc:
+            raise EngineError(f"could not start container {cid[:12]}: {exc}") from exc
+
+    def attach_output(self, cid: str) -> Iterator[bytes]:
+        """stdout and stderr as they come, until the container exits. Attach *before* start: a log
+        stream opened on a created container ends at once, and attaching later can miss early output."""
+        return self._api.attach(cid, stdout=True, stderr=True, stream=True, logs=True)
+
+    def stats(self, cid: str) -> Iterator[dict[str, Any]]:
+        return self._api.stats(cid, stream=True, decode=True)
+
+    def wait(self, cid: str, timeout: float) -> bool:
+        """True when the container has exited, False if still running after ``timeout`` seconds."""
+        try:
+            self._api.wait(cid, timeout=timeout)
+            return True
+        except Exception as exc:  # requests' ReadTimeout / ConnectionError surface as different types
+            if _is_timeout(exc):
+                return False
+            raise EngineError(f"waiting on container {cid[:12]} failed: {exc}") from exc
+
+    def inspect_state(self, cid: str) -> ExitState:
+        try:
+            state = self._api.inspect_container(cid)["State"]
+        except DockerException as exc:
+            raise EngineError(f"cannot inspect container {cid[:12]}: {exc}") from exc
+        return ExitState(exit_code=int(state.get("ExitCode", -1)), state=state)
+
+    def stop(self, cid: str, grace_seconds: int = 5) -> None:
+        try:
+            self._api.stop(cid, timeout=grace_seconds)
+        except NotFound:
+            pass
+        except DockerException as exc:
+            raise EngineError(f"cannot stop container {cid[:12]}: {exc}") from exc
+
+    def remove(self, cid: str) -> None:
+        try:
+            self._api.remove_container(cid, force=True)
+        except NotFound:
+            pass
+        except APIError as exc:
+            if "already in progress" not in str(exc):
+                raise EngineError(f"cannot remove container {cid[:12]}: {exc}") from exc
+
+    def labelled(self, label: str, value: str | None = None) -> list[dict[str, Any]]:
+        """Containers (running or not) that carry ``label`` (with ``value``, when given)."""
+        selector = label if value is None else f"{label}={value}"
+        return list(self._api.containers(all=True, filters={"label": selector}))
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _is_timeout(exc: Exception) -> bool:
+    name = type(exc).__name__
+    text = str(exc)
+    return "Timeout" in name or "timed out" in text or "Read timed out" in text
