@@ -23,6 +23,7 @@ import cloudpickle
 import pytest
 
 docker = pytest.importorskip("docker")
+pytestmark = pytest.mark.docker  # needs the Docker engine (marker declared in pytest.ini)
 
 LABELS = {"org.abaco.test": "images"}
 NOBODY = "65534:65534"
