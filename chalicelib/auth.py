@@ -2,8 +2,8 @@
 Abaco's ``ALL`` role, in the tenant of the ``tenant`` header or the configured default."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from chalicelib.settings import Settings
 

@@ -22,7 +22,7 @@ class Backend:
     queues: Queues
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Backend":
+    def from_settings(cls, settings: Settings) -> Backend:
         return cls(settings=settings, actors=ActorStore(settings), executions=ExecutionStore(settings),
                    workers=WorkerStore(settings), logs=LogStore(settings), queues=Queues(settings))
 

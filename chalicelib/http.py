@@ -9,7 +9,8 @@ import json
 import logging
 import traceback
 import urllib.parse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalice import Chalice, Response
 

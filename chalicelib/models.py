@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 def utcnow() -> str:
     """Timestamps are ISO-8601 UTC with a ``Z`` (what Abaco's ``display_time`` meant to produce)."""
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(value: str | None) -> dt.datetime | None:
@@ -19,21 +19,21 @@ def parse_time(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-class ActorStatus(str, enum.Enum):
+class ActorStatus(enum.StrEnum):
     SUBMITTED = "SUBMITTED"
     READY = "READY"
     ERROR = "ERROR"
     SHUTTING_DOWN = "SHUTTING_DOWN"
 
 
-class ExecutionStatus(str, enum.Enum):
+class ExecutionStatus(enum.StrEnum):
     SUBMITTED = "SUBMITTED"
     RUNNING = "RUNNING"
     COMPLETE = "COMPLETE"
     ERROR = "ERROR"
 
 
-class WorkerStatus(str, enum.Enum):
+class WorkerStatus(enum.StrEnum):
     REQUESTED = "REQUESTED"
     SPAWNER_SETUP = "SPAWNER SETUP"
     PULLING_IMAGE = "PULLING IMAGE"

@@ -41,7 +41,7 @@ class InboxMessage(_Frozen):
     sent_at: float = 0.0
 
     @classmethod
-    def decode(cls, raw: str) -> "InboxMessage":
+    def decode(cls, raw: str) -> InboxMessage:
         return _decode(cls, raw)
 
 
@@ -56,7 +56,7 @@ class StartWorkerCommand(_Frozen):
     stop_existing: bool = False
 
     @classmethod
-    def decode(cls, raw: str) -> "StartWorkerCommand":
+    def decode(cls, raw: str) -> StartWorkerCommand:
         return _decode(cls, raw)
 
 

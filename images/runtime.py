@@ -155,8 +155,8 @@ def ldd(paths: list[str]) -> dict[str, tuple[list[str], list[str]]]:
         proc = subprocess.run(["ldd", path], capture_output=True, text=True, check=False)
         found: list[str] = []
         missing: list[str] = []
-        for line in proc.stdout.splitlines():
-            line = line.strip()
+        for raw in proc.stdout.splitlines():
+            line = raw.strip()
             if "=> not found" in line:
                 missing.append(line.split()[0])
             elif "=>" in line:

@@ -16,11 +16,14 @@ def start(port: int = DEFAULT_PORT, log_path: str | None = None) -> subprocess.P
     """Start ``moto.server`` bound to loopback and wait until it answers."""
     if port_open(port):
         raise RuntimeError(f"something already listens on 127.0.0.1:{port}")
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     env = dict(os.environ, MOTO_ALLOW_NONEXISTENT_REGION="true")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=out, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
+    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    if log_path:
+        with open(log_path, "ab") as out:  # the child keeps its own descriptor
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    else:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
     wait_ready(f"http://127.0.0.1:{port}", proc)
     return proc
 

@@ -13,7 +13,6 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from localstack import emulator
 
@@ -36,7 +35,7 @@ class Stack:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.env = dict(os.environ)
         self.env.update(self.extra_env)
@@ -78,9 +77,12 @@ class Stack:
                 _terminate(proc)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        out: IO[bytes] | int | None = None if self.console else open(self.log_dir / f"{name}.log", "ab")
-        return subprocess.Popen(argv, cwd=ROOT, env={**self.env, **(env or {})}, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        child_env = {**self.env, **(env or {})}
+        if self.console:
+            return subprocess.Popen(argv, cwd=ROOT, env=child_env, start_new_session=True)
+        with open(self.log_dir / f"{name}.log", "ab") as out:  # the child keeps its own descriptor
+            return subprocess.Popen(argv, cwd=ROOT, env=child_env, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
 
     def _run_checked(self, argv: list[str]) -> None:
         subprocess.run(argv, cwd=ROOT, env=self.env, check=True)

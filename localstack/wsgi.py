@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import base64
 import threading
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from chalice.config import Config
 from chalice.local import LocalGateway, LocalGatewayException

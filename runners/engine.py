@@ -5,8 +5,9 @@ Nothing else in the runner imports ``docker``. Hardening defaults follow the rel
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound

@@ -20,8 +20,16 @@ from chalicelib.storage.executions import ClaimRefused
 from chalicelib.storage.logs import cap, execution_key
 from runners import environment
 from runners.collectors import LogCollector, StatsCollector
-from runners.engine import (LABEL_ACTOR, LABEL_ATTEMPT, LABEL_EXECUTION, LABEL_RUNNER, LABEL_TENANT,
-                            ContainerSpec, DockerEngine, EngineError)
+from runners.engine import (
+    LABEL_ACTOR,
+    LABEL_ATTEMPT,
+    LABEL_EXECUTION,
+    LABEL_RUNNER,
+    LABEL_TENANT,
+    ContainerSpec,
+    DockerEngine,
+    EngineError,
+)
 
 LOG = logging.getLogger("abaco.runner")
 LOG_FLUSH_SECONDS = 1.0  # logs visible through the API within about a second while the container runs

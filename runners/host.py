@@ -62,7 +62,7 @@ class RunnerHost:
             if free <= 0:
                 self.stop.wait(0.5)
                 continue
-            for pool, url in urls.items():
+            for url in urls.values():
                 self._take_commands(url, min(free, 10))
         self._drain()
 

@@ -12,7 +12,8 @@ import time
 
 from chalicelib.backend import Backend
 from chalicelib.errors import AbacoError, NotFound, Unavailable
-from chalicelib.models import ActorStatus, Worker, WorkerStatus, utcnow
+from chalicelib.models import Actor, ActorStatus, Worker, WorkerStatus, utcnow
+from chalicelib.queues import Received
 from runners.engine import DockerEngine, EngineError
 from runners.execution import ExecutionRunner
 
@@ -97,7 +98,7 @@ class WorkerThread(threading.Thread):
                 if actor.revision > worker.revision:  # a newer revision's workers take over
                     self.backend.queues.set_visibility(inbox, received[0].receipt, 0)
                     return
-                self._busy(worker, lambda: runner.handle(received[0], actor))
+                self._busy(worker, runner, received[0], actor)
                 idle_since = time.monotonic()
             except NotFound:
                 return  # the actor or its inbox was deleted
@@ -115,10 +116,10 @@ class WorkerThread(threading.Thread):
         self.backend.workers.update(current, {"last_health_check_time": utcnow()})
         return True
 
-    def _busy(self, worker: Worker, work: "callable") -> None:  # type: ignore[valid-type]
+    def _busy(self, worker: Worker, runner: ExecutionRunner, received: Received, actor: Actor) -> None:
         self.backend.workers.update(worker, {"status": WorkerStatus.BUSY.value})
         try:
-            work()
+            runner.handle(received, actor)
         finally:
             self.backend.workers.update(worker, {"status": WorkerStatus.READY.value,
                                                  "last_execution_time": utcnow()},

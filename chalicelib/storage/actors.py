@@ -74,7 +74,7 @@ class ActorStore:
         if only_from:
             names = [f":f{i}" for i, _ in enumerate(only_from)]
             condition += f" AND #st IN ({', '.join(names)})"
-            values.update({n: s.value for n, s in zip(names, only_from)})
+            values.update({n: s.value for n, s in zip(names, only_from, strict=True)})
         try:
             item = self._table.update(
                 _key(tenant, actor_id),

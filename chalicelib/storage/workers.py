@@ -64,7 +64,7 @@ class WorkerStore:
         condition = "attribute_exists(worker_id)"
         if only_from:
             placeholders = [f":s{i}" for i, _ in enumerate(only_from)]
-            values.update({p: s.value for p, s in zip(placeholders, only_from)})
+            values.update({p: s.value for p, s in zip(placeholders, only_from, strict=True)})
             condition += f" AND #st IN ({', '.join(placeholders)})"
             names["#st"] = "status"
         expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))

@@ -15,7 +15,8 @@ DEFAULT_ITERATIONS = 10
 
 def iterations() -> int:
     """Choose the number of iterations from the environment, then the message."""
-    for candidate in (os.environ.get("_abaco_sleep_iterations"), get_context()["message"]):
+    from_env = os.environ.get("_abaco_sleep_iterations")  # noqa: SIM112 (Abaco's lower-case names)
+    for candidate in (from_env, get_context()["message"]):
         try:
             return int(str(candidate).strip())
         except (TypeError, ValueError):

@@ -1,0 +1,1 @@
+"""The HTTP layer: one Chalice blueprint per area. Views only parse, call one service, and wrap."""

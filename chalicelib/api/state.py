@@ -1,0 +1,28 @@
+"""Actor state (reference §1.6)."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import http
+from chalicelib.api.common import context
+from chalicelib.http import Ok, route
+from chalicelib.services import actors
+
+bp = Blueprint(__name__)
+
+def get_state(request: Any, actor_id: str) -> Ok:
+    backend, caller = context(request)
+    return Ok({"state": actors.get_state(backend, caller, actor_id)}, "Actor state retrieved successfully.")
+
+
+def set_state(request: Any, actor_id: str) -> Ok:
+    backend, caller = context(request)
+    state = http.json_body(request)
+    if state is None:
+        state = http.form(request) or None
+    return Ok(actors.display(actors.set_state(backend, caller, actor_id, state)), "State updated.")
+
+
+route(bp, "/actors/{actor_id}/state", GET=get_state, POST=set_state)

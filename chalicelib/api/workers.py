@@ -1,0 +1,36 @@
+"""Workers (reference §1.7)."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.common import actor_in_path, fields
+from chalicelib.http import Ok, route
+from chalicelib.services import workers
+
+bp = Blueprint(__name__)
+
+def list_workers(request: Any, actor_id: str) -> Ok:
+    backend, _, actor = actor_in_path(request, actor_id)
+    return Ok([workers.display(w) for w in backend.workers.list(actor.dbid)], "Workers retrieved successfully.")
+
+
+def add_workers(request: Any, actor_id: str) -> Ok:
+    backend, _, actor = actor_in_path(request, actor_id)
+    return Ok(None, workers.add_workers(backend, actor, fields(request).get("num")))
+
+
+def get_worker(request: Any, actor_id: str, worker_id: str) -> Ok:
+    backend, _, actor = actor_in_path(request, actor_id)
+    return Ok(workers.display(backend.workers.get(actor.dbid, worker_id)), "Worker retrieved successfully.")
+
+
+def delete_worker(request: Any, actor_id: str, worker_id: str) -> Ok:
+    backend, _, actor = actor_in_path(request, actor_id)
+    workers.stop_worker(backend, actor, worker_id)
+    return Ok(None, "Worker scheduled to be stopped.")
+
+
+route(bp, "/actors/{actor_id}/workers", GET=list_workers, POST=add_workers)
+route(bp, "/actors/{actor_id}/workers/{worker_id}", GET=get_worker, DELETE=delete_worker)
