@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from chalicelib.queues import Queues
 from chalicelib.settings import Settings, get_settings
 from chalicelib.storage.actors import ActorStore
+from chalicelib.storage.duties import DutyLeases
 from chalicelib.storage.executions import ExecutionStore
+from chalicelib.storage.hosts import HostStore
 from chalicelib.storage.logs import LogStore
 from chalicelib.storage.workers import WorkerStore
 
@@ -20,11 +22,14 @@ class Backend:
     workers: WorkerStore
     logs: LogStore
     queues: Queues
+    hosts: HostStore
+    duties: DutyLeases
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backend:
         return cls(settings=settings, actors=ActorStore(settings), executions=ExecutionStore(settings),
-                   workers=WorkerStore(settings), logs=LogStore(settings), queues=Queues(settings))
+                   workers=WorkerStore(settings), logs=LogStore(settings), queues=Queues(settings),
+                   hosts=HostStore(settings), duties=DutyLeases(settings))
 
 
 @functools.lru_cache(maxsize=1)

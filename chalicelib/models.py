@@ -100,6 +100,9 @@ class Actor(_Model):
     gid: str | None = None
     tasdir: str | None = None
     run_as_executor: bool = False
+    max_attempts: int | None = None  # runs of one message after runner losses; None: ABACO_MAX_ATTEMPTS
+    max_run_time: int | None = None  # seconds before the container is stopped; None: ABACO_MAX_RUN_TIME
+    start_failures: int = 0  # consecutive container-start failures; the sixth puts the actor in ERROR
     status: ActorStatus = ActorStatus.SUBMITTED
     status_message: str = ""
     create_time: str = Field(default_factory=utcnow)
@@ -110,6 +113,18 @@ class Actor(_Model):
     @property
     def dbid(self) -> str:
         return f"{self.tenant}_{self.id}"
+
+
+class AttemptReason(enum.StrEnum):
+    """Why an attempt ended, as recorded in an execution's ``attempts`` history."""
+
+    EXITED = "exited"  # the container ran to its end (any exit code)
+    TIMEOUT = "timeout"  # stopped at max_run_time
+    OOM_KILLED = "oom_killed"  # the kernel killed it at the memory limit
+    RUNNER_LOST = "runner_lost"  # the runner died or was cut off; its lease expired
+    RUNNER_SHUTDOWN = "runner_shutdown"  # the runner was stopped (second signal) and handed it back
+    START_FAILED = "start_failed"  # the container could not be created or started
+    FENCED = "fenced"  # a newer attempt took over while this one was paused or cut off
 
 
 class AttemptRecord(_Model):
@@ -147,10 +162,47 @@ class Execution(_Model):
     enqueued: bool = False
     phases: dict[str, float] = Field(default_factory=dict)  # epoch seconds per lifecycle phase
     created_ns: int = 0  # creation order (executions list in creation order)
+    # Protocol bookkeeping (never shown by the API): the SQS message the current attempt runs from, how
+    # many attempts count against max_attempts (start failures do not), the runner pool while the
+    # execution is open, the encoded inbox message the reconciler re-sends, and when it last did.
+    message_id: str | None = None
+    charged: int = 0
+    max_attempts: int = 0
+    open_pool: str | None = None
+    inbox_message: str | None = None
+    last_sent_at: float | None = None
 
     @property
     def actor_dbid(self) -> str:
         return f"{self.tenant}_{self.actor_id}"
+
+
+PHASES = ("queued", "claimed", "created", "started", "exited", "finalised")  # Execution.phases keys, in order
+
+
+class HostStatus(enum.StrEnum):
+    RUNNING = "RUNNING"
+    DRAINING = "DRAINING"  # first signal: takes no new work, running executions finish
+    FENCED = "FENCED"  # cut off from the store: its containers were killed, it writes nothing
+    STOPPED = "STOPPED"
+
+
+class Host(_Model):
+    """A runner host's record: what it serves and its heartbeat (issue 5)."""
+
+    id: str
+    hostname: str = ""
+    pid: int = 0
+    pools: list[str] = Field(default_factory=list)
+    privileged: bool = False
+    slots: int = 0
+    used_slots: int = 0
+    workers: list[str] = Field(default_factory=list)  # "actor_dbid/worker_id"
+    status: HostStatus = HostStatus.RUNNING
+    started_at: str = Field(default_factory=utcnow)
+    heartbeat_at: float = 0.0
+    last_heartbeat_time: str | None = None
+    metrics_port: int = 0
 
 
 class Worker(_Model):
@@ -165,6 +217,7 @@ class Worker(_Model):
     cid: str = ""
     host_id: str = ""
     host_ip: str = "127.0.0.1"
+    slot: int = 0  # the worker's place among its actor's workers of one revision (see services.workers)
     create_time: str = Field(default_factory=utcnow)
     last_execution_time: str | None = None
     last_health_check_time: str | None = None

@@ -14,6 +14,7 @@ from chalicelib.queue_messages import InboxMessage, StartWorkerCommand
 from chalicelib.settings import Settings
 
 _MISSING = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+SQS_BATCH = 10  # entries per batch call (SQS quota)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,32 @@ class Queues:
 
     def set_visibility(self, url: str, receipt: str, seconds: int) -> None:
         self._call("change_message_visibility", QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=seconds)
+
+    def set_visibility_many(self, url: str, receipts: list[str], seconds: int) -> None:
+        """One call per 10 messages (the SQS batch limit); failures of single entries are ignored, since a
+        message we no longer hold needs nothing from us."""
+        for start in range(0, len(receipts), SQS_BATCH):
+            entries = [{"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": seconds}
+                       for i, r in enumerate(receipts[start:start + SQS_BATCH])]
+            self._call("change_message_visibility_batch", QueueUrl=url, Entries=entries)
+
+    def dead_letter(self, url: str, received: Received, reason: str) -> None:
+        """Move a poison message to the shared dead-letter queue with the reason, then off the inbox."""
+        dlq = self._url(resources.DEAD_LETTER.physical(self._settings.resource_prefix))
+        attributes = {"reason": {"DataType": "String", "StringValue": reason[:1000] or "unknown"},
+                      "source_queue": {"DataType": "String", "StringValue": url.rsplit("/", 1)[-1]}}
+        self._call("send_message", QueueUrl=dlq, MessageBody=received.body, MessageAttributes=attributes)
+        self.delete(url, received.receipt)
+
+    def depth(self, url: str) -> tuple[int, int]:
+        """(visible, in flight) messages of a queue, as SQS approximates them."""
+        attrs = self._call("get_queue_attributes", QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return (int(attrs.get("ApproximateNumberOfMessages", 0)),
+                int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)))
+
+    def dead_letter_url(self) -> str:
+        return self._url(resources.DEAD_LETTER.physical(self._settings.resource_prefix))
 
     # --- internals -----------------------------------------------------------------------------
     def _dlq_arn(self) -> str:

@@ -33,6 +33,16 @@ class TableDef:
             schema.append({"AttributeName": self.sk, "KeyType": "RANGE"})
         return schema
 
+    def global_secondary_indexes(self) -> list[dict[str, object]]:
+        """The ``GlobalSecondaryIndexes`` argument of CreateTable (every attribute projected)."""
+        out: list[dict[str, object]] = []
+        for name, ipk, isk in self.indexes:
+            schema = [{"AttributeName": ipk, "KeyType": "HASH"}]
+            if isk:
+                schema.append({"AttributeName": isk, "KeyType": "RANGE"})
+            out.append({"IndexName": name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}})
+        return out
+
     def attribute_definitions(self) -> list[dict[str, str]]:
         attrs = {self.pk: "S"}
         if self.sk:
@@ -45,11 +55,20 @@ class TableDef:
 
 
 ACTORS = TableDef("actors", pk="tenant", sk="actor_id")
-EXECUTIONS = TableDef("executions", pk="actor_dbid", sk="execution_id", ttl_attribute="expires_at")
+# ``open_pool`` is set while an execution is not terminal, so the sparse ``open`` index lists exactly the
+# work in flight per runner pool: one query per pass gives the autoscaler every backlog and the reconciler
+# every stuck execution, whatever the number of idle actors.
+OPEN_INDEX = "open"
+EXECUTIONS = TableDef("executions", pk="actor_dbid", sk="execution_id", ttl_attribute="expires_at",
+                      indexes=((OPEN_INDEX, "open_pool", "actor_dbid"),))
 WORKERS = TableDef("workers", pk="actor_dbid", sk="worker_id")
 LOGS = TableDef("logs", pk="execution_key", sk="chunk", sk_type="N", ttl_attribute="expires_at")
+# One item per runner host: pools, slots, heartbeat and its workers (issue 5, "many hosts").
+HOSTS = TableDef("hosts", pk="host_id", ttl_attribute="expires_at")
+# One lease item per duty that must run once across all runner hosts (reconciler, autoscaler, cron, ...).
+DUTIES = TableDef("duties", pk="name")
 
-TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS)
+TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS, HOSTS, DUTIES)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,13 @@ DEFAULT_LOG_MAX_BYTES = 1_000_000  # Abaco web.max_log_length: 1 MB per executio
 DEFAULT_LOG_EX = 43_200  # Abaco dev config web.log_ex: 12 h
 DEFAULT_WORKER_TTL = 600  # idle seconds before a worker exits; Abaco's sync_max_idle_time default
 DEFAULT_MAX_WORKERS_PER_ACTOR = 20  # Abaco spawner.max_workers_per_actor fallback
+DEFAULT_SYNC_MAX_IDLE_TIME = -1  # seconds the last worker of a `sync` actor stays warm (-1: always; Abaco: 600)
+DEFAULT_SHUTDOWN_GRACE = 60  # seconds running executions get to finish after the first SIGTERM
+DEFAULT_AUTOSCALE_SECONDS = 2.0  # autoscaler pass; a backlog is met within about 5 s (issue 5)
+DEFAULT_RECONCILE_SECONDS = 10.0  # reconciler pass (reliability plan §1.3 step 5)
+DEFAULT_RESEND_AFTER = 30  # seconds an execution may sit SUBMITTED and not enqueued before a re-send
+DEFAULT_UNCLAIMED_AFTER = 300  # seconds an enqueued execution may stay unclaimed before a re-send
+DEFAULT_HOST_HEARTBEAT = 5.0  # runner host record heartbeat
 
 
 class Settings(BaseSettings):
@@ -55,13 +62,40 @@ class Settings(BaseSettings):
     receive_wait_seconds: int = 20
     visibility_timeout: int = 60
     heartbeat_seconds: int = 20
-    max_attempts: int = 2
+    max_attempts: int = Field(default=2, ge=1)  # per actor unless the actor sets max_attempts
     docker_url: str | None = None
     leave_containers: bool = False
+    # Reliability (issue 5): pools, prefetch, shutdown, duties, metrics.
+    privileged_pool: str = "privileged"  # the runner pool that runs privileged actors
+    runner_privileged: bool = False  # this runner host serves the privileged pool (and may run privileged actors)
+    prefetch: int = Field(default=1, ge=1, le=10)  # messages a worker receives at once (SQS caps a batch at 10)
+    sync_max_idle_time: int = DEFAULT_SYNC_MAX_IDLE_TIME
+    shutdown_grace_seconds: int = DEFAULT_SHUTDOWN_GRACE
+    autoscale_seconds: float = DEFAULT_AUTOSCALE_SECONDS
+    reconcile_seconds: float = DEFAULT_RECONCILE_SECONDS
+    resend_after_seconds: int = DEFAULT_RESEND_AFTER
+    unclaimed_after_seconds: int = DEFAULT_UNCLAIMED_AFTER
+    host_heartbeat_seconds: float = DEFAULT_HOST_HEARTBEAT
+    runner_metrics_port: int = 0  # Prometheus /metrics on 127.0.0.1:<port>; 0 = off
+    log_format: Literal["json", "text"] = "json"
 
     @property
     def pool_names(self) -> list[str]:
         return [p.strip() for p in self.pools.split(",") if p.strip()]
+
+    @property
+    def all_pools(self) -> list[str]:
+        """Every pool with a command queue: the actor pools and the privileged pool."""
+        names = self.pool_names
+        return names if self.privileged_pool in names else [*names, self.privileged_pool]
+
+    @property
+    def served_pools(self) -> list[str]:
+        """The pools this runner host takes commands from (the privileged pool only when flagged)."""
+        pools = [p.strip() for p in self.runner_pool.split(",") if p.strip()]
+        if self.runner_privileged and self.privileged_pool not in pools:
+            pools.append(self.privileged_pool)
+        return pools
 
 
 @functools.lru_cache(maxsize=1)

@@ -21,8 +21,12 @@ def create_tables(settings: Settings) -> list[str]:
         name = table.physical(settings.resource_prefix)
         if name in existing:
             continue
+        extra: dict[str, Any] = {}
+        if table.indexes:
+            extra["GlobalSecondaryIndexes"] = table.global_secondary_indexes()
         ddb.create_table(TableName=name, KeySchema=table.key_schema(),
-                         AttributeDefinitions=table.attribute_definitions(), BillingMode="PAY_PER_REQUEST")
+                         AttributeDefinitions=table.attribute_definitions(), BillingMode="PAY_PER_REQUEST",
+                         **extra)
         ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
         if table.ttl_attribute:
             ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
@@ -45,7 +49,7 @@ def _all_tables(ddb: Any) -> list[str]:
 def create_queues(settings: Settings) -> list[str]:
     sqs = aws.client("sqs", settings)
     made = []
-    for queue in resources.static_queues(settings.pool_names):
+    for queue in resources.static_queues(settings.all_pools):
         name = queue.physical(settings.resource_prefix)
         sqs.create_queue(QueueName=name, Attributes={
             "VisibilityTimeout": str(queue.visibility_timeout),

@@ -76,5 +76,9 @@ def _send(start_response: Callable[..., Any], status: int, headers: dict[str, st
 def application() -> ChaliceWSGI:
     """Gunicorn entry point: ``gunicorn 'localstack.wsgi:application()'``."""
     from app import app
+    from chalicelib import logconfig
+    from chalicelib.settings import get_settings
+
+    logconfig.configure("api", get_settings().log_format)
 
     return ChaliceWSGI(app)

@@ -11,7 +11,8 @@ LOG = logging.getLogger("abaco.runner")
 
 class LogCollector:
     """Reads stdout+stderr while the container runs, keeping at most ``limit`` characters (plus one
-    more so the caller can tell a truncation happened)."""
+    more so the caller can tell a truncation happened). Past the cap it keeps reading and discarding:
+    a container writing to a pipe nobody reads would block, and the runner's memory stays flat."""
 
     def __init__(self, stream: Iterator[bytes], limit: int) -> None:
         self._stream = stream
@@ -21,6 +22,7 @@ class LogCollector:
         self._lock = threading.Lock()
         self._version = 0
         self._decoder_pending = b""
+        self.discarded = 0  # bytes read past the cap
         self._thread = threading.Thread(target=self._run, name="logs", daemon=True)
         self._thread.start()
 
@@ -32,6 +34,9 @@ class LogCollector:
             LOG.debug("log stream ended: %s", exc)
 
     def _add(self, chunk: bytes) -> None:
+        if self._size > self._limit:  # full: drop without decoding
+            self.discarded += len(chunk)
+            return
         data = self._decoder_pending + chunk
         try:
             text = data.decode("utf-8")

@@ -1,25 +1,28 @@
-"""Running one message: decode, claim, create, start, watch (heartbeat, logs), finalise, delete.
+"""Running one message in small named steps: decode, load, claim, prepare, acquire, start, monitor,
+finalise, delete.
 
 The terminal state is written (fenced on the attempt) before the message is deleted, so a crash at any
-point leaves the message to be redelivered and the claim to decide (reliability plan §1.3).
+point leaves the message to be redelivered and the claim to decide (reliability plan §1.3). Duplicate and
+late deliveries are recognised at the claim and dropped without a container.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from chalicelib.backend import Backend
-from chalicelib.errors import Conflict, NotFound
-from chalicelib.models import Actor, Execution, ExecutionStatus, parse_time, utcnow
+from chalicelib.errors import Conflict, NotFound, Unavailable
+from chalicelib.models import Actor, ActorStatus, AttemptReason, Execution, ExecutionStatus, utcnow
 from chalicelib.queue_messages import DecodeError, InboxMessage
 from chalicelib.queues import Received
 from chalicelib.storage.executions import ClaimRefused
-from chalicelib.storage.logs import cap, execution_key
-from runners import environment
+from chalicelib.storage.logs import execution_key
+from runners import environment, finalise
 from runners.collectors import LogCollector, StatsCollector
+from runners.containers import Acquired, ColdStart, ContainerSource
 from runners.engine import (
     LABEL_ACTOR,
     LABEL_ATTEMPT,
@@ -30,187 +33,322 @@ from runners.engine import (
     DockerEngine,
     EngineError,
 )
+from runners.fence import Fence
+from runners.metrics import Registry
 
 LOG = logging.getLogger("abaco.runner")
 LOG_FLUSH_SECONDS = 1.0  # logs visible through the API within about a second while the container runs
 STOP_GRACE_SECONDS = 5
+MAX_START_FAILURES = 6  # Abaco: more than 5 consecutive start failures put the actor in ERROR
+START_RETRY_SECONDS = 5  # Abaco pauses 5 s before a failed start is retried
+POISON_RECEIVES = 4  # an unexpected error on the 4th receive dead-letters (the inbox redrive is at 5)
+RETRY_PAUSE_SECONDS = 1.0
+SQS_MAX_VISIBILITY = 43_200  # 12 h
 
 
 @dataclass
 class Outcome:
     """What happened to one received message (for the worker's bookkeeping and for tests)."""
 
-    kind: str  # "ran", "duplicate", "leased", "poison", "start_failed", "stale"
+    kind: str  # ran, duplicate, leased, poison, start_failed, failed, fenced, handed_back, exhausted
     execution_id: str | None = None
 
 
+@dataclass
+class Context:
+    """Everything the steps after the claim share."""
+
+    received: Received
+    actor: Actor
+    message: InboxMessage
+    execution: Execution
+
+    @property
+    def key(self) -> str:
+        return execution_key(self.actor.dbid, self.execution.id)
+
+
 class ExecutionRunner:
-    """Runs the messages of one worker; holds that worker's identity and its engine client."""
+    """Runs the messages of one worker; holds that worker's identity, engine client and container source."""
 
     def __init__(self, backend: Backend, engine: DockerEngine, runner_id: str, worker_id: str,
-                 inbox_url: str, stop_event: threading.Event) -> None:
+                 inbox_url: str, kill_event: threading.Event, fence: Fence, metrics: Registry,
+                 source: ContainerSource | None = None, on_heartbeat: Callable[[], None] | None = None) -> None:
         self.backend = backend
         self.engine = engine
         self.runner_id = runner_id
         self.worker_id = worker_id
         self.inbox_url = inbox_url
         self.settings = backend.settings
-        self.force_kill = stop_event
+        self.kill_event = kill_event  # second signal or shutdown grace over: hand running work back
+        self.fence = fence
+        self.metrics = metrics
+        self.source: ContainerSource = source or ColdStart(engine)
+        self.on_heartbeat = on_heartbeat  # the worker extends its prefetched messages' visibility
 
-    # --- steps ---------------------------------------------------------------------------------
+    # --- the steps ------------------------------------------------------------------------------
     def handle(self, received: Received, actor: Actor) -> Outcome:
         try:
-            message = InboxMessage.decode(received.body)
-        except DecodeError as exc:
-            LOG.error("poison message %s on %s: %s", received.message_id, self.inbox_url, exc)
-            self.backend.queues.delete(self.inbox_url, received.receipt)
-            return Outcome("poison")
-        try:
-            execution = self.backend.executions.get(actor.dbid, message.execution_id)
-        except NotFound:
-            LOG.error("message %s names unknown execution %s", received.message_id, message.execution_id)
-            self.backend.queues.delete(self.inbox_url, received.receipt)
-            return Outcome("poison", message.execution_id)
-        claimed = self._claim(received, execution)
+            outcome = self._handle(received, actor)
+        except (Unavailable, NotFound):
+            raise  # transient, or the actor is gone: the message comes back after its visibility timeout
+        except Exception as exc:
+            LOG.exception("unexpected error on message %s", received.message_id)
+            if received.receive_count < POISON_RECEIVES:
+                raise
+            outcome = self._dead_letter(received, actor, f"unexpected error: {exc}")
+        self.metrics.inc("abaco_executions_total", outcome=outcome.kind)
+        return outcome
+
+    def _handle(self, received: Received, actor: Actor) -> Outcome:
+        message = self._decode(received)
+        if message is None:
+            return self._dead_letter(received, actor, "not an inbox message of a known version")
+        execution = self.backend.executions.find(actor.dbid, message.execution_id)
+        if execution is None:
+            return self._dead_letter(received, actor, f"unknown execution {message.execution_id}")
+        claimed = self._claim(received, actor, execution)
         if isinstance(claimed, Outcome):
             return claimed
-        return self._run(received, actor, message, claimed)
+        return self._run(Context(received, actor, message, claimed))
 
-    def _claim(self, received: Received, execution: Execution) -> Execution | Outcome:
+    def _decode(self, received: Received) -> InboxMessage | None:
         try:
-            return self.backend.executions.claim(execution, self.runner_id, self.worker_id,
-                                                 lease_seconds=self.settings.visibility_timeout,
-                                                 max_attempts=self.settings.max_attempts)
-        except ClaimRefused as refused:
-            latest = refused.execution
-        if latest is None or latest.status in (ExecutionStatus.COMPLETE, ExecutionStatus.ERROR):
-            self.backend.queues.delete(self.inbox_url, received.receipt)  # duplicate or late redelivery
-            return Outcome("duplicate", execution.id)
-        if latest.status == ExecutionStatus.RUNNING and (latest.lease_expires_at or 0) > time.time():
-            remaining = int((latest.lease_expires_at or 0) - time.time()) + 2
-            self.backend.queues.set_visibility(self.inbox_url, received.receipt, min(remaining, 43_200))
-            return Outcome("leased", execution.id)
-        self.backend.executions.fail(latest, f"runner lost, attempts {latest.attempt}/{self.settings.max_attempts}")
-        self.backend.queues.delete(self.inbox_url, received.receipt)
-        return Outcome("duplicate", execution.id)
+            return InboxMessage.decode(received.body)
+        except DecodeError as exc:
+            LOG.error("poison message %s: %s", received.message_id, exc)
+            return None
 
-    def _run(self, received: Received, actor: Actor, message: InboxMessage, execution: Execution) -> Outcome:
-        env = environment.build(actor, execution, message, self.worker_id)
+    def _claim(self, received: Received, actor: Actor, execution: Execution) -> Execution | Outcome:
+        max_attempts = actor.max_attempts or self.settings.max_attempts
+        for _ in range(2):  # a second try when the record moved between our read and the claim
+            try:
+                return self.backend.executions.claim(execution, self.runner_id, self.worker_id,
+                                                     self.settings.visibility_timeout, max_attempts,
+                                                     received.message_id)
+            except ClaimRefused as refused:
+                latest = refused.execution
+            refusal = self._refused(received, latest, max_attempts)
+            if refusal is not None:
+                return refusal
+            execution = latest  # type: ignore[assignment]
+        self.backend.queues.set_visibility(self.inbox_url, received.receipt, START_RETRY_SECONDS)
+        return Outcome("leased", execution.id)
+
+    def _refused(self, received: Received, latest: Execution | None, max_attempts: int) -> Outcome | None:
+        """Why the claim failed, and what to do with the message; None to try the claim again."""
+        if latest is None or latest.status in (ExecutionStatus.COMPLETE, ExecutionStatus.ERROR):
+            return self._duplicate(received, latest)
+        lease_left = (latest.lease_expires_at or 0) - time.time()
+        if latest.status == ExecutionStatus.RUNNING and lease_left > 0:
+            if latest.message_id and latest.message_id != received.message_id:
+                return self._duplicate(received, latest)  # another copy: the holder's message is enough
+            # Our own message came back while its attempt runs: keep it out of sight until the lease ends.
+            wait = min(int(lease_left) + 2, SQS_MAX_VISIBILITY)
+            self.backend.queues.set_visibility(self.inbox_url, received.receipt, wait)
+            return Outcome("leased", latest.id)
+        if latest.charged >= max_attempts:
+            reason = AttemptReason.RUNNER_LOST.value if latest.status == ExecutionStatus.RUNNING else None
+            self.backend.executions.fail(latest, f"runner lost, attempts {latest.charged}/{max_attempts}",
+                                         reason=reason)
+            self.backend.queues.delete(self.inbox_url, received.receipt)
+            return Outcome("exhausted", latest.id)
+        return None
+
+    def _duplicate(self, received: Received, latest: Execution | None) -> Outcome:
+        self.backend.queues.delete(self.inbox_url, received.receipt)
+        self.metrics.inc("abaco_duplicates_suppressed_total")
+        return Outcome("duplicate", latest.id if latest else None)
+
+    def _run(self, ctx: Context) -> Outcome:
+        env = environment.build(ctx.actor, ctx.execution, ctx.message, self.worker_id)
         too_big = environment.oversized(env)
         if too_big:
-            self._fail(received, execution, f"environment variables too large for the kernel: {too_big}")
-            return Outcome("start_failed", execution.id)
-        spec = self._spec(actor, execution, env)
+            self._fail(ctx, f"environment variables too large for the kernel: {too_big}")
+            return Outcome("failed", ctx.execution.id)
         try:
-            cid = self.engine.create(spec)
+            container = self.source.acquire(self._spec(ctx, env))
         except EngineError as exc:
-            self._fail(received, execution, str(exc))
-            return Outcome("start_failed", execution.id)
+            return self._start_failed(ctx, str(exc))
         try:
-            return self._watch(received, actor, execution, cid)
+            try:
+                started = self.source.start(container)
+            except EngineError as exc:
+                return self._start_failed(ctx, str(exc))
+            if ctx.actor.start_failures:
+                self.backend.actors.reset_start_failures(ctx.actor.tenant, ctx.actor.id)
+            return self._watch(ctx, container, started)
         finally:
             if not self.settings.leave_containers:
-                self._remove(cid)
+                self._remove(container.cid)
 
-    def _watch(self, received: Received, actor: Actor, execution: Execution, cid: str) -> Outcome:
-        created = time.time()
-        logs = LogCollector(self.engine.attach_output(cid), self.settings.max_log_length)
+    def _watch(self, ctx: Context, container: Acquired, started: float) -> Outcome:
+        logs = LogCollector(container.output, self.settings.max_log_length)
+        stats = StatsCollector(lambda: self.engine.stats(container.cid))
+        claimed_at = ctx.execution.phases.get("claimed", time.time())
+        self.fence.watch(ctx.key, container.cid, Fence.deadline(claimed_at, self.settings.visibility_timeout))
         try:
-            self.engine.start(cid)
-        except EngineError as exc:
-            self._fail(received, execution, str(exc))
-            return Outcome("start_failed", execution.id)
-        stats = StatsCollector(lambda: self.engine.stats(cid))
-        execution = self.backend.executions.renew(
-            execution, self.settings.visibility_timeout,
-            extra={"start_time": utcnow(), "phases": dict(execution.phases, created=created, started=time.time())})
-        execution, killed = self._monitor(received, actor, execution, cid, logs)
-        if execution is None:  # fenced: another attempt owns the execution now
-            return Outcome("fenced")
-        if killed == "runner_shutdown":
-            self._hand_back(received, execution)
-            return Outcome("handed_back", execution.id)
-        self._finalise(received, actor, execution, cid, logs, stats, killed)
-        return Outcome("ran", execution.id)
+            self._record_start(ctx, container, started)
+            stop_reason = self._monitor(ctx, container.cid, logs)
+        finally:
+            fenced = self.fence.unwatch(ctx.key)
+        if fenced or stop_reason == "fenced":
+            self.metrics.inc("abaco_fenced_total")
+            return Outcome("fenced", ctx.execution.id)
+        if stop_reason == "runner_shutdown":
+            self._hand_back(ctx)
+            return Outcome("handed_back", ctx.execution.id)
+        self._finalise(ctx, container, logs, stats, stop_reason)
+        return Outcome("ran", ctx.execution.id)
 
-    def _monitor(self, received: Received, actor: Actor, execution: Execution, cid: str,
-                 logs: LogCollector) -> tuple[Execution | None, str | None]:
-        """Wait for the exit, flushing logs every second and renewing the lease every heartbeat."""
+    def _record_start(self, ctx: Context, container: Acquired, started: float) -> None:
+        phases = dict(ctx.execution.phases, created=container.created_at, started=started)
+        try:
+            ctx.execution = self.backend.executions.renew(
+                ctx.execution, self.settings.visibility_timeout, extra={"start_time": utcnow(), "phases": phases})
+            self.fence.renewed(ctx.key, Fence.deadline(time.time(), self.settings.visibility_timeout))
+        except Conflict:
+            self.metrics.inc("abaco_stale_write_rejected_total")
+            self.fence.fence_now(ctx.key)
+        except Unavailable as exc:  # keep running; the fence kills the container if this lasts
+            LOG.warning("could not record the start of %s: %s", ctx.execution.id, exc)
+            ctx.execution = ctx.execution.model_copy(update={"phases": phases, "start_time": utcnow()})
+
+    def _monitor(self, ctx: Context, cid: str, logs: LogCollector) -> str | None:
+        """Wait for the exit, flushing logs every second and renewing the lease every heartbeat.
+        Returns why the container was stopped (None when it exited by itself)."""
         started = time.monotonic()
         next_beat = started + self.settings.heartbeat_seconds
         flushed = -1
-        killed: str | None = None
-        key = execution_key(actor.dbid, execution.id)
+        stop_reason: str | None = None
+        limit = ctx.actor.max_run_time or self.settings.max_run_time
         while not self.engine.wait(cid, timeout=LOG_FLUSH_SECONDS):
-            version, text = logs.snapshot()
-            if version != flushed:
-                self.backend.logs.write(key, cap(text, self.settings.max_log_length), None)
-                flushed = version
+            if self.fence.fenced(ctx.key):
+                return "fenced"
+            flushed = self._flush_logs(ctx, logs, flushed)
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + self.settings.heartbeat_seconds
-                try:
-                    execution = self._heartbeat(received, execution)
-                except Conflict:
-                    LOG.warning("lost the lease on %s; stopping its container", execution.id)
+                if not self._heartbeat(ctx):
                     self.engine.stop(cid, 0)
-                    return None, "fenced"
-            limit = self.settings.max_run_time
-            if killed is None and limit > 0 and time.monotonic() - started > limit:
-                killed = "max_run_time"
+                    return "fenced"
+            if stop_reason is None and limit > 0 and time.monotonic() - started > limit:
+                stop_reason = "max_run_time"
                 self.engine.stop(cid, STOP_GRACE_SECONDS)
-            if killed is None and self.force_kill.is_set():
-                killed = "runner_shutdown"
+            if stop_reason is None and self.kill_event.is_set():
+                stop_reason = "runner_shutdown"
                 self.engine.stop(cid, 0)
-        return execution, killed
+        return "fenced" if self.fence.fenced(ctx.key) else stop_reason
 
-    def _heartbeat(self, received: Received, execution: Execution) -> Execution:
-        execution = self.backend.executions.renew(execution, self.settings.visibility_timeout)
-        self.backend.queues.set_visibility(self.inbox_url, received.receipt, self.settings.visibility_timeout)
-        return execution
+    def _flush_logs(self, ctx: Context, logs: LogCollector, flushed: int) -> int:
+        version, text = logs.snapshot()
+        if version == flushed:
+            return flushed
+        try:
+            self.backend.logs.write(ctx.key, finalise.capped_logs(text, self.settings), None)
+        except Unavailable:
+            return flushed
+        return version
 
-    def _finalise(self, received: Received, actor: Actor, execution: Execution, cid: str, logs: LogCollector,
-                  stats: StatsCollector, killed: str | None) -> None:
+    def _heartbeat(self, ctx: Context) -> bool:
+        """Renew the lease and the message's visibility; False when a newer attempt owns the execution."""
+        try:
+            ctx.execution = self.backend.executions.renew(ctx.execution, self.settings.visibility_timeout)
+        except Conflict:
+            LOG.warning("lost the lease on %s; stopping its container", ctx.execution.id)
+            self.metrics.inc("abaco_stale_write_rejected_total")
+            return False
+        except Unavailable as exc:
+            LOG.warning("heartbeat of %s failed: %s", ctx.execution.id, exc)
+            return True
+        self.fence.renewed(ctx.key, Fence.deadline(time.time(), self.settings.visibility_timeout))
+        try:
+            self.backend.queues.set_visibility(self.inbox_url, ctx.received.receipt, self.settings.visibility_timeout)
+            if self.on_heartbeat is not None:
+                self.on_heartbeat()
+        except Unavailable as exc:
+            LOG.warning("visibility of %s not extended: %s", ctx.execution.id, exc)
+        return True
+
+    def _finalise(self, ctx: Context, container: Acquired, logs: LogCollector, stats: StatsCollector,
+                  stop_reason: str | None) -> None:
+        """Record the result (fenced on our attempt), then delete the message. While the store is out of
+        reach, retry until the lease runs out; after that another attempt owns the execution."""
         exited = time.time()
-        state = self.engine.inspect_state(cid)
-        text = logs.finish()
-        # No join: Docker 20.10 keeps streaming (zero) samples after the exit until the container is
-        # removed, so waiting only adds its timeout to every execution (200 ms measured by the bench).
-        cpu, io = stats.finish(timeout=0)
-        expires = _log_expiry(actor, self.settings)
-        self.backend.logs.write(execution_key(actor.dbid, execution.id),
-                                cap(text, self.settings.max_log_length), expires)
-        start, finish = parse_time(state.state.get("StartedAt")), parse_time(state.state.get("FinishedAt"))
-        runtime = round((finish - start).total_seconds()) if start and finish and finish > start else 0
-        fields: dict[str, Any] = {
-            "status": ExecutionStatus.COMPLETE.value, "exit_code": state.exit_code, "final_state": state.state,
-            "finish_time": utcnow(), "runtime": runtime, "cpu": cpu, "io": io, "lease_expires_at": None,
-            "phases": dict(execution.phases, exited=exited, finalised=time.time()),
-        }
-        if killed:
-            fields["status_message"] = f"container stopped: {killed}"
+        state = self.engine.inspect_state(container.cid)
+        fields, reason = finalise.result_fields(ctx.actor, ctx.execution, state, stats, stop_reason, self.settings)
+        fields["phases"] = dict(ctx.execution.phases, exited=exited)
+        text = finalise.capped_logs(logs.finish(), self.settings)
+        deadline = Fence.deadline(time.time(), self.settings.visibility_timeout)
+        while True:
+            try:
+                self.backend.logs.write(ctx.key, text, finalise.log_expiry(ctx.actor, self.settings))
+                fields["phases"]["finalised"] = time.time()
+                ctx.execution = self.backend.executions.finish(ctx.execution, fields, reason)
+                break
+            except Conflict:
+                LOG.warning("execution %s was taken over; dropping this attempt's result", ctx.execution.id)
+                self.metrics.inc("abaco_stale_write_rejected_total")
+                return
+            except Unavailable as exc:
+                if time.time() > deadline:
+                    LOG.error("could not record %s before its lease ended: %s", ctx.execution.id, exc)
+                    return
+                time.sleep(RETRY_PAUSE_SECONDS)
+        self.backend.queues.delete(self.inbox_url, ctx.received.receipt)
+        finalise.observe_phases(self.metrics, ctx.execution.phases)
+
+    def _hand_back(self, ctx: Context) -> None:
+        """Shutdown took the container away: record the attempt as handed back and make the message visible
+        at once, so the next runner runs attempt k+1."""
         try:
-            self.backend.executions.finish(execution, fields)
-        except Conflict:
-            LOG.warning("execution %s was taken over; dropping this attempt's result", execution.id)
-            return
-        self.backend.queues.delete(self.inbox_url, received.receipt)
+            self.backend.executions.release(ctx.execution, AttemptReason.RUNNER_SHUTDOWN.value)
+        except (Conflict, Unavailable) as exc:
+            LOG.warning("could not release %s: %s", ctx.execution.id, exc)
+        self.backend.queues.set_visibility(self.inbox_url, ctx.received.receipt, 0)
+        self.metrics.inc("abaco_handed_back_total")
 
-    def _hand_back(self, received: Received, execution: Execution) -> None:
-        """Second shutdown signal: expire our lease and make the message visible again at once, so the
-        next runner re-claims it as attempt k+1 (this attempt is recorded as lost)."""
+    # --- failures -------------------------------------------------------------------------------
+    def _fail(self, ctx: Context, reason: str) -> None:
+        """A failure of this message (not of the actor): the execution ends in ERROR with the reason."""
+        LOG.error("execution %s failed: %s", ctx.execution.id, reason)
+        self.backend.executions.fail(ctx.execution, reason, reason=AttemptReason.START_FAILED.value, fenced=True)
+        self.backend.queues.delete(self.inbox_url, ctx.received.receipt)
+
+    def _start_failed(self, ctx: Context, reason: str) -> Outcome:
+        """Abaco's rule: a container that cannot start is retried; the sixth consecutive failure of the
+        actor puts it in ERROR (its workers stop) and ends this execution in ERROR."""
+        self.metrics.inc("abaco_start_failures_total")
+        count = self.backend.actors.count_start_failure(ctx.actor.tenant, ctx.actor.id)
+        LOG.error("execution %s: container did not start (%d in a row): %s", ctx.execution.id, count, reason)
+        if count >= MAX_START_FAILURES:
+            self._fail(ctx, reason)
+            self.backend.actors.set_status(ctx.actor.tenant, ctx.actor.id, ActorStatus.ERROR,
+                                           f"containers failed to start {count} times in a row: {reason}")
+            return Outcome("start_failed", ctx.execution.id)
         try:
-            self.backend.executions.renew(execution, 0)
+            self.backend.executions.release(ctx.execution, AttemptReason.START_FAILED.value, charge=False)
         except Conflict:
-            return
-        self.backend.queues.set_visibility(self.inbox_url, received.receipt, 0)
+            pass
+        self.backend.queues.set_visibility(self.inbox_url, ctx.received.receipt, START_RETRY_SECONDS)
+        return Outcome("start_failed", ctx.execution.id)
 
-    def _fail(self, received: Received, execution: Execution, reason: str) -> None:
-        LOG.error("execution %s failed to start: %s", execution.id, reason)
-        self.backend.executions.fail(execution, reason)
-        self.backend.queues.delete(self.inbox_url, received.receipt)
+    def _dead_letter(self, received: Received, actor: Actor, reason: str) -> Outcome:
+        """A poison message: to the dead-letter queue with the reason, and its execution (when there is
+        one) to ERROR with the same reason."""
+        self.backend.queues.dead_letter(self.inbox_url, received, reason)
+        self.metrics.inc("abaco_dead_lettered_total")
+        try:
+            message = InboxMessage.decode(received.body)
+        except DecodeError:
+            return Outcome("poison")
+        execution = self.backend.executions.find(actor.dbid, message.execution_id)
+        if execution is not None:
+            self.backend.executions.fail(execution, f"poison message moved to the dead-letter queue: {reason}")
+        return Outcome("poison", message.execution_id)
 
-    def _spec(self, actor: Actor, execution: Execution, env: dict[str, str]) -> ContainerSpec:
-        settings = self.settings
+    # --- helpers --------------------------------------------------------------------------------
+    def _spec(self, ctx: Context, env: dict[str, str]) -> ContainerSpec:
+        actor, settings = ctx.actor, self.settings
         user = None if actor.use_container_uid else (
             f"{actor.uid}:{actor.gid or actor.uid}" if actor.uid else settings.container_user)
         return ContainerSpec(
@@ -218,8 +356,8 @@ class ExecutionRunner:
             mem_limit=actor.mem_limit or settings.mem_limit,
             nano_cpus=actor.max_cpus or settings.max_cpus, pids_limit=settings.pids_limit, user=user,
             privileged=actor.privileged,
-            labels={LABEL_RUNNER: self.runner_id, LABEL_EXECUTION: execution.id, LABEL_ACTOR: actor.id,
-                    LABEL_ATTEMPT: str(execution.attempt), LABEL_TENANT: actor.tenant})
+            labels={LABEL_RUNNER: self.runner_id, LABEL_EXECUTION: ctx.execution.id, LABEL_ACTOR: actor.id,
+                    LABEL_ATTEMPT: str(ctx.execution.attempt), LABEL_TENANT: actor.tenant})
 
     def _remove(self, cid: str) -> None:
         try:
@@ -227,8 +365,3 @@ class ExecutionRunner:
         except EngineError as exc:
             LOG.error("could not remove container %s: %s", cid[:12], exc)
 
-
-def _log_expiry(actor: Actor, settings: Any) -> int | None:
-    """Abaco's log_ex: the actor's value capped at the limit, else the default; <= 0 keeps logs forever."""
-    seconds = settings.log_ex if actor.log_ex is None else min(actor.log_ex, settings.log_ex_limit)
-    return int(time.time()) + seconds if seconds > 0 else None

@@ -1,7 +1,10 @@
 """The runner host daemon: takes start-worker commands for its pools and runs worker threads.
 
-Two-stage shutdown (rq, dramatiq): the first signal stops taking commands and lets running executions
-finish; the second kills running containers and hands their messages back to the queue.
+It keeps a record in the hosts table (pools, slots, workers) with a heartbeat, runs the periodic duties
+(leased ones like the reconciler and autoscaler on one host at a time), watches running containers' leases
+(fencing) and serves Prometheus metrics. Two-stage shutdown (rq, dramatiq): the first signal stops taking
+work and hands prefetched messages back at once, running executions get a grace period; the second signal
+(or the end of the grace period) kills running containers and hands their messages back.
 """
 from __future__ import annotations
 
@@ -11,17 +14,24 @@ import secrets
 import signal
 import socket
 import threading
+import time
 from typing import Any
 
 from chalicelib.backend import Backend
 from chalicelib.errors import AbacoError
+from chalicelib.models import Host, HostStatus
 from chalicelib.queue_messages import DecodeError, StartWorkerCommand
-from runners.engine import LABEL_RUNNER, DockerEngine, EngineError
+from runners import reaper
+from runners.duties import Duty, DutyScheduler, standard_duties
+from runners.engine import DockerEngine, EngineError
+from runners.fence import Fence
+from runners.metrics import MetricsServer, standard_registry
 from runners.worker import WorkerThread
 
 LOG = logging.getLogger("abaco.runner")
-COMMAND_WAIT_SECONDS = 5  # command long poll; short so a full host notices freed slots quickly
-SHUTDOWN_GRACE_SECONDS = 60
+COMMAND_WAIT_SECONDS = 2  # command long poll; short so a full host notices freed slots quickly
+REAP_SECONDS = 10.0  # how often a host looks for containers of dead runners on its engine
+FULL_PAUSE_SECONDS = 0.5
 
 
 def new_runner_id() -> str:
@@ -37,14 +47,22 @@ class RunnerHost:
         self.stop = threading.Event()
         self.kill = threading.Event()
         self.workers: dict[str, WorkerThread] = {}
-        self.pools = [p.strip() for p in self.settings.runner_pool.split(",") if p.strip()]
+        self.pools = self.settings.served_pools
+        self.metrics = standard_registry()
+        self.status = HostStatus.RUNNING
+        self._fence_engine: DockerEngine | None = None
+        self.fence = Fence(self._kill_container, on_fence=lambda _k: None)
+        self.duties = DutyScheduler(backend, self.runner_id,
+                                    on_run=lambda name: self.metrics.inc("abaco_duty_runs_total", duty=name))
+        self._metrics_server: MetricsServer | None = None
+        self._lock = threading.Lock()
 
     # --- lifecycle -----------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
         def on_signal(signum: int, _frame: Any) -> None:
             if not self.stop.is_set():
                 LOG.info("runner %s: stopping (signal %d); running executions may finish", self.runner_id, signum)
-                self.stop.set()
+                self.begin_shutdown()
             else:
                 LOG.info("runner %s: second signal; killing running containers", self.runner_id)
                 self.kill.set()
@@ -52,19 +70,49 @@ class RunnerHost:
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
 
+    def begin_shutdown(self) -> None:
+        """First stage: take no more work and hand every prefetched message back now (a thread, so a
+        signal handler never blocks on the network)."""
+        self.stop.set()
+        threading.Thread(target=self._hand_back_prefetched, name="hand-back", daemon=True).start()
+
     def run(self) -> None:
         LOG.info("runner %s serving pools %s with %d slots", self.runner_id, self.pools, self.settings.worker_slots)
-        self.reap_orphans()
+        self._start_services()
+        try:
+            self._serve()
+        finally:
+            self._drain()
+            self._stop_services()
+
+    def _start_services(self) -> None:
+        self._fence_engine = DockerEngine(self.settings.docker_url)
+        self.fence.start()
+        self.metrics.gauge_fn("abaco_workers", lambda: len(self.workers))
+        self.metrics.gauge_fn("abaco_free_slots", lambda: self.settings.worker_slots - len(self.workers))
+        self.metrics.gauge_fn("abaco_running_containers", self.fence.running)
+        if self.settings.runner_metrics_port:
+            self._metrics_server = MetricsServer(self.metrics, self.settings.runner_metrics_port).start()
+        self.reap()
+        self._heartbeat_safely()
+        self.duties.register(Duty("host-heartbeat", self.settings.host_heartbeat_seconds,
+                                  lambda _b, _n: self.heartbeat(), leased=False))
+        self.duties.register(Duty("reap-orphans", REAP_SECONDS, lambda _b, _n: self.reap(), leased=False))
+        for duty in standard_duties(self.backend):
+            self.duties.register(duty)
+        self.duties.start()
+
+    def _serve(self) -> None:
         urls = {pool: self.backend.queues.command_url(pool) for pool in self.pools}
         while not self.stop.is_set():
             self._prune()
             free = self.settings.worker_slots - len(self.workers)
             if free <= 0:
-                self.stop.wait(0.5)
+                self.stop.wait(FULL_PAUSE_SECONDS)
                 continue
             for url in urls.values():
-                self._take_commands(url, min(free, 10))
-        self._drain()
+                if not self.stop.is_set():
+                    self._take_commands(url, min(free, 10))
 
     def _take_commands(self, url: str, limit: int) -> None:
         try:
@@ -74,6 +122,9 @@ class RunnerHost:
             self.stop.wait(2)
             return
         for message in received:
+            if self.stop.is_set():  # stopping: the command goes back for another host
+                self.backend.queues.set_visibility(url, message.receipt, 0)
+                continue
             try:
                 command = StartWorkerCommand.decode(message.body)
             except DecodeError as exc:
@@ -83,61 +134,77 @@ class RunnerHost:
             self.backend.queues.delete(url, message.receipt)
 
     def _start_worker(self, command: StartWorkerCommand) -> None:
-        thread = WorkerThread(self.backend, self.runner_id, "127.0.0.1", command.tenant, command.actor_id,
-                              command.worker_id, self.stop, self.kill)
-        self.workers[command.worker_id] = thread
+        key = f"{command.tenant}_{command.actor_id}/{command.worker_id}"
+        with self._lock:
+            if key in self.workers and self.workers[key].is_alive():
+                return  # a repeated command for a worker this host already runs
+            thread = WorkerThread(self.backend, self.runner_id, "127.0.0.1", command.tenant, command.actor_id,
+                                  command.worker_id, self.stop, self.kill, self.fence, self.metrics)
+            self.workers[key] = thread
         thread.start()
 
     def _prune(self) -> None:
-        for worker_id in [w for w, t in self.workers.items() if not t.is_alive()]:
-            del self.workers[worker_id]
+        with self._lock:
+            for key in [k for k, t in self.workers.items() if not t.is_alive()]:
+                del self.workers[key]
+
+    def _hand_back_prefetched(self) -> None:
+        self.status = HostStatus.DRAINING
+        for thread in list(self.workers.values()):
+            thread.hand_back()
+        self._heartbeat_safely()
 
     def _drain(self) -> None:
-        """Wait for workers to finish their current execution; a second signal kills them."""
-        deadline = threading.Event()
-        timer = threading.Timer(SHUTDOWN_GRACE_SECONDS, deadline.set)
-        timer.daemon = True
-        timer.start()
+        """Wait for workers to finish their current execution; after the grace period (or on a second
+        signal) running containers are stopped and their messages handed back."""
+        deadline = time.monotonic() + self.settings.shutdown_grace_seconds
         for thread in list(self.workers.values()):
-            while thread.is_alive() and not deadline.is_set():
+            while thread.is_alive():
+                if not self.kill.is_set() and time.monotonic() >= deadline:
+                    LOG.info("runner %s: grace period over; handing running executions back", self.runner_id)
+                    self.kill.set()
                 thread.join(0.2)
-                if self.kill.is_set():
-                    thread.join(15)
-                    break
-        timer.cancel()
         LOG.info("runner %s stopped", self.runner_id)
 
-    # --- recovery ------------------------------------------------------------------------------
-    def reap_orphans(self) -> int:
-        """Remove containers left by dead runners of this host (the OpenWhisk pattern). Their executions
-        keep an expiring lease; the redelivered message is re-claimed as the next attempt."""
+    def _stop_services(self) -> None:
+        self.duties.stop(release=True)
+        self.fence.stop()
+        self.status = HostStatus.STOPPED
+        with self._lock:
+            self.workers.clear()
+        self._heartbeat_safely()
+        if self._metrics_server is not None:
+            self._metrics_server.stop()
+        if self._fence_engine is not None:
+            self._fence_engine.close()
+
+    # --- record, fencing, recovery -------------------------------------------------------------
+    def heartbeat(self) -> Host:
+        with self._lock:
+            workers = sorted(self.workers)
+        host = Host(id=self.runner_id, hostname=socket.gethostname(), pid=os.getpid(), pools=self.pools,
+                    privileged=self.settings.runner_privileged, slots=self.settings.worker_slots,
+                    used_slots=len(workers), workers=workers, status=self.status,
+                    metrics_port=self._metrics_server.port if self._metrics_server else 0)
+        return self.backend.hosts.put(host)
+
+    def _heartbeat_safely(self) -> None:
         try:
-            engine = DockerEngine(self.settings.docker_url)
-        except EngineError as exc:
-            LOG.error("runner %s: %s", self.runner_id, exc)
+            self.heartbeat()
+        except AbacoError as exc:
+            LOG.warning("runner %s: host heartbeat: %s", self.runner_id, exc)
+
+    def _kill_container(self, cid: str) -> None:
+        if self._fence_engine is not None:
+            self._fence_engine.stop(cid, 0)
+
+    def reap(self) -> int:
+        """Remove containers left by dead runners of this host and mark their attempts lost."""
+        try:
+            reaped = reaper.reap_orphans(self.backend, self.runner_id)
+        except (EngineError, AbacoError) as exc:
+            LOG.error("runner %s: reaping orphans: %s", self.runner_id, exc)
             return 0
-        reaped = 0
-        try:
-            for container in engine.labelled(LABEL_RUNNER):
-                owner = container.get("Labels", {}).get(LABEL_RUNNER, "")
-                if owner != self.runner_id and _dead_sibling(owner):
-                    engine.remove(container["Id"])
-                    reaped += 1
-        finally:
-            engine.close()
         if reaped:
-            LOG.info("runner %s: removed %d orphan container(s)", self.runner_id, reaped)
+            self.metrics.inc("abaco_orphans_reaped_total", reaped)
         return reaped
-
-
-def _dead_sibling(runner_id: str) -> bool:
-    parts = runner_id.split(":")
-    if len(parts) != 3 or parts[0] != socket.gethostname():
-        return False
-    try:
-        os.kill(int(parts[1]), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, ValueError):
-        return False
-    return False

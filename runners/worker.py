@@ -1,30 +1,73 @@
 """One actor worker: a thread on a runner host that long-polls the actor's inbox and runs each message.
 
 Lifecycle (reference §2.2): REQUESTED -> SPAWNER SETUP -> PULLING IMAGE -> READY <-> BUSY; it exits on
-SHUTDOWN_REQUESTED, when its actor moves to a newer revision, when the inbox is deleted, after the idle
-time to live, or when the host shuts down; on the way out it deletes its own record.
+SHUTDOWN_REQUESTED, when its actor moves to a newer revision or to ERROR, when the inbox is deleted, after
+the idle time to live (the ``sync`` hint keeps the lowest slot warm), or when the host shuts down; on the
+way out it hands back every message it holds and deletes its own record.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections import deque
 
 from chalicelib.backend import Backend
 from chalicelib.errors import AbacoError, NotFound, Unavailable
-from chalicelib.models import Actor, ActorStatus, Worker, WorkerStatus, utcnow
-from chalicelib.queues import Received
+from chalicelib.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus, utcnow
+from chalicelib.queues import Queues, Received
 from runners.engine import DockerEngine, EngineError
 from runners.execution import ExecutionRunner
+from runners.fence import Fence
+from runners.metrics import Registry
 
 LOG = logging.getLogger("abaco.runner")
 ERROR_PAUSE_SECONDS = 2.0
+HEALTH_CHECK_SECONDS = 5.0  # how often an active worker re-reads its record (DELETE worker, revision)
 STOPPING = {WorkerStatus.SHUTDOWN_REQUESTED, WorkerStatus.SHUTTING_DOWN}
+SYNC_HINT = "sync"
+
+
+class Prefetched:
+    """Messages received but not yet claimed. Thread-safe: the host hands them back (visibility 0) the
+    moment it is asked to stop, even while the worker thread is busy with a container."""
+
+    def __init__(self, queues: Queues, inbox: str) -> None:
+        self._queues = queues
+        self._inbox = inbox
+        self._items: deque[Received] = deque()
+        self._lock = threading.Lock()
+
+    def add(self, items: list[Received]) -> None:
+        with self._lock:
+            self._items.extend(items)
+
+    def pop(self) -> Received | None:
+        with self._lock:
+            return self._items.popleft() if self._items else None
+
+    def extend(self, seconds: int) -> None:
+        with self._lock:
+            receipts = [r.receipt for r in self._items]
+        if receipts:
+            self._queues.set_visibility_many(self._inbox, receipts, seconds)
+
+    def release_all(self) -> int:
+        with self._lock:
+            receipts = [r.receipt for r in self._items]
+            self._items.clear()
+        if receipts:
+            try:
+                self._queues.set_visibility_many(self._inbox, receipts, 0)
+            except AbacoError as exc:  # they come back after their visibility timeout anyway
+                LOG.warning("could not hand back %d message(s): %s", len(receipts), exc)
+        return len(receipts)
 
 
 class WorkerThread(threading.Thread):
     def __init__(self, backend: Backend, runner_id: str, host_ip: str, tenant: str, actor_id: str,
-                 worker_id: str, stop: threading.Event, kill: threading.Event) -> None:
+                 worker_id: str, stop: threading.Event, kill: threading.Event, fence: Fence,
+                 metrics: Registry) -> None:
         super().__init__(name=f"worker-{worker_id}", daemon=True)
         self.backend = backend
         self.settings = backend.settings
@@ -34,8 +77,14 @@ class WorkerThread(threading.Thread):
         self.actor_id = actor_id
         self.worker_id = worker_id
         self.stop_event = stop  # host is shutting down: finish the current execution, take no more
-        self.kill_event = kill  # second signal: stop the running container now
+        self.kill_event = kill  # second signal or grace over: stop the running container now
+        self.fence = fence
+        self.metrics = metrics
         self.actor_dbid = f"{tenant}_{actor_id}"
+        self.prefetched = Prefetched(backend.queues, "")
+        self._record: Worker | None = None
+        self._actor: Actor | None = None
+        self._checked_at = 0.0
 
     def run(self) -> None:
         engine: DockerEngine | None = None
@@ -50,21 +99,33 @@ class WorkerThread(threading.Thread):
         except Exception:
             LOG.exception("worker %s of actor %s crashed", self.worker_id, self.actor_id)
         finally:
+            self.prefetched.release_all()
             if engine is not None:
                 engine.close()
             self._remove_record()
+
+    def hand_back(self) -> int:
+        """Called by the host on the first signal: prefetched messages go back at once."""
+        released = self.prefetched.release_all()
+        if released:
+            self.metrics.inc("abaco_handed_back_total", released)
+        return released
 
     # --- start-up ------------------------------------------------------------------------------
     def _setup(self) -> Worker | None:
         worker = self.backend.workers.find(self.actor_dbid, self.worker_id)
         if worker is None:
             return None
-        return self.backend.workers.update(worker, {"status": WorkerStatus.SPAWNER_SETUP.value,
-                                                    "host_id": self.runner_id, "host_ip": self.host_ip,
-                                                    "last_health_check_time": utcnow()},
-                                           only_from={WorkerStatus.REQUESTED})
+        self._record = self.backend.workers.update(worker, {
+            "status": WorkerStatus.SPAWNER_SETUP.value, "host_id": self.runner_id, "host_ip": self.host_ip,
+            "last_health_check_time": utcnow()}, only_from={WorkerStatus.REQUESTED})
+        return self._record
 
     def _pull(self, worker: Worker, engine: DockerEngine) -> Worker | None:
+        actor = self.backend.actors.get(self.tenant, self.actor_id)
+        if actor.privileged and not self.settings.runner_privileged:
+            LOG.error("worker %s: privileged actor %s on an unprivileged runner; refusing", self.worker_id, actor.id)
+            return None
         worker = self.backend.workers.update(worker, {"status": WorkerStatus.PULLING_IMAGE.value}) or worker
         try:
             engine.ensure_image(worker.image)
@@ -77,28 +138,31 @@ class WorkerThread(threading.Thread):
             "cid": f"{self.runner_id}/{self.worker_id}", "last_health_check_time": utcnow()})
         if ready is not None:
             self.backend.actors.set_status(self.tenant, self.actor_id, ActorStatus.READY, " ",
-                                           only_from={ActorStatus.SUBMITTED, ActorStatus.ERROR})
+                                           only_from={ActorStatus.SUBMITTED})
         return ready
 
     # --- the loop ------------------------------------------------------------------------------
     def _loop(self, worker: Worker, engine: DockerEngine) -> None:
         inbox = self.backend.queues.inbox_url(self.tenant, self.actor_id)
-        runner = ExecutionRunner(self.backend, engine, self.runner_id, self.worker_id, inbox, self.kill_event)
+        self.prefetched = Prefetched(self.backend.queues, inbox)
+        runner = ExecutionRunner(self.backend, engine, self.runner_id, self.worker_id, inbox, self.kill_event,
+                                 self.fence, self.metrics,
+                                 on_heartbeat=lambda: self.prefetched.extend(self.settings.visibility_timeout))
         idle_since = time.monotonic()
         while not self.stop_event.is_set():
             try:
                 if not self._still_wanted(worker):
                     return
-                received = self.backend.queues.receive(inbox, wait_seconds=self.settings.receive_wait_seconds)
-                if not received:
-                    if self._idle_expired(idle_since) and self._retire(worker, inbox, runner):
+                received = self.prefetched.pop() or self._receive(inbox)
+                if received is None:
+                    if self._idle_expired(worker, idle_since) and self._retire(worker, inbox, runner):
                         return
                     continue
                 actor = self.backend.actors.get(self.tenant, self.actor_id)
-                if actor.revision > worker.revision:  # a newer revision's workers take over
-                    self.backend.queues.set_visibility(inbox, received[0].receipt, 0)
+                if self.stop_event.is_set() or not self._runs(worker, actor):
+                    self.prefetched.add([received])
                     return
-                self._busy(worker, runner, received[0], actor)
+                self._busy(worker, runner, received, actor)
                 idle_since = time.monotonic()
             except NotFound:
                 return  # the actor or its inbox was deleted
@@ -106,14 +170,36 @@ class WorkerThread(threading.Thread):
                 LOG.warning("worker %s: %s; retrying", self.worker_id, exc)
                 self.stop_event.wait(ERROR_PAUSE_SECONDS)
 
+    def _receive(self, inbox: str) -> Received | None:
+        received = self.backend.queues.receive(inbox, wait_seconds=self.settings.receive_wait_seconds,
+                                               max_messages=self.settings.prefetch)
+        if not received:
+            return None
+        self.prefetched.add(received[1:])
+        if self.stop_event.is_set():  # the host began stopping during the long poll: all of it goes back
+            self.prefetched.add(received[:1])
+            self.hand_back()
+            return None
+        return received[0]
+
+    def _runs(self, worker: Worker, actor: Actor) -> bool:
+        """Whether this worker may still run the actor's messages (a newer revision takes over; an actor
+        in ERROR runs nothing until it is updated)."""
+        return actor.revision <= worker.revision and actor.status not in (ActorStatus.ERROR,
+                                                                            ActorStatus.SHUTTING_DOWN)
+
     def _still_wanted(self, worker: Worker) -> bool:
+        if time.monotonic() - self._checked_at < HEALTH_CHECK_SECONDS:
+            return True
         current = self.backend.workers.find(self.actor_dbid, self.worker_id)
-        if current is None or current.status in STOPPING:
+        if current is None or current.status in STOPPING or current.create_time != worker.create_time:
             return False
         actor = self.backend.actors.get(self.tenant, self.actor_id)
-        if actor.revision > worker.revision or actor.status == ActorStatus.SHUTTING_DOWN:
+        if not self._runs(worker, actor):
             return False
+        self._actor = actor
         self.backend.workers.update(current, {"last_health_check_time": utcnow()})
+        self._checked_at = time.monotonic()
         return True
 
     def _busy(self, worker: Worker, runner: ExecutionRunner, received: Received, actor: Actor) -> None:
@@ -125,9 +211,18 @@ class WorkerThread(threading.Thread):
                                                  "last_execution_time": utcnow()},
                                         only_from={WorkerStatus.BUSY})
 
-    def _idle_expired(self, idle_since: float) -> bool:
+    def _idle_expired(self, worker: Worker, idle_since: float) -> bool:
         ttl = self.settings.worker_ttl
+        actor = self._actor
+        if actor is not None and SYNC_HINT in actor.hints and self._keeps_warm(worker):
+            ttl = self.settings.sync_max_idle_time
         return ttl >= 0 and time.monotonic() - idle_since >= ttl
+
+    def _keeps_warm(self, worker: Worker) -> bool:
+        """The ``sync`` hint keeps one worker warm: the live one with the lowest slot of the revision."""
+        live = [w for w in self.backend.workers.list(self.actor_dbid)
+                if w.status in LIVE_WORKER_STATUSES and w.revision == worker.revision]
+        return all(w.slot >= worker.slot for w in live)
 
     def _retire(self, worker: Worker, inbox: str, runner: ExecutionRunner) -> bool:
         """Leave after the idle time to live without stranding a message sent meanwhile: mark the record
@@ -142,7 +237,10 @@ class WorkerThread(threading.Thread):
         return True
 
     def _remove_record(self) -> None:
+        record = self._record
+        if record is None:  # never ours (a repeated command for a worker that another thread runs)
+            return
         try:
-            self.backend.workers.delete(self.actor_dbid, self.worker_id)
-        except Exception as exc:  # the host's reconciliation removes it later
+            self.backend.workers.delete(self.actor_dbid, self.worker_id, create_time=record.create_time)
+        except Exception as exc:  # the reconciler removes it later
             LOG.warning("could not delete worker record %s: %s", self.worker_id, exc)

@@ -13,7 +13,7 @@ bp = Blueprint(__name__)
 
 def list_workers(request: Any, actor_id: str) -> Ok:
     backend, _, actor = actor_in_path(request, actor_id)
-    return Ok([workers.display(w) for w in backend.workers.list(actor.dbid)], "Workers retrieved successfully.")
+    return Ok(workers.list_workers(backend, actor), "Workers retrieved successfully.")
 
 
 def add_workers(request: Any, actor_id: str) -> Ok:
@@ -23,7 +23,7 @@ def add_workers(request: Any, actor_id: str) -> Ok:
 
 def get_worker(request: Any, actor_id: str, worker_id: str) -> Ok:
     backend, _, actor = actor_in_path(request, actor_id)
-    return Ok(workers.display(backend.workers.get(actor.dbid, worker_id)), "Worker retrieved successfully.")
+    return Ok(workers.get_worker(backend, actor, worker_id), "Worker retrieved successfully.")
 
 
 def delete_worker(request: Any, actor_id: str, worker_id: str) -> Ok:

@@ -12,7 +12,7 @@ from chalicelib.services import workers as worker_service
 
 PREFIX = "Invalid actor description"
 _HINT_FORBIDDEN = set("\"'{}[]")
-_HIDDEN = {"tenant", "api_server", "version"}
+_HIDDEN = {"tenant", "api_server", "version", "start_failures"}
 
 
 def parse_fields(body: dict[str, Any], pools: list[str]) -> dict[str, Any]:
@@ -37,6 +37,8 @@ def parse_fields(body: dict[str, Any], pools: list[str]) -> dict[str, Any]:
         "max_cpus": inputs.as_int(body.get("max_cpus"), "max_cpus", PREFIX, minimum=1),
         "queue": inputs.as_str(body.get("queue"), "queue", PREFIX) or "default",
         "log_ex": inputs.as_int(body.get("log_ex"), "log_ex", PREFIX),
+        "max_attempts": inputs.as_int(body.get("max_attempts"), "max_attempts", PREFIX, minimum=1),
+        "max_run_time": inputs.as_int(body.get("max_run_time"), "max_run_time", PREFIX, minimum=1),
         "type": inputs.as_str(body.get("type"), "type", PREFIX) or "none",
     }
     _check(fields, pools)

@@ -7,7 +7,8 @@ from chalicelib.backend import Backend
 from chalicelib.models import Actor, Execution
 from chalicelib.storage.logs import execution_key
 
-_HIDDEN = {"tenant", "runner_id", "lease_expires_at", "enqueued", "created_ns", "content_type"}
+_HIDDEN = {"tenant", "runner_id", "lease_expires_at", "enqueued", "created_ns", "content_type", "message_id",
+           "charged", "open_pool", "inbox_message", "last_sent_at"}
 
 
 def summary(backend: Backend, actor: Actor) -> dict[str, Any]:

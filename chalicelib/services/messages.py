@@ -57,22 +57,41 @@ def environment_from_query(query: Mapping[str, str]) -> dict[str, str]:
 
 def send(backend: Backend, caller: Caller, actor: Actor, parsed: ParsedMessage,
          query: Mapping[str, str]) -> Execution:
-    env = environment_from_query(query)
-    execution = Execution(tenant=actor.tenant, actor_id=actor.id, id=ids.new_id(), executor=caller.username,
-                          api_server=actor.api_server, content_type=parsed.content_type,
-                          created_ns=time.time_ns(), phases={"received": time.time()})
-    env.update({"_abaco_username": caller.username, "_abaco_api_server": actor.api_server,
-                "_abaco_execution_id": execution.id, "_abaco_Content_Type": parsed.content_type})
-    if caller.jwt_header_name:
-        env["_abaco_jwt_header_name"] = caller.jwt_header_name
-    backend.executions.create(execution)
-    message = InboxMessage(tenant=actor.tenant, actor_id=actor.id, execution_id=execution.id,
-                           content_type=parsed.content_type, body=parsed.body, size=len(parsed.body),
-                           env=env, executor=caller.username, sent_at=time.time())
-    backend.queues.send_inbox(message)
-    execution = backend.executions.update_fields(execution, {"enqueued": True})
+    """Record, enqueue, make sure a worker exists. A crash (or an SQS error, answered with 503) between
+    the record and the enqueue leaves the execution SUBMITTED and not enqueued: the reconciler re-sends
+    its stored message (reliability plan §1.3 step 1)."""
+    execution, message = record(backend, caller, actor, parsed, query)
+    execution = enqueue(backend, execution, message)
     worker_service.ensure_worker(backend, actor)
     return execution
+
+
+def record(backend: Backend, caller: Caller, actor: Actor, parsed: ParsedMessage,
+           query: Mapping[str, str]) -> tuple[Execution, InboxMessage]:
+    """Step 1: the execution (SUBMITTED, not enqueued) with the inbox message it will be sent as."""
+    env = environment_from_query(query)
+    execution_id = ids.new_id()
+    env.update({"_abaco_username": caller.username, "_abaco_api_server": actor.api_server,
+                "_abaco_execution_id": execution_id, "_abaco_Content_Type": parsed.content_type})
+    if caller.jwt_header_name:
+        env["_abaco_jwt_header_name"] = caller.jwt_header_name
+    now = time.time()
+    message = InboxMessage(tenant=actor.tenant, actor_id=actor.id, execution_id=execution_id,
+                           content_type=parsed.content_type, body=parsed.body, size=len(parsed.body),
+                           env=env, executor=caller.username, sent_at=now)
+    execution = Execution(tenant=actor.tenant, actor_id=actor.id, id=execution_id, executor=caller.username,
+                          api_server=actor.api_server, content_type=parsed.content_type,
+                          created_ns=time.time_ns(), phases={"queued": now},
+                          open_pool=worker_service.pool_for(actor, backend.settings),
+                          inbox_message=message.encode())
+    backend.executions.create(execution)
+    return execution, message
+
+
+def enqueue(backend: Backend, execution: Execution, message: InboxMessage) -> Execution:
+    """Step 2: the message on the actor's inbox, then the record says so."""
+    backend.queues.send_inbox(message)
+    return backend.executions.mark_sent(execution)
 
 
 def display_sent(execution: Execution, parsed: ParsedMessage) -> dict[str, Any]:

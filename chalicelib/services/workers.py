@@ -1,13 +1,34 @@
-"""Workers: scale from zero on demand, list, add, stop (reference §1.7, §4.1)."""
+"""Workers: scale from zero on demand, list, add, stop (reference §1.7, §4.1).
+
+A worker occupies a *slot* of its actor's current revision: its id is ``{actor}-r{revision}-{slot}`` and
+its record is a conditional put, so two API processes answering concurrent messages cannot start two
+workers for one slot. A stateful actor has one slot per revision (exactly one worker); a stateless one
+has ``max_workers`` slots. A rolling update uses the new revision's slots while the old workers drain.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import ids
 from chalicelib.backend import Backend
-from chalicelib.errors import BadRequest
-from chalicelib.models import LIVE_WORKER_STATUSES, Actor, Worker, WorkerStatus
+from chalicelib.errors import BadRequest, Conflict
+from chalicelib.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus
 from chalicelib.queue_messages import StartWorkerCommand
+from chalicelib.settings import Settings
+
+
+def pool_for(actor: Actor, settings: Settings) -> str:
+    """The runner pool that runs ``actor``: privileged actors only ever run on the privileged pool."""
+    return settings.privileged_pool if actor.privileged else actor.queue
+
+
+def max_slots(actor: Actor, settings: Settings) -> int:
+    if not actor.stateless:
+        return 1
+    return actor.max_workers or settings.max_workers_per_actor
+
+
+def slot_worker_id(actor: Actor, slot: int) -> str:
+    return f"{actor.id}-r{actor.revision}-{slot}"
 
 
 def live_workers(backend: Backend, actor: Actor) -> list[Worker]:
@@ -15,23 +36,42 @@ def live_workers(backend: Backend, actor: Actor) -> list[Worker]:
             if w.status in LIVE_WORKER_STATUSES and w.revision >= actor.revision]
 
 
-def request_worker(backend: Backend, actor: Actor, stop_existing: bool = False) -> Worker:
-    """Write the REQUESTED record, then ask the actor's runner pool to start it."""
-    worker = Worker(tenant=actor.tenant, actor_id=actor.id, id=ids.new_id(), image=actor.image,
-                    revision=actor.revision)
-    worker = worker.model_copy(update={"ch_name": f"worker_{worker.id}"})
-    backend.workers.create(worker)
-    command = StartWorkerCommand(tenant=actor.tenant, actor_id=actor.id, worker_id=worker.id,
-                                 image=actor.image, revision=actor.revision, stop_existing=stop_existing)
-    backend.queues.send_command(actor.queue, command)
-    return worker
+def request_worker(backend: Backend, actor: Actor, stop_existing: bool = False,
+                   taken: set[int] | None = None) -> Worker | None:
+    """Claim the first free slot (conditional put), then ask the actor's runner pool to start it.
+    None when every slot is taken."""
+    occupied = set(taken or ())
+    for slot in range(max_slots(actor, backend.settings)):
+        if slot in occupied:
+            continue
+        worker = Worker(tenant=actor.tenant, actor_id=actor.id, id=slot_worker_id(actor, slot),
+                        image=actor.image, revision=actor.revision, slot=slot)
+        worker = worker.model_copy(update={"ch_name": f"worker_{worker.id}"})
+        try:
+            backend.workers.create(worker)
+        except Conflict:
+            occupied.add(slot)
+            continue
+        command = StartWorkerCommand(tenant=actor.tenant, actor_id=actor.id, worker_id=worker.id,
+                                     image=actor.image, revision=actor.revision, stop_existing=stop_existing)
+        backend.queues.send_command(pool_for(actor, backend.settings), command)
+        return worker
+    return None
 
 
 def ensure_worker(backend: Backend, actor: Actor, stop_existing: bool = False) -> Worker | None:
-    """Abaco's "ensure one worker": a message to an actor with no live worker starts one."""
+    """Abaco's "ensure one worker": a message to an actor with no live worker starts one. An actor in
+    ERROR gets none until it is updated (Abaco's spawner refuses them too)."""
+    if actor.status == ActorStatus.ERROR and not stop_existing:
+        return None
     if not stop_existing and live_workers(backend, actor):
         return None
     return request_worker(backend, actor, stop_existing=stop_existing)
+
+
+def current_slots(backend: Backend, actor: Actor) -> set[int]:
+    """Slots of the current revision that have a record (whatever its status)."""
+    return {w.slot for w in backend.workers.list(actor.dbid) if w.revision == actor.revision}
 
 
 def add_workers(backend: Backend, actor: Actor, num: Any) -> str:
@@ -44,9 +84,15 @@ def add_workers(backend: Backend, actor: Actor, num: Any) -> str:
     current = len(live_workers(backend, actor))
     if current >= wanted:
         return f"Actor {actor.id} already had {current} worker(s)."
+    taken = current_slots(backend, actor)
+    started = 0
     for _ in range(wanted - current):
-        request_worker(backend, actor)
-    return f"Scheduled {wanted - current} new worker(s) to start. Previously, there were {current} workers."
+        worker = request_worker(backend, actor, taken=taken)
+        if worker is None:
+            break
+        taken.add(worker.slot)
+        started += 1
+    return f"Scheduled {started} new worker(s) to start. Previously, there were {current} workers."
 
 
 def stop_worker(backend: Backend, actor: Actor, worker_id: str) -> None:
@@ -54,7 +100,31 @@ def stop_worker(backend: Backend, actor: Actor, worker_id: str) -> None:
     backend.workers.update(worker, {"status": WorkerStatus.SHUTDOWN_REQUESTED.value})
 
 
-def display(worker: Worker) -> dict[str, Any]:
+def list_workers(backend: Backend, actor: Actor) -> list[dict[str, Any]]:
+    """The actor's workers, each with its runner host's status and last heartbeat."""
+    records = backend.workers.list(actor.dbid)
+    hosts = {h.id: h for h in backend.hosts.all()} if records else {}
+    return [display(w, hosts) for w in records]
+
+
+def get_worker(backend: Backend, actor: Actor, worker_id: str) -> dict[str, Any]:
+    worker = backend.workers.get(actor.dbid, worker_id)
+    host = backend.hosts.get(worker.host_id) if worker.host_id else None
+    return display(worker, {host.id: host} if host else {})
+
+
+def hosts_summary(backend: Backend) -> dict[str, Any]:
+    """Every runner host with its heartbeat and workers, and the duty leases (admin view)."""
+    hosts = [h.model_dump(mode="json") for h in backend.hosts.all()]
+    return {"hosts": hosts, "duties": backend.duties.all()}
+
+
+def display(worker: Worker, hosts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A worker as the API shows it, with its runner host's status and heartbeat when known."""
     data = worker.model_dump(mode="json")
     data["status"] = worker.status.value
+    host = (hosts or {}).get(worker.host_id)
+    if host is not None:
+        data["host_status"] = host.status.value
+        data["host_last_heartbeat_time"] = host.last_heartbeat_time
     return data

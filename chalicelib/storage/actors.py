@@ -84,6 +84,23 @@ class ActorStore:
             return None
         return _from_item(item)
 
+    def count_start_failure(self, tenant: str, actor_id: str) -> int:
+        """One more consecutive container-start failure; returns the new count. Runner bookkeeping: it
+        does not bump ``version``, so it never makes a user's PUT conflict."""
+        try:
+            item = self._table.update(_key(tenant, actor_id), "ADD start_failures :one",
+                                      values={":one": 1}, condition="attribute_exists(actor_id)")
+        except ConditionFailed as exc:
+            raise NotFound(f"Actor with identifier '{actor_id}' not found") from exc
+        return int(item.get("start_failures", {}).get("N", "1"))
+
+    def reset_start_failures(self, tenant: str, actor_id: str) -> None:
+        try:
+            self._table.update(_key(tenant, actor_id), "SET start_failures = :zero", values={":zero": 0},
+                               condition="attribute_exists(actor_id)")
+        except ConditionFailed:
+            pass
+
     def set_state(self, tenant: str, actor_id: str, state: Any) -> Actor:
         try:
             item = self._table.update(

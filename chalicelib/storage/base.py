@@ -17,8 +17,11 @@ from chalicelib.settings import Settings
 
 _SER = TypeSerializer()
 _DES = TypeDeserializer()
+# ResourceNotFoundException: the table is missing, which in practice means the store is being (re)created
+# (an emulator restart); the API answers 503 instead of a 500 with a traceback.
 _RETRYABLE = {"ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError",
-              "RequestLimitExceeded", "TransactionConflictException", "ServiceUnavailable"}
+              "RequestLimitExceeded", "TransactionConflictException", "ServiceUnavailable",
+              "ResourceNotFoundException"}
 
 
 class ConditionFailed(Conflict):
@@ -110,6 +113,17 @@ class Table:
             "ExpressionAttributeNames": {"#pk": self.definition.pk},
             "ExpressionAttributeValues": {":pk": {"S": pk_value}},
             "ConsistentRead": consistent,
+        }
+        yield from self._paginate("query", kwargs)
+
+    def query_index(self, index: str, pk_name: str, pk_value: str) -> Iterator[dict[str, Any]]:
+        """Items of a global secondary index (eventually consistent in AWS, as every GSI read is)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": pk_name},
+            "ExpressionAttributeValues": {":pk": {"S": pk_value}},
         }
         yield from self._paginate("query", kwargs)
 

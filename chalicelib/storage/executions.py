@@ -1,22 +1,27 @@
-"""The executions table: PK ``actor_dbid``, SK ``execution_id``.
+"""The executions table: PK ``actor_dbid``, SK ``execution_id``; the sparse ``open`` index by runner pool.
 
-Every runner write after the claim is conditional on the attempt number (the fencing token), so a
-runner that lost its lease can never overwrite a newer attempt (reliability plan §1.3).
+Every runner write after the claim is conditional on the runner and the attempt number (the fencing
+token), so a runner that lost its lease can never overwrite a newer attempt (reliability plan §1.3).
+``open_pool`` and the stored inbox message exist only while the execution is not terminal: the terminal
+write removes them, so the ``open`` index holds exactly the work in flight.
 """
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models import AttemptRecord, Execution, ExecutionStatus, utcnow
-from chalicelib.resources import EXECUTIONS
+from chalicelib.resources import EXECUTIONS, OPEN_INDEX
 from chalicelib.settings import Settings
 from chalicelib.storage.base import ConditionFailed, Table, from_dynamo, to_dynamo
 
 _JSON_FIELDS = frozenset({"final_state", "attempts", "phases"})
 _TERMINAL = (ExecutionStatus.COMPLETE.value, ExecutionStatus.ERROR.value)
+_OPEN_ONLY = ("open_pool", "inbox_message", "lease_expires_at")  # removed by every terminal write
+_HOLDER = "#st = :running AND runner_id = :runner AND attempt = :attempt"
 
 
 def _to_item(execution: Execution) -> dict[str, Any]:
@@ -38,8 +43,20 @@ def _key(actor_dbid: str, execution_id: str) -> dict[str, Any]:
     return {"actor_dbid": {"S": actor_dbid}, "execution_id": {"S": execution_id}}
 
 
+def _holder_values(execution: Execution) -> dict[str, Any]:
+    return {":running": ExecutionStatus.RUNNING.value, ":runner": execution.runner_id,
+            ":attempt": execution.attempt}
+
+
+def attempt_record(execution: Execution, reason: str, exit_code: int | None = None) -> dict[str, Any]:
+    """The history entry closing the execution's current attempt."""
+    return AttemptRecord(attempt=execution.attempt, runner_id=execution.runner_id or "",
+                         worker_id=execution.worker_id, start_time=execution.start_time, end_time=utcnow(),
+                         exit_code=exit_code, reason=reason).model_dump(mode="json")
+
+
 class ClaimRefused(Exception):
-    """The claim did not apply; ``execution`` tells why (terminal, leased elsewhere, or exhausted)."""
+    """The claim did not apply; ``execution`` is the current record (None when it is gone)."""
 
     def __init__(self, execution: Execution | None) -> None:
         super().__init__("claim refused")
@@ -50,6 +67,7 @@ class ExecutionStore:
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self._table = Table(EXECUTIONS, settings, client)
 
+    # --- reads ----------------------------------------------------------------------------------
     def create(self, execution: Execution) -> None:
         try:
             self._table.put(_to_item(execution), condition="attribute_not_exists(execution_id)")
@@ -62,79 +80,110 @@ class ExecutionStore:
             raise NotFound(f"Execution with id '{execution_id}' not found")
         return _from_item(item)
 
+    def find(self, actor_dbid: str, execution_id: str) -> Execution | None:
+        item = self._table.get(_key(actor_dbid, execution_id))
+        return _from_item(item) if item else None
+
     def list(self, actor_dbid: str) -> list[Execution]:
         """All executions of an actor in creation order."""
         return sorted((_from_item(i) for i in self._table.query(actor_dbid)), key=lambda e: e.created_ns)
 
+    def open_in_pool(self, pool: str) -> Iterator[Execution]:
+        """Every SUBMITTED or RUNNING execution of a runner pool (one index query, whatever the number of
+        idle actors). The index is eventually consistent: callers re-check with a conditional write."""
+        for item in self._table.query_index(OPEN_INDEX, "open_pool", pool):
+            yield _from_item(item)
+
+    # --- writes ---------------------------------------------------------------------------------
     def update_fields(self, execution: Execution, fields: dict[str, Any], condition: str | None = None,
-                      values: dict[str, Any] | None = None) -> Execution:
-        """SET the given fields in one UpdateItem, optionally conditional."""
+                      values: dict[str, Any] | None = None, remove: tuple[str, ...] = ()) -> Execution:
+        """SET the given fields (and REMOVE ``remove``) in one UpdateItem, optionally conditional.
+        A condition refers to the status as ``#st``."""
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         vals = {f":v{i}": v for i, v in enumerate(_encode_fields(fields).values())}
         expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        if remove:
+            names.update({f"#r{i}": k for i, k in enumerate(remove)})
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
         if values:
             vals.update(values)
+        if condition and "#st" in condition:
+            names["#st"] = "status"
         try:
             item = self._table.update(_key(execution.actor_dbid, execution.id), expression, values=vals,
-                                      names={**names, "#st": "status"} if condition and "#st" in condition
-                                      else names, condition=condition or "attribute_exists(execution_id)")
+                                      names=names, condition=condition or "attribute_exists(execution_id)")
         except ConditionFailed as exc:
             raise Conflict(f"Execution {execution.id} changed concurrently.") from exc
         return _from_item(item)
 
+    def mark_sent(self, execution: Execution) -> Execution:
+        """The inbox message is on SQS (again): record when, unless the execution finished meanwhile."""
+        return self.update_fields(execution, {"enqueued": True, "last_sent_at": time.time()},
+                                  condition="NOT #st IN (:c, :e)",
+                                  values={":c": _TERMINAL[0], ":e": _TERMINAL[1]})
+
     def claim(self, execution: Execution, runner_id: str, worker_id: str, lease_seconds: float,
-              max_attempts: int) -> Execution:
-        """SUBMITTED -> RUNNING, or take over a RUNNING execution whose lease expired."""
+              max_attempts: int, message_id: str) -> Execution:
+        """SUBMITTED -> RUNNING, or take over a RUNNING execution whose lease expired, while fewer than
+        ``max_attempts`` attempts were charged. The read copy must be current: the condition checks that
+        the attempt number did not move, so the history written here is the one that was read."""
         now = time.time()
-        current = execution
-        history = list(current.attempts)
-        if current.status == ExecutionStatus.RUNNING and current.runner_id:
-            history.append(AttemptRecord(attempt=current.attempt, runner_id=current.runner_id,
-                                         worker_id=current.worker_id, start_time=current.start_time,
-                                         end_time=utcnow(), reason="runner_lost"))
-        phases = dict(current.phases, claimed=now)
+        history = [a.model_dump(mode="json") for a in execution.attempts]
+        if execution.status == ExecutionStatus.RUNNING and execution.runner_id:
+            history.append(attempt_record(execution, "runner_lost"))
         fields = {"status": ExecutionStatus.RUNNING.value, "runner_id": runner_id, "worker_id": worker_id,
-                  "lease_expires_at": now + lease_seconds, "attempt": current.attempt + 1,
-                  "attempts": [a.model_dump(mode="json") for a in history], "phases": phases}
-        condition = ("(#st = :submitted) OR (#st = :running AND lease_expires_at < :now "
-                     "AND attempt < :max AND attempt = :seen)")
+                  "lease_expires_at": now + lease_seconds, "attempt": execution.attempt + 1,
+                  "charged": execution.charged + 1, "max_attempts": max_attempts, "attempts": history,
+                  "phases": dict(execution.phases, claimed=now), "message_id": message_id}
+        condition = ("attempt = :seen AND charged < :max AND "
+                     "(#st = :submitted OR (#st = :running AND lease_expires_at < :now))")
         values = {":submitted": ExecutionStatus.SUBMITTED.value, ":running": ExecutionStatus.RUNNING.value,
-                  ":now": now, ":max": max_attempts, ":seen": current.attempt}
+                  ":now": now, ":max": max_attempts, ":seen": execution.attempt}
         try:
-            return self.update_fields(current, fields, condition=condition, values=values)
+            return self.update_fields(execution, fields, condition=condition, values=values)
         except Conflict as exc:
-            latest = self._find(current)
-            raise ClaimRefused(latest) from exc
+            raise ClaimRefused(self.find(execution.actor_dbid, execution.id)) from exc
 
     def renew(self, execution: Execution, lease_seconds: float, extra: dict[str, Any] | None = None) -> Execution:
         """Extend the lease (and record progress) only while we still hold this attempt."""
         fields = {"lease_expires_at": time.time() + lease_seconds, **(extra or {})}
         return self.update_fields(execution, fields, condition=_HOLDER, values=_holder_values(execution))
 
-    def finish(self, execution: Execution, fields: dict[str, Any]) -> Execution:
-        """The terminal write, fenced on runner and attempt."""
-        return self.update_fields(execution, fields, condition=_HOLDER, values=_holder_values(execution))
+    def finish(self, execution: Execution, fields: dict[str, Any], reason: str) -> Execution:
+        """The terminal write, fenced on runner and attempt; closes the attempt in the history."""
+        history = [a.model_dump(mode="json") for a in execution.attempts]
+        history.append(attempt_record(execution, reason, fields.get("exit_code")))
+        return self.update_fields(execution, {**fields, "attempts": history}, condition=_HOLDER,
+                                  values=_holder_values(execution), remove=_OPEN_ONLY)
 
-    def fail(self, execution: Execution, message: str) -> Execution | None:
-        """Any non-terminal execution -> ERROR with a reason; None when it is already terminal."""
-        fields = {"status": ExecutionStatus.ERROR.value, "status_message": message, "finish_time": utcnow()}
+    def release(self, execution: Execution, reason: str, charge: bool = True) -> Execution:
+        """Hand the execution back (RUNNING -> SUBMITTED) for another attempt, fenced on our attempt.
+        ``charge=False`` gives the attempt back (the container never started, so a re-run is harmless)."""
+        history = [a.model_dump(mode="json") for a in execution.attempts]
+        history.append(attempt_record(execution, reason))
+        fields: dict[str, Any] = {"status": ExecutionStatus.SUBMITTED.value, "attempts": history}
+        if not charge:
+            fields["charged"] = max(execution.charged - 1, 0)
+        return self.update_fields(execution, fields, condition=_HOLDER, values=_holder_values(execution),
+                                  remove=("lease_expires_at", "runner_id"))
+
+    def fail(self, execution: Execution, message: str, reason: str | None = None,
+             fenced: bool = False) -> Execution | None:
+        """Non-terminal -> ERROR with a reason (fenced on our attempt when ``fenced``); None when the
+        execution is already terminal or, fenced, no longer ours."""
+        fields: dict[str, Any] = {"status": ExecutionStatus.ERROR.value, "status_message": message,
+                                  "finish_time": utcnow(), "phases": dict(execution.phases, finalised=time.time())}
+        if reason:
+            fields["attempts"] = [*(a.model_dump(mode="json") for a in execution.attempts),
+                                  attempt_record(execution, reason)]
+        if fenced:
+            condition, values = _HOLDER, _holder_values(execution)
+        else:
+            condition, values = "NOT #st IN (:c, :e)", {":c": _TERMINAL[0], ":e": _TERMINAL[1]}
         try:
-            return self.update_fields(execution, fields, condition="NOT #st IN (:c, :e)",
-                                      values={":c": _TERMINAL[0], ":e": _TERMINAL[1]})
+            return self.update_fields(execution, fields, condition=condition, values=values, remove=_OPEN_ONLY)
         except Conflict:
             return None
-
-    def _find(self, execution: Execution) -> Execution | None:
-        item = self._table.get(_key(execution.actor_dbid, execution.id))
-        return _from_item(item) if item else None
-
-
-_HOLDER = "#st = :running AND runner_id = :runner AND attempt = :attempt"
-
-
-def _holder_values(execution: Execution) -> dict[str, Any]:
-    return {":running": ExecutionStatus.RUNNING.value, ":runner": execution.runner_id,
-            ":attempt": execution.attempt}
 
 
 def _encode_fields(fields: dict[str, Any]) -> dict[str, Any]:

@@ -75,5 +75,14 @@ class WorkerStore:
             return None
         return _from_item(item)
 
-    def delete(self, actor_dbid: str, worker_id: str) -> None:
-        self._table.delete(_key(actor_dbid, worker_id))
+    def delete(self, actor_dbid: str, worker_id: str, create_time: str | None = None) -> None:
+        """Delete the record; with ``create_time``, only that incarnation of the worker id (a slot's id
+        is reused by the next worker of the slot)."""
+        if create_time is None:
+            self._table.delete(_key(actor_dbid, worker_id))
+            return
+        try:
+            self._table.delete(_key(actor_dbid, worker_id), condition="create_time = :t",
+                               values={":t": create_time})
+        except ConditionFailed:
+            pass

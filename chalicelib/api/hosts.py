@@ -1,0 +1,22 @@
+"""Runner hosts (admin): their records, heartbeats and workers, and the duty leases (issue 5)."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.common import context
+from chalicelib.http import Ok, route
+from chalicelib.permissions import Level, Scope, needs
+from chalicelib.services import workers
+
+bp = Blueprint(__name__)
+
+
+@needs(Level.NONE, Scope.ADMIN)
+def list_hosts(request: Any) -> Ok:
+    backend, _ = context(request)
+    return Ok(workers.hosts_summary(backend), "Runner hosts retrieved successfully.", convert=False)
+
+
+route(bp, "/actors/admin/hosts", GET=list_hosts)

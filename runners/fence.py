@@ -1,0 +1,101 @@
+"""Self-fencing: a container whose lease could not be renewed in time is killed by a watchdog.
+
+The worker thread renews the lease on its heartbeat, but a call to an unreachable store can block it for
+many seconds; so a separate thread watches every running container's lease deadline (last successful
+renewal + lease - margin) and kills the container when it passes. The worker then writes nothing for that
+attempt: another runner may already own the next one (reliability plan §1.3 step 3).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+LOG = logging.getLogger("abaco.runner")
+CHECK_SECONDS = 0.5
+MARGIN_FRACTION = 0.2  # fence when less than a fifth of the lease is left (at least 1 s)
+
+
+@dataclass
+class _Watched:
+    cid: str
+    deadline: float
+    fenced: bool = False
+
+
+class Fence:
+    def __init__(self, kill: Callable[[str], None], on_fence: Callable[[str], None] | None = None) -> None:
+        self._kill = kill
+        self._on_fence = on_fence
+        self._lock = threading.Lock()
+        self._watched: dict[str, _Watched] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fence", daemon=True)
+
+    @staticmethod
+    def deadline(renewed_at: float, lease_seconds: float) -> float:
+        margin = max(1.0, lease_seconds * MARGIN_FRACTION)
+        return renewed_at + lease_seconds - margin
+
+    def start(self) -> Fence:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def watch(self, key: str, cid: str, deadline: float) -> None:
+        with self._lock:
+            self._watched[key] = _Watched(cid, deadline)
+
+    def renewed(self, key: str, deadline: float) -> None:
+        with self._lock:
+            watched = self._watched.get(key)
+            if watched is not None and not watched.fenced:
+                watched.deadline = deadline
+
+    def fenced(self, key: str) -> bool:
+        with self._lock:
+            watched = self._watched.get(key)
+            return watched is not None and watched.fenced
+
+    def unwatch(self, key: str) -> bool:
+        """Stop watching; True when the container had been fenced."""
+        with self._lock:
+            watched = self._watched.pop(key, None)
+        return watched is not None and watched.fenced
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._watched)
+
+    def fence_now(self, key: str) -> None:
+        """A write told us a newer attempt owns the execution: kill ours at once."""
+        with self._lock:
+            watched = self._watched.get(key)
+            if watched is not None:
+                watched.deadline = 0.0
+        self.check()
+
+    def check(self, now: float | None = None) -> list[str]:
+        """Fence every container past its deadline; returns their keys (the thread calls this)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            due = [(k, w) for k, w in self._watched.items() if not w.fenced and w.deadline <= now]
+            for _, watched in due:
+                watched.fenced = True
+        for key, watched in due:
+            LOG.warning("lease of %s not renewed in time: killing container %s", key, watched.cid[:12])
+            try:
+                self._kill(watched.cid)
+            except Exception as exc:  # the engine may be gone too; the reaper removes it later
+                LOG.error("could not kill fenced container %s: %s", watched.cid[:12], exc)
+            if self._on_fence is not None:
+                self._on_fence(key)
+        return [k for k, _ in due]
+
+    def _run(self) -> None:
+        while not self._stop.wait(CHECK_SECONDS):
+            self.check()
