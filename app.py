@@ -3,10 +3,23 @@ from __future__ import annotations
 
 from chalice import Chalice
 
-from chalicelib.api import actors, executions, hosts, messages, state, workers
+from chalicelib.api import (
+    actors,
+    admin,
+    aliases,
+    configs,
+    executions,
+    hosts,
+    messages,
+    openapi,
+    search,
+    state,
+    workers,
+)
 
 app = Chalice(app_name="abaco")
 app.api.binary_types.append("application/octet-stream")
 
-for blueprint in (actors.bp, messages.bp, executions.bp, state.bp, workers.bp, hosts.bp):
+for blueprint in (actors.bp, messages.bp, executions.bp, state.bp, workers.bp, hosts.bp, aliases.bp, configs.bp,
+                  search.bp, admin.bp, openapi.bp):
     app.register_blueprint(blueprint)

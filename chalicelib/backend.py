@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from chalicelib.queues import Queues
 from chalicelib.settings import Settings, get_settings
 from chalicelib.storage.actors import ActorStore
+from chalicelib.storage.aliases import AliasStore
+from chalicelib.storage.configs import ConfigStore
 from chalicelib.storage.duties import DutyLeases
 from chalicelib.storage.executions import ExecutionStore
 from chalicelib.storage.hosts import HostStore
 from chalicelib.storage.logs import LogStore
+from chalicelib.storage.metrics import MetricsStore
 from chalicelib.storage.workers import WorkerStore
 
 
@@ -24,12 +27,16 @@ class Backend:
     queues: Queues
     hosts: HostStore
     duties: DutyLeases
+    aliases: AliasStore
+    configs: ConfigStore
+    metrics: MetricsStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backend:
         return cls(settings=settings, actors=ActorStore(settings), executions=ExecutionStore(settings),
                    workers=WorkerStore(settings), logs=LogStore(settings), queues=Queues(settings),
-                   hosts=HostStore(settings), duties=DutyLeases(settings))
+                   hosts=HostStore(settings), duties=DutyLeases(settings), aliases=AliasStore(settings),
+                   configs=ConfigStore(settings), metrics=MetricsStore(settings))
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,7 +1,10 @@
 """The HTTP edge: request parsing, Abaco's envelope, and the one table that maps domain errors to codes.
 
 Chalice middleware does not see exceptions raised in views, so ``route`` wraps every view. Each path is
-registered once for every verb, so a wrong verb gets a 405 in Abaco's envelope instead of Chalice's.
+registered once for every verb, so a wrong verb gets a 405 in Abaco's envelope instead of Chalice's, and
+once more under ``/v3`` (Tapis-style clients). ``SERVED`` records which verbs each path really serves:
+the OpenAPI document is checked against it. CORS headers go on every response; preflight OPTIONS
+requests are answered by the gateway itself, before any view (and so without authentication).
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice, CORSConfig, Response
 
 from chalicelib import errors
 from chalicelib.envelope import convert_keys, envelope
@@ -34,6 +37,10 @@ CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "appli
                  "text/plain", "multipart/form-data"]
 
 View = Callable[..., Any]
+PREFIXES = ("", "/v3")  # Abaco v2 paths, and the same routes under /v3 (reference §1.2)
+CORS = CORSConfig(allow_origin="*", allow_headers=["*", "Authorization", "X-Nonce", "Tenant", "X-Tapis-Token"],
+                  max_age=600)
+SERVED: dict[str, tuple[str, ...]] = {}  # path (without prefix) -> the verbs it serves
 
 
 class Ok:
@@ -49,7 +56,8 @@ class Raw:
 
 
 def route(app: Chalice, path: str, **views: View) -> None:
-    """Register ``path`` for every verb; ``views`` maps GET/POST/PUT/DELETE to view functions."""
+    """Register ``path`` (and ``/v3`` + path) for every verb; ``views`` maps verbs to view functions."""
+    allowed = ",".join([*views, "OPTIONS"])
 
     def handler(**params: str) -> Response:
         method = app.current_request.method.upper()
@@ -57,16 +65,30 @@ def route(app: Chalice, path: str, **views: View) -> None:
         try:
             if view is None:
                 raise errors.MethodNotAllowed(f"The method {method} is not allowed for this URL.")
-            return _render(view(app.current_request, **params))
+            response = _render(view(app.current_request, **params))
         except errors.AbacoError as exc:
-            return error_response(exc)
+            response = error_response(exc)
         except Exception:  # the last line of defence: log it, never leak a traceback
             LOG.error("unhandled error on %s %s\n%s", method, path, traceback.format_exc())
-            return _json(500, envelope(None, "Unrecognized exception type. Please contact the administrator.",
-                                       get_settings().version, "error"))
+            response = _json(500, envelope(None, "Unrecognized exception type. Please contact the "
+                                           "administrator.", get_settings().version, "error"))
+        response.headers["Access-Control-Allow-Methods"] = allowed
+        return response
 
-    handler.__name__ = "view_" + "".join(c if c.isalnum() else "_" for c in path)
-    app.route(path, methods=VERBS, cors=True, content_types=CONTENT_TYPES)(handler)
+    SERVED[path] = tuple(views)
+    for prefix in PREFIXES:
+        named = handler if not prefix else _renamed(handler, prefix)
+        named.__name__ = "view_" + "".join(c if c.isalnum() else "_" for c in prefix + path)
+        app.route(prefix + path, methods=VERBS, cors=CORS, content_types=CONTENT_TYPES)(named)
+
+
+def _renamed(handler: View, prefix: str) -> View:
+    """The same handler under another name (Chalice keys views by function name)."""
+
+    def view(**params: str) -> Any:
+        return handler(**params)
+
+    return view
 
 
 def error_response(exc: errors.AbacoError) -> Response:
@@ -94,13 +116,19 @@ def content_type(request: Any) -> str:
     return (request.headers.get("content-type") or "").split(";")[0].strip().lower()
 
 
-def form(request: Any) -> dict[str, str] | None:
-    """Form fields of a url-encoded body (the last value wins, as in Flask's reqparse)."""
+def form(request: Any) -> dict[str, Any] | None:
+    """Form fields of a url-encoded body; a repeated field (``hints=a&hints=b``) becomes a list."""
     if content_type(request) != "application/x-www-form-urlencoded":
         return None
     raw = request.raw_body or b""
-    pairs = urllib.parse.parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
-    return dict(pairs)
+    fields: dict[str, Any] = {}
+    for key, value in urllib.parse.parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True):
+        if key in fields:
+            previous = fields[key]
+            fields[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            fields[key] = value
+    return fields
 
 
 def json_body(request: Any) -> Any:
@@ -131,3 +159,11 @@ def body_fields(request: Any) -> dict[str, Any]:
 
 def query(request: Any) -> dict[str, str]:
     return dict(request.query_params or {})
+
+
+def query_lists(request: Any) -> dict[str, list[str]]:
+    """Every value of every query parameter (``search`` may repeat)."""
+    params = request.query_params
+    if not params:
+        return {}
+    return {key: list(params.getlist(key)) for key in params}

@@ -225,3 +225,28 @@ class Worker(_Model):
     @property
     def actor_dbid(self) -> str:
         return f"{self.tenant}_{self.actor_id}"
+
+
+class Alias(_Model):
+    """Another name for an actor, unique in its tenant (reference §1.10)."""
+
+    tenant: str
+    alias: str
+    actor_id: str
+    owner: str
+    api_server: str = ""
+    create_time: str = Field(default_factory=utcnow)
+
+
+class ActorConfig(_Model):
+    """A named value (or secret, stored encrypted) handed to the listed actors (reference §1.11)."""
+
+    tenant: str
+    name: str
+    value: str  # the ciphertext when ``is_secret``
+    is_secret: bool
+    actors: list[str]  # actor ids and/or aliases
+    owner: str
+    api_server: str = ""
+    create_time: str = Field(default_factory=utcnow)
+    last_update_time: str = Field(default_factory=utcnow)

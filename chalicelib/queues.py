@@ -76,6 +76,12 @@ class Queues:
     def command_url(self, pool: str) -> str:
         return self._url(resources.command_queue(pool).physical(self._settings.resource_prefix))
 
+    def command_depth(self, pool: str) -> int:
+        """Approximate number of start-worker commands waiting for the pool (``commandQueue``)."""
+        attrs = self._call("get_queue_attributes", QueueUrl=self.command_url(pool),
+                           AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0))
+
     def send_command(self, pool: str, command: StartWorkerCommand) -> None:
         self._call("send_message", QueueUrl=self.command_url(pool), MessageBody=command.encode())
 

@@ -67,8 +67,11 @@ LOGS = TableDef("logs", pk="execution_key", sk="chunk", sk_type="N", ttl_attribu
 HOSTS = TableDef("hosts", pk="host_id", ttl_attribute="expires_at")
 # One lease item per duty that must run once across all runner hosts (reconciler, autoscaler, cron, ...).
 DUTIES = TableDef("duties", pk="name")
+ALIASES = TableDef("aliases", pk="tenant", sk="alias")  # unique per tenant by the key itself
+CONFIGS = TableDef("configs", pk="tenant", sk="name")
+METRICS = TableDef("metrics", pk="tenant", sk="day")  # daily counters (Abaco's ``{date}-stats`` documents)
 
-TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS, HOSTS, DUTIES)
+TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS, HOSTS, DUTIES, ALIASES, CONFIGS, METRICS)
 
 
 @dataclass(frozen=True)

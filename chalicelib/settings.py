@@ -8,8 +8,10 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chalicelib.crypto import parse_keys
 
 # Defaults with their provenance.
 DEFAULT_LOG_MAX_BYTES = 1_000_000  # Abaco web.max_log_length: 1 MB per execution
@@ -28,7 +30,8 @@ DEFAULT_HOST_HEARTBEAT = 5.0  # runner host record heartbeat
 class Settings(BaseSettings):
     """All configuration of the API and the runners."""
 
-    model_config = SettingsConfigDict(env_prefix="ABACO_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="ABACO_", extra="ignore", frozen=True,
+                                      hide_input_in_errors=True)  # keys never reach a log
 
     # Where AWS is: None means real AWS; locally the moto server (AWS_ENDPOINT_URL is read too).
     aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
@@ -46,6 +49,9 @@ class Settings(BaseSettings):
     max_log_length: int = DEFAULT_LOG_MAX_BYTES
     log_ex: int = DEFAULT_LOG_EX
     log_ex_limit: int = 86_400 * 7
+    default_token: bool = False  # Abaco web.default_token: an actor's ``token`` when it sets none
+    # Comma-separated Fernet keys for secrets at rest; the first encrypts. Unset: a public development key.
+    encryption_keys: str | None = None
 
     # Runners and workers.
     runner_pool: str = "default"
@@ -78,6 +84,12 @@ class Settings(BaseSettings):
     host_heartbeat_seconds: float = DEFAULT_HOST_HEARTBEAT
     runner_metrics_port: int = 0  # Prometheus /metrics on 127.0.0.1:<port>; 0 = off
     log_format: Literal["json", "text"] = "json"
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _valid_keys(cls, value: str | None) -> str | None:
+        parse_keys(value)
+        return value
 
     @property
     def pool_names(self) -> list[str]:

@@ -6,6 +6,7 @@ gunicorn serves thousands of requests per second (architecture decision 9).
 from __future__ import annotations
 
 import base64
+import json
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -44,6 +45,8 @@ class ChaliceWSGI:
         try:
             response = self._gateway().handle_request(method=method, path=path, headers=headers, body=body)
         except LocalGatewayException as exc:
+            if exc.CODE == 403 and b"Missing Authentication Token" in (exc.body or b""):
+                return _not_found(start_response)  # no such route: a 404 in the envelope, as Flask gave
             return _send(start_response, exc.CODE, dict(exc.headers), exc.body or b"")
         payload = response.get("body") or b""
         if response.get("isBase64Encoded"):
@@ -71,6 +74,17 @@ def _send(start_response: Callable[..., Any], status: int, headers: dict[str, st
     out.append(("Content-Length", str(len(body))))
     start_response(f"{status} {_REASONS.get(status, 'Status')}", out)
     return [body]
+
+
+def _not_found(start_response: Callable[..., Any]) -> list[bytes]:
+    from chalicelib.envelope import envelope
+    from chalicelib.http import CORS
+    from chalicelib.settings import get_settings
+
+    body = json.dumps(envelope(None, "The requested URL was not found on the server.", get_settings().version,
+                               "error")).encode()
+    return _send(start_response, 404, {"Content-Type": "application/json", **CORS.get_access_control_headers()},
+                 body)
 
 
 def application() -> ChaliceWSGI:

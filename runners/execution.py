@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.backend import Backend
+from chalicelib.crypto import DecryptionError
 from chalicelib.errors import Conflict, NotFound, Unavailable
 from chalicelib.models import Actor, ActorStatus, AttemptReason, Execution, ExecutionStatus, utcnow
 from chalicelib.queue_messages import DecodeError, InboxMessage
 from chalicelib.queues import Received
+from chalicelib.services.configs import configs_for_actor
 from chalicelib.storage.executions import ClaimRefused
 from chalicelib.storage.logs import execution_key
 from runners import environment, finalise
@@ -161,7 +163,12 @@ class ExecutionRunner:
         return Outcome("duplicate", latest.id if latest else None)
 
     def _run(self, ctx: Context) -> Outcome:
-        env = environment.build(ctx.actor, ctx.execution, ctx.message, self.worker_id)
+        try:
+            configs = configs_for_actor(self.backend, ctx.actor)
+        except DecryptionError as exc:  # a key was removed: fail visibly rather than run without secrets
+            self._fail(ctx, f"actor configs: {exc}")
+            return Outcome("failed", ctx.execution.id)
+        env = environment.build(ctx.actor, ctx.execution, ctx.message, self.worker_id, configs=configs)
         too_big = environment.oversized(env)
         if too_big:
             self._fail(ctx, f"environment variables too large for the kernel: {too_big}")

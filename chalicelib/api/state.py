@@ -8,15 +8,19 @@ from chalice import Blueprint
 from chalicelib import http
 from chalicelib.api.common import context
 from chalicelib.http import Ok, route
+from chalicelib.permissions import Level, needs
 from chalicelib.services import actors
 
 bp = Blueprint(__name__)
 
+
+@needs(Level.READ)
 def get_state(request: Any, actor_id: str) -> Ok:
     backend, caller = context(request)
     return Ok({"state": actors.get_state(backend, caller, actor_id)}, "Actor state retrieved successfully.")
 
 
+@needs(Level.UPDATE)
 def set_state(request: Any, actor_id: str) -> Ok:
     backend, caller = context(request)
     state = http.json_body(request)

@@ -1,31 +1,43 @@
-"""Workers (reference §1.7)."""
+"""Workers (reference §1.7); with query parameters the collection is a search."""
 from __future__ import annotations
 
 from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib import http, search
 from chalicelib.api.common import actor_in_path, fields
 from chalicelib.http import Ok, route
+from chalicelib.permissions import Level, Scope, needs
+from chalicelib.services import search as search_service
 from chalicelib.services import workers
 
 bp = Blueprint(__name__)
 
+
+@needs(Level.READ)
 def list_workers(request: Any, actor_id: str) -> Ok:
-    backend, _, actor = actor_in_path(request, actor_id)
+    backend, caller, actor = actor_in_path(request, actor_id)
+    params = http.query_lists(request)
+    if search.is_search(params):
+        return Ok(search_service.run(backend, caller, "workers", params, actor=actor),
+                  "Workers search completed successfully.", convert=False)
     return Ok(workers.list_workers(backend, actor), "Workers retrieved successfully.")
 
 
+@needs(Level.UPDATE, Scope.ADMIN)  # Abaco: adding workers is for administrators only
 def add_workers(request: Any, actor_id: str) -> Ok:
     backend, _, actor = actor_in_path(request, actor_id)
     return Ok(None, workers.add_workers(backend, actor, fields(request).get("num")))
 
 
+@needs(Level.READ)
 def get_worker(request: Any, actor_id: str, worker_id: str) -> Ok:
     backend, _, actor = actor_in_path(request, actor_id)
     return Ok(workers.get_worker(backend, actor, worker_id), "Worker retrieved successfully.")
 
 
+@needs(Level.UPDATE)
 def delete_worker(request: Any, actor_id: str, worker_id: str) -> Ok:
     backend, _, actor = actor_in_path(request, actor_id)
     workers.stop_worker(backend, actor, worker_id)

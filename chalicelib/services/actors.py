@@ -1,6 +1,10 @@
-"""Registering, reading, updating and deleting actors (reference §1.3)."""
+"""Registering, reading, updating and deleting actors (reference §1.3).
+
+Every validation happens before the first write, so a refused request changes nothing.
+"""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalicelib import ids, inputs
@@ -8,103 +12,141 @@ from chalicelib.auth import Caller
 from chalicelib.backend import Backend
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.models import Actor, ActorStatus, WorkerStatus
+from chalicelib.services import actor_fields
+from chalicelib.services import aliases as alias_service
 from chalicelib.services import workers as worker_service
+from chalicelib.storage.logs import execution_key
+from chalicelib.storage.metrics import ACTOR_TOTAL
 
-PREFIX = "Invalid actor description"
-_HINT_FORBIDDEN = set("\"'{}[]")
+PREFIX = actor_fields.PREFIX
 _HIDDEN = {"tenant", "api_server", "version", "start_failures"}
+LINK_INVALID = ("Invalid link parameter; unable to retrieve linked actor data. The link must be a valid actor id "
+                "or alias for which you have EXECUTE permission.")
+LINK_CYCLE = "Error: this update would result in a cycle of linked actors."
+DELETED = "Actor deleted successfully."
+DELETED_CLEANING = "Actor deleted successfully, though Abaco is still cleaning up some of the actor's resources."
 
 
-def parse_fields(body: dict[str, Any], pools: list[str]) -> dict[str, Any]:
-    """Validate every field of a POST/PUT body into Actor fields, with defaults (PUT is full replace)."""
-    image = inputs.as_str(body.get("image"), "image", PREFIX).strip()
-    if not image:
-        raise BadRequest(f"{PREFIX}: image: Missing required parameter in the JSON body or the post body "
-                         "or the query string")
-    fields: dict[str, Any] = {
-        "image": image,
-        "description": inputs.as_str(body.get("description"), "description", PREFIX),
-        "stateless": inputs.as_bool(body.get("stateless", True), "stateless", PREFIX),
-        "privileged": inputs.as_bool(body.get("privileged", False), "privileged", PREFIX),
-        "use_container_uid": inputs.as_bool(body.get("use_container_uid", False), "use_container_uid", PREFIX),
-        "token": inputs.as_bool(body.get("token", False), "token", PREFIX),
-        "default_environment": inputs.as_dict(body.get("default_environment", {}), "default_environment", PREFIX),
-        "hints": inputs.as_str_list(body.get("hints", []), "hints", PREFIX),
-        "link": inputs.as_str(body.get("link"), "link", PREFIX),
-        "webhook": inputs.as_str(body.get("webhook"), "webhook", PREFIX),
-        "max_workers": inputs.as_int(body.get("max_workers"), "max_workers", PREFIX, minimum=1),
-        "mem_limit": inputs.as_str(body.get("mem_limit"), "mem_limit", PREFIX) or None,
-        "max_cpus": inputs.as_int(body.get("max_cpus"), "max_cpus", PREFIX, minimum=1),
-        "queue": inputs.as_str(body.get("queue"), "queue", PREFIX) or "default",
-        "log_ex": inputs.as_int(body.get("log_ex"), "log_ex", PREFIX),
-        "max_attempts": inputs.as_int(body.get("max_attempts"), "max_attempts", PREFIX, minimum=1),
-        "max_run_time": inputs.as_int(body.get("max_run_time"), "max_run_time", PREFIX, minimum=1),
-        "type": inputs.as_str(body.get("type"), "type", PREFIX) or "none",
-    }
-    _check(fields, pools)
-    return fields
+def get(backend: Backend, caller: Caller, identifier: str) -> Actor:
+    """The actor named by an id or an alias, in the caller's tenant."""
+    actor_id = alias_service.resolve(backend, caller.tenant, identifier)
+    actor = backend.actors.find(caller.tenant, actor_id)
+    if actor is None:
+        raise NotFound(f"Actor with identifier '{identifier}' not found")
+    return actor
 
 
-def _check(fields: dict[str, Any], pools: list[str]) -> None:
-    if not fields["stateless"] and fields["max_workers"] is not None:
-        raise BadRequest(f"{PREFIX}: stateful actors can only have 1 worker.")
-    if fields["queue"] not in pools:
-        raise BadRequest("Invalid queue name.")
-    for hint in fields["hints"]:
-        if _HINT_FORBIDDEN & set(hint):
-            raise BadRequest(f"{PREFIX}: hints: hints may not contain the characters \" ' {{ }} [ ]")
-    if fields["type"] not in {"none", "bin", "json"}:
-        raise BadRequest(f"{PREFIX}: type: must be one of none, bin, json.")
-    for key, value in fields["default_environment"].items():
-        if not isinstance(key, str) or not key or "=" in key or "\x00" in key:
-            raise BadRequest(f"{PREFIX}: default_environment: invalid variable name '{key}'.")
-        if not isinstance(value, (str, int, float, bool, dict, list)):
-            raise BadRequest(f"{PREFIX}: default_environment: invalid value for '{key}'.")
+def list_actors(backend: Backend, caller: Caller) -> list[Actor]:
+    """The tenant's actors (issue 4 narrows this to those the caller may READ)."""
+    return backend.actors.list(caller.tenant)
 
 
 def register(backend: Backend, caller: Caller, body: dict[str, Any]) -> Actor:
-    fields = parse_fields(body, backend.settings.pool_names)
-    name = inputs.as_str(body.get("name"), "name", PREFIX) or None
-    actor = Actor(tenant=caller.tenant, id=ids.new_id(), owner=caller.username, name=name,
-                  api_server=backend.settings.api_server, **fields)
+    fields = actor_fields.parse(body, backend.settings)
+    if fields["cron_schedule"]:
+        fields["cron_on"] = True  # Abaco: registering with a schedule turns it on
+    actor_id = ids.new_id()
+    if fields["link"]:
+        _check_link(backend, caller.tenant, actor_id, fields["link"])
+    actor = Actor(tenant=caller.tenant, id=actor_id, owner=caller.username, name=actor_fields.name(body.get("name")),
+                  api_server=backend.settings.api_server, state=_initial_state(body), **fields)
     backend.queues.create_inbox(actor.tenant, actor.id)
     backend.actors.create(actor)
+    backend.metrics.increment(actor.tenant, ACTOR_TOTAL)
     worker_service.ensure_worker(backend, actor)
     return actor
 
 
-def get(backend: Backend, caller: Caller, identifier: str) -> Actor:
-    return backend.actors.get(caller.tenant, identifier)
-
-
-def list_actors(backend: Backend, caller: Caller) -> list[Actor]:
-    return backend.actors.list(caller.tenant)
+def _initial_state(body: dict[str, Any]) -> Any:
+    """An initial state given at registration (any JSON value; form text is parsed as JSON if it can be)."""
+    state = body.get("state", {})
+    if isinstance(state, str):
+        try:
+            state = json.loads(state)
+        except ValueError:
+            pass
+    return actor_fields.state(state)
 
 
 def update(backend: Backend, caller: Caller, identifier: str, body: dict[str, Any]) -> Actor:
+    """Full replacement with defaults; ``name``, owner and state are kept (reference §1.3, PUT)."""
     current = get(backend, caller, identifier)
-    fields = parse_fields(body, backend.settings.pool_names)
+    fields = actor_fields.parse(body, backend.settings,
+                                current_cron=(current.cron_schedule, current.cron_next_ex))
     if not current.stateless and fields["stateless"]:
         raise BadRequest(f"{PREFIX}: an actor that was not stateless cannot be updated to be stateless.")
+    if fields["link"]:
+        _check_link(backend, caller.tenant, current.id, fields["link"])
     force = inputs.as_bool(body.get("force", False), "force", PREFIX)
     new_revision = force or fields["image"] != current.image
     if new_revision:
         fields.update(status=ActorStatus.SUBMITTED, status_message="", revision=current.revision + 1)
+    if "state" in body:
+        fields["state"] = _initial_state(body)
     updated = backend.actors.replace(current.model_copy(update=fields), expected_version=current.version)
     if new_revision:
         worker_service.ensure_worker(backend, updated, stop_existing=True)
     return updated
 
 
-def delete(backend: Backend, caller: Caller, identifier: str) -> None:
+def _check_link(backend: Backend, tenant: str, actor_id: str, link: str) -> None:
+    """The link names an actor of the tenant (id or alias), not the actor itself, and makes no cycle.
+
+    Issue 4 adds: the caller needs EXECUTE on the linked actor.
+    """
+    target = _resolve_link(backend, tenant, link)
+    if target is None:
+        raise BadRequest(LINK_INVALID)
+    if target == actor_id:
+        raise BadRequest("Invalid link parameter. An actor cannot link to itself.")
+    links = {}
+    for other in backend.actors.list(tenant):
+        if other.link and other.id != actor_id:
+            resolved = _resolve_link(backend, tenant, other.link)
+            if resolved:
+                links[other.id] = resolved
+    links[actor_id] = target
+    if has_cycle(links):
+        raise BadRequest(LINK_CYCLE)
+
+
+def _resolve_link(backend: Backend, tenant: str, link: str) -> str | None:
+    try:
+        actor_id = alias_service.resolve(backend, tenant, link)
+    except NotFound:
+        return None
+    return actor_id if backend.actors.find(tenant, actor_id) else None
+
+
+def has_cycle(links: dict[str, str]) -> bool:
+    """Whether following ``actor -> linked actor`` edges can come back to an actor already visited."""
+    for start in links:
+        seen = {start}
+        current = links.get(start)
+        while current is not None:
+            if current in seen:
+                return True
+            seen.add(current)
+            current = links.get(current)
+    return False
+
+
+def delete(backend: Backend, caller: Caller, identifier: str) -> str:
+    """Stop the workers, delete the logs, the inbox and the actor; executions stay (as in Abaco)."""
     actor = get(backend, caller, identifier)
     backend.actors.set_status(actor.tenant, actor.id, ActorStatus.SHUTTING_DOWN)
+    cleaning = False
     for worker in backend.workers.list(actor.dbid):
-        backend.workers.update(worker, {"status": WorkerStatus.SHUTDOWN_REQUESTED.value})
+        if worker.status == WorkerStatus.REQUESTED and not worker.host_id:
+            backend.workers.delete(actor.dbid, worker.id)  # no runner has it yet
+        else:
+            backend.workers.update(worker, {"status": WorkerStatus.SHUTDOWN_REQUESTED.value})
+            cleaning = True
     for execution in backend.executions.list(actor.dbid):
-        backend.logs.delete(f"{actor.dbid}#{execution.id}")
+        backend.logs.delete(execution_key(actor.dbid, execution.id))
     backend.queues.delete_inbox(actor.tenant, actor.id)
     backend.actors.delete(actor.tenant, actor.id)
+    return DELETED_CLEANING if cleaning else DELETED
 
 
 def get_state(backend: Backend, caller: Caller, identifier: str) -> Any:
@@ -117,7 +159,7 @@ def set_state(backend: Backend, caller: Caller, identifier: str, state: Any) -> 
         raise NotFound("actor is stateless.")
     if not state:
         raise BadRequest("state must be JSON serializable")
-    return backend.actors.set_state(actor.tenant, actor.id, state)
+    return backend.actors.set_state(actor.tenant, actor.id, actor_fields.state(state))
 
 
 def display(actor: Actor) -> dict[str, Any]:

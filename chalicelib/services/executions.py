@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.backend import Backend
+from chalicelib.envelope import convert_keys
 from chalicelib.models import Actor, Execution
 from chalicelib.storage.logs import execution_key
 
@@ -22,8 +23,9 @@ def summary(backend: Backend, actor: Actor) -> dict[str, Any]:
         "total_cpu": sum(e.cpu for e in executions),
         "total_io": sum(e.io for e in executions),
         "total_runtime": sum(e.runtime for e in executions),
-        "executions": [{"id": e.id, "status": e.status.value, "start_time": e.start_time,
-                        "finish_time": e.finish_time, "message_received_time": e.message_received_time}
+        "executions": [convert_keys({"id": e.id, "status": e.status.value, "start_time": e.start_time,
+                                     "finish_time": e.finish_time, "message_received_time": e.message_received_time},
+                                    backend.settings.case)  # Abaco converts these items in camel mode
                        for e in executions],
         "ids": [e.id for e in executions],
         "_links": {"self": f"{base}/actors/{actor.id}/executions", "owner": f"{base}/profiles/v2/{actor.owner}"},
@@ -43,7 +45,10 @@ def display(execution: Execution) -> dict[str, Any]:
 
 
 def logs(backend: Backend, actor: Actor, execution_id: str) -> dict[str, Any]:
-    execution = get(backend, actor, execution_id)
+    return log_record(backend, actor, get(backend, actor, execution_id))
+
+
+def log_record(backend: Backend, actor: Actor, execution: Execution) -> dict[str, Any]:
     base = actor.api_server.rstrip("/")
     path = f"{base}/actors/{actor.id}/executions/{execution.id}"
     return {"logs": backend.logs.read(execution_key(actor.dbid, execution.id)),

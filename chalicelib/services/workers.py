@@ -104,13 +104,13 @@ def list_workers(backend: Backend, actor: Actor) -> list[dict[str, Any]]:
     """The actor's workers, each with its runner host's status and last heartbeat."""
     records = backend.workers.list(actor.dbid)
     hosts = {h.id: h for h in backend.hosts.all()} if records else {}
-    return [display(w, hosts) for w in records]
+    return [display(w, hosts, actor.api_server) for w in records]
 
 
 def get_worker(backend: Backend, actor: Actor, worker_id: str) -> dict[str, Any]:
     worker = backend.workers.get(actor.dbid, worker_id)
     host = backend.hosts.get(worker.host_id) if worker.host_id else None
-    return display(worker, {host.id: host} if host else {})
+    return display(worker, {host.id: host} if host else {}, actor.api_server)
 
 
 def hosts_summary(backend: Backend) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def hosts_summary(backend: Backend) -> dict[str, Any]:
     return {"hosts": hosts, "duties": backend.duties.all()}
 
 
-def display(worker: Worker, hosts: dict[str, Any] | None = None) -> dict[str, Any]:
+def display(worker: Worker, hosts: dict[str, Any] | None = None, api_server: str = "") -> dict[str, Any]:
     """A worker as the API shows it, with its runner host's status and heartbeat when known."""
     data = worker.model_dump(mode="json")
     data["status"] = worker.status.value
@@ -127,4 +127,6 @@ def display(worker: Worker, hosts: dict[str, Any] | None = None) -> dict[str, An
     if host is not None:
         data["host_status"] = host.status.value
         data["host_last_heartbeat_time"] = host.last_heartbeat_time
+    base = f"{api_server.rstrip('/')}/actors/{worker.actor_id}"
+    data["_links"] = {"self": f"{base}/workers/{worker.id}", "actor": base}
     return data

@@ -94,6 +94,10 @@ class ExecutionStore:
         for item in self._table.query_index(OPEN_INDEX, "open_pool", pool):
             yield _from_item(item)
 
+    def for_tenant(self, tenant: str) -> list[Execution]:
+        """Every execution of a tenant, including those of deleted actors (a scan: admin views only)."""
+        return [e for e in (_from_item(i) for i in self._table.scan()) if e.tenant == tenant]
+
     # --- writes ---------------------------------------------------------------------------------
     def update_fields(self, execution: Execution, fields: dict[str, Any], condition: str | None = None,
                       values: dict[str, Any] | None = None, remove: tuple[str, ...] = ()) -> Execution:

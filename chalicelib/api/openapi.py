@@ -1,0 +1,23 @@
+"""The OpenAPI document of the whole API (raw JSON, not wrapped in the envelope)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import http, openapi
+from chalicelib.http import Raw, route
+from chalicelib.permissions import Level, Scope, needs
+from chalicelib.settings import get_settings
+
+bp = Blueprint(__name__)
+
+
+@needs(Level.NONE, Scope.AUTHENTICATED)
+def get_openapi(request: Any) -> Raw:
+    settings = get_settings()
+    return Raw(json.dumps(openapi.document(settings.api_server, settings.version, http.SERVED)), "application/json")
+
+
+route(bp, "/actors/openapi.json", GET=get_openapi)

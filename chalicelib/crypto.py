@@ -1,0 +1,110 @@
+"""Encryption of secrets at rest (config values with ``is_secret``; reference §1.11).
+
+The interface is two functions of a ``Cipher``: ``encrypt(tenant, plaintext) -> token`` and
+``decrypt(tenant, token) -> plaintext``. Tokens carry a scheme prefix (``fernet:``) so another backend
+(a KMS envelope, issue 4) can be added beside this one and old tokens stay readable.
+
+The Fernet backend uses ``MultiFernet`` over ``ABACO_ENCRYPTION_KEYS`` (comma-separated Fernet keys; the
+first encrypts, all decrypt, so keys rotate by prepending a new one). Each token binds its tenant: the
+plaintext is sealed together with the tenant id, and decrypting under another tenant fails, so a
+ciphertext copied between tenants is useless.
+
+Without configured keys a fixed development key derived from a public string is used, and a warning is
+logged: secrets are then obfuscated, not protected. Production sets the setting (or uses KMS).
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from chalicelib.errors import AbacoError
+
+if TYPE_CHECKING:
+    from chalicelib.settings import Settings
+
+LOG = logging.getLogger("abaco.crypto")
+
+FERNET_SCHEME = "fernet:"
+_SEPARATOR = "\x00"  # tenant ids never contain NUL; plaintext may (it is everything after the first)
+_DEV_KEY_SEED = b"abaco-on-aws local development key; NOT A SECRET"
+
+
+class DecryptionError(AbacoError):
+    """A token that cannot be read with the configured keys (or belongs to another tenant)."""
+
+
+class Cipher(Protocol):
+    def encrypt(self, tenant: str, plaintext: str) -> str: ...
+
+    def decrypt(self, tenant: str, token: str) -> str: ...
+
+
+def development_key() -> str:
+    """The stable key used when ABACO_ENCRYPTION_KEYS is unset (local development only)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(_DEV_KEY_SEED).digest()).decode()
+
+
+def parse_keys(value: str | None) -> list[str]:
+    """Split and validate the setting; raises ValueError naming the bad key's position."""
+    keys = [k.strip() for k in (value or "").split(",") if k.strip()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"ABACO_ENCRYPTION_KEYS: key {position} is not a valid Fernet key "
+                             "(32 url-safe base64-encoded bytes)") from exc
+    return keys
+
+
+class FernetCipher:
+    """MultiFernet: the first key encrypts, every key decrypts."""
+
+    def __init__(self, keys: list[str]) -> None:
+        if not keys:
+            raise ValueError("FernetCipher needs at least one key")
+        self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+
+    def encrypt(self, tenant: str, plaintext: str) -> str:
+        sealed = f"{tenant}{_SEPARATOR}{plaintext}".encode()
+        return FERNET_SCHEME + self._fernet.encrypt(sealed).decode()
+
+    def decrypt(self, tenant: str, token: str) -> str:
+        if not token.startswith(FERNET_SCHEME):
+            raise DecryptionError("The secret was encrypted with an unknown scheme.")
+        try:
+            sealed = self._fernet.decrypt(token[len(FERNET_SCHEME):].encode()).decode()
+        except (InvalidToken, UnicodeDecodeError) as exc:
+            raise DecryptionError("The secret cannot be decrypted with the configured keys.") from exc
+        owner, _, plaintext = sealed.partition(_SEPARATOR)
+        if owner != tenant:
+            raise DecryptionError("The secret belongs to another tenant.")
+        return plaintext
+
+    def rotate(self, token: str) -> str:
+        """Re-encrypt under the first (newest) key, keeping the tenant binding."""
+        return FERNET_SCHEME + self._fernet.rotate(token[len(FERNET_SCHEME):].encode()).decode()
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(keys: tuple[str, ...]) -> FernetCipher:
+    return FernetCipher(list(keys))
+
+
+def cipher(settings: Settings) -> Cipher:
+    """The process-wide cipher for these settings (the development key when none is configured)."""
+    keys = parse_keys(settings.encryption_keys)
+    if not keys:
+        _warn_development_key()
+        keys = [development_key()]
+    return _cached(tuple(keys))
+
+
+@functools.lru_cache(maxsize=1)
+def _warn_development_key() -> None:
+    LOG.warning("ABACO_ENCRYPTION_KEYS is not set: secrets are encrypted with the public development key. "
+                "Set ABACO_ENCRYPTION_KEYS in any real deployment.")

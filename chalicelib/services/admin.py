@@ -1,0 +1,97 @@
+"""Utilization and the admin overviews (reference §1.13), scoped to the caller's tenant.
+
+Abaco's admin views span every tenant; here an administrator sees their own tenant (tenant isolation).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.auth import Caller
+from chalicelib.backend import Backend
+from chalicelib.envelope import convert_keys
+from chalicelib.errors import NotFound
+from chalicelib.models import Actor, Execution, WorkerStatus
+from chalicelib.services import actors as actor_service
+from chalicelib.services import workers as worker_service
+from chalicelib.storage.metrics import ACTOR_TOTAL
+
+_WORKER_COUNTS = {WorkerStatus.READY: "ready_workers", WorkerStatus.REQUESTED: "requested_workers",
+                  WorkerStatus.ERROR: "error_workers", WorkerStatus.BUSY: "busy_workers"}
+
+
+def utilization(backend: Backend, caller: Caller) -> dict[str, Any]:
+    """Always camelCase, as in Abaco."""
+    actors = backend.actors.list(caller.tenant)
+    return {"currentActors": len(actors),
+            "totalActors": backend.metrics.total(caller.tenant, ACTOR_TOTAL),
+            "workers": sum(len(backend.workers.list(a.dbid)) for a in actors),
+            "commandQueue": backend.queues.command_depth("default")}
+
+
+def _inbox_depth(backend: Backend, actor: Actor) -> int:
+    try:
+        return backend.queues.inbox_depth(actor.tenant, actor.id)
+    except NotFound:  # deleted meanwhile
+        return 0
+
+
+def actors(backend: Backend, caller: Caller) -> list[dict[str, Any]]:
+    """Every actor with its workers, pending messages, executions count and total runtime."""
+    case = backend.settings.case
+    out = []
+    for actor in backend.actors.list(caller.tenant):
+        executions = backend.executions.list(actor.dbid)
+        data = actor_service.display(actor)
+        data.update(workers=[convert_keys(worker_service.display(w, api_server=actor.api_server), case)
+                             for w in backend.workers.list(actor.dbid)],
+                    messages=_inbox_depth(backend, actor), executions=len(executions),
+                    runtime=sum(e.runtime for e in executions))
+        out.append(data)
+    return out
+
+
+def workers(backend: Backend, caller: Caller) -> dict[str, Any]:
+    summary = {"total_workers": 0, "ready_workers": 0, "requested_workers": 0, "error_workers": 0,
+               "busy_workers": 0, "actors_no_workers": 0}
+    listed = []
+    for actor in backend.actors.list(caller.tenant):
+        found = backend.workers.list(actor.dbid)
+        summary["actors_no_workers"] += not found
+        for worker in found:
+            summary["total_workers"] += 1
+            if worker.status in _WORKER_COUNTS:
+                summary[_WORKER_COUNTS[worker.status]] += 1
+            listed.append({**worker_service.display(worker, api_server=actor.api_server), "actor_dbid": actor.dbid})
+    case = backend.settings.case
+    return {"summary": convert_keys(summary, case), "workers": [convert_keys(w, case) for w in listed]}
+
+
+def executions(backend: Backend, caller: Caller) -> dict[str, Any]:
+    """Totals per existing actor, and tenant totals over all executions (``_all``: including those of
+    deleted actors, which Abaco keeps) and over existing actors (``_existing``)."""
+    existing = {a.id: a for a in backend.actors.list(caller.tenant)}
+    every = backend.executions.for_tenant(caller.tenant)
+    stats = {a.id: {"actor_id": a.id, "owner": a.owner, "image": a.image, "total_executions": 0,
+                    "total_execution_cpu": 0, "total_execution_io": 0, "total_execution_runtime": 0}
+             for a in existing.values()}
+    for execution in every:
+        if execution.actor_id in stats:
+            row = stats[execution.actor_id]
+            row["total_executions"] += 1
+            row["total_execution_cpu"] += execution.cpu
+            row["total_execution_io"] += execution.io
+            row["total_execution_runtime"] += execution.runtime
+    kept = [e for e in every if e.actor_id in existing]
+    summary = {**_totals("all", every), **_totals("existing", kept),
+               "total_actors_all": backend.metrics.total(caller.tenant, ACTOR_TOTAL),
+               "total_actors_existing": len(existing)}
+    case = backend.settings.case
+    return {"summary": convert_keys(summary, case), "actors": [convert_keys(s, case) for s in stats.values()]}
+
+
+def _totals(scope: str, found: list[Execution]) -> dict[str, int]:
+    return {f"total_actors_{scope}_with_executions": len({e.actor_id for e in found}),
+            f"total_executions_{scope}": len(found),
+            f"total_execution_runtime_{scope}": sum(e.runtime for e in found),
+            f"total_execution_cpu_{scope}": sum(e.cpu for e in found),
+            f"total_execution_io_{scope}": sum(e.io for e in found)}

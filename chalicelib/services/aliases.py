@@ -1,0 +1,101 @@
+"""Aliases: another name for an actor, usable wherever an actor id is (reference §1.10).
+
+An identifier in a path is an actor id when it decodes as a hashid and an alias otherwise, which is
+why an alias may never be a valid hashid. Path words of our own routes are reserved too, so an alias can
+never shadow a route.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import ids, inputs
+from chalicelib.auth import Caller
+from chalicelib.backend import Backend
+from chalicelib.errors import BadRequest, NotFound
+from chalicelib.models import Alias
+
+PREFIX = "Invalid alias description"
+# Abaco's reserved words, plus the static words of our own /actors/... routes.
+RESERVED_WORDS = ("executions", "nonces", "logs", "messages", "adapters", "admin",
+                  "aliases", "configs", "search", "utilization", "openapi.json")
+FORBIDDEN_CHARS = ("\\", " ", '"', ":", "/", "?", "#", "[", "]", "@", "!", "$", "&", "'", "(", ")", "*",
+                   "+", ",", ";", "=")
+MAX_ALIAS_LENGTH = 128
+_FORBIDDEN_LIST = "['" + "', '".join(FORBIDDEN_CHARS) + "']"
+
+
+def validate_name(alias: str) -> None:
+    """Abaco's rules with its messages; dots are allowed (``dots.in.my.name.alias``)."""
+    if not alias:
+        raise BadRequest(f"{PREFIX}. Missing required field: alias")
+    if alias in RESERVED_WORDS:
+        raise BadRequest(f"{alias} is a reserved word. The following reserved words cannot be used for an "
+                         f"alias: {list(RESERVED_WORDS)}.")
+    bad = next((c for c in FORBIDDEN_CHARS if c in alias), None)
+    if bad is not None:
+        raise BadRequest(f"'{bad}' is a forbidden character. The following characters cannot be used for "
+                         f"an alias: {_FORBIDDEN_LIST}.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in alias) or len(alias) > MAX_ALIAS_LENGTH:
+        raise BadRequest(f"{PREFIX}. An alias is at most {MAX_ALIAS_LENGTH} printable characters.")
+    if ids.is_hashid(alias):
+        raise BadRequest(f"{PREFIX}. Alias cannot be an Abaco hash id.")
+
+
+def resolve(backend: Backend, tenant: str, identifier: str) -> str:
+    """The actor id an identifier names: itself for a hashid, else the alias's target (404 if none)."""
+    if ids.is_hashid(identifier):
+        return identifier
+    alias = backend.aliases.find(tenant, identifier)
+    if alias is None:
+        raise NotFound(f"Actor with identifier '{identifier}' not found")
+    return alias.actor_id
+
+
+def _target(backend: Backend, caller: Caller, body: dict[str, Any]) -> str:
+    actor_id = inputs.as_str(body.get("actor_id"), "actor_id", PREFIX).strip()
+    if not actor_id:
+        raise BadRequest(f"{PREFIX}. Missing required field: actor_id")
+    if backend.actors.find(caller.tenant, actor_id) is None:
+        raise NotFound(f"No actor found with id: {actor_id}.")
+    return actor_id
+
+
+def create(backend: Backend, caller: Caller, body: dict[str, Any]) -> Alias:
+    """The caller needs UPDATE on the target actor (enforced with the permissions of issue 4)."""
+    name = inputs.as_str(body.get("alias"), "alias", PREFIX).strip()
+    validate_name(name)
+    actor_id = _target(backend, caller, body)
+    alias = Alias(tenant=caller.tenant, alias=name, actor_id=actor_id, owner=caller.username,
+                  api_server=backend.settings.api_server)
+    backend.aliases.create(alias)
+    return alias
+
+
+def get(backend: Backend, caller: Caller, name: str) -> Alias:
+    return backend.aliases.get(caller.tenant, name)
+
+
+def list_aliases(backend: Backend, caller: Caller) -> list[Alias]:
+    return backend.aliases.list(caller.tenant)
+
+
+def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) -> Alias:
+    """Re-point the alias; its name is immutable (a different ``alias`` in the body is refused)."""
+    current = get(backend, caller, name)
+    given = body.get("alias")
+    if given not in (None, "", name):
+        raise BadRequest("Invalid alias update description. The alias itself cannot be updated in a PUT "
+                         "request.")
+    return backend.aliases.repoint(current, _target(backend, caller, body))
+
+
+def delete(backend: Backend, caller: Caller, name: str) -> None:
+    backend.aliases.delete(caller.tenant, get(backend, caller, name).alias)
+
+
+def display(alias: Alias) -> dict[str, Any]:
+    base = alias.api_server.rstrip("/")
+    return {"alias": alias.alias, "actor_id": alias.actor_id, "owner": alias.owner,
+            "create_time": alias.create_time,
+            "_links": {"self": f"{base}/actors/aliases/{alias.alias}", "owner": f"{base}/profiles/v2/{alias.owner}",
+                       "actor": f"{base}/actors/{alias.actor_id}"}}

@@ -1,0 +1,139 @@
+"""Actor configs and secrets (reference §1.11): named values handed to listed actors as ``_actor_configs``.
+
+Secret values are encrypted before they are stored and only ciphertext ever leaves the API; the
+runner decrypts them for the container of an actor the config lists (by id or by one of its aliases,
+matched element by element, not by Abaco's substring test).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib import crypto, inputs
+from chalicelib.auth import Caller
+from chalicelib.backend import Backend
+from chalicelib.errors import BadRequest, NotFound
+from chalicelib.models import Actor, ActorConfig
+from chalicelib.services import aliases as alias_service
+
+PREFIX = "Invalid config description"
+RESERVED_WORDS = ("executions", "nonces", "logs", "messages", "adapters", "admin", "utilization")
+FORBIDDEN_CHARS = (":", "/", "?", "#", "[", "]", "@", "!", "$", "&", "'", "(", ")", "*", "+", ",", ";", "=",
+                   " ")
+MAX_NAME_LENGTH = 128
+MAX_VALUE_CHARS = 32_768  # all configs share one environment variable, which Linux caps at 128 KiB
+MAX_ACTORS = 100
+
+
+def _name(value: Any) -> str:
+    name = inputs.as_str(value, "name", PREFIX).strip()
+    if not name:
+        raise BadRequest(f"{PREFIX}. Missing required field: name")
+    if name in RESERVED_WORDS:
+        raise BadRequest(f"{name} is a reserved word. The following reserved words cannot be used for a "
+                         f"config: {list(RESERVED_WORDS)}.")
+    bad = next((c for c in FORBIDDEN_CHARS if c in name), None)
+    if bad is not None:
+        raise BadRequest(f"'{bad}' is a forbidden character. The following characters cannot be used for a "
+                         f"config name: {list(FORBIDDEN_CHARS)}.")
+    if len(name) > MAX_NAME_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise BadRequest(f"{PREFIX}. A config name is at most {MAX_NAME_LENGTH} printable characters.")
+    return name
+
+
+def _value(body: dict[str, Any]) -> str:
+    if "value" not in body or body["value"] is None:
+        raise BadRequest(f"{PREFIX}. Missing required field: value")
+    raw = body["value"]
+    value = raw if isinstance(raw, str) else json.dumps(raw)
+    if len(value) > MAX_VALUE_CHARS:
+        raise BadRequest(f"{PREFIX}. value: longer than {MAX_VALUE_CHARS} characters.")
+    if "\x00" in value:
+        raise BadRequest(f"{PREFIX}. value: may not contain NUL characters.")
+    return value
+
+
+def _actors(backend: Backend, caller: Caller, value: Any) -> list[str]:
+    """Actor ids and/or aliases, each existing in the caller's tenant (404 otherwise)."""
+    if value is None:
+        raise BadRequest(f"{PREFIX}. Missing required field: actors")
+    if isinstance(value, list):
+        value = ",".join(str(v) for v in value)
+    names = [n.strip() for n in inputs.as_str(value, "actors", PREFIX).split(",") if n.strip()]
+    if not names:
+        raise BadRequest(f"{PREFIX}. actors: list at least one actor id or alias (comma separated).")
+    if len(names) > MAX_ACTORS:
+        raise BadRequest(f"{PREFIX}. actors: at most {MAX_ACTORS} actors.")
+    for name in dict.fromkeys(names):
+        try:
+            actor_id = alias_service.resolve(backend, caller.tenant, name)
+        except NotFound:
+            actor_id = None
+        if actor_id is None or backend.actors.find(caller.tenant, actor_id) is None:
+            raise NotFound(f"No actor or alias found with id: {name}.")
+    return list(dict.fromkeys(names))
+
+
+def _build(backend: Backend, caller: Caller, name: str, body: dict[str, Any], owner: str) -> ActorConfig:
+    if body.get("is_secret") is None:
+        raise BadRequest(f"{PREFIX}. Missing required field: is_secret")
+    is_secret = inputs.as_bool(body["is_secret"], "is_secret", PREFIX)
+    value = _value(body)
+    actors = _actors(backend, caller, body.get("actors"))
+    if is_secret:
+        value = crypto.cipher(backend.settings).encrypt(caller.tenant, value)
+    return ActorConfig(tenant=caller.tenant, name=name, value=value, is_secret=is_secret, actors=actors,
+                       owner=owner, api_server=backend.settings.api_server)
+
+
+def create(backend: Backend, caller: Caller, body: dict[str, Any]) -> ActorConfig:
+    """Like Abaco, listing an actor needs no permission on it; only what the config holds is shared."""
+    config = _build(backend, caller, _name(body.get("name")), body, caller.username)
+    backend.configs.create(config)
+    return config
+
+
+def get(backend: Backend, caller: Caller, name: str) -> ActorConfig:
+    return backend.configs.get(caller.tenant, name)
+
+
+def list_configs(backend: Backend, caller: Caller) -> list[ActorConfig]:
+    return backend.configs.list(caller.tenant)
+
+
+def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) -> ActorConfig:
+    """Full replacement; the name comes from the URL and the owner and creation time are kept."""
+    current = get(backend, caller, name)
+    replacement = _build(backend, caller, current.name, body, current.owner)
+    return backend.configs.replace(replacement.model_copy(update={"create_time": current.create_time}))
+
+
+def delete(backend: Backend, caller: Caller, name: str) -> None:
+    backend.configs.delete(caller.tenant, get(backend, caller, name).name)
+
+
+def display(config: ActorConfig) -> dict[str, Any]:
+    """Secrets show their ciphertext only; ``actors`` is Abaco's comma-separated string."""
+    base = config.api_server.rstrip("/")
+    return {"name": config.name, "value": config.value, "is_secret": config.is_secret,
+            "actors": ",".join(config.actors), "owner": config.owner, "create_time": config.create_time,
+            "last_update_time": config.last_update_time,
+            "_links": {"self": f"{base}/actors/configs/{config.name}", "owner": f"{base}/profiles/v2/{config.owner}"}}
+
+
+def configs_for_actor(backend: Backend, actor: Actor) -> dict[str, str]:
+    """Decrypted ``{name: value}`` of every config that lists the actor's id or one of its aliases."""
+    names = {actor.id} | {a.alias for a in backend.aliases.for_actor(actor.tenant, actor.id)}
+    cipher = crypto.cipher(backend.settings)
+    out: dict[str, str] = {}
+    for config in backend.configs.list(actor.tenant):
+        if names.isdisjoint(config.actors):
+            continue
+        if not config.is_secret:
+            out[config.name] = config.value
+            continue
+        try:
+            out[config.name] = cipher.decrypt(actor.tenant, config.value)
+        except crypto.DecryptionError as exc:
+            raise crypto.DecryptionError(f"config '{config.name}': {exc}") from exc
+    return out

@@ -1,0 +1,68 @@
+"""Search over actors, workers, executions and logs of the caller's tenant (reference §1.12).
+
+Records are the displayed objects (what a client sees, with ``_links``), loaded with tenant-scoped
+queries (each table is keyed by tenant or by actor), then filtered, ranked and paged by the pure
+``chalicelib.search`` module. The collection GETs with query parameters call this with a scope.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from chalicelib import search
+from chalicelib.auth import Caller
+from chalicelib.backend import Backend
+from chalicelib.envelope import convert_keys
+from chalicelib.errors import BadRequest
+from chalicelib.models import Actor, Execution
+from chalicelib.services import actors as actor_service
+from chalicelib.services import executions as execution_service
+from chalicelib.services import workers as worker_service
+
+TYPES = ("actors", "workers", "executions", "logs")
+Params = Mapping[str, str | Sequence[str]]
+
+
+def run(backend: Backend, caller: Caller, search_type: str, params: Params, actor: Actor | None = None,
+        execution: Execution | None = None) -> dict[str, Any]:
+    """Search one type; ``actor`` (and ``execution`` for logs) narrow the scope for the collection forms."""
+    kind = search_type.lower()
+    if kind not in TYPES:
+        raise BadRequest(f"Inputted search_type is invalid, must be one of {list(TYPES)}.")
+    query = search.parse_query(params)  # a bad query is refused before anything is read
+    actors = [actor] if actor is not None else _visible_actors(backend, caller)
+    result = search.run(_records(backend, kind, actors, execution), query)
+    return _case(result, backend.settings.case)
+
+
+def _visible_actors(backend: Backend, caller: Caller) -> list[Actor]:
+    """The actors whose records the caller may see (issue 4 narrows this to those the caller can READ)."""
+    return actor_service.list_actors(backend, caller)
+
+
+def _records(backend: Backend, kind: str, actors: list[Actor], execution: Execution | None) -> Iterator[dict]:
+    if kind == "actors":
+        yield from (actor_service.display(a) for a in actors)
+        return
+    for actor in actors:
+        if kind == "workers":
+            yield from (worker_service.display(w, api_server=actor.api_server) for w in backend.workers.list(actor.dbid))
+            continue
+        executions = [execution] if execution is not None else backend.executions.list(actor.dbid)
+        for item in executions:
+            if kind == "executions":
+                yield execution_service.display(item)
+            else:
+                yield _log_record(backend, actor, item)
+
+
+def _log_record(backend: Backend, actor: Actor, execution: Execution) -> dict[str, Any]:
+    """Abaco's log document (``logs`` and ``_links``), plus the ids it left to be read from the links."""
+    return {"execution_id": execution.id, "actor_id": actor.id,
+            **execution_service.log_record(backend, actor, execution)}
+
+
+def _case(result: dict[str, Any], case: str) -> dict[str, Any]:
+    """Abaco converts each found record and the metadata in camel mode (top-level keys only)."""
+    return {"_metadata": convert_keys(result["_metadata"], case),
+            "search": [convert_keys(record, case) for record in result["search"]]}
