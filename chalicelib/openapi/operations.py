@@ -100,5 +100,7 @@ OPERATIONS: tuple[Op, ...] = (
        "AdminActorList"),
     Op("GET", "/actors/admin/workers", "adminWorkers", "Every worker with summary counts", AD, "AdminWorkers"),
     Op("GET", "/actors/admin/executions", "adminExecutions", "Execution totals per actor", AD, "AdminExecutions"),
+    Op("GET", "/actors/admin/hosts", "adminHosts", "Runner hosts, their heartbeats and workers, duty leases", AD,
+       "AdminHosts"),
     Op("GET", "/actors/openapi.json", "getOpenApi", "This document", AD, raw="application/json"),
 )

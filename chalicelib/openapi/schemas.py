@@ -110,6 +110,8 @@ SCHEMAS: dict[str, Any] = {
     "Utilization": _obj({"currentActors": INT, "totalActors": INT, "workers": INT, "commandQueue": INT}),
     "AdminWorkers": _obj({"summary": {"type": "object", "additionalProperties": INT},
                           "workers": {"type": "array", "items": {"type": "object"}}}),
+    "AdminHosts": _obj({"hosts": {"type": "array", "items": {"type": "object"}},
+                        "duties": {"type": "array", "items": {"type": "object"}}}),
     "AdminExecutions": _obj({"summary": {"type": "object", "additionalProperties": INT},
                              "actors": {"type": "array", "items": {"type": "object"}}}),
 }

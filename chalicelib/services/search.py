@@ -46,7 +46,8 @@ def _records(backend: Backend, kind: str, actors: list[Actor], execution: Execut
         return
     for actor in actors:
         if kind == "workers":
-            yield from (worker_service.display(w, api_server=actor.api_server) for w in backend.workers.list(actor.dbid))
+            found = backend.workers.list(actor.dbid)
+            yield from (worker_service.display(w, api_server=actor.api_server) for w in found)
             continue
         executions = [execution] if execution is not None else backend.executions.list(actor.dbid)
         for item in executions:
