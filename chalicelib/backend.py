@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from chalicelib.payloads import PayloadStore
 from chalicelib.queues import Queues
 from chalicelib.settings import Settings, get_settings
 from chalicelib.storage.actors import ActorStore
@@ -14,6 +15,7 @@ from chalicelib.storage.executions import ExecutionStore
 from chalicelib.storage.hosts import HostStore
 from chalicelib.storage.logs import LogStore
 from chalicelib.storage.metrics import MetricsStore
+from chalicelib.storage.results import ResultStore
 from chalicelib.storage.workers import WorkerStore
 
 
@@ -30,13 +32,16 @@ class Backend:
     aliases: AliasStore
     configs: ConfigStore
     metrics: MetricsStore
+    results: ResultStore
+    payloads: PayloadStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backend:
         return cls(settings=settings, actors=ActorStore(settings), executions=ExecutionStore(settings),
                    workers=WorkerStore(settings), logs=LogStore(settings), queues=Queues(settings),
                    hosts=HostStore(settings), duties=DutyLeases(settings), aliases=AliasStore(settings),
-                   configs=ConfigStore(settings), metrics=MetricsStore(settings))
+                   configs=ConfigStore(settings), metrics=MetricsStore(settings),
+                   results=ResultStore(settings), payloads=PayloadStore(settings))
 
 
 @functools.lru_cache(maxsize=1)

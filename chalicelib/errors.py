@@ -28,3 +28,11 @@ class Conflict(AbacoError):
 
 class Unavailable(AbacoError):
     """A backing service (DynamoDB, SQS, S3) failed in a way worth retrying."""
+
+
+class ExecutionFailed(AbacoError):
+    """A synchronous message's execution ended in ERROR (the runner, not the caller, failed)."""
+
+
+class Timeout(AbacoError):
+    """A synchronous message did not finish within the server-side wait; the execution goes on."""

@@ -30,6 +30,8 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.AbacoError], int], ...] = (
     (errors.MethodNotAllowed, 405),
     (errors.Conflict, 409),
     (errors.Unavailable, 503),
+    (errors.ExecutionFailed, 502),  # the execution behind a synchronous message failed
+    (errors.Timeout, 504),  # a synchronous message outlived the server-side wait
 )
 
 VERBS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
@@ -51,8 +53,8 @@ class Ok:
 
 
 class Raw:
-    def __init__(self, body: bytes | str, content_type: str) -> None:
-        self.body, self.content_type = body, content_type
+    def __init__(self, body: bytes | str, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.body, self.content_type, self.headers = body, content_type, headers or {}
 
 
 def route(app: Chalice, path: str, **views: View) -> None:
@@ -100,7 +102,8 @@ def _render(outcome: Ok | Raw | Response) -> Response:
     if isinstance(outcome, Response):
         return outcome
     if isinstance(outcome, Raw):
-        return Response(body=outcome.body, status_code=200, headers={"Content-Type": outcome.content_type})
+        return Response(body=outcome.body, status_code=200,
+                        headers={**outcome.headers, "Content-Type": outcome.content_type})
     settings = get_settings()
     result = convert_keys(outcome.result, settings.case) if outcome.convert else outcome.result
     return _json(200, envelope(result, outcome.message, settings.version))

@@ -171,6 +171,8 @@ class Execution(_Model):
     open_pool: str | None = None
     inbox_message: str | None = None
     last_sent_at: float | None = None
+    payload_key: str | None = None  # the S3 object holding the message body, when it is not inline
+    force_quit: bool = False  # DELETE asked the runner to stop the container
 
     @property
     def actor_dbid(self) -> str:

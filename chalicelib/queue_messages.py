@@ -6,12 +6,13 @@ in DynamoDB stays the source of truth. A command message asks a runner pool to s
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 INBOX_VERSION = 1
 COMMAND_VERSION = 1
+EVENT_VERSION = 1
 
 
 class DecodeError(ValueError):
@@ -57,6 +58,22 @@ class StartWorkerCommand(_Frozen):
 
     @classmethod
     def decode(cls, raw: str) -> StartWorkerCommand:
+        return _decode(cls, raw)
+
+
+class EventMessage(_Frozen):
+    """An actor or execution event for the events queue; ``event`` is Abaco's event JSON (reference §4.8)."""
+
+    v: Literal[1] = EVENT_VERSION
+    kind: Literal["event"] = "event"
+    tenant: str
+    actor_id: str
+    link: str = ""
+    webhook: str = ""
+    event: dict[str, Any]
+
+    @classmethod
+    def decode(cls, raw: str) -> EventMessage:
         return _decode(cls, raw)
 
 

@@ -9,12 +9,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws, resources
-from chalicelib.errors import NotFound, Unavailable
-from chalicelib.queue_messages import InboxMessage, StartWorkerCommand
+from chalicelib.errors import Conflict, NotFound, Unavailable
+from chalicelib.queue_messages import EventMessage, InboxMessage, StartWorkerCommand
 from chalicelib.settings import Settings
 
 _MISSING = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 SQS_BATCH = 10  # entries per batch call (SQS quota)
+_PURGE_IN_PROGRESS = {"AWS.SimpleQueueService.PurgeQueueInProgress", "PurgeQueueInProgress"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,13 @@ class Queues:
     def send_command(self, pool: str, command: StartWorkerCommand) -> None:
         self._call("send_message", QueueUrl=self.command_url(pool), MessageBody=command.encode())
 
+    # --- events --------------------------------------------------------------------------------
+    def events_url(self) -> str:
+        return self._url(resources.EVENTS.physical(self._settings.resource_prefix))
+
+    def send_event(self, message: EventMessage) -> None:
+        self._call("send_message", QueueUrl=self.events_url(), MessageBody=message.encode())
+
     # --- consumer side (runners) ---------------------------------------------------------------
     def receive(self, url: str, wait_seconds: int, max_messages: int = 1,
                 visibility: int | None = None) -> list[Received]:
@@ -153,6 +161,8 @@ class Queues:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in _MISSING:
                 raise NotFound(f"queue not found ({op})") from exc
+            if code in _PURGE_IN_PROGRESS:
+                raise Conflict("a purge of this queue is already in progress") from exc
             raise Unavailable(f"SQS {op}: {code}") from exc
         except BotoCoreError as exc:
             raise Unavailable(f"SQS {op}: {exc}") from exc

@@ -71,7 +71,10 @@ ALIASES = TableDef("aliases", pk="tenant", sk="alias")  # unique per tenant by t
 CONFIGS = TableDef("configs", pk="tenant", sk="name")
 METRICS = TableDef("metrics", pk="tenant", sk="day")  # daily counters (Abaco's ``{date}-stats`` documents)
 
-TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS, HOSTS, DUTIES, ALIASES, CONFIGS, METRICS)
+# One item per datagram an execution sent on /_abaco_results.sock, popped oldest first by GET .../results.
+RESULTS = TableDef("results", pk="execution_key", sk="seq", sk_type="N", ttl_attribute="expires_at")
+
+TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS, HOSTS, DUTIES, ALIASES, CONFIGS, METRICS, RESULTS)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ class QueueDef:
 
 
 DEAD_LETTER = QueueDef("dlq")
+# Actor and execution events (ACTOR_READY, ACTOR_ERROR, EXECUTION_STARTED, EXECUTION_COMPLETE) of actors
+# with a link or a webhook; the events duty on the runner hosts delivers them (reference §4.8).
+EVENTS = QueueDef("events", visibility_timeout=60)
 
 
 def command_queue(pool: str) -> QueueDef:
@@ -93,7 +99,7 @@ def command_queue(pool: str) -> QueueDef:
 
 
 def static_queues(pools: list[str]) -> list[QueueDef]:
-    return [DEAD_LETTER, *(command_queue(p) for p in pools)]
+    return [DEAD_LETTER, EVENTS, *(command_queue(p) for p in pools)]
 
 
 def inbox_name(prefix: str, tenant: str, actor_id: str) -> str:
@@ -108,7 +114,12 @@ def inbox_prefix(prefix: str) -> str:
 
 
 def bucket_name(prefix: str) -> str:
+    """Message payloads too large for SQS or the container environment, and every binary message."""
     return f"{prefix}-payloads".lower()
+
+
+PAYLOAD_KEY_PREFIX = "messages/"  # every payload object; the bucket's lifecycle rule expires them
+PAYLOAD_EXPIRY_DAYS = 15  # lifecycle backstop: one day past the 14-day SQS retention
 
 
 def _safe(value: str) -> str:

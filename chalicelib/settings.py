@@ -25,6 +25,10 @@ DEFAULT_RECONCILE_SECONDS = 10.0  # reconciler pass (reliability plan §1.3 step
 DEFAULT_RESEND_AFTER = 30  # seconds an execution may sit SUBMITTED and not enqueued before a re-send
 DEFAULT_UNCLAIMED_AFTER = 300  # seconds an enqueued execution may stay unclaimed before a re-send
 DEFAULT_HOST_HEARTBEAT = 5.0  # runner host record heartbeat
+DEFAULT_MAX_CONTENT_LENGTH = 500_000_000  # Abaco web.max_content_length: 500 MB per message body
+DEFAULT_SYNC_TIMEOUT = 25.0  # seconds a synchronous message waits; below API Gateway's 29 s limit
+DEFAULT_RESULTS_EX = 3_600  # seconds a result stays poppable (Abaco's docs: 60 min; its code: 20 min)
+DEFAULT_CRON_SECONDS = 50.0  # Abaco's cron agent period
 
 
 class Settings(BaseSettings):
@@ -52,6 +56,12 @@ class Settings(BaseSettings):
     default_token: bool = False  # Abaco web.default_token: an actor's ``token`` when it sets none
     # Comma-separated Fernet keys for secrets at rest; the first encrypts. Unset: a public development key.
     encryption_keys: str | None = None
+    # Per-tenant overrides of log_ex / log_ex_limit, JSON objects: '{"TENANT": seconds}'.
+    tenant_log_ex: dict[str, int] = Field(default_factory=dict)
+    tenant_log_ex_limit: dict[str, int] = Field(default_factory=dict)
+    max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
+    sync_timeout: float = DEFAULT_SYNC_TIMEOUT
+    results_ex: int = DEFAULT_RESULTS_EX
 
     # Runners and workers.
     runner_pool: str = "default"
@@ -84,6 +94,12 @@ class Settings(BaseSettings):
     host_heartbeat_seconds: float = DEFAULT_HOST_HEARTBEAT
     runner_metrics_port: int = 0  # Prometheus /metrics on 127.0.0.1:<port>; 0 = off
     log_format: Literal["json", "text"] = "json"
+    # Where a runner keeps per-execution files (binary payloads, results sockets); the Docker engine must
+    # see the same path. AF_UNIX paths are capped at 108 bytes, so keep it short. Default: <tmp>/abaco-runner.
+    runner_work_dir: str | None = None
+    cron_seconds: float = DEFAULT_CRON_SECONDS
+    # Webhooks never reach private or link-local ranges; loopback only when this is set (local tests).
+    webhook_allow_loopback: bool = False
 
     @field_validator("encryption_keys")
     @classmethod

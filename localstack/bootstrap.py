@@ -67,6 +67,11 @@ def create_bucket(settings: Settings) -> str:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise
+    s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [{
+        "ID": "expire-message-payloads", "Status": "Enabled",
+        "Filter": {"Prefix": resources.PAYLOAD_KEY_PREFIX},
+        "Expiration": {"Days": resources.PAYLOAD_EXPIRY_DAYS},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]})
     return name
 
 

@@ -14,6 +14,11 @@ from typing import Any
 from chalice.config import Config
 from chalice.local import LocalGateway, LocalGatewayException
 
+from chalicelib import errors, staging
+from chalicelib.http import error_response
+from chalicelib.settings import get_settings
+from localstack import upload
+
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
             403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
             413: "Payload Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error",
@@ -41,13 +46,40 @@ class ChaliceWSGI:
             path += "?" + environ["QUERY_STRING"]
         headers = _headers(environ)
         length = int(environ.get("CONTENT_LENGTH") or 0)
+        limit = get_settings().max_content_length
+        if length > limit:  # refuse before reading a byte
+            message = (f"Message exceeds max content length of: {limit}" if upload.is_message_post(method, environ)
+                       else f"The request body exceeds the maximum content length of {limit} bytes.")
+            return _send_error(start_response, errors.BadRequest(message), close=True)
+        if upload.wants_streaming(method, environ, length):
+            return self._staged(environ, start_response, method, path, headers, length)
         body = environ["wsgi.input"].read(length) if length > 0 else None
+        return _send(start_response, *self._dispatch(method, path, headers, body))
+
+    def _staged(self, environ: dict[str, Any], start_response: Callable[..., Any], method: str, path: str,
+                headers: dict[str, str], length: int) -> Iterable[bytes]:
+        """A large binary message: body to S3 first, then the view with the pointer (``chalicelib.staging``)."""
+        try:
+            pointer = upload.stage(environ, length)
+        except errors.AbacoError as exc:
+            return _send_error(start_response, exc, close=True)
+        offer = staging.offer(pointer)
+        try:
+            status, out_headers, payload = self._dispatch(method, path, headers, b"")
+        finally:
+            staging.clear()
+        if not offer.taken or 400 <= status < 500:  # refused: nothing will ever read the object
+            upload.discard(pointer)
+        return _send(start_response, status, out_headers, payload)
+
+    def _dispatch(self, method: str, path: str, headers: dict[str, str],
+                  body: bytes | None) -> tuple[int, dict[str, str], bytes]:
         try:
             response = self._gateway().handle_request(method=method, path=path, headers=headers, body=body)
         except LocalGatewayException as exc:
             if exc.CODE == 403 and b"Missing Authentication Token" in (exc.body or b""):
-                return _not_found(start_response)  # no such route: a 404 in the envelope, as Flask gave
-            return _send(start_response, exc.CODE, dict(exc.headers), exc.body or b"")
+                return _not_found()  # no such route: a 404 in the envelope, as Flask gave
+            return exc.CODE, dict(exc.headers), exc.body or b""
         payload = response.get("body") or b""
         if response.get("isBase64Encoded"):
             payload = base64.b64decode(payload)
@@ -56,7 +88,7 @@ class ChaliceWSGI:
         out_headers = dict(response.get("headers") or {})
         for name, values in (response.get("multiValueHeaders") or {}).items():
             out_headers[name] = ", ".join(values)
-        return _send(start_response, response["statusCode"], out_headers, payload)
+        return response["statusCode"], out_headers, payload
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:
@@ -76,15 +108,23 @@ def _send(start_response: Callable[..., Any], status: int, headers: dict[str, st
     return [body]
 
 
-def _not_found(start_response: Callable[..., Any]) -> list[bytes]:
+def _not_found() -> tuple[int, dict[str, str], bytes]:
     from chalicelib.envelope import envelope
     from chalicelib.http import CORS
-    from chalicelib.settings import get_settings
 
     body = json.dumps(envelope(None, "The requested URL was not found on the server.", get_settings().version,
                                "error")).encode()
-    return _send(start_response, 404, {"Content-Type": "application/json", **CORS.get_access_control_headers()},
-                 body)
+    return 404, {"Content-Type": "application/json", **CORS.get_access_control_headers()}, body
+
+
+def _send_error(start_response: Callable[..., Any], exc: errors.AbacoError, close: bool = False) -> list[bytes]:
+    """An error in Abaco's envelope, for requests refused before they reach the app."""
+    response = error_response(exc)
+    headers = dict(response.headers)
+    if close:  # the unread body must not be taken for the next request on this connection
+        headers["Connection"] = "close"
+    body = response.body if isinstance(response.body, bytes) else str(response.body).encode("utf-8")
+    return _send(start_response, response.status_code, headers, body)
 
 
 def application() -> ChaliceWSGI:

@@ -13,15 +13,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chalicelib import events
 from chalicelib.backend import Backend
 from chalicelib.crypto import DecryptionError
-from chalicelib.errors import Conflict, NotFound, Unavailable
+from chalicelib.errors import AbacoError, Conflict, NotFound, Unavailable
 from chalicelib.models import Actor, ActorStatus, AttemptReason, Execution, ExecutionStatus, utcnow
 from chalicelib.queue_messages import DecodeError, InboxMessage
 from chalicelib.queues import Received
 from chalicelib.services.configs import configs_for_actor
 from chalicelib.storage.executions import ClaimRefused
 from chalicelib.storage.logs import execution_key
+from runners import delivery as deliveries
 from runners import environment, finalise
 from runners.collectors import LogCollector, StatsCollector
 from runners.containers import Acquired, ColdStart, ContainerSource
@@ -37,6 +39,7 @@ from runners.engine import (
 )
 from runners.fence import Fence
 from runners.metrics import Registry
+from runners.results import ResultsCollector
 
 LOG = logging.getLogger("abaco.runner")
 LOG_FLUSH_SECONDS = 1.0  # logs visible through the API within about a second while the container runs
@@ -64,6 +67,8 @@ class Context:
     actor: Actor
     message: InboxMessage
     execution: Execution
+    delivery: deliveries.Delivery | None = None  # payload file, results socket (reference §3.2)
+    results: ResultsCollector | None = None
 
     @property
     def key(self) -> str:
@@ -87,6 +92,7 @@ class ExecutionRunner:
         self.metrics = metrics
         self.source: ContainerSource = source or ColdStart(engine)
         self.on_heartbeat = on_heartbeat  # the worker extends its prefetched messages' visibility
+        self.work_root = deliveries.runner_root(deliveries.work_root(self.settings.runner_work_dir))
 
     # --- the steps ------------------------------------------------------------------------------
     def handle(self, received: Received, actor: Actor) -> Outcome:
@@ -163,20 +169,43 @@ class ExecutionRunner:
         return Outcome("duplicate", latest.id if latest else None)
 
     def _run(self, ctx: Context) -> Outcome:
+        """Deliver the payload and the results socket, run, then drop the payload once it is not needed."""
+        try:
+            ctx.delivery = deliveries.prepare(self.work_root, self.worker_id, ctx.execution.id, ctx.message,
+                                              self.backend.payloads)
+        except (NotFound, deliveries.PayloadCorrupt, OSError) as exc:
+            self._fail(ctx, f"could not deliver the message: {exc}")
+            outcome = Outcome("failed", ctx.execution.id)
+        else:
+            try:
+                outcome = self._run_delivered(ctx, ctx.delivery)
+            finally:
+                if ctx.results is not None:
+                    ctx.results.finish()
+                ctx.delivery.close()
+        deliveries.drop_payload_when_done(self.backend, ctx.actor, ctx.message)
+        return outcome
+
+    def _run_delivered(self, ctx: Context, delivery: deliveries.Delivery) -> Outcome:
+        if ctx.message.s3_key and not self._heartbeat(ctx):  # a large download may have used the lease
+            return Outcome("fenced", ctx.execution.id)
         try:
             configs = configs_for_actor(self.backend, ctx.actor)
         except DecryptionError as exc:  # a key was removed: fail visibly rather than run without secrets
             self._fail(ctx, f"actor configs: {exc}")
             return Outcome("failed", ctx.execution.id)
-        env = environment.build(ctx.actor, ctx.execution, ctx.message, self.worker_id, configs=configs)
+        env = delivery.apply(environment.build(ctx.actor, ctx.execution, ctx.message, self.worker_id,
+                                               configs=configs))
         too_big = environment.oversized(env)
         if too_big:
             self._fail(ctx, f"environment variables too large for the kernel: {too_big}")
             return Outcome("failed", ctx.execution.id)
         try:
-            container = self.source.acquire(self._spec(ctx, env))
+            container = self.source.acquire(self._spec(ctx, env, delivery.binds))
         except EngineError as exc:
             return self._start_failed(ctx, str(exc))
+        ctx.results = ResultsCollector(delivery.results, self.backend.results, ctx.key, ctx.execution.attempt,
+                                       self.settings.results_ex)
         try:
             try:
                 started = self.source.start(container)
@@ -196,6 +225,8 @@ class ExecutionRunner:
         self.fence.watch(ctx.key, container.cid, Fence.deadline(claimed_at, self.settings.visibility_timeout))
         try:
             self._record_start(ctx, container, started)
+            events.publish(self.backend.queues, ctx.actor, events.execution_event(
+                ctx.actor, ctx.execution, events.EventType.EXECUTION_STARTED))
             stop_reason = self._monitor(ctx, container.cid, logs)
         finally:
             fenced = self.fence.unwatch(ctx.key)
@@ -244,14 +275,26 @@ class ExecutionRunner:
             if stop_reason is None and self.kill_event.is_set():
                 stop_reason = "runner_shutdown"
                 self.engine.stop(cid, 0)
+            if stop_reason is None and self._force_quit_requested(ctx):
+                stop_reason = "force_quit"
+                self.engine.stop(cid, STOP_GRACE_SECONDS)
         return "fenced" if self.fence.fenced(ctx.key) else stop_reason
+
+    def _force_quit_requested(self, ctx: Context) -> bool:
+        """DELETE on a RUNNING execution sets ``force_quit``; read about once a second while it runs."""
+        try:
+            current = self.backend.executions.find(ctx.actor.dbid, ctx.execution.id)
+        except AbacoError:
+            return False
+        return bool(current and current.force_quit)
 
     def _flush_logs(self, ctx: Context, logs: LogCollector, flushed: int) -> int:
         version, text = logs.snapshot()
         if version == flushed:
             return flushed
         try:
-            self.backend.logs.write(ctx.key, finalise.capped_logs(text, self.settings), None)
+            self.backend.logs.write(ctx.key, finalise.capped_logs(text, self.settings),
+                                    finalise.log_expiry(ctx.actor, self.settings))
         except Unavailable:
             return flushed
         return version
@@ -281,6 +324,8 @@ class ExecutionRunner:
         """Record the result (fenced on our attempt), then delete the message. While the store is out of
         reach, retry until the lease runs out; after that another attempt owns the execution."""
         exited = time.time()
+        if ctx.results is not None:
+            ctx.results.finish()  # every result is stored before the execution turns COMPLETE
         state = self.engine.inspect_state(container.cid)
         fields, reason = finalise.result_fields(ctx.actor, ctx.execution, state, stats, stop_reason, self.settings)
         fields["phases"] = dict(ctx.execution.phases, exited=exited)
@@ -303,6 +348,8 @@ class ExecutionRunner:
                 time.sleep(RETRY_PAUSE_SECONDS)
         self.backend.queues.delete(self.inbox_url, ctx.received.receipt)
         finalise.observe_phases(self.metrics, ctx.execution.phases)
+        events.publish(self.backend.queues, ctx.actor, events.execution_event(
+            ctx.actor, ctx.execution, events.EventType.EXECUTION_COMPLETE))
 
     def _hand_back(self, ctx: Context) -> None:
         """Shutdown took the container away: record the attempt as handed back and make the message visible
@@ -329,8 +376,9 @@ class ExecutionRunner:
         LOG.error("execution %s: container did not start (%d in a row): %s", ctx.execution.id, count, reason)
         if count >= MAX_START_FAILURES:
             self._fail(ctx, reason)
-            self.backend.actors.set_status(ctx.actor.tenant, ctx.actor.id, ActorStatus.ERROR,
-                                           f"containers failed to start {count} times in a row: {reason}")
+            events.on_status(self.backend.queues, self.backend.actors.set_status(
+                ctx.actor.tenant, ctx.actor.id, ActorStatus.ERROR,
+                f"containers failed to start {count} times in a row: {reason}"))
             return Outcome("start_failed", ctx.execution.id)
         try:
             self.backend.executions.release(ctx.execution, AttemptReason.START_FAILED.value, charge=False)
@@ -354,7 +402,7 @@ class ExecutionRunner:
         return Outcome("poison", message.execution_id)
 
     # --- helpers --------------------------------------------------------------------------------
-    def _spec(self, ctx: Context, env: dict[str, str]) -> ContainerSpec:
+    def _spec(self, ctx: Context, env: dict[str, str], binds: dict[str, dict[str, str]]) -> ContainerSpec:
         actor, settings = ctx.actor, self.settings
         user = None if actor.use_container_uid else (
             f"{actor.uid}:{actor.gid or actor.uid}" if actor.uid else settings.container_user)
@@ -362,7 +410,7 @@ class ExecutionRunner:
             image=actor.image, environment=env, network_mode=settings.container_network,
             mem_limit=actor.mem_limit or settings.mem_limit,
             nano_cpus=actor.max_cpus or settings.max_cpus, pids_limit=settings.pids_limit, user=user,
-            privileged=actor.privileged,
+            privileged=actor.privileged, binds=binds,
             labels={LABEL_RUNNER: self.runner_id, LABEL_EXECUTION: ctx.execution.id, LABEL_ACTOR: actor.id,
                     LABEL_ATTEMPT: str(ctx.execution.attempt), LABEL_TENANT: actor.tenant})
 

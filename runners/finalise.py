@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any
 
+from chalicelib.expiry import log_expires_at
 from chalicelib.models import PHASES, Actor, AttemptReason, Execution, ExecutionStatus, parse_time, utcnow
 from chalicelib.settings import Settings
 from chalicelib.storage.logs import cap
@@ -35,6 +35,8 @@ def result_fields(actor: Actor, execution: Execution, state: ExitState, stats: S
         reason = AttemptReason.OOM_KILLED.value
         limit = actor.mem_limit or settings.mem_limit
         fields["status_message"] = f"container killed: out of memory (memory limit {limit})"
+    elif stop_reason == "force_quit":
+        fields["status_message"] = "container stopped: force quit requested"
     elif stop_reason == "max_run_time":
         reason = AttemptReason.TIMEOUT.value
         limit = actor.max_run_time or settings.max_run_time
@@ -47,9 +49,8 @@ def capped_logs(text: str, settings: Settings) -> str:
 
 
 def log_expiry(actor: Actor, settings: Settings) -> int | None:
-    """Abaco's log_ex: the actor's value capped at the limit, else the default; <= 0 keeps logs forever."""
-    seconds = settings.log_ex if actor.log_ex is None else min(actor.log_ex, settings.log_ex_limit)
-    return int(time.time()) + seconds if seconds > 0 else None
+    """Abaco's log_ex with tenant and global defaults and ceilings (``chalicelib.expiry``)."""
+    return log_expires_at(settings, actor.tenant, actor.log_ex)
 
 
 def observe_phases(metrics: Registry, phases: dict[str, float]) -> None:

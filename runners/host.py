@@ -21,7 +21,7 @@ from chalicelib.backend import Backend
 from chalicelib.errors import AbacoError
 from chalicelib.models import Host, HostStatus
 from chalicelib.queue_messages import DecodeError, StartWorkerCommand
-from runners import reaper
+from runners import delivery, reaper
 from runners.duties import Duty, DutyScheduler, standard_duties
 from runners.engine import DockerEngine, EngineError
 from runners.fence import Fence
@@ -94,6 +94,7 @@ class RunnerHost:
         if self.settings.runner_metrics_port:
             self._metrics_server = MetricsServer(self.metrics, self.settings.runner_metrics_port).start()
         self.reap()
+        delivery.sweep_dead_runners(delivery.work_root(self.settings.runner_work_dir))
         self._heartbeat_safely()
         self.duties.register(Duty("host-heartbeat", self.settings.host_heartbeat_seconds,
                                   lambda _b, _n: self.heartbeat(), leased=False))

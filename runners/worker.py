@@ -12,6 +12,7 @@ import threading
 import time
 from collections import deque
 
+from chalicelib import events
 from chalicelib.backend import Backend
 from chalicelib.errors import AbacoError, NotFound, Unavailable
 from chalicelib.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus, utcnow
@@ -131,14 +132,15 @@ class WorkerThread(threading.Thread):
             engine.ensure_image(worker.image)
         except EngineError as exc:
             LOG.error("worker %s: %s", self.worker_id, exc)
-            self.backend.actors.set_status(self.tenant, self.actor_id, ActorStatus.ERROR, str(exc))
+            events.on_status(self.backend.queues, self.backend.actors.set_status(
+                self.tenant, self.actor_id, ActorStatus.ERROR, str(exc)))
             return None
         ready = self.backend.workers.update(worker, {
             "status": WorkerStatus.READY.value, "location": engine.location,
             "cid": f"{self.runner_id}/{self.worker_id}", "last_health_check_time": utcnow()})
         if ready is not None:
-            self.backend.actors.set_status(self.tenant, self.actor_id, ActorStatus.READY, " ",
-                                           only_from={ActorStatus.SUBMITTED})
+            events.on_status(self.backend.queues, self.backend.actors.set_status(
+                self.tenant, self.actor_id, ActorStatus.READY, " ", only_from={ActorStatus.SUBMITTED}))
         return ready
 
     # --- the loop ------------------------------------------------------------------------------

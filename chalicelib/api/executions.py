@@ -1,4 +1,4 @@
-"""Executions and their logs (reference §1.5); with query parameters the collections are searches."""
+"""Executions, their logs and results (reference §1.5); with query parameters the collections are searches."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,10 +6,10 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import http, search
-from chalicelib.api.common import actor_in_path
-from chalicelib.http import Ok, route
+from chalicelib.api.common import actor_in_path, fields
+from chalicelib.http import Ok, Raw, route
 from chalicelib.permissions import Level, needs
-from chalicelib.services import executions
+from chalicelib.services import actors, executions
 from chalicelib.services import search as search_service
 
 bp = Blueprint(__name__)
@@ -25,11 +25,24 @@ def list_executions(request: Any, actor_id: str) -> Ok:
     return Ok(executions.summary(backend, actor), "Actor executions retrieved successfully.")
 
 
+@needs(Level.UPDATE)
+def add_execution(request: Any, actor_id: str) -> Ok:
+    backend, caller, actor = actor_in_path(request, actor_id)
+    executions.record_legacy(backend, caller, actor, fields(request))
+    return Ok(actors.display(actor), "Actor execution added successfully.")
+
+
 @needs(Level.READ)
 def get_execution(request: Any, actor_id: str, execution_id: str) -> Ok:
     backend, _, actor = actor_in_path(request, actor_id)
     return Ok(executions.display(executions.get(backend, actor, execution_id)),
               "Actor execution retrieved successfully.")
+
+
+@needs(Level.UPDATE)
+def force_quit(request: Any, actor_id: str, execution_id: str) -> Ok:
+    backend, _, actor = actor_in_path(request, actor_id)
+    return Ok(None, executions.force_quit(backend, actor, execution_id))
 
 
 @needs(Level.READ)
@@ -43,6 +56,13 @@ def get_logs(request: Any, actor_id: str, execution_id: str) -> Ok:
     return Ok(executions.logs(backend, actor, execution_id), "Logs retrieved successfully.")
 
 
-route(bp, "/actors/{actor_id}/executions", GET=list_executions)
-route(bp, "/actors/{actor_id}/executions/{execution_id}", GET=get_execution)
+@needs(Level.READ)
+def get_result(request: Any, actor_id: str, execution_id: str) -> Raw:
+    backend, _, actor = actor_in_path(request, actor_id)
+    return Raw(executions.pop_result(backend, actor, execution_id), "application/octet-stream")
+
+
+route(bp, "/actors/{actor_id}/executions", GET=list_executions, POST=add_execution)
+route(bp, "/actors/{actor_id}/executions/{execution_id}", GET=get_execution, DELETE=force_quit)
 route(bp, "/actors/{actor_id}/executions/{execution_id}/logs", GET=get_logs)
+route(bp, "/actors/{actor_id}/executions/{execution_id}/results", GET=get_result)

@@ -1,26 +1,37 @@
-"""Messages: send and count (reference §1.4)."""
+"""Messages: send (asynchronous or synchronous), count, purge (reference §1.4)."""
 from __future__ import annotations
 
 from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib import http
+from chalicelib import http, staging
 from chalicelib.api.common import actor_in_path
-from chalicelib.http import Ok, route
+from chalicelib.http import Ok, Raw, route
 from chalicelib.permissions import Level, needs
-from chalicelib.services import messages
+from chalicelib.services import executions, messages
 
 bp = Blueprint(__name__)
 
 
 @needs(Level.EXECUTE)
-def send_message(request: Any, actor_id: str) -> Ok:
+def send_message(request: Any, actor_id: str) -> Ok | Raw:
     backend, caller, actor = actor_in_path(request, actor_id)
+    query = http.query(request)
+    synchronous = messages.is_synchronous(query)
+    if synchronous:
+        messages.check_synchronous(backend, actor)
     parsed = messages.parse_message(http.content_type(request), request.raw_body, http.form(request),
-                                    http.json_body(request))
-    execution = messages.send(backend, caller, actor, parsed, http.query(request))
-    return Ok(messages.display_sent(execution, parsed), "The request was successful")
+                                    http.json_body(request), content_length=request.headers.get("content-length"),
+                                    staged=staging.take(), max_length=backend.settings.max_content_length)
+    execution = messages.send(backend, caller, actor, parsed, query)
+    if not synchronous:
+        return Ok(messages.display_sent(execution, parsed), "The request was successful")
+    outcome = executions.wait_synchronous(backend, actor, execution.id, backend.settings.sync_timeout)
+    headers = {"X-Abaco-Execution-Id": execution.id}
+    if outcome.result is not None:
+        return Raw(outcome.result, "application/octet-stream", headers)
+    return Raw(outcome.logs, "text/plain; charset=utf-8", headers)
 
 
 @needs(Level.READ)
@@ -29,4 +40,10 @@ def get_messages(request: Any, actor_id: str) -> Ok:
     return Ok(messages.inbox_summary(backend, actor), "Actor messages retrieved successfully.")
 
 
-route(bp, "/actors/{actor_id}/messages", GET=get_messages, POST=send_message)
+@needs(Level.UPDATE)
+def purge_messages(request: Any, actor_id: str) -> Ok:
+    backend, _, actor = actor_in_path(request, actor_id)
+    return Ok(messages.purge(backend, actor), "Actor mailbox purged.")
+
+
+route(bp, "/actors/{actor_id}/messages", GET=get_messages, POST=send_message, DELETE=purge_messages)

@@ -1,15 +1,24 @@
-"""Reading executions and their logs (reference §1.5)."""
+"""Executions: the summary, detail, force-quit, results, logs, the legacy POST, and the wait behind a
+synchronous message (reference §1.4, §1.5)."""
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import ids, inputs
+from chalicelib.auth import Caller
 from chalicelib.backend import Backend
 from chalicelib.envelope import convert_keys
-from chalicelib.models import Actor, Execution
+from chalicelib.errors import BadRequest, Conflict, ExecutionFailed, Timeout
+from chalicelib.models import Actor, Execution, ExecutionStatus, utcnow
 from chalicelib.storage.logs import execution_key
 
 _HIDDEN = {"tenant", "runner_id", "lease_expires_at", "enqueued", "created_ns", "content_type", "message_id",
-           "charged", "open_pool", "inbox_message", "last_sent_at"}
+           "charged", "open_pool", "inbox_message", "last_sent_at", "payload_key", "force_quit"}
+_TERMINAL = (ExecutionStatus.COMPLETE, ExecutionStatus.ERROR)
+SYNC_POLL_SECONDS = 0.2  # how often a synchronous message checks its execution (Abaco: 0.1 s)
+LEGACY_PREFIX = "Invalid actor execution description"
 
 
 def summary(backend: Backend, actor: Actor) -> dict[str, Any]:
@@ -53,3 +62,66 @@ def log_record(backend: Backend, actor: Actor, execution: Execution) -> dict[str
     path = f"{base}/actors/{actor.id}/executions/{execution.id}"
     return {"logs": backend.logs.read(execution_key(actor.dbid, execution.id)),
             "_links": {"self": f"{path}/logs", "execution": path, "owner": f"{base}/profiles/v2/{actor.owner}"}}
+
+
+def force_quit(backend: Backend, actor: Actor, execution_id: str) -> str:
+    """Ask the runner to stop a RUNNING execution's container; it then ends COMPLETE (as in Abaco)."""
+    execution = get(backend, actor, execution_id)
+    if execution.status != ExecutionStatus.RUNNING:
+        raise BadRequest(f"Cannot force quit an execution not in RUNNING status. Execution was found in status: "
+                         f"{execution.status.value}")
+    try:
+        backend.executions.update_fields(execution, {"force_quit": True}, condition="#st = :running",
+                                         values={":running": ExecutionStatus.RUNNING.value})
+    except Conflict as exc:
+        raise BadRequest("Cannot force quit an execution not in RUNNING status: it just finished.") from exc
+    return f"Issued force quit command for execution {execution_id}."
+
+
+def pop_result(backend: Backend, actor: Actor, execution_id: str) -> bytes:
+    """One result (raw bytes) or b"" when none is waiting; each call consumes one."""
+    execution = get(backend, actor, execution_id)
+    return backend.results.pop(execution_key(actor.dbid, execution.id)) or b""
+
+
+def record_legacy(backend: Backend, caller: Caller, actor: Actor, body: dict[str, Any]) -> Execution:
+    """Abaco's POST /actors/{id}/executions: record a finished execution with the given accounting."""
+    numbers: dict[str, int] = {}
+    for name in ("runtime", "cpu", "io"):
+        if body.get(name) in (None, ""):
+            raise BadRequest(f"{LEGACY_PREFIX}: {name}: Missing required parameter in the JSON body or the post "
+                             "body or the query string")
+        numbers[name] = inputs.as_int(body[name], name, LEGACY_PREFIX, minimum=0) or 0
+    now = utcnow()
+    execution = Execution(tenant=actor.tenant, actor_id=actor.id, id=ids.new_id(), executor=caller.username,
+                          api_server=actor.api_server, status=ExecutionStatus.COMPLETE, start_time=now,
+                          finish_time=now, status_message="recorded through POST /executions",
+                          created_ns=time.time_ns(), **numbers)
+    backend.executions.create(execution)
+    return execution
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What a synchronous message returns: the first result (bytes) if the actor sent one, else its logs."""
+
+    execution: Execution
+    result: bytes | None
+    logs: str
+
+
+def wait_synchronous(backend: Backend, actor: Actor, execution_id: str, timeout: float) -> SyncOutcome:
+    """Poll until the execution is terminal, within ``timeout`` seconds (below API Gateway's 29 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        execution = backend.executions.get(actor.dbid, execution_id)
+        if execution.status in _TERMINAL:
+            break
+        if time.monotonic() >= deadline:
+            raise Timeout(f"Execution {execution_id} did not finish within {timeout:g} seconds; it goes on. Poll "
+                          f"/actors/{actor.id}/executions/{execution_id} and fetch its logs or results later.")
+        time.sleep(SYNC_POLL_SECONDS)
+    key = execution_key(actor.dbid, execution_id)
+    if execution.status == ExecutionStatus.ERROR:
+        raise ExecutionFailed(f"Execution {execution_id} ended in ERROR: {execution.status_message}")
+    return SyncOutcome(execution, backend.results.pop(key), backend.logs.read(key))

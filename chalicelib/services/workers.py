@@ -96,7 +96,12 @@ def add_workers(backend: Backend, actor: Actor, num: Any) -> str:
 
 
 def stop_worker(backend: Backend, actor: Actor, worker_id: str) -> None:
+    """A worker no runner has taken yet is simply removed; a running one is asked to stop, finishes the
+    execution it is running, and deletes its own record (within one inbox long poll)."""
     worker = backend.workers.get(actor.dbid, worker_id)
+    if worker.status == WorkerStatus.REQUESTED and \
+            backend.workers.delete(actor.dbid, worker_id, only_from=WorkerStatus.REQUESTED):
+        return
     backend.workers.update(worker, {"status": WorkerStatus.SHUTDOWN_REQUESTED.value})
 
 

@@ -172,9 +172,9 @@ class ExecutionStore:
                                   remove=("lease_expires_at", "runner_id"))
 
     def fail(self, execution: Execution, message: str, reason: str | None = None,
-             fenced: bool = False) -> Execution | None:
-        """Non-terminal -> ERROR with a reason (fenced on our attempt when ``fenced``); None when the
-        execution is already terminal or, fenced, no longer ours."""
+             fenced: bool = False, only_from: ExecutionStatus | None = None) -> Execution | None:
+        """Non-terminal -> ERROR with a reason (fenced on our attempt when ``fenced``; only from the status
+        ``only_from`` when given); None when the execution is already terminal or the condition failed."""
         fields: dict[str, Any] = {"status": ExecutionStatus.ERROR.value, "status_message": message,
                                   "finish_time": utcnow(), "phases": dict(execution.phases, finalised=time.time())}
         if reason:
@@ -182,6 +182,8 @@ class ExecutionStore:
                                   attempt_record(execution, reason)]
         if fenced:
             condition, values = _HOLDER, _holder_values(execution)
+        elif only_from is not None:
+            condition, values = "#st = :from", {":from": only_from.value}
         else:
             condition, values = "NOT #st IN (:c, :e)", {":c": _TERMINAL[0], ":e": _TERMINAL[1]}
         try:

@@ -75,14 +75,22 @@ class WorkerStore:
             return None
         return _from_item(item)
 
-    def delete(self, actor_dbid: str, worker_id: str, create_time: str | None = None) -> None:
+    def delete(self, actor_dbid: str, worker_id: str, create_time: str | None = None,
+               only_from: WorkerStatus | None = None) -> bool:
         """Delete the record; with ``create_time``, only that incarnation of the worker id (a slot's id
-        is reused by the next worker of the slot)."""
-        if create_time is None:
-            self._table.delete(_key(actor_dbid, worker_id))
-            return
+        is reused by the next worker of the slot); with ``only_from``, only while it is in that status.
+        False when a condition did not hold."""
+        conditions, values, names = [], {}, {}
+        if create_time is not None:
+            conditions.append("create_time = :t")
+            values[":t"] = create_time
+        if only_from is not None:
+            conditions.append("#st = :s")
+            values[":s"] = only_from.value
+            names["#st"] = "status"
         try:
-            self._table.delete(_key(actor_dbid, worker_id), condition="create_time = :t",
-                               values={":t": create_time})
+            self._table.delete(_key(actor_dbid, worker_id), condition=" AND ".join(conditions) or None,
+                               values=values or None, names=names or None)
         except ConditionFailed:
-            pass
+            return False
+        return True

@@ -1,0 +1,125 @@
+"""The probe actor: an image that reports, as one JSON line in its logs, exactly what its container sees.
+
+Built offline ``FROM abacosamples/py3_base`` and run as the unprivileged uid 65534, it prints its
+environment, its uid/gid, and for ``/_abaco_binary_data``, ``/_abaco_message`` and
+``/_abaco_results.sock`` whether they exist, their type, size, sha256 and whether it could write them.
+Variables steer it: ``PROBE_RESULTS`` (JSON list of strings to send as results), ``PROBE_RESULT_BYTES``
+(send one result of that many bytes), ``PROBE_RAW_RESULT_BYTES`` (the same without agavepy's size
+check), ``PROBE_SLEEP`` (seconds), ``PROBE_EXIT`` (exit code).
+"""
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import docker
+import pytest
+
+from tests.conftest import Api
+
+PROBE_IMAGE = "abaco-test/probe"
+PROBE_USER = "65534:65534"
+MARKER = "PROBE "
+
+SCRIPT = r'''
+import hashlib, json, os, socket, stat, sys, time
+from agavepy.actors import send_bytes_result
+
+def describe(path):
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return {"exists": False}
+    kind = ("file" if stat.S_ISREG(info.st_mode) else "fifo" if stat.S_ISFIFO(info.st_mode)
+            else "socket" if stat.S_ISSOCK(info.st_mode) else "other")
+    out = {"exists": True, "kind": kind, "mode": oct(info.st_mode & 0o777)}
+    if kind == "file":
+        digest, size = hashlib.sha256(), 0
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+                size += len(chunk)
+        out.update(size=size, sha256=digest.hexdigest())
+        try:
+            open(path, "ab").close()
+            out["writable"] = True
+        except OSError:
+            out["writable"] = False
+        if size <= 1_000_000:
+            with open(path, "rb") as handle:
+                out["head"] = handle.read(200).decode("utf-8", "replace")
+    return out
+
+sent = []
+for item in json.loads(os.environ.get("PROBE_RESULTS", "[]")):
+    send_bytes_result(item.encode())
+    sent.append(item)
+if os.environ.get("PROBE_RESULT_BYTES"):
+    send_bytes_result(b"r" * int(os.environ["PROBE_RESULT_BYTES"]))
+if os.environ.get("PROBE_RAW_RESULT_BYTES"):  # bypasses agavepy's size check
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as raw:
+        raw.connect("/_abaco_results.sock")
+        raw.send(b"x" * int(os.environ["PROBE_RAW_RESULT_BYTES"]))
+report = {
+    "env": dict(os.environ), "uid": os.getuid(), "gid": os.getgid(), "sent": sent,
+    "binary": describe("/_abaco_binary_data"), "message": describe("/_abaco_message"),
+    "results": describe("/_abaco_results.sock"),
+}
+sys.stderr.write("to stderr\n")  # whole lines in one write: Docker interleaves the two streams freely
+sys.stderr.flush()
+sys.stdout.write("PROBE " + json.dumps(report) + "\n")
+sys.stdout.flush()
+time.sleep(float(os.environ.get("PROBE_SLEEP", "0")))
+sys.exit(int(os.environ.get("PROBE_EXIT", "0")))
+'''
+
+
+def build_probe() -> str:
+    """Build (or rebuild) the probe image from the local py3_base image; never pulls."""
+    dockerfile = ("FROM abacosamples/py3_base\n"
+                  f"COPY probe.py /probe.py\nUSER {PROBE_USER}\nCMD [\"python3\", \"/probe.py\"]\n")
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as archive:
+        for name, text in (("Dockerfile", dockerfile), ("probe.py", SCRIPT)):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    client = docker.from_env(timeout=300)
+    try:
+        client.images.build(fileobj=context, custom_context=True, tag=PROBE_IMAGE, rm=True, pull=False)
+    finally:
+        client.close()
+    return PROBE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def probe_image() -> str:
+    return build_probe()
+
+
+def report(logs: str) -> dict[str, Any]:
+    """The probe's JSON report from an execution's logs."""
+    for line in logs.splitlines():
+        if line.startswith(MARKER):
+            return json.loads(line[len(MARKER):])
+    raise AssertionError(f"no probe report in the logs: {logs[:500]!r}")
+
+
+@pytest.fixture()
+def new_actor(api: Api) -> Iterator[Callable[..., dict[str, Any]]]:
+    """Create actors for one test and delete them afterwards, so their workers free the runner's slots."""
+    made: list[str] = []
+
+    def create(**fields: Any) -> dict[str, Any]:
+        actor = api.create_actor(**fields)
+        made.append(actor["id"])
+        return actor
+
+    yield create
+    for actor_id in made:
+        api.call("DELETE", f"/actors/{actor_id}")
