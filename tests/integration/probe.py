@@ -5,7 +5,7 @@ environment, its uid/gid, and for ``/_abaco_binary_data``, ``/_abaco_message`` a
 ``/_abaco_results.sock`` whether they exist, their type, size, sha256 and whether it could write them.
 Variables steer it: ``PROBE_RESULTS`` (JSON list of strings to send as results), ``PROBE_RESULT_BYTES``
 (send one result of that many bytes), ``PROBE_RAW_RESULT_BYTES`` (the same without agavepy's size
-check), ``PROBE_SLEEP`` (seconds), ``PROBE_EXIT`` (exit code).
+check), ``PROBE_STDERR`` (a line for stderr), ``PROBE_SLEEP`` (seconds), ``PROBE_EXIT`` (exit code).
 """
 from __future__ import annotations
 
@@ -68,8 +68,10 @@ report = {
     "binary": describe("/_abaco_binary_data"), "message": describe("/_abaco_message"),
     "results": describe("/_abaco_results.sock"),
 }
-sys.stderr.write("to stderr\n")  # whole lines in one write: Docker interleaves the two streams freely
-sys.stderr.flush()
+if os.environ.get("PROBE_STDERR"):  # Docker interleaves the two streams freely: keep them apart
+    sys.stderr.write(os.environ["PROBE_STDERR"] + "\n")
+    sys.stderr.flush()
+    time.sleep(0.5)
 sys.stdout.write("PROBE " + json.dumps(report) + "\n")
 sys.stdout.flush()
 time.sleep(float(os.environ.get("PROBE_SLEEP", "0")))
