@@ -11,7 +11,9 @@ from chalicelib.api import (
     executions,
     hosts,
     messages,
+    nonces,
     openapi,
+    permissions,
     search,
     state,
     workers,
@@ -21,5 +23,5 @@ app = Chalice(app_name="abaco")
 app.api.binary_types.append("application/octet-stream")
 
 for blueprint in (actors.bp, messages.bp, executions.bp, state.bp, workers.bp, hosts.bp, aliases.bp, configs.bp,
-                  search.bp, admin.bp, openapi.bp):
+                  search.bp, admin.bp, openapi.bp, permissions.bp, nonces.bp):
     app.register_blueprint(blueprint)

@@ -1,11 +1,66 @@
-"""Who is calling. ``access_control=none`` (local development) makes every caller ``anonymous`` with
-Abaco's ``ALL`` role, in the tenant of the ``tenant`` header or the configured default."""
+"""Who is calling: roles, and the identity carried by a JWT (reference §5, issue 4).
+
+``access_control=jwt`` accepts Abaco v2's ``X-Jwt-Assertion-<TENANT>`` (WSO2 claims; the tenant is the
+header suffix, upper-cased) and ``Authorization: Bearer`` (``sub``, ``tenant``, ``roles``). ``none`` is
+for local development only: every caller is ``anonymous`` with Abaco's ``ALL`` role (an admin), in the
+tenant of the ``tenant`` header or the configured default; it is refused when ``ABACO_PRODUCTION`` is set.
+Nonces (``x-nonce``) are redeemed by the guard, which knows the route (``chalicelib.guard``).
+"""
 from __future__ import annotations
 
+import enum
+import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from chalicelib import tokens
+from chalicelib.errors import NotAuthorized, Unauthenticated
 from chalicelib.settings import Settings
+
+V2_HEADER_PREFIX = "x-jwt-assertion-"
+WSO2_USER = "http://wso2.org/claims/enduser"
+WSO2_ROLES = "http://wso2.org/claims/role"
+V2_DEFAULT_ROLES = ("Internal/everyone",)  # Abaco: a token without a role claim has this role
+TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # no '#': it separates key parts
+USERNAME_PATTERN = re.compile(r"^[^\x00-\x1f#\s]{1,128}$")
+MISSING_ROLE = "Not authorized -- missing required role."
+
+
+class ConfigurationError(Exception):
+    """The API cannot serve with these settings; raised at start-up with a clear message."""
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    PRIVILEGED = "privileged"
+    USER = "user"
+    LIMITED = "limited"
+
+
+# Abaco v2 role names, Tapis v3 names and plain names, all lower-cased. ``ALL`` is access_control none.
+ROLE_NAMES: dict[str, Role] = {
+    "all": Role.ADMIN, "internal/abaco-admin": Role.ADMIN, "abaco_admin": Role.ADMIN, "admin": Role.ADMIN,
+    "internal/abaco-privileged": Role.PRIVILEGED, "abaco_privileged": Role.PRIVILEGED,
+    "privileged": Role.PRIVILEGED,
+    "internal/abaco-user": Role.USER, "internal/everyone": Role.USER, "abaco_user": Role.USER, "user": Role.USER,
+    "internal/abaco-limited": Role.LIMITED, "abaco_limited": Role.LIMITED, "limited": Role.LIMITED,
+}
+
+
+def canonical_roles(names: Any, user_role: str | None = None) -> tuple[str, ...]:
+    """Our role names for a list (or comma-separated string) of v2/v3/plain names; unknown ones drop."""
+    if isinstance(names, str):
+        names = names.split(",")
+    if not isinstance(names, (list, tuple)):
+        return ()
+    table = dict(ROLE_NAMES)
+    if user_role:
+        table[user_role.lower()] = Role.USER
+    found = {table[n.strip().lower()] for n in names if isinstance(n, str) and n.strip().lower() in table}
+    return tuple(r.value for r in Role if r in found)
 
 
 @dataclass(frozen=True)
@@ -14,13 +69,131 @@ class Caller:
     tenant: str
     roles: tuple[str, ...] = field(default_factory=tuple)
     jwt_header_name: str | None = None
+    nonce: str | None = None  # the handle of the nonce this request was authorised by
 
     @property
     def is_admin(self) -> bool:
-        return "ALL" in self.roles or "Internal/abaco-admin" in self.roles
+        return Role.ADMIN.value in self.roles
+
+    @property
+    def is_privileged(self) -> bool:
+        """Abaco's ``check_privileged``: admins and the privileged role may set privileged fields."""
+        return self.is_admin or Role.PRIVILEGED.value in self.roles
+
+    @property
+    def has_base_role(self) -> bool:
+        return bool(self.roles)
+
+    @property
+    def principal(self) -> str:
+        """The key rate limits count against."""
+        return f"nonce:{self.nonce}" if self.nonce else f"{self.tenant}/{self.username}"
 
 
-def identify(headers: Mapping[str, str], settings: Settings) -> Caller:
+def check_configuration(settings: Settings) -> None:
+    """Fail closed at start-up: no ``none`` in production, no ``jwt`` without a usable key."""
+    if settings.access_control == "none" and settings.production:
+        raise ConfigurationError("ABACO_ACCESS_CONTROL=none is refused when ABACO_PRODUCTION is set: "
+                                 "it makes every caller an administrator.")
+    if settings.access_control == "jwt":
+        verifier(settings)
+
+
+@functools.lru_cache(maxsize=4)
+def verifier(settings: Settings) -> tokens.VerifierConfig:
+    """The verification settings, built once per process from the configured public key."""
+    pem = settings.jwt_public_key
+    if not pem and settings.jwt_public_key_file:
+        try:
+            pem = Path(settings.jwt_public_key_file).read_text()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read ABACO_JWT_PUBLIC_KEY_FILE: {exc}") from exc
+    if not pem:
+        raise ConfigurationError("ABACO_ACCESS_CONTROL=jwt needs ABACO_JWT_PUBLIC_KEY (PEM text) or "
+                                 "ABACO_JWT_PUBLIC_KEY_FILE (a path to it).")
+    try:
+        key = tokens.load_public_key(pem)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    return tokens.VerifierConfig(key=key, leeway=settings.jwt_leeway, issuer=settings.jwt_issuer,
+                                 audience=settings.jwt_audience, key_id=settings.jwt_key_id)
+
+
+def identify(headers: Mapping[str, str], settings: Settings) -> Caller | None:
+    """The caller named by the request's credentials; None when it carries none (a nonce may apply)."""
+    if settings.access_control == "none":
+        return _anonymous(headers, settings)
+    credentials = _credentials(headers)
+    if not credentials:
+        return None
+    if len(credentials) > 1:
+        raise Unauthenticated("more than one identity header")
+    name, value = credentials[0]
+    config = verifier(settings)
+    try:
+        if name == "authorization":
+            return _bearer(value, config, settings)
+        return _v2(name, value, config, settings)
+    except tokens.InvalidToken as exc:
+        raise Unauthenticated(str(exc)) from exc
+
+
+def _anonymous(headers: Mapping[str, str], settings: Settings) -> Caller:
     lowered = {k.lower(): v for k, v in headers.items()}
     tenant = lowered.get("tenant") or settings.tenant
-    return Caller(username="anonymous", tenant=tenant, roles=("ALL",))
+    if not TENANT_PATTERN.match(tenant):
+        raise Unauthenticated("invalid tenant header")
+    return Caller(username="anonymous", tenant=tenant, roles=(Role.ADMIN.value,))
+
+
+def _credentials(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    found = []
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered.startswith(V2_HEADER_PREFIX) or (lowered == "authorization" and value):
+            found.append((lowered, value))
+    return found
+
+
+def _v2(header: str, token: str, config: tokens.VerifierConfig, settings: Settings) -> Caller:
+    tenant = header[len(V2_HEADER_PREFIX):].upper()
+    if not TENANT_PATTERN.match(tenant):
+        raise tokens.InvalidToken("invalid tenant in the header name")
+    claims = tokens.verify(token.strip(), config)
+    claimed = claims.get("tenant")
+    if claimed is not None and str(claimed).upper() != tenant:
+        raise tokens.InvalidToken("the header tenant and the token tenant differ")
+    user = claims.get(WSO2_USER)
+    if not isinstance(user, str) or not user:
+        raise tokens.InvalidToken("no enduser claim")
+    username = user.split("@", 1)[0]
+    raw_roles = claims.get(WSO2_ROLES, list(V2_DEFAULT_ROLES))
+    return _caller(username, tenant, raw_roles, settings, jwt_header_name=_header_title(header))
+
+
+def _bearer(value: str, config: tokens.VerifierConfig, settings: Settings) -> Caller:
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise tokens.InvalidToken("not a bearer credential")
+    claims = tokens.verify(token.strip(), config)
+    tenant, username = claims.get("tenant"), claims.get("sub")
+    if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):
+        raise tokens.InvalidToken("no valid tenant claim")
+    if not isinstance(username, str) or not username:
+        raise tokens.InvalidToken("no sub claim")
+    return _caller(username, tenant, claims.get("roles", [Role.USER.value]), settings)
+
+
+def _caller(username: str, tenant: str, raw_roles: Any, settings: Settings,
+            jwt_header_name: str | None = None) -> Caller:
+    if not USERNAME_PATTERN.match(username):
+        raise tokens.InvalidToken("invalid username")
+    roles = canonical_roles(raw_roles, settings.user_role)
+    if not roles:
+        raise NotAuthorized(MISSING_ROLE)
+    return Caller(username=username, tenant=tenant, roles=roles, jwt_header_name=jwt_header_name)
+
+
+def _header_title(lowered: str) -> str:
+    """``x-jwt-assertion-dev-develop`` -> ``X-Jwt-Assertion-Dev-Develop`` (what Abaco puts in the env)."""
+    return "-".join(part.capitalize() for part in lowered.split("-"))

@@ -15,6 +15,8 @@ from chalicelib.storage.executions import ExecutionStore
 from chalicelib.storage.hosts import HostStore
 from chalicelib.storage.logs import LogStore
 from chalicelib.storage.metrics import MetricsStore
+from chalicelib.storage.nonces import NonceStore
+from chalicelib.storage.permissions import PermissionStore
 from chalicelib.storage.results import ResultStore
 from chalicelib.storage.workers import WorkerStore
 
@@ -34,6 +36,8 @@ class Backend:
     metrics: MetricsStore
     results: ResultStore
     payloads: PayloadStore
+    permissions: PermissionStore
+    nonces: NonceStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backend:
@@ -41,7 +45,8 @@ class Backend:
                    workers=WorkerStore(settings), logs=LogStore(settings), queues=Queues(settings),
                    hosts=HostStore(settings), duties=DutyLeases(settings), aliases=AliasStore(settings),
                    configs=ConfigStore(settings), metrics=MetricsStore(settings),
-                   results=ResultStore(settings), payloads=PayloadStore(settings))
+                   results=ResultStore(settings), payloads=PayloadStore(settings),
+                   permissions=PermissionStore(settings), nonces=NonceStore(settings))
 
 
 @functools.lru_cache(maxsize=1)

@@ -36,3 +36,30 @@ class ExecutionFailed(AbacoError):
 
 class Timeout(AbacoError):
     """A synchronous message did not finish within the server-side wait; the execution goes on."""
+
+
+class Unauthenticated(AbacoError):
+    """No valid credentials. Every cause gets the same message, so failures reveal nothing (401)."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(GENERIC_UNAUTHENTICATED)
+        self.reason = reason  # for the server's own log, never for the response
+
+
+GENERIC_UNAUTHENTICATED = "Not authenticated -- a valid JWT or nonce is required."
+
+
+class TooManyRequests(AbacoError):
+    """A rate limit: the caller should retry after ``retry_after`` seconds (429 with Retry-After)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PayloadTooLarge(AbacoError):
+    """The request body exceeds the configured limit (413)."""
+
+
+class HeadersTooLarge(AbacoError):
+    """The request headers exceed the configured limit (431)."""

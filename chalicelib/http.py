@@ -17,8 +17,9 @@ from typing import Any
 
 from chalice import Chalice, CORSConfig, Response
 
-from chalicelib import errors
+from chalicelib import errors, guard
 from chalicelib.envelope import convert_keys, envelope
+from chalicelib.permissions import required
 from chalicelib.settings import get_settings
 
 LOG = logging.getLogger("abaco.api")
@@ -26,9 +27,13 @@ LOG = logging.getLogger("abaco.api")
 STATUS_BY_ERROR: tuple[tuple[type[errors.AbacoError], int], ...] = (
     (errors.BadRequest, 400),
     (errors.NotAuthorized, 400),  # Abaco reports authorization failures as 400
+    (errors.Unauthenticated, 401),
     (errors.NotFound, 404),
     (errors.MethodNotAllowed, 405),
     (errors.Conflict, 409),
+    (errors.PayloadTooLarge, 413),
+    (errors.TooManyRequests, 429),
+    (errors.HeadersTooLarge, 431),
     (errors.Unavailable, 503),
     (errors.ExecutionFailed, 502),  # the execution behind a synchronous message failed
     (errors.Timeout, 504),  # a synchronous message outlived the server-side wait
@@ -57,17 +62,29 @@ class Raw:
         self.body, self.content_type, self.headers = body, content_type, headers or {}
 
 
+# Every registered (path, verb, view), for the test that each view declares its requirement.
+REGISTERED: list[tuple[str, str, View]] = []
+
+
 def route(app: Chalice, path: str, **views: View) -> None:
-    """Register ``path`` (and ``/v3`` + path) for every verb; ``views`` maps verbs to view functions."""
+    """Register ``path`` (and ``/v3`` + path) for every verb; ``views`` maps verbs to view functions.
+
+    Each view's ``@needs`` declaration is enforced before it runs (``chalicelib.guard``); a view without
+    one is served to admins only.
+    """
     allowed = ",".join([*views, "OPTIONS"])
+    REGISTERED.extend((path, verb, view) for verb, view in views.items())
 
     def handler(**params: str) -> Response:
-        method = app.current_request.method.upper()
+        request = app.current_request
+        method = request.method.upper()
         view = views.get(method)
         try:
             if view is None:
                 raise errors.MethodNotAllowed(f"The method {method} is not allowed for this URL.")
-            response = _render(view(app.current_request, **params))
+            scope, level = required(view)
+            guard.authorize(request, scope, level, params)
+            response = _render(view(request, **params))
         except errors.AbacoError as exc:
             response = error_response(exc)
         except Exception:  # the last line of defence: log it, never leak a traceback
@@ -95,7 +112,12 @@ def _renamed(handler: View, prefix: str) -> View:
 
 def error_response(exc: errors.AbacoError) -> Response:
     status = next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
-    return _json(status, envelope(None, str(exc), get_settings().version, "error"))
+    response = _json(status, envelope(None, str(exc), get_settings().version, "error"))
+    if isinstance(exc, errors.TooManyRequests):
+        response.headers["Retry-After"] = str(max(1, exc.retry_after))
+    if isinstance(exc, errors.Unauthenticated):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="abaco"'
+    return response
 
 
 def _render(outcome: Ok | Raw | Response) -> Response:

@@ -252,3 +252,27 @@ class ActorConfig(_Model):
     api_server: str = ""
     create_time: str = Field(default_factory=utcnow)
     last_update_time: str = Field(default_factory=utcnow)
+
+
+class Nonce(_Model):
+    """A bearer credential for one actor or alias at one level (reference §1.9).
+
+    ``handle`` identifies it in lists and URLs; the secret (``id`` at creation) is never stored, only
+    its SHA-256, so neither a READ user listing nonces nor a database reader can use one.
+    """
+
+    tenant: str
+    handle: str
+    secret_hash: str
+    actor_id: str | None = None
+    alias: str | None = None
+    owner: str
+    roles: list[str] = Field(default_factory=list)
+    level: str = "EXECUTE"
+    max_uses: int = -1
+    remaining_uses: int = -1
+    current_uses: int = 0
+    description: str = ""
+    create_time: str = Field(default_factory=utcnow)
+    last_use_time: str | None = None
+    api_server: str = ""

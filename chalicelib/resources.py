@@ -74,7 +74,16 @@ METRICS = TableDef("metrics", pk="tenant", sk="day")  # daily counters (Abaco's 
 # One item per datagram an execution sent on /_abaco_results.sock, popped oldest first by GET .../results.
 RESULTS = TableDef("results", pk="execution_key", sk="seq", sk_type="N", ttl_attribute="expires_at")
 
-TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS, HOSTS, DUTIES, ALIASES, CONFIGS, METRICS, RESULTS)
+# Who may do what on an actor, alias or config: one item per (object, user); the index lists what a user
+# may see (``tenant#user`` -> objects), so lists never scan other tenants.
+PERMISSIONS = TableDef("permissions", pk="object_key", sk="username",
+                       indexes=(("by_principal", "principal", "object_key"),))
+# Nonces, keyed by what they unlock (``tenant#actor#id`` or ``tenant#alias#name``) and a handle derived from
+# a hash of the secret; the secret itself is never stored.
+NONCES = TableDef("nonces", pk="target", sk="handle")
+
+TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS, HOSTS, DUTIES, ALIASES, CONFIGS, METRICS,
+                                RESULTS, PERMISSIONS, NONCES)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,13 @@ DEFAULT_MAX_CONTENT_LENGTH = 500_000_000  # Abaco web.max_content_length: 500 MB
 DEFAULT_SYNC_TIMEOUT = 25.0  # seconds a synchronous message waits; below API Gateway's 29 s limit
 DEFAULT_RESULTS_EX = 3_600  # seconds a result stays poppable (Abaco's docs: 60 min; its code: 20 min)
 DEFAULT_CRON_SECONDS = 50.0  # Abaco's cron agent period
+MAX_JWT_LEEWAY = 60  # seconds of clock skew tolerated on exp/nbf, at most (issue 4)
+DEFAULT_CONTAINER_USER = "10000:10000"  # non-root uid:gid (reliability plan §3.2; CVE-2019-5736 needs root)
+DEFAULT_MAX_BODY_BYTES = 1_048_576  # JSON/form body: 1 MiB, SQS's message size class (reliability plan §4.4)
+DEFAULT_MAX_HEADER_BYTES = 16_384  # all request headers together (reliability plan §4.4)
+DEFAULT_RATE_LIMIT_RPS = 50.0  # per principal, per API process; API Gateway usage plans do this in AWS
+DEFAULT_RATE_LIMIT_BURST = 100
+DEFAULT_AUTH_FAILURES_PER_MINUTE = 60  # failed credentials (JWTs, nonces) per source before 429
 
 
 class Settings(BaseSettings):
@@ -45,7 +52,21 @@ class Settings(BaseSettings):
     # Web.
     version: str = ":dev"
     case: Literal["snake", "camel"] = "snake"
-    access_control: Literal["none", "jwt"] = "none"
+    access_control: Literal["none", "jwt"] = "jwt"  # make run sets "none" explicitly, and says so
+    production: bool = False  # refuses access_control none
+    jwt_public_key: str | None = None  # PEM text of the RS256 public key
+    jwt_public_key_file: str | None = None  # or a path to it
+    jwt_leeway: int = Field(default=MAX_JWT_LEEWAY, ge=0, le=MAX_JWT_LEEWAY)
+    jwt_issuer: str | None = None  # when set, tokens must carry this iss
+    jwt_audience: str | None = None  # when set, tokens must carry this aud
+    jwt_key_id: str | None = None  # when set, tokens with a kid must name this one
+    user_role: str = "Internal/abaco-user"  # Abaco web.user_role: the v2 base role
+    rate_limit_rps: float = Field(default=DEFAULT_RATE_LIMIT_RPS, ge=0)  # 0 disables
+    rate_limit_burst: int = Field(default=DEFAULT_RATE_LIMIT_BURST, ge=1)
+    auth_failures_per_minute: int = Field(default=DEFAULT_AUTH_FAILURES_PER_MINUTE, ge=0)  # 0 disables
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    max_header_bytes: int = Field(default=DEFAULT_MAX_HEADER_BYTES, ge=1024)
+    allow_private_webhooks: bool = False  # webhooks to loopback/private/link-local ranges (operators only)
     tenant: str = "DEV-DEVELOP"
     api_server: str = "http://127.0.0.1:8000"
     api_port: int = 8000
@@ -74,7 +95,7 @@ class Settings(BaseSettings):
     max_cpus: int | None = None
     pids_limit: int = 256
     container_network: Literal["none", "host"] = "none"
-    container_user: str | None = None
+    container_user: str = DEFAULT_CONTAINER_USER  # uid:gid of non-privileged actors without their own uid
     receive_wait_seconds: int = 20
     visibility_timeout: int = 60
     heartbeat_seconds: int = 20

@@ -13,11 +13,11 @@ READY_TIMEOUT = 30.0
 
 
 def start(port: int = DEFAULT_PORT, log_path: str | None = None) -> subprocess.Popen[bytes]:
-    """Start ``moto.server`` bound to loopback and wait until it answers."""
+    """Start moto's server (with atomic DynamoDB, ``localstack.moto_app``) on loopback; wait until it answers."""
     if port_open(port):
         raise RuntimeError(f"something already listens on 127.0.0.1:{port}")
     env = dict(os.environ, MOTO_ALLOW_NONEXISTENT_REGION="true")
-    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    argv = [sys.executable, "-m", "localstack.moto_app", "-H", "127.0.0.1", "-p", str(port)]
     if log_path:
         with open(log_path, "ab") as out:  # the child keeps its own descriptor
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,11 +54,19 @@ class Stack:
         self.procs["api"] = self._spawn("api", [
             sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.api_port}", "--worker-class", "gthread",
             "--workers", self.env.get("ABACO_API_WORKERS", "2"), "--threads", "16", "--timeout", "120",
-            "--graceful-timeout", "5", "--log-level", "warning", "localstack.wsgi:application()"])
+            "--graceful-timeout", "5", "--log-level", "warning", "--limit-request-field_size",
+            str(self._header_limit()), "localstack.wsgi:application()"])
         for index in range(self.runners):
             self.add_runner(f"runner{index}")
         self._wait_api()
         return self
+
+    def _header_limit(self) -> int:
+        """gunicorn's per-header cap (8190 by default) sits just above the API's own header budget, so a
+        big token reaches the API (a 401) while one enormous header is still refused early."""
+        from chalicelib.settings import DEFAULT_MAX_HEADER_BYTES
+
+        return int(self.env.get("ABACO_MAX_HEADER_BYTES", DEFAULT_MAX_HEADER_BYTES)) + 1024
 
     def add_runner(self, name: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         proc = self._spawn(name, [sys.executable, "-m", "runners"], env)
@@ -95,6 +104,8 @@ class Stack:
             try:
                 with urllib.request.urlopen(f"{self.api_url}/actors", timeout=2):
                     return
+            except urllib.error.HTTPError:
+                return  # any answer (a 401 in jwt mode) means the API is serving
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"the API did not answer on {self.api_url} within {API_READY_TIMEOUT} s")
@@ -112,6 +123,9 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
 
 
 def main() -> int:
+    if not os.environ.get("ABACO_ACCESS_CONTROL"):
+        # The settings default to jwt; a local `make run` without a key is for development, so say so.
+        os.environ["ABACO_ACCESS_CONTROL"] = "none"
     port = int(os.environ.get("ABACO_API_PORT", "8000"))
     emulator_port = int(os.environ.get("ABACO_EMULATOR_PORT", str(emulator.DEFAULT_PORT)))
     stack = Stack(api_port=port, emulator_port=emulator_port, console=True)
@@ -138,8 +152,17 @@ def main() -> int:
     return 0
 
 
+NONE_WARNING = """
+  !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+  !!  ACCESS CONTROL IS OFF (ABACO_ACCESS_CONTROL=none): LOCAL DEVELOPMENT ONLY.               !!
+  !!  Every caller is the administrator "anonymous"; no token is checked. Never expose this     !!
+  !!  port. Set ABACO_ACCESS_CONTROL=jwt and ABACO_JWT_PUBLIC_KEY(_FILE) to require JWTs.       !!
+  !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+"""
+
+
 def _announce(stack: Stack) -> None:
-    access = stack.env.get("ABACO_ACCESS_CONTROL", "none")
+    access = stack.env.get("ABACO_ACCESS_CONTROL", "jwt")
     lines = [
         "",
         "Abaco on AWS is running locally:",
@@ -154,6 +177,8 @@ def _announce(stack: Stack) -> None:
         "",
     ]
     print("\n".join(lines), flush=True)
+    if access == "none":
+        print(NONE_WARNING, flush=True)
 
 
 if __name__ == "__main__":

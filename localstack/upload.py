@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import re
 import secrets
+import urllib.parse
 from typing import Any
 
-from chalicelib import resources
+from chalicelib import guard, resources
 from chalicelib.backend import get_backend
 from chalicelib.payloads import Pointer
+from chalicelib.permissions import Level, Scope
 
 STREAM_MIN_BYTES = 1024 * 1024  # bodies above this skip the gateway; below it the Lambda path is exercised
 _MESSAGES_PATH = re.compile(r"^(?:/v3)?/actors/[^/]+/messages/?$")
+_MESSAGES_PATH_ID = re.compile(r"^(?:/v3)?/actors/([^/]+)/messages/?$")
 BINARY = "application/octet-stream"
 
 
@@ -28,6 +31,13 @@ def is_message_post(method: str, environ: dict[str, Any]) -> bool:
 def wants_streaming(method: str, environ: dict[str, Any], length: int) -> bool:
     content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
     return content_type == BINARY and length > STREAM_MIN_BYTES and is_message_post(method, environ)
+
+
+def authorise(environ: dict[str, Any], headers: dict[str, str]) -> None:
+    """The message POST's own requirement (EXECUTE on the actor), checked before the body is read."""
+    actor_id = _MESSAGES_PATH_ID.match(environ.get("PATH_INFO", ""))
+    query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+    guard.precheck(headers, query, Scope.ACTOR, Level.EXECUTE, {"actor_id": actor_id.group(1) if actor_id else ""})
 
 
 def stage(environ: dict[str, Any], length: int) -> Pointer:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -58,8 +59,12 @@ class ChaliceWSGI:
 
     def _staged(self, environ: dict[str, Any], start_response: Callable[..., Any], method: str, path: str,
                 headers: dict[str, str], length: int) -> Iterable[bytes]:
-        """A large binary message: body to S3 first, then the view with the pointer (``chalicelib.staging``)."""
+        """A large binary message: body to S3 first, then the view with the pointer (``chalicelib.staging``).
+
+        The caller is authorised first (without using up a nonce), so nobody uploads without the right
+        to send the message."""
         try:
+            upload.authorise(environ, headers)
             pointer = upload.stage(environ, length)
         except errors.AbacoError as exc:
             return _send_error(start_response, exc, close=True)
@@ -128,11 +133,21 @@ def _send_error(start_response: Callable[..., Any], exc: errors.AbacoError, clos
 
 
 def application() -> ChaliceWSGI:
-    """Gunicorn entry point: ``gunicorn 'localstack.wsgi:application()'``."""
+    """Gunicorn entry point: ``gunicorn 'localstack.wsgi:application()'``.
+
+    The security settings are checked before serving: a bad key or ``none`` in production stops the
+    server with a clear message instead of failing every request.
+    """
     from app import app
     from chalicelib import logconfig
+    from chalicelib.auth import ConfigurationError, check_configuration
     from chalicelib.settings import get_settings
 
     logconfig.configure("api", get_settings().log_format)
-
+    try:
+        check_configuration(get_settings())
+    except ConfigurationError as exc:
+        sys.stderr.write(f"abaco: refusing to start the API: {exc}\n")
+        sys.stderr.flush()
+        raise SystemExit(3) from exc
     return ChaliceWSGI(app)

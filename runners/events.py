@@ -65,7 +65,8 @@ def _to_link(backend: Backend, message: EventMessage) -> None:
 
 def _to_webhook(backend: Backend, message: EventMessage) -> None:
     try:
-        status = webhooks.post_json(message.webhook, message.event, backend.settings.webhook_allow_loopback)
+        status = webhooks.post_json(message.webhook, message.event, backend.settings.webhook_allow_loopback,
+                                    backend.settings.allow_private_webhooks)
     except (webhooks.WebhookRefused, OSError) as exc:
         LOG.warning("webhook of actor %s not called: %s", message.actor_id, exc)
         return

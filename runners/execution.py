@@ -28,16 +28,12 @@ from runners import environment, finalise
 from runners.collectors import LogCollector, StatsCollector
 from runners.containers import Acquired, ColdStart, ContainerSource
 from runners.engine import (
-    LABEL_ACTOR,
-    LABEL_ATTEMPT,
-    LABEL_EXECUTION,
-    LABEL_RUNNER,
-    LABEL_TENANT,
     ContainerSpec,
     DockerEngine,
     EngineError,
 )
 from runners.fence import Fence
+from runners.hardening import container_spec, privilege_refusal
 from runners.metrics import Registry
 from runners.results import ResultsCollector
 
@@ -170,6 +166,10 @@ class ExecutionRunner:
 
     def _run(self, ctx: Context) -> Outcome:
         """Deliver the payload and the results socket, run, then drop the payload once it is not needed."""
+        refusal = privilege_refusal(ctx.actor, self.settings.runner_privileged)
+        if refusal:
+            self._fail(ctx, refusal)
+            return Outcome("failed", ctx.execution.id)
         try:
             ctx.delivery = deliveries.prepare(self.work_root, self.worker_id, ctx.execution.id, ctx.message,
                                               self.backend.payloads)
@@ -403,16 +403,7 @@ class ExecutionRunner:
 
     # --- helpers --------------------------------------------------------------------------------
     def _spec(self, ctx: Context, env: dict[str, str], binds: dict[str, dict[str, str]]) -> ContainerSpec:
-        actor, settings = ctx.actor, self.settings
-        user = None if actor.use_container_uid else (
-            f"{actor.uid}:{actor.gid or actor.uid}" if actor.uid else settings.container_user)
-        return ContainerSpec(
-            image=actor.image, environment=env, network_mode=settings.container_network,
-            mem_limit=actor.mem_limit or settings.mem_limit,
-            nano_cpus=actor.max_cpus or settings.max_cpus, pids_limit=settings.pids_limit, user=user,
-            privileged=actor.privileged, binds=binds,
-            labels={LABEL_RUNNER: self.runner_id, LABEL_EXECUTION: ctx.execution.id, LABEL_ACTOR: actor.id,
-                    LABEL_ATTEMPT: str(ctx.execution.attempt), LABEL_TENANT: actor.tenant})
+        return container_spec(ctx.actor, ctx.execution, env, self.settings, self.runner_id, binds)
 
     def _remove(self, cid: str) -> None:
         try:

@@ -24,7 +24,7 @@ class WebhookRefused(Exception):
     """The URL is malformed or resolves to an address we never send to."""
 
 
-def vet(url: str, allow_loopback: bool) -> tuple[urllib.parse.SplitResult, str]:
+def vet(url: str, allow_loopback: bool, allow_private: bool = False) -> tuple[urllib.parse.SplitResult, str]:
     """The parsed URL and the one address to connect to; WebhookRefused when there is none."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -36,12 +36,15 @@ def vet(url: str, allow_loopback: bool) -> tuple[urllib.parse.SplitResult, str]:
         raise WebhookRefused(f"cannot resolve {parts.hostname}: {exc}") from exc
     addresses = {info[4][0] for info in infos}
     for address in addresses:
-        if not allowed(address, allow_loopback):
+        if not allowed(address, allow_loopback, allow_private):
             raise WebhookRefused(f"{parts.hostname} resolves to {address}, which is not a public address")
     return parts, sorted(addresses)[0]
 
 
-def allowed(address: str, allow_loopback: bool) -> bool:
+def allowed(address: str, allow_loopback: bool, allow_private: bool = False) -> bool:
+    """``allow_private`` is the operator's ``ABACO_ALLOW_PRIVATE_WEBHOOKS`` (the API honours it too)."""
+    if allow_private:
+        return True
     ip = ipaddress.ip_address(address.split("%")[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
@@ -50,9 +53,9 @@ def allowed(address: str, allow_loopback: bool) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def post_json(url: str, payload: dict[str, Any], allow_loopback: bool = False) -> int:
+def post_json(url: str, payload: dict[str, Any], allow_loopback: bool = False, allow_private: bool = False) -> int:
     """POST ``payload`` as JSON; returns the HTTP status. Raises WebhookRefused or OSError."""
-    parts, address = vet(url, allow_loopback)
+    parts, address = vet(url, allow_loopback, allow_private)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     connection: http.client.HTTPConnection
     if parts.scheme == "https":

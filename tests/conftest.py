@@ -18,6 +18,10 @@ TEST_ENV = {
     "ABACO_VISIBILITY_TIMEOUT": "10",
     "ABACO_HEARTBEAT_SECONDS": "3",
     "ABACO_API_WORKERS": "1",
+    # The session stack runs without access control (every caller an admin) and without rate limits, so
+    # functional tests need no tokens; tests of identity and limits start their own stacks.
+    "ABACO_ACCESS_CONTROL": "none",
+    "ABACO_RATE_LIMIT_RPS": "0",
 }
 
 

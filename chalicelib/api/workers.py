@@ -25,7 +25,7 @@ def list_workers(request: Any, actor_id: str) -> Ok:
     return Ok(workers.list_workers(backend, actor), "Workers retrieved successfully.")
 
 
-@needs(Level.UPDATE, Scope.ADMIN)  # Abaco: adding workers is for administrators only
+@needs(Level.UPDATE, Scope.ACTOR_ADMIN)
 def add_workers(request: Any, actor_id: str) -> Ok:
     backend, _, actor = actor_in_path(request, actor_id)
     return Ok(None, workers.add_workers(backend, actor, fields(request).get("num")))
@@ -37,7 +37,7 @@ def get_worker(request: Any, actor_id: str, worker_id: str) -> Ok:
     return Ok(workers.get_worker(backend, actor, worker_id), "Worker retrieved successfully.")
 
 
-@needs(Level.UPDATE)
+@needs(Level.UPDATE, Scope.ACTOR_ADMIN)
 def delete_worker(request: Any, actor_id: str, worker_id: str) -> Ok:
     backend, _, actor = actor_in_path(request, actor_id)
     workers.stop_worker(backend, actor, worker_id)

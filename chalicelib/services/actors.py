@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib import ids, inputs
+from chalicelib import ids, inputs, netguard
 from chalicelib.auth import Caller
 from chalicelib.backend import Backend
-from chalicelib.errors import BadRequest, NotFound
+from chalicelib.errors import BadRequest, NotAuthorized, NotFound
 from chalicelib.models import Actor, ActorStatus, WorkerStatus
+from chalicelib.permissions import Kind, Level
 from chalicelib.services import actor_fields
 from chalicelib.services import aliases as alias_service
+from chalicelib.services import nonces as nonce_service
+from chalicelib.services import permissions as permission_service
 from chalicelib.services import workers as worker_service
 from chalicelib.storage.logs import execution_key
 from chalicelib.storage.metrics import ACTOR_TOTAL
@@ -37,20 +40,23 @@ def get(backend: Backend, caller: Caller, identifier: str) -> Actor:
 
 
 def list_actors(backend: Backend, caller: Caller) -> list[Actor]:
-    """The tenant's actors (issue 4 narrows this to those the caller may READ)."""
-    return backend.actors.list(caller.tenant)
+    """The tenant's actors the caller may READ (admins: all of the tenant's)."""
+    return permission_service.readable(backend, caller, backend.actors.list(caller.tenant))
 
 
 def register(backend: Backend, caller: Caller, body: dict[str, Any]) -> Actor:
     fields = actor_fields.parse(body, backend.settings)
     if fields["cron_schedule"]:
         fields["cron_on"] = True  # Abaco: registering with a schedule turns it on
+    permission_service.check_privileged_fields(caller, fields)
+    netguard.check_webhook(fields["webhook"], backend.settings.allow_private_webhooks)
     actor_id = ids.new_id()
     if fields["link"]:
-        _check_link(backend, caller.tenant, actor_id, fields["link"])
+        _check_link(backend, caller, actor_id, fields["link"])
     actor = Actor(tenant=caller.tenant, id=actor_id, owner=caller.username, name=actor_fields.name(body.get("name")),
                   api_server=backend.settings.api_server, state=_initial_state(body), **fields)
     backend.queues.create_inbox(actor.tenant, actor.id)
+    permission_service.grant_owner(backend, Kind.ACTOR, actor.tenant, actor.id, caller.username)
     backend.actors.create(actor)
     backend.metrics.increment(actor.tenant, ACTOR_TOTAL)
     worker_service.ensure_worker(backend, actor)
@@ -73,10 +79,12 @@ def update(backend: Backend, caller: Caller, identifier: str, body: dict[str, An
     current = get(backend, caller, identifier)
     fields = actor_fields.parse(body, backend.settings,
                                 current_cron=(current.cron_schedule, current.cron_next_ex))
+    permission_service.check_privileged_fields(caller, fields)
+    netguard.check_webhook(fields["webhook"], backend.settings.allow_private_webhooks)
     if not current.stateless and fields["stateless"]:
         raise BadRequest(f"{PREFIX}: an actor that was not stateless cannot be updated to be stateless.")
     if fields["link"]:
-        _check_link(backend, caller.tenant, current.id, fields["link"])
+        _check_link(backend, caller, current.id, fields["link"])
     force = inputs.as_bool(body.get("force", False), "force", PREFIX)
     new_revision = force or fields["image"] != current.image
     if new_revision:
@@ -84,19 +92,24 @@ def update(backend: Backend, caller: Caller, identifier: str, body: dict[str, An
     if "state" in body:
         fields["state"] = _initial_state(body)
     updated = backend.actors.replace(current.model_copy(update=fields), expected_version=current.version)
+    if caller.username != current.owner and not caller.nonce:
+        permission_service.grant_owner(backend, Kind.ACTOR, current.tenant, current.id, caller.username)
     if new_revision:
         worker_service.ensure_worker(backend, updated, stop_existing=True)
     return updated
 
 
-def _check_link(backend: Backend, tenant: str, actor_id: str, link: str) -> None:
-    """The link names an actor of the tenant (id or alias), not the actor itself, and makes no cycle.
-
-    Issue 4 adds: the caller needs EXECUTE on the linked actor.
-    """
+def _check_link(backend: Backend, caller: Caller, actor_id: str, link: str) -> None:
+    """The link names an actor of the tenant (id or alias) on which the caller has EXECUTE, not the actor
+    itself, and makes no cycle."""
+    tenant = caller.tenant
     target = _resolve_link(backend, tenant, link)
     if target is None:
         raise BadRequest(LINK_INVALID)
+    try:
+        permission_service.require(backend, caller, Kind.ACTOR, target, Level.EXECUTE)
+    except NotAuthorized as exc:
+        raise BadRequest(LINK_INVALID) from exc
     if target == actor_id:
         raise BadRequest("Invalid link parameter. An actor cannot link to itself.")
     links = {}
@@ -146,6 +159,8 @@ def delete(backend: Backend, caller: Caller, identifier: str) -> str:
         backend.logs.delete(execution_key(actor.dbid, execution.id))
     backend.queues.delete_inbox(actor.tenant, actor.id)
     backend.actors.delete(actor.tenant, actor.id)
+    nonce_service.delete_all(backend, Kind.ACTOR, actor.tenant, actor.id)
+    permission_service.drop(backend, Kind.ACTOR, actor.tenant, actor.id)
     return DELETED_CLEANING if cleaning else DELETED
 
 

@@ -34,6 +34,10 @@ class ConfigStore:
         except ConditionFailed as exc:
             raise BadRequest(f"Config {config.name} already exists.") from exc
 
+    def find(self, tenant: str, name: str) -> ActorConfig | None:
+        item = self._table.get(_key(tenant, name))
+        return _from_item(item) if item else None
+
     def get(self, tenant: str, name: str) -> ActorConfig:
         item = self._table.get(_key(tenant, name))
         if item is None:

@@ -1,0 +1,137 @@
+"""Who may do what on actors, aliases and configs (reference §1.8), and the list filter.
+
+Levels READ < EXECUTE < UPDATE. Owners get UPDATE at creation; a grant to ``ABACO_WORLD`` applies to
+everybody at its level (Abaco ignored the level); admins pass every check in their own tenant. Other
+engineers' services call ``require`` (body-named objects, e.g. the actor an alias points to),
+``grant_owner``/``drop`` on create/delete, and ``readable`` to filter lists and search results.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from chalicelib.auth import Caller
+from chalicelib.backend import Backend
+from chalicelib.errors import BadRequest, NotAuthorized, NotFound
+from chalicelib.permissions import WORLD, Kind, Level
+
+T = TypeVar("T")
+
+NOT_AUTHORIZED = {
+    Kind.ACTOR: "Not authorized -- you do not have access to this actor.",
+    Kind.ALIAS: "Not authorized -- you do not have access to this alias.",
+    Kind.CONFIG: "Not authorized -- you do not have access to this config.",
+}
+NOT_FOUND = {
+    Kind.ACTOR: "Actor with identifier '{name}' not found",
+    Kind.ALIAS: "No alias found: {name}.",
+    Kind.CONFIG: "No config found: {name}.",
+}
+
+
+def effective(levels: Mapping[str, Level], username: str) -> Level:
+    """The caller's level from an object's grants: their own or everybody's, whichever is higher."""
+    return max(levels.get(username, Level.NONE), levels.get(WORLD, Level.NONE))
+
+
+def level_of(backend: Backend, caller: Caller, kind: Kind, name: str) -> Level:
+    if caller.is_admin:
+        return Level.UPDATE
+    return effective(backend.permissions.levels(kind, caller.tenant, name), caller.username)
+
+
+def require(backend: Backend, caller: Caller, kind: Kind, name: str, level: Level,
+            must_exist: bool = False) -> None:
+    """Raise unless the caller holds ``level`` on the object in their own tenant.
+
+    An object without any grant does not exist (creation always grants the owner), so with
+    ``must_exist`` that is a 404, the same answer an object of another tenant gets.
+    """
+    levels = backend.permissions.levels(kind, caller.tenant, name)
+    if must_exist and not levels:
+        raise NotFound(NOT_FOUND[kind].format(name=name))
+    if caller.is_admin:
+        return
+    if effective(levels, caller.username) < level:
+        raise NotAuthorized(NOT_AUTHORIZED[kind])
+
+
+def grant_owner(backend: Backend, kind: Kind, tenant: str, name: str, username: str) -> None:
+    backend.permissions.grant(kind, tenant, name, username, Level.UPDATE)
+
+
+def drop(backend: Backend, kind: Kind, tenant: str, name: str) -> None:
+    backend.permissions.drop(kind, tenant, name)
+
+
+def listing(backend: Backend, caller: Caller, kind: Kind, name: str) -> dict[str, str]:
+    """The ``{user: level}`` map Abaco returns."""
+    levels = backend.permissions.levels(kind, caller.tenant, name)
+    return {user: level.name for user, level in sorted(levels.items())}
+
+
+def parse_grant(body: Mapping[str, Any]) -> tuple[str, Level]:
+    user, raw = body.get("user"), body.get("level")
+    if not isinstance(user, str) or not user.strip():
+        raise BadRequest("Invalid permission description: user: Missing required parameter.")
+    if raw is None or raw == "":
+        raise BadRequest("Invalid permission description: level: Missing required parameter.")
+    try:
+        level = Level.parse(raw)
+    except ValueError as exc:
+        raise BadRequest(f"Invalid permission description: level: '{raw}' is not one of NONE, READ, "
+                         "EXECUTE, UPDATE.") from exc
+    user = user.strip()
+    if "#" in user or len(user) > 128 or any(ord(c) < 32 for c in user):
+        raise BadRequest("Invalid permission description: user: invalid user name.")
+    return user, level
+
+
+def grant(backend: Backend, caller: Caller, kind: Kind, name: str, body: Mapping[str, Any],
+          owner: str | None = None) -> dict[str, str]:
+    """POST .../permissions: upsert ``{user, level}`` and return the whole map.
+
+    Nonce-authorised requests may not grant (a nonce must not mint lasting access), and the owner's
+    UPDATE cannot be taken away (Abaco allowed locking the owner out).
+    """
+    if caller.nonce:
+        raise NotAuthorized("Not authorized -- permissions cannot be changed with a nonce.")
+    user, level = parse_grant(body)
+    if owner is not None and user == owner and level < Level.UPDATE:
+        raise BadRequest("The owner's permission cannot be lowered.")
+    backend.permissions.grant(kind, caller.tenant, name, user, level)
+    return listing(backend, caller, kind, name)
+
+
+def readable(backend: Backend, caller: Caller, objects: Iterable[T],
+             key: Callable[[T], str] = lambda o: o.id, kind: Kind = Kind.ACTOR,
+             level: Level = Level.READ) -> list[T]:
+    """The objects (of the caller's tenant) the caller may read; admins see all of their tenant.
+
+    ``key`` gives each object's name of ``kind`` (an actor id for actors, executions and workers).
+    One index query, whatever the number of objects.
+    """
+    items = [o for o in objects if getattr(o, "tenant", caller.tenant) == caller.tenant]
+    if caller.is_admin:
+        return items
+    allowed = {name for name, lvl in backend.permissions.granted(kind, caller.tenant, caller.username).items()
+               if lvl >= level}
+    return [item for item in items if key(item) in allowed]
+
+
+# Fields only admins and the privileged role may set (Abaco's ``check_privileged``), with the value that
+# means "not set". Checked on the parsed actor fields of POST and PUT /actors only: never on message or
+# state bodies (Abaco inspected any body, so a message with a "privileged" key was refused).
+PRIVILEGED_FIELDS: dict[str, Any] = {
+    "privileged": False, "use_container_uid": False, "max_workers": None, "mem_limit": None,
+    "max_cpus": None, "queue": "default",
+}
+PRIVILEGED_ONLY = "Not authorized -- only admins and privileged users can set {fields}."
+
+
+def check_privileged_fields(caller: Caller, fields: Mapping[str, Any]) -> None:
+    if caller.is_privileged:
+        return
+    restricted = [name for name, unset in PRIVILEGED_FIELDS.items() if fields.get(name, unset) != unset]
+    if restricted:
+        raise NotAuthorized(PRIVILEGED_ONLY.format(fields=", ".join(restricted)))

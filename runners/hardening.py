@@ -1,0 +1,56 @@
+"""What container an execution gets, and whether this runner may run it (reliability plan §3.2, §3.3).
+
+Pure logic, so the security properties are checked by unit tests and by inspecting real containers.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.models import Actor, Execution
+from runners.engine import (
+    LABEL_ACTOR,
+    LABEL_ATTEMPT,
+    LABEL_EXECUTION,
+    LABEL_RUNNER,
+    LABEL_TENANT,
+    ContainerSpec,
+)
+
+DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+def privilege_refusal(actor: Actor, runner_privileged: bool) -> str | None:
+    """Why this runner must not run ``actor`` (None when it may): privileged actors need a runner flagged
+    ``ABACO_RUNNER_PRIVILEGED``, whatever pool their command came through."""
+    if actor.privileged and not runner_privileged:
+        return "privileged actors run only on a runner with ABACO_RUNNER_PRIVILEGED=true"
+    return None
+
+
+def container_spec(actor: Actor, execution: Execution, env: dict[str, str], settings: Any,
+                   runner_id: str, binds: dict[str, dict[str, str]] | None = None) -> ContainerSpec:
+    """The container of one execution: hardened unless the actor is privileged.
+
+    The user is the actor's uid:gid, else the configured non-root default; only ``use_container_uid``
+    (which only admins and the privileged role may set) keeps the image's own user. The Docker socket
+    is mounted for privileged actors only (as Abaco does), never for anyone else; ``binds`` are the
+    runner's own per-execution mounts (results socket, binary message), which never name the socket.
+    """
+    user = None if actor.use_container_uid else (
+        f"{actor.uid}:{actor.gid or actor.uid}" if actor.uid else settings.container_user)
+    binds = {k: v for k, v in (binds or {}).items() if v.get("bind") != DOCKER_SOCKET}
+    if actor.privileged:
+        binds[docker_socket(settings.docker_url)] = {"bind": DOCKER_SOCKET, "mode": "rw"}
+    return ContainerSpec(
+        image=actor.image, environment=env, network_mode=settings.container_network,
+        mem_limit=actor.mem_limit or settings.mem_limit,
+        nano_cpus=actor.max_cpus or settings.max_cpus, pids_limit=settings.pids_limit, user=user,
+        privileged=actor.privileged, binds=binds,
+        labels={LABEL_RUNNER: runner_id, LABEL_EXECUTION: execution.id, LABEL_ACTOR: actor.id,
+                LABEL_ATTEMPT: str(execution.attempt), LABEL_TENANT: actor.tenant})
+
+
+def docker_socket(docker_url: str | None) -> str:
+    if docker_url and docker_url.startswith("unix://"):
+        return docker_url[len("unix://"):]
+    return DOCKER_SOCKET
