@@ -30,6 +30,10 @@ class UnsafeTarget(BadRequest):
     """The URL is not allowed as an outbound target; nothing was sent."""
 
 
+class Unresolved(UnsafeTarget):
+    """The host has no address now (refused at delivery, tolerated at registration)."""
+
+
 @dataclass(frozen=True)
 class Target:
     url: str
@@ -45,8 +49,16 @@ def resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeTarget(f"Invalid webhook: the host '{host}' does not resolve.") from exc
+        raise Unresolved(f"Invalid webhook: the host '{host}' does not resolve.") from exc
     return sorted({str(info[4][0]) for info in infos})
+
+
+def _literal(host: str) -> list[str]:
+    """A literal IP needs no lookup at all."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return []
 
 
 def is_public(address: str) -> bool:
@@ -69,9 +81,9 @@ def vet(url: str, allow_private: bool = False, resolver: Resolver = resolve) -> 
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
     except ValueError as exc:
         raise UnsafeTarget("Invalid webhook: bad port.") from exc
-    addresses = resolver(parsed.hostname, port)
+    addresses = _literal(parsed.hostname) or resolver(parsed.hostname, port)
     if not addresses:
-        raise UnsafeTarget(f"Invalid webhook: the host '{parsed.hostname}' does not resolve.")
+        raise Unresolved(f"Invalid webhook: the host '{parsed.hostname}' does not resolve.")
     if not allow_private and not all(is_public(a) for a in addresses):
         raise UnsafeTarget("Invalid webhook: targets on loopback, private or link-local addresses are not "
                            "allowed.")
@@ -80,10 +92,19 @@ def vet(url: str, allow_private: bool = False, resolver: Resolver = resolve) -> 
                   address=addresses[0])
 
 
-def check_webhook(url: str, allow_private: bool = False) -> str:
-    """Validation for the actor ``webhook`` field: '' is no webhook; anything else must be safe."""
-    if url:
-        vet(url, allow_private)
+def check_webhook(url: str, allow_private: bool = False, resolver: Resolver = resolve) -> str:
+    """Validation for the actor ``webhook`` field: '' is no webhook; anything else must be safe.
+
+    A name that does not resolve now (an offline machine, a record not yet published) is accepted: the
+    check that protects is the one ``post`` makes before every delivery; this one refuses early what is
+    already known to be private.
+    """
+    if not url:
+        return url
+    try:
+        vet(url, allow_private, resolver)
+    except Unresolved:
+        pass
     return url
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from chalicelib.envelope import to_snake
 from chalicelib.errors import BadRequest
+from chalicelib.limits import MAX_PAGE_LIMIT
 
 DEFAULT_LIMIT = 100  # Abaco's code default (its docs say 10)
 OPERATORS = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "nin", "like", "nlike", "between")
@@ -95,7 +96,8 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> Query:
             paging[key] = _non_negative(key, values[-1])
         elif key not in NOT_FILTERS:
             conditions.extend(_condition(key, value) for value in values)
-    return Query(tuple(conditions), tuple(terms), tuple(phrases), paging["skip"], paging["limit"])
+    limit = min(paging["limit"], MAX_PAGE_LIMIT)  # clamped: one request never pages the whole tenant
+    return Query(tuple(conditions), tuple(terms), tuple(phrases), paging["skip"], limit)
 
 
 def _non_negative(key: str, value: str) -> int:

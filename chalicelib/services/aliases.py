@@ -13,6 +13,9 @@ from chalicelib.auth import Caller
 from chalicelib.backend import Backend
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.models import Alias
+from chalicelib.permissions import Kind, Level
+from chalicelib.services import nonces as nonce_service
+from chalicelib.services import permissions as permission_service
 
 PREFIX = "Invalid alias description"
 # Abaco's reserved words, plus the static words of our own /actors/... routes.
@@ -57,17 +60,19 @@ def _target(backend: Backend, caller: Caller, body: dict[str, Any]) -> str:
         raise BadRequest(f"{PREFIX}. Missing required field: actor_id")
     if backend.actors.find(caller.tenant, actor_id) is None:
         raise NotFound(f"No actor found with id: {actor_id}.")
+    permission_service.require(backend, caller, Kind.ACTOR, actor_id, Level.UPDATE)
     return actor_id
 
 
 def create(backend: Backend, caller: Caller, body: dict[str, Any]) -> Alias:
-    """The caller needs UPDATE on the target actor (enforced with the permissions of issue 4)."""
+    """The caller needs UPDATE on the target actor, and gets UPDATE on the alias."""
     name = inputs.as_str(body.get("alias"), "alias", PREFIX).strip()
     validate_name(name)
     actor_id = _target(backend, caller, body)
     alias = Alias(tenant=caller.tenant, alias=name, actor_id=actor_id, owner=caller.username,
                   api_server=backend.settings.api_server)
     backend.aliases.create(alias)
+    permission_service.grant_owner(backend, Kind.ALIAS, caller.tenant, name, caller.username)
     return alias
 
 
@@ -76,7 +81,9 @@ def get(backend: Backend, caller: Caller, name: str) -> Alias:
 
 
 def list_aliases(backend: Backend, caller: Caller) -> list[Alias]:
-    return backend.aliases.list(caller.tenant)
+    """The aliases the caller may read (Abaco listed the whole tenant's)."""
+    return permission_service.readable(backend, caller, backend.aliases.list(caller.tenant),
+                                       key=lambda a: a.alias, kind=Kind.ALIAS)
 
 
 def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) -> Alias:
@@ -90,7 +97,10 @@ def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) ->
 
 
 def delete(backend: Backend, caller: Caller, name: str) -> None:
-    backend.aliases.delete(caller.tenant, get(backend, caller, name).alias)
+    alias = get(backend, caller, name).alias
+    backend.aliases.delete(caller.tenant, alias)
+    nonce_service.delete_all(backend, Kind.ALIAS, caller.tenant, alias)
+    permission_service.drop(backend, Kind.ALIAS, caller.tenant, alias)
 
 
 def display(alias: Alias) -> dict[str, Any]:

@@ -14,7 +14,9 @@ from chalicelib.auth import Caller
 from chalicelib.backend import Backend
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.models import Actor, ActorConfig
+from chalicelib.permissions import Kind, Level
 from chalicelib.services import aliases as alias_service
+from chalicelib.services import permissions as permission_service
 
 PREFIX = "Invalid config description"
 RESERVED_WORDS = ("executions", "nonces", "logs", "messages", "adapters", "admin", "utilization")
@@ -54,7 +56,9 @@ def _value(body: dict[str, Any]) -> str:
 
 
 def _actors(backend: Backend, caller: Caller, value: Any) -> list[str]:
-    """Actor ids and/or aliases, each existing in the caller's tenant (404 otherwise)."""
+    """Actor ids and/or aliases, each existing in the caller's tenant (404 otherwise) and each one the
+    caller may UPDATE: a config hands its values to those actors' containers (Abaco computed this check
+    and ignored it, so anyone could attach a config to any actor)."""
     if value is None:
         raise BadRequest(f"{PREFIX}. Missing required field: actors")
     if isinstance(value, list):
@@ -71,6 +75,7 @@ def _actors(backend: Backend, caller: Caller, value: Any) -> list[str]:
             actor_id = None
         if actor_id is None or backend.actors.find(caller.tenant, actor_id) is None:
             raise NotFound(f"No actor or alias found with id: {name}.")
+        permission_service.require(backend, caller, Kind.ACTOR, actor_id, Level.UPDATE)
     return list(dict.fromkeys(names))
 
 
@@ -87,9 +92,10 @@ def _build(backend: Backend, caller: Caller, name: str, body: dict[str, Any], ow
 
 
 def create(backend: Backend, caller: Caller, body: dict[str, Any]) -> ActorConfig:
-    """Like Abaco, listing an actor needs no permission on it; only what the config holds is shared."""
+    """The creator gets UPDATE on the config, and needs UPDATE on every actor it lists."""
     config = _build(backend, caller, _name(body.get("name")), body, caller.username)
     backend.configs.create(config)
+    permission_service.grant_owner(backend, Kind.CONFIG, caller.tenant, config.name, caller.username)
     return config
 
 
@@ -98,7 +104,9 @@ def get(backend: Backend, caller: Caller, name: str) -> ActorConfig:
 
 
 def list_configs(backend: Backend, caller: Caller) -> list[ActorConfig]:
-    return backend.configs.list(caller.tenant)
+    """The configs the caller may read (Abaco listed the whole tenant's)."""
+    return permission_service.readable(backend, caller, backend.configs.list(caller.tenant),
+                                       key=lambda c: c.name, kind=Kind.CONFIG)
 
 
 def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) -> ActorConfig:
@@ -109,7 +117,9 @@ def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) ->
 
 
 def delete(backend: Backend, caller: Caller, name: str) -> None:
-    backend.configs.delete(caller.tenant, get(backend, caller, name).name)
+    config = get(backend, caller, name).name
+    backend.configs.delete(caller.tenant, config)
+    permission_service.drop(backend, Kind.CONFIG, caller.tenant, config)
 
 
 def display(config: ActorConfig) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def run(backend: Backend, caller: Caller, search_type: str, params: Params, acto
 
 
 def _visible_actors(backend: Backend, caller: Caller) -> list[Actor]:
-    """The actors whose records the caller may see (issue 4 narrows this to those the caller can READ)."""
+    """The actors whose records the caller may see: those it may READ (admins: the whole tenant)."""
     return actor_service.list_actors(backend, caller)
 
 

@@ -285,6 +285,17 @@ def test_private_and_odd_webhook_targets_are_refused(url: str) -> None:
         netguard.vet(url)
 
 
+def test_unresolvable_names_wait_for_the_delivery_check() -> None:
+    def nowhere(host: str, port: int) -> list[str]:
+        raise netguard.Unresolved("no such host")
+
+    assert netguard.check_webhook("http://hooks.invalid/x", resolver=nowhere) == "http://hooks.invalid/x"
+    with pytest.raises(netguard.UnsafeTarget):
+        netguard.check_webhook("http://10.9.8.7/x", resolver=nowhere)
+    with pytest.raises(netguard.Unresolved):
+        netguard.post("http://hooks.invalid/x", b"{}", resolver=nowhere)
+
+
 def test_public_targets_pass_and_operators_may_allow_private_ones() -> None:
     assert netguard.vet("https://93.184.216.34/hook?a=1").path == "/hook?a=1"
     assert netguard.vet("http://10.0.0.1/", allow_private=True).address == "10.0.0.1"

@@ -144,8 +144,8 @@ def test_permission_grants_are_validated_and_the_owner_keeps_update(client: Any)
     assert result["sam"] == "NONE"
 
 
-@pytest.mark.parametrize("fields", [{"privileged": True}, {"max_workers": 2}, {"mem_limit": "1g"}, {"max_cpus": 2},
-                                    {"use_container_uid": "true"}, {"privileged": 1}])
+@pytest.mark.parametrize("fields", [{"privileged": True}, {"max_workers": 2}, {"mem_limit": "1g"},
+                                    {"max_cpus": 1_000_000_000}, {"use_container_uid": "true"}, {"privileged": 1}])
 def test_privileged_fields_need_the_privileged_role(client: Any, fields: dict[str, Any]) -> None:
     user: Client = client("uma")
     before = len(user.ok("GET", "/actors"))
