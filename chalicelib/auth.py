@@ -99,13 +99,18 @@ def check_configuration(settings: Settings) -> None:
         verifier(settings)
 
 
-@functools.lru_cache(maxsize=4)
 def verifier(settings: Settings) -> tokens.VerifierConfig:
     """The verification settings, built once per process from the configured public key."""
-    pem = settings.jwt_public_key
-    if not pem and settings.jwt_public_key_file:
+    return _verifier(settings.jwt_public_key, settings.jwt_public_key_file, settings.jwt_leeway,
+                     settings.jwt_issuer, settings.jwt_audience, settings.jwt_key_id)
+
+
+@functools.lru_cache(maxsize=4)
+def _verifier(pem: str | None, pem_file: str | None, leeway: int, issuer: str | None, audience: str | None,
+              key_id: str | None) -> tokens.VerifierConfig:
+    if not pem and pem_file:
         try:
-            pem = Path(settings.jwt_public_key_file).read_text()
+            pem = Path(pem_file).read_text()
         except OSError as exc:
             raise ConfigurationError(f"cannot read ABACO_JWT_PUBLIC_KEY_FILE: {exc}") from exc
     if not pem:
@@ -115,8 +120,7 @@ def verifier(settings: Settings) -> tokens.VerifierConfig:
         key = tokens.load_public_key(pem)
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from exc
-    return tokens.VerifierConfig(key=key, leeway=settings.jwt_leeway, issuer=settings.jwt_issuer,
-                                 audience=settings.jwt_audience, key_id=settings.jwt_key_id)
+    return tokens.VerifierConfig(key=key, leeway=leeway, issuer=issuer, audience=audience, key_id=key_id)
 
 
 def identify(headers: Mapping[str, str], settings: Settings) -> Caller | None:

@@ -40,12 +40,14 @@ class Grant:
     identifier: str | None = None  # the path's actor id or alias
 
 
-@functools.lru_cache(maxsize=4)
 def _buckets(settings: Settings) -> tuple[limits.TokenBuckets, limits.TokenBuckets]:
     """Per process: requests per principal, and failed credentials per source."""
-    failures = settings.auth_failures_per_minute
-    return (limits.TokenBuckets(settings.rate_limit_rps, settings.rate_limit_burst),
-            limits.TokenBuckets(failures / 60.0, max(failures, 1)))
+    return _make_buckets(settings.rate_limit_rps, settings.rate_limit_burst, settings.auth_failures_per_minute)
+
+
+@functools.lru_cache(maxsize=4)
+def _make_buckets(rps: float, burst: int, failures: int) -> tuple[limits.TokenBuckets, limits.TokenBuckets]:
+    return limits.TokenBuckets(rps, burst), limits.TokenBuckets(failures / 60.0, max(failures, 1))
 
 
 def authorize(request: Any, scope: Scope, level: Level, params: Mapping[str, str]) -> Grant:

