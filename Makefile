@@ -6,7 +6,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt containerlib/pyproject.toml 2>/dev/null | md5sum | cut -c1-12)
 
-.PHONY: run test venv docker images bench lint clean
+.PHONY: run test venv docker images bench lint clean synth infra-deps
 
 run: venv docker images
 	$(VPY) -m localstack.launcher
@@ -30,6 +30,15 @@ images: venv docker
 
 bench: venv docker images
 	$(VPY) -m bench $(if $(QUICK),--quick,)
+
+# The CDK app (infrastructure/): pinned aws-cdk-lib into .venv and the pinned npm CLI aws-cdk@2 under
+# infrastructure/node_modules (never global), then `cdk synth` offline into infrastructure/cdk.out and
+# cfn-lint on the templates; fails when either fails.
+synth: infra-deps
+	$(VPY) -m infrastructure.build synth
+
+infra-deps: venv
+	$(VPY) -m infrastructure.build deps
 
 lint: venv
 	$(VPY) -m ruff check .

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from chalice import Chalice
 
+from chalicelib import duties
 from chalicelib.api import (
     actors,
     admin,
@@ -23,5 +24,5 @@ app = Chalice(app_name="abaco")
 app.api.binary_types.append("application/octet-stream")
 
 for blueprint in (actors.bp, messages.bp, executions.bp, state.bp, workers.bp, hosts.bp, aliases.bp, configs.bp,
-                  search.bp, admin.bp, openapi.bp, permissions.bp, nonces.bp):
+                  search.bp, admin.bp, openapi.bp, permissions.bp, nonces.bp, duties.bp):
     app.register_blueprint(blueprint)

@@ -36,7 +36,8 @@ class Queues:
         self._lock = threading.Lock()
 
     # --- inboxes -------------------------------------------------------------------------------
-    def create_inbox(self, tenant: str, actor_id: str) -> str:
+    def create_inbox(self, tenant: str, actor_id: str, pool: str = "default") -> str:
+        """Create the inbox tagged with its runner pool: in AWS, runner roles read only their pool's inboxes."""
         name = resources.inbox_name(self._settings.resource_prefix, tenant, actor_id)
         attributes = {
             "VisibilityTimeout": str(self._settings.visibility_timeout),
@@ -45,7 +46,8 @@ class Queues:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": self._dlq_arn(),
                                          "maxReceiveCount": str(resources.INBOX_MAX_RECEIVE_COUNT)}),
         }
-        url = self._call("create_queue", QueueName=name, Attributes=attributes)["QueueUrl"]
+        url = self._call("create_queue", QueueName=name, Attributes=attributes,
+                         tags={resources.POOL_TAG: pool})["QueueUrl"]
         with self._lock:
             self._urls[name] = url
         return url
@@ -57,6 +59,14 @@ class Queues:
             pass
         with self._lock:
             self._urls.pop(resources.inbox_name(self._settings.resource_prefix, tenant, actor_id), None)
+
+    def set_inbox_pool(self, tenant: str, actor_id: str, pool: str) -> None:
+        """Re-tag the inbox when an actor moves to another pool (its runners' roles match the tag)."""
+        self._call("tag_queue", QueueUrl=self.inbox_url(tenant, actor_id), Tags={resources.POOL_TAG: pool})
+
+    def inbox_pool(self, tenant: str, actor_id: str) -> str | None:
+        tags = self._call("list_queue_tags", QueueUrl=self.inbox_url(tenant, actor_id)).get("Tags", {})
+        return tags.get(resources.POOL_TAG)
 
     def inbox_url(self, tenant: str, actor_id: str) -> str:
         return self._url(resources.inbox_name(self._settings.resource_prefix, tenant, actor_id))

@@ -14,6 +14,11 @@ SQS_MAX_RETENTION_SECONDS = 1_209_600  # 14 days
 SQS_QUEUE_NAME_MAX = 80
 INBOX_MAX_RECEIVE_COUNT = 5  # receives before a message moves to the dead-letter queue
 
+# Tags and metrics shared by the code and the CDK stack (infrastructure/).
+POOL_TAG = "abaco-pool"  # on every inbox: runner roles may read only inboxes tagged with their pool
+METRICS_NAMESPACE = "Abaco"
+BACKLOG_METRIC = "Backlog"  # per (Prefix, Pool): messages waiting or running; the runner groups scale on it
+
 
 @dataclass(frozen=True)
 class TableDef:
@@ -120,6 +125,10 @@ def inbox_name(prefix: str, tenant: str, actor_id: str) -> str:
 def inbox_prefix(prefix: str) -> str:
     """Every inbox starts with this; IAM policies grant the API queue management under it only."""
     return f"{prefix}-inbox-"
+
+
+def command_queue_prefix(prefix: str) -> str:
+    return f"{prefix}-commands-"
 
 
 def bucket_name(prefix: str) -> str:

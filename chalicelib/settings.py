@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")
     resource_prefix: str = "abaco-local"
+    bootstrap_template: str | None = None  # local bootstrap: create what this CloudFormation template defines
 
     # Web.
     version: str = ":dev"

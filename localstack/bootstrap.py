@@ -1,9 +1,13 @@
 """Create every table, queue and bucket from ``chalicelib.resources`` on the configured endpoint.
 
-Idempotent: existing resources are left as they are. Run as ``python -m localstack.bootstrap``.
+Idempotent: existing resources are left as they are. Run as ``python -m localstack.bootstrap``. With
+``ABACO_BOOTSTRAP_TEMPLATE`` set to a synthesised CloudFormation template (``infrastructure/cdk.out/
+dev.template.json``), it creates exactly the template's tables, queues and bucket instead: the local system
+then runs on what the stack would create in AWS.
 """
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -11,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws, resources
 from chalicelib.settings import Settings, get_settings
+from localstack import template as cfn
 
 
 def create_tables(settings: Settings) -> list[str]:
@@ -60,8 +65,11 @@ def create_queues(settings: Settings) -> list[str]:
 
 
 def create_bucket(settings: Settings) -> str:
+    return _create_bucket(settings, resources.bucket_name(settings.resource_prefix))
+
+
+def _create_bucket(settings: Settings, name: str) -> str:
     s3 = aws.client("s3", settings)
-    name = resources.bucket_name(settings.resource_prefix)
     try:
         s3.create_bucket(Bucket=name)
     except ClientError as exc:
@@ -76,8 +84,49 @@ def create_bucket(settings: Settings) -> str:
 
 
 def bootstrap(settings: Settings) -> dict[str, Any]:
+    if settings.bootstrap_template:
+        return bootstrap_from_template(settings, settings.bootstrap_template)
     return {"tables": create_tables(settings), "queues": create_queues(settings),
             "bucket": create_bucket(settings)}
+
+
+def bootstrap_from_template(settings: Settings, path: str) -> dict[str, Any]:
+    """Create the template's resources; their names must carry this system's prefix, or the API and the
+    runners would look for resources that are not there."""
+    found = cfn.load(path)
+    names = [t.name for t in found.tables] + [q.name for q in found.queues] + found.buckets
+    stray = [n for n in names if not n.startswith(f"{settings.resource_prefix}-")]
+    if stray:
+        raise cfn.TemplateError(f"{path}: {stray} do not start with ABACO_RESOURCE_PREFIX "
+                                f"{settings.resource_prefix!r}-; synthesise with that prefix or change it")
+    ddb = aws.client("dynamodb", settings)
+    existing = set(_all_tables(ddb))
+    made_tables = []
+    for table in found.tables:
+        if table.name in existing:
+            continue
+        ddb.create_table(**table.create)
+        ddb.get_waiter("table_exists").wait(TableName=table.name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+        if table.ttl_attribute:
+            ddb.update_time_to_live(TableName=table.name, TimeToLiveSpecification={
+                "Enabled": True, "AttributeName": table.ttl_attribute})
+        if table.point_in_time_recovery:
+            ddb.update_continuous_backups(TableName=table.name, PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": True})
+        made_tables.append(table.name)
+    sqs = aws.client("sqs", settings)
+    arns: dict[str, str] = {}
+    for queue in found.queues:
+        attributes = dict(queue.attributes)
+        if queue.dead_letter_logical_id:
+            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": arns[queue.dead_letter_logical_id],
+                                                      "maxReceiveCount": str(queue.max_receive_count)})
+        url = sqs.create_queue(QueueName=queue.name, Attributes=attributes)["QueueUrl"]
+        arns[queue.logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+    for bucket in found.buckets:
+        _create_bucket(settings, bucket)
+    return {"tables": made_tables, "queues": [q.name for q in found.queues], "bucket": ",".join(found.buckets)}
 
 
 def main() -> int:

@@ -55,7 +55,7 @@ def register(backend: Backend, caller: Caller, body: dict[str, Any]) -> Actor:
         _check_link(backend, caller, actor_id, fields["link"])
     actor = Actor(tenant=caller.tenant, id=actor_id, owner=caller.username, name=actor_fields.name(body.get("name")),
                   api_server=backend.settings.api_server, state=_initial_state(body), **fields)
-    backend.queues.create_inbox(actor.tenant, actor.id)
+    backend.queues.create_inbox(actor.tenant, actor.id, worker_service.pool_for(actor, backend.settings))
     permission_service.grant_owner(backend, Kind.ACTOR, actor.tenant, actor.id, caller.username)
     backend.actors.create(actor)
     backend.metrics.increment(actor.tenant, ACTOR_TOTAL)
@@ -94,6 +94,9 @@ def update(backend: Backend, caller: Caller, identifier: str, body: dict[str, An
     updated = backend.actors.replace(current.model_copy(update=fields), expected_version=current.version)
     if caller.username != current.owner and not caller.nonce:
         permission_service.grant_owner(backend, Kind.ACTOR, current.tenant, current.id, caller.username)
+    pool = worker_service.pool_for(updated, backend.settings)
+    if pool != worker_service.pool_for(current, backend.settings):  # runner roles read inboxes by this tag
+        backend.queues.set_inbox_pool(updated.tenant, updated.id, pool)
     if new_revision:
         worker_service.ensure_worker(backend, updated, stop_existing=True)
     return updated

@@ -1,0 +1,28 @@
+"""The backlog of each runner pool: what the runner Auto Scaling groups scale on (backlog per host).
+
+Backlog of a pool = its open executions (SUBMITTED or RUNNING: one query of the sparse ``open`` index,
+whatever the number of idle actors) plus the start-worker commands waiting in its command queue. The
+stack's scaling policy divides it by the group's in-service hosts and tracks a target of about one host's
+worker slots.
+"""
+from __future__ import annotations
+
+import logging
+
+from chalicelib.backend import Backend
+from chalicelib.cloudwatch import Metrics
+
+LOG = logging.getLogger("abaco.backlog")
+
+
+def measure(backend: Backend) -> dict[str, int]:
+    """Backlog per pool; every pool appears (0 when idle) so its scaling metric never goes missing."""
+    return {pool: sum(1 for _ in backend.executions.open_in_pool(pool)) + backend.queues.command_depth(pool)
+            for pool in backend.settings.all_pools}
+
+
+def publish(backend: Backend, metrics: Metrics | None = None) -> dict[str, int]:
+    backlog = measure(backend)
+    (metrics or Metrics(backend.settings)).put_backlog(backlog)
+    LOG.info("backlog published: %s", backlog)
+    return backlog

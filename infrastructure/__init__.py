@@ -1,0 +1,1 @@
+"""Infrastructure as code (the CDK app) and its build helpers; see ``build.py``."""

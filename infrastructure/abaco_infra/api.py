@@ -1,0 +1,126 @@
+"""The Chalice app (``app.py`` + ``chalicelib/``) as API Gateway + Lambda, through Chalice's CDK construct.
+
+Chalice packages the app into a SAM template that the construct includes; we give its functions roles we
+own (least privilege), log groups with retention, X-Ray on the functions and the API stage, and the
+``ABACO_*`` settings the app reads. Scheduled duties (``chalicelib/duties.py``) come out of the same
+package as EventBridge-scheduled functions.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from aws_cdk import CfnResource
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from abaco_infra import policies
+from abaco_infra.config import StageConfig
+from abaco_infra.data import DataPlane
+
+ROOT = Path(__file__).resolve().parents[2]
+API_FUNCTION = "APIHandler"  # logical id Chalice gives the API function
+DUTY_FUNCTIONS = {"publish_backlog": "PublishBacklog"}  # Chalice function name -> logical id
+DUTY_TIMEOUT_S = 60
+
+
+def api_environment(config: StageConfig, data: DataPlane) -> dict[str, str]:
+    """The settings (``chalicelib/settings.py``) of the API and the duties in this stage."""
+    env = {
+        "ABACO_RESOURCE_PREFIX": config.prefix,
+        "ABACO_POOLS": ",".join(config.actor_pools),
+        "ABACO_PRIVILEGED_POOL": config.privileged_pool,
+        "ABACO_ACCESS_CONTROL": config.access_control,
+        "ABACO_TENANT": config.tenant,
+        "ABACO_VERSION": config.version,
+        "ABACO_VISIBILITY_TIMEOUT": str(config.visibility_timeout),
+        "ABACO_ENCRYPTION_KEYS": config.encryption_keys_reference,
+    }
+    if config.api_server:
+        env["ABACO_API_SERVER"] = config.api_server
+    env.update(config.extra_env)
+    return env
+
+
+def _log_group(scope: Construct, construct_id: str, name: str, config: StageConfig,
+               data: DataPlane) -> logs.CfnLogGroup:
+    group = logs.CfnLogGroup(scope, construct_id, log_group_name=name, retention_in_days=config.log_retention_days)
+    group.apply_removal_policy(data.removal)
+    return group
+
+
+@contextlib.contextmanager
+def _packaging(region: str) -> Iterator[None]:
+    """Chalice's construct writes its package under ``./chalice.out``; keep that out of the tree (its
+    assets are staged into cdk.out before we leave). Chalice builds an SDK client while packaging, which
+    needs a region; it makes no call."""
+    previous, previous_region = os.getcwd(), os.environ.get("AWS_DEFAULT_REGION")
+    with tempfile.TemporaryDirectory(prefix="abaco-chalice-") as scratch:
+        os.chdir(scratch)
+        os.environ["AWS_DEFAULT_REGION"] = region
+        try:
+            yield
+        finally:
+            os.chdir(previous)
+            if previous_region is None:
+                os.environ.pop("AWS_DEFAULT_REGION", None)
+            else:
+                os.environ["AWS_DEFAULT_REGION"] = previous_region
+
+
+class Api(Construct):
+    def __init__(self, scope: Construct, construct_id: str, config: StageConfig, data: DataPlane,
+                 arns: policies.Arns) -> None:
+        super().__init__(scope, construct_id)
+        names = {name: f"/abaco/{config.prefix}/{name}" for name in ("api", *DUTY_FUNCTIONS)}
+        self.log_groups = {name: _log_group(self, f"Logs-{name}", group, config, data)
+                           for name, group in names.items()}
+        self.role = self._role("ApiRole", policies.api(arns, config.pool_names, [names["api"]]))
+        self.duty_role = self._role("DutyRole", policies.duties(
+            arns, config.pool_names, [names[n] for n in DUTY_FUNCTIONS]))
+        stage_config = {
+            "api_gateway_stage": "api",
+            "manage_iam_role": False,
+            "iam_role_arn": self.role.role_arn,
+            "xray": True,
+            "lambda_memory_size": config.api_memory_mb,
+            "lambda_timeout": config.api_timeout_s,
+            "environment_variables": api_environment(config, data),
+        }
+        with _packaging(config.region):
+            # The construct names the Chalice stage after its scope: the stack id, i.e. the stage.
+            self.chalice = Chalice(scope, "Chalice", source_dir=str(ROOT), stage_config=stage_config)
+        self._wire_logs_and_tracing()
+
+    def _role(self, name: str, statements: list[iam.PolicyStatement]) -> iam.Role:
+        role = iam.Role(self, name, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description=f"Abaco {name}: least privilege, see infrastructure/abaco_infra/policies.py")
+        for statement in statements:
+            role.add_to_policy(statement)
+        return role
+
+    def _wire_logs_and_tracing(self) -> None:
+        functions = {"api": API_FUNCTION, **DUTY_FUNCTIONS}
+        for name, logical_id in functions.items():
+            function = self.function(logical_id)
+            function.add_property_override("LoggingConfig", {
+                "LogGroup": self.log_groups[name].ref, "LogFormat": "Text"})
+            if name in DUTY_FUNCTIONS:
+                # Chalice reads per-function settings only from config.json, where the role's ARN (a token
+                # of this stack) cannot be; the duties get their own role and timeout here instead.
+                function.add_property_override("Role", self.duty_role.role_arn)
+                function.add_property_override("Timeout", DUTY_TIMEOUT_S)
+        rest_api = self.chalice.get_resource("RestAPI")
+        rest_api.add_property_override("TracingEnabled", True)
+
+    def function(self, logical_id: str) -> CfnResource:
+        return self.chalice.get_resource(logical_id)
+
+    @property
+    def api_function_name(self) -> str:
+        return self.function(API_FUNCTION).ref

@@ -1,0 +1,146 @@
+"""Every IAM statement of the stack, in one place so that least privilege can be read and tested.
+
+ARNs are built from the physical names in ``chalicelib.resources`` (all under the stage prefix); the only
+``*`` resources are for actions that have no resource-level permissions (X-Ray, CloudWatch PutMetricData,
+the latter limited to our namespace by a condition). ``tests/integration/test_infrastructure.py`` checks the
+synthesised template against these rules.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
+
+from chalicelib import resources
+
+TABLE_READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+              "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
+TABLE_WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+INBOX_MANAGE = ["sqs:CreateQueue", "sqs:DeleteQueue", "sqs:TagQueue", "sqs:ListQueueTags", "sqs:PurgeQueue",
+                "sqs:SetQueueAttributes", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]
+QUEUE_CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                 "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+QUEUE_PRODUCE = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+QUEUE_INSPECT = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+OBJECT_RW = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+BUCKET_LIST = ["s3:ListBucket"]  # so that HeadObject on a missing payload answers 404, not 403
+XRAY = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+LOG_WRITE = ["logs:CreateLogStream", "logs:PutLogEvents"]
+
+
+@dataclass(frozen=True)
+class Arns:
+    """The ARNs of one stage, built from names (the account and region are concrete at synthesis)."""
+
+    prefix: str
+    region: str
+    account: str
+
+    def _arn(self, service: str, resource: str, region: bool = True, account: bool = True) -> str:
+        return (f"arn:{Aws.PARTITION}:{service}:{self.region if region else ''}:"
+                f"{self.account if account else ''}:{resource}")
+
+    def table(self, table: resources.TableDef) -> str:
+        return self._arn("dynamodb", f"table/{table.physical(self.prefix)}")
+
+    def tables(self) -> list[str]:
+        out = []
+        for table in resources.TABLES:
+            out += [self.table(table), f"{self.table(table)}/index/*"]
+        return out
+
+    def secret(self, name: str) -> str:
+        return self._arn("secretsmanager", f"secret:{name}-??????")  # Secrets Manager appends 6 characters
+
+    def queue(self, name: str) -> str:
+        return self._arn("sqs", name)
+
+    def inboxes(self) -> str:
+        return self._arn("sqs", f"{resources.inbox_prefix(self.prefix)}*")
+
+    def command_queue(self, pool: str) -> str:
+        return self.queue(resources.command_queue(pool).physical(self.prefix))
+
+    def static_queue(self, queue: resources.QueueDef) -> str:
+        return self.queue(queue.physical(self.prefix))
+
+    def bucket(self) -> str:
+        return self._arn("s3", resources.bucket_name(self.prefix), region=False, account=False)
+
+    def parameters(self, path: str) -> str:
+        return self._arn("ssm", f"parameter{path}")
+
+    def log_group(self, name: str) -> str:
+        return self._arn("logs", f"log-group:{name}:*")
+
+
+def _allow(actions: list[str], res: list[str], conditions: dict | None = None) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=sorted(set(actions)), resources=res, conditions=conditions)
+
+
+def _metrics() -> iam.PolicyStatement:
+    return _allow(["cloudwatch:PutMetricData"], ["*"],
+                  {"StringEquals": {"cloudwatch:namespace": resources.METRICS_NAMESPACE}})
+
+
+def api(arns: Arns, pools: list[str], log_groups: list[str]) -> list[iam.PolicyStatement]:
+    """The API function: tables, its inboxes (create/delete only under the inbox prefix), commands to every
+    pool, the DLQ's ARN (inbox redrive), payload objects, its log group, X-Ray. (Its encryption keys come
+    in its environment, resolved by CloudFormation from Secrets Manager at deploy time.)"""
+    return [
+        _allow(TABLE_READ + TABLE_WRITE, arns.tables()),
+        _allow(INBOX_MANAGE, [arns.inboxes()]),
+        _allow(QUEUE_PRODUCE, [arns.static_queue(resources.EVENTS), *(arns.command_queue(p) for p in pools)]),
+        _allow(QUEUE_INSPECT, [arns.static_queue(resources.DEAD_LETTER)]),
+        _allow(OBJECT_RW, [f"{arns.bucket()}/*"]),
+        _allow(BUCKET_LIST, [arns.bucket()]),
+        _allow(LOG_WRITE, [arns.log_group(g) for g in log_groups]),
+        _allow(XRAY, ["*"]),
+    ]
+
+
+def duties(arns: Arns, pools: list[str], log_groups: list[str]) -> list[iam.PolicyStatement]:
+    """The scheduled duties: query the open executions per pool, read command queue depths, publish metrics."""
+    executions = arns.table(resources.EXECUTIONS)
+    return [
+        _allow(["dynamodb:Query"], [f"{executions}/index/{resources.OPEN_INDEX}"]),
+        _allow(QUEUE_INSPECT, [arns.command_queue(p) for p in pools]),
+        _metrics(),
+        _allow(LOG_WRITE, [arns.log_group(g) for g in log_groups]),
+        _allow(XRAY, ["*"]),
+    ]
+
+
+def runner(arns: Arns, pool: str, pools: list[str], key_arn: str, parameter_path: str, secret_name: str,
+           bundle_object_arn: str) -> list[iam.PolicyStatement]:
+    """A runner host of one pool. It *reads* (receive, delete, change visibility) only its pool's command
+    queue, the inboxes tagged with its pool, and the shared events queue (the leased events duty). The
+    leased duties any host may hold also *send*: the reconciler re-sends into inboxes, the autoscaler sends
+    start-worker commands to every pool, poison messages go to the DLQ, events to the events queue. Plus the
+    tables, payload objects, its settings in SSM, the encryption keys' secret (and the stack's key, should
+    the operator encrypt the secret with it), its own code bundle."""
+    events = arns.static_queue(resources.EVENTS)
+    return [
+        _allow(QUEUE_CONSUME, [arns.command_queue(pool), events]),
+        _allow(QUEUE_CONSUME, [arns.inboxes()],
+               {"StringEquals": {f"aws:ResourceTag/{resources.POOL_TAG}": pool}}),
+        _allow(QUEUE_PRODUCE, [arns.inboxes(), events, arns.static_queue(resources.DEAD_LETTER),
+                               *(arns.command_queue(p) for p in pools)]),
+        _allow(TABLE_READ + TABLE_WRITE, arns.tables()),
+        _allow(OBJECT_RW, [f"{arns.bucket()}/*"]),
+        _allow(BUCKET_LIST, [arns.bucket()]),
+        _allow(["secretsmanager:GetSecretValue"], [arns.secret(secret_name)]),
+        _allow(["kms:Decrypt"], [key_arn]),
+        _allow(["ssm:GetParametersByPath", "ssm:GetParameters", "ssm:GetParameter"],
+               [arns.parameters(parameter_path), arns.parameters(f"{parameter_path}/*")]),
+        _allow(["s3:GetObject"], [bundle_object_arn]),
+        _metrics(),
+        _allow(XRAY, ["*"]),
+    ]
+
+
+def instance_refresh(arns: Arns, group_names: list[str]) -> list[iam.PolicyStatement]:
+    """The deploy-time helper that starts an instance refresh of our runner groups on a new version."""
+    groups = [arns._arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{g}") for g in group_names]
+    return [_allow(["autoscaling:StartInstanceRefresh"], groups)]

@@ -1,0 +1,94 @@
+"""The periodic duties and the runner hosts' settings path, against the session's moto server over HTTP:
+the backlog metric the runner groups scale on, and the SSM parameters a runner host starts with."""
+from __future__ import annotations
+
+import importlib.util
+import secrets
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib import resources
+from chalicelib.backend import Backend
+from chalicelib.cloudwatch import Metrics
+from chalicelib.models import Execution
+from chalicelib.queue_messages import StartWorkerCommand
+from chalicelib.services import backlog
+from chalicelib.settings import Settings
+from localstack import bootstrap
+from localstack.launcher import Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+
+
+def _client(stack: Stack, service: str) -> Any:
+    return boto3.client(service, endpoint_url=stack.env["AWS_ENDPOINT_URL"], region_name=REGION,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture()
+def private_backend(stack: Stack) -> Backend:
+    """Tables and queues under a prefix of their own on the session emulator: no runner serves them, so the
+    queue depths stay what the test made them."""
+    settings = Settings(AWS_ENDPOINT_URL=stack.env["AWS_ENDPOINT_URL"], AWS_DEFAULT_REGION=REGION,
+                        resource_prefix=f"abaco-bl{secrets.token_hex(3)}", pools="default,gpu")
+    bootstrap.bootstrap(settings)
+    return Backend.from_settings(settings)
+
+
+def _open_executions(backend: Backend, pool: str, count: int) -> None:
+    for _ in range(count):
+        backend.executions.create(Execution(tenant="T", actor_id="a", id=f"e{secrets.token_hex(4)}", executor="u",
+                                            open_pool=pool))
+
+
+def test_backlog_per_pool_counts_open_executions_and_waiting_commands(
+        stack: Stack, private_backend: Backend) -> None:
+    backend = private_backend
+    assert backlog.measure(backend) == {"default": 0, "gpu": 0, "privileged": 0}  # every pool, even idle
+    _open_executions(backend, "default", 3)
+    _open_executions(backend, "gpu", 1)
+    backend.executions.create(Execution(tenant="T", actor_id="a", id="done", executor="u"))  # terminal: no pool
+    command = StartWorkerCommand(tenant="T", actor_id="x", worker_id="w", image="i", revision=1)
+    backend.queues.send_command("gpu", command)
+    backend.queues.send_command("privileged", command)
+    assert backlog.measure(backend) == {"default": 3, "gpu": 2, "privileged": 1}
+
+    published = backlog.publish(backend, Metrics(backend.settings))
+    assert published == {"default": 3, "gpu": 2, "privileged": 1}
+    cloudwatch = _client(stack, "cloudwatch")
+    listed = cloudwatch.list_metrics(Namespace=resources.METRICS_NAMESPACE, MetricName=resources.BACKLOG_METRIC,
+                                     Dimensions=[{"Name": "Prefix", "Value": backend.settings.resource_prefix}])
+    pools = {d["Value"] for m in listed["Metrics"] for d in m["Dimensions"] if d["Name"] == "Pool"}
+    assert pools == {"default", "gpu", "privileged"}
+
+
+def test_inbox_is_tagged_with_the_pool_that_runs_the_actor(private_backend: Backend) -> None:
+    queues = private_backend.queues
+    queues.create_inbox("T", "tagged", "gpu")
+    assert queues.inbox_pool("T", "tagged") == "gpu"
+    queues.set_inbox_pool("T", "tagged", "default")
+    assert queues.inbox_pool("T", "tagged") == "default"
+
+
+def _runner_env() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("runner_env", ROOT / "infrastructure" / "host" / "runner_env.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runner_host_reads_every_abaco_setting_of_its_pool_from_ssm(stack: Stack) -> None:
+    ssm = _client(stack, "ssm")
+    path = f"/abaco-t{secrets.token_hex(3)}/runner/default"
+    wanted = {f"ABACO_SETTING_{i}": str(i) for i in range(12)}  # more than one page (10 per call)
+    for name, value in wanted.items():
+        ssm.put_parameter(Name=f"{path}/{name}", Value=value, Type="String")
+    ssm.put_parameter(Name=f"{path}/PATH", Value="/evil", Type="String")  # not a setting: never exported
+    ssm.put_parameter(Name=f"{path}-other/ABACO_RUNNER_POOL", Value="gpu", Type="String")  # another pool
+    assert _runner_env().fetch(ssm, path) == wanted

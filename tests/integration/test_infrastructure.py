@@ -1,0 +1,245 @@
+"""The CDK app, synthesised offline with the pinned CLI: cfn-lint clean, every table and queue the code
+uses present with the same keys, TTL and indexes, IAM limited to our prefixes, and one execution run on
+a private emulator holding exactly the template's tables and queues.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from chalicelib import resources
+from infrastructure import build
+from tests.conftest import Api, start_stack, wait_for
+from tests.infra_checks import STAR_ACTIONS, Template
+
+STAGE = "dev"
+PREFIX = "abaco-dev"  # the dev stage's default prefix
+REGION, ACCOUNT = "us-east-1", "123456789012"
+TENANT = "DEV-DEVELOP"  # the default tenant in ``none`` access control
+
+
+@dataclass(frozen=True)
+class Synthesised:
+    out: Path
+    seconds: float
+    template: Template
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.template.resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+
+    @property
+    def pools(self) -> list[str]:
+        """Every pool: the actor pools and the privileged pool (each has a command queue and a group)."""
+        return [*self.env["ABACO_POOLS"].split(","), self.env["ABACO_PRIVILEGED_POOL"]]
+
+
+@pytest.fixture(scope="module")
+def synthesised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesised]:
+    if not build.node_available():
+        pytest.skip("node and npm are not installed: the pinned CDK CLI cannot run (apt-get install nodejs npm)")
+    build.ensure()  # pinned aws-cdk-lib into .venv and aws-cdk@2 under infrastructure/node_modules, if missing
+    out = tmp_path_factory.mktemp("cdk.out")
+    seconds = build.synth(out, {"stages": STAGE})
+    yield Synthesised(out, seconds, Template(out / f"{STAGE}.template.json"))
+
+
+def test_synth_is_offline_and_cfn_lint_clean(synthesised: Synthesised) -> None:
+    manifest = json.loads((synthesised.out / "manifest.json").read_text())
+    assert not manifest.get("missing"), f"context lookups (need an AWS account): {manifest['missing']}"
+    result = build.lint(synthesised.out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert synthesised.template.body.get("Transform") == "AWS::Serverless-2016-10-31"  # Chalice's SAM
+
+
+def test_every_table_exists_with_the_same_keys_ttl_and_indexes(synthesised: Synthesised) -> None:
+    declared = [v for v in vars(resources).values() if isinstance(v, resources.TableDef)]
+    assert set(declared) <= set(resources.TABLES), "a TableDef in resources.py is missing from TABLES"
+    tables = {p["TableName"]: p for p in synthesised.template.of_type("AWS::DynamoDB::Table").values()}
+    for table in resources.TABLES:
+        props = tables.get(table.physical(PREFIX))
+        assert props is not None, f"table {table.name} is not in the template"
+        assert props["KeySchema"] == table.key_schema()
+        assert sorted(props["AttributeDefinitions"], key=str) == sorted(table.attribute_definitions(), key=str)
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        ttl = props.get("TimeToLiveSpecification")
+        if table.ttl_attribute:
+            assert ttl == {"AttributeName": table.ttl_attribute, "Enabled": True}, table.name
+        else:
+            assert ttl is None, table.name
+        indexes = {i["IndexName"]: i["KeySchema"] for i in props.get("GlobalSecondaryIndexes", [])}
+        assert indexes == {name: [{"AttributeName": pk, "KeyType": "HASH"}]
+                           + ([{"AttributeName": sk, "KeyType": "RANGE"}] if sk else [])
+                           for name, pk, sk in table.indexes}, table.name
+    assert len(tables) == len(resources.TABLES), "the template has tables the code does not define"
+
+
+def test_every_static_queue_exists_with_the_same_attributes(synthesised: Synthesised) -> None:
+    template = synthesised.template
+    queues = {p["QueueName"]: (k, p) for k, p in template.of_type("AWS::SQS::Queue").items()}
+    dlq_id = queues[resources.DEAD_LETTER.physical(PREFIX)][0]
+    for queue in resources.static_queues(synthesised.pools):
+        assert queue.physical(PREFIX) in queues, f"queue {queue.name} is not in the template"
+        _, props = queues[queue.physical(PREFIX)]
+        assert props["VisibilityTimeout"] == queue.visibility_timeout
+        assert props["MessageRetentionPeriod"] == resources.SQS_MAX_RETENTION_SECONDS
+        assert props["MaximumMessageSize"] == resources.SQS_MAX_MESSAGE_BYTES
+        assert props["SqsManagedSseEnabled"] is True
+        redrive = props.get("RedrivePolicy")
+        if queue.dead_letter:
+            assert redrive == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+                               "maxReceiveCount": resources.INBOX_MAX_RECEIVE_COUNT}
+        else:
+            assert redrive is None, queue.name
+    assert set(synthesised.pools) >= {"default", "privileged"}
+
+
+def test_bucket_is_private_encrypted_and_expires(synthesised: Synthesised) -> None:
+    buckets = synthesised.template.of_type("AWS::S3::Bucket")
+    (props,) = buckets.values()
+    assert props["BucketName"] == resources.bucket_name(PREFIX)
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    rules = props["LifecycleConfiguration"]["Rules"]
+    assert any(r.get("ExpirationInDays", 0) > 0 and r["Status"] == "Enabled" for r in rules)
+    (key,) = synthesised.template.of_type("AWS::KMS::Key").values()
+    assert key["EnableKeyRotation"] is True
+
+
+OURS = re.compile(rf"^arn:aws:[a-z0-9-]+:({REGION})?:({ACCOUNT})?:(.*[:/])?{PREFIX}[-/]")
+
+
+def test_iam_grants_nothing_beyond_our_prefixes(synthesised: Synthesised) -> None:
+    template = synthesised.template
+    own = {k for k, v in template.resources.items() if v["Type"] in ("AWS::KMS::Key",)}
+    statements = template.statements()
+    assert statements
+    for st in statements:
+        where = f"{st.role}: {st.actions} on {st.resources}"
+        assert all("*" not in a for a in st.actions), f"wildcard action: {where}"
+        for res in st.resources:
+            if res == "*":
+                assert set(st.actions) <= STAR_ACTIONS, f"'*' resource for scoped actions: {where}"
+                if "cloudwatch:PutMetricData" in st.actions:
+                    assert st.condition == {"StringEquals": {"cloudwatch:namespace": resources.METRICS_NAMESPACE}}
+            elif res.startswith("<") and res.split(".")[0][1:] in own:
+                continue  # our own KMS key, by reference
+            elif res.startswith(f"arn:aws:s3:::cdk-hnb659fds-assets-{ACCOUNT}-{REGION}/"):
+                assert st.actions == ("s3:GetObject",) and res.endswith(".zip"), where  # the runner bundle only
+            else:
+                assert OURS.match(res), f"resource outside prefix {PREFIX}: {where}"
+    for logical_id, role in template.of_type("AWS::IAM::Role").items():
+        assert not role.get("ManagedPolicyArns"), f"{logical_id} has managed policies"
+
+
+def test_api_manages_only_inbox_queues_and_runners_read_only_their_pool(synthesised: Synthesised) -> None:
+    statements = synthesised.template.statements()
+    inboxes = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{resources.inbox_prefix(PREFIX)}*"
+    manage = [s for s in statements if {"sqs:CreateQueue", "sqs:DeleteQueue"} & set(s.actions)]
+    assert manage and all(s.resources == (inboxes,) for s in manage), manage
+    api_roles = set(synthesised.template.of_type("AWS::IAM::Role")) & {s.role for s in statements}
+    assert {s.role for s in manage} == {r for r in api_roles if r.startswith("ApiApiRole")}
+    for pool in synthesised.pools:
+        receive = [s for s in statements if s.role.startswith(f"RunnersPool{pool}HostRole")
+                   and "sqs:ReceiveMessage" in s.actions]
+        command = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{resources.command_queue(pool).physical(PREFIX)}"
+        events = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{resources.EVENTS.physical(PREFIX)}"
+        assert {s.resources for s in receive} == {(command, events), (inboxes,)}, pool
+        for st in receive:
+            if st.resources == (inboxes,):
+                assert st.condition == {"StringEquals": {f"aws:ResourceTag/{resources.POOL_TAG}": pool}}
+            else:
+                assert not st.condition
+    other_receivers = {s.role for s in statements if "sqs:ReceiveMessage" in s.actions}
+    assert all(r.startswith("RunnersPool") for r in other_receivers)
+
+
+def test_functions_are_traced_logged_and_configured(synthesised: Synthesised) -> None:
+    template = synthesised.template
+    functions = template.of_type("AWS::Serverless::Function")
+    assert {"APIHandler", "PublishBacklog"} <= set(functions)
+    for logical_id, props in functions.items():
+        assert props["Tracing"] == "Active", logical_id
+        assert "LogGroup" in props["LoggingConfig"], logical_id
+        env = props["Environment"]["Variables"]
+        assert env["ABACO_RESOURCE_PREFIX"] == PREFIX
+        # Keys come from Secrets Manager at deploy time: a dynamic reference, never a value in the template.
+        reference = r"\{\{resolve:secretsmanager:[^}]+:SecretString(:::[^}]*)?\}\}"
+        assert re.fullmatch(reference, env["ABACO_ENCRYPTION_KEYS"])
+    schedule = functions["PublishBacklog"]["Events"]["PublishBacklogEvent"]
+    assert schedule == {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
+    assert functions["PublishBacklog"]["Role"] != functions["APIHandler"]["Role"]
+    assert template.of_type("AWS::Serverless::Api")["RestAPI"]["TracingEnabled"] is True
+    retention = {p["LogGroupName"]: p["RetentionInDays"] for p in template.of_type("AWS::Logs::LogGroup").values()}
+    assert retention and all(days > 0 for days in retention.values())
+    alarms = [p.get("MetricName") for p in template.of_type("AWS::CloudWatch::Alarm").values()]
+    for metric in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage", "Errors", "5XXError"):
+        assert metric in alarms, metric
+
+
+def test_runner_groups_scale_on_backlog_per_host_with_settings_from_ssm(synthesised: Synthesised) -> None:
+    template = synthesised.template
+    groups = template.of_type("AWS::AutoScaling::AutoScalingGroup")
+    names = {p["AutoScalingGroupName"]: k for k, p in groups.items()}
+    assert set(names) == {f"{PREFIX}-runners-{pool}" for pool in synthesised.pools}  # privileged: own group
+    policies = template.of_type("AWS::AutoScaling::ScalingPolicy").values()
+    for pool in synthesised.pools:
+        group = names[f"{PREFIX}-runners-{pool}"]
+        (policy,) = [p for p in policies if p["AutoScalingGroupName"] == {"Ref": group}]
+        metrics = policy["TargetTrackingConfiguration"]["CustomizedMetricSpecification"]["Metrics"]
+        backlog = next(m for m in metrics if m["Id"] == "backlog")["MetricStat"]["Metric"]
+        assert backlog["Namespace"] == resources.METRICS_NAMESPACE
+        assert backlog["MetricName"] == resources.BACKLOG_METRIC
+        assert {"Name": "Pool", "Value": pool} in backlog["Dimensions"]
+        assert any(m.get("ReturnData") and "hosts" in m.get("Expression", "") for m in metrics)
+        parameters = {p["Name"]: p["Value"] for p in template.of_type("AWS::SSM::Parameter").values()
+                      if p["Name"].startswith(f"/{PREFIX}/runner/{pool}/")}
+        assert parameters[f"/{PREFIX}/runner/{pool}/ABACO_RUNNER_POOL"] == pool
+        assert parameters[f"/{PREFIX}/runner/{pool}/ABACO_RESOURCE_PREFIX"] == PREFIX
+        privileged = pool == synthesised.env["ABACO_PRIVILEGED_POOL"]
+        assert parameters[f"/{PREFIX}/runner/{pool}/ABACO_RUNNER_PRIVILEGED"] == str(privileged).lower()
+        assert not any("ENCRYPTION" in name for name in parameters)  # the keys never sit in SSM or the template
+    for props in template.of_type("AWS::EC2::LaunchTemplate").values():
+        data = props["LaunchTemplateData"]
+        assert data["MetadataOptions"]["HttpTokens"] == "required"
+        assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+        user_data = template.resolve(data["UserData"]["Fn::Base64"])
+        assert "docker.io" in user_data and "abaco-runner" in user_data and "ABACO_SSM_PATH=" in user_data
+        assert "ABACO_WORKER_SLOTS" not in user_data and "ABACO_RESOURCE_PREFIX" not in user_data
+    refreshes = [v for v in template.resources.values() if v["Type"] == "Custom::AWS"]
+    assert len(refreshes) == len(synthesised.pools)
+    assert all("startInstanceRefresh" in json.dumps(r["Properties"]) for r in refreshes)
+
+
+@pytest.mark.docker
+def test_smoke_one_execution_on_the_synthesised_tables_and_queues(synthesised: Synthesised, tmp_path: Path) -> None:
+    template = synthesised.out / f"{STAGE}.template.json"
+    stack = start_stack(tmp_path, env={"ABACO_RESOURCE_PREFIX": PREFIX, "ABACO_BOOTSTRAP_TEMPLATE": str(template),
+                                       "ABACO_POOLS": synthesised.env["ABACO_POOLS"],
+                                       "ABACO_PRIVILEGED_POOL": synthesised.env["ABACO_PRIVILEGED_POOL"]})
+    try:
+        endpoint = stack.env["AWS_ENDPOINT_URL"]
+        keys = {"endpoint_url": endpoint, "region_name": REGION, "aws_access_key_id": "testing",
+                "aws_secret_access_key": "testing"}  # explicit: never fall through to instance metadata
+        ddb, sqs = boto3.client("dynamodb", **keys), boto3.client("sqs", **keys)
+        expected_tables = {p["TableName"] for p in synthesised.template.of_type("AWS::DynamoDB::Table").values()}
+        assert set(ddb.list_tables()["TableNames"]) == expected_tables  # nothing came from elsewhere
+        api = Api(stack.api_url)
+        actor = api.create_actor(image="abacosamples/test")
+        wait_for(lambda: api.ok("GET", f"/actors/{actor['id']}")["status"] == "READY", 60, what="actor READY")
+        sent = api.ok("POST", f"/actors/{actor['id']}/messages", data={"message": "smoke"})
+        execution = api.wait_execution(actor["id"], sent["execution_id"])
+        assert execution["status"] == "COMPLETE" and execution["exit_code"] == 0
+        assert "Contents of MSG: smoke" in api.logs(actor["id"], sent["execution_id"])
+        inbox = sqs.get_queue_url(QueueName=resources.inbox_name(PREFIX, TENANT, actor["id"]))["QueueUrl"]
+        assert sqs.list_queue_tags(QueueUrl=inbox)["Tags"] == {resources.POOL_TAG: "default"}
+    finally:
+        stack.stop()

@@ -1,0 +1,107 @@
+"""Pure logic of the infrastructure: stage configuration, the runner bundle, reading a template back, and
+the backlog metric's datums."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chalicelib import resources
+from chalicelib.cloudwatch import backlog_datums
+from infrastructure.abaco_infra import bundle, config
+from localstack import template as cfn
+
+
+def test_stage_defaults_and_context_overrides() -> None:
+    dev = config.load("dev", {})
+    assert dev.prefix == "abaco-dev" and dev.account == config.DUMMY_ACCOUNT and not dev.retain_data
+    assert dev.pool_names == ["default", "privileged"]
+    assert [p.privileged for p in dev.pools] == [False, True]
+    prod = config.load("prod", {"prefix": "acme", "region": "eu-west-1", "account": "111122223333"})
+    assert (prod.prefix, prod.region, prod.account, prod.retain_data) == ("acme-prod", "eu-west-1",
+                                                                          "111122223333", True)
+    assert (dev.actor_pools, dev.privileged_pool) == (["default"], "privileged")
+    custom = config.load("dev", {"stage:dev": '{"pools": [{"name": "default", "max_hosts": 9}, '
+                                              '{"name": "gpu"}, {"name": "p", "privileged": true}], "version": ":x"}'})
+    assert custom.pool_names == ["default", "gpu", "p"] and custom.pools[0].max_hosts == 9 and custom.version == ":x"
+    assert custom.actor_pools == ["default", "gpu"] and custom.privileged_pool == "p"
+    assert dev.encryption_keys_reference == "{{resolve:secretsmanager:abaco-dev/encryption-keys:SecretString}}"
+    pinned = config.load("dev", {"stage:dev": {"encryption_keys_version": "v2"}})
+    assert pinned.encryption_keys_reference.endswith(":SecretString:::v2}}")
+
+
+@pytest.mark.parametrize("context", [
+    {"stage:dev": {"pools": [{"name": "gpu"}, {"name": "p", "privileged": True}]}},  # no default pool
+    {"stage:dev": {"pools": [{"name": "default"}, {"name": "default", "privileged": True}]}},
+    {"stage:dev": {"pools": [{"name": "default", "min_hosts": 3, "max_hosts": 2}, {"name": "p", "privileged": True}]}},
+    {"stage:dev": {"pools": [{"name": "default"}]}},  # no privileged pool: privileged actors could not run
+    {"prefix": "Bad_Prefix"},  # S3 bucket names are lower-case
+])
+def test_invalid_stage_configuration_is_refused(context: dict) -> None:
+    with pytest.raises(ValueError):
+        config.load("dev", context)
+
+
+def test_unknown_stage_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown stage"):
+        config.load("staging", {})
+
+
+def test_runner_requirements_are_the_pinned_runtime_plus_the_docker_sdk(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("# comment\nboto3==1.0.0\npydantic==2.0\n")
+    (tmp_path / "requirements-dev.txt").write_text("-r requirements.txt\ndocker==7.0.0\nrequests==2.0  # x\n"
+                                                   "pytest==9.0\n")
+    assert bundle.runner_requirements(tmp_path) == ["boto3==1.0.0", "pydantic==2.0", "docker==7.0.0",
+                                                    "requests==2.0"]
+
+
+def test_bundle_holds_the_packages_host_files_and_requirements(tmp_path: Path) -> None:
+    target = bundle.stage(tmp_path / "bundle")
+    assert (target / "chalicelib" / "resources.py").exists() and (target / "runners" / "__main__.py").exists()
+    assert (target / "host" / "runner_env.py").exists() and (target / "host" / "abaco-runner.service").exists()
+    requirements = (target / "requirements-runner.txt").read_text()
+    assert "docker==" in requirements and "boto3==" in requirements
+    assert not list(target.rglob("__pycache__"))
+
+
+TEMPLATE = {"Resources": {
+    "T": {"Type": "AWS::DynamoDB::Table", "Properties": {
+        "TableName": "p-t", "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST",
+        "TimeToLiveSpecification": {"AttributeName": "exp", "Enabled": True},
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}, "SSESpecification": {}}},
+    "Inbox": {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": "p-q", "VisibilityTimeout": 30,
+        "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]}, "maxReceiveCount": 5}}},
+    "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "p-dlq", "SqsManagedSseEnabled": True}},
+    "B": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "p-b"}},
+    "Other": {"Type": "AWS::SNS::Topic", "Properties": {}},
+}}
+
+
+def test_template_resources_are_read_back_with_dead_letter_queues_first() -> None:
+    found = cfn.parse(TEMPLATE)
+    (table,) = found.tables
+    assert table.create == {"TableName": "p-t", "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+                            "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}],
+                            "BillingMode": "PAY_PER_REQUEST"}
+    assert table.ttl_attribute == "exp" and table.point_in_time_recovery
+    assert [q.name for q in found.queues] == ["p-dlq", "p-q"]
+    assert found.queues[1].dead_letter_logical_id == "Dlq" and found.queues[1].max_receive_count == 5
+    assert found.queues[1].attributes == {"VisibilityTimeout": "30"}
+    assert found.buckets == ["p-b"]
+
+
+def test_template_with_a_computed_name_is_refused() -> None:
+    broken = {"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Ref": "X"}}}}}
+    with pytest.raises(cfn.TemplateError, match="Q: QueueName must be a literal"):
+        cfn.parse(broken)
+
+
+def test_backlog_datums_carry_prefix_and_pool() -> None:
+    datums = backlog_datums("abaco-dev", {"gpu": 2, "default": 0})
+    assert [d["Dimensions"] for d in datums] == [
+        [{"Name": "Prefix", "Value": "abaco-dev"}, {"Name": "Pool", "Value": "default"}],
+        [{"Name": "Prefix", "Value": "abaco-dev"}, {"Name": "Pool", "Value": "gpu"}]]
+    assert all(d["MetricName"] == resources.BACKLOG_METRIC and d["Unit"] == "Count" for d in datums)
+    assert [d["Value"] for d in datums] == [0.0, 2.0]
