@@ -144,6 +144,7 @@ def test_the_container_gets_its_configs_decrypted_and_logs_are_searchable(api: A
     done = t.ok("GET", "/actors/search/executions?status=COMPLETE&exit_code=0")
     assert [e["id"] for e in done["search"]] == [sent["execution_id"]]
     _delete_cleans_up(t, stack, actor["id"], sent["execution_id"])
+    assert t.call("DELETE", f"/actors/{other['id']}").status_code == 200  # frees its worker's runner slot
 
 
 def _delete_cleans_up(t: Any, stack: Stack, actor_id: str, execution_id: str) -> None:
