@@ -1,0 +1,112 @@
+"""``python -m bench [--quick] [--out DIR] [--suites a,b]``: run the benchmarks and write the report.
+
+The full run (``make bench``) writes ``bench/results/latest.json``, the PNG plots next to it and the
+README's results table. The smoke run (``make bench QUICK=1``, what CI runs) measures small counts and
+writes to ``bench/results/quick/`` so it never overwrites the published numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import api, baseline, idle, latency, plots, readme, report, scale, throughput
+from bench.profile import FULL, QUICK, Profile
+from bench.system import BenchSystem
+
+RESULTS = Path(__file__).resolve().parent / "results"
+README = Path(__file__).resolve().parent.parent / "README.md"
+LOG = logging.getLogger("bench")
+
+Suite = Callable[[BenchSystem, Profile, str], dict[str, Any]]
+# In this order: the API and scale-out suites leave many queued messages and actors behind, and the idle
+# suite registers the most actors, so the quiet single-execution measurements come first.
+SUITES: dict[str, Suite] = {
+    "latency": latency.run,
+    "throughput": throughput.run,
+    "scale_from_zero": lambda s, p, _r: scale.scale_from_zero(s, p),
+    "api": lambda s, p, _r: api.run(s, p),
+    "scale_out": lambda s, p, _r: scale.scale_out(s, p),
+    "idle": lambda s, p, _r: idle.run(s, p),
+}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke mode: small counts, a minute or two")
+    parser.add_argument("--out", type=Path, help="output directory (default bench/results[/quick])")
+    parser.add_argument("--suites", default=",".join(SUITES), help=f"comma separated subset of {','.join(SUITES)}")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite README's results table")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s bench %(message)s")
+    args = parse(argv)
+    profile = QUICK if args.quick else FULL
+    names = [n.strip() for n in args.suites.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SUITES]
+    if unknown:
+        LOG.error("unknown suite(s) %s; choose from %s", unknown, list(SUITES))
+        return 2
+    out = args.out or (RESULTS / "quick" if args.quick else RESULTS)
+    out.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
+    machine = report.machine()
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    suites, durations = run_suites(names, profile, run_id)
+    numbers = report.headline(suites)
+    result = {**numbers, "label": f"{profile.name} {run_id}", "profile": profile.name,
+              "started_at": started.isoformat(), "durations_s": durations, "targets": report.targets(numbers),
+              "machine": machine, "versions": report.versions(),
+              "load_average_end": [round(x, 2) for x in os.getloadavg()], "suites": suites}
+    (out / "latest.json").write_text(json.dumps(result, indent=1, sort_keys=False) + "\n")
+    for path in plots.write_all(result, out):
+        LOG.info("wrote %s", path)
+    LOG.info("wrote %s", out / "latest.json")
+    if profile is FULL and not args.no_readme and names == list(SUITES):
+        LOG.info("README table %s", "updated" if readme.update(README, result) else "markers missing: not updated")
+    print(readme.table(result))
+    failed = [n for n, data in suites.items() if "error" in data]
+    if failed:
+        LOG.error("suite(s) failed: %s", failed)
+    return 1 if failed else 0
+
+
+def run_suites(names: list[str], profile: Profile, run_id: str) -> tuple[dict[str, Any], dict[str, float]]:
+    """Each suite on one shared system; a failing suite is recorded and the others still run."""
+    system = BenchSystem(runner_env=dict(profile.runner_env))
+    LOG.info("starting the system (logs in %s)", system.log_dir)
+    suites: dict[str, Any] = {}
+    durations: dict[str, float] = {}
+    try:
+        system.start()
+        for name in names:
+            LOG.info("suite %s ...", name)
+            began = time.monotonic()
+            try:
+                suites[name] = SUITES[name](system, profile, run_id)
+            except Exception as exc:  # recorded in the report; the exit code says it failed
+                LOG.error("suite %s failed: %s\n%s", name, exc, traceback.format_exc())
+                suites[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            durations[name] = round(time.monotonic() - began, 1)
+            LOG.info("suite %s done in %.0f s", name, durations[name])
+    finally:
+        system.stop()
+        removed = baseline.remove_leftovers(run_id)
+        if removed:
+            LOG.warning("removed %d leftover baseline container(s)", removed)
+    return suites, durations
+
+
+if __name__ == "__main__":
+    sys.exit(main())

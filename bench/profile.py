@@ -1,0 +1,40 @@
+"""How much each suite measures: the full run (``make bench``) and the smoke run (``make bench QUICK=1``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    latency_runs: int  # sequential messages to one warm no-op actor (issue 8: at least 50)
+    latency_warmup: int  # first runs discarded (image cache, client connections, Python imports)
+    throughput_slots: tuple[int, ...]  # worker slots of the one runner (issue 8: 1, 2, 4, 8)
+    throughput_per_slot: int  # executions per slot at each level (so each level runs several waves)
+    throughput_min: int  # ... but at least this many executions per level
+    zero_samples: int  # idle actors woken by one message each
+    out_actors: int  # scale out: actors ...
+    out_messages: int  # ... and messages spread evenly over them (issue 8: 100 and 1,000)
+    idle_counts: tuple[int, int]  # registered idle actors at the two measurements (issue 8: 1,000)
+    idle_window_seconds: float  # length of each idle measurement window
+    idle_wake_timeout: float  # deadline for a message to an actor that has no worker among many idle ones
+    api_seconds: float  # per endpoint and concurrency
+    api_concurrency: tuple[int, ...]  # client threads (issue 8: 1 and 16)
+    api_actors: int  # actors in the listed tenant (and targets of POST message)
+    idle_settle_seconds: float  # after the idle workers are READY, before a window opens
+    cost_messages: int  # messages counted for the runner's AWS requests per execution
+    # Settings of every runner the bench starts. The full run uses the shipped defaults; the smoke run
+    # shortens the long poll so that its runners stop within seconds (its numbers are not published).
+    runner_env: tuple[tuple[str, str], ...] = ()
+
+
+FULL = Profile(name="full", latency_runs=60, latency_warmup=3, throughput_slots=(1, 2, 4, 8),
+               throughput_per_slot=8, throughput_min=24, zero_samples=20, out_actors=100, out_messages=1000,
+               idle_counts=(100, 1000), idle_window_seconds=90.0, idle_wake_timeout=60.0, api_seconds=8.0,
+               api_concurrency=(1, 16), api_actors=20, idle_settle_seconds=5.0, cost_messages=10)
+
+QUICK = Profile(name="quick", latency_runs=5, latency_warmup=1, throughput_slots=(2,), throughput_per_slot=2,
+                throughput_min=4, zero_samples=2, out_actors=3, out_messages=6, idle_counts=(2, 6),
+                idle_window_seconds=3.0, idle_wake_timeout=3.0, api_seconds=0.5, api_concurrency=(1, 4),
+                api_actors=3, idle_settle_seconds=0.5, cost_messages=2,
+                runner_env=(("ABACO_RECEIVE_WAIT_SECONDS", "2"),))

@@ -1,0 +1,90 @@
+"""Suites 3 and 4: scale from zero (a message to an actor with no worker) and scale out (many messages
+over many actors).
+
+Scale from zero: the actors are registered while no runner serves their pool, their requested workers
+are stopped through the API, and only then is the runner started (it discards the stale start commands).
+So each actor is idle with no worker, the state a worker leaves behind after its time to live. One
+message each, one at a time: the sample is the client's POST to the container's ``started`` stamp.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import docker
+
+from bench import stats
+from bench.latency import SETTLE_SECONDS, intervals
+from bench.profile import Profile
+from bench.system import BenchError, BenchSystem, containers_of, parallel, poll
+
+ZERO_POOL = "zero"
+OUT_POOL = "out"
+
+
+def scale_from_zero(system: BenchSystem, profile: Profile) -> dict[str, Any]:
+    observer = system.observer
+    assert observer is not None
+    client = system.client()
+    engine_api = docker.APIClient(version="auto")
+    actors = [client.create_actor(ZERO_POOL) for _ in range(profile.zero_samples)]
+    for actor_id in actors:
+        for worker in client.workers(actor_id):
+            client.ok("DELETE", f"/actors/{actor_id}/workers/{worker['id']}")
+    # One slot per actor: a woken worker keeps its slot for the time to live.
+    system.start_runner(ZERO_POOL, worker_slots=str(profile.zero_samples))
+    samples: list[float] = []
+    phase_runs: list[dict[str, float]] = []
+    try:
+        poll(lambda: all(not observer.backend.workers.list(observer.dbid(a)) for a in actors), 60, 0.2,
+             "the stale worker records to be discarded")
+        for actor_id in actors:
+            posted = time.time()
+            execution_id = client.send(actor_id)
+            execution = observer.wait_phase(actor_id, execution_id, "started")
+            if "started" not in execution.phases:
+                raise BenchError(f"scale from zero: {execution_id} ended {execution.status.value} without starting")
+            samples.append(execution.phases["started"] - posted)
+            phase_runs.append(intervals({"post": posted, **execution.phases}))
+            observer.wait_terminal(actor_id, execution_id)
+            poll(lambda a=actor_id: containers_of(a, engine_api) == 0, 30, 0.02, "the container to be removed")
+            time.sleep(SETTLE_SECONDS)
+    finally:
+        engine_api.close()
+        client.close()
+        system.stop_runner(ZERO_POOL)
+    names = [n for n in phase_runs[0]] if phase_runs else []
+    return {"samples_s": [round(s, 3) for s in samples], "seconds": stats.summary(samples, 3),
+            "phases_ms": {n: stats.summary([r[n] for r in phase_runs if n in r]) for n in names}}
+
+
+def scale_out(system: BenchSystem, profile: Profile) -> dict[str, Any]:
+    """``out_messages`` over ``out_actors``; one runner with one slot per actor (see the README's notes)."""
+    observer = system.observer
+    assert observer is not None
+    client = system.client()
+    system.start_runner(OUT_POOL, worker_slots=str(profile.out_actors))
+    try:
+        actors = parallel(system, profile.out_actors, lambda c, _i: c.create_actor(OUT_POOL))
+        client.wait_ready(actors, timeout=120 + profile.out_actors)
+        before = observer.terminal_count()
+        began = time.time()
+        per_actor = profile.out_messages // profile.out_actors
+        sent = parallel(system, per_actor * len(actors),
+                        lambda c, i: (actors[i % len(actors)], c.send(actors[i % len(actors)])))
+        posted = time.time()
+        total = len(sent)
+        poll(lambda: observer.terminal_count() >= before + total, 120 + total, 1.0, f"{total} executions")
+        executions = [e for a in actors for e in observer.executions(a)]
+    finally:
+        client.close()
+        system.stop_runner(OUT_POOL)
+    finals = sorted(e.phases["finalised"] - began for e in executions if "finalised" in e.phases)
+    latencies = [e.phases["finalised"] - e.phases["received"] for e in executions
+                 if "finalised" in e.phases and "received" in e.phases]
+    drain = finals[-1] if finals else 0.0
+    failed = sum(1 for e in executions if e.status.value != "COMPLETE")
+    return {"actors": len(actors), "messages": total, "failed": failed,
+            "post_s": round(posted - began, 2), "drain_s": round(drain, 2),
+            "per_s": round(stats.rate(total, drain), 2), "latency_s": stats.summary(latencies, 2),
+            "completions_s": [round(f, 2) for f in finals]}
