@@ -38,7 +38,7 @@ def run(system: BenchSystem, profile: Profile) -> dict[str, Any]:
     try:
         actors = parallel(system, 1, lambda c, _i: c.create_actor(POOL), tenant=TENANT)
         _settle(system, 1, profile.idle_settle_seconds)
-        cost = _cost_per_execution(system, proxy, actors[0], profile.cost_messages)
+        cost = _cost_per_execution(system, proxy, actors[0], profile.cost_messages, profile.cost_quiet_seconds)
         for count in profile.idle_counts:
             actors += parallel(system, count - len(actors), lambda c, _i: c.create_actor(POOL), tenant=TENANT)
             _settle(system, min(count, slots), profile.idle_settle_seconds)
@@ -67,28 +67,36 @@ def _settle(system: BenchSystem, expected_ready: int, quiet_seconds: float) -> N
     time.sleep(quiet_seconds)
 
 
-def _cost_per_execution(system: BenchSystem, proxy: CountingProxy, actor_id: str, count: int) -> dict[str, float]:
+def _cost_per_execution(system: BenchSystem, proxy: CountingProxy, actor_id: str, count: int,
+                        quiet_seconds: float) -> dict[str, Any]:
     """The runner's AWS requests per execution, by operation: ``count`` messages one after another to an
     actor with a warm worker, counted from one long poll to the next (so each execution carries its own
-    receive and the worker's health check). The runner's command-queue poll (one per 5 s while it has free
-    slots) is included; the API's own requests are not (it is not behind the proxy)."""
+    receive and the worker's health check). The runner's background traffic (duties, host heartbeat,
+    command polls), measured over ``quiet_seconds`` just before, is subtracted at the same rate; the API's
+    own requests are not counted (it is not behind the proxy)."""
     observer = system.observer
     assert observer is not None
     client = system.client(TENANT)
     engine_api = docker.APIClient(version="auto")
     try:
-        before = proxy.snapshot()
+        quiet_before, quiet_began = proxy.snapshot(), time.monotonic()
+        time.sleep(quiet_seconds)  # the background measurement: nothing else happens meanwhile
+        before, began = proxy.snapshot(), time.monotonic()
         for _ in range(count):
             execution_id = client.send(actor_id)
             observer.wait_terminal(actor_id, execution_id, tenant=TENANT)
             poll(lambda: containers_of(actor_id, engine_api) == 0, 30, 0.02, "the container to be removed")
         time.sleep(COST_SETTLE_SECONDS)
-        after = proxy.snapshot()
+        after, elapsed = proxy.snapshot(), time.monotonic() - began
     finally:
         client.close()
         engine_api.close()
-    per = {op: round((after[op] - before[op]) / count, 2) for op in sorted(after) if after[op] > before[op]}
-    return {"total": round(sum(per.values()), 2), **per}
+    quiet = began - quiet_began
+    background = {op: (before[op] - quiet_before[op]) / quiet for op in before}
+    per = {op: round((after[op] - before[op] - background.get(op, 0.0) * elapsed) / count, 1)
+           for op in sorted(after) if after[op] > before[op]}
+    return {"total": round(sum(per.values()), 1), "by_operation": per,
+            "background_per_min": round(sum(background.values()) * 60, 1)}
 
 
 def _window(system: BenchSystem, proxy: CountingProxy, actors: int, seconds: float) -> dict[str, Any]:

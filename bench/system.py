@@ -100,7 +100,9 @@ class BenchSystem:
                      **settings: str) -> subprocess.Popen[bytes]:
         """One runner host serving ``pool``, with ABACO_* overrides given as keywords without the prefix
         (``worker_slots="4"``) and any other environment in ``env``."""
-        child = {**self._runner_env, "ABACO_RUNNER_POOL": pool,
+        # ABACO_POOLS: the runner's duties (autoscaler, reconciler) look at its own pool only, as in a
+        # deployment with one pool; the API knows every bench pool.
+        child = {**self._runner_env, "ABACO_RUNNER_POOL": pool, "ABACO_POOLS": pool,
                  **{f"ABACO_{k.upper()}": v for k, v in settings.items()}, **(env or {})}
         return self.stack.add_runner(f"runner-{pool}", child)
 
@@ -115,8 +117,9 @@ class BenchSystem:
             proc.send_signal(signal.SIGTERM)
         self._stopping.append(pool)
 
-    def stop(self) -> None:
-        """Wait for the runners asked to stop (a second SIGTERM would kill their containers), then the rest."""
+    def wait_stopped(self) -> None:
+        """Wait for the runners asked to stop, so that the next suite has the machine (and the duty leases)
+        to its own runner. A runner still alive after RUNNER_STOP_TIMEOUT is killed."""
         deadline = time.monotonic() + RUNNER_STOP_TIMEOUT
         for pool in self._stopping:
             proc = self.stack.procs.pop(f"runner-{pool}", None)
@@ -127,6 +130,10 @@ class BenchSystem:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+        self._stopping.clear()
+
+    def stop(self) -> None:
+        self.wait_stopped()
         self.stack.stop()
 
 
