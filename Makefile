@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt containerlib/pyproject.toml 2>/dev/null | md5sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt containerlib/pyproject.toml client/pyproject.toml 2>/dev/null | md5sum | cut -c1-12)
 
 .PHONY: run test venv docker images bench lint clean synth infra-deps
 
@@ -20,6 +20,7 @@ $(STAMP):
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q -r requirements-dev.txt
 	$(VPY) -m pip install -q --no-deps -e containerlib
+	$(VPY) -m pip install -q --no-deps -e client  # the abaco_sdk package and the `abaco` command
 	rm -f $(VENV)/.installed-* && touch $@
 
 docker:
