@@ -9,6 +9,7 @@ from chalicelib.api import (
     admin,
     aliases,
     configs,
+    dashboard,
     executions,
     hosts,
     messages,
@@ -24,5 +25,6 @@ app = Chalice(app_name="abaco")
 app.api.binary_types.append("application/octet-stream")
 
 for blueprint in (actors.bp, messages.bp, executions.bp, state.bp, workers.bp, hosts.bp, aliases.bp, configs.bp,
-                  search.bp, admin.bp, openapi.bp, permissions.bp, nonces.bp, duties.bp):
+                  search.bp, admin.bp, openapi.bp, permissions.bp, nonces.bp, duties.bp,
+                  dashboard.bp):
     app.register_blueprint(blueprint)

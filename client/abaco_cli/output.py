@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from abaco_sdk import errors
-from rich.console import Console
 from rich import box
+from rich.console import Console
 from rich.table import Table
 
 # Exit codes scripts can trust (documented in docs/user-guide.md, "Exit codes").
