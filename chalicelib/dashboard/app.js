@@ -11,7 +11,7 @@ const MAX_WORKER_LOOKUPS = 50;    // per refresh: one workers call per listed ac
 const TERMINAL = new Set(["COMPLETE", "ERROR"]);
 
 const $ = (id) => document.getElementById(id);
-const view = { actor: null, execution: null, timers: {} };
+const view = { actor: null, execution: null, timers: {}, errorFrom: null };
 
 // --- credentials and calls -------------------------------------------------------------------------
 
@@ -58,9 +58,15 @@ async function api(method, path, body) {
   return payload ? payload.result : null;
 }
 
-function showError(error) {
+// An error stays until the same activity succeeds again: a background refresh never hides the error
+// of something the user just did.
+function showError(error, from) {
   const box = $("error");
-  if (!error) { box.hidden = true; box.textContent = ""; return; }
+  if (!error) {
+    if (view.errorFrom === from) { box.hidden = true; box.textContent = ""; view.errorFrom = null; }
+    return;
+  }
+  view.errorFrom = from;
   box.hidden = false;
   box.textContent = error.message || String(error);
 }
@@ -129,8 +135,8 @@ async function refreshActors() {
       tr.addEventListener("click", () => selectActor(actor.id));
       return tr;
     });
-    showError(null);
-  } catch (error) { showError(error); }
+    showError(null, "refreshActors");
+  } catch (error) { showError(error, "refreshActors"); }
 }
 
 async function registerActor(event) {
@@ -141,9 +147,10 @@ async function registerActor(event) {
   try {
     const actor = await api("POST", "/actors", body);
     $("new-image").value = ""; $("new-name").value = "";
+    showError(null, "registerActor");
     await refreshActors();
     selectActor(actor.id);
-  } catch (error) { showError(error); }
+  } catch (error) { showError(error, "registerActor"); }
 }
 
 async function selectActor(actorId) {
@@ -175,8 +182,8 @@ async function refreshActor() {
     });
     await refreshExecutions(path);
     await refreshPermissions(path);
-    showError(null);
-  } catch (error) { showError(error); }
+    showError(null, "refreshActor");
+  } catch (error) { showError(error, "refreshActor"); }
 }
 
 async function refreshExecutions(path) {
@@ -213,8 +220,9 @@ async function grant(event) {
     await api("POST", "/actors/" + enc(view.actor) + "/permissions",
               { user: $("grant-user").value.trim(), level: $("grant-level").value });
     $("grant-user").value = "";
+    showError(null, "grant");
     await refreshPermissions("/actors/" + enc(view.actor));
-  } catch (error) { showError(error); }
+  } catch (error) { showError(error, "grant"); }
 }
 
 // --- messages and executions ----------------------------------------------------------------------
@@ -224,18 +232,21 @@ async function sendMessage(event) {
   const text = $("message").value;
   let body;
   if ($("message-type").value === "json") {
-    try { body = JSON.parse(text); } catch (error) { showError(new Error("not valid JSON: " + error.message)); return; }
+    try { body = JSON.parse(text); } catch (error) {
+      showError(new Error("not valid JSON: " + error.message), "sendMessage");
+      return;
+    }
   } else {
     body = { message: text };
   }
   let query;
-  try { query = envQuery($("message-env").value); } catch (error) { showError(error); return; }
+  try { query = envQuery($("message-env").value); } catch (error) { showError(error, "sendMessage"); return; }
   try {
     const sent = await api("POST", "/actors/" + enc(view.actor) + "/messages" + query, body);
-    showError(null);
+    showError(null, "sendMessage");
     await refreshExecutions("/actors/" + enc(view.actor));
     selectExecution(field(sent, "execution_id"));
-  } catch (error) { showError(error); }
+  } catch (error) { showError(error, "sendMessage"); }
 }
 
 // "A=1 B=two" -> "?A=1&B=two": every query parameter of a message becomes a container variable.
@@ -287,7 +298,7 @@ async function followExecution() {
     const done = TERMINAL.has(status);
     $("logs-state").textContent = done ? "final" : "following...";
     if (done) { clearInterval(view.timers.logs); }
-  } catch (error) { showError(error); }
+  } catch (error) { showError(error, "followExecution"); }
 }
 
 // --- start -----------------------------------------------------------------------------------------

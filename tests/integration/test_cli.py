@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,16 @@ from tests.conftest import Api, wait_for
 ABACO = str(Path(sys.executable).parent / "abaco")
 COMMANDS = ("actors", "send", "executions", "logs", "workers", "aliases", "nonces", "permissions", "configs",
             "state")
+
+
+@pytest.fixture
+def api(api: Api) -> Iterator[Api]:
+    """The session API, deleting every actor the test created (each holds a worker slot until its TTL)."""
+    before = {a["id"] for a in api.ok("GET", "/actors")}
+    yield api
+    for actor in api.ok("GET", "/actors"):
+        if actor["id"] not in before:
+            api.call("DELETE", f"/actors/{actor['id']}")
 
 
 def cli_env(api: Api, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -117,6 +128,7 @@ def test_profile_file_supplies_url_and_tenant(api: Api, tmp_path: Path) -> None:
     in_tenant = api.ok("GET", f"/actors/{actor_id}", headers={"tenant": "CLI-TENANT"})
     assert in_tenant["id"] == actor_id
     assert api.call("GET", f"/actors/{actor_id}").status_code == 404  # not in the default tenant
+    ok(abaco(api, tmp_path, "-p", "local", "actors", "delete", actor_id, ABACO_URL=""))
 
 
 def test_dynamic_completion_offers_actor_ids(api: Api, tmp_path: Path) -> None:

@@ -26,13 +26,23 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--window-size=1600,1000")
 INSTALL_TIMEOUT = 600  # seconds for apt to install chromium on a fresh machine
-SLOW_SLEEP = "4"  # seconds abacosamples/test sleeps after printing MSG: the window to see logs follow
+SLOW_SLEEP = "6"  # seconds abacosamples/test sleeps after printing MSG: the window to see logs follow
 
 
 def _chromium_paths() -> tuple[str, str]:
     if not (shutil.which("chromium") and shutil.which("chromedriver")):
         subprocess.run([str(ROOT / "scripts" / "ensure-chromium.sh")], check=True, timeout=INSTALL_TIMEOUT)
     return shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def api(api: Api) -> Iterator[Api]:
+    """The session API, deleting every actor the test created (each holds a worker slot until its TTL)."""
+    before = {a["id"] for a in api.ok("GET", "/actors")}
+    yield api
+    for actor in api.ok("GET", "/actors"):
+        if actor["id"] not in before:
+            api.call("DELETE", f"/actors/{actor['id']}")
 
 
 @pytest.fixture(scope="module")
