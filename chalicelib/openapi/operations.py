@@ -103,4 +103,9 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/actors/admin/hosts", "adminHosts", "Runner hosts, their heartbeats and workers, duty leases", AD,
        "AdminHosts"),
     Op("GET", "/actors/openapi.json", "getOpenApi", "This document", AD, raw="application/json"),
+    Op("GET", "/dashboard", "getDashboard", "The web dashboard (a page calling this API)", "dashboard",
+       raw="text/html"),
+    Op("GET", "/dashboard/app.js", "getDashboardScript", "The dashboard's script", "dashboard",
+       raw="text/javascript"),
+    Op("GET", "/dashboard/app.css", "getDashboardStyle", "The dashboard's style sheet", "dashboard", raw="text/css"),
 )
