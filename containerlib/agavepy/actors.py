@@ -19,6 +19,9 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
+from agavepy.stdlib_actors import StdlibActors
+from agavepy.typed import ActorContext, typed_context
+
 #: Where the worker bind-mounts the per-execution Unix datagram socket for results.
 RESULTS_SOCKET = "/_abaco_results.sock"
 #: Where the worker mounts a binary (application/octet-stream) message.
@@ -138,6 +141,11 @@ def get_context(environ: Mapping[str, str] | None = None) -> Context:
     return ctx
 
 
+def get_typed_context(environ: Mapping[str, str] | None = None) -> ActorContext:
+    """``get_context()`` as a frozen dataclass with typed attributes (see ``agavepy.typed``)."""
+    return typed_context(get_context(environ))
+
+
 def _to_int(text: str | None) -> int | None:
     """Parse an optional integer variable, tolerating absence and junk."""
     try:
@@ -249,6 +257,20 @@ class AbacoClient:
         self.api_server = api_server.rstrip("/")
         self.token = token or None
         self.timeout = timeout
+        self._actors: Any = None
+
+    @property
+    def actors(self) -> Any:
+        """tapipy-style calls (``client.actors.send_message(actor_id=..., message=...)``): the ``abaco_sdk``
+        client's when that package is installed in the image (retries, every verb), else a stdlib subset."""
+        if self._actors is None:
+            try:
+                from abaco_sdk import Abaco  # optional: minimal images do not have it
+            except ImportError:
+                self._actors = StdlibActors(self)
+            else:
+                self._actors = Abaco(base_url=self.api_server, access_token=self.token, timeout=self.timeout).actors
+        return self._actors
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json"}
