@@ -18,6 +18,9 @@ from abaco_sdk.transport import Reply, Transport
 from abaco_sdk.waiting import WaitingMixin
 
 BINARY = "application/octet-stream"
+# Binary answers (results, synchronous calls) must ask for bytes first: API Gateway and Chalice return a
+# binary body only when the first Accept type is a binary media type; errors still come back as JSON.
+ACCEPT_BINARY = {"Accept": "application/octet-stream, application/json;q=0.9, */*;q=0.8"}
 SYNC_PARAM = "_abaco_synchronous"
 
 
@@ -73,7 +76,8 @@ class ActorsApi(SharingMixin, WaitingMixin):
         if request_body is None:
             request_body = {"message": "" if message is None else str(message)}
         params = _env_params(environment, synchronous)
-        reply = self._call("POST", f"/actors/{seg(actor_id)}/messages", json_body=request_body, params=params)
+        reply = self._call("POST", f"/actors/{seg(actor_id)}/messages", json_body=request_body, params=params,
+                           headers=ACCEPT_BINARY if synchronous else None)
         return _sync_body(reply) if synchronous else wrap(reply.result, SentMessage)
 
     def send_json_message(self, actor_id: str, data: Any, environment: Mapping[str, Any] | None = None,
@@ -91,12 +95,14 @@ class ActorsApi(SharingMixin, WaitingMixin):
         path = f"/actors/{seg(actor_id)}/messages"
         if isinstance(payload, (str, Path)):
             with open(payload, "rb") as handle:
-                headers = {"Content-Type": BINARY, "Content-Length": str(os.fstat(handle.fileno()).st_size)}
+                headers = {"Content-Type": BINARY, "Content-Length": str(os.fstat(handle.fileno()).st_size),
+                           **(ACCEPT_BINARY if synchronous else {})}
                 reply = self._call("POST", path, data=handle, params=params, headers=headers)
         else:
             if payload is None:
                 raise ValueError("send_binary_message needs bytes, a file object or a path")
-            reply = self._call("POST", path, data=payload, params=params, headers={"Content-Type": BINARY})
+            reply = self._call("POST", path, data=payload, params=params,
+                               headers={"Content-Type": BINARY, **(ACCEPT_BINARY if synchronous else {})})
         return _sync_body(reply) if synchronous else wrap(reply.result, SentMessage)
 
     def get_messages(self, actor_id: str) -> Record:
@@ -125,7 +131,8 @@ class ActorsApi(SharingMixin, WaitingMixin):
 
     def get_execution_result(self, actor_id: str, execution_id: str) -> bytes:
         """Pop one binary result (``b""`` when there is none); each call returns the next one."""
-        reply = self._call("GET", f"/actors/{seg(actor_id)}/executions/{seg(execution_id)}/results")
+        reply = self._call("GET", f"/actors/{seg(actor_id)}/executions/{seg(execution_id)}/results",
+                           headers=ACCEPT_BINARY)
         return reply.content
 
     def get_execution_results(self, actor_id: str, execution_id: str, limit: int = 1000) -> list[bytes]:
