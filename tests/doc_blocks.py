@@ -105,8 +105,9 @@ def _check(command: str, where: str, expected: int) -> list[str]:
     shown = command.splitlines()[0][:200]
     return [
         f"echo {shlex.quote('>>> ' + where + ': ' + shown)}",
+        "started=$EPOCHREALTIME",
         command,
-        "rc=$?; ran=$((ran + 1))",
+        'rc=$?; ran=$((ran + 1)); echo "<<< exit $rc in $(( (${EPOCHREALTIME/./} - ${started/./}) / 1000 )) ms"',
         f'if [ "$rc" -ne {expected} ]; then echo {shlex.quote("FAILED at " + where)}" (exit $rc, expected '
         f'{expected})" >&2; exit 1; fi',
     ]
