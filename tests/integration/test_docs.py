@@ -62,6 +62,7 @@ def test_documented_commands_run(doc_stack: Stack, tmp_path: Path) -> None:
                 "COLUMNS": "160"})
     result = subprocess.run(["bash", str(tmp_path / "docs.sh")], cwd=tmp_path, env=env, capture_output=True,
                             text=True, timeout=DOC_RUN_TIMEOUT, check=False)
+    (tmp_path / "docs.log").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
     tail = "\n".join((result.stdout + "\n" + result.stderr).splitlines()[-60:])
     assert result.returncode == 0, tail
     ran = int(result.stdout.rsplit("doc commands run: ", 1)[1].split()[0])
