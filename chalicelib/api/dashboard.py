@@ -13,6 +13,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.http import route
+from chalicelib.permissions import Level, Scope, needs
 
 bp = Blueprint(__name__)
 
@@ -39,14 +40,17 @@ def _serve(name: str) -> Response:
                     headers={"Content-Type": CONTENT_TYPES[name], **SECURITY_HEADERS})
 
 
+@needs(Level.NONE, Scope.PUBLIC)
 def page(request: Any) -> Response:
     return _serve("index.html")
 
 
+@needs(Level.NONE, Scope.PUBLIC)
 def script(request: Any) -> Response:
     return _serve("app.js")
 
 
+@needs(Level.NONE, Scope.PUBLIC)
 def style(request: Any) -> Response:
     return _serve("app.css")
 
