@@ -91,7 +91,8 @@ def run_suites(names: list[str], profile: Profile, run_id: str) -> tuple[dict[st
     try:
         system.start()
         for name in names:
-            system.wait_stopped()  # the previous suite's runner: its idle workers leave after their long poll
+            if profile.isolate_suites:
+                system.wait_stopped()  # the previous suite's runner: its idle workers leave after their long poll
             LOG.info("suite %s ...", name)
             began = time.monotonic()
             try:

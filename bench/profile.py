@@ -27,6 +27,8 @@ class Profile:
     # Settings of every runner the bench starts. The full run uses the shipped defaults; the smoke run
     # shortens the long poll so that its runners stop within seconds (its numbers are not published).
     runner_env: tuple[tuple[str, str], ...] = ()
+    # Let the previous suite's runner exit before the next suite starts (clean CPU and duty leases).
+    isolate_suites: bool = True
 
 
 FULL = Profile(name="full", latency_runs=60, latency_warmup=3, throughput_slots=(1, 2, 4, 8),
@@ -35,8 +37,8 @@ FULL = Profile(name="full", latency_runs=60, latency_warmup=3, throughput_slots=
                api_concurrency=(1, 16), api_actors=20, idle_settle_seconds=5.0, cost_messages=10,
                cost_quiet_seconds=30.0)
 
-QUICK = Profile(name="quick", latency_runs=5, latency_warmup=1, throughput_slots=(2,), throughput_per_slot=2,
+QUICK = Profile(name="quick", latency_runs=3, latency_warmup=1, throughput_slots=(2,), throughput_per_slot=2,
                 throughput_min=4, zero_samples=2, out_actors=3, out_messages=6, idle_counts=(2, 6),
                 idle_window_seconds=3.0, idle_wake_timeout=3.0, api_seconds=0.5, api_concurrency=(1, 4),
                 api_actors=3, idle_settle_seconds=0.5, cost_messages=2, cost_quiet_seconds=2.0,
-                runner_env=(("ABACO_RECEIVE_WAIT_SECONDS", "2"),))
+                runner_env=(("ABACO_RECEIVE_WAIT_SECONDS", "2"),), isolate_suites=False)
