@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import threading
 import time
@@ -11,7 +12,6 @@ import time
 from chalicelib.storage.results import MAX_RESULT_BYTES, ResultStore, result_seq
 
 LOG = logging.getLogger("abaco.runner")
-RECV_TIMEOUT_SECONDS = 0.2  # how long one receive waits before the thread checks whether to stop
 JOIN_SECONDS = 10.0  # a store call in flight when the container exits gets this long to finish
 
 
@@ -25,19 +25,27 @@ class ResultsCollector:
         self._counter = 0
         self.stored = 0
         self.dropped = 0
-        self._stop = threading.Event()
         self._finished = False
-        self._sock.settimeout(RECV_TIMEOUT_SECONDS)
+        self._sock.setblocking(False)
+        # ``finish`` wakes the thread through this pair at once: a receive timeout polled for a stop flag
+        # put up to its length (200 ms) on every execution's path to COMPLETE (measured by the bench).
+        self._wake, self._waker = socket.socketpair()
         self._thread = threading.Thread(target=self._run, name="results", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        poller = select.poll()  # poll, not select: a busy runner's descriptors can pass FD_SETSIZE
+        poller.register(self._sock, select.POLLIN)
+        poller.register(self._wake, select.POLLIN)
+        while True:
+            ready = {fd for fd, _ in poller.poll()}
+            if self._wake.fileno() in ready:
+                return  # ``finish`` drains what is still queued
             try:
                 data = self._sock.recv(MAX_RESULT_BYTES + 1)
-            except TimeoutError:
+            except BlockingIOError:
                 continue
-            except OSError as exc:
+            except OSError as exc:  # the socket closed under us: the execution is over
                 LOG.debug("results socket closed: %s", exc)
                 return
             self._keep(data)
@@ -61,13 +69,14 @@ class ResultsCollector:
         if self._finished:
             return self.stored
         self._finished = True
-        self._stop.set()
+        self._waker.send(b"\0")
         self._thread.join(JOIN_SECONDS)
-        self._sock.setblocking(False)
         while True:
             try:
                 data = self._sock.recv(MAX_RESULT_BYTES + 1)
             except (BlockingIOError, OSError):
                 break
             self._keep(data)
+        self._wake.close()
+        self._waker.close()
         return self.stored
