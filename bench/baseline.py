@@ -1,19 +1,32 @@
 """The physical limit: the same container's create + start + wait + logs + remove through the Docker SDK.
 
-The container is created by the runner's own engine adapter (``runners.engine.DockerEngine.create``), so
-the hardening flags, limits, log driver and network mode are exactly the runner's; only the platform
-around it (API, queue, store, worker) is missing. Each step is timed on its own.
+The container is specified by the runner's own pure functions (``runners.environment.build`` and
+``runners.hardening.container_spec``, with default settings) and created by its engine adapter
+(``runners.engine.DockerEngine.create``): the same hardening flags, limits, user, log driver, network
+mode, environment and results-socket bind mount. Only the platform around it (API, queue, store,
+worker) is missing. Each step is timed on its own.
 """
 from __future__ import annotations
 
+import dataclasses
 import secrets
+import shutil
+import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 
+from chalicelib.models import Actor, Execution
+from chalicelib.queue_messages import InboxMessage
+from chalicelib.settings import Settings
+from runners import environment
+from runners.delivery import RESULTS_PATH
 from runners.engine import ContainerSpec, DockerEngine
+from runners.hardening import container_spec
 
 LABEL_BENCH = "org.abaco.bench"  # our baseline containers, so a failed run can remove exactly them
 BASE_PHASES = ("create", "start", "wait", "logs", "remove")
@@ -37,15 +50,24 @@ class Bare:
         self.run_id = run_id
         self.engine = DockerEngine()
         self.api = docker.APIClient(version="auto")
+        self.settings = Settings.model_validate({})  # the runner's defaults (the bench overrides none of these)
+        # A results socket to bind, like the runner's per-execution one (created once, outside the clock).
+        self._dir = Path(tempfile.mkdtemp(prefix="abaco-bare-"))
+        self._dir.chmod(0o755)
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._socket.bind(str(self._dir / "results.sock"))
 
     def spec(self) -> ContainerSpec:
-        """The runner's defaults (settings: network none, 512m memory and swap, pids 256) and an
-        environment of the same shape as an execution's, so the create request is the same size."""
-        env = {"MSG": "bench", "_abaco_execution_id": secrets.token_hex(6), "_abaco_actor_id": "bare",
-               "_abaco_worker_id": "bare", "_abaco_api_server": "http://127.0.0.1", "_abaco_username": "bench",
-               "_abaco_Content_Type": "str", "_abaco_container_repo": self.image, "_abaco_actor_state": "{}"}
-        return ContainerSpec(image=self.image, environment=env, labels={LABEL_BENCH: self.run_id},
-                             network_mode="none", mem_limit="512m", pids_limit=256)
+        """Exactly what the runner would create for one message to a no-op actor, with our own label."""
+        actor = Actor(tenant="BENCH", id="bare", image=self.image, owner="bench")
+        execution = Execution(tenant="BENCH", actor_id="bare", id=secrets.token_hex(6), executor="bench", attempt=1)
+        message = InboxMessage(tenant="BENCH", actor_id="bare", execution_id=execution.id, body="bench", size=5,
+                               env={"_abaco_username": "bench", "_abaco_api_server": "http://127.0.0.1",
+                                    "_abaco_execution_id": execution.id, "_abaco_Content_Type": "str"})
+        env = environment.build(actor, execution, message, "bare")
+        binds = {str(self._dir / "results.sock"): {"bind": RESULTS_PATH, "mode": "rw"}}
+        spec = container_spec(actor, execution, env, self.settings, "bench", binds)
+        return dataclasses.replace(spec, labels={LABEL_BENCH: self.run_id})
 
     def run_once(self) -> BareRun:
         began = time.time()
@@ -70,6 +92,8 @@ class Bare:
     def close(self) -> None:
         self.engine.close()
         self.api.close()
+        self._socket.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def throughput(image: str, run_id: str, concurrency: int, total: int) -> tuple[float, float]:
