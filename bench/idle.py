@@ -23,6 +23,7 @@ from bench.system import BenchSystem, containers_of, cpu_seconds, parallel, poll
 
 POOL = "idle"
 TENANT = "BENCH-IDLE"
+SETTLE_TIMEOUT_SECONDS = 400  # the reconciler drops untaken start requests after 120 s; 1,000 take a while
 COST_SETTLE_SECONDS = 0.5  # after the last container is gone: the worker is back in its long poll
 READ_OPS = ("dynamodb.GetItem", "dynamodb.Query", "dynamodb.Scan", "dynamodb.BatchGetItem")
 WRITE_OPS = ("dynamodb.PutItem", "dynamodb.UpdateItem", "dynamodb.DeleteItem", "dynamodb.BatchWriteItem",
@@ -41,8 +42,8 @@ def run(system: BenchSystem, profile: Profile) -> dict[str, Any]:
         cost = _cost_per_execution(system, proxy, actors[0], profile.cost_messages, profile.cost_quiet_seconds)
         for count in profile.idle_counts:
             actors += parallel(system, count - len(actors), lambda c, _i: c.create_actor(POOL), tenant=TENANT)
-            _settle(system, min(count, slots), profile.idle_settle_seconds)
-            windows.append(_window(system, proxy, count, profile.idle_window_seconds))
+            settled = _settle(system, min(count, slots), profile.idle_settle_seconds)
+            windows.append({**_window(system, proxy, count, profile.idle_window_seconds), "settle_s": settled})
         wake = _wake(system, actors[-1], profile.idle_wake_timeout)
     finally:
         system.stop_runner(POOL)
@@ -53,18 +54,22 @@ def run(system: BenchSystem, profile: Profile) -> dict[str, Any]:
             "growth": round(high["requests_per_min"] / low["requests_per_min"], 2) if low["requests_per_min"] else None}
 
 
-def _settle(system: BenchSystem, expected_ready: int, quiet_seconds: float) -> None:
-    """Until ``expected_ready`` workers of this tenant are READY (one per slot at most), then a moment for
-    their start-up traffic (image check, status writes) to end."""
+def _settle(system: BenchSystem, expected_ready: int, quiet_seconds: float) -> float:
+    """Until the steady idle state: ``expected_ready`` workers of this tenant READY (one per slot at most)
+    and no start request left waiting (the actors beyond the slots get a REQUESTED worker at registration,
+    which the reconciler removes when no host took it in time); then a moment for the last start-up
+    traffic to end. Returns the seconds it took (measurement windows never include that transient)."""
     observer = system.observer
     assert observer is not None
+    began = time.monotonic()
 
-    def ready() -> bool:
-        workers = [w for w in observer.backend.workers.all() if w.tenant == TENANT]
-        return sum(1 for w in workers if w.status.value == "READY") >= expected_ready
+    def steady() -> bool:
+        statuses = [w.status.value for w in observer.backend.workers.all() if w.tenant == TENANT]
+        return statuses.count("READY") >= expected_ready and "REQUESTED" not in statuses
 
-    poll(ready, 180, 0.5, f"{expected_ready} idle workers READY")
+    poll(steady, SETTLE_TIMEOUT_SECONDS, 1.0, f"{expected_ready} idle workers READY and no start request waiting")
     time.sleep(quiet_seconds)
+    return round(time.monotonic() - began, 1)
 
 
 def _cost_per_execution(system: BenchSystem, proxy: CountingProxy, actor_id: str, count: int,

@@ -32,10 +32,12 @@ def intervals(phases: dict[str, float]) -> dict[str, float]:
     return {f"{a}->{b}": (phases[b] - phases[a]) * 1000 for a, b in itertools.pairwise(present)}
 
 
-def run(system: BenchSystem, profile: Profile, run_id: str) -> dict[str, Any]:
+def run(system: BenchSystem, profile: Profile, run_id: str, pool: str = POOL,
+        runner_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``pool`` and ``runner_env`` let a variant (a warm-start runner, say) run the same measurement."""
     client = system.client()
-    system.start_runner(POOL)
-    actor_id = client.create_actor(POOL)
+    system.start_runner(pool, env=runner_env)
+    actor_id = client.create_actor(pool)
     client.wait_ready([actor_id])
     bare = Bare(NOOP_IMAGE, run_id)
     engine_api = docker.APIClient(version="auto")
@@ -53,7 +55,7 @@ def run(system: BenchSystem, profile: Profile, run_id: str) -> dict[str, Any]:
         bare.close()
         engine_api.close()
         client.close()
-        system.stop_runner(POOL)
+        system.stop_runner(pool)
     return summarise(ours, bares)
 
 
