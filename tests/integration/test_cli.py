@@ -155,3 +155,50 @@ def test_state_and_workers(api: Api, tmp_path: Path) -> None:
     wait_for(lambda: api.ok("GET", f"/actors/{actor['id']}/workers"), 60, what="a worker")
     workers = json.loads(ok(abaco(api, tmp_path, "workers", "list", actor["id"], "--json")))
     assert workers and workers[0]["status"] in ("REQUESTED", "READY", "BUSY", "SPAWNER SETUP", "CREATING CONTAINER")
+
+
+@pytest.mark.docker
+def test_binary_file_results_and_synchronous_messages(api: Api, tmp_path: Path) -> None:
+    echo = api.create_actor(image="abacosamples/test")["id"]
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(b"\x00\x01binary" * 1000)
+    logs = ok(abaco(api, tmp_path, "send", echo, "--file", str(payload), "--wait", "-e", "_abaco_test_sleep=0"))
+    assert "_abaco_Content_Type=application/octet-stream" in logs and "MSG=" not in logs
+
+    wc = api.create_actor(image="abacosamples/wc")["id"]
+    eid = ok(abaco(api, tmp_path, "send", wc, "one two three")).strip()
+    ok(abaco(api, tmp_path, "executions", "wait", wc, eid))
+    ok(abaco(api, tmp_path, "executions", "result", wc, eid, "--output", str(tmp_path / "count")))
+    assert (tmp_path / "count").read_bytes() == b"3"
+    assert ok(abaco(api, tmp_path, "executions", "result", wc, eid)) == ""  # each result is popped once
+    assert ok(abaco(api, tmp_path, "send", wc, "a b c d", "--sync")) == "4"
+
+
+def test_aliases_nonces_permissions_configs_and_search(api: Api, tmp_path: Path) -> None:
+    actor_id = api.create_actor(image="abacosamples/noop", name="shared-by-cli")["id"]
+    alias = f"cli-alias-{actor_id.lower()}"
+    ok(abaco(api, tmp_path, "aliases", "create", alias, actor_id))
+    assert json.loads(ok(abaco(api, tmp_path, "aliases", "show", alias, "--json")))["actor_id"] == actor_id
+    assert json.loads(ok(abaco(api, tmp_path, "actors", "show", alias, "--json")))["id"] == actor_id
+
+    nonce = ok(abaco(api, tmp_path, "nonces", "create", actor_id, "--level", "READ", "--max-uses", "3")).strip()
+    assert nonce.startswith("DEV-DEVELOP_") and len(nonce) > 40  # the key itself, printed once
+    listed = json.loads(ok(abaco(api, tmp_path, "nonces", "list", actor_id, "--json")))
+    assert len(listed) == 1 and listed[0]["level"] == "READ"  # listed by handle: the key is shown only once
+
+    perms = json.loads(ok(abaco(api, tmp_path, "permissions", "grant", actor_id, "alice", "EXECUTE", "--json")))
+    assert perms["alice"] == "EXECUTE"
+    assert "alice" in ok(abaco(api, tmp_path, "permissions", "show", actor_id))
+
+    config = f"cli-config-{actor_id.lower()}"
+    ok(abaco(api, tmp_path, "configs", "create", config, "v1", "--actors", alias, "--secret"))
+    shown = json.loads(ok(abaco(api, tmp_path, "configs", "show", config, "--json")))
+    assert shown["is_secret"] is True and shown["value"] != "v1"  # a secret is never shown in clear
+    ok(abaco(api, tmp_path, "configs", "delete", config))
+
+    found = json.loads(ok(abaco(api, tmp_path, "search", "actors", "name=shared-by-cli", "--json")))
+    assert [a["id"] for a in found] == [actor_id]
+    refused = abaco(api, tmp_path, "search", "nothing")
+    assert refused.returncode == 2
+    ok(abaco(api, tmp_path, "aliases", "delete", alias))
+    assert abaco(api, tmp_path, "aliases", "show", alias).returncode == 3
