@@ -1,0 +1,1 @@
+"""The ``abaco`` command line (typer + rich) over the abaco_sdk client."""

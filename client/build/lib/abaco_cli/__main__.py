@@ -1,0 +1,3 @@
+from abaco_cli.main import main
+
+main()
