@@ -21,7 +21,7 @@ from localstack.launcher import Stack
 from tests import jwt_keys
 from tests.conftest import wait_for
 from tests.integration.security.conftest import TENANT_A
-from tests.integration.test_dashboard import browser  # noqa: F401 (the headless Chromium fixture)
+from tests.integration.test_dashboard import INSTALL_TIMEOUT, browser  # noqa: F401 (the Chromium fixture)
 
 ABACO = str(Path(sys.executable).parent / "abaco")
 KID = {"kid": "abaco-test-key"}
@@ -77,6 +77,7 @@ def _text(driver: WebDriver, element_id: str) -> str:
     return driver.find_element(By.ID, element_id).text
 
 
+@pytest.mark.timeout(INSTALL_TIMEOUT + 300)  # the first browser test may install Chromium
 def test_dashboard_uses_the_token_from_its_field(jwt_stack: Stack, browser: WebDriver) -> None:  # noqa: F811
     owner = Abaco(base_url=jwt_stack.api_url, access_token=bearer("dash-user"))
     actor = owner.actors.create_actor(image="abacosamples/noop", name="dash-owned")
