@@ -73,6 +73,9 @@ def _success(op: Op) -> dict[str, Any]:
     if op.raw:
         schema = {"type": "object"} if op.raw == "application/json" else {"type": "string", "format": "binary"}
         return {"description": "OK", "content": {op.raw: {"schema": schema}}}
-    result: dict[str, Any] = _ref(op.result) if op.result else {"nullable": True}
+    result: dict[str, Any] = {"nullable": True}
+    if op.result:
+        names = op.result.split("|")  # a collection with query parameters answers a search instead
+        result = _ref(names[0]) if len(names) == 1 else {"anyOf": [_ref(n) for n in names]}
     envelope = {"allOf": [_ref("Envelope"), {"type": "object", "properties": {"result": result}}]}
     return {"description": "OK", "content": {"application/json": {"schema": envelope}}}

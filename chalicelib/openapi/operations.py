@@ -1,8 +1,8 @@
 """Every operation of the API, maintained by hand (reference §1.2), with what it takes and returns.
 
 ``tests/unit/test_openapi.py`` compares this table with the routes the app registers and fails on any
-drift. Operations owned by work in progress elsewhere are marked ``planned``: they appear in the served
-document once their route is registered, and nothing else needs to change here.
+drift. An operation whose route is still being built may be marked ``planned``: it appears in the
+served document once its route is registered.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class Op:
     op_id: str
     summary: str
     tag: str
-    result: str | None = None  # component schema of the envelope's ``result`` (None: null)
+    result: str | None = None  # component schema(s) of the envelope's ``result``, ``A|B`` for either; None: null
     body: str | None = None  # component schema of the request body
     query: tuple[str, ...] = field(default_factory=tuple)  # names of query parameter groups
     raw: str | None = None  # a non-JSON response content type
@@ -31,7 +31,7 @@ EXECUTION = ACTOR + "/executions/{execution_id}"
 
 OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/actors", "listActors", "List the actors of the tenant (with query parameters: search)", A,
-       "ActorList", query=("search",)),
+       "ActorList|SearchResult", query=("search",)),
     Op("POST", "/actors", "createActor", "Register an actor", A, "Actor", body="ActorInput"),
     Op("GET", ACTOR, "getActor", "An actor (by id or alias)", A, "Actor"),
     Op("PUT", ACTOR, "updateActor", "Replace an actor's description (absent fields take defaults)", A, "Actor",
@@ -40,58 +40,54 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", ACTOR + "/messages", "getMessageCount", "Number of pending messages", A, "MessageCount"),
     Op("POST", ACTOR + "/messages", "sendMessage", "Send a message (form, JSON, text or binary)", A,
        "MessageSent", body="MessageInput", query=("message_env",)),
-    Op("DELETE", ACTOR + "/messages", "purgeMessages", "Purge the actor's inbox", A, "MessagesPurged",
-       planned=True),
+    Op("DELETE", ACTOR + "/messages", "purgeMessages", "Purge the actor's inbox", A, "MessagesPurged"),
     Op("GET", ACTOR + "/executions", "listExecutions", "Executions summary (with query parameters: search)", A,
-       "ExecutionsSummary", query=("search",)),
+       "ExecutionsSummary|SearchResult", query=("search",)),
     Op("POST", ACTOR + "/executions", "recordExecution", "Record a synthetic execution (legacy)", A, "Execution",
-       body="ExecutionInput", planned=True),
+       body="ExecutionInput"),
     Op("GET", EXECUTION, "getExecution", "An execution", A, "Execution"),
-    Op("DELETE", EXECUTION, "forceQuitExecution", "Force-quit a RUNNING execution", A, planned=True),
+    Op("DELETE", EXECUTION, "forceQuitExecution", "Force-quit a RUNNING execution", A),
     Op("GET", EXECUTION + "/logs", "getExecutionLogs", "An execution's logs (with query parameters: search)", A,
-       "Logs", query=("search",)),
+       "Logs|SearchResult", query=("search",)),
     Op("GET", EXECUTION + "/results", "getExecutionResult", "Pop one result the actor sent", A,
-       raw="application/octet-stream", planned=True),
+       raw="application/octet-stream"),
     Op("GET", ACTOR + "/state", "getState", "An actor's state", A, "State"),
     Op("POST", ACTOR + "/state", "setState", "Replace a stateful actor's state", A, "Actor", body="StateInput"),
     Op("GET", ACTOR + "/workers", "listWorkers", "An actor's workers (with query parameters: search)", A,
-       "WorkerList", query=("search",)),
+       "WorkerList|SearchResult", query=("search",)),
     Op("POST", ACTOR + "/workers", "addWorkers", "Ensure at least num workers (administrators)", A,
        body="WorkersInput"),
     Op("GET", ACTOR + "/workers/{worker_id}", "getWorker", "A worker", A, "Worker"),
     Op("DELETE", ACTOR + "/workers/{worker_id}", "deleteWorker", "Stop a worker", A),
-    Op("GET", ACTOR + "/permissions", "getActorPermissions", "Who may do what with an actor", A, "Permissions",
-       planned=True),
+    Op("GET", ACTOR + "/permissions", "getActorPermissions", "Who may do what with an actor", A, "Permissions"),
     Op("POST", ACTOR + "/permissions", "setActorPermission", "Grant or change a permission", A, "Permissions",
-       body="PermissionInput", planned=True),
-    Op("GET", ACTOR + "/nonces", "listActorNonces", "An actor's nonces", A, "NonceList", planned=True),
+       body="PermissionInput"),
+    Op("GET", ACTOR + "/nonces", "listActorNonces", "An actor's nonces", A, "NonceList"),
     Op("POST", ACTOR + "/nonces", "createActorNonce", "Create a nonce for an actor", A, "Nonce",
-       body="NonceInput", planned=True),
-    Op("GET", ACTOR + "/nonces/{nonce_id}", "getActorNonce", "A nonce", A, "Nonce", planned=True),
-    Op("DELETE", ACTOR + "/nonces/{nonce_id}", "deleteActorNonce", "Delete a nonce", A, planned=True),
+       body="NonceInput"),
+    Op("GET", ACTOR + "/nonces/{nonce_id}", "getActorNonce", "A nonce", A, "Nonce"),
+    Op("DELETE", ACTOR + "/nonces/{nonce_id}", "deleteActorNonce", "Delete a nonce", A),
     Op("GET", "/actors/aliases", "listAliases", "The aliases of the tenant", AL, "AliasList"),
     Op("POST", "/actors/aliases", "createAlias", "Create an alias for an actor", AL, "Alias", body="AliasInput"),
     Op("GET", ALIAS, "getAlias", "An alias", AL, "Alias"),
     Op("PUT", ALIAS, "updateAlias", "Point an alias at another actor", AL, "Alias", body="AliasUpdate"),
     Op("DELETE", ALIAS, "deleteAlias", "Delete an alias", AL),
-    Op("GET", ALIAS + "/permissions", "getAliasPermissions", "Who may do what with an alias", AL, "Permissions",
-       planned=True),
+    Op("GET", ALIAS + "/permissions", "getAliasPermissions", "Who may do what with an alias", AL, "Permissions"),
     Op("POST", ALIAS + "/permissions", "setAliasPermission", "Grant or change an alias permission", AL,
-       "Permissions", body="PermissionInput", planned=True),
-    Op("GET", ALIAS + "/nonces", "listAliasNonces", "An alias's nonces", AL, "NonceList", planned=True),
+       "Permissions", body="PermissionInput"),
+    Op("GET", ALIAS + "/nonces", "listAliasNonces", "An alias's nonces", AL, "NonceList"),
     Op("POST", ALIAS + "/nonces", "createAliasNonce", "Create a nonce for an alias", AL, "Nonce",
-       body="NonceInput", planned=True),
-    Op("GET", ALIAS + "/nonces/{nonce_id}", "getAliasNonce", "An alias nonce", AL, "Nonce", planned=True),
-    Op("DELETE", ALIAS + "/nonces/{nonce_id}", "deleteAliasNonce", "Delete an alias nonce", AL, planned=True),
+       body="NonceInput"),
+    Op("GET", ALIAS + "/nonces/{nonce_id}", "getAliasNonce", "An alias nonce", AL, "Nonce"),
+    Op("DELETE", ALIAS + "/nonces/{nonce_id}", "deleteAliasNonce", "Delete an alias nonce", AL),
     Op("GET", "/actors/configs", "listConfigs", "The configs of the tenant", C, "ConfigList"),
     Op("POST", "/actors/configs", "createConfig", "Create a config or secret", C, "Config", body="ConfigInput"),
     Op("GET", CONFIG, "getConfig", "A config (secrets as ciphertext)", C, "Config"),
     Op("PUT", CONFIG, "updateConfig", "Replace a config", C, "Config", body="ConfigUpdate"),
     Op("DELETE", CONFIG, "deleteConfig", "Delete a config", C),
-    Op("GET", CONFIG + "/permissions", "getConfigPermissions", "Who may do what with a config", C, "Permissions",
-       planned=True),
+    Op("GET", CONFIG + "/permissions", "getConfigPermissions", "Who may do what with a config", C, "Permissions"),
     Op("POST", CONFIG + "/permissions", "setConfigPermission", "Grant or change a config permission", C,
-       "Permissions", body="PermissionInput", planned=True),
+       "Permissions", body="PermissionInput"),
     Op("GET", "/actors/search/{search_type}", "search", "Search actors, workers, executions or logs", S,
        "SearchResult", query=("search",)),
     Op("GET", "/actors/utilization", "getUtilization", "Counts of actors, workers and queued commands", AD,

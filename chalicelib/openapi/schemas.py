@@ -30,6 +30,8 @@ _ACTOR_INPUT = {
     "default_environment": {"type": "object"}, "max_workers": INT, "mem_limit": STR,
     "max_cpus": {**INT, "description": "nanoCPUs"}, "use_container_uid": BOOLISH, "run_as_executor": BOOLISH,
     "queue": STR, "log_ex": {**INT, "description": "seconds"},
+    "max_attempts": {**INT, "description": "runs of one message after runner losses"},
+    "max_run_time": {**INT, "description": "seconds before the container is stopped"},
     "cron_schedule": {**STR, "example": "2030-01-01 05 + 1 day"}, "cron_on": BOOLISH, "state": ANY,
 }
 
@@ -43,7 +45,8 @@ SCHEMAS: dict[str, Any] = {
         "privileged": BOOL, "type": STR, "hints": {"type": "array", "items": STR}, "default_environment": {
             "type": "object"}, "link": STR, "webhook": STR, "token": BOOL, "max_workers": OPT_INT,
         "mem_limit": OPT_STR, "max_cpus": OPT_INT, "use_container_uid": BOOL, "run_as_executor": BOOL,
-        "queue": STR, "log_ex": OPT_INT, "cron_schedule": OPT_STR, "cron_on": BOOL,
+        "queue": STR, "log_ex": OPT_INT, "max_attempts": OPT_INT, "max_run_time": OPT_INT,
+        "cron_schedule": OPT_STR, "cron_on": BOOL,
         "cron_next_ex": {**OPT_STR, "description": "next slot, YYYY-M-D H (UTC)"}, "revision": INT, "state": ANY,
         "mounts": {"type": "array", "items": {"type": "object"}}, "uid": OPT_STR, "gid": OPT_STR,
         "tasdir": OPT_STR, "status": {"type": "string", "enum": ["SUBMITTED", "READY", "ERROR", "SHUTTING_DOWN"]},

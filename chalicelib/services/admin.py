@@ -12,6 +12,7 @@ from chalicelib.envelope import convert_keys
 from chalicelib.errors import NotFound
 from chalicelib.models import Actor, Execution, WorkerStatus
 from chalicelib.services import actors as actor_service
+from chalicelib.services import fanout
 from chalicelib.services import workers as worker_service
 from chalicelib.storage.metrics import ACTOR_TOTAL
 
@@ -24,7 +25,7 @@ def utilization(backend: Backend, caller: Caller) -> dict[str, Any]:
     actors = backend.actors.list(caller.tenant)
     return {"currentActors": len(actors),
             "totalActors": backend.metrics.total(caller.tenant, ACTOR_TOTAL),
-            "workers": sum(len(backend.workers.list(a.dbid)) for a in actors),
+            "workers": sum(fanout.each(lambda a: len(backend.workers.list(a.dbid)), actors)),
             "commandQueue": backend.queues.command_depth("default")}
 
 
@@ -38,24 +39,26 @@ def _inbox_depth(backend: Backend, actor: Actor) -> int:
 def actors(backend: Backend, caller: Caller) -> list[dict[str, Any]]:
     """Every actor with its workers, pending messages, executions count and total runtime."""
     case = backend.settings.case
-    out = []
-    for actor in backend.actors.list(caller.tenant):
+
+    def overview(actor: Actor) -> dict[str, Any]:
         executions = backend.executions.list(actor.dbid)
         data = actor_service.display(actor)
         data.update(workers=[convert_keys(worker_service.display(w, api_server=actor.api_server), case)
                              for w in backend.workers.list(actor.dbid)],
                     messages=_inbox_depth(backend, actor), executions=len(executions),
                     runtime=sum(e.runtime for e in executions))
-        out.append(data)
-    return out
+        return data
+
+    return fanout.each(overview, backend.actors.list(caller.tenant))
 
 
 def workers(backend: Backend, caller: Caller) -> dict[str, Any]:
     summary = {"total_workers": 0, "ready_workers": 0, "requested_workers": 0, "error_workers": 0,
                "busy_workers": 0, "actors_no_workers": 0}
     listed = []
-    for actor in backend.actors.list(caller.tenant):
-        found = backend.workers.list(actor.dbid)
+    tenant_actors = backend.actors.list(caller.tenant)
+    for actor, found in zip(tenant_actors, fanout.each(lambda a: backend.workers.list(a.dbid), tenant_actors),
+                            strict=True):
         summary["actors_no_workers"] += not found
         for worker in found:
             summary["total_workers"] += 1

@@ -17,6 +17,7 @@ from chalicelib.errors import BadRequest
 from chalicelib.models import Actor, Execution
 from chalicelib.services import actors as actor_service
 from chalicelib.services import executions as execution_service
+from chalicelib.services import fanout
 from chalicelib.services import workers as worker_service
 
 TYPES = ("actors", "workers", "executions", "logs")
@@ -41,20 +42,21 @@ def _visible_actors(backend: Backend, caller: Caller) -> list[Actor]:
 
 
 def _records(backend: Backend, kind: str, actors: list[Actor], execution: Execution | None) -> Iterator[dict]:
+    """The displayed records of every actor in scope, in actor then creation order."""
     if kind == "actors":
         yield from (actor_service.display(a) for a in actors)
         return
-    for actor in actors:
+
+    def of_actor(actor: Actor) -> list[dict[str, Any]]:
         if kind == "workers":
-            found = backend.workers.list(actor.dbid)
-            yield from (worker_service.display(w, api_server=actor.api_server) for w in found)
-            continue
+            return [worker_service.display(w, api_server=actor.api_server) for w in backend.workers.list(actor.dbid)]
         executions = [execution] if execution is not None else backend.executions.list(actor.dbid)
-        for item in executions:
-            if kind == "executions":
-                yield execution_service.display(item)
-            else:
-                yield _log_record(backend, actor, item)
+        if kind == "executions":
+            return [execution_service.display(e) for e in executions]
+        return [_log_record(backend, actor, e) for e in executions]
+
+    for records in fanout.each(of_actor, actors):
+        yield from records
 
 
 def _log_record(backend: Backend, actor: Actor, execution: Execution) -> dict[str, Any]:

@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from jsonschema.exceptions import ValidationError
+from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
 from localstack.launcher import Stack
@@ -141,6 +143,49 @@ def test_the_openapi_document_is_served_valid_and_matches_the_routes(api_only: A
     served = {(m.upper(), p) for p, item in doc["paths"].items() for m in item}
     assert served == {(op.method, op.path) for op in served_operations(http.SERVED)}
     assert ("GET", "/actors/search/{search_type}") in served and ("PUT", "/actors/aliases/{alias}") in served
+
+
+def test_responses_match_the_documented_schemas(api_only: Api) -> None:
+    """The document describes what the API really returns, not only which routes exist."""
+    doc = api_only.call("GET", "/actors/openapi.json").json()
+    api = tenant_api(api_only, "WIRE-SCHEMAS")
+    actor = api.ok("POST", "/actors", json={"image": IMAGE, "stateless": False, "max_workers": None})
+    path = f"/actors/{actor['id']}"
+    sent = api.ok("POST", f"{path}/messages", json={"message": "x"})
+    api.ok("POST", "/actors/aliases", json={"alias": "schema.alias", "actor_id": actor["id"]})
+    api.ok("POST", "/actors/configs", json={"name": "s", "value": "v", "is_secret": True, "actors": actor["id"]})
+    worker = api.ok("GET", f"{path}/workers")[0]
+    execution = f"{path}/executions/{sent['execution_id']}"
+    checks = [("post", "/actors", "/actors", {"image": IMAGE}), ("get", "/actors", "/actors", None),
+              ("get", "/actors", "/actors?limit=1", None), ("get", "/actors/{actor_id}", path, None),
+              ("put", "/actors/{actor_id}", path, {"image": IMAGE, "stateless": False}),
+              ("post", "/actors/{actor_id}/messages", f"{path}/messages", {"message": "y"}),
+              ("get", "/actors/{actor_id}/messages", f"{path}/messages", None),
+              ("get", "/actors/{actor_id}/executions", f"{path}/executions", None),
+              ("get", "/actors/{actor_id}/executions/{execution_id}", execution, None),
+              ("get", "/actors/{actor_id}/executions/{execution_id}/logs", f"{execution}/logs", None),
+              ("get", "/actors/{actor_id}/state", f"{path}/state", None),
+              ("post", "/actors/{actor_id}/state", f"{path}/state", {"s": 1}),
+              ("get", "/actors/{actor_id}/workers", f"{path}/workers", None),
+              ("get", "/actors/{actor_id}/workers/{worker_id}", f"{path}/workers/{worker['id']}", None),
+              ("get", "/actors/aliases", "/actors/aliases", None),
+              ("get", "/actors/aliases/{alias}", "/actors/aliases/schema.alias", None),
+              ("get", "/actors/configs", "/actors/configs", None),
+              ("get", "/actors/configs/{config_name}", "/actors/configs/s", None),
+              ("get", "/actors/search/{search_type}", "/actors/search/executions", None),
+              ("get", "/actors/utilization", "/actors/utilization", None),
+              ("get", "/actors/admin", "/actors/admin", None),
+              ("get", "/actors/admin/workers", "/actors/admin/workers", None),
+              ("get", "/actors/admin/executions", "/actors/admin/executions", None)]
+    for method, template, url, body in checks:
+        response = api.call(method.upper(), url, json=body)
+        assert response.status_code == 200, (url, response.text)
+        schema = doc["paths"][template][method]["responses"]["200"]["content"]["application/json"]["schema"]
+        OAS30Validator({**schema, "components": doc["components"]}).validate(response.json())
+    bad = {"message": "m", "result": {"id": 1}, "status": "success", "version": "x"}
+    schema = doc["paths"]["/actors/{actor_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    with pytest.raises(ValidationError):  # the check has teeth: a wrong result fails it
+        OAS30Validator({**schema, "components": doc["components"]}).validate(bad)
 
 
 # --- the camel case switch (its own API-only stack) -------------------------------------------------------
