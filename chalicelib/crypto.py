@@ -18,6 +18,7 @@ import base64
 import functools
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -39,9 +40,11 @@ class DecryptionError(AbacoError):
 
 
 class Cipher(Protocol):
-    def encrypt(self, tenant: str, plaintext: str) -> str: ...
+    """``name`` (the config's) is bound by the KMS backend too; Fernet tokens bind the tenant only."""
 
-    def decrypt(self, tenant: str, token: str) -> str: ...
+    def encrypt(self, tenant: str, plaintext: str, name: str = "") -> str: ...
+
+    def decrypt(self, tenant: str, token: str, name: str = "") -> str: ...
 
 
 def development_key() -> str:
@@ -69,11 +72,11 @@ class FernetCipher:
             raise ValueError("FernetCipher needs at least one key")
         self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
 
-    def encrypt(self, tenant: str, plaintext: str) -> str:
+    def encrypt(self, tenant: str, plaintext: str, name: str = "") -> str:
         sealed = f"{tenant}{_SEPARATOR}{plaintext}".encode()
         return FERNET_SCHEME + self._fernet.encrypt(sealed).decode()
 
-    def decrypt(self, tenant: str, token: str) -> str:
+    def decrypt(self, tenant: str, token: str, name: str = "") -> str:
         if not token.startswith(FERNET_SCHEME):
             raise DecryptionError("The secret was encrypted with an unknown scheme.")
         try:
@@ -96,12 +99,38 @@ def _cached(keys: tuple[str, ...]) -> FernetCipher:
 
 
 def cipher(settings: Settings) -> Cipher:
-    """The process-wide cipher for these settings (the development key when none is configured)."""
+    """The process-wide cipher for these settings: Fernet (the development key when none is configured),
+    or, with ``ABACO_SECRETS_BACKEND=kms``, KMS envelopes (which still read older ``fernet:`` tokens)."""
+    if settings.secrets_backend == "kms":
+        from chalicelib import aws, resources
+        from chalicelib.kms import KmsEnvelopeCipher
+
+        key_id = settings.kms_key_id or resources.kms_alias(settings.resource_prefix)
+        return _Schemes(KmsEnvelopeCipher(aws.client("kms", settings), key_id), lambda: _fernet(settings))
+    return _fernet(settings)
+
+
+def _fernet(settings: Settings) -> FernetCipher:
     keys = parse_keys(settings.encryption_keys)
     if not keys:
         _warn_development_key()
         keys = [development_key()]
     return _cached(tuple(keys))
+
+
+class _Schemes:
+    """Encrypt with the primary backend; decrypt each token with the backend its scheme prefix names."""
+
+    def __init__(self, primary: Cipher, fernet: Callable[[], Cipher]) -> None:
+        self._primary, self._fernet = primary, fernet
+
+    def encrypt(self, tenant: str, plaintext: str, name: str = "") -> str:
+        return self._primary.encrypt(tenant, plaintext, name)
+
+    def decrypt(self, tenant: str, token: str, name: str = "") -> str:
+        if token.startswith(FERNET_SCHEME):
+            return self._fernet().decrypt(tenant, token, name)
+        return self._primary.decrypt(tenant, token, name)
 
 
 @functools.lru_cache(maxsize=1)

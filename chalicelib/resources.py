@@ -131,6 +131,11 @@ def command_queue_prefix(prefix: str) -> str:
     return f"{prefix}-commands-"
 
 
+def kms_alias(prefix: str) -> str:
+    """The KMS key that wraps the data keys of secret configs (``ABACO_SECRETS_BACKEND=kms``)."""
+    return f"alias/{prefix}-secrets"
+
+
 def bucket_name(prefix: str) -> str:
     """Message payloads too large for SQS or the container environment, and every binary message."""
     return f"{prefix}-payloads".lower()

@@ -30,6 +30,7 @@ DEFAULT_SYNC_TIMEOUT = 25.0  # seconds a synchronous message waits; below API Ga
 DEFAULT_RESULTS_EX = 3_600  # seconds a result stays poppable (Abaco's docs: 60 min; its code: 20 min)
 DEFAULT_CRON_SECONDS = 50.0  # Abaco's cron agent period
 MAX_JWT_LEEWAY = 60  # seconds of clock skew tolerated on exp/nbf, at most (issue 4)
+DEFAULT_MAX_CPUS = 1_000_000_000  # one CPU per container by default (issue 4: CPU limits by default)
 DEFAULT_CONTAINER_USER = "10000:10000"  # non-root uid:gid (reliability plan §3.2; CVE-2019-5736 needs root)
 DEFAULT_MAX_BODY_BYTES = 1_048_576  # JSON/form body: 1 MiB, SQS's message size class (reliability plan §4.4)
 DEFAULT_MAX_HEADER_BYTES = 16_384  # all request headers together (reliability plan §4.4)
@@ -78,6 +79,8 @@ class Settings(BaseSettings):
     default_token: bool = False  # Abaco web.default_token: an actor's ``token`` when it sets none
     # Comma-separated Fernet keys for secrets at rest; the first encrypts. Unset: a public development key.
     encryption_keys: str | None = None
+    secrets_backend: Literal["fernet", "kms"] = "fernet"  # fernet locally; kms (envelope encryption) in AWS
+    kms_key_id: str | None = None  # key id, ARN or alias; default alias/{prefix}-secrets
     # Per-tenant overrides of log_ex / log_ex_limit, JSON objects: '{"TENANT": seconds}'.
     tenant_log_ex: dict[str, int] = Field(default_factory=dict)
     tenant_log_ex_limit: dict[str, int] = Field(default_factory=dict)
@@ -93,7 +96,7 @@ class Settings(BaseSettings):
     max_workers_per_actor: int = DEFAULT_MAX_WORKERS_PER_ACTOR
     max_run_time: int = -1
     mem_limit: str = "512m"
-    max_cpus: int | None = None
+    max_cpus: int | None = DEFAULT_MAX_CPUS  # nano-CPUs; a container gets a CPU cap unless the actor sets its own
     pids_limit: int = 256
     container_network: Literal["none", "host"] = "none"
     container_user: str = DEFAULT_CONTAINER_USER  # uid:gid of non-privileged actors without their own uid

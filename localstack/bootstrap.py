@@ -83,11 +83,23 @@ def _create_bucket(settings: Settings, name: str) -> str:
     return name
 
 
+def create_kms_key(settings: Settings) -> str:
+    """The key that wraps the data keys of secrets (used with ABACO_SECRETS_BACKEND=kms)."""
+    kms = aws.client("kms", settings)
+    alias = resources.kms_alias(settings.resource_prefix)
+    for page in kms.get_paginator("list_aliases").paginate():
+        if any(a.get("AliasName") == alias for a in page.get("Aliases", [])):
+            return alias
+    key = kms.create_key(Description="Abaco secret configs (envelope encryption)")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=alias, TargetKeyId=key)
+    return alias
+
+
 def bootstrap(settings: Settings) -> dict[str, Any]:
     if settings.bootstrap_template:
         return bootstrap_from_template(settings, settings.bootstrap_template)
     return {"tables": create_tables(settings), "queues": create_queues(settings),
-            "bucket": create_bucket(settings)}
+            "bucket": create_bucket(settings), "kms_key": create_kms_key(settings)}
 
 
 def bootstrap_from_template(settings: Settings, path: str) -> dict[str, Any]:

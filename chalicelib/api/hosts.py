@@ -15,8 +15,8 @@ bp = Blueprint(__name__)
 
 @needs(Level.NONE, Scope.ADMIN)
 def list_hosts(request: Any) -> Ok:
-    backend, _ = context(request)
-    return Ok(workers.hosts_summary(backend), "Runner hosts retrieved successfully.", convert=False)
+    backend, caller = context(request)
+    return Ok(workers.hosts_summary(backend, caller.tenant), "Runner hosts retrieved successfully.", convert=False)
 
 
 route(bp, "/actors/admin/hosts", GET=list_hosts)

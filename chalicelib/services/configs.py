@@ -86,7 +86,7 @@ def _build(backend: Backend, caller: Caller, name: str, body: dict[str, Any], ow
     value = _value(body)
     actors = _actors(backend, caller, body.get("actors"))
     if is_secret:
-        value = crypto.cipher(backend.settings).encrypt(caller.tenant, value)
+        value = crypto.cipher(backend.settings).encrypt(caller.tenant, value, name)
     return ActorConfig(tenant=caller.tenant, name=name, value=value, is_secret=is_secret, actors=actors,
                        owner=owner, api_server=backend.settings.api_server)
 
@@ -147,7 +147,7 @@ def configs_for_actor(backend: Backend, actor: Actor) -> dict[str, str]:
             out[config.name] = config.value
             continue
         try:
-            out[config.name] = cipher.decrypt(actor.tenant, config.value)
+            out[config.name] = cipher.decrypt(actor.tenant, config.value, config.name)
         except crypto.DecryptionError as exc:
             raise crypto.DecryptionError(f"config '{config.name}': {exc}") from exc
     return out

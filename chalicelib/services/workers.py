@@ -118,9 +118,15 @@ def get_worker(backend: Backend, actor: Actor, worker_id: str) -> dict[str, Any]
     return display(worker, {host.id: host} if host else {}, actor.api_server)
 
 
-def hosts_summary(backend: Backend) -> dict[str, Any]:
-    """Every runner host with its heartbeat and workers, and the duty leases (admin view)."""
-    hosts = [h.model_dump(mode="json") for h in backend.hosts.all()]
+def hosts_summary(backend: Backend, tenant: str) -> dict[str, Any]:
+    """Every runner host with its heartbeat and the workers of ``tenant`` (an admin sees their own
+    tenant's workers only), and the duty leases (admin view)."""
+    own = f"{tenant}_"
+    hosts = []
+    for host in backend.hosts.all():
+        data = host.model_dump(mode="json")
+        data["workers"] = [w for w in host.workers if w.startswith(own)]
+        hosts.append(data)
     return {"hosts": hosts, "duties": backend.duties.all()}
 
 

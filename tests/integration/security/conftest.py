@@ -23,6 +23,7 @@ JWT_ENV = {
     "ABACO_JWT_KEY_ID": "abaco-test-key",
     "ABACO_RATE_LIMIT_RPS": "0",
     "ABACO_AUTH_FAILURES_PER_MINUTE": "0",
+    "ABACO_SECRETS_BACKEND": "kms",  # secrets in KMS envelopes, as in AWS (the emulator serves KMS)
 }
 
 
