@@ -24,6 +24,10 @@ JWT_ENV = {
     "ABACO_RATE_LIMIT_RPS": "0",
     "ABACO_AUTH_FAILURES_PER_MINUTE": "0",
     "ABACO_SECRETS_BACKEND": "kms",  # secrets in KMS envelopes, as in AWS (the emulator serves KMS)
+    # These tests register many actors (each gets a worker) but run few containers: idle workers leave
+    # quickly so they never hold all of the runner's slots.
+    "ABACO_WORKER_TTL": "5",
+    "ABACO_WORKER_SLOTS": "16",
 }
 
 

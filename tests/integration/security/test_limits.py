@@ -16,7 +16,7 @@ from localstack.launcher import ROOT, Stack
 from tests import jwt_keys
 from tests.conftest import start_stack
 
-RPS, BURST = 10, 20
+RPS, BURST = 2, 10  # low, so that even a slow, loaded machine sends faster than the refill
 LIMIT_ENV = {
     "ABACO_ACCESS_CONTROL": "jwt",
     "ABACO_RATE_LIMIT_RPS": str(RPS),
@@ -43,13 +43,13 @@ def test_a_principal_over_its_rate_gets_429_with_retry_after_and_others_do_not(l
     token = jwt_keys.bearer_headers("hasty", "LIMITS")
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        responses = list(pool.map(lambda _: _get(limited, "hasty", headers=token), range(80)))
+        responses = list(pool.map(lambda _: _get(limited, "hasty", headers=token), range(60)))
     elapsed = time.monotonic() - started
     codes = [r.status_code for r in responses]
     allowed = codes.count(200)
     assert BURST <= allowed <= BURST + RPS * elapsed + 2, (allowed, elapsed)
     refused = [r for r in responses if r.status_code == 429]
-    assert len(refused) == 80 - allowed > 0
+    assert len(refused) == 60 - allowed > 0
     assert all(int(r.headers["Retry-After"]) >= 1 and r.json()["status"] == "error" for r in refused)
     assert _get(limited, "patient").status_code == 200  # a second principal has its own bucket
 
