@@ -1,7 +1,7 @@
 """Structured logs: one JSON object per line for the API and the runners (``ABACO_LOG_FORMAT``).
 
 Only the formatted message and a few context fields are written; callers never log secrets (configs,
-tokens, nonces), so there is nothing to redact here.
+tokens, nonces), and ``chalicelib.redact`` masks any credential that slips into a line anyway.
 """
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import os
 import socket
 import time
 from typing import Any
+
+from chalicelib.redact import RedactingFilter
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -35,14 +37,15 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():  # fields passed with ``extra={...}``
             if key not in _RESERVED and not key.startswith("_"):
                 out[key] = value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
+        if record.exc_text or record.exc_info:
+            out["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)
 
 
 def configure(component: str, log_format: str = "json", level: int = logging.INFO) -> None:
     """Route the root logger to stderr in the chosen format (idempotent)."""
     handler = logging.StreamHandler()
+    handler.addFilter(RedactingFilter())
     if log_format == "json":
         handler.setFormatter(JsonFormatter(component))
     else:

@@ -138,7 +138,8 @@ def bootstrap_from_template(settings: Settings, path: str) -> dict[str, Any]:
             "Attributes"]["QueueArn"]
     for bucket in found.buckets:
         _create_bucket(settings, bucket)
-    return {"tables": made_tables, "queues": [q.name for q in found.queues], "bucket": ",".join(found.buckets)}
+    return {"tables": made_tables, "queues": [q.name for q in found.queues], "bucket": ",".join(found.buckets),
+            "kms_key": create_kms_key(settings)}  # the template's SecretsKey has the same alias
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import RSAAlgorithm
 from jwt.api_jws import PyJWS
 
-from chalicelib import auth, limits, netguard, tokens
+from chalicelib import auth, limits, netguard, redact, tokens
 from chalicelib.errors import (
     BadRequest,
     HeadersTooLarge,
@@ -382,3 +382,34 @@ def test_privileged_actors_get_the_socket_only_on_a_privileged_runner() -> None:
     assert spec.privileged and spec.binds[DOCKER_SOCKET]["bind"] == DOCKER_SOCKET
     assert privilege_refusal(Actor(tenant="T", id="a", image="i", owner="o", privileged=True), False)
     assert privilege_refusal(Actor(tenant="T", id="a", image="i", owner="o", privileged=True), True) is None
+
+
+# --- log redaction ---------------------------------------------------------------------------------
+
+def test_credentials_in_log_lines_are_masked() -> None:
+    token = jwt_keys.sign(jwt_keys.bearer_claims("a", "T"))
+    nonce = "TENANT-A_" + "ab" * 32
+    for line in [f"header Authorization: Bearer {token}", f"GET /actors/x?x-nonce={nonce}&a=1",
+                 f"X-Jwt-Assertion-DEV: {token}", f"nonce {nonce} used", f"'x-jwt-assertion-t1': '{token}'"]:
+        cleaned = redact.redact(line)
+        assert token not in cleaned and nonce not in cleaned and redact.MASK in cleaned, cleaned
+    assert redact.redact("actor abc started") == "actor abc started"
+
+
+def test_the_log_handler_masks_messages_and_exceptions() -> None:
+    import io
+    import logging
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(redact.RedactingFilter())
+    logger = logging.getLogger("abaco.test.redact")
+    logger.addHandler(handler)
+    logger.propagate = False
+    secret = "T_" + "cd" * 32
+    try:
+        raise ValueError(f"bad nonce {secret}")
+    except ValueError:
+        logger.exception("failed for %s", secret)
+    logger.removeHandler(handler)
+    assert secret not in stream.getvalue() and redact.MASK in stream.getvalue()
