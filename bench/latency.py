@@ -67,7 +67,7 @@ def _one(system: BenchSystem, client: Any, actor_id: str, engine_api: docker.API
     execution, seen = system.observer.wait_terminal(actor_id, execution_id)
     if execution.status.value != "COMPLETE" or execution.exit_code != 0:
         raise BenchError(f"execution {execution_id}: {execution.status.value} {execution.status_message}")
-    poll(lambda: containers_of(actor_id, engine_api) == 0, 30, 0.01, "the container to be removed")
+    poll(lambda: containers_of(actor_id, engine_api) == 0, 30, 0.02, "the container to be removed")
     time.sleep(SETTLE_SECONDS)
     phases = {"post": posted, **execution.phases}
     if "finalised" not in phases:

@@ -77,15 +77,13 @@ def scale_out(system: BenchSystem, profile: Profile) -> dict[str, Any]:
     try:
         actors = parallel(system, profile.out_actors, lambda c, _i: c.create_actor(OUT_POOL))
         client.wait_ready(actors, timeout=120 + profile.out_actors)
-        before = observer.terminal_count()
         began = time.time()
         per_actor = profile.out_messages // profile.out_actors
         sent = parallel(system, per_actor * len(actors),
                         lambda c, i: (actors[i % len(actors)], c.send(actors[i % len(actors)])))
         posted = time.time()
         total = len(sent)
-        poll(lambda: observer.terminal_count() >= before + total, 120 + total, 1.0, f"{total} executions")
-        executions = [e for a in actors for e in observer.executions(a)]
+        executions = observer.wait_all(sent, 120 + total)
     finally:
         client.close()
         system.stop_runner(OUT_POOL)

@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 import docker
 
-from chalicelib import aws, resources
 from chalicelib.backend import Backend
 from chalicelib.models import Execution, ExecutionStatus
 from chalicelib.settings import Settings
@@ -37,6 +36,10 @@ BENCH_POOLS = ("default", "lat", "tp1", "tp2", "tp4", "tp8", "zero", "out", "idl
 RUNNER_STOP_TIMEOUT = 30.0
 READY_TIMEOUT = 120.0
 CLIENT_THREADS = 8  # concurrent clients when the bench registers actors or sends many messages
+# Watching an execution costs the emulator a GetItem (about 2.5 ms of its CPU) per look, on the machine
+# under test: every 50 ms is a few percent of a core. Results come from the execution's stamps, not from
+# when the bench looked.
+WATCH_SECONDS = 0.05
 TERMINAL = {ExecutionStatus.COMPLETE.value, ExecutionStatus.ERROR.value}
 # The system as it ships: the bench overrides only what isolates it (ports, prefix, pools, auth).
 BASE_ENV = {"ABACO_ACCESS_CONTROL": "none", "ABACO_POOLS": ",".join(BENCH_POOLS)}
@@ -202,7 +205,6 @@ class Observer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.backend = Backend.from_settings(settings)
-        self._ddb = aws.client("dynamodb", settings)
 
     def dbid(self, actor_id: str, tenant: str = BENCH_TENANT) -> str:
         return f"{tenant}_{actor_id}"
@@ -210,7 +212,7 @@ class Observer:
     def execution(self, actor_id: str, execution_id: str, tenant: str = BENCH_TENANT) -> Execution:
         return self.backend.executions.get(self.dbid(actor_id, tenant), execution_id)
 
-    def wait_terminal(self, actor_id: str, execution_id: str, timeout: float = 60.0, interval: float = 0.02,
+    def wait_terminal(self, actor_id: str, execution_id: str, timeout: float = 60.0, interval: float = WATCH_SECONDS,
                       tenant: str = BENCH_TENANT) -> tuple[Execution, float]:
         """The finished execution and the wall time at which it was first seen finished."""
         def done() -> Execution | None:
@@ -221,7 +223,7 @@ class Observer:
         return execution, time.time()
 
     def wait_phase(self, actor_id: str, execution_id: str, phase: str, timeout: float = 60.0,
-                   interval: float = 0.02, tenant: str = BENCH_TENANT) -> Execution:
+                   interval: float = WATCH_SECONDS, tenant: str = BENCH_TENANT) -> Execution:
         def reached() -> Execution | None:
             execution = self.execution(actor_id, execution_id, tenant)
             if phase in execution.phases or execution.status.value in TERMINAL:
@@ -233,19 +235,22 @@ class Observer:
     def executions(self, actor_id: str, tenant: str = BENCH_TENANT) -> list[Execution]:
         return self.backend.executions.list(self.dbid(actor_id, tenant))
 
-    def terminal_count(self) -> int:
-        """Finished executions in the whole table: one Scan with a count, cheap enough to poll."""
-        table = resources.EXECUTIONS.physical(self.settings.resource_prefix)
-        kwargs: dict[str, Any] = {"TableName": table, "Select": "COUNT", "FilterExpression": "#st IN (:c, :e)",
-                                  "ExpressionAttributeNames": {"#st": "status"},
-                                  "ExpressionAttributeValues": {":c": {"S": "COMPLETE"}, ":e": {"S": "ERROR"}}}
-        total = 0
-        while True:
-            page = self._ddb.scan(**kwargs)
-            total += int(page.get("Count", 0))
-            if "LastEvaluatedKey" not in page:
-                return total
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    def wait_all(self, sent: list[tuple[str, str]], timeout: float, interval: float = 1.0) -> list[Execution]:
+        """Every execution of ``sent`` (actor id, execution id) once all are finished, in order. Looks at
+        the first unfinished one only (one GetItem per look: a Scan would cost the emulator the whole
+        table each time)."""
+        finished: list[Execution] = []
+        deadline = time.monotonic() + timeout
+        while len(finished) < len(sent):
+            actor_id, execution_id = sent[len(finished)]
+            execution = self.execution(actor_id, execution_id)
+            if execution.status.value in TERMINAL:
+                finished.append(execution)
+                continue
+            if time.monotonic() > deadline:
+                raise BenchError(f"timed out after {timeout:.0f} s: {len(sent) - len(finished)} executions unfinished")
+            time.sleep(interval)
+        return finished
 
     def worker_statuses(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -256,6 +261,63 @@ class Observer:
 
 def containers_of(actor_id: str, client: docker.APIClient) -> int:
     return len(client.containers(all=True, filters={"label": f"{LABEL_ACTOR}={actor_id}"}))
+
+
+ENGINE_PROCESSES = ("dockerd", "containerd")  # the Docker engine's long-lived processes (shared by everyone)
+
+
+def cpu_by_component(system: BenchSystem, pool: str) -> dict[str, float]:
+    """CPU seconds so far of the pool's runner, the API (gunicorn and its workers), the emulator, and the
+    Docker engine (dockerd and containerd: shared, so other users' containers count too)."""
+    procs = system.stack.procs
+    api = procs.get("api")
+    return {
+        "runner": _cpu_of([system.runner_pid(pool)]),
+        "api": _cpu_of(_tree(api.pid) if api else []),
+        "emulator": _cpu_of([system.emulator_pid]),
+        "engine": _cpu_of(_named(ENGINE_PROCESSES)),
+    }
+
+
+def _cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+    return total
+
+
+def _proc_stats() -> list[tuple[int, str, int]]:
+    """(pid, command name, parent pid) of every process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        found.append((int(entry.name), name, int(text.rsplit(")", 1)[1].split()[1])))
+    return found
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, _, parent in _proc_stats():
+        children.setdefault(parent, []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def _named(names: tuple[str, ...]) -> list[int]:
+    return [pid for pid, name, _ in _proc_stats() if name in names]
 
 
 def cpu_seconds(pid: int) -> float:

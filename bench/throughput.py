@@ -13,7 +13,7 @@ from typing import Any
 
 from bench import baseline, stats
 from bench.profile import Profile
-from bench.system import NOOP_IMAGE, BenchError, BenchSystem, poll
+from bench.system import NOOP_IMAGE, BenchError, BenchSystem, cpu_by_component
 
 
 def run(system: BenchSystem, profile: Profile, run_id: str) -> dict[str, Any]:
@@ -38,26 +38,35 @@ def _level(system: BenchSystem, slots: int, total: int, run_id: str) -> dict[str
     try:
         actors = [client.create_actor(pool) for _ in range(slots)]
         client.wait_ready(actors)
+        cpu_0 = cpu_by_component(system, pool)
         bare_wall, bare_rate = baseline.throughput(NOOP_IMAGE, run_id, slots, total)
+        cpu_1 = cpu_by_component(system, pool)
         ours_wall, failed = _drain(system, client, actors, total)
+        cpu_2 = cpu_by_component(system, pool)
     finally:
         client.close()
         system.stop_runner(pool)
     ours_rate = stats.rate(total, ours_wall)
     return {"slots": slots, "executions": total, "failed": failed, "ours_s": round(ours_wall, 2),
             "ours_per_s": round(ours_rate, 2), "bare_s": round(bare_wall, 2), "bare_per_s": round(bare_rate, 2),
-            "ratio": round(ours_rate / bare_rate, 3)}
+            "ratio": round(ours_rate / bare_rate, 3),
+            "cpu_ms_per_execution": _per_execution(cpu_1, cpu_2, total),
+            "bare_cpu_ms_per_execution": _per_execution(cpu_0, cpu_1, total)}
+
+
+def _per_execution(before: dict[str, float], after: dict[str, float], total: int) -> dict[str, float]:
+    """CPU milliseconds per execution by component over a measurement (the bench's own process and the
+    containers' shims are not counted)."""
+    return {name: round((after[name] - before[name]) * 1000 / total, 1) for name in before}
 
 
 def _drain(system: BenchSystem, client: Any, actors: list[str], total: int) -> tuple[float, int]:
     """Send ``total`` messages round robin and wait for all of them; (seconds, executions not COMPLETE)."""
     observer = system.observer
     assert observer is not None
-    before = observer.terminal_count()
     began = time.time()
     sent = [(actors[i % len(actors)], client.send(actors[i % len(actors)])) for i in range(total)]
-    poll(lambda: observer.terminal_count() >= before + total, 60 + total, 0.25, f"{total} executions")
-    executions = [observer.execution(actor_id, execution_id) for actor_id, execution_id in sent]
+    executions = observer.wait_all(sent, 60 + total)
     failed = sum(1 for e in executions if e.status.value != "COMPLETE")
     finals = [e.phases["finalised"] for e in executions if "finalised" in e.phases]
     if not finals:
