@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     # see the same path. AF_UNIX paths are capped at 108 bytes, so keep it short. Default: <tmp>/abaco-runner.
     runner_work_dir: str | None = None
     cron_seconds: float = DEFAULT_CRON_SECONDS
+    # Warm start (issue 9): the next container of each worker is pre-started and waits for its message.
+    warm_start: bool = True
+    warm_pool_per_host: int = Field(default=8, ge=0)  # waiting containers per runner host
+    warm_pool_per_actor: int = Field(default=4, ge=0)  # waiting containers per actor on one host
+    warm_shim: str = "/usr/bin/busybox"  # a static busybox, bind-mounted read-only as the entry shim
     # Webhooks never reach private or link-local ranges; loopback only when this is set (local tests).
     webhook_allow_loopback: bool = False
 

@@ -7,27 +7,42 @@ nothing else in the runner changes.
 """
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from chalicelib.models import Actor
 from runners.engine import ContainerSpec, DockerEngine
 
 
 @dataclass
 class Acquired:
-    """A container ready for one execution: its id, its output stream, when it was created."""
+    """A container ready for one execution: its id, its output stream, when it was created.
+
+    A pre-started (warm) container also brings its own results socket (bind mounts are fixed at create
+    time), and after ``start`` the moment the message reached it and the CPU its shim had used: the
+    execution's runtime and cpu count from there, not from the pre-start."""
 
     cid: str
     output: Iterator[bytes]
     created_at: float
+    results: socket.socket | None = None
+    dispatched_at: float | None = None
+    cpu_baseline: int = 0
+    phases: dict[str, float] = field(default_factory=dict)  # extra execution phases (``prestarted``)
+    handle: Any = None  # the source's own bookkeeping
 
 
 class ContainerSource(Protocol):
-    def acquire(self, spec: ContainerSpec) -> Acquired: ...
+    def acquire(self, spec: ContainerSpec, actor: Actor) -> Acquired: ...
 
     def start(self, container: Acquired) -> float: ...
+
+    def release(self, container: Acquired, remove: bool = True) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class ColdStart:
@@ -36,7 +51,7 @@ class ColdStart:
     def __init__(self, engine: DockerEngine) -> None:
         self._engine = engine
 
-    def acquire(self, spec: ContainerSpec) -> Acquired:
+    def acquire(self, spec: ContainerSpec, actor: Actor | None = None) -> Acquired:
         cid = self._engine.create(spec)
         created = time.time()
         try:
@@ -50,3 +65,11 @@ class ColdStart:
     def start(self, container: Acquired) -> float:
         self._engine.start(container.cid)
         return time.time()
+
+    def release(self, container: Acquired, remove: bool = True) -> None:
+        """The execution is over: remove its container (unless the runner keeps them for debugging)."""
+        if remove:
+            self._engine.remove(container.cid)
+
+    def close(self) -> None:
+        """Nothing is held between executions."""

@@ -17,6 +17,7 @@ LABEL_EXECUTION = "org.abaco.execution"
 LABEL_ACTOR = "org.abaco.actor"
 LABEL_ATTEMPT = "org.abaco.attempt"
 LABEL_TENANT = "org.abaco.tenant"
+LABEL_WARM = "org.abaco.warm"  # a pre-started container waiting for its message (value: the actor's dbid)
 LOG_MAX_SIZE = "10m"  # json-file cap per container (reliability plan §3.2)
 NOFILE = 1024  # OpenWhisk's nofile ulimit
 
@@ -38,6 +39,8 @@ class ContainerSpec:
     privileged: bool = False
     binds: dict[str, dict[str, str]] = field(default_factory=dict)
     name: str | None = None
+    entrypoint: list[str] | None = None  # None: the image's own (a warm container runs the entry shim)
+    command: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,13 @@ class DockerEngine:
         except DockerException as exc:
             raise EngineError(f"image {image} is not available locally and could not be pulled: {exc}") from exc
 
+    def image_config(self, image: str) -> dict[str, Any]:
+        """The image's ``Config`` (Entrypoint, Cmd, Env, WorkingDir, User): what a cold start would run."""
+        try:
+            return dict(self._api.inspect_image(image).get("Config") or {})
+        except DockerException as exc:
+            raise EngineError(f"cannot inspect image {image}: {exc}") from exc
+
     def create(self, spec: ContainerSpec) -> str:
         host_config = self._api.create_host_config(
             network_mode=spec.network_mode,
@@ -92,7 +102,8 @@ class DockerEngine:
         try:
             created = self._api.create_container(
                 image=spec.image, environment=spec.environment, labels=spec.labels, user=spec.user or "",
-                host_config=host_config, name=spec.name, detach=True)
+                host_config=host_config, name=spec.name, detach=True, entrypoint=spec.entrypoint,
+                command=spec.command)
         except DockerException as exc:
             raise EngineError(f"could not create a container from {spec.image}: {exc}") from exc
         return str(created["Id"])

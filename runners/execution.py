@@ -201,11 +201,11 @@ class ExecutionRunner:
             self._fail(ctx, f"environment variables too large for the kernel: {too_big}")
             return Outcome("failed", ctx.execution.id)
         try:
-            container = self.source.acquire(self._spec(ctx, env, delivery.binds))
+            container = self._container(ctx, env, delivery.binds)
         except EngineError as exc:
             return self._start_failed(ctx, str(exc))
-        ctx.results = ResultsCollector(delivery.results, self.backend.results, ctx.key, ctx.execution.attempt,
-                                       self.settings.results_ex)
+        ctx.results = ResultsCollector(container.results or delivery.results, self.backend.results, ctx.key,
+                                       ctx.execution.attempt, self.settings.results_ex)
         try:
             try:
                 started = self.source.start(container)
@@ -215,8 +215,12 @@ class ExecutionRunner:
                 self.backend.actors.reset_start_failures(ctx.actor.tenant, ctx.actor.id)
             return self._watch(ctx, container, started)
         finally:
-            if not self.settings.leave_containers:
-                self._remove(container.cid)
+            self._release(container)
+
+    def _container(self, ctx: Context, env: dict[str, str], binds: dict[str, dict[str, str]]) -> Acquired:
+        """Get a container for this actor and revision: a pre-started one when the worker's warm pool has
+        it (``runners.warm``), else a fresh one. Either way it is not running the actor's code yet."""
+        return self.source.acquire(self._spec(ctx, env, binds), ctx.actor)
 
     def _watch(self, ctx: Context, container: Acquired, started: float) -> Outcome:
         logs = LogCollector(container.output, self.settings.max_log_length)
@@ -240,7 +244,7 @@ class ExecutionRunner:
         return Outcome("ran", ctx.execution.id)
 
     def _record_start(self, ctx: Context, container: Acquired, started: float) -> None:
-        phases = dict(ctx.execution.phases, created=container.created_at, started=started)
+        phases = dict(ctx.execution.phases, **container.phases, created=container.created_at, started=started)
         try:
             ctx.execution = self.backend.executions.renew(
                 ctx.execution, self.settings.visibility_timeout, extra={"start_time": utcnow(), "phases": phases})
@@ -327,7 +331,9 @@ class ExecutionRunner:
         if ctx.results is not None:
             ctx.results.finish()  # every result is stored before the execution turns COMPLETE
         state = self.engine.inspect_state(container.cid)
-        fields, reason = finalise.result_fields(ctx.actor, ctx.execution, state, stats, stop_reason, self.settings)
+        fields, reason = finalise.result_fields(ctx.actor, ctx.execution, state, stats, stop_reason, self.settings,
+                                                dispatched_at=container.dispatched_at,
+                                                cpu_baseline=container.cpu_baseline)
         fields["phases"] = dict(ctx.execution.phases, exited=exited)
         text = finalise.capped_logs(logs.finish(), self.settings)
         deadline = Fence.deadline(time.time(), self.settings.visibility_timeout)
@@ -405,9 +411,9 @@ class ExecutionRunner:
     def _spec(self, ctx: Context, env: dict[str, str], binds: dict[str, dict[str, str]]) -> ContainerSpec:
         return container_spec(ctx.actor, ctx.execution, env, self.settings, self.runner_id, binds)
 
-    def _remove(self, cid: str) -> None:
+    def _release(self, container: Acquired) -> None:
         try:
-            self.engine.remove(cid)
+            self.source.release(container, remove=not self.settings.leave_containers)
         except EngineError as exc:
-            LOG.error("could not remove container %s: %s", cid[:12], exc)
+            LOG.error("could not remove container %s: %s", container.cid[:12], exc)
 

@@ -1,6 +1,7 @@
 """Pure helpers of the terminal write: the result fields, the attempt's reason, the capped logs."""
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from typing import Any
 
@@ -18,14 +19,21 @@ STATS_WAIT_SECONDS = 0.0
 
 
 def result_fields(actor: Actor, execution: Execution, state: ExitState, stats: StatsCollector,
-                  stop_reason: str | None, settings: Settings) -> tuple[dict[str, Any], str]:
+                  stop_reason: str | None, settings: Settings, dispatched_at: float | None = None,
+                  cpu_baseline: int = 0) -> tuple[dict[str, Any], str]:
     """The COMPLETE record of an attempt whose container exited, and the reason closing the attempt.
-    Any exit is COMPLETE, as in Abaco; an OOM kill and a max_run_time stop say so in status_message."""
+    Any exit is COMPLETE, as in Abaco; an OOM kill and a max_run_time stop say so in status_message.
+    A warm container started before its message: its runtime, cpu and ``StartedAt`` count from
+    ``dispatched_at``, minus the CPU its entry shim used before (``cpu_baseline``)."""
     cpu, io = stats.finish(timeout=STATS_WAIT_SECONDS)
-    start, finish = parse_time(state.state.get("StartedAt")), parse_time(state.state.get("FinishedAt"))
+    cpu = max(cpu - cpu_baseline, 0)
+    final_state = dict(state.state)
+    if dispatched_at is not None:
+        final_state["StartedAt"] = docker_time(dispatched_at)
+    start, finish = parse_time(final_state.get("StartedAt")), parse_time(final_state.get("FinishedAt"))
     runtime = round((finish - start).total_seconds()) if start and finish and finish > start else 0
     fields: dict[str, Any] = {
-        "status": ExecutionStatus.COMPLETE.value, "exit_code": state.exit_code, "final_state": state.state,
+        "status": ExecutionStatus.COMPLETE.value, "exit_code": state.exit_code, "final_state": final_state,
         "finish_time": utcnow(), "runtime": runtime, "cpu": cpu, "io": io,
     }
     if not execution.start_time:
@@ -42,6 +50,12 @@ def result_fields(actor: Actor, execution: Execution, state: ExitState, stats: S
         limit = actor.max_run_time or settings.max_run_time
         fields["status_message"] = f"container stopped: max_run_time of {limit} s reached"
     return fields, reason
+
+
+def docker_time(epoch: float) -> str:
+    """An epoch time in the engine's own format (RFC 3339 with nanoseconds, UTC)."""
+    moment = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
 
 
 def capped_logs(text: str, settings: Settings) -> str:

@@ -21,7 +21,7 @@ from chalicelib.backend import Backend
 from chalicelib.errors import AbacoError
 from chalicelib.models import Host, HostStatus
 from chalicelib.queue_messages import DecodeError, StartWorkerCommand
-from runners import delivery, reaper
+from runners import delivery, reaper, warm
 from runners.duties import Duty, DutyScheduler, standard_duties
 from runners.engine import DockerEngine, EngineError
 from runners.fence import Fence
@@ -49,6 +49,7 @@ class RunnerHost:
         self.workers: dict[str, WorkerThread] = {}
         self.pools = self.settings.served_pools
         self.metrics = standard_registry()
+        self.warm_pool = warm.WarmPool.from_settings(self.settings, self.metrics)
         self.status = HostStatus.RUNNING
         self._fence_engine: DockerEngine | None = None
         self.fence = Fence(self._kill_container, on_fence=lambda _k: None)
@@ -140,7 +141,8 @@ class RunnerHost:
             if key in self.workers and self.workers[key].is_alive():
                 return  # a repeated command for a worker this host already runs
             thread = WorkerThread(self.backend, self.runner_id, "127.0.0.1", command.tenant, command.actor_id,
-                                  command.worker_id, self.stop, self.kill, self.fence, self.metrics)
+                                  command.worker_id, self.stop, self.kill, self.fence, self.metrics,
+                                  warm_pool=self.warm_pool)
             self.workers[key] = thread
         thread.start()
 

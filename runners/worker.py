@@ -17,6 +17,8 @@ from chalicelib.backend import Backend
 from chalicelib.errors import AbacoError, NotFound, Unavailable
 from chalicelib.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus, utcnow
 from chalicelib.queues import Queues, Received
+from runners import delivery as deliveries
+from runners import warm
 from runners.engine import DockerEngine, EngineError
 from runners.execution import ExecutionRunner
 from runners.fence import Fence
@@ -68,7 +70,7 @@ class Prefetched:
 class WorkerThread(threading.Thread):
     def __init__(self, backend: Backend, runner_id: str, host_ip: str, tenant: str, actor_id: str,
                  worker_id: str, stop: threading.Event, kill: threading.Event, fence: Fence,
-                 metrics: Registry) -> None:
+                 metrics: Registry, warm_pool: warm.WarmPool | None = None) -> None:
         super().__init__(name=f"worker-{worker_id}", daemon=True)
         self.backend = backend
         self.settings = backend.settings
@@ -81,6 +83,7 @@ class WorkerThread(threading.Thread):
         self.kill_event = kill  # second signal or grace over: stop the running container now
         self.fence = fence
         self.metrics = metrics
+        self.warm_pool = warm_pool  # the host's bounds on pre-started containers (None: always cold)
         self.actor_dbid = f"{tenant}_{actor_id}"
         self.prefetched = Prefetched(backend.queues, "")
         self._record: Worker | None = None
@@ -147,9 +150,17 @@ class WorkerThread(threading.Thread):
     def _loop(self, worker: Worker, engine: DockerEngine) -> None:
         inbox = self.backend.queues.inbox_url(self.tenant, self.actor_id)
         self.prefetched = Prefetched(self.backend.queues, inbox)
+        source = warm.source_for(self.settings, engine, self.warm_pool, self.metrics,
+                                 deliveries.runner_root(deliveries.work_root(self.settings.runner_work_dir)))
         runner = ExecutionRunner(self.backend, engine, self.runner_id, self.worker_id, inbox, self.kill_event,
-                                 self.fence, self.metrics,
+                                 self.fence, self.metrics, source=source,
                                  on_heartbeat=lambda: self.prefetched.extend(self.settings.visibility_timeout))
+        try:
+            self._serve(worker, inbox, runner)
+        finally:
+            source.close()  # the worker's pre-started container goes with it (revision, deletion, TTL, shutdown)
+
+    def _serve(self, worker: Worker, inbox: str, runner: ExecutionRunner) -> None:
         idle_since = time.monotonic()
         while not self.stop_event.is_set():
             try:

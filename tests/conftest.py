@@ -22,6 +22,9 @@ TEST_ENV = {
     # functional tests need no tokens; tests of identity and limits start their own stacks.
     "ABACO_ACCESS_CONTROL": "none",
     "ABACO_RATE_LIMIT_RPS": "0",
+    # Cold by default: tests find an execution's container by its labels, which a pre-started one cannot
+    # carry. The warm runner has its own stack (tests/integration/warm.py).
+    "ABACO_WARM_START": "false",
 }
 
 

@@ -1,0 +1,470 @@
+"""Warm start (architecture §13, issue 9): the next container of a worker's actor is already running.
+
+While a worker runs an execution (or waits for messages), a filler thread creates and starts the next
+container for the same actor, revision and limits: the same ``ContainerSpec`` and host config as a cold
+start, except that its entrypoint is the entry shim (``runners.shim``) waiting on a control FIFO. When the
+next message comes, ``acquire`` hands that container out and ``start`` writes the execution's environment
+and program into the FIFO: the actor's process runs within milliseconds. One pre-started container serves
+exactly one execution and is then removed, as a cold one is; the filler pre-starts the next.
+
+Cold start remains the fallback: when warm start is off (``ABACO_WARM_START``, or the actor's ``cold``
+hint), when the pool is empty or its container is not ready, when the host or actor bound is reached, and
+for messages that need a per-execution bind mount (binary and large messages, delivered from S3). Waiting
+containers are bounded per host and per actor (``WarmPool``), live as long as their worker (so they go
+with a new revision, the actor's deletion, the worker's time to live and the host's shutdown), and carry
+the runner label, so a restarted runner's reaper removes them after a crash.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import select
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from chalicelib.models import Actor
+from chalicelib.settings import Settings
+from runners import cgroups, shim
+from runners import delivery as deliveries
+from runners.containers import Acquired, ColdStart, ContainerSource
+from runners.engine import LABEL_ACTOR, LABEL_RUNNER, LABEL_TENANT, LABEL_WARM, ContainerSpec, DockerEngine, EngineError
+from runners.metrics import Registry
+
+LOG = logging.getLogger("abaco.runner")
+COLD_HINT = "cold"  # an actor with this hint always starts cold
+LABEL_WARM_DIR = "org.abaco.warm.dir"  # the container's host directory (control FIFO, socket, dispatch note)
+DISPATCH_NOTE = "dispatched.json"  # the execution labels a dispatched warm container could not be given
+FILL_WAIT_SECONDS = 2.0  # acquire waits for a pre-start under way: what is left of it beats a cold start
+READY_SECONDS = 10.0  # a started shim must open its control FIFO within this
+READY_POLL_SECONDS = 0.002
+WRITE_SECONDS = 5.0  # the shim must take the control message within this
+RETRY_SECONDS = 5.0  # pause after a failed pre-start
+MAX_FAILURES = 3  # consecutive failed pre-starts of one shape before the worker stops trying
+CLOSE_JOIN_SECONDS = 15.0
+SOCKET_RCVBUF = deliveries.SOCKET_RCVBUF
+
+
+class WarmPool:
+    """Host-wide bounds on waiting containers: at most ``per_host`` in all, ``per_actor`` per actor."""
+
+    def __init__(self, per_host: int, per_actor: int) -> None:
+        self.per_host = per_host
+        self.per_actor = per_actor
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, metrics: Registry) -> WarmPool:
+        pool = cls(settings.warm_pool_per_host, settings.warm_pool_per_actor)
+        metrics.describe("abaco_warm_starts_total", "counter", "Executions by container source (hit, miss, cold)")
+        metrics.describe("abaco_warm_prestarts_total", "counter", "Warm containers pre-started, by outcome")
+        metrics.gauge_fn("abaco_warm_waiting", pool.waiting)
+        return pool
+
+    def reserve(self, actor: str) -> bool:
+        with self._lock:
+            if sum(self._counts.values()) >= self.per_host or self._counts.get(actor, 0) >= self.per_actor:
+                return False
+            self._counts[actor] = self._counts.get(actor, 0) + 1
+            return True
+
+    def release(self, actor: str) -> None:
+        with self._lock:
+            left = self._counts.get(actor, 0) - 1
+            if left > 0:
+                self._counts[actor] = left
+            else:
+                self._counts.pop(actor, None)
+
+    def waiting(self, actor: str | None = None) -> int:
+        with self._lock:
+            return sum(self._counts.values()) if actor is None else self._counts.get(actor, 0)
+
+
+@dataclass
+class Waiting:
+    """A pre-started container blocked on its control FIFO (``fd`` is the FIFO's write end, held open)."""
+
+    cid: str
+    shape: ContainerSpec
+    key: str
+    directory: Path
+    fd: int
+    results: socket.socket
+    output: Iterator[bytes]
+    config: dict[str, Any]
+    prestarted_at: float
+    read_cpu: Callable[[], int] | None
+
+    def alive(self) -> bool:
+        """The shim still holds the read end (a pipe's write end polls POLLERR once every reader is gone)."""
+        if self.fd < 0:
+            return False
+        poller = select.poll()
+        poller.register(self.fd, select.POLLOUT)
+        return not any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+
+    def close_channel(self) -> None:
+        """Close the FIFO's write end once (the shim sees EOF); the number is never closed twice, as it may
+        already belong to another file."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def dispose(self) -> None:
+        self.close_channel()
+        try:
+            self.results.close()
+        except OSError:
+            pass
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@dataclass
+class _Dispatch:
+    waiting: Waiting
+    message: bytes
+    labels: dict[str, str]
+
+
+def shape_of(spec: ContainerSpec) -> ContainerSpec:
+    """What a pre-started container must share with the execution's spec: everything but the
+    per-execution environment, labels and bind mounts."""
+    return replace(spec, environment={}, binds={},
+                   labels={k: v for k, v in spec.labels.items() if k in (LABEL_RUNNER, LABEL_ACTOR, LABEL_TENANT)})
+
+
+def eligible(spec: ContainerSpec, actor: Actor) -> bool:
+    """Warm start serves messages whose only per-execution mount is the results socket."""
+    if COLD_HINT in actor.hints or spec.entrypoint is not None or spec.command is not None:
+        return False
+    return all(bind.get("bind") == deliveries.RESULTS_PATH for bind in spec.binds.values())
+
+
+def source_for(settings: Settings, engine: DockerEngine, pool: WarmPool | None, metrics: Registry,
+               work_root: Path) -> ContainerSource:
+    """The worker's container source: warm when the deployment allows it and the shim can run, else cold."""
+    cold = ColdStart(engine)
+    if pool is None or not settings.warm_start:
+        return cold
+    if not shim.is_static_elf(settings.warm_shim):
+        LOG.warning("warm start off: %s is not a statically linked executable", settings.warm_shim)
+        return cold
+    return WarmSource(settings, cold, pool, metrics, work_root / "warm")
+
+
+class WarmSource:
+    """One worker's warm container and its filler thread (the Docker client is not shared: the filler
+    has its own)."""
+
+    def __init__(self, settings: Settings, cold: ColdStart, pool: WarmPool, metrics: Registry, root: Path) -> None:
+        self.settings = settings
+        self.cold = cold
+        self.pool = pool
+        self.metrics = metrics
+        self.root = root
+        self._cond = threading.Condition()
+        self._waiting: Waiting | None = None
+        self._discard: list[Waiting] = []
+        self._wanted: ContainerSpec | None = None  # the shape to keep ready (set after a successful start)
+        self._pending: ContainerSpec | None = None  # the shape of the execution being started
+        self._filling: ContainerSpec | None = None
+        self._failures = 0
+        self._stopped = False
+        self._thread = threading.Thread(target=self._fill_loop, name="warm-filler", daemon=True)
+        self._thread.start()
+
+    # --- the container source ------------------------------------------------------------------
+    def acquire(self, spec: ContainerSpec, actor: Actor) -> Acquired:
+        if not eligible(spec, actor):
+            self._pending = None
+            if COLD_HINT in actor.hints:
+                self._want(None)
+            self.metrics.inc("abaco_warm_starts_total", source="cold")
+            return self.cold.acquire(spec, actor)
+        shape = shape_of(spec)
+        self._pending = shape
+        waiting = self._take(shape)
+        if waiting is not None:
+            try:
+                message = shim.control_message(
+                    shim.docker_environment(spec.environment, waiting.config.get("Env") or []),
+                    shim.program(waiting.config))
+            except shim.NotWarmable as exc:
+                LOG.info("execution needs a cold start: %s", exc)
+                self._put_back(waiting)
+            else:
+                self.metrics.inc("abaco_warm_starts_total", source="warm")
+                return Acquired(cid=waiting.cid, output=waiting.output, created_at=time.time(),
+                                results=waiting.results, phases={"prestarted": waiting.prestarted_at},
+                                handle=_Dispatch(waiting, message, dict(spec.labels)))
+        self.metrics.inc("abaco_warm_starts_total", source="miss")
+        return self.cold.acquire(spec, actor)
+
+    def start(self, container: Acquired) -> float:
+        dispatch = container.handle
+        if not isinstance(dispatch, _Dispatch):
+            started = self.cold.start(container)
+            self._want(self._pending)
+            return started
+        waiting = dispatch.waiting
+        baseline = _read(waiting.read_cpu)
+        try:
+            _write_all(waiting.fd, dispatch.message, time.monotonic() + WRITE_SECONDS)
+        except OSError as exc:
+            raise EngineError(f"warm container {waiting.cid[:12]} did not take its message: {exc}") from exc
+        finally:
+            waiting.close_channel()
+        started = time.time()
+        container.dispatched_at, container.cpu_baseline = started, baseline
+        _note_dispatch(waiting.directory, dispatch.labels)
+        self._want(self._pending)
+        return started
+
+    def release(self, container: Acquired, remove: bool = True) -> None:
+        dispatch = container.handle
+        if not isinstance(dispatch, _Dispatch):
+            self.cold.release(container, remove)
+            return
+        try:
+            if remove:
+                self.cold.release(container, remove)
+        finally:
+            dispatch.waiting.dispose()
+
+    def close(self) -> None:
+        """Drain: the filler removes the waiting container (and any discarded ones) and exits."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        self._thread.join(CLOSE_JOIN_SECONDS)
+
+    # --- the pool --------------------------------------------------------------------------------
+    def _take(self, shape: ContainerSpec) -> Waiting | None:
+        deadline = time.monotonic() + FILL_WAIT_SECONDS
+        with self._cond:
+            while self._waiting is None and self._filling == shape and time.monotonic() < deadline:
+                self._cond.wait(max(0.0, deadline - time.monotonic()))
+            waiting, self._waiting = self._waiting, None
+            if waiting is None:
+                return None
+            self.pool.release(waiting.key)  # dispatched or discarded: no longer waiting either way
+            if waiting.shape == shape and waiting.alive():
+                return waiting
+            self._discard.append(waiting)
+            self._cond.notify_all()
+        return None
+
+    def _put_back(self, waiting: Waiting) -> None:
+        with self._cond:
+            if self._waiting is None and not self._stopped and self.pool.reserve(waiting.key):
+                self._waiting = waiting
+            else:
+                self._discard.append(waiting)
+            self._cond.notify_all()
+
+    def _want(self, shape: ContainerSpec | None) -> None:
+        """Keep a container of ``shape`` ready (None: none); a waiting one of another shape goes."""
+        with self._cond:
+            if shape != self._wanted:
+                self._failures = 0
+            self._wanted = shape
+            if self._waiting is not None and self._waiting.shape != shape:
+                self.pool.release(self._waiting.key)
+                self._discard.append(self._waiting)
+                self._waiting = None
+            self._cond.notify_all()
+
+    def _fill_loop(self) -> None:
+        engine: DockerEngine | None = None
+        try:
+            engine = DockerEngine(self.settings.docker_url)
+            while True:
+                with self._cond:
+                    while not self._stopped and not self._discard and not self._needs_fill():
+                        self._cond.wait()
+                    if self._stopped:
+                        break
+                    discard, self._discard = self._discard, []
+                    shape = self._wanted if self._needs_fill() else None
+                    self._filling = shape
+                self._remove_all(engine, discard)
+                if shape is not None:
+                    self._fill(engine, shape)
+        except Exception:
+            LOG.exception("warm filler stopped")
+        finally:
+            self._drain(engine)
+
+    def _needs_fill(self) -> bool:
+        return self._wanted is not None and self._waiting is None and self._failures < MAX_FAILURES
+
+    def _fill(self, engine: DockerEngine, shape: ContainerSpec) -> None:
+        key = shape.labels.get(LABEL_TENANT, "") + "_" + shape.labels.get(LABEL_ACTOR, "")
+        if not self.pool.reserve(key):
+            with self._cond:
+                self._filling = None
+                self._cond.wait(RETRY_SECONDS)  # bound reached: look again later
+            return
+        try:
+            waiting = prestart(engine, shape, key, self.root, self.settings.warm_shim)
+        except (EngineError, OSError, shim.NotWarmable) as exc:
+            self.pool.release(key)
+            self.metrics.inc("abaco_warm_prestarts_total", outcome="failed")
+            LOG.warning("could not pre-start a container of %s: %s", shape.image, exc)
+            with self._cond:
+                self._failures += 1
+                self._filling = None
+                self._cond.notify_all()
+                self._cond.wait(RETRY_SECONDS)
+            return
+        self.metrics.inc("abaco_warm_prestarts_total", outcome="ok")
+        with self._cond:
+            self._filling = None
+            if self._stopped or shape != self._wanted or self._waiting is not None:
+                self.pool.release(key)
+                self._discard.append(waiting)
+            else:
+                self._failures = 0
+                self._waiting = waiting
+            self._cond.notify_all()
+
+    def _drain(self, engine: DockerEngine | None) -> None:
+        with self._cond:
+            left = [w for w in (self._waiting, *self._discard) if w is not None]
+            if self._waiting is not None:
+                self.pool.release(self._waiting.key)
+            self._waiting, self._discard = None, []
+        if engine is None:
+            engine = DockerEngine(self.settings.docker_url)
+        try:
+            self._remove_all(engine, left)
+        finally:
+            engine.close()
+
+    @staticmethod
+    def _remove_all(engine: DockerEngine, containers: list[Waiting]) -> None:
+        for waiting in containers:
+            try:
+                engine.remove(waiting.cid)
+            except EngineError as exc:
+                LOG.error("could not remove warm container %s: %s", waiting.cid[:12], exc)
+            waiting.dispose()
+
+
+def prestart(engine: DockerEngine, shape: ContainerSpec, key: str, root: Path, shim_binary: str) -> Waiting:
+    """Create and start a container of ``shape`` running the shim, and wait until it blocks on its FIFO."""
+    config = engine.image_config(shape.image)
+    shim.program(config)  # an image without a program would fail a cold start too: never pre-start it
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory = Path(os.path.join(root, os.urandom(8).hex()))
+    directory.mkdir(mode=0o700)  # only root (the engine) needs to reach what is bind-mounted from here
+    cid = ""
+    results: socket.socket | None = None
+    try:
+        fifo = directory / "control"
+        os.mkfifo(fifo)
+        os.chmod(fifo, 0o644)  # the container may run as any uid: it must be able to read
+        results = _results_socket(directory / "results.sock")
+        spec = replace(shape, entrypoint=shim.ENTRYPOINT, command=shim.COMMAND,
+                       labels={**shape.labels, LABEL_WARM: key, LABEL_WARM_DIR: str(directory)},
+                       binds={shim_binary: {"bind": shim.SHIM_BINARY, "mode": "ro"},
+                              str(fifo): {"bind": shim.CONTROL_PATH, "mode": "ro"},
+                              str(directory / "results.sock"): {"bind": deliveries.RESULTS_PATH, "mode": "rw"}})
+        cid = engine.create(spec)
+        output = engine.attach_output(cid)  # before start, as for a cold container: nothing is missed
+        engine.start(cid)
+        prestarted = time.time()
+        fd = _open_writer(fifo, time.monotonic() + READY_SECONDS)
+        pid = int(engine.inspect_state(cid).state.get("Pid") or 0)
+        return Waiting(cid, shape, key, directory, fd, results, output, config, prestarted,
+                       cgroups.cpu_reader(pid) if pid else None)
+    except BaseException:
+        if cid:
+            try:
+                engine.remove(cid)
+            except EngineError as exc:
+                LOG.error("could not remove a failed warm container %s: %s", cid[:12], exc)
+        if results is not None:
+            results.close()
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def _results_socket(path: Path) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_RCVBUF)
+        sock.bind(str(path))
+        os.chmod(path, 0o777)  # any container uid may send (as for a cold container)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _open_writer(fifo: Path, deadline: float) -> int:
+    """Open the FIFO's write end without blocking, once the shim has it open for reading. Holding it
+    open keeps the shim blocked in read() (no EOF) until the message is written and the end closed."""
+    while True:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or time.monotonic() > deadline:  # ENXIO: no reader yet
+                raise EngineError(f"the entry shim did not open its control channel: {exc}") from exc
+        time.sleep(READY_POLL_SECONDS)
+
+
+def _write_all(fd: int, data: bytes, deadline: float) -> None:
+    view = memoryview(data)
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    while view:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the shim did not read its control message in time")
+        if not poller.poll(left * 1000):
+            continue
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _read(reader: Callable[[], int] | None) -> int:
+    if reader is None:
+        return 0
+    try:
+        return reader()
+    except (OSError, ValueError):
+        return 0
+
+
+def _note_dispatch(directory: Path, labels: dict[str, str]) -> None:
+    """Labels are fixed at create: leave the execution's labels where the reaper of a crashed runner
+    finds them (``dispatched_labels``), so it can mark that attempt lost at once."""
+    try:
+        (directory / DISPATCH_NOTE).write_text(json.dumps(labels))
+    except OSError as exc:
+        LOG.debug("could not note the dispatch in %s: %s", directory, exc)
+
+
+def dispatched_labels(labels: dict[str, str]) -> dict[str, str]:
+    """For a warm container, the execution labels noted at dispatch (empty when it never ran one)."""
+    directory = labels.get(LABEL_WARM_DIR)
+    if not directory:
+        return {}
+    try:
+        noted = json.loads((Path(directory) / DISPATCH_NOTE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in noted.items()} if isinstance(noted, dict) else {}

@@ -1,0 +1,133 @@
+"""The container contract (reference §3), run against a cold and a warm runner: an actor cannot tell a
+pre-started container from a fresh one (issue 9). Real emulator, API, runner and Docker."""
+from __future__ import annotations
+
+import json
+import urllib.parse
+
+import pytest
+
+from chalicelib.models import parse_time
+from tests.integration.probe import probe_image, report  # noqa: F401  (fixture)
+from tests.integration.warm import (  # noqa: F401  (fixtures)
+    Mode,
+    mode_fixture,
+    shape_image_fixture,
+    shape_report,
+    warm_api_fixture,
+    warm_stack_fixture,
+    was_warm,
+)
+
+# What Docker and the image give every probe container besides Abaco's variables.
+IMAGE_VARS = {"PATH", "HOSTNAME", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "SSL_CERT_FILE"}
+ABACO_VARS = {"_abaco_access_token", "_abaco_actor_dbid", "_abaco_actor_id", "_abaco_worker_id",
+              "_abaco_container_repo", "_abaco_actor_state", "_abaco_actor_name", "_abaco_actor_revision",
+              "_abaco_execution_id", "_abaco_execution_attempt", "_abaco_Content_Type", "_abaco_username",
+              "_abaco_api_server", "_actor_configs", "MSG"}
+AWKWARD = {
+    "NEWLINES": "line one\nline two\n\nlast\n",
+    "QUOTES": "single ' double \" back ` dollar $HOME $(id) ${X} \\n \\ end\\",
+    "UNICODE": "é ā ü 中文 🚀 \u0081\u0085\u00a0 \u2028",
+    "CONTROL": "".join(chr(c) for c in range(1, 32)) + "\x7f",
+    "EMPTY": "",
+    "SPACES": "  leading and trailing  ",
+    "EQUALS": "a=b=c",
+}
+
+
+def _send(mode: Mode, actor_id: str, message: str = "m", **env: str):
+    query = urllib.parse.urlencode(env)
+    return lambda: mode.api.ok("POST", f"/actors/{actor_id}/messages?{query}",
+                               data={"message": message})["execution_id"]
+
+
+@pytest.fixture(scope="module")
+def probe(mode: Mode, probe_image: str) -> str:  # noqa: F811
+    return mode.actor(image=probe_image, max_workers=1,
+                      default_environment={"FROM_DEFAULT": "d", "OVERRIDDEN": "by default", **AWKWARD})["id"]
+
+
+def test_the_environment_is_exactly_abacos(mode: Mode, probe: str) -> None:
+    execution = mode.run(probe, _send(mode, probe, "hello there", OVERRIDDEN="by query", extra="q"))
+    env = report(mode.api.logs(probe, execution["id"]))["env"]
+    assert set(env) == IMAGE_VARS | ABACO_VARS | set(AWKWARD) | {"FROM_DEFAULT", "OVERRIDDEN", "extra"}
+    assert env["MSG"] == "hello there" and env["_abaco_Content_Type"] == "str"
+    assert env["_abaco_execution_id"] == execution["id"] and env["_abaco_actor_id"] == probe
+    assert (env["FROM_DEFAULT"], env["OVERRIDDEN"], env["extra"]) == ("d", "by query", "q")
+    assert env["_actor_configs"] == "{}" and env["_abaco_actor_state"] == "{}"
+    assert env["LANG"] == "C.UTF-8" and env["PATH"].startswith("/usr/local/sbin")
+    assert len(env["HOSTNAME"]) == 12
+
+
+def test_any_character_reaches_the_environment_unchanged(mode: Mode, probe: str) -> None:
+    execution = mode.run(probe, _send(mode, probe, "it's a \"quoted\"\nmulti-line $MSG"))
+    env = report(mode.api.logs(probe, execution["id"]))["env"]
+    assert {k: env[k] for k in AWKWARD} == AWKWARD
+    assert env["MSG"] == "it's a \"quoted\"\nmulti-line $MSG"
+
+
+def test_a_json_message_is_its_python_repr(mode: Mode, probe: str) -> None:
+    def send() -> str:
+        return mode.api.ok("POST", f"/actors/{probe}/messages", json={"k": [1, None, "x'y"]})["execution_id"]
+
+    env = report(mode.api.logs(probe, mode.run(probe, send)["id"]))["env"]
+    assert env["MSG"] == "{'k': [1, None, \"x'y\"]}" and env["_abaco_Content_Type"] == "application/json"
+
+
+def test_results_socket_user_and_logs_without_anything_else(mode: Mode, probe: str) -> None:
+    execution = mode.run(probe, _send(mode, probe, PROBE_RESULTS=json.dumps(["r1", "r2"]), PROBE_STDERR="to stderr"))
+    logs = mode.api.logs(probe, execution["id"])
+    seen = report(logs)
+    assert seen["uid"] == 65534 and seen["gid"] == 65534
+    assert seen["results"] == {"exists": True, "kind": "socket", "mode": "0o777"}
+    assert seen["binary"] == {"exists": False} and seen["message"] == {"exists": False}
+    assert sorted(logs.splitlines()) == sorted(["to stderr", "PROBE " + json.dumps(seen)])  # no shim output
+    popped = [mode.api.call("GET", f"/actors/{probe}/executions/{execution['id']}/results").content
+              for _ in range(3)]
+    assert popped == [b"r1", b"r2", b""]
+
+
+def test_exit_code_is_recorded(mode: Mode, probe: str) -> None:
+    execution = mode.run(probe, _send(mode, probe, PROBE_EXIT="3"))
+    assert (execution["status"], execution["exit_code"]) == ("COMPLETE", 3)
+    assert execution["final_state"]["ExitCode"] == 3
+
+
+@pytest.fixture(scope="module")
+def shaped(mode: Mode, shape_image: str) -> str:
+    return mode.actor(image=shape_image)["id"]
+
+
+def test_the_images_entrypoint_command_workdir_and_user(mode: Mode, shaped: str) -> None:
+    actor = shaped
+    execution = mode.run(actor, _send(mode, actor, SHAPE_EXIT="5"))
+    seen = shape_report(mode.api.logs(actor, execution["id"]))
+    assert seen == {"pid": "1", "cwd": "/work/dir", "uid": "4321", "gid": "4322", "argv": "first,second,third"}
+    assert execution["exit_code"] == 5
+
+
+def test_timing_fields_count_from_the_message(mode: Mode, probe: str) -> None:
+    execution = mode.run(probe, _send(mode, probe, PROBE_SLEEP="1.2"))
+    phases = execution["phases"]
+    started_at = parse_time(execution["final_state"]["StartedAt"])
+    assert started_at is not None and started_at.timestamp() >= phases["claimed"]
+    assert phases["claimed"] <= phases["created"] <= phases["started"] <= phases["exited"]
+    assert execution["runtime"] in (1, 2)
+    assert 0 < execution["cpu"] < 2_000_000_000  # a python start-up, not the seconds the shim waited
+
+
+def test_binary_messages_start_cold_with_their_file(mode: Mode, probe: str) -> None:
+    payload = bytes(range(256)) * 10
+
+    def send() -> str:
+        return mode.api.ok("POST", f"/actors/{probe}/messages", data=payload,
+                           headers={"Content-Type": "application/octet-stream"})["execution_id"]
+
+    if mode.name == "warm":
+        mode.run(probe, _send(mode, probe))  # a pre-started container is now waiting
+    execution = mode.api.wait_execution(probe, send())
+    seen = report(mode.api.logs(probe, execution["id"]))
+    assert seen["binary"]["kind"] == "file" and seen["binary"]["size"] == len(payload)
+    assert "MSG" not in seen["env"]
+    assert not was_warm(execution)  # a per-execution bind mount: the pool cannot serve it
