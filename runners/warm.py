@@ -138,18 +138,23 @@ class _Dispatch:
     labels: dict[str, str]
 
 
+PER_EXECUTION_MOUNTS = (deliveries.BINARY_PATH, deliveries.MESSAGE_PATH)  # only known at dispatch
+
+
 def shape_of(spec: ContainerSpec) -> ContainerSpec:
     """What a pre-started container must share with the execution's spec: everything but the
-    per-execution environment, labels and bind mounts."""
-    return replace(spec, environment={}, binds={},
+    per-execution environment, labels and results socket (the actor's own mounts stay)."""
+    return replace(spec, environment={},
+                   binds={k: v for k, v in spec.binds.items() if v.get("bind") != deliveries.RESULTS_PATH},
                    labels={k: v for k, v in spec.labels.items() if k in (LABEL_RUNNER, LABEL_ACTOR, LABEL_TENANT)})
 
 
 def eligible(spec: ContainerSpec, actor: Actor) -> bool:
-    """Warm start serves messages whose only per-execution mount is the results socket."""
+    """Warm start serves messages without a per-execution file to mount (binary and large messages have
+    one, and bind mounts are fixed when a container is created)."""
     if COLD_HINT in actor.hints or spec.entrypoint is not None or spec.command is not None:
         return False
-    return all(bind.get("bind") == deliveries.RESULTS_PATH for bind in spec.binds.values())
+    return not any(bind.get("bind") in PER_EXECUTION_MOUNTS for bind in spec.binds.values())
 
 
 def source_for(settings: Settings, engine: DockerEngine, pool: WarmPool | None, metrics: Registry,
@@ -379,7 +384,7 @@ def prestart(engine: DockerEngine, shape: ContainerSpec, key: str, root: Path, s
         results = _results_socket(directory / "results.sock")
         spec = replace(shape, entrypoint=shim.ENTRYPOINT, command=shim.COMMAND,
                        labels={**shape.labels, LABEL_WARM: key, LABEL_WARM_DIR: str(directory)},
-                       binds={shim_binary: {"bind": shim.SHIM_BINARY, "mode": "ro"},
+                       binds={**shape.binds, shim_binary: {"bind": shim.SHIM_BINARY, "mode": "ro"},
                               str(fifo): {"bind": shim.CONTROL_PATH, "mode": "ro"},
                               str(directory / "results.sock"): {"bind": deliveries.RESULTS_PATH, "mode": "rw"}})
         cid = engine.create(spec)

@@ -79,7 +79,7 @@ def test_results_socket_user_and_logs_without_anything_else(mode: Mode, probe: s
     execution = mode.run(probe, _send(mode, probe, PROBE_RESULTS=json.dumps(["r1", "r2"]), PROBE_STDERR="to stderr"))
     logs = mode.api.logs(probe, execution["id"])
     seen = report(logs)
-    assert seen["uid"] == 65534 and seen["gid"] == 65534
+    assert (seen["uid"], seen["gid"]) == (10000, 10000)  # ABACO_CONTAINER_USER's default
     assert seen["results"] == {"exists": True, "kind": "socket", "mode": "0o777"}
     assert seen["binary"] == {"exists": False} and seen["message"] == {"exists": False}
     assert sorted(logs.splitlines()) == sorted(["to stderr", "PROBE " + json.dumps(seen)])  # no shim output
@@ -96,7 +96,7 @@ def test_exit_code_is_recorded(mode: Mode, probe: str) -> None:
 
 @pytest.fixture(scope="module")
 def shaped(mode: Mode, shape_image: str) -> str:
-    return mode.actor(image=shape_image)["id"]
+    return mode.actor(image=shape_image, use_container_uid=True)["id"]  # the image's own USER
 
 
 def test_the_images_entrypoint_command_workdir_and_user(mode: Mode, shaped: str) -> None:
