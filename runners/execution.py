@@ -65,6 +65,7 @@ class Context:
     execution: Execution
     delivery: deliveries.Delivery | None = None  # payload file, results socket (reference §3.2)
     results: ResultsCollector | None = None
+    dequeued_at: float = 0.0  # when this worker took the message up (the ``dequeued`` phase)
 
     @property
     def key(self) -> str:
@@ -105,6 +106,7 @@ class ExecutionRunner:
         return outcome
 
     def _handle(self, received: Received, actor: Actor) -> Outcome:
+        dequeued = time.time()
         message = self._decode(received)
         if message is None:
             return self._dead_letter(received, actor, "not an inbox message of a known version")
@@ -114,7 +116,7 @@ class ExecutionRunner:
         claimed = self._claim(received, actor, execution)
         if isinstance(claimed, Outcome):
             return claimed
-        return self._run(Context(received, actor, message, claimed))
+        return self._run(Context(received, actor, message, claimed, dequeued_at=dequeued))
 
     def _decode(self, received: Received) -> InboxMessage | None:
         try:
@@ -244,7 +246,8 @@ class ExecutionRunner:
         return Outcome("ran", ctx.execution.id)
 
     def _record_start(self, ctx: Context, container: Acquired, started: float) -> None:
-        phases = dict(ctx.execution.phases, **container.phases, created=container.created_at, started=started)
+        phases = dict(ctx.execution.phases, **container.phases, dequeued=ctx.dequeued_at,
+                      created=container.created_at, started=started)
         try:
             ctx.execution = self.backend.executions.renew(
                 ctx.execution, self.settings.visibility_timeout, extra={"start_time": utcnow(), "phases": phases})

@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib.backend import Backend
 from chalicelib.errors import AbacoError, Conflict
 from chalicelib.models import AttemptReason, ExecutionStatus
-from runners import warm
+from runners import warm_container
 from runners.engine import LABEL_ACTOR, LABEL_ATTEMPT, LABEL_EXECUTION, LABEL_RUNNER, LABEL_TENANT, DockerEngine
 
 LOG = logging.getLogger("abaco.runner")
@@ -32,7 +32,7 @@ def reap_orphans(backend: Backend, runner_id: str) -> int:
                 continue
             engine.remove(container["Id"])
             reaped += 1
-            _mark_lost(backend, {**labels, **warm.dispatched_labels(labels)})
+            _mark_lost(backend, {**labels, **warm_container.dispatched_labels(labels)})
     finally:
         engine.close()
     if reaped:

@@ -16,40 +16,27 @@ the runner label, so a restarted runner's reaper removes them after a crash.
 """
 from __future__ import annotations
 
-import errno
-import json
 import logging
-import os
-import select
-import shutil
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from chalicelib.models import Actor
 from chalicelib.settings import Settings
-from runners import cgroups, shim
 from runners import delivery as deliveries
+from runners import shim
 from runners.containers import Acquired, ColdStart, ContainerSource
-from runners.engine import LABEL_ACTOR, LABEL_RUNNER, LABEL_TENANT, LABEL_WARM, ContainerSpec, DockerEngine, EngineError
+from runners.engine import LABEL_ACTOR, LABEL_RUNNER, LABEL_TENANT, ContainerSpec, DockerEngine, EngineError
 from runners.metrics import Registry
+from runners.warm_container import Waiting, dispatch_to, prestart
 
 LOG = logging.getLogger("abaco.runner")
 COLD_HINT = "cold"  # an actor with this hint always starts cold
-LABEL_WARM_DIR = "org.abaco.warm.dir"  # the container's host directory (control FIFO, socket, dispatch note)
-DISPATCH_NOTE = "dispatched.json"  # the execution labels a dispatched warm container could not be given
 FILL_WAIT_SECONDS = 2.0  # acquire waits for a pre-start under way: what is left of it beats a cold start
-READY_SECONDS = 10.0  # a started shim must open its control FIFO within this
-READY_POLL_SECONDS = 0.002
-WRITE_SECONDS = 5.0  # the shim must take the control message within this
 RETRY_SECONDS = 5.0  # pause after a failed pre-start
 MAX_FAILURES = 3  # consecutive failed pre-starts of one shape before the worker stops trying
 CLOSE_JOIN_SECONDS = 15.0
-SOCKET_RCVBUF = deliveries.SOCKET_RCVBUF
 
 
 class WarmPool:
@@ -87,48 +74,6 @@ class WarmPool:
     def waiting(self, actor: str | None = None) -> int:
         with self._lock:
             return sum(self._counts.values()) if actor is None else self._counts.get(actor, 0)
-
-
-@dataclass
-class Waiting:
-    """A pre-started container blocked on its control FIFO (``fd`` is the FIFO's write end, held open)."""
-
-    cid: str
-    shape: ContainerSpec
-    key: str
-    directory: Path
-    fd: int
-    results: socket.socket
-    output: Iterator[bytes]
-    config: dict[str, Any]
-    prestarted_at: float
-    read_cpu: Callable[[], int] | None
-
-    def alive(self) -> bool:
-        """The shim still holds the read end (a pipe's write end polls POLLERR once every reader is gone)."""
-        if self.fd < 0:
-            return False
-        poller = select.poll()
-        poller.register(self.fd, select.POLLOUT)
-        return not any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
-
-    def close_channel(self) -> None:
-        """Close the FIFO's write end once (the shim sees EOF); the number is never closed twice, as it may
-        already belong to another file."""
-        fd, self.fd = self.fd, -1
-        if fd >= 0:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    def dispose(self) -> None:
-        self.close_channel()
-        try:
-            self.results.close()
-        except OSError:
-            pass
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 @dataclass
@@ -223,17 +168,9 @@ class WarmSource:
             started = self.cold.start(container)
             self._want(self._pending)
             return started
-        waiting = dispatch.waiting
-        baseline = _read(waiting.read_cpu)
-        try:
-            _write_all(waiting.fd, dispatch.message, time.monotonic() + WRITE_SECONDS)
-        except OSError as exc:
-            raise EngineError(f"warm container {waiting.cid[:12]} did not take its message: {exc}") from exc
-        finally:
-            waiting.close_channel()
+        baseline = dispatch_to(dispatch.waiting, dispatch.message, dispatch.labels)
         started = time.time()
         container.dispatched_at, container.cpu_baseline = started, baseline
-        _note_dispatch(waiting.directory, dispatch.labels)
         self._want(self._pending)
         return started
 
@@ -366,110 +303,3 @@ class WarmSource:
             except EngineError as exc:
                 LOG.error("could not remove warm container %s: %s", waiting.cid[:12], exc)
             waiting.dispose()
-
-
-def prestart(engine: DockerEngine, shape: ContainerSpec, key: str, root: Path, shim_binary: str) -> Waiting:
-    """Create and start a container of ``shape`` running the shim, and wait until it blocks on its FIFO."""
-    config = engine.image_config(shape.image)
-    shim.program(config)  # an image without a program would fail a cold start too: never pre-start it
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    directory = Path(os.path.join(root, os.urandom(8).hex()))
-    directory.mkdir(mode=0o700)  # only root (the engine) needs to reach what is bind-mounted from here
-    cid = ""
-    results: socket.socket | None = None
-    try:
-        fifo = directory / "control"
-        os.mkfifo(fifo)
-        os.chmod(fifo, 0o644)  # the container may run as any uid: it must be able to read
-        results = _results_socket(directory / "results.sock")
-        spec = replace(shape, entrypoint=shim.ENTRYPOINT, command=shim.COMMAND,
-                       labels={**shape.labels, LABEL_WARM: key, LABEL_WARM_DIR: str(directory)},
-                       binds={**shape.binds, shim_binary: {"bind": shim.SHIM_BINARY, "mode": "ro"},
-                              str(fifo): {"bind": shim.CONTROL_PATH, "mode": "ro"},
-                              str(directory / "results.sock"): {"bind": deliveries.RESULTS_PATH, "mode": "rw"}})
-        cid = engine.create(spec)
-        output = engine.attach_output(cid)  # before start, as for a cold container: nothing is missed
-        engine.start(cid)
-        prestarted = time.time()
-        fd = _open_writer(fifo, time.monotonic() + READY_SECONDS)
-        pid = int(engine.inspect_state(cid).state.get("Pid") or 0)
-        return Waiting(cid, shape, key, directory, fd, results, output, config, prestarted,
-                       cgroups.cpu_reader(pid) if pid else None)
-    except BaseException:
-        if cid:
-            try:
-                engine.remove(cid)
-            except EngineError as exc:
-                LOG.error("could not remove a failed warm container %s: %s", cid[:12], exc)
-        if results is not None:
-            results.close()
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
-
-
-def _results_socket(path: Path) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_RCVBUF)
-        sock.bind(str(path))
-        os.chmod(path, 0o777)  # any container uid may send (as for a cold container)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _open_writer(fifo: Path, deadline: float) -> int:
-    """Open the FIFO's write end without blocking, once the shim has it open for reading. Holding it
-    open keeps the shim blocked in read() (no EOF) until the message is written and the end closed."""
-    while True:
-        try:
-            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as exc:
-            if exc.errno != errno.ENXIO or time.monotonic() > deadline:  # ENXIO: no reader yet
-                raise EngineError(f"the entry shim did not open its control channel: {exc}") from exc
-        time.sleep(READY_POLL_SECONDS)
-
-
-def _write_all(fd: int, data: bytes, deadline: float) -> None:
-    view = memoryview(data)
-    poller = select.poll()
-    poller.register(fd, select.POLLOUT)
-    while view:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the shim did not read its control message in time")
-        if not poller.poll(left * 1000):
-            continue
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _read(reader: Callable[[], int] | None) -> int:
-    if reader is None:
-        return 0
-    try:
-        return reader()
-    except (OSError, ValueError):
-        return 0
-
-
-def _note_dispatch(directory: Path, labels: dict[str, str]) -> None:
-    """Labels are fixed at create: leave the execution's labels where the reaper of a crashed runner
-    finds them (``dispatched_labels``), so it can mark that attempt lost at once."""
-    try:
-        (directory / DISPATCH_NOTE).write_text(json.dumps(labels))
-    except OSError as exc:
-        LOG.debug("could not note the dispatch in %s: %s", directory, exc)
-
-
-def dispatched_labels(labels: dict[str, str]) -> dict[str, str]:
-    """For a warm container, the execution labels noted at dispatch (empty when it never ran one)."""
-    directory = labels.get(LABEL_WARM_DIR)
-    if not directory:
-        return {}
-    try:
-        noted = json.loads((Path(directory) / DISPATCH_NOTE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in noted.items()} if isinstance(noted, dict) else {}

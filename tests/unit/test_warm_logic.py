@@ -14,7 +14,7 @@ import pytest
 
 from chalicelib.models import Actor, Execution, parse_time
 from chalicelib.settings import Settings
-from runners import cgroups, finalise, shim, warm
+from runners import cgroups, finalise, shim, warm, warm_container
 from runners.delivery import BINARY_PATH, RESULTS_PATH
 from runners.engine import LABEL_ACTOR, LABEL_EXECUTION, LABEL_RUNNER, LABEL_TENANT, ContainerSpec, ExitState
 
@@ -148,10 +148,11 @@ def test_source_is_cold_when_turned_off() -> None:
 
 
 def test_dispatched_labels_are_read_back_for_the_reaper(tmp_path: Path) -> None:
-    assert warm.dispatched_labels({}) == {}
-    assert warm.dispatched_labels({warm.LABEL_WARM_DIR: str(tmp_path)}) == {}  # never dispatched
-    (tmp_path / warm.DISPATCH_NOTE).write_text(json.dumps({LABEL_EXECUTION: "E", LABEL_ACTOR: "A"}))
-    assert warm.dispatched_labels({warm.LABEL_WARM_DIR: str(tmp_path)}) == {LABEL_EXECUTION: "E", LABEL_ACTOR: "A"}
+    assert warm_container.dispatched_labels({}) == {}
+    assert warm_container.dispatched_labels({warm_container.LABEL_WARM_DIR: str(tmp_path)}) == {}  # never dispatched
+    (tmp_path / warm_container.DISPATCH_NOTE).write_text(json.dumps({LABEL_EXECUTION: "E", LABEL_ACTOR: "A"}))
+    noted = warm_container.dispatched_labels({warm_container.LABEL_WARM_DIR: str(tmp_path)})
+    assert noted == {LABEL_EXECUTION: "E", LABEL_ACTOR: "A"}
 
 
 class _Stats:
