@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api, baseline, idle, latency, plots, readme, report, scale, throughput
+from bench import api, baseline, idle, latency, plots, readme, report, scale, throughput, warm_start
 from bench.profile import FULL, QUICK, Profile
 from bench.system import BenchSystem
 
@@ -33,6 +33,7 @@ Suite = Callable[[BenchSystem, Profile, str], dict[str, Any]]
 # whose messages stay queued (open executions the duties keep looking at), comes last.
 SUITES: dict[str, Suite] = {
     "latency": latency.run,
+    "warm_start": warm_start.run,  # issue 9: warm and cold side by side with the bare baseline
     "throughput": throughput.run,
     "scale_from_zero": lambda s, p, _r: scale.scale_from_zero(s, p),
     "scale_out": lambda s, p, _r: scale.scale_out(s, p),

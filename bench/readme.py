@@ -36,6 +36,7 @@ def table(report: dict[str, Any]) -> str:
          f"{_n(h['idle_runner_cpu_percent_1000_actors'], 2)} % CPU", "", _x(h["idle_growth"]),
          "no growth " + _mark(verdict.get("idle_growth"))),
     ]
+    rows += _warm_rows(h, verdict)
     for name, label in (("get_actor", "GET actor"), ("list_actors", "list actors"), ("post_message", "POST message")):
         rows.append((f"API {label}: requests/s and p99 at " + " / ".join(_levels(api)) + " clients",
                      " / ".join(f"{_n(_pick(api, lv, name, 'per_s'))} /s, "
@@ -79,6 +80,22 @@ def _levels(api: dict[str, Any], raw: bool = False) -> list[str]:
 
 def _counts(idle: dict[str, Any]) -> str:
     return " -> ".join(str(w.get("actors")) for w in idle.get("windows") or []) or "?"
+
+
+def _warm_rows(h: dict[str, Any], verdict: dict[str, bool | None]) -> list[tuple[str, ...]]:
+    """Issue 9: warm start and cold start side by side (reports from before it have no such keys)."""
+    base, warm = h.get("warm_bare_baseline_p50_ms"), h.get("warm_e2e_p50_ms")
+    memory = h.get("warm_waiting_memory_bytes")
+    return [
+        ("Warm start: dequeue -> actor process running, p50 warm / cold",
+         _ms(h.get("warm_dequeue_to_running_p50_ms"), h.get("cold_dequeue_to_running_p50_ms")), "", "",
+         "warm < 50 ms " + _mark(verdict.get("warm_dequeue_to_running_p50_ms"))),
+        ("Warm start: no-op actor POST -> COMPLETE, p50 warm / cold", _ms(warm, h.get("cold_e2e_p50_ms")),
+         f"bare docker run {_n(base, 0)} ms", _x(warm / base if warm is not None and base else None),
+         "warm below bare " + _mark(verdict.get("warm_e2e_minus_bare_p50_ms"))),
+        ("Warm start: hit rate; memory of a waiting container (cgroup)",
+         f"{_n(h.get('warm_hit_rate'), 2)}; {_n(memory / 1024 if memory else None, 0)} KiB", "", "", ""),
+    ]
 
 
 def _n(value: Any, digits: int = 1) -> str:

@@ -19,6 +19,8 @@ TARGETS = (
     ("throughput_ratio", ">=", 0.9),
     ("scale_from_zero_p50_s", "<", 1.0),
     ("idle_growth", "<=", 1.1),  # "does not grow with the number of idle actors" (10% for noise)
+    ("warm_dequeue_to_running_p50_ms", "<", 50.0),  # issue 9
+    ("warm_e2e_minus_bare_p50_ms", "<", 0.0),  # issue 9: warm POST -> COMPLETE below bare docker run
 )
 
 
@@ -53,6 +55,22 @@ def headline(suites: dict[str, Any]) -> dict[str, float | None]:
         "api_get_actor_p99_ms_c16": _get(api, "c16", "get_actor", "latency_ms", "p99"),
         "api_get_actor_per_s_c16": _get(api, "c16", "get_actor", "per_s"),
         "api_post_message_per_s_c16": _get(api, "c16", "post_message", "per_s"),
+        **_warm(suites.get("warm_start") or {}),
+    }
+
+
+def _warm(warm: dict[str, Any]) -> dict[str, float | None]:
+    """Issue 9's numbers: warm and cold side by side, and warm POST -> COMPLETE against bare docker run."""
+    warm_e2e, base = _get(warm, "warm", "e2e_ms", "p50"), _get(warm, "baseline_ms", "p50")
+    return {
+        "warm_dequeue_to_running_p50_ms": _get(warm, "warm", "dequeue_to_running_ms", "p50"),
+        "cold_dequeue_to_running_p50_ms": _get(warm, "cold", "dequeue_to_running_ms", "p50"),
+        "warm_e2e_p50_ms": warm_e2e,
+        "cold_e2e_p50_ms": _get(warm, "cold", "e2e_ms", "p50"),
+        "warm_bare_baseline_p50_ms": base,
+        "warm_e2e_minus_bare_p50_ms": round(warm_e2e - base, 1) if warm_e2e is not None and base else None,
+        "warm_hit_rate": round(warm["warm_hits"] / warm["runs"], 2) if warm.get("runs") else None,
+        "warm_waiting_memory_bytes": _get(warm, "waiting_memory", "cgroup_bytes"),
     }
 
 
