@@ -204,6 +204,8 @@ class WarmSource:
             self.pool.release(waiting.key)  # dispatched or discarded: no longer waiting either way
             if waiting.shape == shape and waiting.alive():
                 return waiting
+            LOG.info("pre-started container %s not used: %s", waiting.cid[:12],
+                     "its shim is gone" if waiting.shape == shape else "the actor's container changed")
             self._discard.append(waiting)
             self._cond.notify_all()
         return None

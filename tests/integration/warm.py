@@ -24,7 +24,7 @@ from runners.engine import LABEL_WARM
 from tests.conftest import Api, start_stack
 
 MODES = ("cold", "warm")
-WARM_ATTEMPTS = 4  # a worker's first execution is cold; the next ones find the pre-started container
+WARM_ATTEMPTS = 5  # a worker's first execution is cold; the next ones find the pre-started container
 SHAPE_IMAGE = "abaco-test/shape"
 SHAPE_MARKER = "SHAPE "
 SHAPE_DOCKERFILE = """FROM abacosamples/test
@@ -65,12 +65,14 @@ class Mode:
 
     def run(self, actor_id: str, send: Callable[[], str]) -> dict[str, Any]:
         """Send (``send`` returns the execution id) until the execution ran in this mode; return it."""
+        seen = []
         for _ in range(WARM_ATTEMPTS):
             execution = self.api.wait_execution(actor_id, send())
             if was_warm(execution) == (self.name == "warm"):
                 return execution
             assert self.name == "warm", f"a cold runner started {execution['id']} warm"
-        raise AssertionError(f"no warm start in {WARM_ATTEMPTS} executions of {actor_id}")
+            seen.append((execution["id"], execution["status"], execution.get("phases")))
+        raise AssertionError(f"no warm start in {WARM_ATTEMPTS} executions of {actor_id}: {seen}")
 
 
 def was_warm(execution: dict[str, Any]) -> bool:
