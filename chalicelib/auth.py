@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,23 +100,58 @@ def check_configuration(settings: Settings) -> None:
         verifier(settings)
 
 
-def verifier(settings: Settings) -> tokens.VerifierConfig:
-    """The verification settings, built once per process from the configured public key."""
-    return _verifier(settings.jwt_public_key, settings.jwt_public_key_file, settings.jwt_leeway,
-                     settings.jwt_issuer, settings.jwt_audience, settings.jwt_key_id)
+def verifier(settings: Settings, tenant: str | None = None) -> tokens.VerifierConfig:
+    """The verification settings for ``tenant``: its own key from ``ABACO_JWT_TENANT_KEYS_FILE`` when it
+    has one, else the global key. Built once per process; ``tenant=None`` is the start-up check."""
+    tenant_keys = _tenant_keys(settings.jwt_tenant_keys_file)
+    pem = (tenant_keys.get(tenant.upper()) if tenant else None) or _global_pem(settings)
+    if pem is None and tenant_keys:
+        if tenant is not None:
+            raise tokens.InvalidToken(f"no key for tenant {tenant}")
+        pem = next(iter(tenant_keys.values()))  # a map-only setup: the map itself was validated
+    if pem is None:
+        raise ConfigurationError("ABACO_ACCESS_CONTROL=jwt needs ABACO_JWT_PUBLIC_KEY (PEM text), "
+                                 "ABACO_JWT_PUBLIC_KEY_FILE (a path to it) or ABACO_JWT_TENANT_KEYS_FILE.")
+    return _verifier(pem, settings.jwt_leeway, settings.jwt_issuer, settings.jwt_audience, settings.jwt_key_id)
+
+
+def _global_pem(settings: Settings) -> str | None:
+    if settings.jwt_public_key:
+        return settings.jwt_public_key
+    if settings.jwt_public_key_file:
+        return _read(settings.jwt_public_key_file, "ABACO_JWT_PUBLIC_KEY_FILE")
+    return None
+
+
+def _read(path: str, setting: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {setting}: {exc}") from exc
 
 
 @functools.lru_cache(maxsize=4)
-def _verifier(pem: str | None, pem_file: str | None, leeway: int, issuer: str | None, audience: str | None,
-              key_id: str | None) -> tokens.VerifierConfig:
-    if not pem and pem_file:
+def _tenant_keys(path: str | None) -> dict[str, str]:
+    """``{"TENANT": "<PEM>"}`` from a JSON file: each tenant's tokens verify with its own key only."""
+    if not path:
+        return {}
+    try:
+        data = json.loads(_read(path, "ABACO_JWT_TENANT_KEYS_FILE"))
+    except ValueError as exc:
+        raise ConfigurationError(f"ABACO_JWT_TENANT_KEYS_FILE is not JSON: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ConfigurationError("ABACO_JWT_TENANT_KEYS_FILE must map tenant names to PEM public keys")
+    for tenant, pem in data.items():
         try:
-            pem = Path(pem_file).read_text()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read ABACO_JWT_PUBLIC_KEY_FILE: {exc}") from exc
-    if not pem:
-        raise ConfigurationError("ABACO_ACCESS_CONTROL=jwt needs ABACO_JWT_PUBLIC_KEY (PEM text) or "
-                                 "ABACO_JWT_PUBLIC_KEY_FILE (a path to it).")
+            tokens.load_public_key(pem)
+        except ValueError as exc:
+            raise ConfigurationError(f"ABACO_JWT_TENANT_KEYS_FILE, tenant {tenant}: {exc}") from exc
+    return {k.upper(): v for k, v in data.items()}
+
+
+@functools.lru_cache(maxsize=64)
+def _verifier(pem: str, leeway: int, issuer: str | None, audience: str | None,
+              key_id: str | None) -> tokens.VerifierConfig:
     try:
         key = tokens.load_public_key(pem)
     except ValueError as exc:
@@ -133,11 +169,10 @@ def identify(headers: Mapping[str, str], settings: Settings) -> Caller | None:
     if len(credentials) > 1:
         raise Unauthenticated("more than one identity header")
     name, value = credentials[0]
-    config = verifier(settings)
     try:
         if name == "authorization":
-            return _bearer(value, config, settings)
-        return _v2(name, value, config, settings)
+            return _bearer(value, settings)
+        return _v2(name, value, settings)
     except tokens.InvalidToken as exc:
         raise Unauthenticated(str(exc)) from exc
 
@@ -159,11 +194,11 @@ def _credentials(headers: Mapping[str, str]) -> list[tuple[str, str]]:
     return found
 
 
-def _v2(header: str, token: str, config: tokens.VerifierConfig, settings: Settings) -> Caller:
+def _v2(header: str, token: str, settings: Settings) -> Caller:
     tenant = header[len(V2_HEADER_PREFIX):].upper()
     if not TENANT_PATTERN.match(tenant):
         raise tokens.InvalidToken("invalid tenant in the header name")
-    claims = tokens.verify(token.strip(), config)
+    claims = tokens.verify(token.strip(), verifier(settings, tenant))
     claimed = claims.get("tenant")
     if claimed is not None and str(claimed).upper() != tenant:
         raise tokens.InvalidToken("the header tenant and the token tenant differ")
@@ -175,11 +210,12 @@ def _v2(header: str, token: str, config: tokens.VerifierConfig, settings: Settin
     return _caller(username, tenant, raw_roles, settings, jwt_header_name=_header_title(header))
 
 
-def _bearer(value: str, config: tokens.VerifierConfig, settings: Settings) -> Caller:
+def _bearer(value: str, settings: Settings) -> Caller:
     scheme, _, token = value.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise tokens.InvalidToken("not a bearer credential")
-    claims = tokens.verify(token.strip(), config)
+    named = tokens.unverified_claim(token.strip(), "tenant")  # only picks the key; verified just below
+    claims = tokens.verify(token.strip(), verifier(settings, named if isinstance(named, str) else None))
     tenant, username = claims.get("tenant"), claims.get("sub")
     if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):
         raise tokens.InvalidToken("no valid tenant claim")

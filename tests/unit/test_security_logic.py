@@ -4,10 +4,12 @@ from __future__ import annotations
 import hmac
 import http.server
 import ipaddress
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -167,6 +169,29 @@ def test_start_up_refuses_none_in_production_and_jwt_without_a_key() -> None:
     with pytest.raises(auth.ConfigurationError):
         auth.check_configuration(Settings(access_control="jwt", jwt_public_key_file="/nonexistent/key.pem"))
     auth.check_configuration(settings())
+
+
+def test_per_tenant_keys_bind_each_tenant_to_its_own_key(tmp_path: Path) -> None:
+    keys = tmp_path / "tenant-keys.json"
+    keys.write_text(json.dumps({"t1": jwt_keys.key_pair("tenant-one")[1]}))
+    config = settings(jwt_tenant_keys_file=str(keys))
+    own = jwt_keys.sign(jwt_keys.v2_claims("alice"), key_name="tenant-one")
+    caller = auth.identify({"X-Jwt-Assertion-T1": own}, config)
+    assert caller is not None and caller.tenant == "T1"
+    for headers in ({"X-Jwt-Assertion-T2": own},  # T1's token presented as another tenant's
+                    {"X-Jwt-Assertion-T1": jwt_keys.sign(jwt_keys.v2_claims("alice"))}):  # the global key
+        with pytest.raises(Unauthenticated):
+            auth.identify(headers, config)
+    bearer = jwt_keys.sign(jwt_keys.bearer_claims("bob", "T1"), key_name="tenant-one")
+    assert auth.identify({"Authorization": f"Bearer {bearer}"}, config).tenant == "T1"  # type: ignore[union-attr]
+    only_map = Settings(jwt_tenant_keys_file=str(keys))
+    auth.check_configuration(only_map)
+    with pytest.raises(Unauthenticated):
+        auth.identify({"X-Jwt-Assertion-T2": own}, only_map)
+    keys.write_text("not json")
+    auth._tenant_keys.cache_clear()
+    with pytest.raises(auth.ConfigurationError):
+        auth.check_configuration(Settings(jwt_tenant_keys_file=str(keys)))
 
 
 def test_roles_from_every_naming_scheme() -> None:
