@@ -13,8 +13,9 @@ import docker
 import pytest
 
 from localstack.launcher import Stack
-from runners.engine import LABEL_RUNNER
+from runners.engine import LABEL_ATTEMPT, LABEL_EXECUTION, LABEL_RUNNER
 from runners.shim import SHIM_BINARY
+from runners.warm_container import dispatched_labels
 from tests.conftest import Api, start_stack, wait_for
 from tests.integration.probe import probe_image, report  # noqa: F401  (fixture)
 from tests.integration.warm import (  # noqa: F401  (fixtures)
@@ -130,17 +131,24 @@ def own_stack(stack: Stack, tmp_path) -> Iterator[Stack]:
 
 
 def test_a_crashed_runners_warm_containers_are_reaped_and_a_stopping_runner_removes_its_own(
-        own_stack: Stack) -> None:
+        own_stack: Stack, probe_image: str) -> None:  # noqa: F811
     api = Api(own_stack.api_url)
-    actor = api.create_actor(image="abacosamples/noop")["id"]
+    actor = api.create_actor(image=probe_image)["id"]
     _execute(api, actor)
-    wait_for(lambda: _waiting(actor), 60, what="a pre-started container")
+    runner = wait_for(lambda: _waiting(actor), 60, what="a pre-started container")[0]["Labels"][LABEL_RUNNER]
+    sent = api.ok("POST", f"/actors/{actor}/messages?PROBE_SLEEP=300", data={"message": "long"})["execution_id"]
+    running = wait_for(lambda: _running_warm(api, actor, sent), 60, what="a warm execution running")
+    # Labels are fixed at create: the dispatched container's note tells a reaper which attempt it runs.
+    notes = [dispatched_labels(c["Labels"]) for c in _containers_of_runner(runner)]
+    assert [(n[LABEL_EXECUTION], n[LABEL_ATTEMPT]) for n in notes if n] == [(sent, str(running["attempt"]))]
     crashed = own_stack.procs.pop("runner0")
     crashed.send_signal(signal.SIGKILL)
     crashed.wait(10)
-    assert _waiting(actor)  # orphaned: nobody removed it
+    assert _containers_of_runner(runner)  # orphaned: the dispatched one (and the next, pre-started)
     own_stack.add_runner("runner1")
-    wait_for(lambda: not warm_containers(dbid(actor)), 60, what="the new runner to reap the orphan")
+    # Any runner of this host reaps them (the session stack's too: its reaper cannot see our tables, so
+    # which attempt is marked lost is left to the reliability tests; the note above is what it reads).
+    wait_for(lambda: not _containers_of_runner(runner), 60, what="a runner to reap the orphans")
     # A fresh actor on the new runner (the old one's worker record waits for the reconciler).
     fresh = api.create_actor(image="abacosamples/noop")["id"]
     _execute(api, fresh)
@@ -150,3 +158,18 @@ def test_a_crashed_runners_warm_containers_are_reaped_and_a_stopping_runner_remo
     stopping.send_signal(signal.SIGTERM)
     stopping.wait(60)
     assert not warm_containers(dbid(fresh))  # removed before the runner exited
+
+
+def _running_warm(api: Api, actor: str, execution_id: str) -> dict[str, Any] | None:
+    execution = api.ok("GET", f"/actors/{actor}/executions/{execution_id}")
+    phases = execution["phases"]
+    assert "started" not in phases or "prestarted" in phases, "the long execution started cold"
+    return execution if execution["status"] == "RUNNING" and "started" in phases else None
+
+
+def _containers_of_runner(runner_id: str) -> list[dict[str, Any]]:
+    client = docker.from_env()
+    try:
+        return list(client.api.containers(all=True, filters={"label": f"{LABEL_RUNNER}={runner_id}"}))
+    finally:
+        client.close()
