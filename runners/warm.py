@@ -263,7 +263,7 @@ class WarmSource:
             return
         try:
             waiting = prestart(engine, shape, key, self.root, self.settings.warm_shim)
-        except (EngineError, OSError, shim.NotWarmable) as exc:
+        except Exception as exc:  # any failure to pre-start leaves the worker on cold starts, never broken
             self.pool.release(key)
             self.metrics.inc("abaco_warm_prestarts_total", outcome="failed")
             LOG.warning("could not pre-start a container of %s: %s", shape.image, exc)
