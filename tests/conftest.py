@@ -18,6 +18,8 @@ TEST_ENV = {
     "ABACO_VISIBILITY_TIMEOUT": "10",
     "ABACO_HEARTBEAT_SECONDS": "3",
     "ABACO_API_WORKERS": "1",
+    # Idle workers keep their slot for ABACO_WORKER_TTL; the session runner serves many tests' actors.
+    "ABACO_WORKER_SLOTS": "24",
     # The session stack runs without access control (every caller an admin) and without rate limits, so
     # functional tests need no tokens; tests of identity and limits start their own stacks.
     "ABACO_ACCESS_CONTROL": "none",

@@ -40,6 +40,10 @@ class Synthesised:
         return [*self.env["ABACO_POOLS"].split(","), self.env["ABACO_PRIVILEGED_POOL"]]
 
 
+# A cold synth installs the pinned CDK and packages the Lambda (about 2 minutes on a quiet machine).
+pytestmark = pytest.mark.timeout(900)
+
+
 @pytest.fixture(scope="module")
 def synthesised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesised]:
     if not build.node_available():
