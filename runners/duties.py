@@ -118,11 +118,12 @@ class DutyScheduler:
 
 def standard_duties(backend: Backend) -> list[Duty]:
     """The leased duties every runner host offers to run. Add cron and events here."""
-    from runners import autoscaler, events, reconciler
+    from runners import autoscaler, cron_duty, events, reconciler
 
     settings = backend.settings
     return [
         Duty("reconciler", settings.reconcile_seconds, reconciler.run_once),
         Duty("autoscaler", settings.autoscale_seconds, autoscaler.run_once),
         Duty("events", events.INTERVAL_SECONDS, events.run_once),
+        Duty("cron", settings.cron_seconds, cron_duty.run_once),
     ]

@@ -12,9 +12,9 @@ import logging
 from typing import Any
 
 from chalicelib.backend import Backend
-from chalicelib.errors import AbacoError
+from chalicelib.errors import AbacoError, NotFound
 from chalicelib.queue_messages import DecodeError, EventMessage
-from chalicelib.services import messages
+from chalicelib.services import aliases, messages
 from runners import webhooks
 
 LOG = logging.getLogger("abaco.events")
@@ -50,7 +50,10 @@ def deliver(backend: Backend, message: EventMessage) -> None:
 
 
 def _to_link(backend: Backend, message: EventMessage) -> None:
-    target = backend.actors.find(message.tenant, message.link)
+    try:
+        target = backend.actors.find(message.tenant, aliases.resolve(backend, message.tenant, message.link))
+    except NotFound:
+        target = None
     if target is None:
         LOG.warning("actor %s links to %s, which does not exist; event dropped", message.actor_id, message.link)
         return

@@ -66,6 +66,17 @@ class ActorStore:
             raise Conflict("The actor was changed by another request; retry.") from exc
         return new
 
+    def advance_cron(self, tenant: str, actor_id: str, expected: str, following: str) -> bool:
+        """Move ``cron_next_ex`` from the slot read to the next one; False when another host (or a PUT)
+        moved it first. The winner alone fires the slot, whatever the number of runner hosts."""
+        try:
+            self._table.update(_key(tenant, actor_id), "SET cron_next_ex = :new ADD version :one",
+                               values={":new": following, ":old": expected, ":one": 1},
+                               condition="cron_next_ex = :old")
+        except ConditionFailed:
+            return False
+        return True
+
     def set_status(self, tenant: str, actor_id: str, status: ActorStatus, message: str = "",
                    only_from: set[ActorStatus] | None = None) -> Actor | None:
         """One conditional update; returns None when the actor is gone or not in ``only_from``."""

@@ -2,7 +2,9 @@
 pre-started container from a fresh one (issue 9). Real emulator, API, runner and Docker."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import urllib.parse
 
 import pytest
@@ -19,6 +21,7 @@ from tests.integration.warm import (  # noqa: F401  (fixtures)
     was_warm,
 )
 
+TENANT = "DEV-DEVELOP"  # the default tenant of access_control=none
 # What Docker and the image give every probe container besides Abaco's variables.
 IMAGE_VARS = {"PATH", "HOSTNAME", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "SSL_CERT_FILE"}
 ABACO_VARS = {"_abaco_access_token", "_abaco_actor_dbid", "_abaco_actor_id", "_abaco_worker_id",
@@ -131,3 +134,69 @@ def test_binary_messages_start_cold_with_their_file(mode: Mode, probe: str) -> N
     assert seen["binary"]["kind"] == "file" and seen["binary"]["size"] == len(payload)
     assert "MSG" not in seen["env"]
     assert not was_warm(execution)  # a per-execution bind mount: the pool cannot serve it
+
+
+# --- every value, state, configs, message files (issue 3) ---------------------------------------
+
+def test_every_abaco_variable_has_its_value(mode: Mode, probe: str, probe_image: str) -> None:  # noqa: F811
+    execution = mode.run(probe, _send(mode, probe, "values"))
+    env = report(mode.api.logs(probe, execution["id"]))["env"]
+    actor = mode.api.ok("GET", f"/actors/{probe}")
+    expected = {
+        "_abaco_execution_id": execution["id"], "_abaco_execution_attempt": str(execution["attempt"]),
+        "_abaco_Content_Type": "str", "_abaco_actor_revision": str(actor["revision"]),
+        "_abaco_username": "anonymous", "_abaco_api_server": actor["_links"]["self"].split("/actors/")[0],
+        "_abaco_access_token": "",  # the actor has no token
+        "_abaco_actor_dbid": f"{TENANT}_{probe}", "_abaco_actor_id": probe,
+        "_abaco_worker_id": execution["worker_id"], "_abaco_container_repo": probe_image,
+        "_abaco_actor_name": "None",  # Abaco's spelling for an unnamed actor
+    }
+    assert {k: env[k] for k in expected} == expected
+    assert "_abaco_jwt_header_name" not in env  # set only when a JWT authenticated the sender
+
+
+def test_state_and_configs_are_python_reprs_with_secrets_decrypted(mode: Mode, probe_image: str) -> None:  # noqa: F811
+    actor = mode.actor(image=probe_image, stateless=False, name="stateful-probe")["id"]
+    mode.api.ok("POST", f"/actors/{actor}/state", json={"count": 1, "tags": ["a"], "ok": True})
+    names = [f"contract{mode.name}{os.getpid()}{kind}" for kind in ("plain", "secret")]
+    for name, secret in zip(names, (False, True), strict=True):
+        mode.api.ok("POST", "/actors/configs", json={"name": name, "value": f"value-of-{name}",
+                                                     "is_secret": secret, "actors": actor})
+    try:
+        env = report(mode.api.logs(actor, mode.run(actor, _send(mode, actor))["id"]))["env"]
+    finally:
+        for name in names:
+            mode.api.call("DELETE", f"/actors/configs/{name}")
+    assert env["_abaco_actor_state"] == "{'count': 1, 'tags': ['a'], 'ok': True}"
+    assert env["_actor_configs"] == repr({n: f"value-of-{n}" for n in names})
+    assert env["_abaco_actor_name"] == "stateful-probe"
+
+
+def test_a_message_too_large_for_msg_is_a_read_only_file(mode: Mode, probe: str) -> None:
+    text = "z" * 200_000  # over the kernel's 128 KiB limit for one environment string
+
+    def send() -> str:
+        return mode.api.ok("POST", f"/actors/{probe}/messages", data={"message": text})["execution_id"]
+
+    execution = mode.api.wait_execution(probe, send())  # a per-execution bind mount: may start cold
+    assert execution["status"] == "COMPLETE"
+    seen = report(mode.api.logs(probe, execution["id"]))
+    assert "MSG" not in seen["env"] and seen["env"]["_abaco_message_file"] == "/_abaco_message"
+    assert (seen["message"]["kind"], seen["message"]["writable"]) == ("file", False)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    assert (seen["message"]["size"], seen["message"]["sha256"]) == (len(text), digest)
+    assert seen["context"]["message_kind"] == "str" and seen["binary"] == {"exists": False}
+
+
+def test_binary_file_content_and_read_only(mode: Mode, probe: str) -> None:
+    payload = os.urandom(70_000) + b"\x00\xff"
+
+    def send() -> str:
+        return mode.api.ok("POST", f"/actors/{probe}/messages", data=payload,
+                           headers={"Content-Type": "application/octet-stream"})["execution_id"]
+
+    execution = mode.api.wait_execution(probe, send())
+    seen = report(mode.api.logs(probe, execution["id"]))
+    assert seen["env"]["_abaco_Content_Type"] == "application/octet-stream"
+    assert (seen["binary"]["kind"], seen["binary"]["writable"]) == ("file", False)  # never a FIFO
+    assert (seen["binary"]["size"], seen["binary"]["sha256"]) == (len(payload), hashlib.sha256(payload).hexdigest())
