@@ -129,8 +129,6 @@ class Settings(BaseSettings):
     warm_pool_per_host: int = Field(default=8, ge=0)  # waiting containers per runner host
     warm_pool_per_actor: int = Field(default=4, ge=0)  # waiting containers per actor on one host
     warm_shim: str = "/usr/bin/busybox"  # a static busybox, bind-mounted read-only as the entry shim
-    # Webhooks never reach private or link-local ranges; loopback only when this is set (local tests).
-    webhook_allow_loopback: bool = False
 
     @field_validator("encryption_keys")
     @classmethod

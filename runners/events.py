@@ -7,15 +7,16 @@ events of one actor keep their order as far as SQS keeps it.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 from typing import Any
 
+from chalicelib import netguard
 from chalicelib.backend import Backend
 from chalicelib.errors import AbacoError, NotFound
 from chalicelib.queue_messages import DecodeError, EventMessage
 from chalicelib.services import aliases, messages
-from runners import webhooks
 
 LOG = logging.getLogger("abaco.events")
 EVENT_EXECUTOR = "Abaco Event"  # executor and _abaco_username of executions an event started
@@ -67,10 +68,11 @@ def _to_link(backend: Backend, message: EventMessage) -> None:
 
 
 def _to_webhook(backend: Backend, message: EventMessage) -> None:
+    """One POST, vetted against private ranges by ``chalicelib.netguard`` (no retries, as in Abaco)."""
+    body = json.dumps(message.event).encode()
     try:
-        status = webhooks.post_json(message.webhook, message.event, backend.settings.webhook_allow_loopback,
-                                    backend.settings.allow_private_webhooks)
-    except (webhooks.WebhookRefused, OSError) as exc:
+        status = netguard.post(message.webhook, body, allow_private=backend.settings.allow_private_webhooks)
+    except (netguard.UnsafeTarget, OSError, http.client.HTTPException) as exc:
         LOG.warning("webhook of actor %s not called: %s", message.actor_id, exc)
         return
     if status >= 400:

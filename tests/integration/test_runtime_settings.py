@@ -28,7 +28,7 @@ ENV = {
     "ABACO_TENANT_LOG_EX_LIMIT": json.dumps({"CAPPED": 3}),
     "ABACO_SYNC_TIMEOUT": "3",
     "ABACO_CRON_SECONDS": "1",
-    "ABACO_WEBHOOK_ALLOW_LOOPBACK": "true",
+    "ABACO_ALLOW_PRIVATE_WEBHOOKS": "true",  # the test's webhook listens on 127.0.0.1
     "ABACO_WORKER_TTL": "2",
     "ABACO_POOLS": "default,special",
 }

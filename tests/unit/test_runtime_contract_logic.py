@@ -19,7 +19,6 @@ from chalicelib.queue_messages import EventMessage
 from chalicelib.services.messages import parse_message
 from chalicelib.settings import Settings
 from chalicelib.storage.results import MAX_RESULT_BYTES, SEQ_PER_ATTEMPT, result_seq
-from runners import webhooks
 from runners.cron_duty import next_slot, schedule_of
 from runners.delivery import Delivery
 from runners.results import ResultsCollector
@@ -110,28 +109,6 @@ def test_cron_next_slot_is_strictly_after_the_current_hour() -> None:
     with pytest.raises(BadRequest):
         schedule_of("2020-01-01 00")
     assert cron.format_slot(dt.datetime(2030, 5, 1, 11)) == "2030-5-1 11"
-
-
-# --- webhooks ----------------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("address", "loopback", "expected"), [
-    ("93.184.216.34", False, True), ("10.1.2.3", False, False), ("172.16.0.1", False, False),
-    ("192.168.1.1", False, False), ("169.254.169.254", False, False), ("127.0.0.1", False, False),
-    ("127.0.0.1", True, True), ("::ffff:10.0.0.1", False, False), ("fd00::1", False, False),
-    ("0.0.0.0", False, False), ("224.0.0.1", False, False), ("100.64.0.1", False, False),
-])
-def test_webhooks_only_reach_public_addresses(address: str, loopback: bool, expected: bool) -> None:
-    assert webhooks.allowed(address, loopback) is expected
-
-
-def test_webhook_urls_are_vetted_after_resolution() -> None:
-    with pytest.raises(webhooks.WebhookRefused):
-        webhooks.vet("http://localhost:9/hook", allow_loopback=False)
-    parts, address = webhooks.vet("http://localhost:9/hook", allow_loopback=True)
-    assert address in ("127.0.0.1", "::1") and parts.path == "/hook"
-    for url in ("ftp://example.org/x", "http:///nohost", "http://10.0.0.1/x"):
-        with pytest.raises(webhooks.WebhookRefused):
-            webhooks.vet(url, allow_loopback=True)
 
 
 # --- the container's files ---------------------------------------------------------------------
