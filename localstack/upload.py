@@ -13,10 +13,12 @@ import secrets
 import urllib.parse
 from typing import Any
 
-from chalicelib import guard, resources
+from chalicelib import guard, limits, resources
 from chalicelib.backend import get_backend
+from chalicelib.errors import AbacoError, BadRequest
 from chalicelib.payloads import Pointer
 from chalicelib.permissions import Level, Scope
+from chalicelib.settings import Settings
 
 STREAM_MIN_BYTES = 1024 * 1024  # bodies above this skip the gateway; below it the Lambda path is exercised
 _MESSAGES_PATH = re.compile(r"^(?:/v3)?/actors/[^/]+/messages/?$")
@@ -28,9 +30,26 @@ def is_message_post(method: str, environ: dict[str, Any]) -> bool:
     return method == "POST" and bool(_MESSAGES_PATH.match(environ.get("PATH_INFO", "")))
 
 
+def _content_type(environ: dict[str, Any]) -> str:
+    return (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+
+
+def refuse_early(method: str, environ: dict[str, Any], length: int, settings: Settings) -> AbacoError | None:
+    """A body over its limit is refused from its Content-Length alone, before it is read. A binary
+    message gets Abaco's own 400; any other body the 413 the request guard would give."""
+    if _content_type(environ) == BINARY and is_message_post(method, environ):
+        if length > settings.max_content_length:
+            return BadRequest(f"Message exceeds max content length of: {settings.max_content_length}")
+        return None
+    try:
+        limits.check_body(_content_type(environ), length, settings.max_body_bytes, settings.max_content_length)
+    except AbacoError as exc:
+        return exc
+    return None
+
+
 def wants_streaming(method: str, environ: dict[str, Any], length: int) -> bool:
-    content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
-    return content_type == BINARY and length > STREAM_MIN_BYTES and is_message_post(method, environ)
+    return _content_type(environ) == BINARY and length > STREAM_MIN_BYTES and is_message_post(method, environ)
 
 
 def authorise(environ: dict[str, Any], headers: dict[str, str]) -> None:

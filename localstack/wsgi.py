@@ -47,11 +47,9 @@ class ChaliceWSGI:
             path += "?" + environ["QUERY_STRING"]
         headers = _headers(environ)
         length = int(environ.get("CONTENT_LENGTH") or 0)
-        limit = get_settings().max_content_length
-        if length > limit:  # refuse before reading a byte
-            message = (f"Message exceeds max content length of: {limit}" if upload.is_message_post(method, environ)
-                       else f"The request body exceeds the maximum content length of {limit} bytes.")
-            return _send_error(start_response, errors.BadRequest(message), close=True)
+        refused = upload.refuse_early(method, environ, length, get_settings())
+        if refused is not None:  # before reading a byte of the body
+            return _send_error(start_response, refused, close=True)
         if upload.wants_streaming(method, environ, length):
             return self._staged(environ, start_response, method, path, headers, length)
         body = environ["wsgi.input"].read(length) if length > 0 else None

@@ -26,6 +26,8 @@ from agavepy.typed import ActorContext, typed_context
 RESULTS_SOCKET = "/_abaco_results.sock"
 #: Where the worker mounts a binary (application/octet-stream) message.
 BINARY_DATA_PATH = "/_abaco_binary_data"
+#: Set (to the file's path, ``/_abaco_message``) instead of MSG when a message is too large for MSG.
+MESSAGE_FILE_VAR = "_abaco_message_file"
 #: Largest single result the worker accepts; bigger datagrams would be truncated or refused.
 MAX_RESULT_BYTES = 131072
 #: Seconds to wait for more data on a FIFO before assuming the writer has finished.
@@ -109,6 +111,22 @@ def _parse_message(raw: str | None, log: list) -> dict[str, Any]:
     return {}
 
 
+def _read_text(path: str, log: list) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        log.append(str(exc))
+        return None
+
+
+def _json_or_text(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text is not None else None
+    except ValueError:
+        return text
+
+
 def _is_reserved(name: str) -> bool:
     """True for variables that belong to Abaco rather than to the actor's own environment."""
     return name == "MSG" or name == "_actor_configs" or name.startswith("_abaco_")
@@ -129,8 +147,14 @@ def get_context(environ: Mapping[str, str] | None = None) -> Context:
         ctx["content_type"] = env.get("_abaco_Content-Type")
     log: list = []
     ctx["raw_message_parse_log"] = log
+    from_file = ctx["raw_message"] is None and bool(env.get(MESSAGE_FILE_VAR))
+    if from_file:  # a message too large for MSG is a file, with JSON as JSON text (not a repr)
+        ctx["raw_message"] = _read_text(env[MESSAGE_FILE_VAR], log)
     ctx["message_dict"] = _parse_message(ctx["raw_message"], log)
-    ctx["message"] = _literal(ctx["raw_message"])
+    if from_file and ctx["content_type"] == "application/json":
+        ctx["message"] = _json_or_text(ctx["raw_message"])
+    else:
+        ctx["message"] = _literal(ctx["raw_message"])
     ctx["state"] = _literal(env.get("_abaco_actor_state"))
     configs = _literal(env.get("_actor_configs"))
     ctx["configs"] = configs if isinstance(configs, dict) else {}
@@ -380,4 +404,4 @@ def update_state(value: Any, environ: Mapping[str, str] | None = None) -> Any:
 def reserved_environment_vars() -> list:
     """Names of the variables Abaco sets (agavepy exposed this list too)."""
     return ["_actor_configs", *_ENV_KEYS.values(), "_abaco_actor_state",
-            "_abaco_execution_attempt"]
+            "_abaco_execution_attempt", MESSAGE_FILE_VAR]

@@ -63,7 +63,10 @@ if os.environ.get("PROBE_RAW_RESULT_BYTES"):  # bypasses agavepy's size check
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as raw:
         raw.connect("/_abaco_results.sock")
         raw.send(b"x" * int(os.environ["PROBE_RAW_RESULT_BYTES"]))
+from agavepy.actors import get_context
+ctx = get_context()
 report = {
+    "context": {"message_kind": type(ctx.message).__name__, "dict_keys": sorted(ctx.message_dict)},
     "env": dict(os.environ), "uid": os.getuid(), "gid": os.getgid(), "sent": sent,
     "binary": describe("/_abaco_binary_data"), "message": describe("/_abaco_message"),
     "results": describe("/_abaco_results.sock"),

@@ -129,6 +129,7 @@ def test_text_too_large_for_the_environment_is_a_file(api: Api, probe: str) -> N
     assert (message["size"], message["sha256"]) == (len(text), hashlib.sha256(text.encode()).hexdigest())
     _, seen = _run(api, probe, json={"big": text})
     assert seen["message"]["head"].startswith('{"big": "0123')  # JSON text in the file (not a repr)
+    assert seen["context"] == {"message_kind": "dict", "dict_keys": ["big"]}  # agavepy reads the file
 
 
 # --- synchronous messages ----------------------------------------------------------------------

@@ -89,6 +89,19 @@ def test_attribute_access_missing_key_raises_attribute_error() -> None:
 # --- binary messages ---------------------------------------------------------------------------
 
 
+def test_message_too_large_for_msg_is_read_from_its_file(tmp_path: Any) -> None:
+    path = tmp_path / "message"
+    path.write_text('{"big": [true, null], "n": 1}', encoding="utf-8")
+    ctx = actors.get_context({"_abaco_message_file": str(path), "_abaco_Content_Type": "application/json"})
+    assert ctx.message == {"big": [True, None], "n": 1} and ctx.message_dict["n"] == 1
+    path.write_text("plain text", encoding="utf-8")
+    ctx = actors.get_context({"_abaco_message_file": str(path), "_abaco_Content_Type": "str"})
+    assert (ctx.raw_message, ctx.message, ctx.message_dict) == ("plain text", "plain text", {})
+    assert "_abaco_message_file" not in ctx.environment
+    ctx = actors.get_context({"_abaco_message_file": str(tmp_path / "gone")})
+    assert ctx.raw_message is None and ctx.raw_message_parse_log
+
+
 def test_binary_message_regular_file(tmp_path: Any) -> None:
     payload = os.urandom(300_000)
     path = tmp_path / "bin"
