@@ -13,6 +13,7 @@ import io
 import json
 import tarfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -82,13 +83,21 @@ sys.exit(int(os.environ.get("PROBE_EXIT", "0")))
 '''
 
 
+AGAVEPY = Path(__file__).resolve().parents[2] / "containerlib" / "agavepy"
+
+
 def build_probe() -> str:
-    """Build (or rebuild) the probe image from the local py3_base image; never pulls."""
+    """Build (or rebuild) the probe image from the local py3_base image; never pulls. It carries this
+    checkout's agavepy ahead of the base image's, so the contract is checked against the library as it is
+    here (the shared sample images may have been built from another checkout)."""
     dockerfile = ("FROM abacosamples/py3_base\n"
-                  f"COPY probe.py /probe.py\nUSER {PROBE_USER}\nCMD [\"python3\", \"/probe.py\"]\n")
+                  "COPY probe.py /probe.py\nCOPY agavepy /probe_lib/agavepy\nENV PYTHONPATH=/probe_lib\n"
+                  f"USER {PROBE_USER}\nCMD [\"python3\", \"/probe.py\"]\n")
+    files = {"Dockerfile": dockerfile, "probe.py": SCRIPT}
+    files.update({f"agavepy/{p.name}": p.read_text() for p in sorted(AGAVEPY.glob("*.py"))})
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as archive:
-        for name, text in (("Dockerfile", dockerfile), ("probe.py", SCRIPT)):
+        for name, text in files.items():
             data = text.encode()
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), 0o644

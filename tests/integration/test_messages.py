@@ -49,12 +49,6 @@ def probe(api: Api, probe_image: str) -> Iterator[str]:  # noqa: F811
 
 # --- body forms --------------------------------------------------------------------------------
 
-def test_form_message_field_is_a_str_message(api: Api, probe: str) -> None:
-    sent, seen = _run(api, probe, data={"message": "from a form"})
-    assert sent["msg"] == "from a form"
-    assert seen["env"]["MSG"] == "from a form" and seen["env"]["_abaco_Content_Type"] == "str"
-
-
 def test_raw_body_that_is_json_text_is_a_str_message(api: Api, probe: str) -> None:
     _, seen = _run(api, probe, data=b'"raw text body"', headers={"Content-Type": "text/plain"})
     assert seen["env"]["MSG"] == "raw text body" and seen["env"]["_abaco_Content_Type"] == "str"
