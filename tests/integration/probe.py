@@ -9,6 +9,7 @@ check), ``PROBE_STDERR`` (a line for stderr), ``PROBE_SLEEP`` (seconds), ``PROBE
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -21,7 +22,7 @@ import pytest
 
 from tests.conftest import Api
 
-PROBE_IMAGE = "abaco-test/probe"
+PROBE_REPO = "abaco-test/probe"
 PROBE_USER = "65534:65534"
 MARKER = "PROBE "
 
@@ -86,25 +87,43 @@ sys.exit(int(os.environ.get("PROBE_EXIT", "0")))
 AGAVEPY = Path(__file__).resolve().parents[2] / "containerlib" / "agavepy"
 
 
-def build_probe() -> str:
-    """Build (or rebuild) the probe image from the local py3_base image; never pulls. It carries this
-    checkout's agavepy ahead of the base image's, so the contract is checked against the library as it is
-    here (the shared sample images may have been built from another checkout)."""
+def _context_files() -> dict[str, str]:
     dockerfile = ("FROM abacosamples/py3_base\n"
                   "COPY probe.py /probe.py\nCOPY agavepy /probe_lib/agavepy\nENV PYTHONPATH=/probe_lib\n"
                   f"USER {PROBE_USER}\nCMD [\"python3\", \"/probe.py\"]\n")
     files = {"Dockerfile": dockerfile, "probe.py": SCRIPT}
     files.update({f"agavepy/{p.name}": p.read_text() for p in sorted(AGAVEPY.glob("*.py"))})
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as archive:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            archive.addfile(info, io.BytesIO(data))
-    context.seek(0)
+    return files
+
+
+def _tag(files: dict[str, str]) -> str:
+    """Content-addressed: every checkout on this Docker engine gets the probe of its own sources."""
+    digest = hashlib.sha256("\0".join(f"{k}\0{v}" for k, v in sorted(files.items())).encode()).hexdigest()
+    return f"{PROBE_REPO}:{digest[:12]}"
+
+
+PROBE_IMAGE = _tag(_context_files())
+
+
+def build_probe() -> str:
+    """Build the probe image from the local py3_base image (never pulls) unless this version exists. It
+    carries this checkout's agavepy ahead of the base image's, so the contract is checked against the
+    library as it is here (the shared sample images may have been built from another checkout)."""
     client = docker.from_env(timeout=300)
     try:
+        try:
+            client.images.get(PROBE_IMAGE)
+            return PROBE_IMAGE
+        except docker.errors.ImageNotFound:
+            pass
+        context = io.BytesIO()
+        with tarfile.open(fileobj=context, mode="w") as archive:
+            for name, text in _context_files().items():
+                data = text.encode()
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(data), 0o644
+                archive.addfile(info, io.BytesIO(data))
+        context.seek(0)
         client.images.build(fileobj=context, custom_context=True, tag=PROBE_IMAGE, rm=True, pull=False)
     finally:
         client.close()
