@@ -85,11 +85,12 @@ sys.exit(int(os.environ.get("PROBE_EXIT", "0")))
 
 
 AGAVEPY = Path(__file__).resolve().parents[2] / "containerlib" / "agavepy"
+SITE_AGAVEPY = "/usr/local/lib/python3.11/dist-packages/agavepy/"  # py3_base's copy, replaced (no env change)
 
 
 def _context_files() -> dict[str, str]:
     dockerfile = ("FROM abacosamples/py3_base\n"
-                  "COPY probe.py /probe.py\nCOPY agavepy /probe_lib/agavepy\nENV PYTHONPATH=/probe_lib\n"
+                  f"COPY probe.py /probe.py\nCOPY agavepy {SITE_AGAVEPY}\n"
                   f"USER {PROBE_USER}\nCMD [\"python3\", \"/probe.py\"]\n")
     files = {"Dockerfile": dockerfile, "probe.py": SCRIPT}
     files.update({f"agavepy/{p.name}": p.read_text() for p in sorted(AGAVEPY.glob("*.py"))})

@@ -31,6 +31,10 @@ ENV = {
     "ABACO_ALLOW_PRIVATE_WEBHOOKS": "true",  # the test's webhook listens on 127.0.0.1
     "ABACO_WORKER_TTL": "2",
     "ABACO_POOLS": "default,special",
+    # A longer lease than the session's 10 s: on a loaded 2-core machine a starved heartbeat must not get
+    # these executions fenced (nothing here tests the lease).
+    "ABACO_VISIBILITY_TIMEOUT": "30",
+    "ABACO_HEARTBEAT_SECONDS": "5",
 }
 
 
