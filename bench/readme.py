@@ -45,6 +45,7 @@ def table(report: dict[str, Any]) -> str:
                                              for lv in _levels(api, raw=True)), "", ""))
     lines = ["| Measure | Result | Baseline (same run) | Ratio | Target |", "|---|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += [""] + [f"- {note}" for note in notes(report)]
     m, v = report["machine"], report["versions"]
     lines.append("")
     lines.append(f"Run `{report['label']}`: {m.get('cpus')} CPUs ({m.get('cpu_model')}), {m.get('memory_gb')} GB, "
@@ -52,6 +53,28 @@ def table(report: dict[str, Any]) -> str:
                  f"moto {v.get('moto')}; load average {m.get('load_average')} at the start, "
                  f"{report.get('load_average_end')} at the end (a shared machine: numbers are noisy).")
     return "\n".join(lines)
+
+
+def notes(report: dict[str, Any]) -> list[str]:
+    """Where the time, the CPU and the requests go, from the same run (pure; unit tested)."""
+    suites, out = report["suites"], []
+    lat = suites.get("latency") or {}
+    if lat.get("phases_ms"):
+        ours = ", ".join(f"{name} {summary['p50']:.0f}" for name, summary in lat["phases_ms"].items())
+        bare = ", ".join(f"{name} {summary['p50']:.0f}" for name, summary in lat["baseline_phases_ms"].items())
+        out.append(f"Latency phases, p50 ms: ours {ours}; bare Docker {bare}.")
+    levels = (suites.get("throughput") or {}).get("levels") or []
+    best = max(levels, key=lambda level: level["ours_per_s"], default=None)
+    if best and "cpu_ms_per_execution" in best:
+        cpu = ", ".join(f"{k} {v:.0f}" for k, v in best["cpu_ms_per_execution"].items())
+        bare_cpu = (best.get("bare_cpu_ms_per_execution") or {}).get("engine")
+        out.append(f"CPU ms per execution at {best['slots']} slots: {cpu} (bare Docker: engine {_n(bare_cpu, 0)}).")
+    cost = (suites.get("idle") or {}).get("runner_requests_per_execution")
+    if cost:
+        ops = ", ".join(f"{k.split('.', 1)[1]} {v:g}" for k, v in cost["by_operation"].items() if v >= 0.5)
+        out.append(f"The runner's AWS requests per execution: {cost['total']:g} ({ops}); its background when idle: "
+                   f"{cost['background_per_min']:g} per minute.")
+    return out
 
 
 def update(path: Path, report: dict[str, Any]) -> bool:

@@ -86,3 +86,21 @@ def test_readme_without_markers_is_left_alone(tmp_path: Path) -> None:
     path.write_text("no markers here\n")
     assert not readme.update(path, _report())
     assert path.read_text() == "no markers here\n"
+
+
+def test_notes_say_where_time_cpu_and_requests_go() -> None:
+    report = _report()
+    report["suites"] = {
+        "latency": {"phases_ms": {"post->queued": {"p50": 6.2}, "queued->claimed": {"p50": 24.6}},
+                    "baseline_phases_ms": {"create": {"p50": 10.0}, "start": {"p50": 146.0}}},
+        "throughput": {"levels": [
+            {"slots": 1, "ours_per_s": 2.0, "cpu_ms_per_execution": {"runner": 30.0}},
+            {"slots": 4, "ours_per_s": 5.0, "cpu_ms_per_execution": {"runner": 40.0, "emulator": 120.0},
+             "bare_cpu_ms_per_execution": {"engine": 60.0}}]},
+        "idle": {"runner_requests_per_execution": {"total": 9.5, "by_operation": {
+            "dynamodb.GetItem": 3.0, "sqs.ReceiveMessage": 0.2}, "background_per_min": 420.0}},
+    }
+    latency, cpu, requests = readme.notes(report)
+    assert "post->queued 6, queued->claimed 25" in latency and "start 146" in latency
+    assert cpu.startswith("CPU ms per execution at 4 slots: runner 40, emulator 120") and "engine 60" in cpu
+    assert "9.5 (GetItem 3)" in requests and "ReceiveMessage" not in requests and "420 per minute" in requests
