@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 SQS_MAX_MESSAGE_BYTES = 262_144  # 256 KiB; set explicitly so moto (default 1 MiB) behaves like AWS
 SQS_MAX_RETENTION_SECONDS = 1_209_600  # 14 days
 SQS_QUEUE_NAME_MAX = 80
-INBOX_MAX_RECEIVE_COUNT = 5  # receives before a message moves to the dead-letter queue
+# Receives before SQS moves a message to the dead-letter queue: a backstop only. The runner dead-letters
+# poison itself; legitimate returns (start retries: Abaco allows 6 tries, shutdown hand-backs, rolling
+# updates) also count as receives, so the backstop sits well above them (AWS recommends at least 5).
+INBOX_MAX_RECEIVE_COUNT = 10
 
 # Tags and metrics shared by the code and the CDK stack (infrastructure/).
 POOL_TAG = "abaco-pool"  # on every inbox: runner roles may read only inboxes tagged with their pool

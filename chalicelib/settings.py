@@ -118,6 +118,7 @@ class Settings(BaseSettings):
     resend_after_seconds: int = DEFAULT_RESEND_AFTER
     unclaimed_after_seconds: int = DEFAULT_UNCLAIMED_AFTER
     host_heartbeat_seconds: float = DEFAULT_HOST_HEARTBEAT
+    start_retry_seconds: int = 5  # pause before a container that failed to start is retried (Abaco: 5 s)
     runner_metrics_port: int = 0  # Prometheus /metrics on 127.0.0.1:<port>; 0 = off
     log_format: Literal["json", "text"] = "json"
     # Where a runner keeps per-execution files (binary payloads, results sockets); the Docker engine must

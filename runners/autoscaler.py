@@ -52,7 +52,7 @@ def run_once(backend: Backend, now: float) -> Report:
             workers[worker.actor_dbid].append(worker)
     hosts = [h for h in backend.hosts.all() if now - h.heartbeat_at < 3 * backend.settings.host_heartbeat_seconds]
     for pool in backend.settings.all_pools:
-        loads = _loads(backend.executions.open_in_pool(pool))
+        loads = _loads(backend.executions.open_in_pool(pool), now)
         if not loads:
             continue
         pending = sum(1 for ws in workers.values() for w in ws if w.status in PENDING)
@@ -67,11 +67,13 @@ def run_once(backend: Backend, now: float) -> Report:
     return report
 
 
-def _loads(executions: Iterable[Execution]) -> dict[str, Load]:
+def _loads(executions: Iterable[Execution], now: float) -> dict[str, Load]:
+    """Per actor: waiting executions (SUBMITTED, or RUNNING with an expired lease: they need a worker to
+    take them over) and running ones."""
     loads: dict[str, Load] = {}
     for execution in executions:
         load = loads.setdefault(execution.actor_dbid, Load(execution.tenant, execution.actor_id))
-        if execution.status == ExecutionStatus.SUBMITTED:
+        if execution.status == ExecutionStatus.SUBMITTED or (execution.lease_expires_at or 0) < now:
             load.backlog += 1
         elif execution.status == ExecutionStatus.RUNNING:
             load.running += 1

@@ -147,6 +147,16 @@ class DockerEngine:
         except DockerException as exc:
             raise EngineError(f"cannot stop container {cid[:12]}: {exc}") from exc
 
+    def signal(self, cid: str, signum: str) -> None:
+        """Send a signal without waiting (``stop`` blocks for its grace period)."""
+        try:
+            self._api.kill(cid, signal=signum)
+        except NotFound:
+            pass
+        except DockerException as exc:
+            if "is not running" not in str(exc):
+                raise EngineError(f"cannot signal container {cid[:12]}: {exc}") from exc
+
     def remove(self, cid: str) -> None:
         try:
             self._api.remove_container(cid, force=True)

@@ -7,6 +7,7 @@ late deliveries are recognised at the claim and dropped without a container.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -41,8 +42,7 @@ LOG = logging.getLogger("abaco.runner")
 LOG_FLUSH_SECONDS = 1.0  # logs visible through the API within about a second while the container runs
 STOP_GRACE_SECONDS = 5
 MAX_START_FAILURES = 6  # Abaco: more than 5 consecutive start failures put the actor in ERROR
-START_RETRY_SECONDS = 5  # Abaco pauses 5 s before a failed start is retried
-POISON_RECEIVES = 4  # an unexpected error on the 4th receive dead-letters (the inbox redrive is at 5)
+POISON_RECEIVES = 8  # an unexpected error on the 8th receive dead-letters (the inbox redrive is at 10)
 RETRY_PAUSE_SECONDS = 1.0
 SQS_MAX_VISIBILITY = 43_200  # 12 h
 
@@ -138,7 +138,7 @@ class ExecutionRunner:
             if refusal is not None:
                 return refusal
             execution = latest  # type: ignore[assignment]
-        self.backend.queues.set_visibility(self.inbox_url, received.receipt, START_RETRY_SECONDS)
+        self.backend.queues.set_visibility(self.inbox_url, received.receipt, self.settings.start_retry_seconds)
         return Outcome("leased", execution.id)
 
     def _refused(self, received: Received, latest: Execution | None, max_attempts: int) -> Outcome | None:
@@ -260,12 +260,14 @@ class ExecutionRunner:
             ctx.execution = ctx.execution.model_copy(update={"phases": phases, "start_time": utcnow()})
 
     def _monitor(self, ctx: Context, cid: str, logs: LogCollector) -> str | None:
-        """Wait for the exit, flushing logs every second and renewing the lease every heartbeat.
-        Returns why the container was stopped (None when it exited by itself)."""
+        """Wait for the exit, flushing logs every second and renewing the lease every heartbeat; nothing
+        in this loop blocks longer than a second, so the heartbeat keeps its pace while a container is
+        being stopped. Returns why the container was stopped (None when it exited by itself)."""
         started = time.monotonic()
         next_beat = started + self.settings.heartbeat_seconds
         flushed = -1
         stop_reason: str | None = None
+        kill_at: float | None = None
         limit = ctx.actor.max_run_time or self.settings.max_run_time
         while not self.engine.wait(cid, timeout=LOG_FLUSH_SECONDS):
             if self.fence.fenced(ctx.key):
@@ -277,14 +279,15 @@ class ExecutionRunner:
                     self.engine.stop(cid, 0)
                     return "fenced"
             if stop_reason is None and limit > 0 and time.monotonic() - started > limit:
-                stop_reason = "max_run_time"
-                self.engine.stop(cid, STOP_GRACE_SECONDS)
+                stop_reason, kill_at = "max_run_time", time.monotonic() + STOP_GRACE_SECONDS
+                self.engine.signal(cid, "SIGTERM")  # Docker's stop, without blocking the heartbeat
             if stop_reason is None and self.kill_event.is_set():
-                stop_reason = "runner_shutdown"
-                self.engine.stop(cid, 0)
+                stop_reason, kill_at = "runner_shutdown", time.monotonic()
             if stop_reason is None and self._force_quit_requested(ctx):
-                stop_reason = "force_quit"
-                self.engine.stop(cid, STOP_GRACE_SECONDS)
+                stop_reason, kill_at = "force_quit", time.monotonic() + STOP_GRACE_SECONDS
+                self.engine.signal(cid, "SIGTERM")
+            if kill_at is not None and time.monotonic() >= kill_at:
+                self.engine.signal(cid, "SIGKILL")
         return "fenced" if self.fence.fenced(ctx.key) else stop_reason
 
     def _force_quit_requested(self, ctx: Context) -> bool:
@@ -393,7 +396,7 @@ class ExecutionRunner:
             self.backend.executions.release(ctx.execution, AttemptReason.START_FAILED.value, charge=False)
         except Conflict:
             pass
-        self.backend.queues.set_visibility(self.inbox_url, ctx.received.receipt, START_RETRY_SECONDS)
+        self.backend.queues.set_visibility(self.inbox_url, ctx.received.receipt, self.settings.start_retry_seconds)
         return Outcome("start_failed", ctx.execution.id)
 
     def _dead_letter(self, received: Received, actor: Actor, reason: str) -> Outcome:
@@ -401,14 +404,11 @@ class ExecutionRunner:
         one) to ERROR with the same reason."""
         self.backend.queues.dead_letter(self.inbox_url, received, reason)
         self.metrics.inc("abaco_dead_lettered_total")
-        try:
-            message = InboxMessage.decode(received.body)
-        except DecodeError:
-            return Outcome("poison")
-        execution = self.backend.executions.find(actor.dbid, message.execution_id)
+        execution_id = named_execution(received.body)
+        execution = self.backend.executions.find(actor.dbid, execution_id) if execution_id else None
         if execution is not None:
             self.backend.executions.fail(execution, f"poison message moved to the dead-letter queue: {reason}")
-        return Outcome("poison", message.execution_id)
+        return Outcome("poison", execution_id)
 
     # --- helpers --------------------------------------------------------------------------------
     def _spec(self, ctx: Context, env: dict[str, str], binds: dict[str, dict[str, str]]) -> ContainerSpec:
@@ -419,4 +419,15 @@ class ExecutionRunner:
             self.source.release(container, remove=not self.settings.leave_containers)
         except EngineError as exc:
             LOG.error("could not remove container %s: %s", container.cid[:12], exc)
+
+
+def named_execution(body: str) -> str | None:
+    """The execution a message names, even when the message itself is not one we can run (a newer
+    version, a missing field): so a poison message still ends its execution visibly."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    value = data.get("execution_id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
 
