@@ -1,6 +1,8 @@
 """``python -m runners``: start one runner host against the configured endpoint."""
 from __future__ import annotations
 
+import faulthandler
+import signal
 import sys
 
 from chalicelib import logconfig
@@ -11,6 +13,7 @@ from runners.host import RunnerHost
 def main() -> int:
     backend = get_backend()
     logconfig.configure("runner", backend.settings.log_format)
+    faulthandler.register(signal.SIGUSR1)  # operators: ``kill -USR1 <pid>`` prints every thread's stack
     host = RunnerHost(backend)
     host.install_signal_handlers()
     host.run()

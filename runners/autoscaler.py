@@ -13,7 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from chalicelib.backend import Backend
-from chalicelib.models import LIVE_WORKER_STATUSES, ActorStatus, Execution, ExecutionStatus, Worker, WorkerStatus
+from chalicelib.models import (
+    LIVE_WORKER_STATUSES,
+    ActorStatus,
+    Execution,
+    ExecutionStatus,
+    HostStatus,
+    Worker,
+    WorkerStatus,
+)
 from chalicelib.services import workers as worker_service
 
 LOG = logging.getLogger("abaco.autoscaler")
@@ -46,11 +54,12 @@ def wanted(backlog: int, running: int, live: int, slots: int, capacity: int) -> 
 
 def run_once(backend: Backend, now: float) -> Report:
     report = Report()
-    workers: dict[str, list[Worker]] = defaultdict(list)
-    for worker in backend.workers.all():
-        if worker.status in LIVE_WORKER_STATUSES:
-            workers[worker.actor_dbid].append(worker)
     hosts = [h for h in backend.hosts.all() if now - h.heartbeat_at < 3 * backend.settings.host_heartbeat_seconds]
+    alive = {h.id for h in hosts if h.status == HostStatus.RUNNING}
+    workers: dict[str, list[Worker]] = defaultdict(list)
+    for worker in backend.workers.all():  # a worker on a silent host counts for nothing
+        if worker.status in LIVE_WORKER_STATUSES and (not worker.host_id or worker.host_id in alive):
+            workers[worker.actor_dbid].append(worker)
     for pool in backend.settings.all_pools:
         loads = _loads(backend.executions.open_in_pool(pool), now)
         if not loads:

@@ -21,8 +21,8 @@ from chalicelib.resources import SQS_MAX_RETENTION_SECONDS
 
 LOG = logging.getLogger("abaco.reconciler")
 STALE_LEASE_MARGIN = 10.0  # seconds past "the message should have been redelivered and claimed"
-HOST_DEAD_HEARTBEATS = 6  # a host silent for six heartbeats (at least 30 s) is dead
-HOST_DEAD_MIN_SECONDS = 30.0
+HOST_DEAD_HEARTBEATS = 6  # a host silent for six heartbeats (at least 15 s) is dead
+HOST_DEAD_MIN_SECONDS = 15.0
 REQUEST_TIMEOUT_SECONDS = 120.0  # a REQUESTED worker no host took
 
 

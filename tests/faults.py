@@ -72,11 +72,14 @@ def executions(backend: Backend, tenant: str, actor_id: str) -> list[Execution]:
     return backend.executions.list(f"{tenant}_{actor_id}")
 
 
-def labelled_containers(execution_ids: set[str] | None = None) -> list[Any]:
+def labelled_containers(execution_ids: set[str] | None = None) -> list[dict[str, Any]]:
+    """Our containers as the engine lists them (``Labels``, ``State``): one call, no per-container
+    inspect that could race with a removal."""
     client = docker.from_env()
     try:
-        found = client.containers.list(all=True, filters={"label": LABEL_EXECUTION})
-        return [c for c in found if execution_ids is None or c.labels.get(LABEL_EXECUTION) in execution_ids]
+        found = client.api.containers(all=True, filters={"label": LABEL_EXECUTION})
+        return [c for c in found
+                if execution_ids is None or (c.get("Labels") or {}).get(LABEL_EXECUTION) in execution_ids]
     finally:
         client.close()
 
@@ -108,3 +111,59 @@ def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
         return proc.wait(timeout)
     except subprocess.TimeoutExpired:
         return None
+
+
+class FaultProxy:
+    """A loopback TCP proxy between a runner and the emulator: ``pass`` or ``blackhole`` (bytes are read
+    and dropped in both directions and new connections hang), the partition of reliability plan §5."""
+
+    def __init__(self, upstream_port: int) -> None:
+        import socket
+
+        self.upstream_port = upstream_port
+        self.blackholed = threading.Event()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._server.getsockname()[1])
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self._closed:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: Any, dst: Any) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if not self.blackholed.is_set():
+                    dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._closed = True
+        self._server.close()
