@@ -35,6 +35,7 @@ from runners.engine import (
 )
 from runners.fence import Fence
 from runners.hardening import container_spec, privilege_refusal
+from runners.lease import Lease
 from runners.metrics import Registry
 from runners.results import ResultsCollector
 
@@ -167,20 +168,33 @@ class ExecutionRunner:
         return Outcome("duplicate", latest.id if latest else None)
 
     def _run(self, ctx: Context) -> Outcome:
+        """From the claim to the terminal write, with the attempt's heartbeat running all along."""
+        lease = Lease(self.backend, self.fence, ctx.key, ctx.execution, self.inbox_url, ctx.received.receipt,
+                      self.metrics, self.on_heartbeat).start()
+        try:
+            return self._deliver_and_run(ctx, lease)
+        finally:
+            lease.stop()
+            if self.fence.unwatch(ctx.key):
+                self.metrics.inc("abaco_fenced_total")
+
+    def _deliver_and_run(self, ctx: Context, lease: Lease) -> Outcome:
         """Deliver the payload and the results socket, run, then drop the payload once it is not needed."""
         refusal = privilege_refusal(ctx.actor, self.settings.runner_privileged)
         if refusal:
+            lease.stop()
             self._fail(ctx, refusal)
             return Outcome("failed", ctx.execution.id)
         try:
             ctx.delivery = deliveries.prepare(self.work_root, self.worker_id, ctx.execution.id, ctx.message,
                                               self.backend.payloads)
         except (NotFound, deliveries.PayloadCorrupt, OSError) as exc:
+            lease.stop()
             self._fail(ctx, f"could not deliver the message: {exc}")
             outcome = Outcome("failed", ctx.execution.id)
         else:
             try:
-                outcome = self._run_delivered(ctx, ctx.delivery)
+                outcome = self._run_delivered(ctx, ctx.delivery, lease)
             finally:
                 if ctx.results is not None:
                     ctx.results.finish()
@@ -188,34 +202,40 @@ class ExecutionRunner:
         deliveries.drop_payload_when_done(self.backend, ctx.actor, ctx.message)
         return outcome
 
-    def _run_delivered(self, ctx: Context, delivery: deliveries.Delivery) -> Outcome:
-        if ctx.message.s3_key and not self._heartbeat(ctx):  # a large download may have used the lease
+    def _run_delivered(self, ctx: Context, delivery: deliveries.Delivery, lease: Lease) -> Outcome:
+        if lease.lost or self.fence.fenced(ctx.key):  # a large download may have outlasted the lease
             return Outcome("fenced", ctx.execution.id)
         try:
             configs = configs_for_actor(self.backend, ctx.actor)
         except DecryptionError as exc:  # a key was removed: fail visibly rather than run without secrets
+            lease.stop()
             self._fail(ctx, f"actor configs: {exc}")
             return Outcome("failed", ctx.execution.id)
         env = delivery.apply(environment.build(ctx.actor, ctx.execution, ctx.message, self.worker_id,
                                                configs=configs))
         too_big = environment.oversized(env)
         if too_big:
+            lease.stop()
             self._fail(ctx, f"environment variables too large for the kernel: {too_big}")
             return Outcome("failed", ctx.execution.id)
         try:
             container = self._container(ctx, env, delivery.binds)
         except EngineError as exc:
+            lease.stop()
             return self._start_failed(ctx, str(exc))
         ctx.results = ResultsCollector(container.results or delivery.results, self.backend.results, ctx.key,
                                        ctx.execution.attempt, self.settings.results_ex)
         try:
+            if not self.fence.attach(ctx.key, container.cid):
+                return Outcome("fenced", ctx.execution.id)
             try:
                 started = self.source.start(container)
             except EngineError as exc:
+                lease.stop()
                 return self._start_failed(ctx, str(exc))
             if ctx.actor.start_failures:
                 self.backend.actors.reset_start_failures(ctx.actor.tenant, ctx.actor.id)
-            return self._watch(ctx, container, started)
+            return self._watch(ctx, lease, container, started)
         finally:
             self._release(container)
 
@@ -224,21 +244,16 @@ class ExecutionRunner:
         it (``runners.warm``), else a fresh one. Either way it is not running the actor's code yet."""
         return self.source.acquire(self._spec(ctx, env, binds), ctx.actor)
 
-    def _watch(self, ctx: Context, container: Acquired, started: float) -> Outcome:
+    def _watch(self, ctx: Context, lease: Lease, container: Acquired, started: float) -> Outcome:
         logs = LogCollector(container.output, self.settings.max_log_length)
         stats = StatsCollector(lambda: self.engine.stats(container.cid))
-        claimed_at = ctx.execution.phases.get("claimed", time.time())
-        self.fence.watch(ctx.key, container.cid, Fence.deadline(claimed_at, self.settings.visibility_timeout))
-        try:
-            self._record_start(ctx, container, started)
-            events.publish(self.backend.queues, ctx.actor, events.execution_event(
-                ctx.actor, ctx.execution, events.EventType.EXECUTION_STARTED))
-            stop_reason = self._monitor(ctx, container.cid, logs)
-        finally:
-            fenced = self.fence.unwatch(ctx.key)
-        if fenced or stop_reason == "fenced":
-            self.metrics.inc("abaco_fenced_total")
+        self._record_start(ctx, container, started)
+        events.publish(self.backend.queues, ctx.actor, events.execution_event(
+            ctx.actor, ctx.execution, events.EventType.EXECUTION_STARTED))
+        stop_reason = self._monitor(ctx, lease, container.cid, logs)
+        if stop_reason == "fenced":
             return Outcome("fenced", ctx.execution.id)
+        lease.stop()
         if stop_reason == "runner_shutdown":
             self._hand_back(ctx)
             return Outcome("handed_back", ctx.execution.id)
@@ -259,28 +274,22 @@ class ExecutionRunner:
             LOG.warning("could not record the start of %s: %s", ctx.execution.id, exc)
             ctx.execution = ctx.execution.model_copy(update={"phases": phases, "start_time": utcnow()})
 
-    def _monitor(self, ctx: Context, cid: str, logs: LogCollector) -> str | None:
-        """Wait for the exit, flushing logs every second and renewing the lease every heartbeat; nothing
-        in this loop blocks longer than a second, so the heartbeat keeps its pace while a container is
-        being stopped. Returns why the container was stopped (None when it exited by itself)."""
+    def _monitor(self, ctx: Context, lease: Lease, cid: str, logs: LogCollector) -> str | None:
+        """Wait for the exit, flushing logs every second; nothing here blocks longer than a second, and
+        the heartbeat runs in its own thread. Returns why the container was stopped (None when it exited
+        by itself, "fenced" when the lease was lost)."""
         started = time.monotonic()
-        next_beat = started + self.settings.heartbeat_seconds
         flushed = -1
         stop_reason: str | None = None
         kill_at: float | None = None
         limit = ctx.actor.max_run_time or self.settings.max_run_time
         while not self.engine.wait(cid, timeout=LOG_FLUSH_SECONDS):
-            if self.fence.fenced(ctx.key):
+            if self.fence.fenced(ctx.key) or lease.lost:
                 return "fenced"
             flushed = self._flush_logs(ctx, logs, flushed)
-            if time.monotonic() >= next_beat:
-                next_beat = time.monotonic() + self.settings.heartbeat_seconds
-                if not self._heartbeat(ctx):
-                    self.engine.stop(cid, 0)
-                    return "fenced"
             if stop_reason is None and limit > 0 and time.monotonic() - started > limit:
                 stop_reason, kill_at = "max_run_time", time.monotonic() + STOP_GRACE_SECONDS
-                self.engine.signal(cid, "SIGTERM")  # Docker's stop, without blocking the heartbeat
+                self.engine.signal(cid, "SIGTERM")  # Docker's stop, without blocking this loop
             if stop_reason is None and self.kill_event.is_set():
                 stop_reason, kill_at = "runner_shutdown", time.monotonic()
             if stop_reason is None and self._force_quit_requested(ctx):
@@ -288,7 +297,7 @@ class ExecutionRunner:
                 self.engine.signal(cid, "SIGTERM")
             if kill_at is not None and time.monotonic() >= kill_at:
                 self.engine.signal(cid, "SIGKILL")
-        return "fenced" if self.fence.fenced(ctx.key) else stop_reason
+        return "fenced" if self.fence.fenced(ctx.key) or lease.lost else stop_reason
 
     def _force_quit_requested(self, ctx: Context) -> bool:
         """DELETE on a RUNNING execution sets ``force_quit``; read about once a second while it runs."""
@@ -309,30 +318,10 @@ class ExecutionRunner:
             return flushed
         return version
 
-    def _heartbeat(self, ctx: Context) -> bool:
-        """Renew the lease and the message's visibility; False when a newer attempt owns the execution."""
-        try:
-            ctx.execution = self.backend.executions.renew(ctx.execution, self.settings.visibility_timeout)
-        except Conflict:
-            LOG.warning("lost the lease on %s; stopping its container", ctx.execution.id)
-            self.metrics.inc("abaco_stale_write_rejected_total")
-            return False
-        except Unavailable as exc:
-            LOG.warning("heartbeat of %s failed: %s", ctx.execution.id, exc)
-            return True
-        self.fence.renewed(ctx.key, Fence.deadline(time.time(), self.settings.visibility_timeout))
-        try:
-            self.backend.queues.set_visibility(self.inbox_url, ctx.received.receipt, self.settings.visibility_timeout)
-            if self.on_heartbeat is not None:
-                self.on_heartbeat()
-        except Unavailable as exc:
-            LOG.warning("visibility of %s not extended: %s", ctx.execution.id, exc)
-        return True
-
     def _finalise(self, ctx: Context, container: Acquired, logs: LogCollector, stats: StatsCollector,
                   stop_reason: str | None) -> None:
         """Record the result (fenced on our attempt), then delete the message. While the store is out of
-        reach, retry until the lease runs out; after that another attempt owns the execution."""
+        reach, retry until the lease runs out (the fence says so); then another attempt owns it."""
         exited = time.time()
         if ctx.results is not None:
             ctx.results.finish()  # every result is stored before the execution turns COMPLETE
@@ -342,7 +331,6 @@ class ExecutionRunner:
                                                 cpu_baseline=container.cpu_baseline)
         fields["phases"] = dict(ctx.execution.phases, exited=exited)
         text = finalise.capped_logs(logs.finish(), self.settings)
-        deadline = Fence.deadline(time.time(), self.settings.visibility_timeout)
         while True:
             try:
                 self.backend.logs.write(ctx.key, text, finalise.log_expiry(ctx.actor, self.settings))
@@ -354,7 +342,7 @@ class ExecutionRunner:
                 self.metrics.inc("abaco_stale_write_rejected_total")
                 return
             except Unavailable as exc:
-                if time.time() > deadline:
+                if self.fence.fenced(ctx.key):
                     LOG.error("could not record %s before its lease ended: %s", ctx.execution.id, exc)
                     return
                 time.sleep(RETRY_PAUSE_SECONDS)

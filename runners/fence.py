@@ -20,7 +20,7 @@ MARGIN_FRACTION = 0.2  # fence when less than a fifth of the lease is left (at l
 
 @dataclass
 class _Watched:
-    cid: str
+    cid: str | None  # None until the container exists: fencing then only forbids creating it
     deadline: float
     fenced: bool = False
 
@@ -46,9 +46,21 @@ class Fence:
     def stop(self) -> None:
         self._stop.set()
 
-    def watch(self, key: str, cid: str, deadline: float) -> None:
+    def watch(self, key: str, cid: str | None, deadline: float) -> None:
         with self._lock:
             self._watched[key] = _Watched(cid, deadline)
+
+    def attach(self, key: str, cid: str) -> bool:
+        """The attempt's container exists now; False (and killed) when the attempt was fenced already."""
+        with self._lock:
+            watched = self._watched.get(key)
+            if watched is None:
+                return True
+            watched.cid = cid
+            fenced = watched.fenced
+        if fenced:
+            self._kill_quietly(cid)
+        return not fenced
 
     def renewed(self, key: str, deadline: float) -> None:
         with self._lock:
@@ -69,7 +81,7 @@ class Fence:
 
     def running(self) -> int:
         with self._lock:
-            return len(self._watched)
+            return sum(1 for w in self._watched.values() if w.cid)
 
     def fence_now(self, key: str) -> None:
         """A write told us a newer attempt owns the execution: kill ours at once."""
@@ -87,14 +99,18 @@ class Fence:
             for _, watched in due:
                 watched.fenced = True
         for key, watched in due:
-            LOG.warning("lease of %s not renewed in time: killing container %s", key, watched.cid[:12])
-            try:
-                self._kill(watched.cid)
-            except Exception as exc:  # the engine may be gone too; the reaper removes it later
-                LOG.error("could not kill fenced container %s: %s", watched.cid[:12], exc)
+            LOG.warning("lease of %s not renewed in time: fencing it", key)
+            if watched.cid:
+                self._kill_quietly(watched.cid)
             if self._on_fence is not None:
                 self._on_fence(key)
         return [k for k, _ in due]
+
+    def _kill_quietly(self, cid: str) -> None:
+        try:
+            self._kill(cid)
+        except Exception as exc:  # the engine may be gone too; the reaper removes it later
+            LOG.error("could not kill fenced container %s: %s", cid[:12], exc)
 
     def _run(self) -> None:
         while not self._stop.wait(CHECK_SECONDS):

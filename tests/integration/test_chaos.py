@@ -1,5 +1,5 @@
 """Fault injection (reliability plan §6 A): runners SIGKILLed, paused, stopped and cut off, the emulator
-restarted. Each test has its own stack with short timings (visibility 4 s, heartbeat 1 s, long poll 1 s).
+restarted. Each test has its own stack with short timings (visibility 6 s, heartbeat 1 s, long poll 1 s).
 Counts come from the store and from Docker's events; only processes these tests started get signals.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from tests.integration.test_reliability import images  # noqa: F401 (fixture)
 pytestmark = [pytest.mark.docker, pytest.mark.chaos]
 TENANT = "DEV-DEVELOP"
 FAST = {
-    "ABACO_VISIBILITY_TIMEOUT": "4",
+    "ABACO_VISIBILITY_TIMEOUT": "6",
     "ABACO_HEARTBEAT_SECONDS": "1",
     "ABACO_RECEIVE_WAIT_SECONDS": "1",
     "ABACO_AUTOSCALE_SECONDS": "1",
@@ -123,7 +123,7 @@ def test_runner_cut_off_from_the_store_fences_itself(make_stack, images: None) -
             cut = time.monotonic()
             wait_for(lambda: not [c for c in labelled_containers({eid}) if c["State"] == "running"], 15,
                      interval=0.1, what="the fenced container to be killed")
-            assert time.monotonic() - cut <= 4 + 1  # within the lease (visibility 4 s) plus a check
+            assert time.monotonic() - cut <= 6 + 1  # within the lease (visibility 6 s) plus a check
             record = backend.executions.get(f"{TENANT}_{actor['id']}", eid)
             time.sleep(6)  # still cut off: nothing may be written for attempt 1
             assert backend.executions.get(f"{TENANT}_{actor['id']}", eid) == record
@@ -137,11 +137,15 @@ def test_runner_cut_off_from_the_store_fences_itself(make_stack, images: None) -
         proxy.close()
 
 
+@pytest.mark.timeout(600)
 def test_runner_sigkilled_twice_loses_nothing_and_finishes_nothing_twice(make_stack) -> None:
-    """The plan's T02 scaled to this machine: 300 real noop containers over 3 actors (not 1,000), two
-    runners with two slots each, each runner SIGKILLed once and restarted at once."""
-    per_actor, actors = 100, 3
-    stack = make_stack({"ABACO_WORKER_SLOTS": "2"}, runners=2)
+    """The plan's T02 scaled to this shared 2-core machine: 150 real noop containers over 3 actors (not
+    1,000), two runners with two slots each, each runner SIGKILLed once and restarted at once."""
+    per_actor, actors = 50, 3
+    # The plan's test timings (visibility 10 s, heartbeat 2 s): a lease must outlast the store's worst
+    # latency, and this machine's emulator is shared with every other test.
+    stack = make_stack({"ABACO_WORKER_SLOTS": "2", "ABACO_VISIBILITY_TIMEOUT": "10",
+                        "ABACO_HEARTBEAT_SECONDS": "2"}, runners=2)
     api, backend = Api(stack.api_url), backend_for(stack)
     actor_ids = [api.create_actor(image="abacosamples/noop", max_workers=2)["id"] for _ in range(actors)]
     sent: list[tuple[str, str]] = []
@@ -173,7 +177,9 @@ def test_runner_sigkilled_twice_loses_nothing_and_finishes_nothing_twice(make_st
         starts = dict(events.starts)
     records = {e.id: e for a in actor_ids for e in backend.executions.list(f"{TENANT}_{a}")}
     assert set(records) == {e for _, e in sent}  # every acknowledged execution exists: none lost
-    assert all(r.status.value == "COMPLETE" and r.exit_code == 0 for r in records.values())
+    bad = {r.id: (r.status.value, r.status_message, [a.reason for a in r.attempts]) for r in records.values()
+           if r.status.value != "COMPLETE" or r.exit_code != 0}
+    assert not bad
     rerun = [r for r in records.values() if r.attempt > 1]
     for record in records.values():
         reasons = [a.reason for a in record.attempts]
@@ -185,7 +191,7 @@ def test_runner_sigkilled_twice_loses_nothing_and_finishes_nothing_twice(make_st
         assert backend.queues.depth(backend.queues.inbox_url(TENANT, actor_id)) == (0, 0)
     assert backend.queues.depth(backend.queues.dead_letter_url()) == (0, 0)
     print(f"T02: {len(records)} executions in {wall:.0f} s, {len(rerun)} re-run, "
-          f"{sum(starts.values())} container starts")
+          f"{sum(starts.get(e, 0) for e in records)} container starts")
 
 
 def _terminal_count(backend, actor_ids: list[str]) -> int:
