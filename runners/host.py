@@ -32,6 +32,7 @@ LOG = logging.getLogger("abaco.runner")
 COMMAND_WAIT_SECONDS = 2  # command long poll; short so a full host notices freed slots quickly
 REAP_SECONDS = 10.0  # how often a host looks for containers of dead runners on its engine
 FULL_PAUSE_SECONDS = 0.5
+HAND_BACK_WAIT_SECONDS = 10.0
 
 
 def new_runner_id() -> str:
@@ -56,6 +57,7 @@ class RunnerHost:
         self.duties = DutyScheduler(backend, self.runner_id,
                                     on_run=lambda name: self.metrics.inc("abaco_duty_runs_total", duty=name))
         self._metrics_server: MetricsServer | None = None
+        self._hand_back_thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -75,7 +77,8 @@ class RunnerHost:
         """First stage: take no more work and hand every prefetched message back now (a thread, so a
         signal handler never blocks on the network)."""
         self.stop.set()
-        threading.Thread(target=self._hand_back_prefetched, name="hand-back", daemon=True).start()
+        self._hand_back_thread = threading.Thread(target=self._hand_back_prefetched, name="hand-back", daemon=True)
+        self._hand_back_thread.start()
 
     def run(self) -> None:
         LOG.info("runner %s serving pools %s with %d slots", self.runner_id, self.pools, self.settings.worker_slots)
@@ -159,14 +162,20 @@ class RunnerHost:
 
     def _drain(self) -> None:
         """Wait for workers to finish their current execution; after the grace period (or on a second
-        signal) running containers are stopped and their messages handed back."""
+        signal) running containers are stopped and their messages handed back. Idle workers in a long
+        poll are not waited for: what such a poll takes comes back by itself within 2 s (see
+        worker.RECEIVE_VISIBILITY_SECONDS); their records are removed here."""
         deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+        if self._hand_back_thread is not None:
+            self._hand_back_thread.join(HAND_BACK_WAIT_SECONDS)
         for thread in list(self.workers.values()):
-            while thread.is_alive():
+            while thread.is_alive() and thread.busy:
                 if not self.kill.is_set() and time.monotonic() >= deadline:
                     LOG.info("runner %s: grace period over; handing running executions back", self.runner_id)
                     self.kill.set()
                 thread.join(0.2)
+            if thread.is_alive():
+                thread.remove_record()
         LOG.info("runner %s stopped", self.runner_id)
 
     def _stop_services(self) -> None:

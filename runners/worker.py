@@ -29,6 +29,10 @@ ERROR_PAUSE_SECONDS = 2.0
 HEALTH_CHECK_SECONDS = 5.0  # how often an active worker re-reads its record (DELETE worker, revision)
 STOPPING = {WorkerStatus.SHUTDOWN_REQUESTED, WorkerStatus.SHUTTING_DOWN}
 SYNC_HINT = "sync"
+# A long poll takes its messages for 2 s only; the worker then confirms them (visibility = the lease). A
+# poll abandoned at shutdown, or lost with its runner, so hands its messages back within 2 s by itself,
+# and a stopping runner need not wait for its idle long polls.
+RECEIVE_VISIBILITY_SECONDS = 2
 
 
 class Prefetched:
@@ -86,6 +90,7 @@ class WorkerThread(threading.Thread):
         self.warm_pool = warm_pool  # the host's bounds on pre-started containers (None: always cold)
         self.actor_dbid = f"{tenant}_{actor_id}"
         self.prefetched = Prefetched(backend.queues, "")
+        self.busy = False  # between taking a message and finishing it; the host waits only for these
         self._record: Worker | None = None
         self._actor: Actor | None = None
         self._checked_at = 0.0
@@ -167,6 +172,7 @@ class WorkerThread(threading.Thread):
                 if not self._still_wanted(worker):
                     return
                 received = self.prefetched.pop() or self._receive(inbox)
+                self.busy = received is not None
                 if received is None:
                     if self._idle_expired(worker, idle_since) and self._retire(worker, inbox, runner):
                         return
@@ -176,6 +182,7 @@ class WorkerThread(threading.Thread):
                     self.prefetched.add([received])
                     return
                 self._busy(worker, runner, received, actor)
+                self.busy = False
                 idle_since = time.monotonic()
             except NotFound:
                 return  # the actor or its inbox was deleted
@@ -185,14 +192,18 @@ class WorkerThread(threading.Thread):
 
     def _receive(self, inbox: str) -> Received | None:
         received = self.backend.queues.receive(inbox, wait_seconds=self.settings.receive_wait_seconds,
-                                               max_messages=self.settings.prefetch)
+                                               max_messages=self.settings.prefetch,
+                                               visibility=RECEIVE_VISIBILITY_SECONDS)
         if not received:
             return None
-        self.prefetched.add(received[1:])
+        self.busy = True  # from here the host waits for us at shutdown
         if self.stop_event.is_set():  # the host began stopping during the long poll: all of it goes back
-            self.prefetched.add(received[:1])
+            self.prefetched.add(received)
             self.hand_back()
             return None
+        self.backend.queues.set_visibility_many(inbox, [r.receipt for r in received],
+                                                self.settings.visibility_timeout)
+        self.prefetched.add(received[1:])
         return received[0]
 
     def _runs(self, worker: Worker, actor: Actor) -> bool:
@@ -245,9 +256,14 @@ class WorkerThread(threading.Thread):
             return True
         late = self.backend.queues.receive(inbox, wait_seconds=0)
         if late:
+            self.busy = True
             actor = self.backend.actors.get(self.tenant, self.actor_id)
             runner.handle(late[0], actor)
         return True
+
+    def remove_record(self) -> None:
+        """The host calls this for workers it does not wait for at shutdown (idle in a long poll)."""
+        self._remove_record()
 
     def _remove_record(self) -> None:
         record = self._record
