@@ -93,12 +93,17 @@ def test_attempts_are_bounded_and_start_failures_are_not_charged(backend: Backen
 
 
 def test_concurrent_claims_have_one_winner(backend: Backend) -> None:
+    """Eight runners claim from the same read copy. DynamoDB applies each conditional write atomically;
+    in-process moto does not, so the lock stands in for that (the integration tier runs the emulator
+    wrapper that serialises DynamoDB requests)."""
     execution = _submitted(backend)
     winners: list[str] = []
+    atomic = threading.Lock()
 
     def claim(runner: str) -> None:
         try:
-            backend.executions.claim(execution, runner, "w", 30, 2, "m")
+            with atomic:
+                backend.executions.claim(execution, runner, "w", 30, 2, "m")
             winners.append(runner)
         except ClaimRefused:
             pass
