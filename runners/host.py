@@ -175,7 +175,7 @@ class RunnerHost:
                     self.kill.set()
                 thread.join(0.2)
             if thread.is_alive():
-                thread.remove_record()
+                thread.abandon()
         LOG.info("runner %s stopped", self.runner_id)
 
     def _stop_services(self) -> None:

@@ -19,6 +19,7 @@ from chalicelib.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, 
 from chalicelib.queues import Queues, Received
 from runners import delivery as deliveries
 from runners import warm
+from runners.containers import ContainerSource
 from runners.engine import DockerEngine, EngineError
 from runners.execution import ExecutionRunner
 from runners.fence import Fence
@@ -91,6 +92,7 @@ class WorkerThread(threading.Thread):
         self.actor_dbid = f"{tenant}_{actor_id}"
         self.prefetched = Prefetched(backend.queues, "")
         self.busy = False  # between taking a message and finishing it; the host waits only for these
+        self._source: ContainerSource | None = None
         self._record: Worker | None = None
         self._actor: Actor | None = None
         self._checked_at = 0.0
@@ -157,6 +159,7 @@ class WorkerThread(threading.Thread):
         self.prefetched = Prefetched(self.backend.queues, inbox)
         source = warm.source_for(self.settings, engine, self.warm_pool, self.metrics,
                                  deliveries.runner_root(deliveries.work_root(self.settings.runner_work_dir)))
+        self._source = source
         runner = ExecutionRunner(self.backend, engine, self.runner_id, self.worker_id, inbox, self.kill_event,
                                  self.fence, self.metrics, source=source,
                                  on_heartbeat=lambda: self.prefetched.extend(self.settings.visibility_timeout))
@@ -261,8 +264,15 @@ class WorkerThread(threading.Thread):
             runner.handle(late[0], actor)
         return True
 
-    def remove_record(self) -> None:
-        """The host calls this for workers it does not wait for at shutdown (idle in a long poll)."""
+    def abandon(self) -> None:
+        """The host stops without waiting for this idle worker's long poll (what the poll takes comes back
+        by itself within 2 s): release what the worker holds now, its pre-started container and its record."""
+        source = self._source
+        if source is not None:
+            try:
+                source.close()
+            except Exception as exc:  # the reaper of the next runner removes what is left
+                LOG.warning("worker %s: closing its container source: %s", self.worker_id, exc)
         self._remove_record()
 
     def _remove_record(self) -> None:
