@@ -194,8 +194,8 @@ def test_reconciler_recovers_a_running_execution_whose_lease_died_with_its_messa
 
 def test_backlog_adds_workers_up_to_max_workers_within_5_s(rstack: Stack, rapi: Api) -> None:
     actor = rapi.create_actor(image="abacosamples/test", max_workers=3)
+    sent = time.monotonic()  # the backlog starts forming with the first message
     ids = [_send(rapi, actor["id"], f"m{i}") for i in range(8)]
-    sent = time.monotonic()
     peak, slots_ok = 0, True
 
     def workers(statuses: tuple[str, ...]) -> int:
@@ -328,13 +328,13 @@ def test_out_of_memory_is_recorded_as_such(rstack: Stack, rapi: Api, images: Non
     assert execution["attempts"][-1]["reason"] == "oom_killed"
 
 
-FLOOD_BYTES = 512 * 1024 * 1024  # the issue says 1 GB; halved to keep the suite's time on a shared 2-core box
+FLOOD_BYTES = 1024 * 1024 * 1024  # the issue's 1 GB: about 25 s here when the machine is quiet
 
 
 @pytest.mark.timeout(600)
 def test_a_container_flooding_its_output_keeps_the_runner_memory_flat(rstack: Stack, rapi: Api,
                                                                        images: None) -> None:
-    """The image prints 1 GB; the test asks for 512 MiB. Past the log cap the runner reads and drops."""
+    """Past the log cap the runner keeps reading and drops what it reads: flat memory, no blocked writer."""
     pids = [rstack.procs[r].pid for r in ("runner0", "runner1")]
     baseline = {pid: rss_kib(pid)[0] for pid in pids}
     peak = dict(baseline)
