@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=2, ge=1)  # per actor unless the actor sets max_attempts
     docker_url: str | None = None
     leave_containers: bool = False
+    # Pull missing images from a registry. Off by default: locally no registry is reachable, and a pull
+    # attempt alone sends DNS traffic to the machine's resolver. The AWS runner hosts turn it on.
+    pull_images: bool = False
     # Reliability (issue 5): pools, prefetch, shutdown, duties, metrics.
     privileged_pool: str = "privileged"  # the runner pool that runs privileged actors
     runner_privileged: bool = False  # this runner host serves the privileged pool (and may run privileged actors)

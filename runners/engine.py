@@ -64,8 +64,8 @@ class DockerEngine:
     def location(self) -> str:
         return str(self._api.base_url)
 
-    def ensure_image(self, image: str) -> None:
-        """The image must be present locally; try a pull once when it is not."""
+    def ensure_image(self, image: str, pull: bool = False) -> None:
+        """The image must be present locally; with ``pull``, try one pull when it is not."""
         try:
             self._client.images.get(image)
             return
@@ -73,6 +73,9 @@ class DockerEngine:
             pass
         except DockerException as exc:
             raise EngineError(f"cannot inspect image {image}: {exc}") from exc
+        if not pull:
+            raise EngineError(f"image {image} is not available on this runner host (pulling is disabled: "
+                              "ABACO_PULL_IMAGES=false)")
         try:
             self._client.images.pull(image)
         except DockerException as exc:

@@ -139,7 +139,7 @@ class WorkerThread(threading.Thread):
             return None
         worker = self.backend.workers.update(worker, {"status": WorkerStatus.PULLING_IMAGE.value}) or worker
         try:
-            engine.ensure_image(worker.image)
+            engine.ensure_image(worker.image, pull=self.settings.pull_images)
         except EngineError as exc:
             LOG.error("worker %s: %s", self.worker_id, exc)
             events.on_status(self.backend.queues, self.backend.actors.set_status(

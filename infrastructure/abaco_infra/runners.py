@@ -45,6 +45,7 @@ def runner_settings(config: StageConfig, pool: PoolConfig, data: DataPlane) -> d
         "ABACO_RUNNER_POOL": pool.name,
         "ABACO_RUNNER_PRIVILEGED": "true" if pool.privileged else "false",
         "ABACO_WORKER_SLOTS": str(pool.worker_slots),
+        "ABACO_PULL_IMAGES": "true",  # runner hosts in AWS pull actor images from their registries
         "ABACO_VISIBILITY_TIMEOUT": str(config.visibility_timeout),
         "ABACO_TENANT": config.tenant,
         "ABACO_VERSION": config.version,

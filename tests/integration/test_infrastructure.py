@@ -210,6 +210,7 @@ def test_runner_groups_scale_on_backlog_per_host_with_settings_from_ssm(synthesi
         assert parameters[f"/{PREFIX}/runner/{pool}/ABACO_RESOURCE_PREFIX"] == PREFIX
         privileged = pool == synthesised.env["ABACO_PRIVILEGED_POOL"]
         assert parameters[f"/{PREFIX}/runner/{pool}/ABACO_RUNNER_PRIVILEGED"] == str(privileged).lower()
+        assert parameters[f"/{PREFIX}/runner/{pool}/ABACO_PULL_IMAGES"] == "true"  # local default is false
         assert not any("ENCRYPTION" in name for name in parameters)  # the keys never sit in SSM or the template
     for props in template.of_type("AWS::EC2::LaunchTemplate").values():
         data = props["LaunchTemplateData"]

@@ -130,3 +130,18 @@ def test_python_actor_word_count(api: Api) -> None:
     execution = api.wait_execution(actor["id"], sent["execution_id"])
     assert execution["status"] == "COMPLETE" and execution["exit_code"] == 0
     assert "Number of words is: 4" in api.logs(actor["id"], sent["execution_id"])
+
+
+def test_missing_image_puts_the_actor_in_error_without_pulling(api: Api) -> None:
+    """No registry is reachable: a runner never tries a pull (which alone sends DNS traffic); the actor goes
+    to ERROR with the reason, as Abaco does when its spawner cannot get the image (ACTOR_ERROR)."""
+    actor = api.create_actor(image="abaco-test/no-such-image-anywhere")
+
+    def errored() -> dict | None:
+        current = api.ok("GET", f"/actors/{actor['id']}")
+        return current if current["status"] == "ERROR" else None
+
+    current = wait_for(errored, 60, what="the actor to go to ERROR")
+    assert "not available on this runner host" in current["status_message"]
+    assert "pulling is disabled" in current["status_message"]
+    api.ok("DELETE", f"/actors/{actor['id']}")
