@@ -29,14 +29,16 @@ LOG = logging.getLogger("bench")
 
 Suite = Callable[[BenchSystem, Profile, str], dict[str, Any]]
 # In this order: every suite leaves executions behind, and the emulator's queries cost time in proportion to
-# the whole table (moto scans it), so the quiet single-execution measurements come first; the API suite,
-# whose messages stay queued (open executions the duties keep looking at), comes last.
+# the whole table (moto scans it), so the quiet single-execution measurements come first. The API suite
+# gets a fresh system of its own: its messages stay queued (open executions the duties keep looking at),
+# and listing actors must not scan the idle suite's thousand.
+OWN_SYSTEM = {"api"}
 SUITES: dict[str, Suite] = {
     "latency": latency.run,
     "warm_start": warm_start.run,  # issue 9: warm and cold side by side with the bare baseline
     "throughput": throughput.run,
     "scale_from_zero": lambda s, p, _r: scale.scale_from_zero(s, p),
-    "scale_out": lambda s, p, _r: scale.scale_out(s, p),
+    "scale_out": scale.scale_out,
     "idle": lambda s, p, _r: idle.run(s, p),
     "api": lambda s, p, _r: api.run(s, p),
 }
@@ -85,31 +87,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_suites(names: list[str], profile: Profile, run_id: str) -> tuple[dict[str, Any], dict[str, float]]:
-    """Each suite on one shared system; a failing suite is recorded and the others still run."""
-    system = BenchSystem(runner_env=dict(profile.runner_env))
-    LOG.info("starting the system (logs in %s)", system.log_dir)
+    """The suites on one shared system (those in OWN_SYSTEM on a fresh one each); a failing suite is
+    recorded and the others still run."""
     suites: dict[str, Any] = {}
     durations: dict[str, float] = {}
+    shared = [n for n in names if n not in OWN_SYSTEM]
+    groups = ([shared] if shared else []) + [[n] for n in names if n in OWN_SYSTEM]
     try:
-        system.start()
-        for name in names:
-            if profile.isolate_suites:
-                system.wait_stopped()  # the previous suite's runner: its idle workers leave after their long poll
-            LOG.info("suite %s ...", name)
-            began = time.monotonic()
+        for group in groups:
+            system = BenchSystem(runner_env=dict(profile.runner_env))
+            LOG.info("starting a system for %s (logs in %s)", ", ".join(group), system.log_dir)
             try:
-                suites[name] = SUITES[name](system, profile, run_id)
-            except Exception as exc:  # recorded in the report; the exit code says it failed
-                LOG.error("suite %s failed: %s\n%s", name, exc, traceback.format_exc())
-                suites[name] = {"error": f"{type(exc).__name__}: {exc}"}
-            durations[name] = round(time.monotonic() - began, 1)
-            LOG.info("suite %s done in %.0f s", name, durations[name])
+                system.start()
+                for name in group:
+                    _run_one(system, name, profile, run_id, suites, durations)
+            finally:
+                system.stop()
     finally:
-        system.stop()
         removed = baseline.remove_leftovers(run_id)
         if removed:
             LOG.warning("removed %d leftover baseline container(s)", removed)
     return suites, durations
+
+
+def _run_one(system: BenchSystem, name: str, profile: Profile, run_id: str, suites: dict[str, Any],
+             durations: dict[str, float]) -> None:
+    if profile.isolate_suites:
+        system.wait_stopped()  # the previous suite's runner: its idle workers leave after their long poll
+    LOG.info("suite %s ...", name)
+    began = time.monotonic()
+    try:
+        suites[name] = SUITES[name](system, profile, run_id)
+    except Exception as exc:  # recorded in the report; the exit code says it failed
+        LOG.error("suite %s failed: %s\n%s", name, exc, traceback.format_exc())
+        suites[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    durations[name] = round(time.monotonic() - began, 1)
+    LOG.info("suite %s done in %.0f s", name, durations[name])
 
 
 if __name__ == "__main__":

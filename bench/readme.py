@@ -30,7 +30,7 @@ def table(report: dict[str, Any]) -> str:
          "< 1 s " + _mark(verdict.get("scale_from_zero_p50_s"))),
         (f"Scale out, {out.get('messages', '?')} messages over {out.get('actors', '?')} actors",
          f"{_n(h['scale_out_drain_s'])} s, {_n(h['scale_out_per_s'])} /s",
-         f"bare Docker {_n(h['throughput_bare_best_per_s'])} /s", _x(h["scale_out_ratio"]), ""),
+         f"bare Docker {_n(out.get('bare_per_s'))} /s (8 threads, just before)", _x(h["scale_out_ratio"]), ""),
         (f"Idle cost, {_counts(idle)} idle actors: AWS requests/min, runner CPU",
          f"{_n(h['idle_requests_per_min_100_actors'])} -> {_n(h['idle_requests_per_min_1000_actors'])} /min, "
          f"{_n(h['idle_runner_cpu_percent_1000_actors'], 2)} % CPU", "", _x(h["idle_growth"]),
@@ -40,7 +40,8 @@ def table(report: dict[str, Any]) -> str:
     for name, label in (("get_actor", "GET actor"), ("list_actors", "list actors"), ("post_message", "POST message")):
         rows.append((f"API {label}: requests/s and p99 at " + " / ".join(_levels(api)) + " clients",
                      " / ".join(f"{_n(_pick(api, lv, name, 'per_s'))} /s, "
-                                f"{_n(_pick(api, lv, name, 'latency_ms', 'p99'))} ms" for lv in _levels(api, raw=True)),
+                                f"{_n(_pick(api, lv, name, 'latency_ms', 'p99'))} ms{_errors(api, lv, name)}"
+                                for lv in _levels(api, raw=True)),
                      "GetItem " + " / ".join(f"{_n(_pick(api, lv, 'store_get_item', 'per_s'))} /s"
                                              for lv in _levels(api, raw=True)), "", ""))
     lines = ["| Measure | Result | Baseline (same run) | Ratio | Target |", "|---|---|---|---|---|"]
@@ -99,6 +100,11 @@ def _pick(data: Any, *path: str) -> Any:
 def _levels(api: dict[str, Any], raw: bool = False) -> list[str]:
     levels = [k for k in api if k.startswith("c") and k[1:].isdigit()]
     return levels if raw else [k[1:] for k in levels]
+
+
+def _errors(api: dict[str, Any], level: str, name: str) -> str:
+    errors = _pick(api, level, name, "errors")
+    return f" ({errors} errors)" if errors else ""
 
 
 def _counts(idle: dict[str, Any]) -> str:

@@ -47,7 +47,7 @@ def headline(suites: dict[str, Any]) -> dict[str, float | None]:
         "scale_from_zero_ratio": round(zero_p50 / bare_start, 2) if zero_p50 and bare_start else None,
         "scale_out_drain_s": out.get("drain_s"),
         "scale_out_per_s": out.get("per_s"),
-        "scale_out_ratio": round(out["per_s"] / best_bare, 3) if out.get("per_s") and best_bare else None,
+        "scale_out_ratio": out.get("ratio"),
         "idle_requests_per_min_1000_actors": windows[-1].get("requests_per_min"),
         "idle_requests_per_min_100_actors": windows[0].get("requests_per_min"),
         "idle_runner_cpu_percent_1000_actors": windows[-1].get("runner_cpu_percent"),

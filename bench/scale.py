@@ -13,12 +13,13 @@ from typing import Any
 
 import docker
 
-from bench import stats
+from bench import baseline, stats
 from bench.latency import SETTLE_SECONDS, intervals
 from bench.profile import Profile
-from bench.system import BenchError, BenchSystem, containers_of, parallel, poll
+from bench.system import NOOP_IMAGE, BenchError, BenchSystem, containers_of, parallel, poll
 
 ZERO_POOL = "zero"
+OUT_BARE_CONCURRENCY = 8  # bare Docker's baseline for scale out: as many threads as the runner's default slots
 OUT_POOL = "out"
 
 
@@ -71,8 +72,10 @@ def _idle_without_workers(system: BenchSystem, client: Any, actors: list[str]) -
          "the stopped workers to leave")
 
 
-def scale_out(system: BenchSystem, profile: Profile) -> dict[str, Any]:
-    """``out_messages`` over ``out_actors``; one runner with one slot per actor (see the README's notes)."""
+def scale_out(system: BenchSystem, profile: Profile, run_id: str) -> dict[str, Any]:
+    """``out_messages`` over ``out_actors``; one runner with one slot per actor (see the README's notes).
+    Bare Docker runs a fifth as many containers at OUT_BARE_CONCURRENCY just before, as the baseline of
+    the same moment (a shared machine's load drifts over a long run)."""
     observer = system.observer
     assert observer is not None
     client = system.client()
@@ -80,6 +83,8 @@ def scale_out(system: BenchSystem, profile: Profile) -> dict[str, Any]:
     try:
         actors = parallel(system, profile.out_actors, lambda c, _i: c.create_actor(OUT_POOL))
         client.wait_ready(actors, timeout=120 + profile.out_actors)
+        bare_count = max(profile.out_messages // 5, OUT_BARE_CONCURRENCY)
+        _, bare_rate = baseline.throughput(NOOP_IMAGE, run_id, OUT_BARE_CONCURRENCY, bare_count)
         began = time.time()
         per_actor = profile.out_messages // profile.out_actors
         sent = parallel(system, per_actor * len(actors),
@@ -98,6 +103,7 @@ def scale_out(system: BenchSystem, profile: Profile) -> dict[str, Any]:
     return {"actors": len(actors), "messages": total, "failed": failed,
             "post_s": round(posted - began, 2), "drain_s": round(drain, 2),
             "per_s": round(stats.rate(total, drain), 2), "latency_s": stats.summary(latencies, 2),
+            "bare_per_s": round(bare_rate, 2), "ratio": round(stats.rate(total, drain) / bare_rate, 3),
             "completions_s": [round(f, 2) for f in finals]}
 
 

@@ -41,8 +41,9 @@ CLIENT_THREADS = 8  # concurrent clients when the bench registers actors or send
 # when the bench looked.
 WATCH_SECONDS = 0.05
 TERMINAL = {ExecutionStatus.COMPLETE.value, ExecutionStatus.ERROR.value}
-# The system as it ships: the bench overrides only what isolates it (ports, prefix, pools, auth).
-BASE_ENV = {"ABACO_ACCESS_CONTROL": "none", "ABACO_POOLS": ",".join(BENCH_POOLS)}
+# The system as it ships: the bench overrides only what isolates it (ports, prefix, pools, auth) and the
+# per-caller rate limit (50 requests/s by default), which would otherwise be what the API suite measures.
+BASE_ENV = {"ABACO_ACCESS_CONTROL": "none", "ABACO_POOLS": ",".join(BENCH_POOLS), "ABACO_RATE_LIMIT_RPS": "0"}
 
 
 class BenchError(RuntimeError):
