@@ -20,6 +20,10 @@ def table(report: dict[str, Any]) -> str:
          "bare Docker " + _ms(*(_pick(lat, "baseline_ms", q) for q in ("p50", "p95", "p99"))),
          _x(h["e2e_ratio_p50"]), f"overhead p50 {_n(h['e2e_overhead_p50_ms'])} ms (target <= 50) "
          + _mark(verdict.get("e2e_overhead_p50_ms"))),
+        ("Latency, same actor with the `cold` hint (container created per message), p50 / p95 / p99",
+         _ms(*(_pick(lat, "cold", "e2e_ms", q) for q in ("p50", "p95", "p99"))),
+         "bare Docker (same runs)", _x(_pick(lat, "cold", "ratio", "p50")),
+         f"overhead p50 {_n(h.get('e2e_cold_overhead_p50_ms'))} ms"),
         ("API accept (POST message), p50", f"{_n(h['api_accept_p50_ms'])} ms", "", "",
          "<= 20 ms " + _mark(verdict.get("api_accept_p50_ms"))),
         ("Throughput, one runner, best of 1/2/4/8 slots", f"{_n(h['throughput_best_per_s'])} /s",
@@ -62,8 +66,10 @@ def notes(report: dict[str, Any]) -> list[str]:
     lat = suites.get("latency") or {}
     if lat.get("phases_ms"):
         ours = ", ".join(f"{name} {summary['p50']:.0f}" for name, summary in lat["phases_ms"].items())
+        cold = ", ".join(f"{name} {summary['p50']:.0f}" for name, summary in
+                         (_pick(lat, "cold", "phases_ms") or {}).items())
         bare = ", ".join(f"{name} {summary['p50']:.0f}" for name, summary in lat["baseline_phases_ms"].items())
-        out.append(f"Latency phases, p50 ms: ours {ours}; bare Docker {bare}.")
+        out.append(f"Latency phases, p50 ms: as shipped {ours}; cold {cold or 'n/a'}; bare Docker {bare}.")
     levels = (suites.get("throughput") or {}).get("levels") or []
     best = max(levels, key=lambda level: level["ours_per_s"], default=None)
     if best and "cpu_ms_per_execution" in best:

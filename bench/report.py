@@ -39,6 +39,8 @@ def headline(suites: dict[str, Any]) -> dict[str, float | None]:
         "baseline_p50_ms": _get(lat, "baseline_ms", "p50"),
         "e2e_overhead_p50_ms": _get(lat, "overhead_ms", "p50"),
         "e2e_ratio_p50": _get(lat, "ratio", "p50"),
+        "e2e_cold_p50_ms": _get(lat, "cold", "e2e_ms", "p50"),
+        "e2e_cold_overhead_p50_ms": _get(lat, "cold", "overhead_ms", "p50"),
         "api_accept_p50_ms": _get(lat, "accept_ms", "p50"),
         "throughput_ratio": tp.get("ratio"),
         "throughput_best_per_s": tp.get("best_ours_per_s"),

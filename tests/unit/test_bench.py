@@ -39,7 +39,7 @@ def test_rate_and_ratio_do_not_divide_by_zero() -> None:
     assert stats.ratio(3, 2) == 1.5
 
 
-def test_intervals_follow_the_lifecycle_and_skip_missing_phases() -> None:
+def test_intervals_follow_time_and_skip_missing_phases() -> None:
     phases = {"finalised": 1.5, "post": 1.0, "received": 1.01, "claimed": 1.03, "started": 1.2}
     result = intervals(phases)
     assert list(result) == ["post->received", "received->claimed", "claimed->started", "started->finalised"]
@@ -104,3 +104,11 @@ def test_notes_say_where_time_cpu_and_requests_go() -> None:
     assert "post->queued 6, queued->claimed 25" in latency and "start 146" in latency
     assert cpu.startswith("CPU ms per execution at 4 slots: runner 40, emulator 120") and "engine 60" in cpu
     assert "9.5 (GetItem 3)" in requests and "ReceiveMessage" not in requests and "420 per minute" in requests
+
+
+def test_intervals_of_a_warm_start_leave_out_the_container_made_before_the_post() -> None:
+    phases = {"prestarted": 0.4, "created": 0.3, "post": 1.0, "queued": 1.005, "dequeued": 1.03,
+              "claimed": 1.04, "started": 1.06, "exited": 1.09, "finalised": 1.1}
+    result = intervals(phases)
+    assert list(result)[0] == "post->queued" and "claimed->started" in result
+    assert all(value >= 0 for value in result.values())
