@@ -110,5 +110,5 @@ def test_intervals_of_a_warm_start_leave_out_the_container_made_before_the_post(
     phases = {"prestarted": 0.4, "created": 0.3, "post": 1.0, "queued": 1.005, "dequeued": 1.03,
               "claimed": 1.04, "started": 1.06, "exited": 1.09, "finalised": 1.1}
     result = intervals(phases)
-    assert list(result)[0] == "post->queued" and "claimed->started" in result
+    assert next(iter(result)) == "post->queued" and "claimed->started" in result
     assert all(value >= 0 for value in result.values())

@@ -1,1 +1,0 @@
-"""The ``abaco`` command line (typer + rich) over the abaco_sdk client."""

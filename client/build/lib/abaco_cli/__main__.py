@@ -1,3 +1,0 @@
-from abaco_cli.main import main
-
-main()
