@@ -173,3 +173,17 @@ def _containers_of_runner(runner_id: str) -> list[dict[str, Any]]:
         return list(client.api.containers(all=True, filters={"label": f"{LABEL_RUNNER}={runner_id}"}))
     finally:
         client.close()
+
+
+def test_an_idle_workers_warm_container_expires_with_its_time_to_live(stack: Stack, tmp_path) -> None:
+    short = start_stack(tmp_path, env={"ABACO_WARM_START": "true", "ABACO_WORKER_TTL": "3"},
+                        emulator_url=stack.env["AWS_ENDPOINT_URL"])
+    try:
+        api = Api(short.api_url)
+        actor = api.create_actor(image="abacosamples/noop")["id"]
+        _execute(api, actor)
+        wait_for(lambda: _waiting(actor), 60, what="a pre-started container")
+        wait_for(lambda: not warm_containers(dbid(actor)), 60, what="the idle worker's container to go with it")
+        wait_for(lambda: not api.ok("GET", f"/actors/{actor}/workers"), 30, what="the worker to retire")
+    finally:
+        short.stop()
