@@ -79,8 +79,8 @@ def _one(system: BenchSystem, client: Any, actor_id: str, engine_api: docker.API
     execution, seen = observer.wait_terminal(actor_id, execution_id)
     if execution.status.value != "COMPLETE" or execution.exit_code != 0:
         raise BenchError(f"execution {execution_id}: {execution.status.value} {execution.status_message}")
-    _settle(observer, observer.dbid(actor_id), engine_api)
     phases = {"post": posted, **execution.phases}
+    _settle(observer, observer.dbid(actor_id), engine_api, warm="prestarted" in phases)
     if "finalised" not in phases:
         raise BenchError(f"execution {execution_id} has no finalised phase: {sorted(phases)}")
     return {"accept_ms": (accepted - posted) * 1000, "e2e_ms": (phases["finalised"] - posted) * 1000,
@@ -88,17 +88,18 @@ def _one(system: BenchSystem, client: Any, actor_id: str, engine_api: docker.API
             "warm": "prestarted" in phases}
 
 
-def _settle(observer: Any, dbid: str, engine_api: docker.APIClient) -> None:
+def _settle(observer: Any, dbid: str, engine_api: docker.APIClient, warm: bool) -> None:
     """Until the runner is done with the message (the worker READY again, which it sets after removing the
     container) and, with warm start, the actor's next container is pre-started: the next run, ours or
     bare, must not share the CPU with this one's aftermath."""
     poll(lambda: all(w.status.value == "READY" for w in observer.backend.workers.list(dbid)), 30, 0.02,
          "the worker to be READY again")
-    try:
-        poll(lambda: engine_api.containers(filters={"label": f"{LABEL_WARM}={dbid}", "status": "running"}),
-             WARM_REFILL_SECONDS, 0.05, "a pre-started container")
-    except BenchError:
-        pass  # a cold actor (or warm start off): nothing is pre-started
+    if warm:  # it ran in a pre-started container: the worker pre-starts the next one
+        try:
+            poll(lambda: engine_api.containers(filters={"label": f"{LABEL_WARM}={dbid}", "status": "running"}),
+                 WARM_REFILL_SECONDS, 0.05, "a pre-started container")
+        except BenchError:
+            pass  # the pool is full or the filler failed: the next run will say so (a cold start)
     time.sleep(SETTLE_SECONDS)
 
 
