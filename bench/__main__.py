@@ -65,13 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (RESULTS / "quick" if args.quick else RESULTS)
     out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
-    machine = report.machine()
+    machine, versions = report.machine(), report.versions()  # before the run: the code that runs
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
     suites, durations = run_suites(names, profile, run_id)
     numbers = report.headline(suites)
     result = {**numbers, "label": f"{profile.name} {run_id}", "profile": profile.name,
               "started_at": started.isoformat(), "durations_s": durations, "targets": report.targets(numbers),
-              "machine": machine, "versions": report.versions(),
+              "machine": machine, "versions": versions,
               "load_average_end": [round(x, 2) for x in os.getloadavg()], "suites": suites}
     (out / "latest.json").write_text(json.dumps(result, indent=1, sort_keys=False) + "\n")
     for path in plots.write_all(result, out):
