@@ -6,7 +6,7 @@ in DynamoDB stays the source of truth. A command message asks a runner pool to s
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -25,6 +25,14 @@ class _Frozen(BaseModel):
     def encode(self) -> str:
         return self.model_dump_json()
 
+    @classmethod
+    def decode(cls, raw: str) -> Self:
+        """The model in ``raw``, or DecodeError: whatever fails to parse or validate is a poison message."""
+        try:
+            return cls.model_validate(json.loads(raw))
+        except (ValueError, ValidationError) as exc:
+            raise DecodeError(f"not a {cls.__name__} v1: {exc}") from exc
+
 
 class InboxMessage(_Frozen):
     v: Literal[1] = INBOX_VERSION
@@ -41,10 +49,6 @@ class InboxMessage(_Frozen):
     executor: str = ""
     sent_at: float = 0.0
 
-    @classmethod
-    def decode(cls, raw: str) -> InboxMessage:
-        return _decode(cls, raw)
-
 
 class StartWorkerCommand(_Frozen):
     v: Literal[1] = COMMAND_VERSION
@@ -55,10 +59,6 @@ class StartWorkerCommand(_Frozen):
     image: str
     revision: int
     stop_existing: bool = False
-
-    @classmethod
-    def decode(cls, raw: str) -> StartWorkerCommand:
-        return _decode(cls, raw)
 
 
 class EventMessage(_Frozen):
@@ -72,13 +72,3 @@ class EventMessage(_Frozen):
     webhook: str = ""
     event: dict[str, Any]
 
-    @classmethod
-    def decode(cls, raw: str) -> EventMessage:
-        return _decode(cls, raw)
-
-
-def _decode(model: type[_Frozen], raw: str) -> _Frozen:  # type: ignore[return]
-    try:
-        return model.model_validate(json.loads(raw))
-    except (ValueError, ValidationError) as exc:
-        raise DecodeError(f"not a {model.__name__} v1: {exc}") from exc

@@ -21,7 +21,7 @@ from constructs import Construct
 
 from abaco_infra import policies
 from abaco_infra.config import StageConfig
-from abaco_infra.data import DataPlane
+from abaco_infra.data import DataPlane, secrets_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 API_FUNCTION = "APIHandler"  # logical id Chalice gives the API function
@@ -40,6 +40,7 @@ def api_environment(config: StageConfig, data: DataPlane) -> dict[str, str]:
         "ABACO_VERSION": config.version,
         "ABACO_VISIBILITY_TIMEOUT": str(config.visibility_timeout),
         "ABACO_ENCRYPTION_KEYS": config.encryption_keys_reference,
+        **secrets_settings(config, data),
     }
     if config.api_server:
         env["ABACO_API_SERVER"] = config.api_server
@@ -80,7 +81,8 @@ class Api(Construct):
         names = {name: f"/abaco/{config.prefix}/{name}" for name in ("api", *DUTY_FUNCTIONS)}
         self.log_groups = {name: _log_group(self, f"Logs-{name}", group, config, data)
                            for name, group in names.items()}
-        self.role = self._role("ApiRole", policies.api(arns, config.pool_names, [names["api"]]))
+        self.role = self._role("ApiRole", policies.api(
+            arns, config.pool_names, [names["api"]], data.key.key_arn if config.secrets_backend == "kms" else ""))
         self.duty_role = self._role("DutyRole", policies.duties(
             arns, config.pool_names, [names[n] for n in DUTY_FUNCTIONS]))
         stage_config = {

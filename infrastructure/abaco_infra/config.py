@@ -13,6 +13,7 @@ DEFAULT_REGION = "us-east-1"
 # Debian publishes its AMIs as public SSM parameters; resolved by CloudFormation at deploy time.
 DEBIAN_12_AMI_PARAMETER = "/aws/service/debian/release/12/latest/amd64"
 STAGES = ("dev", "prod")
+SECRETS_BACKENDS = ("kms", "fernet")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class StageConfig:
     # docs/operator-guide.md); a version id pins the value the API function gets (bump it to rotate).
     encryption_secret: str = ""  # default: <prefix>/encryption-keys
     encryption_keys_version: str = ""
+    # Config secrets: "kms" (envelope encryption under the stage's key, tenant and purpose in the encryption
+    # context; the Fernet keys above still read older tokens) or "fernet" (the keys above only).
+    secrets_backend: str = "kms"
 
     @property
     def stack_name(self) -> str:
@@ -129,6 +133,8 @@ def _validate(config: StageConfig) -> None:
         raise ValueError(f"stage {config.stage}: a pool named 'default' is required (the actors' default queue)")
     if len(names) - len(config.actor_pools) != 1:
         raise ValueError(f"stage {config.stage}: exactly one pool must be privileged (it runs privileged actors)")
+    if config.secrets_backend not in SECRETS_BACKENDS:
+        raise ValueError(f"stage {config.stage}: secrets_backend must be one of {SECRETS_BACKENDS}")
     for pool in config.pools:
         if not 0 <= pool.min_hosts <= pool.max_hosts:
             raise ValueError(f"pool {pool.name}: need 0 <= min_hosts <= max_hosts")

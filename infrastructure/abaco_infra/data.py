@@ -88,3 +88,12 @@ class DataPlane(Construct):
 def _keys(schema: list[dict[str, str]]) -> list[dynamodb.CfnTable.KeySchemaProperty]:
     return [dynamodb.CfnTable.KeySchemaProperty(attribute_name=k["AttributeName"], key_type=k["KeyType"])
             for k in schema]
+
+
+def secrets_settings(config: StageConfig, data: DataPlane) -> dict[str, str]:
+    """How config secrets are sealed, the same for the API (which encrypts) and the runners (which decrypt
+    into the container's environment): KMS envelopes under the stage's key, by ARN."""
+    settings = {"ABACO_SECRETS_BACKEND": config.secrets_backend}
+    if config.secrets_backend == "kms":
+        settings["ABACO_KMS_KEY_ID"] = data.key.key_arn
+    return settings

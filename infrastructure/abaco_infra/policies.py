@@ -13,6 +13,9 @@ from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
 from chalicelib import resources
+from chalicelib.kms import PURPOSE
+
+SECRET_CONTEXT_KEY = "purpose"  # the encryption-context key that names what an envelope seals
 
 TABLE_READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
               "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
@@ -84,11 +87,19 @@ def _metrics() -> iam.PolicyStatement:
                   {"StringEquals": {"cloudwatch:namespace": resources.METRICS_NAMESPACE}})
 
 
-def api(arns: Arns, pools: list[str], log_groups: list[str]) -> list[iam.PolicyStatement]:
+def _config_secrets(actions: list[str], key_arn: str) -> iam.PolicyStatement:
+    """Use of the stage's KMS key for config secrets only: every envelope carries ``purpose`` in its
+    encryption context (``chalicelib/kms.py``), so the grant cannot open anything else sealed with the key."""
+    return _allow(actions, [key_arn], {"StringEquals": {f"kms:EncryptionContext:{SECRET_CONTEXT_KEY}": PURPOSE}})
+
+
+def api(arns: Arns, pools: list[str], log_groups: list[str], key_arn: str = "") -> list[iam.PolicyStatement]:
     """The API function: tables, its inboxes (create/delete only under the inbox prefix), commands to every
-    pool, the DLQ's ARN (inbox redrive), payload objects, its log group, X-Ray. (Its encryption keys come
-    in its environment, resolved by CloudFormation from Secrets Manager at deploy time.)"""
-    return [
+    pool, the DLQ's ARN (inbox redrive), payload objects, its log group, X-Ray, and (``key_arn``, with the
+    KMS secrets backend) new data keys and decryption for config secrets. (Its Fernet keys, which still
+    read older tokens, come in its environment, resolved by CloudFormation from Secrets Manager.)"""
+    kms = [_config_secrets(["kms:GenerateDataKey", "kms:Decrypt"], key_arn)] if key_arn else []
+    return [*kms,
         _allow(TABLE_READ + TABLE_WRITE, arns.tables()),
         _allow(INBOX_MANAGE, [arns.inboxes()]),
         _allow(QUEUE_PRODUCE, [arns.static_queue(resources.EVENTS), *(arns.command_queue(p) for p in pools)]),
@@ -118,8 +129,9 @@ def runner(arns: Arns, pool: str, pools: list[str], key_arn: str, parameter_path
     queue, the inboxes tagged with its pool, and the shared events queue (the leased events duty). The
     leased duties any host may hold also *send*: the reconciler re-sends into inboxes, the autoscaler sends
     start-worker commands to every pool, poison messages go to the DLQ, events to the events queue. Plus the
-    tables, payload objects, its settings in SSM, the encryption keys' secret (and the stack's key, should
-    the operator encrypt the secret with it), its own code bundle."""
+    tables, payload objects, its settings in SSM, the encryption keys' secret (and the stack's key through
+    Secrets Manager, should the operator encrypt the secret with it), decryption of config-secret envelopes
+    under the stack's key (``purpose`` in the context), its own code bundle."""
     events = arns.static_queue(resources.EVENTS)
     return [
         _allow(QUEUE_CONSUME, [arns.command_queue(pool), events]),
@@ -131,7 +143,9 @@ def runner(arns: Arns, pool: str, pools: list[str], key_arn: str, parameter_path
         _allow(OBJECT_RW, [f"{arns.bucket()}/*"]),
         _allow(BUCKET_LIST, [arns.bucket()]),
         _allow(["secretsmanager:GetSecretValue"], [arns.secret(secret_name)]),
-        _allow(["kms:Decrypt"], [key_arn]),
+        _config_secrets(["kms:Decrypt"], key_arn),
+        _allow(["kms:Decrypt"], [key_arn],
+               {"StringEquals": {"kms:ViaService": f"secretsmanager.{arns.region}.amazonaws.com"}}),
         _allow(["ssm:GetParametersByPath", "ssm:GetParameters", "ssm:GetParameter"],
                [arns.parameters(parameter_path), arns.parameters(f"{parameter_path}/*")]),
         _allow(["s3:GetObject"], [bundle_object_arn]),

@@ -18,7 +18,7 @@ from constructs import Construct
 
 from abaco_infra import policies
 from abaco_infra.config import PoolConfig, StageConfig
-from abaco_infra.data import DataPlane
+from abaco_infra.data import DataPlane, secrets_settings
 from chalicelib import resources
 
 USER_DATA = Path(__file__).resolve().parents[1] / "host" / "user-data.sh"
@@ -49,6 +49,7 @@ def runner_settings(config: StageConfig, pool: PoolConfig, data: DataPlane) -> d
         "ABACO_VISIBILITY_TIMEOUT": str(config.visibility_timeout),
         "ABACO_TENANT": config.tenant,
         "ABACO_VERSION": config.version,
+        **secrets_settings(config, data),
     }
     if config.api_server:
         settings["ABACO_API_SERVER"] = config.api_server

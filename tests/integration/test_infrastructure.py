@@ -14,6 +14,8 @@ import boto3
 import pytest
 
 from chalicelib import resources
+from chalicelib.kms import KMS_SCHEME
+from chalicelib.kms import PURPOSE as KMS_PURPOSE
 from infrastructure import build
 from tests.conftest import Api, start_stack, wait_for
 from tests.infra_checks import STAR_ACTIONS, Template
@@ -224,12 +226,39 @@ def test_runner_groups_scale_on_backlog_per_host_with_settings_from_ssm(synthesi
     assert all("startInstanceRefresh" in json.dumps(r["Properties"]) for r in refreshes)
 
 
+def test_config_secrets_use_the_stack_key_only_for_their_purpose(synthesised: Synthesised) -> None:
+    """Issue 4: in AWS, secret configs are KMS envelopes (tenant in the encryption context). The API seals
+    and the runners open them under the stage's key; the grants hold only for that purpose."""
+    template = synthesised.template
+    (key_id,) = template.of_type("AWS::KMS::Key")
+    key_arn = f"<{key_id}.Arn>"
+    assert synthesised.env["ABACO_SECRETS_BACKEND"] == "kms"
+    assert template.resolve(synthesised.env["ABACO_KMS_KEY_ID"]) == key_arn
+    for pool in synthesised.pools:
+        parameters = {p["Name"].rsplit("/", 1)[1]: template.resolve(p["Value"])
+                      for p in template.of_type("AWS::SSM::Parameter").values()
+                      if p["Name"].startswith(f"/{PREFIX}/runner/{pool}/")}
+        assert parameters["ABACO_SECRETS_BACKEND"] == "kms" and parameters["ABACO_KMS_KEY_ID"] == key_arn, pool
+    purpose = {"StringEquals": {"kms:EncryptionContext:purpose": KMS_PURPOSE}}
+    grants = [s for s in template.statements() if any(a.startswith("kms:") for a in s.actions)]
+    assert all(s.resources == (key_arn,) for s in grants), grants
+    api = [s for s in grants if s.role.startswith("ApiApiRole")]
+    assert [(s.actions, s.condition) for s in api] == [(("kms:Decrypt", "kms:GenerateDataKey"), purpose)]
+    for pool in synthesised.pools:
+        runner = [s for s in grants if s.role.startswith(f"RunnersPool{pool}HostRole")]
+        assert {s.actions for s in runner} == {("kms:Decrypt",)}, pool  # runners never make new data keys
+        via_secrets_manager = {"StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}}
+        assert sorted(map(str, (s.condition for s in runner))) == sorted(map(str, (purpose, via_secrets_manager)))
+    assert all(s.condition for s in grants)  # no unconditional use of the key anywhere
+
+
 @pytest.mark.docker
 def test_smoke_one_execution_on_the_synthesised_tables_and_queues(synthesised: Synthesised, tmp_path: Path) -> None:
     template = synthesised.out / f"{STAGE}.template.json"
     stack = start_stack(tmp_path, env={"ABACO_RESOURCE_PREFIX": PREFIX, "ABACO_BOOTSTRAP_TEMPLATE": str(template),
                                        "ABACO_POOLS": synthesised.env["ABACO_POOLS"],
-                                       "ABACO_PRIVILEGED_POOL": synthesised.env["ABACO_PRIVILEGED_POOL"]})
+                                       "ABACO_PRIVILEGED_POOL": synthesised.env["ABACO_PRIVILEGED_POOL"],
+                                       "ABACO_SECRETS_BACKEND": synthesised.env["ABACO_SECRETS_BACKEND"]})
     try:
         endpoint = stack.env["AWS_ENDPOINT_URL"]
         keys = {"endpoint_url": endpoint, "region_name": REGION, "aws_access_key_id": "testing",
@@ -244,6 +273,9 @@ def test_smoke_one_execution_on_the_synthesised_tables_and_queues(synthesised: S
         execution = api.wait_execution(actor["id"], sent["execution_id"])
         assert execution["status"] == "COMPLETE" and execution["exit_code"] == 0
         assert "Contents of MSG: smoke" in api.logs(actor["id"], sent["execution_id"])
+        secret = api.ok("POST", "/actors/configs", json={"name": "smoke-secret", "value": "s3cr3t-smoke",
+                                                          "is_secret": True, "actors": actor["id"]})
+        assert secret["value"].startswith(KMS_SCHEME)  # sealed under the template's key (same alias)
         inbox = sqs.get_queue_url(QueueName=resources.inbox_name(PREFIX, TENANT, actor["id"]))["QueueUrl"]
         assert sqs.list_queue_tags(QueueUrl=inbox)["Tags"] == {resources.POOL_TAG: "default"}
     finally:

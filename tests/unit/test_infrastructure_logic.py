@@ -28,6 +28,8 @@ def test_stage_defaults_and_context_overrides() -> None:
     assert dev.encryption_keys_reference == "{{resolve:secretsmanager:abaco-dev/encryption-keys:SecretString}}"
     pinned = config.load("dev", {"stage:dev": {"encryption_keys_version": "v2"}})
     assert pinned.encryption_keys_reference.endswith(":SecretString:::v2}}")
+    assert dev.secrets_backend == "kms"  # AWS stages seal secret configs with the stack's KMS key
+    assert config.load("dev", {"stage:dev": {"secrets_backend": "fernet"}}).secrets_backend == "fernet"
 
 
 @pytest.mark.parametrize("context", [
@@ -36,6 +38,7 @@ def test_stage_defaults_and_context_overrides() -> None:
     {"stage:dev": {"pools": [{"name": "default", "min_hosts": 3, "max_hosts": 2}, {"name": "p", "privileged": True}]}},
     {"stage:dev": {"pools": [{"name": "default"}]}},  # no privileged pool: privileged actors could not run
     {"prefix": "Bad_Prefix"},  # S3 bucket names are lower-case
+    {"stage:dev": {"secrets_backend": "plaintext"}},  # kms or fernet only
 ])
 def test_invalid_stage_configuration_is_refused(context: dict) -> None:
     with pytest.raises(ValueError):
