@@ -36,6 +36,7 @@ def api_environment(config: StageConfig, data: DataPlane) -> dict[str, str]:
         "ABACO_POOLS": ",".join(config.actor_pools),
         "ABACO_PRIVILEGED_POOL": config.privileged_pool,
         "ABACO_ACCESS_CONTROL": config.access_control,
+        "ABACO_PRODUCTION": "true",  # a deployed API refuses to start with access control "none"
         "ABACO_TENANT": config.tenant,
         "ABACO_VERSION": config.version,
         "ABACO_VISIBILITY_TIMEOUT": str(config.visibility_timeout),

@@ -133,6 +133,8 @@ def _validate(config: StageConfig) -> None:
         raise ValueError(f"stage {config.stage}: a pool named 'default' is required (the actors' default queue)")
     if len(names) - len(config.actor_pools) != 1:
         raise ValueError(f"stage {config.stage}: exactly one pool must be privileged (it runs privileged actors)")
+    if config.access_control != "jwt":
+        raise ValueError(f"stage {config.stage}: access_control must be 'jwt' in AWS ('none' is local only)")
     if config.secrets_backend not in SECRETS_BACKENDS:
         raise ValueError(f"stage {config.stage}: secrets_backend must be one of {SECRETS_BACKENDS}")
     for pool in config.pools:

@@ -177,6 +177,7 @@ def test_functions_are_traced_logged_and_configured(synthesised: Synthesised) ->
         assert "LogGroup" in props["LoggingConfig"], logical_id
         env = props["Environment"]["Variables"]
         assert env["ABACO_RESOURCE_PREFIX"] == PREFIX
+        assert env["ABACO_ACCESS_CONTROL"] == "jwt" and env["ABACO_PRODUCTION"] == "true"  # "none" is refused
         # Keys come from Secrets Manager at deploy time: a dynamic reference, never a value in the template.
         reference = r"\{\{resolve:secretsmanager:[^}]+:SecretString(:::[^}]*)?\}\}"
         assert re.fullmatch(reference, env["ABACO_ENCRYPTION_KEYS"])

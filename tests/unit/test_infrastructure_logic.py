@@ -39,6 +39,7 @@ def test_stage_defaults_and_context_overrides() -> None:
     {"stage:dev": {"pools": [{"name": "default"}]}},  # no privileged pool: privileged actors could not run
     {"prefix": "Bad_Prefix"},  # S3 bucket names are lower-case
     {"stage:dev": {"secrets_backend": "plaintext"}},  # kms or fernet only
+    {"access_control": "none"},  # every caller an administrator: local development only
 ])
 def test_invalid_stage_configuration_is_refused(context: dict) -> None:
     with pytest.raises(ValueError):
