@@ -199,6 +199,7 @@ class Host(_Model):
     privileged: bool = False
     slots: int = 0
     used_slots: int = 0
+    idle_slots: int = 0  # slots of idle workers the host would retire for a start request with work waiting
     workers: list[str] = Field(default_factory=list)  # "actor_dbid/worker_id"
     status: HostStatus = HostStatus.RUNNING
     started_at: str = Field(default_factory=utcnow)

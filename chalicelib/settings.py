@@ -25,6 +25,9 @@ DEFAULT_RECONCILE_SECONDS = 10.0  # reconciler pass (reliability plan §1.3 step
 DEFAULT_RESEND_AFTER = 30  # seconds an execution may sit SUBMITTED and not enqueued before a re-send
 DEFAULT_UNCLAIMED_AFTER = 300  # seconds an enqueued execution may stay unclaimed before a re-send
 DEFAULT_HOST_HEARTBEAT = 5.0  # runner host record heartbeat
+# A duty's lease (at least; three passes when that is longer), renewed when a third of it has passed: a host
+# that dies without releasing its leases hands its duties over within about 1.3 leases.
+DEFAULT_DUTY_LEASE_SECONDS = 30.0
 DEFAULT_MAX_CONTENT_LENGTH = 500_000_000  # Abaco web.max_content_length: 500 MB per message body
 DEFAULT_SYNC_TIMEOUT = 25.0  # seconds a synchronous message waits; below API Gateway's 29 s limit
 DEFAULT_RESULTS_EX = 3_600  # seconds a result stays poppable (Abaco's docs: 60 min; its code: 20 min)
@@ -121,6 +124,7 @@ class Settings(BaseSettings):
     resend_after_seconds: int = DEFAULT_RESEND_AFTER
     unclaimed_after_seconds: int = DEFAULT_UNCLAIMED_AFTER
     host_heartbeat_seconds: float = DEFAULT_HOST_HEARTBEAT
+    duty_lease_seconds: float = Field(default=DEFAULT_DUTY_LEASE_SECONDS, ge=3)
     start_retry_seconds: int = 5  # pause before a container that failed to start is retried (Abaco: 5 s)
     runner_metrics_port: int = 0  # Prometheus /metrics on 127.0.0.1:<port>; 0 = off
     log_format: Literal["json", "text"] = "json"

@@ -1,10 +1,14 @@
 """Periodic duties of the runner hosts, and the small scheduler that runs them.
 
 A duty is a name, an interval and ``run_once(backend, now)``. A *leased* duty (reconciler, autoscaler,
-cron, events) must run on one host at a time: before each pass the host takes or renews the duty's lease
-in the duties table, so the first live host keeps it and another takes over within one lease after it
-dies. A *local* duty (host heartbeat, orphan reaping) runs on every host. Register more with
-``DutyScheduler.register`` (see ``standard_duties``); ``tick(now)`` runs one round, for tests.
+cron, events) must run on one host at a time: the host runs a pass only while it holds the duty's lease in
+the duties table. The lease is long (``ABACO_DUTY_LEASE_SECONDS``, 30 s) and written only when a third of it
+has passed, while the passes themselves run on their own interval (the events duty every second): an idle
+system's AWS traffic was mostly these lease writes when every pass renewed its lease. A host that does not
+hold a lease asks for it once per third of a lease, so another host takes over within about 1.3 leases
+after the holder dies (at once when the holder stops and releases it). A *local* duty (host heartbeat,
+orphan reaping) runs on every host. Register more with ``DutyScheduler.register`` (see
+``standard_duties``); ``tick(now)`` runs one round, for tests.
 """
 from __future__ import annotations
 
@@ -17,10 +21,11 @@ from typing import Any
 
 from chalicelib.backend import Backend
 from chalicelib.errors import AbacoError
+from chalicelib.storage.duties import DutyRuns
 
 LOG = logging.getLogger("abaco.duties")
-MIN_LEASE_SECONDS = 10.0  # a lease never shorter than this, whatever the interval
-LEASE_INTERVALS = 3  # a lease lasts three intervals: one missed pass does not hand the duty over
+LEASE_INTERVALS = 3  # a lease lasts at least three intervals: one missed pass does not hand the duty over
+RENEW_FRACTION = 1 / 3  # renew (and ask for a lease held by another) when a third of a lease has passed
 TICK_SECONDS = 0.25
 ERROR_LOG_EVERY = 10.0  # at most one log line per duty per 10 s while its passes fail (T11)
 
@@ -34,9 +39,8 @@ class Duty:
     run_once: RunOnce
     leased: bool = True  # False: every host runs it (its own heartbeat, its own containers)
 
-    @property
-    def lease_seconds(self) -> float:
-        return max(MIN_LEASE_SECONDS, self.interval * LEASE_INTERVALS)
+    def lease_seconds(self, floor: float) -> float:
+        return max(floor, self.interval * LEASE_INTERVALS)
 
 
 class DutyScheduler:
@@ -51,6 +55,10 @@ class DutyScheduler:
         self._duties: dict[str, Duty] = {}
         self._next: dict[str, float] = {}
         self._last_error_log: dict[str, float] = {}
+        self._lease_floor = backend.settings.duty_lease_seconds
+        self._held_until: dict[str, float] = {}  # our leases' ends as last written
+        self._ask_at: dict[str, float] = {}  # when to ask again for a lease another host holds
+        self._runs: dict[str, DutyRuns] = {}  # passes not yet recorded (the next lease write carries them)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="duties", daemon=True)
 
@@ -70,6 +78,7 @@ class DutyScheduler:
         if release:
             for duty in self._duties.values():
                 if duty.leased:
+                    self._held_until.pop(duty.name, None)
                     try:
                         self.backend.duties.release(duty.name, self.holder)
                     except AbacoError:
@@ -89,18 +98,36 @@ class DutyScheduler:
 
     def _run(self, duty: Duty, now: float) -> bool:
         try:
-            if duty.leased and not self.backend.duties.acquire(duty.name, self.holder, now, duty.lease_seconds):
+            if duty.leased and not self._holds(duty, now):
                 return False
             started = time.monotonic()
             duty.run_once(self.backend, now)
             if duty.leased:
-                self.backend.duties.record_run(duty.name, self.holder, now, time.monotonic() - started)
+                done = self._runs.get(duty.name)
+                self._runs[duty.name] = DutyRuns((done.count if done else 0) + 1, now, time.monotonic() - started)
         except Exception as exc:  # a failing pass must not stop the other duties
             self._log_error(duty, exc)
             return False
         if self._on_run is not None:
             self._on_run(duty.name)
         return True
+
+    def _holds(self, duty: Duty, now: float) -> bool:
+        """Whether this host holds the duty's lease for a pass at ``now``. It writes only when a third of
+        its lease has passed (a renewal, carrying the passes run since the last one), or, while another
+        host holds the lease, once per third of a lease (a takeover once that lease has expired)."""
+        lease = duty.lease_seconds(self._lease_floor)
+        left = self._held_until.get(duty.name, 0.0) - now
+        if left > lease * (1 - RENEW_FRACTION):
+            return True
+        if left <= 0 and now < self._ask_at.get(duty.name, 0.0):
+            return False
+        if self.backend.duties.acquire(duty.name, self.holder, now, lease, self._runs.pop(duty.name, None)):
+            self._held_until[duty.name] = now + lease
+            return True
+        self._held_until.pop(duty.name, None)
+        self._ask_at[duty.name] = now + lease * RENEW_FRACTION
+        return False
 
     def _log_error(self, duty: Duty, exc: Exception) -> None:
         now = time.monotonic()

@@ -37,9 +37,12 @@ def live_workers(backend: Backend, actor: Actor) -> list[Worker]:
 
 
 def request_worker(backend: Backend, actor: Actor, stop_existing: bool = False,
-                   taken: set[int] | None = None) -> Worker | None:
+                   taken: set[int] | None = None, yield_to_live: bool = False) -> Worker | None:
     """Claim the first free slot (conditional put), then ask the actor's runner pool to start it.
-    None when every slot is taken."""
+    None when every slot is taken. With ``yield_to_live``, None as soon as a slot is found taken by a live
+    worker: someone else (the API for a message, the autoscaler for the backlog) just started one for the
+    same work, and a second worker for one message is what the caller must avoid. Both start at the lowest
+    free slot, so two concurrent requests always meet at the same slot."""
     occupied = set(taken or ())
     for slot in range(max_slots(actor, backend.settings)):
         if slot in occupied:
@@ -50,6 +53,8 @@ def request_worker(backend: Backend, actor: Actor, stop_existing: bool = False,
         try:
             backend.workers.create(worker)
         except Conflict:
+            if yield_to_live and _live(backend.workers.find(actor.dbid, worker.id)):
+                return None
             occupied.add(slot)
             continue
         command = StartWorkerCommand(tenant=actor.tenant, actor_id=actor.id, worker_id=worker.id,
@@ -59,6 +64,10 @@ def request_worker(backend: Backend, actor: Actor, stop_existing: bool = False,
     return None
 
 
+def _live(worker: Worker | None) -> bool:
+    return worker is not None and worker.status in LIVE_WORKER_STATUSES
+
+
 def ensure_worker(backend: Backend, actor: Actor, stop_existing: bool = False) -> Worker | None:
     """Abaco's "ensure one worker": a message to an actor with no live worker starts one. An actor in
     ERROR gets none until it is updated (Abaco's spawner refuses them too)."""
@@ -66,7 +75,7 @@ def ensure_worker(backend: Backend, actor: Actor, stop_existing: bool = False) -
         return None
     if not stop_existing and live_workers(backend, actor):
         return None
-    return request_worker(backend, actor, stop_existing=stop_existing)
+    return request_worker(backend, actor, stop_existing=stop_existing, yield_to_live=not stop_existing)
 
 
 def current_slots(backend: Backend, actor: Actor) -> set[int]:

@@ -31,6 +31,7 @@ FAST = {
     "ABACO_RECONCILE_SECONDS": "2",
     "ABACO_HOST_HEARTBEAT_SECONDS": "1",
     "ABACO_WORKER_TTL": "30",
+    "ABACO_DUTY_LEASE_SECONDS": "6",  # a SIGKILLed runner's duties move to the other runner within 8 s
 }
 
 

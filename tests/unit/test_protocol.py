@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from moto import mock_aws
@@ -16,6 +18,7 @@ from chalicelib.backend import Backend
 from chalicelib.errors import Conflict
 from chalicelib.models import Execution, ExecutionStatus
 from chalicelib.settings import Settings
+from chalicelib.storage.duties import DutyLeases
 from chalicelib.storage.executions import ClaimRefused
 from localstack import bootstrap
 from runners import autoscaler
@@ -124,6 +127,18 @@ def test_the_open_index_lists_only_work_in_flight(backend: Backend) -> None:
     assert [e.id for e in backend.executions.open_in_pool("special")] == [second.id]
 
 
+class CountingLeases(DutyLeases):
+    """The real duties table, counting the lease writes."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.writes = 0
+
+    def acquire(self, *args: Any, **kwargs: Any) -> bool:
+        self.writes += 1
+        return super().acquire(*args, **kwargs)
+
+
 def test_a_duty_runs_on_one_holder_until_its_lease_expires(backend: Backend) -> None:
     runs: list[str] = []
     now = 1000.0
@@ -136,6 +151,28 @@ def test_a_duty_runs_on_one_holder_until_its_lease_expires(backend: Backend) -> 
     assert runs == ["h1", "h1", "h1"]
     later = now + 100  # h1 is gone: after its lease h2 takes over
     assert schedulers[1].tick(later) == ["d"] and runs[-1] == "h2"
+
+
+def test_a_duty_lease_is_written_once_per_third_of_a_lease_and_taken_over_after_it(backend: Backend) -> None:
+    leases = CountingLeases(backend.settings)
+    counted = replace(backend, duties=leases)
+    lease = backend.settings.duty_lease_seconds  # 30 s: renewed every 10 s
+    runs: list[tuple[str, float]] = []
+    holder, other = (DutyScheduler(counted, name) for name in ("h1", "h2"))
+    for scheduler in (holder, other):
+        scheduler.register(Duty("events", 1.0, lambda _b, n, h=scheduler.holder: runs.append((h, n))))
+    start = 1000.0
+    for second in range(60):  # a minute of passes every second, both hosts ticking
+        holder.tick(start + second)
+        other.tick(start + second)
+    assert [h for h, _ in runs] == ["h1"] * 60  # every pass ran, on the holder only
+    assert leases.writes <= 2 * (60 / (lease / 3) + 1)  # 60 passes: about 6 renewals and 6 refused asks
+    record = next(d for d in backend.duties.all() if d["name"] == "events")
+    assert record["holder"] == "h1" and 40 <= record["runs"] <= 60  # passes recorded with the renewals
+    died = start + 59  # h1 dies after its last pass; h2 keeps ticking every second
+    taken = next(t for t in range(1, 120) if other.tick(died + t) == ["events"])
+    assert lease * (1 - 1 / 3) <= taken <= lease * (1 + 1 / 3) + 1
+    assert runs[-1] == ("h2", died + taken)
 
 
 def test_the_autoscaler_wants_workers_for_the_backlog_within_slots_and_capacity() -> None:
