@@ -34,6 +34,7 @@ DEFAULT_RESULTS_EX = 3_600  # seconds a result stays poppable (Abaco's docs: 60 
 DEFAULT_CRON_SECONDS = 50.0  # Abaco's cron agent period
 MAX_JWT_LEEWAY = 60  # seconds of clock skew tolerated on exp/nbf, at most (issue 4)
 DEFAULT_MAX_CPUS = 1_000_000_000  # one CPU per container by default (issue 4: CPU limits by default)
+DEFAULT_TMPFS_SIZE = "64m"  # the /tmp tmpfs of a read-only container (it counts against the memory limit)
 DEFAULT_CONTAINER_USER = "10000:10000"  # non-root uid:gid (reliability plan §3.2; CVE-2019-5736 needs root)
 DEFAULT_MAX_BODY_BYTES = 1_048_576  # JSON/form body: 1 MiB, SQS's message size class (reliability plan §4.4)
 DEFAULT_MAX_HEADER_BYTES = 16_384  # all request headers together (reliability plan §4.4)
@@ -104,6 +105,11 @@ class Settings(BaseSettings):
     pids_limit: int = 256
     container_network: Literal["none", "host"] = "none"
     container_user: str = DEFAULT_CONTAINER_USER  # uid:gid of non-privileged actors without their own uid
+    # A read-only root filesystem for non-privileged containers, with a tmpfs on /tmp as the scratch space
+    # (reliability plan §3.2). On by default: containers already run as a non-root uid, which cannot write
+    # to the image's root-owned directories anyway, so /tmp was already the one place most actors could write.
+    container_read_only: bool = True
+    container_tmpfs_size: str = Field(default=DEFAULT_TMPFS_SIZE, pattern=r"^[1-9][0-9]*[kmg]?$")
     receive_wait_seconds: int = 20
     visibility_timeout: int = 60
     heartbeat_seconds: int = 20

@@ -38,6 +38,8 @@ class ContainerSpec:
     user: str | None = None
     privileged: bool = False
     binds: dict[str, dict[str, str]] = field(default_factory=dict)
+    read_only: bool = False  # a read-only root filesystem (ABACO_CONTAINER_READ_ONLY)
+    tmpfs: dict[str, str] = field(default_factory=dict)  # path -> mount options (the writable scratch space)
     name: str | None = None
     entrypoint: list[str] | None = None  # None: the image's own (a warm container runs the entry shim)
     command: list[str] | None = None
@@ -99,6 +101,8 @@ class DockerEngine:
             memswap_limit=spec.mem_limit,
             nano_cpus=spec.nano_cpus,
             binds=spec.binds or None,
+            read_only=spec.read_only,
+            tmpfs=spec.tmpfs or None,
             ulimits=[docker.types.Ulimit(name="nofile", soft=NOFILE, hard=NOFILE)],
             log_config=docker.types.LogConfig(type="json-file", config={"max-size": LOG_MAX_SIZE}),
         )

@@ -17,6 +17,8 @@ from runners.engine import (
 )
 
 DOCKER_SOCKET = "/var/run/docker.sock"
+SCRATCH_PATH = "/tmp"  # the one writable directory of a read-only container
+SCRATCH_OPTIONS = "rw,noexec,nosuid"  # no programs or set-uid files from the scratch space (plan §3.2)
 
 
 def privilege_refusal(actor: Actor, runner_privileged: bool) -> str | None:
@@ -45,9 +47,18 @@ def container_spec(actor: Actor, execution: Execution, env: dict[str, str], sett
         image=actor.image, environment=env, network_mode=settings.container_network,
         mem_limit=actor.mem_limit or settings.mem_limit,
         nano_cpus=actor.max_cpus or settings.max_cpus, pids_limit=settings.pids_limit, user=user,
-        privileged=actor.privileged, binds=binds,
+        privileged=actor.privileged, binds=binds, **_filesystem(actor, settings),
         labels={LABEL_RUNNER: runner_id, LABEL_EXECUTION: execution.id, LABEL_ACTOR: actor.id,
                 LABEL_ATTEMPT: str(execution.attempt), LABEL_TENANT: actor.tenant})
+
+
+def _filesystem(actor: Actor, settings: Any) -> dict[str, Any]:
+    """A read-only root with a tmpfs on /tmp (``ABACO_CONTAINER_READ_ONLY``); privileged actors keep
+    Abaco's writable root, as they keep the other defaults Abaco gave them."""
+    if actor.privileged or not settings.container_read_only:
+        return {}
+    return {"read_only": True,
+            "tmpfs": {SCRATCH_PATH: f"{SCRATCH_OPTIONS},size={settings.container_tmpfs_size}"}}
 
 
 def docker_socket(docker_url: str | None) -> str:

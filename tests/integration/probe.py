@@ -2,7 +2,8 @@
 
 Built offline ``FROM abacosamples/py3_base`` and run as the unprivileged uid 65534, it prints its
 environment, its uid/gid, and for ``/_abaco_binary_data``, ``/_abaco_message`` and
-``/_abaco_results.sock`` whether they exist, their type, size, sha256 and whether it could write them.
+``/_abaco_results.sock`` whether they exist, their type, size, sha256 and whether it could write them, and
+whether it can create a file in ``/`` and in ``/tmp`` (``writes``: true, or the errno name).
 Variables steer it: ``PROBE_RESULTS`` (JSON list of strings to send as results), ``PROBE_RESULT_BYTES``
 (send one result of that many bytes), ``PROBE_RAW_RESULT_BYTES`` (the same without agavepy's size
 check), ``PROBE_STDERR`` (a line for stderr), ``PROBE_SLEEP`` (seconds), ``PROBE_EXIT`` (exit code).
@@ -55,6 +56,17 @@ def describe(path):
                 out["head"] = handle.read(200).decode("utf-8", "replace")
     return out
 
+def can_write(path):
+    """True, or the errno name that refused the write (EROFS: a read-only filesystem)."""
+    import errno
+    try:
+        with open(path, "w") as handle:
+            handle.write("x")
+        os.unlink(path)
+        return True
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+
 sent = []
 for item in json.loads(os.environ.get("PROBE_RESULTS", "[]")):
     send_bytes_result(item.encode())
@@ -72,6 +84,7 @@ report = {
     "env": dict(os.environ), "uid": os.getuid(), "gid": os.getgid(), "sent": sent,
     "binary": describe("/_abaco_binary_data"), "message": describe("/_abaco_message"),
     "results": describe("/_abaco_results.sock"),
+    "writes": {"root": can_write("/probe-write"), "tmp": can_write("/tmp/probe-write")},
 }
 if os.environ.get("PROBE_STDERR"):  # Docker interleaves the two streams freely: keep them apart
     sys.stderr.write(os.environ["PROBE_STDERR"] + "\n")

@@ -91,6 +91,17 @@ def test_results_socket_user_and_logs_without_anything_else(mode: Mode, probe: s
     assert popped == [b"r1", b"r2", b""]
 
 
+def test_the_root_filesystem_is_read_only_with_a_writable_tmp(mode: Mode, probe: str) -> None:
+    """ABACO_CONTAINER_READ_ONLY's default: "/" refuses writes with EROFS (not merely EACCES for the
+    non-root uid), /tmp is a writable tmpfs, and the results socket still works (cold and warm)."""
+    execution = mode.run(probe, _send(mode, probe, PROBE_RESULTS=json.dumps(["ro"])))
+    seen = report(mode.api.logs(probe, execution["id"]))
+    assert seen["writes"] == {"root": "EROFS", "tmp": True}
+    assert seen["sent"] == ["ro"] and execution["status"] == "COMPLETE"
+    popped = mode.api.call("GET", f"/actors/{probe}/executions/{execution['id']}/results").content
+    assert popped == b"ro"
+
+
 def test_exit_code_is_recorded(mode: Mode, probe: str) -> None:
     execution = mode.run(probe, _send(mode, probe, PROBE_EXIT="3"))
     assert (execution["status"], execution["exit_code"]) == ("COMPLETE", 3)

@@ -46,6 +46,8 @@ def test_a_non_privileged_container_is_hardened(api: Api, engine: docker.DockerC
     assert host["Memory"] == MEMORY and host["MemorySwap"] == MEMORY
     assert host["NanoCpus"] == ONE_CPU
     assert host["NetworkMode"] == "none"
+    assert host["ReadonlyRootfs"] is True  # ABACO_CONTAINER_READ_ONLY's default
+    assert host["Tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=64m"}
     mounts = json.dumps(container.attrs.get("Mounts", [])) + json.dumps(host.get("Binds") or [])
     assert "docker.sock" not in mounts
     finished = api.wait_execution(actor, sent["execution_id"])
