@@ -90,6 +90,13 @@ class DockerEngine:
         except DockerException as exc:
             raise EngineError(f"cannot inspect image {image}: {exc}") from exc
 
+    def version_info(self) -> dict[str, Any]:
+        """``docker version``: the engine and its components (containerd, runc) with their versions."""
+        try:
+            return dict(self._api.version())
+        except DockerException as exc:
+            raise EngineError(f"cannot read the engine's version: {exc}") from exc
+
     def create(self, spec: ContainerSpec) -> str:
         host_config = self._api.create_host_config(
             network_mode=spec.network_mode,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.models import Actor, Execution
+from runners import image_check
 from runners.engine import (
     LABEL_ACTOR,
     LABEL_ATTEMPT,
@@ -38,8 +39,7 @@ def container_spec(actor: Actor, execution: Execution, env: dict[str, str], sett
     is mounted for privileged actors only (as Abaco does), never for anyone else; ``binds`` are the
     runner's own per-execution mounts (results socket, binary message), which never name the socket.
     """
-    user = None if actor.use_container_uid else (
-        f"{actor.uid}:{actor.gid or actor.uid}" if actor.uid else settings.container_user)
+    user = container_user(actor, settings)
     binds = {k: v for k, v in (binds or {}).items() if v.get("bind") != DOCKER_SOCKET}
     if actor.privileged:
         binds[docker_socket(settings.docker_url)] = {"bind": DOCKER_SOCKET, "mode": "rw"}
@@ -50,6 +50,23 @@ def container_spec(actor: Actor, execution: Execution, env: dict[str, str], sett
         privileged=actor.privileged, binds=binds, **_filesystem(actor, settings),
         labels={LABEL_RUNNER: runner_id, LABEL_EXECUTION: execution.id, LABEL_ACTOR: actor.id,
                 LABEL_ATTEMPT: str(execution.attempt), LABEL_TENANT: actor.tenant})
+
+
+def container_user(actor: Actor, settings: Any) -> str | None:
+    """The uid:gid a container runs as; None (or empty ``ABACO_CONTAINER_USER``) means the image's own."""
+    if actor.use_container_uid:
+        return None
+    return f"{actor.uid}:{actor.gid or actor.uid}" if actor.uid else settings.container_user
+
+
+def may_run_as_root(actor: Actor) -> bool:
+    """Only ``use_container_uid`` and privileged actors (fields only admins and the privileged role set)."""
+    return actor.use_container_uid or actor.privileged
+
+
+def image_refusal(config: dict[str, Any], actor: Actor, settings: Any) -> str | None:
+    """The image pre-check (``runners.image_check``) for this actor's container."""
+    return image_check.refusal(config, container_user(actor, settings), may_run_as_root(actor))
 
 
 def _filesystem(actor: Actor, settings: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from chalicelib.backend import Backend
 from chalicelib.errors import AbacoError
 from chalicelib.models import Host, HostStatus
 from chalicelib.queue_messages import DecodeError, StartWorkerCommand
-from runners import delivery, reaper, warm
+from runners import delivery, reaper, runtime_check, warm
 from runners.duties import Duty, DutyScheduler, standard_duties
 from runners.engine import DockerEngine, EngineError
 from runners.fence import Fence
@@ -91,6 +91,7 @@ class RunnerHost:
 
     def _start_services(self) -> None:
         self._fence_engine = DockerEngine(self.settings.docker_url)
+        self._check_runtime(self._fence_engine)
         self.fence.start()
         self.metrics.gauge_fn("abaco_workers", lambda: len(self.workers))
         self.metrics.gauge_fn("abaco_free_slots", lambda: self.settings.worker_slots - len(self.workers))
@@ -106,6 +107,14 @@ class RunnerHost:
         for duty in standard_duties(self.backend):
             self.duties.register(duty)
         self.duties.start()
+
+    @staticmethod
+    def _check_runtime(engine: DockerEngine) -> None:
+        """Name the container runtime in the log and warn about known breakouts it is not fixed for."""
+        try:
+            runtime_check.report(engine.version_info())
+        except EngineError as exc:
+            LOG.warning("container runtime: %s", exc)
 
     def _serve(self) -> None:
         urls = {pool: self.backend.queues.command_url(pool) for pool in self.pools}

@@ -18,7 +18,7 @@ from chalicelib.errors import AbacoError, NotFound, Unavailable
 from chalicelib.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus, utcnow
 from chalicelib.queues import Queues, Received
 from runners import delivery as deliveries
-from runners import warm
+from runners import hardening, warm
 from runners.containers import ContainerSource
 from runners.engine import DockerEngine, EngineError
 from runners.execution import ExecutionRunner
@@ -138,12 +138,11 @@ class WorkerThread(threading.Thread):
             LOG.error("worker %s: privileged actor %s on an unprivileged runner; refusing", self.worker_id, actor.id)
             return None
         worker = self.backend.workers.update(worker, {"status": WorkerStatus.PULLING_IMAGE.value}) or worker
-        try:
-            engine.ensure_image(worker.image, pull=self.settings.pull_images)
-        except EngineError as exc:
-            LOG.error("worker %s: %s", self.worker_id, exc)
+        problem = self._image_problem(engine, worker.image, actor)
+        if problem:  # missing, or refused by the pre-check: no container of it ever starts
+            LOG.error("worker %s: %s", self.worker_id, problem)
             events.on_status(self.backend.queues, self.backend.actors.set_status(
-                self.tenant, self.actor_id, ActorStatus.ERROR, str(exc)))
+                self.tenant, self.actor_id, ActorStatus.ERROR, problem))
             return None
         ready = self.backend.workers.update(worker, {
             "status": WorkerStatus.READY.value, "location": engine.location,
@@ -152,6 +151,15 @@ class WorkerThread(threading.Thread):
             events.on_status(self.backend.queues, self.backend.actors.set_status(
                 self.tenant, self.actor_id, ActorStatus.READY, " ", only_from={ActorStatus.SUBMITTED}))
         return ready
+
+    def _image_problem(self, engine: DockerEngine, image: str, actor: Actor) -> str | None:
+        """Why no container of ``image`` may start for ``actor``: not available, or ``image rejected: ...``
+        by the pre-check (reliability plan §3.2). None when it may."""
+        try:
+            engine.ensure_image(image, pull=self.settings.pull_images)
+            return hardening.image_refusal(engine.image_config(image), actor, self.settings)
+        except EngineError as exc:
+            return str(exc)
 
     # --- the loop ------------------------------------------------------------------------------
     def _loop(self, worker: Worker, engine: DockerEngine) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from chalicelib.models import Actor, Execution
 from chalicelib.settings import Settings
+from runners import hardening, image_check, runtime_check
 from runners.hardening import container_spec
 
 
@@ -25,3 +26,83 @@ def test_an_instance_may_keep_abacos_writable_root_and_privileged_actors_keep_it
     assert writable.read_only is False and writable.tmpfs == {}
     privileged = _spec(privileged=True)
     assert privileged.read_only is False and privileged.tmpfs == {}
+
+
+# --- the image pre-check ----------------------------------------------------------------------------
+
+def test_a_working_directory_under_proc_is_refused_however_it_is_spelled() -> None:
+    for workdir in ("/proc/self/fd/7", "/proc", "/x/../proc/1/cwd", "proc/self/fd/8", "//proc/self/fd/9"):
+        reason = image_check.refusal({"WorkingDir": workdir}, "10000:10000", False)
+        assert reason and reason.startswith("image rejected: ") and "CVE-2024-21626" in reason, workdir
+    for workdir in ("", "/", "/procedures", "/app/proc", "/work/dir"):
+        assert image_check.refusal({"WorkingDir": workdir}, "10000:10000", False) is None, workdir
+
+
+def test_a_root_image_user_is_refused_only_when_the_container_would_run_as_it_without_permission() -> None:
+    for image_user in ("", "root", "0", "0:0", "root:wheel", " 0 "):
+        config = {"User": image_user}
+        assert "runs as root" in (image_check.refusal(config, None, False) or ""), image_user
+        assert "runs as root" in (image_check.refusal(config, "", False) or ""), image_user  # empty setting
+        assert image_check.refusal(config, "10000:10000", False) is None  # the runner's uid wins
+        assert image_check.refusal(config, None, True) is None  # use_container_uid / privileged
+    assert image_check.refusal({"User": "1000:1000"}, None, False) is None
+    assert image_check.refusal({"User": "app"}, None, False) is None
+
+
+def test_an_oversized_image_environment_is_refused() -> None:
+    assert image_check.refusal({"Env": ["A=" + "x" * 200_000]}, "1:1", False) == (
+        "image rejected: its ENV 'A' is longer than the kernel's 131072 bytes")
+    many = [f"V{i}=" + "x" * 60_000 for i in range(5)]
+    assert "its ENV holds" in (image_check.refusal({"Env": many}, "1:1", False) or "")
+    assert image_check.refusal({"Env": many[:4]}, "1:1", False) is None
+    assert image_check.refusal({"Env": None, "WorkingDir": None, "User": None}, "1:1", False) is None
+
+
+def test_the_actors_fields_decide_the_user_and_whether_root_is_allowed() -> None:
+    root_image = {"User": "root"}
+    ordinary = Actor(tenant="T", id="a", image="i", owner="o")
+    assert hardening.image_refusal(root_image, ordinary, Settings()) is None  # runs as 10000:10000
+    assert hardening.image_refusal(root_image, ordinary, Settings(container_user=""))
+    own_uid = Actor(tenant="T", id="a", image="i", owner="o", use_container_uid=True)
+    assert hardening.image_refusal(root_image, own_uid, Settings(container_user="")) is None
+
+
+# --- the runtime check ------------------------------------------------------------------------------
+
+def test_runc_versions_parse_with_release_candidates_and_distribution_suffixes() -> None:
+    assert runtime_check.parse("1.1.5+ds1") == (1, 1, 5, runtime_check.RELEASE)
+    assert runtime_check.parse("1.0.0-rc7") == runtime_check.parse("1.0-rc7") == (1, 0, 0, 7)
+    assert runtime_check.parse("1.4.0-rc.3") == (1, 4, 0, 3)
+    assert runtime_check.parse("v1.2.8") == (1, 2, 8, runtime_check.RELEASE)
+    assert runtime_check.parse("1.0.0-rc6") < runtime_check.parse("1.0.0-rc7") < runtime_check.parse("1.0.0")
+    assert runtime_check.parse("unknown") is None
+
+
+def _cves(version: str, build: str = "") -> set[str]:
+    return {w.split("fix of ")[1].split(" ")[0] for w in runtime_check.runc_warnings(version, build)}
+
+
+def test_old_runc_releases_are_flagged_for_each_breakout_they_lack() -> None:
+    late_2025 = {"CVE-2025-31133", "CVE-2025-52565", "CVE-2025-52881"}
+    assert _cves("1.0.0-rc6") == {"CVE-2019-5736", "CVE-2024-21626"} | late_2025
+    assert _cves("1.0.0-rc7") == {"CVE-2024-21626"} | late_2025
+    assert _cves("1.1.11") == {"CVE-2024-21626"} | late_2025
+    assert _cves("1.1.12") == late_2025
+    assert _cves("1.2.7") == late_2025 and _cves("1.2.8") == set()
+    assert _cves("1.3.2") == late_2025 and _cves("1.3.3") == set()
+    assert _cves("1.4.0-rc.2") == late_2025 and _cves("1.4.0-rc.3") == _cves("1.4.0") == set()
+    assert runtime_check.runc_warnings("nonsense")[0].startswith("cannot tell")
+
+
+def test_a_distribution_backport_counts_as_fixed() -> None:
+    """This machine's runc: Debian 12's 1.1.5 with the CVE-2024-21626 fix backported (DSA-5624-1)."""
+    assert _cves("1.1.5+ds1", "1.1.5+ds1-1+deb12u1") == {"CVE-2025-31133", "CVE-2025-52565", "CVE-2025-52881"}
+    assert "CVE-2024-21626" in _cves("1.1.5+ds1", "1.1.5+ds1-1")
+
+
+def test_the_runtime_report_reads_docker_versions_components() -> None:
+    info = {"Components": [{"Name": "Engine", "Version": "20.10.24"},
+                           {"Name": "runc", "Version": "1.1.12", "Details": {"GitCommit": ""}}]}
+    assert runtime_check.components(info)["runc"] == {"version": "1.1.12", "build": ""}
+    assert len(runtime_check.report(info)) == 3
+    assert runtime_check.report({"Components": []})[0].startswith("the Docker engine does not report")
