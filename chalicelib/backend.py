@@ -18,6 +18,7 @@ from chalicelib.storage.metrics import MetricsStore
 from chalicelib.storage.nonces import NonceStore
 from chalicelib.storage.permissions import PermissionStore
 from chalicelib.storage.results import ResultStore
+from chalicelib.storage.roles import RoleStore
 from chalicelib.storage.workers import WorkerStore
 
 
@@ -38,6 +39,7 @@ class Backend:
     payloads: PayloadStore
     permissions: PermissionStore
     nonces: NonceStore
+    roles: RoleStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backend:
@@ -46,7 +48,8 @@ class Backend:
                    hosts=HostStore(settings), duties=DutyLeases(settings), aliases=AliasStore(settings),
                    configs=ConfigStore(settings), metrics=MetricsStore(settings),
                    results=ResultStore(settings), payloads=PayloadStore(settings),
-                   permissions=PermissionStore(settings), nonces=NonceStore(settings))
+                   permissions=PermissionStore(settings), nonces=NonceStore(settings),
+                   roles=RoleStore(settings))
 
 
 @functools.lru_cache(maxsize=1)

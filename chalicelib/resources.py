@@ -90,8 +90,12 @@ PERMISSIONS = TableDef("permissions", pk="object_key", sk="username",
 # a hash of the secret; the secret itself is never stored.
 NONCES = TableDef("nonces", pk="target", sk="handle")
 
+# The roles each principal last presented to the API (JWTs carry roles; nothing else stores them), so a
+# runner can re-check that a privileged actor's owner still holds the privileged or admin role.
+ROLES = TableDef("roles", pk="tenant", sk="username")
+
 TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS, HOSTS, DUTIES, ALIASES, CONFIGS, METRICS,
-                                RESULTS, PERMISSIONS, NONCES)
+                                RESULTS, PERMISSIONS, NONCES, ROLES)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from chalicelib.services.configs import configs_for_actor
 from chalicelib.storage.executions import ClaimRefused
 from chalicelib.storage.logs import execution_key
 from runners import delivery as deliveries
-from runners import environment, finalise
+from runners import environment, finalise, privileged
 from runners.collectors import LogCollector, StatsCollector
 from runners.containers import Acquired, ColdStart, ContainerSource
 from runners.engine import (
@@ -34,7 +34,7 @@ from runners.engine import (
     EngineError,
 )
 from runners.fence import Fence
-from runners.hardening import container_spec, privilege_refusal
+from runners.hardening import container_spec
 from runners.lease import Lease
 from runners.metrics import Registry
 from runners.results import ResultsCollector
@@ -180,7 +180,7 @@ class ExecutionRunner:
 
     def _deliver_and_run(self, ctx: Context, lease: Lease) -> Outcome:
         """Deliver the payload and the results socket, run, then drop the payload once it is not needed."""
-        refusal = privilege_refusal(ctx.actor, self.settings.runner_privileged)
+        refusal = privileged.admit(self.backend, ctx.actor, ctx.execution, self.runner_id, self.worker_id)
         if refusal:
             lease.stop()
             self._fail(ctx, refusal)

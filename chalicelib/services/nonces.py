@@ -3,8 +3,9 @@
 * The secret is ``{tenant}_{64 hex digits}``: 256 random bits (Abaco's were a uuid1 timestamp).
 * Only its SHA-256 is stored; the secret is shown once, in the response that creates it. Afterwards a
   nonce is named by its ``handle`` (the first 128 bits of the hash), which is no credential.
-* A request with ``?x-nonce=`` and no JWT runs as the nonce's creator, with the creator's roles, at most
-  at the nonce's level, on its one actor or alias, and only while the creator still holds that level.
+* A request with ``?x-nonce=`` and no JWT runs as the nonce's creator with at most the ``user`` role
+  (never admin or privileged, whatever the creator holds), at most at the nonce's level, on its one
+  actor or alias, and only while the creator still holds that level.
 * ``max_uses`` is consumed with one conditional UpdateItem, so concurrent uses never overshoot.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from chalicelib.backend import Backend
 from chalicelib.errors import BadRequest, NotAuthorized, NotFound, Unauthenticated
 from chalicelib.models import Nonce
 from chalicelib.permissions import Kind, Level
+from chalicelib.services.roles import nonce_roles
 from chalicelib.storage.nonces import Exhausted, target
 
 SECRET_BYTES = 32  # 256 bits of randomness (plan §4.3: token of at least 128 bits)
@@ -75,7 +77,7 @@ def create(backend: Backend, caller: Caller, kind: Kind, name: str, actor_id: st
     secret = f"{caller.tenant}_{secrets.token_hex(SECRET_BYTES)}"
     nonce = Nonce(tenant=caller.tenant, handle=handle_of(secret), secret_hash=hash_secret(secret),
                   actor_id=actor_id, alias=name if kind is Kind.ALIAS else None, owner=caller.username,
-                  roles=list(caller.roles), level=level.name, max_uses=max_uses, remaining_uses=max_uses,
+                  roles=list(nonce_roles(caller.roles)), level=level.name, max_uses=max_uses, remaining_uses=max_uses,
                   description=description, api_server=backend.settings.api_server)
     backend.nonces.create(target(kind, caller.tenant, name), nonce)
     return display(nonce, secret)
@@ -123,7 +125,8 @@ def check(backend: Backend, secret: str, kind: Kind, name: str, tenant: str, lev
         raise NotAuthorized("Not authorized -- this nonce does not grant the required level.")
     if nonce.max_uses != -1 and nonce.remaining_uses <= 0:
         raise BadRequest(EXHAUSTED)
-    caller = Caller(username=nonce.owner, tenant=tenant, roles=tuple(nonce.roles), nonce=handle)
+    # Capped again here: nonces stored before the cap may still hold admin or privileged.
+    caller = Caller(username=nonce.owner, tenant=tenant, roles=nonce_roles(nonce.roles), nonce=handle)
     return caller, nonce.secret_hash
 
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from chalicelib.models import Actor, Execution
+from chalicelib.services import roles
 from chalicelib.settings import Settings
-from runners import hardening, image_check, runtime_check
+from runners import hardening, image_check, privileged, runtime_check
 from runners.hardening import container_spec
 
 
@@ -106,3 +107,52 @@ def test_the_runtime_report_reads_docker_versions_components() -> None:
     assert runtime_check.components(info)["runc"] == {"version": "1.1.12", "build": ""}
     assert len(runtime_check.report(info)) == 3
     assert runtime_check.report({"Components": []})[0].startswith("the Docker engine does not report")
+
+
+# --- privileged gates ---------------------------------------------------------------------------------
+
+def test_a_nonce_acts_with_at_most_the_user_role() -> None:
+    assert roles.nonce_roles(("admin",)) == ("user",)
+    assert roles.nonce_roles(["privileged", "user"]) == ("user",)
+    assert roles.nonce_roles(("user",)) == ("user",)
+    assert roles.nonce_roles(("limited",)) == ("limited",)
+    assert roles.nonce_roles(()) == ()
+
+
+def test_only_admin_or_privileged_roles_may_own_a_privileged_actor_at_run_time() -> None:
+    actor = Actor(tenant="T", id="a", image="i", owner="pat", privileged=True)
+    assert privileged.owner_refusal(actor, ("privileged",)) is None
+    assert privileged.owner_refusal(actor, ("admin",)) is None
+    assert privileged.owner_refusal(actor, ("user",)) == (
+        "privileged actor refused: its owner pat no longer holds the privileged or admin role (roles: user)")
+    assert "roles: none recorded" in (privileged.owner_refusal(actor, None) or "")
+    ordinary = Actor(tenant="T", id="a", image="i", owner="pat")
+    assert privileged.owner_refusal(ordinary, None) is None
+
+
+def test_every_privileged_run_is_one_structured_audit_line() -> None:
+    import io
+    import json
+    import logging
+
+    from chalicelib.logconfig import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("runner"))
+    privileged.AUDIT.addHandler(handler)
+    level = privileged.AUDIT.level
+    privileged.AUDIT.setLevel(logging.INFO)
+    try:
+        actor = Actor(tenant="T", id="a1", image="img", owner="pat", privileged=True)
+        execution = Execution(tenant="T", actor_id="a1", id="e1", executor="pat")
+        privileged.audit(actor, execution, "runner-1", "w-1", None)
+        privileged.audit(actor, execution, "runner-1", "w-1", "no role")
+    finally:
+        privileged.AUDIT.removeHandler(handler)
+        privileged.AUDIT.setLevel(level)
+    allowed, refused = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert {k: allowed[k] for k in ("audit", "tenant", "actor_id", "owner", "execution_id", "allowed")} == {
+        "audit": "privileged_run", "tenant": "T", "actor_id": "a1", "owner": "pat", "execution_id": "e1",
+        "allowed": True}
+    assert (refused["level"], refused["allowed"]) == ("WARNING", False)

@@ -72,6 +72,16 @@ def jwt_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack.stop()
 
 
+PRIVILEGED_RUNNER = "runner-privileged"
+
+
+def privileged_runner(stack: Stack) -> str:
+    """Add (once per stack) a runner of the privileged pool flagged for privileged actors; its log name."""
+    if PRIVILEGED_RUNNER not in stack.procs:
+        stack.add_runner(PRIVILEGED_RUNNER, env={"ABACO_RUNNER_PRIVILEGED": "true", "ABACO_RUNNER_POOL": "privileged"})
+    return PRIVILEGED_RUNNER
+
+
 @pytest.fixture(scope="session")
 def client(jwt_stack: Stack) -> Any:
     """``client(user, tenant=TENANT_A, role="user", form="bearer")`` -> Client."""

@@ -12,6 +12,7 @@ import pytest
 from localstack.launcher import Stack
 from runners.engine import LABEL_EXECUTION
 from tests.conftest import Api, wait_for
+from tests.integration.security.conftest import privileged_runner
 
 pytestmark = pytest.mark.docker
 MEMORY = 512 * 1024 * 1024  # ABACO_MEM_LIMIT's default, 512m
@@ -81,8 +82,7 @@ def test_a_privileged_actor_runs_privileged_only_on_a_flagged_runner(jwt_stack: 
                               ).status_code == 400
     pete = client("pete", role="privileged")
     actor = pete.ok("POST", "/actors", json={"image": "abacosamples/sleep_loop", "privileged": True})["id"]
-    jwt_stack.add_runner("runner-privileged", env={"ABACO_RUNNER_PRIVILEGED": "true",
-                                                   "ABACO_RUNNER_POOL": "privileged"})
+    privileged_runner(jwt_stack)
     sent = pete.ok("POST", f"/actors/{actor}/messages?_abaco_sleep_iterations=4", data={"message": "4"})
     container = _running_container(engine, sent["execution_id"])
     host = container.attrs["HostConfig"]
