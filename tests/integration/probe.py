@@ -3,7 +3,8 @@
 Built offline ``FROM abacosamples/py3_base`` and run as the unprivileged uid 65534, it prints its
 environment, its uid/gid, and for ``/_abaco_binary_data``, ``/_abaco_message`` and
 ``/_abaco_results.sock`` whether they exist, their type, size, sha256 and whether it could write them, and
-whether it can create a file in ``/`` and in ``/tmp`` (``writes``: true, or the errno name).
+whether it can create a file in ``/`` and in ``/tmp`` (``writes``: true, or the errno name), and its
+capability, no-new-privileges and seccomp lines of ``/proc/self/status`` (``status``).
 Variables steer it: ``PROBE_RESULTS`` (JSON list of strings to send as results), ``PROBE_RESULT_BYTES``
 (send one result of that many bytes), ``PROBE_RAW_RESULT_BYTES`` (the same without agavepy's size
 check), ``PROBE_STDERR`` (a line for stderr), ``PROBE_SLEEP`` (seconds), ``PROBE_EXIT`` (exit code).
@@ -85,6 +86,8 @@ report = {
     "binary": describe("/_abaco_binary_data"), "message": describe("/_abaco_message"),
     "results": describe("/_abaco_results.sock"),
     "writes": {"root": can_write("/probe-write"), "tmp": can_write("/tmp/probe-write")},
+    "status": {k: v.strip() for k, _, v in (line.partition(":") for line in open("/proc/self/status"))
+               if k in ("CapEff", "CapBnd", "CapPrm", "NoNewPrivs", "Seccomp")},
 }
 if os.environ.get("PROBE_STDERR"):  # Docker interleaves the two streams freely: keep them apart
     sys.stderr.write(os.environ["PROBE_STDERR"] + "\n")

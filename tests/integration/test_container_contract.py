@@ -93,10 +93,14 @@ def test_results_socket_user_and_logs_without_anything_else(mode: Mode, probe: s
 
 def test_the_root_filesystem_is_read_only_with_a_writable_tmp(mode: Mode, probe: str) -> None:
     """ABACO_CONTAINER_READ_ONLY's default: "/" refuses writes with EROFS (not merely EACCES for the
-    non-root uid), /tmp is a writable tmpfs, and the results socket still works (cold and warm)."""
+    non-root uid), /tmp is a writable tmpfs, and the results socket still works. The process has no
+    capability, no-new-privileges and the default seccomp filter (plan T12), cold and warm alike."""
     execution = mode.run(probe, _send(mode, probe, PROBE_RESULTS=json.dumps(["ro"])))
     seen = report(mode.api.logs(probe, execution["id"]))
     assert seen["writes"] == {"root": "EROFS", "tmp": True}
+    no_caps = "0000000000000000"
+    assert seen["status"] == {"CapPrm": no_caps, "CapEff": no_caps, "CapBnd": no_caps, "NoNewPrivs": "1",
+                              "Seccomp": "2"}
     assert seen["sent"] == ["ro"] and execution["status"] == "COMPLETE"
     popped = mode.api.call("GET", f"/actors/{probe}/executions/{execution['id']}/results").content
     assert popped == b"ro"

@@ -10,7 +10,7 @@ import docker
 import pytest
 
 from localstack.launcher import Stack
-from runners.engine import LABEL_EXECUTION
+from runners.engine import LABEL_ACTOR, LABEL_ATTEMPT, LABEL_EXECUTION, LABEL_RUNNER, LABEL_TENANT
 from tests.conftest import Api, wait_for
 from tests.integration.security.conftest import privileged_runner
 
@@ -49,6 +49,13 @@ def test_a_non_privileged_container_is_hardened(api: Api, engine: docker.DockerC
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True  # ABACO_CONTAINER_READ_ONLY's default
     assert host["Tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=64m"}
+    assert host["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 1024}]
+    assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m"}}
+    assert host["AutoRemove"] is False and not host.get("Devices")
+    assert "seccomp=unconfined" not in " ".join(host["SecurityOpt"])
+    labels = config["Labels"]
+    assert labels[LABEL_EXECUTION] == sent["execution_id"] and labels[LABEL_ACTOR] == actor
+    assert labels[LABEL_TENANT] == "DEV-DEVELOP" and labels[LABEL_ATTEMPT] == "1" and labels[LABEL_RUNNER]
     mounts = json.dumps(container.attrs.get("Mounts", [])) + json.dumps(host.get("Binds") or [])
     assert "docker.sock" not in mounts
     finished = api.wait_execution(actor, sent["execution_id"])
