@@ -23,7 +23,7 @@ from bench.system import BenchSystem, containers_of, cpu_seconds, parallel, poll
 
 POOL = "idle"
 TENANT = "BENCH-IDLE"
-SETTLE_TIMEOUT_SECONDS = 400  # the reconciler drops untaken start requests after 120 s; 1,000 take a while
+SETTLE_TIMEOUT_SECONDS = 400  # untaken start requests: declined by the full host, else reconciled after 120 s
 COST_SETTLE_SECONDS = 0.5  # after the last container is gone: the worker is back in its long poll
 READ_OPS = ("dynamodb.GetItem", "dynamodb.Query", "dynamodb.Scan", "dynamodb.BatchGetItem")
 WRITE_OPS = ("dynamodb.PutItem", "dynamodb.UpdateItem", "dynamodb.DeleteItem", "dynamodb.BatchWriteItem",
@@ -57,8 +57,9 @@ def run(system: BenchSystem, profile: Profile) -> dict[str, Any]:
 def _settle(system: BenchSystem, expected_ready: int, quiet_seconds: float) -> float:
     """Until the steady idle state: ``expected_ready`` workers of this tenant READY (one per slot at most)
     and no start request left waiting (the actors beyond the slots get a REQUESTED worker at registration,
-    which the reconciler removes when no host took it in time); then a moment for the last start-up
-    traffic to end. Returns the seconds it took (measurement windows never include that transient)."""
+    which the full host declines, their actors having nothing to run, or the reconciler removes when no
+    host took it in time); then a moment for the last start-up traffic to end. Returns the seconds it took
+    (measurement windows never include that transient)."""
     observer = system.observer
     assert observer is not None
     began = time.monotonic()

@@ -5,6 +5,14 @@ It keeps a record in the hosts table (pools, slots, workers) with a heartbeat, r
 (fencing) and serves Prometheus metrics. Two-stage shutdown (rq, dramatiq): the first signal stops taking
 work and hands prefetched messages back at once, running executions get a grace period; the second signal
 (or the end of the grace period) kills running containers and hands their messages back.
+
+A full host still serves work: idle workers hold their slot for their time to live (600 s), so with more
+actors than slots a message to an actor without a worker would wait that long. A full host with idle
+workers therefore keeps taking start requests; one whose actor has messages waiting retires the
+longest-idle worker (``WorkerThread.retire``: it takes no message from then on, hands back what its last
+poll brings, and its record is removed at once) and starts the new worker in its slot. A request whose
+actor has nothing waiting (a registration) is declined on a full host: its record is removed, and the
+actor's first message starts a worker.
 """
 from __future__ import annotations
 
@@ -18,8 +26,8 @@ import time
 from typing import Any
 
 from chalicelib.backend import Backend
-from chalicelib.errors import AbacoError
-from chalicelib.models import Host, HostStatus
+from chalicelib.errors import AbacoError, NotFound
+from chalicelib.models import Host, HostStatus, WorkerStatus
 from chalicelib.queue_messages import DecodeError, StartWorkerCommand
 from runners import delivery, reaper, runtime_check, warm
 from runners.duties import Duty, DutyScheduler, standard_duties
@@ -32,6 +40,10 @@ LOG = logging.getLogger("abaco.runner")
 COMMAND_WAIT_SECONDS = 2  # command long poll; short so a full host notices freed slots quickly
 REAP_SECONDS = 10.0  # how often a host looks for containers of dead runners on its engine
 FULL_PAUSE_SECONDS = 0.5
+# An idle worker is retired for another actor's work only after this long idle: a worker just started for a
+# message takes it within one receive, well within this.
+RETIRE_MIN_IDLE_SECONDS = 5.0
+RETRY_VISIBILITY_SECONDS = 1  # a start request a full host could not make room for, back after this
 HAND_BACK_WAIT_SECONDS = 10.0
 
 
@@ -48,6 +60,7 @@ class RunnerHost:
         self.stop = threading.Event()
         self.kill = threading.Event()
         self.workers: dict[str, WorkerThread] = {}
+        self.leaving: list[WorkerThread] = []  # retired for another actor's work, finishing their last poll
         self.pools = self.settings.served_pools
         self.metrics = standard_registry()
         self.warm_pool = warm.WarmPool.from_settings(self.settings, self.metrics)
@@ -95,6 +108,13 @@ class RunnerHost:
         self.fence.start()
         self.metrics.gauge_fn("abaco_workers", lambda: len(self.workers))
         self.metrics.gauge_fn("abaco_free_slots", lambda: self.settings.worker_slots - len(self.workers))
+        self.metrics.gauge_fn("abaco_idle_slots", lambda: len(self._retirable()))
+        self.metrics.describe("abaco_workers_started_total", "counter",
+                              "Workers started on this host (each took its REQUESTED record)")
+        self.metrics.describe("abaco_workers_retired_total", "counter",
+                              "Idle workers retired to start another actor's worker on a full host")
+        self.metrics.describe("abaco_start_requests_declined_total", "counter",
+                              "Start requests declined on a full host (their actor had no message waiting)")
         self.metrics.gauge_fn("abaco_running_containers", self.fence.running)
         if self.settings.runner_metrics_port:
             self._metrics_server = MetricsServer(self.metrics, self.settings.runner_metrics_port).start()
@@ -121,12 +141,13 @@ class RunnerHost:
         while not self.stop.is_set():
             self._prune()
             free = self.settings.worker_slots - len(self.workers)
-            if free <= 0:
+            room = free if free > 0 else len(self._retirable())  # a full host can retire idle workers
+            if room <= 0:
                 self.stop.wait(FULL_PAUSE_SECONDS)
                 continue
             for url in urls.values():
                 if not self.stop.is_set():
-                    self._take_commands(url, min(free, 10))
+                    self._take_commands(url, min(room, 10))
 
     def _take_commands(self, url: str, limit: int) -> None:
         try:
@@ -140,32 +161,94 @@ class RunnerHost:
                 self.backend.queues.set_visibility(url, message.receipt, 0)
                 continue
             try:
-                command = StartWorkerCommand.decode(message.body)
-            except DecodeError as exc:
-                LOG.error("dropping a malformed command: %s", exc)
-            else:
-                self._start_worker(command)
-            self.backend.queues.delete(url, message.receipt)
+                self._handle_command(url, message.receipt, message.body)
+            except AbacoError as exc:  # the command comes back after its visibility timeout
+                LOG.warning("runner %s: start request: %s", self.runner_id, exc)
 
-    def _start_worker(self, command: StartWorkerCommand) -> None:
+    def _handle_command(self, url: str, receipt: str, body: str) -> None:
+        try:
+            command = StartWorkerCommand.decode(body)
+        except DecodeError as exc:
+            LOG.error("dropping a malformed command: %s", exc)
+        else:
+            if not self._start_worker(command):  # no room after all: back for a later round
+                self.backend.queues.set_visibility(url, receipt, RETRY_VISIBILITY_SECONDS)
+                return
+        self.backend.queues.delete(url, receipt)
+
+    def _start_worker(self, command: StartWorkerCommand) -> bool:
+        """Start the worker (True: the command is done with); False when a full host found no idle worker
+        to retire after all."""
         key = f"{command.tenant}_{command.actor_id}/{command.worker_id}"
         with self._lock:
             if key in self.workers and self.workers[key].is_alive():
-                return  # a repeated command for a worker this host already runs
-            thread = WorkerThread(self.backend, self.runner_id, "127.0.0.1", command.tenant, command.actor_id,
-                                  command.worker_id, self.stop, self.kill, self.fence, self.metrics,
-                                  warm_pool=self.warm_pool)
+                return True  # a repeated command for a worker this host already runs
+            full = len(self.workers) >= self.settings.worker_slots
+        if full:
+            room = self._make_room(command)
+            if room is not True:
+                return room is None
+        thread = WorkerThread(self.backend, self.runner_id, "127.0.0.1", command.tenant, command.actor_id,
+                              command.worker_id, self.stop, self.kill, self.fence, self.metrics,
+                              warm_pool=self.warm_pool)
+        with self._lock:
             self.workers[key] = thread
         thread.start()
+        return True
+
+    def _make_room(self, command: StartWorkerCommand) -> bool | None:
+        """On a full host: True when an idle worker was retired for this request, None when the request is
+        done with (stale, or declined: its actor has nothing waiting), False when no worker could go."""
+        dbid = f"{command.tenant}_{command.actor_id}"
+        record = self.backend.workers.find(dbid, command.worker_id)
+        if record is None or record.status != WorkerStatus.REQUESTED:
+            return None  # removed (stopped, reconciled) or taken meanwhile: the worker would refuse it too
+        try:
+            waiting = self.backend.queues.inbox_depth(command.tenant, command.actor_id)
+        except NotFound:
+            waiting = 0
+        if not waiting:
+            self.backend.workers.delete(dbid, command.worker_id, create_time=record.create_time,
+                                        only_from=WorkerStatus.REQUESTED)
+            self.metrics.inc("abaco_start_requests_declined_total")
+            return None
+        now = time.monotonic()
+        for thread in self._retirable(now):
+            if thread.actor_dbid != dbid and thread.retire(now, RETIRE_MIN_IDLE_SECONDS):
+                self._retired(thread, command)
+                return True
+        return False
+
+    def _retirable(self, now: float | None = None) -> list[WorkerThread]:
+        """Idle workers this host may retire, the longest idle first."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            idle = [t for t in self.workers.values() if t.is_alive() and t.retirable(now, RETIRE_MIN_IDLE_SECONDS)]
+        return sorted(idle, key=lambda t: t.idle_since or now)
+
+    def _retired(self, thread: WorkerThread, command: StartWorkerCommand) -> None:
+        with self._lock:
+            for key in [k for k, t in self.workers.items() if t is thread]:
+                del self.workers[key]
+            self.leaving.append(thread)
+        thread.drop_record()
+        self.metrics.inc("abaco_workers_retired_total")
+        LOG.info("runner %s: retired idle worker %s of %s for a worker of %s", self.runner_id, thread.worker_id,
+                 thread.actor_id, command.actor_id)
 
     def _prune(self) -> None:
         with self._lock:
             for key in [k for k, t in self.workers.items() if not t.is_alive()]:
                 del self.workers[key]
+            self.leaving = [t for t in self.leaving if t.is_alive()]
+
+    def _threads(self) -> list[WorkerThread]:
+        with self._lock:
+            return [*self.workers.values(), *self.leaving]
 
     def _hand_back_prefetched(self) -> None:
         self.status = HostStatus.DRAINING
-        for thread in list(self.workers.values()):
+        for thread in self._threads():
             thread.hand_back()
         self._heartbeat_safely()
 
@@ -177,7 +260,7 @@ class RunnerHost:
         deadline = time.monotonic() + self.settings.shutdown_grace_seconds
         if self._hand_back_thread is not None:
             self._hand_back_thread.join(HAND_BACK_WAIT_SECONDS)
-        for thread in list(self.workers.values()):
+        for thread in self._threads():
             while thread.is_alive() and thread.busy:
                 if not self.kill.is_set() and time.monotonic() >= deadline:
                     LOG.info("runner %s: grace period over; handing running executions back", self.runner_id)
@@ -193,6 +276,7 @@ class RunnerHost:
         self.status = HostStatus.STOPPED
         with self._lock:
             self.workers.clear()
+            self.leaving.clear()
         self._heartbeat_safely()
         if self._metrics_server is not None:
             self._metrics_server.stop()
@@ -205,7 +289,7 @@ class RunnerHost:
             workers = sorted(self.workers)
         host = Host(id=self.runner_id, hostname=socket.gethostname(), pid=os.getpid(), pools=self.pools,
                     privileged=self.settings.runner_privileged, slots=self.settings.worker_slots,
-                    used_slots=len(workers), workers=workers, status=self.status,
+                    used_slots=len(workers), idle_slots=len(self._retirable()), workers=workers, status=self.status,
                     metrics_port=self._metrics_server.port if self._metrics_server else 0)
         return self.backend.hosts.put(host)
 

@@ -2,8 +2,9 @@
 
 Lifecycle (reference §2.2): REQUESTED -> SPAWNER SETUP -> PULLING IMAGE -> READY <-> BUSY; it exits on
 SHUTDOWN_REQUESTED, when its actor moves to a newer revision or to ERROR, when the inbox is deleted, after
-the idle time to live (the ``sync`` hint keeps the lowest slot warm), or when the host shuts down; on the
-way out it hands back every message it holds and deletes its own record.
+the idle time to live (the ``sync`` hint keeps the lowest slot warm), when its host retires it for another
+actor's work (``retire``), or when the host shuts down; on the way out it hands back every message it holds
+and deletes its own record.
 """
 from __future__ import annotations
 
@@ -54,6 +55,10 @@ class Prefetched:
         with self._lock:
             return self._items.popleft() if self._items else None
 
+    def holding(self) -> bool:
+        with self._lock:
+            return bool(self._items)
+
     def extend(self, seconds: int) -> None:
         with self._lock:
             receipts = [r.receipt for r in self._items]
@@ -92,6 +97,10 @@ class WorkerThread(threading.Thread):
         self.actor_dbid = f"{tenant}_{actor_id}"
         self.prefetched = Prefetched(backend.queues, "")
         self.busy = False  # between taking a message and finishing it; the host waits only for these
+        self.idle_since: float | None = None  # monotonic; None while starting up or busy
+        self.keeps_warm = False  # the worker the ``sync`` hint keeps: never retired for another actor
+        self.retiring = False  # the host took its slot back: it takes no message any more
+        self._state = threading.Lock()  # ``busy`` and ``retiring`` change together under it
         self._source: ContainerSource | None = None
         self._record: Worker | None = None
         self._actor: Actor | None = None
@@ -103,6 +112,7 @@ class WorkerThread(threading.Thread):
             worker = self._setup()
             if worker is None:
                 return
+            self.metrics.inc("abaco_workers_started_total")
             engine = DockerEngine(self.settings.docker_url)
             worker = self._pull(worker, engine)
             if worker is not None:
@@ -121,6 +131,41 @@ class WorkerThread(threading.Thread):
         if released:
             self.metrics.inc("abaco_handed_back_total", released)
         return released
+
+    def retirable(self, now: float, min_idle: float) -> bool:
+        """Whether the host may take this worker's slot for another actor (an estimate; ``retire``
+        decides): idle for ``min_idle`` seconds, holding no message, not the ``sync`` hint's warm one."""
+        since = self.idle_since
+        return (since is not None and now - since >= min_idle and not self.busy and not self.retiring
+                and not self.keeps_warm and not self.prefetched.holding())
+
+    def retire(self, now: float, min_idle: float) -> bool:
+        """Atomically with taking a message (``_take``): from here the worker takes none. What its long
+        poll still brings goes back at once (visibility 0) and it leaves after that poll; the host removes
+        its record meanwhile (``drop_record``) and gives its slot to another actor's worker."""
+        with self._state:
+            if not self.retirable(now, min_idle):
+                return False
+            self.retiring = True
+        return True
+
+    def drop_record(self) -> None:
+        """Remove this worker's record now (the host retired it), so the API and the autoscaler see at once
+        that the actor has no worker here; conditional on this incarnation, as in ``_remove_record``."""
+        self._remove_record()
+
+    def _take(self) -> bool:
+        """Claim the right to run what was just received; False once retired or stopping (the caller
+        hands it back)."""
+        with self._state:
+            if self.retiring or self.stop_event.is_set():
+                return False
+            self.busy, self.idle_since = True, None
+            return True
+
+    def _idle(self) -> None:
+        with self._state:
+            self.busy, self.idle_since = False, time.monotonic()
 
     # --- start-up ------------------------------------------------------------------------------
     def _setup(self) -> Worker | None:
@@ -177,29 +222,36 @@ class WorkerThread(threading.Thread):
             source.close()  # the worker's pre-started container goes with it (revision, deletion, TTL, shutdown)
 
     def _serve(self, worker: Worker, inbox: str, runner: ExecutionRunner) -> None:
-        idle_since = time.monotonic()
-        while not self.stop_event.is_set():
+        self._idle()
+        while not self.stop_event.is_set() and not self.retiring:
             try:
                 if not self._still_wanted(worker):
                     return
-                received = self.prefetched.pop() or self._receive(inbox)
-                self.busy = received is not None
+                received = self._next(inbox)
                 if received is None:
-                    if self._idle_expired(worker, idle_since) and self._retire(worker, inbox, runner):
+                    if self._idle_expired() and self._retire(worker, inbox, runner):
                         return
                     continue
-                actor = self.backend.actors.get(self.tenant, self.actor_id)
-                if self.stop_event.is_set() or not self._runs(worker, actor):
-                    self.prefetched.add([received])
-                    return
-                self._busy(worker, runner, received, actor)
-                self.busy = False
-                idle_since = time.monotonic()
+                try:
+                    if not self._run_one(worker, runner, received):
+                        return
+                finally:
+                    self._idle()
             except NotFound:
                 return  # the actor or its inbox was deleted
             except (Unavailable, AbacoError) as exc:
                 LOG.warning("worker %s: %s; retrying", self.worker_id, exc)
                 self.stop_event.wait(ERROR_PAUSE_SECONDS)
+
+    def _next(self, inbox: str) -> Received | None:
+        """The next message to run: a prefetched one, else what a long poll brings."""
+        pending = self.prefetched.pop()
+        if pending is None:
+            return self._receive(inbox)
+        if not self._take():
+            self.prefetched.add([pending])  # released on the way out
+            return None
+        return pending
 
     def _receive(self, inbox: str) -> Received | None:
         received = self.backend.queues.receive(inbox, wait_seconds=self.settings.receive_wait_seconds,
@@ -207,8 +259,7 @@ class WorkerThread(threading.Thread):
                                                visibility=RECEIVE_VISIBILITY_SECONDS)
         if not received:
             return None
-        self.busy = True  # from here the host waits for us at shutdown
-        if self.stop_event.is_set():  # the host began stopping during the long poll: all of it goes back
+        if not self._take():  # stopping or retired during the long poll: all of it goes back at once
             self.prefetched.add(received)
             self.hand_back()
             return None
@@ -233,8 +284,18 @@ class WorkerThread(threading.Thread):
         if not self._runs(worker, actor):
             return False
         self._actor = actor
+        self.keeps_warm = SYNC_HINT in actor.hints and self._keeps_warm(worker)
         self.backend.workers.update(current, {"last_health_check_time": utcnow()})
         self._checked_at = time.monotonic()
+        return True
+
+    def _run_one(self, worker: Worker, runner: ExecutionRunner, received: Received) -> bool:
+        """Run one taken message; False (and the message kept for the hand-back) when this worker may not."""
+        actor = self.backend.actors.get(self.tenant, self.actor_id)
+        if self.stop_event.is_set() or not self._runs(worker, actor):
+            self.prefetched.add([received])
+            return False
+        self._busy(worker, runner, received, actor)
         return True
 
     def _busy(self, worker: Worker, runner: ExecutionRunner, received: Received, actor: Actor) -> None:
@@ -246,12 +307,10 @@ class WorkerThread(threading.Thread):
                                                  "last_execution_time": utcnow()},
                                         only_from={WorkerStatus.BUSY})
 
-    def _idle_expired(self, worker: Worker, idle_since: float) -> bool:
-        ttl = self.settings.worker_ttl
-        actor = self._actor
-        if actor is not None and SYNC_HINT in actor.hints and self._keeps_warm(worker):
-            ttl = self.settings.sync_max_idle_time
-        return ttl >= 0 and time.monotonic() - idle_since >= ttl
+    def _idle_expired(self) -> bool:
+        ttl = self.settings.sync_max_idle_time if self.keeps_warm else self.settings.worker_ttl
+        since = self.idle_since
+        return ttl >= 0 and since is not None and time.monotonic() - since >= ttl
 
     def _keeps_warm(self, worker: Worker) -> bool:
         """The ``sync`` hint keeps one worker warm: the live one with the lowest slot of the revision."""
@@ -266,10 +325,11 @@ class WorkerThread(threading.Thread):
                                        only_from={WorkerStatus.READY}) is None:
             return True
         late = self.backend.queues.receive(inbox, wait_seconds=0)
-        if late:
-            self.busy = True
+        if late and self._take():
             actor = self.backend.actors.get(self.tenant, self.actor_id)
             runner.handle(late[0], actor)
+        elif late:
+            self.prefetched.add(late)  # retired meanwhile: released on the way out
         return True
 
     def abandon(self) -> None:

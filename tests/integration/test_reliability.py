@@ -316,7 +316,8 @@ def test_max_run_time_per_actor_stops_the_container(rstack: Stack, rapi: Api, im
     assert execution["status"] == "COMPLETE" and "max_run_time of 2 s" in execution["status_message"]
     assert execution["attempts"][-1]["reason"] == "timeout"
     assert execution["runtime"] <= 10
-    assert not labelled_containers({eid})
+    # The container is removed just after the terminal write (runners/execution.py), so poll for it.
+    wait_for(lambda: not labelled_containers({eid}), 15, what="the stopped container to be removed")
 
 
 def test_out_of_memory_is_recorded_as_such(rstack: Stack, rapi: Api, images: None) -> None:

@@ -1,8 +1,10 @@
 """Scaling races, one interleaving at a time, against in-process moto: a message to an actor without a
 worker starts exactly one, whichever of the API (``ensure_worker``) and the autoscaler gets there first and
-wherever the other one's reads and writes fall in between (the bench saw woken actors get two)."""
+wherever the other one's reads and writes fall in between (the bench saw woken actors get two); and a worker
+its host retires for another actor's work never claims a message after that."""
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -11,11 +13,15 @@ import pytest
 
 from chalicelib.backend import Backend
 from chalicelib.models import Actor, Execution, Host, Worker
+from chalicelib.queue_messages import InboxMessage
 from chalicelib.services import workers as worker_service
 from chalicelib.settings import Settings
 from chalicelib.storage.workers import WorkerStore
 from localstack import bootstrap
 from runners import autoscaler
+from runners.fence import Fence
+from runners.metrics import standard_registry
+from runners.worker import Prefetched, WorkerThread
 from tests.unit.test_protocol import backend  # noqa: F401 (fixture)
 
 TENANT = "T"
@@ -90,3 +96,42 @@ def test_a_retiring_worker_in_the_lowest_slot_does_not_stop_a_new_one(backend: B
     backend.workers.update(first, {"status": "SHUTTING_DOWN"})  # leaving after its time to live
     second = worker_service.ensure_worker(backend, actor)
     assert second is not None and second.slot == 1
+
+
+def _idle_worker(backend: Backend, inbox: str) -> WorkerThread:  # noqa: F811
+    """A worker thread (not started) of an actor with an inbox, idle for a minute."""
+    worker = WorkerThread(backend, "r1", "127.0.0.1", TENANT, "A", "A-r1-0", threading.Event(), threading.Event(),
+                          Fence(lambda _cid: None), standard_registry())
+    worker.prefetched = Prefetched(backend.queues, inbox)
+    worker.idle_since = time.monotonic() - 60
+    return worker
+
+
+def test_a_retired_worker_takes_no_message_and_hands_back_what_its_poll_brings(backend: Backend) -> None:  # noqa: F811
+    bootstrap.create_queues(backend.settings)
+    inbox = backend.queues.create_inbox(TENANT, "A")
+    backend.queues.send_inbox(InboxMessage(tenant=TENANT, actor_id="A", execution_id="E1", body="m", size=1))
+    worker = _idle_worker(backend, inbox)
+    now = time.monotonic()
+    assert not worker.retire(now, 120)  # not idle long enough
+    assert worker.retire(now, 5) and not worker.retire(now, 5)  # once
+    assert worker._receive(inbox) is None  # the long poll that was under way returns a message...
+    assert backend.queues.depth(inbox) == (1, 0)  # ... which is visible again at once, never claimed
+    assert not worker.busy
+
+
+def test_a_busy_or_warm_or_holding_worker_is_not_retired(backend: Backend) -> None:  # noqa: F811
+    bootstrap.create_queues(backend.settings)
+    inbox = backend.queues.create_inbox(TENANT, "A")
+    busy = _idle_worker(backend, inbox)
+    assert busy._take() and busy.busy and busy.idle_since is None
+    assert not busy.retire(time.monotonic(), 5)
+    busy._idle()
+    assert busy.retire(time.monotonic() + 10, 5)  # idle again for long enough
+    warm = _idle_worker(backend, inbox)
+    warm.keeps_warm = True  # the ``sync`` hint's warm worker
+    assert not warm.retire(time.monotonic(), 5)
+    holding = _idle_worker(backend, inbox)
+    backend.queues.send_inbox(InboxMessage(tenant=TENANT, actor_id="A", execution_id="E2", body="m", size=1))
+    holding.prefetched.add(backend.queues.receive(inbox, wait_seconds=0))
+    assert not holding.retire(time.monotonic(), 5)

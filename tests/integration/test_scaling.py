@@ -1,0 +1,122 @@
+"""Scaling on a busy runner host (issue 5): more actors than slots, and one worker per woken actor.
+
+One runner with two slots and the shipped worker time to live (600 s): idle workers would hold both slots
+for ten minutes. A message to an actor without a worker must still start one within seconds (the host
+retires its longest-idle worker), and a message to a worker-less actor must end with exactly one worker
+(the API and the autoscaler both react to it). Worker counts come from the workers table and the runner's
+metrics, container starts from Docker's events.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from chalicelib.backend import Backend
+from localstack import emulator
+from localstack.launcher import Stack
+from tests.conftest import Api, start_stack, wait_for
+from tests.faults import DockerEvents, backend_for
+
+pytestmark = pytest.mark.docker
+TENANT = "DEV-DEVELOP"
+SLOTS = 2
+WAKE_DEADLINE_SECONDS = 30.0  # a message to an actor without a worker on a full host; the TTL is 600 s
+
+
+@pytest.fixture(scope="module")
+def sstack(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env = {"ABACO_WORKER_SLOTS": str(SLOTS), "ABACO_AUTOSCALE_SECONDS": "0.5", "ABACO_HOST_HEARTBEAT_SECONDS": "2",
+           "ABACO_RUNNER_METRICS_PORT": str(emulator.free_port())}
+    private = start_stack(tmp_path_factory.mktemp("scaling"), env=env, emulator_url=stack.env["AWS_ENDPOINT_URL"])
+    try:
+        yield private
+    finally:
+        private.stop()
+
+
+@pytest.fixture(scope="module")
+def sapi(sstack: Stack) -> Api:
+    return Api(sstack.api_url)
+
+
+def _send(api: Api, actor_id: str) -> str:
+    return api.ok("POST", f"/actors/{actor_id}/messages", data={"message": "m"})["execution_id"]
+
+
+def _workers(api: Api, actor_id: str) -> list[dict]:
+    return api.ok("GET", f"/actors/{actor_id}/workers")
+
+
+def _metric(api: Api, name: str) -> float:
+    """A counter of the stack's one runner, from its /metrics endpoint."""
+    port = wait_for(lambda: next((h["metrics_port"] for h in api.ok("GET", "/actors/admin/hosts")["hosts"]), 0),
+                    30, what="the runner's metrics port")
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.split(" ")[0] == name)
+
+
+def test_a_message_to_an_actor_without_a_worker_starts_one_on_a_full_host(sapi: Api) -> None:
+    first, second = (sapi.create_actor(image="abacosamples/noop")["id"] for _ in range(SLOTS))
+    wait_for(lambda: all([w["status"] for w in _workers(sapi, a)] == ["READY"] for a in (first, second)), 60,
+             what="both slots held by idle workers")
+    third = sapi.create_actor(image="abacosamples/noop")["id"]
+    # Its registration's start request is declined: the host is full and the actor has nothing to run.
+    wait_for(lambda: _workers(sapi, third) == [], 30, what="the third actor's start request declined")
+    assert _metric(sapi, "abaco_start_requests_declined_total") >= 1
+    with DockerEvents() as events:
+        posted = time.monotonic()
+        woken = _send(sapi, third)
+        assert sapi.wait_execution(third, woken, timeout=WAKE_DEADLINE_SECONDS)["status"] == "COMPLETE"
+        took = time.monotonic() - posted
+        retired = [a for a in (first, second) if _workers(sapi, a) == []]
+        assert len(retired) == 1 and len(_workers(sapi, third)) == 1  # the retired worker's record is gone
+        assert _metric(sapi, "abaco_workers_retired_total") == 1
+        again = _send(sapi, retired[0])  # the retired actor's next message gets a worker the same way
+        assert sapi.wait_execution(retired[0], again, timeout=WAKE_DEADLINE_SECONDS)["status"] == "COMPLETE"
+        time.sleep(0.5)  # the last docker events (both executions are over: nothing more can start)
+        assert events.starts[woken] == 1 and events.starts[again] == 1
+    print(f"a message to a worker-less actor on a full host: complete after {took:.1f} s")
+    for host in sapi.ok("GET", "/actors/admin/hosts")["hosts"]:
+        assert host["used_slots"] <= host["slots"] == SLOTS
+
+
+def _without_worker(api: Api, actor_id: str) -> None:
+    """Let the registration's worker start (or its request be declined), then stop it through the API."""
+    wait_for(lambda: all(w["status"] == "READY" for w in _workers(api, actor_id)), 30, what="a settled worker")
+    for worker in _workers(api, actor_id):
+        api.ok("DELETE", f"/actors/{actor_id}/workers/{worker['id']}")
+    wait_for(lambda: _workers(api, actor_id) == [], 30, what="the actor without a worker")
+
+
+def _worker_records_until_done(backend: Backend, actor_dbid: str, execution_id: str) -> set[tuple[str, str]]:
+    """Every worker record (id, incarnation) of the actor from now until 2 s (four autoscaler passes) after
+    the execution is over."""
+    seen: set[tuple[str, str]] = set()
+    limit, settled = time.monotonic() + WAKE_DEADLINE_SECONDS, None
+    while settled is None or time.monotonic() < settled:
+        assert time.monotonic() < limit, f"execution {execution_id} not done after {WAKE_DEADLINE_SECONDS} s"
+        seen |= {(w.id, w.create_time) for w in backend.workers.list(actor_dbid)}
+        if settled is None and backend.executions.get(actor_dbid, execution_id).status.value in ("COMPLETE", "ERROR"):
+            settled = time.monotonic() + 2
+        time.sleep(0.05)
+    return seen
+
+
+def test_a_message_to_a_worker_less_actor_ends_with_exactly_one_worker(sstack: Stack, sapi: Api) -> None:
+    backend = backend_for(sstack)
+    for _ in range(3):
+        actor_id = sapi.create_actor(image="abacosamples/noop", max_workers=3)["id"]
+        _without_worker(sapi, actor_id)
+        started = _metric(sapi, "abaco_workers_started_total")
+        with DockerEvents() as events:
+            eid = _send(sapi, actor_id)
+            seen = _worker_records_until_done(backend, f"{TENANT}_{actor_id}", eid)
+            time.sleep(0.5)
+            assert events.starts[eid] == 1
+        assert backend.executions.get(f"{TENANT}_{actor_id}", eid).status.value == "COMPLETE"
+        assert len(seen) == 1, seen  # one worker record, ever
+        assert _metric(sapi, "abaco_workers_started_total") - started == 1
+        assert len(_workers(sapi, actor_id)) == 1
