@@ -13,19 +13,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib import events
 from chalicelib.backend import Backend
 from chalicelib.crypto import DecryptionError
 from chalicelib.errors import AbacoError, Conflict, NotFound, Unavailable
-from chalicelib.models import Actor, ActorStatus, AttemptReason, Execution, ExecutionStatus, utcnow
+from chalicelib.models import Actor, ActorStatus, AttemptReason, Execution, utcnow
 from chalicelib.queue_messages import DecodeError, InboxMessage
 from chalicelib.queues import Received
 from chalicelib.services.configs import configs_for_actor
-from chalicelib.storage.executions import ClaimRefused
 from chalicelib.storage.logs import execution_key
 from runners import delivery as deliveries
 from runners import environment, finalise, privileged
+from runners.claim import Claims, Outcome
 from runners.collectors import LogCollector, StatsCollector
 from runners.containers import Acquired, ColdStart, ContainerSource
 from runners.engine import (
@@ -45,15 +46,6 @@ STOP_GRACE_SECONDS = 5
 MAX_START_FAILURES = 6  # Abaco: more than 5 consecutive start failures put the actor in ERROR
 POISON_RECEIVES = 8  # an unexpected error on the 8th receive dead-letters (the inbox redrive is at 10)
 RETRY_PAUSE_SECONDS = 1.0
-SQS_MAX_VISIBILITY = 43_200  # 12 h
-
-
-@dataclass
-class Outcome:
-    """What happened to one received message (for the worker's bookkeeping and for tests)."""
-
-    kind: str  # ran, duplicate, leased, poison, start_failed, failed, fenced, handed_back, exhausted
-    execution_id: str | None = None
 
 
 @dataclass
@@ -91,6 +83,7 @@ class ExecutionRunner:
         self.source: ContainerSource = source or ColdStart(engine)
         self.on_heartbeat = on_heartbeat  # the worker extends its prefetched messages' visibility
         self.work_root = deliveries.runner_root(deliveries.work_root(self.settings.runner_work_dir))
+        self.claims = Claims(backend, runner_id, worker_id, inbox_url, metrics)
 
     # --- the steps ------------------------------------------------------------------------------
     def handle(self, received: Received, actor: Actor) -> Outcome:
@@ -107,6 +100,12 @@ class ExecutionRunner:
         return outcome
 
     def _handle(self, received: Received, actor: Actor) -> Outcome:
+        taken = self.take(received, actor)
+        return taken if isinstance(taken, Outcome) else self._run(taken)
+
+    def take(self, received: Received, actor: Actor) -> Context | Outcome:
+        """Decode the message and claim its execution: the context of attempt k+1, or what was done with
+        the message instead (dead-lettered, dropped as a duplicate, hidden while its lease runs)."""
         dequeued = time.time()
         message = self._decode(received)
         if message is None:
@@ -114,10 +113,10 @@ class ExecutionRunner:
         execution = self.backend.executions.find(actor.dbid, message.execution_id)
         if execution is None:
             return self._dead_letter(received, actor, f"unknown execution {message.execution_id}")
-        claimed = self._claim(received, actor, execution)
+        claimed = self.claims.claim(received, actor, execution)
         if isinstance(claimed, Outcome):
             return claimed
-        return self._run(Context(received, actor, message, claimed, dequeued_at=dequeued))
+        return Context(received, actor, message, claimed, dequeued_at=dequeued)
 
     def _decode(self, received: Received) -> InboxMessage | None:
         try:
@@ -125,47 +124,6 @@ class ExecutionRunner:
         except DecodeError as exc:
             LOG.error("poison message %s: %s", received.message_id, exc)
             return None
-
-    def _claim(self, received: Received, actor: Actor, execution: Execution) -> Execution | Outcome:
-        max_attempts = actor.max_attempts or self.settings.max_attempts
-        for _ in range(2):  # a second try when the record moved between our read and the claim
-            try:
-                return self.backend.executions.claim(execution, self.runner_id, self.worker_id,
-                                                     self.settings.visibility_timeout, max_attempts,
-                                                     received.message_id)
-            except ClaimRefused as refused:
-                latest = refused.execution
-            refusal = self._refused(received, latest, max_attempts)
-            if refusal is not None:
-                return refusal
-            execution = latest  # type: ignore[assignment]
-        self.backend.queues.set_visibility(self.inbox_url, received.receipt, self.settings.start_retry_seconds)
-        return Outcome("leased", execution.id)
-
-    def _refused(self, received: Received, latest: Execution | None, max_attempts: int) -> Outcome | None:
-        """Why the claim failed, and what to do with the message; None to try the claim again."""
-        if latest is None or latest.status in (ExecutionStatus.COMPLETE, ExecutionStatus.ERROR):
-            return self._duplicate(received, latest)
-        lease_left = (latest.lease_expires_at or 0) - time.time()
-        if latest.status == ExecutionStatus.RUNNING and lease_left > 0:
-            if latest.message_id and latest.message_id != received.message_id:
-                return self._duplicate(received, latest)  # another copy: the holder's message is enough
-            # Our own message came back while its attempt runs: keep it out of sight until the lease ends.
-            wait = min(int(lease_left) + 2, SQS_MAX_VISIBILITY)
-            self.backend.queues.set_visibility(self.inbox_url, received.receipt, wait)
-            return Outcome("leased", latest.id)
-        if latest.charged >= max_attempts:
-            reason = AttemptReason.RUNNER_LOST.value if latest.status == ExecutionStatus.RUNNING else None
-            self.backend.executions.fail(latest, f"runner lost, attempts {latest.charged}/{max_attempts}",
-                                         reason=reason)
-            self.backend.queues.delete(self.inbox_url, received.receipt)
-            return Outcome("exhausted", latest.id)
-        return None
-
-    def _duplicate(self, received: Received, latest: Execution | None) -> Outcome:
-        self.backend.queues.delete(self.inbox_url, received.receipt)
-        self.metrics.inc("abaco_duplicates_suppressed_total")
-        return Outcome("duplicate", latest.id if latest else None)
 
     def _run(self, ctx: Context) -> Outcome:
         """From the claim to the terminal write, with the attempt's heartbeat running all along."""
@@ -313,15 +271,17 @@ class ExecutionRunner:
             return flushed
         try:
             self.backend.logs.write(ctx.key, finalise.capped_logs(text, self.settings),
-                                    finalise.log_expiry(ctx.actor, self.settings))
+                                    finalise.log_expiry(ctx.actor, self.settings), attempt=ctx.execution.attempt)
         except Unavailable:
+            return flushed
+        except Conflict:  # a newer attempt owns the execution: the heartbeat fences this one
+            self.metrics.inc("abaco_stale_write_rejected_total")
             return flushed
         return version
 
     def _finalise(self, ctx: Context, container: Acquired, logs: LogCollector, stats: StatsCollector,
                   stop_reason: str | None) -> None:
-        """Record the result (fenced on our attempt), then delete the message. While the store is out of
-        reach, retry until the lease runs out (the fence says so); then another attempt owns it."""
+        """Collect the attempt's result from the engine (results, exit state, stats, logs), then commit it."""
         exited = time.time()
         if ctx.results is not None:
             ctx.results.finish()  # every result is stored before the execution turns COMPLETE
@@ -330,26 +290,36 @@ class ExecutionRunner:
                                                 dispatched_at=container.dispatched_at,
                                                 cpu_baseline=container.cpu_baseline)
         fields["phases"] = dict(ctx.execution.phases, exited=exited)
-        text = finalise.capped_logs(logs.finish(), self.settings)
+        self.commit(ctx, fields, reason, finalise.capped_logs(logs.finish(), self.settings))
+
+    def commit(self, ctx: Context, fields: dict[str, Any], reason: str, text: str) -> bool:
+        """Write the logs and the terminal state (both fenced on our attempt), then delete the message;
+        False when a newer attempt owns the execution, or the store stayed out of reach until the fence
+        took the attempt away. While the store is out of reach, retry until the lease runs out."""
         while True:
             try:
-                self.backend.logs.write(ctx.key, text, finalise.log_expiry(ctx.actor, self.settings))
-                fields["phases"]["finalised"] = time.time()
+                self.backend.logs.write(ctx.key, text, finalise.log_expiry(ctx.actor, self.settings),
+                                        attempt=ctx.execution.attempt)
+                fields["phases"] = dict(fields.get("phases") or ctx.execution.phases, finalised=time.time())
                 ctx.execution = self.backend.executions.finish(ctx.execution, fields, reason)
                 break
             except Conflict:
                 LOG.warning("execution %s was taken over; dropping this attempt's result", ctx.execution.id)
                 self.metrics.inc("abaco_stale_write_rejected_total")
-                return
+                return False
             except Unavailable as exc:
                 if self.fence.fenced(ctx.key):
                     LOG.error("could not record %s before its lease ended: %s", ctx.execution.id, exc)
-                    return
+                    return False
                 time.sleep(RETRY_PAUSE_SECONDS)
-        self.backend.queues.delete(self.inbox_url, ctx.received.receipt)
+        try:
+            self.backend.queues.delete(self.inbox_url, ctx.received.receipt)
+        except NotFound:
+            pass  # the actor was deleted while its container ran: the message went with its inbox
         finalise.observe_phases(self.metrics, ctx.execution.phases)
         events.publish(self.backend.queues, ctx.actor, events.execution_event(
             ctx.actor, ctx.execution, events.EventType.EXECUTION_COMPLETE))
+        return True
 
     def _hand_back(self, ctx: Context) -> None:
         """Shutdown took the container away: record the attempt as handed back and make the message visible

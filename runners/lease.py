@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from chalicelib.backend import Backend
-from chalicelib.errors import Conflict, Unavailable
+from chalicelib.errors import Conflict, NotFound, Unavailable
 from chalicelib.models import Execution
 from runners.fence import Fence
 from runners.metrics import Registry
@@ -76,6 +76,6 @@ class Lease:
             self._backend.queues.set_visibility(self._inbox_url, self._receipt, self._seconds)
             if self._on_beat is not None:
                 self._on_beat()
-        except Unavailable as exc:
+        except (Unavailable, NotFound) as exc:  # NotFound: the actor and its inbox were deleted meanwhile
             LOG.warning("visibility of %s not extended: %s", self._execution.id, exc)
         return True

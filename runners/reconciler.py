@@ -4,6 +4,7 @@
   enqueued but unclaimed for too long (the message was lost), gets its stored message sent again.
 - An execution RUNNING whose lease ended long ago, with no runner taking the redelivered message (the
   message went to the dead-letter queue, or expired), is sent again while attempts remain, else ERROR.
+- An open execution whose actor was deleted (its inbox went with it) ends ERROR: nothing can run it.
 - Worker records of dead runner hosts, and requests no host took, are removed so scaling sees the truth.
 
 Every repair is safe to repeat: a second copy of a message is dropped at the claim.
@@ -24,6 +25,7 @@ STALE_LEASE_MARGIN = 10.0  # seconds past "the message should have been redelive
 HOST_DEAD_HEARTBEATS = 6  # a host silent for six heartbeats (at least 15 s) is dead
 HOST_DEAD_MIN_SECONDS = 15.0
 REQUEST_TIMEOUT_SECONDS = 120.0  # a REQUESTED worker no host took
+ACTOR_DELETED = "actor deleted before the execution finished"
 
 
 @dataclass
@@ -88,9 +90,21 @@ def _resend(backend: Backend, execution: Execution, report: Report) -> None:
         backend.executions.fail(execution, "message lost and not recoverable")
         report.expired.append(execution.id)
         return
-    backend.queues.send_inbox(message)
+    try:
+        backend.queues.send_inbox(message)
+    except NotFound:
+        if backend.actors.find(execution.tenant, execution.actor_id) is not None:
+            raise  # the inbox is being (re)created: try again on the next pass
+        if backend.executions.fail(execution, ACTOR_DELETED, reason=_lost_reason(execution)):
+            report.expired.append(execution.id)
+        return
     backend.executions.mark_sent(execution)
     report.resent.append(execution.id)
+
+
+def _lost_reason(execution: Execution) -> str | None:
+    """A RUNNING execution's open attempt is closed as lost; a SUBMITTED one has none open."""
+    return AttemptReason.RUNNER_LOST.value if execution.status == ExecutionStatus.RUNNING else None
 
 
 def _remove_dead_workers(backend: Backend, now: float, report: Report) -> None:

@@ -11,7 +11,7 @@ from chalicelib import ids, inputs, netguard
 from chalicelib.auth import Caller
 from chalicelib.backend import Backend
 from chalicelib.errors import BadRequest, NotAuthorized, NotFound
-from chalicelib.models import Actor, ActorStatus, WorkerStatus
+from chalicelib.models import Actor, ActorStatus, ExecutionStatus, WorkerStatus
 from chalicelib.permissions import Kind, Level
 from chalicelib.services import actor_fields
 from chalicelib.services import aliases as alias_service
@@ -27,6 +27,7 @@ LINK_INVALID = ("Invalid link parameter; unable to retrieve linked actor data. T
                 "or alias for which you have EXECUTE permission.")
 LINK_CYCLE = "Error: this update would result in a cycle of linked actors."
 DELETED = "Actor deleted successfully."
+EXECUTION_ORPHANED = "actor deleted before the execution ran"
 DELETED_CLEANING = "Actor deleted successfully, though Abaco is still cleaning up some of the actor's resources."
 
 
@@ -76,7 +77,13 @@ def _initial_state(body: dict[str, Any]) -> Any:
 
 def update(backend: Backend, caller: Caller, identifier: str, body: dict[str, Any]) -> Actor:
     """Full replacement with defaults; ``name``, owner and state are kept (reference §1.3, PUT)."""
-    current = get(backend, caller, identifier)
+    return apply_update(backend, caller, get(backend, caller, identifier), body)
+
+
+def apply_update(backend: Backend, caller: Caller, current: Actor, body: dict[str, Any]) -> Actor:
+    """The PUT of ``body`` over ``current`` as read. The write is conditional on the version read
+    (optimistic locking, reliability plan §2): when another write came in between, this one raises
+    ``Conflict`` (409) and changes nothing, instead of silently undoing the other."""
     fields = actor_fields.parse(body, backend.settings,
                                 current_cron=(current.cron_schedule, current.cron_next_ex))
     permission_service.check_privileged_fields(caller, fields)
@@ -148,7 +155,9 @@ def has_cycle(links: dict[str, str]) -> bool:
 
 
 def delete(backend: Backend, caller: Caller, identifier: str) -> str:
-    """Stop the workers, delete the logs, the inbox and the actor; executions stay (as in Abaco)."""
+    """Stop the workers, delete the logs, the inbox and the actor; executions stay (as in Abaco). Those
+    still waiting in the inbox end ERROR (Abaco left them SUBMITTED forever); a RUNNING one is finished by
+    its runner, or by the reconciler once its runner is gone."""
     actor = get(backend, caller, identifier)
     backend.actors.set_status(actor.tenant, actor.id, ActorStatus.SHUTTING_DOWN)
     cleaning = False
@@ -161,6 +170,9 @@ def delete(backend: Backend, caller: Caller, identifier: str) -> str:
     for execution in backend.executions.list(actor.dbid):
         backend.logs.delete(execution_key(actor.dbid, execution.id))
     backend.queues.delete_inbox(actor.tenant, actor.id)
+    for execution in backend.executions.list(actor.dbid):  # their messages went with the inbox
+        if execution.status == ExecutionStatus.SUBMITTED:
+            backend.executions.fail(execution, EXECUTION_ORPHANED, only_from=ExecutionStatus.SUBMITTED)
     backend.actors.delete(actor.tenant, actor.id)
     nonce_service.delete_all(backend, Kind.ACTOR, actor.tenant, actor.id)
     permission_service.drop(backend, Kind.ACTOR, actor.tenant, actor.id)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import ids, payloads
+from chalicelib import clock, ids, payloads
 from chalicelib.auth import Caller
 from chalicelib.backend import Backend
 from chalicelib.errors import BadRequest, Conflict
@@ -133,7 +133,7 @@ def record(backend: Backend, actor: Actor, executor: str, parsed: ParsedMessage,
     pointer = _store_payload(backend, actor, parsed)
     env = {**env, "_abaco_api_server": actor.api_server, "_abaco_execution_id": execution_id,
            "_abaco_Content_Type": parsed.content_type}
-    now = time.time()
+    now = clock.now()
     message = InboxMessage(tenant=actor.tenant, actor_id=actor.id, execution_id=execution_id,
                            content_type=parsed.content_type,  # type: ignore[arg-type]
                            body=None if pointer else parsed.body, s3_key=pointer.key if pointer else None,

@@ -8,10 +8,10 @@ write removes them, so the ``open`` index holds exactly the work in flight.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models import AttemptRecord, Execution, ExecutionStatus, utcnow
 from chalicelib.resources import EXECUTIONS, OPEN_INDEX
@@ -122,7 +122,7 @@ class ExecutionStore:
 
     def mark_sent(self, execution: Execution) -> Execution:
         """The inbox message is on SQS (again): record when, unless the execution finished meanwhile."""
-        return self.update_fields(execution, {"enqueued": True, "last_sent_at": time.time()},
+        return self.update_fields(execution, {"enqueued": True, "last_sent_at": clock.now()},
                                   condition="NOT #st IN (:c, :e)",
                                   values={":c": _TERMINAL[0], ":e": _TERMINAL[1]})
 
@@ -131,7 +131,7 @@ class ExecutionStore:
         """SUBMITTED -> RUNNING, or take over a RUNNING execution whose lease expired, while fewer than
         ``max_attempts`` attempts were charged. The read copy must be current: the condition checks that
         the attempt number did not move, so the history written here is the one that was read."""
-        now = time.time()
+        now = clock.now()
         history = [a.model_dump(mode="json") for a in execution.attempts]
         if execution.status == ExecutionStatus.RUNNING and execution.runner_id:
             history.append(attempt_record(execution, "runner_lost"))
@@ -150,7 +150,7 @@ class ExecutionStore:
 
     def renew(self, execution: Execution, lease_seconds: float, extra: dict[str, Any] | None = None) -> Execution:
         """Extend the lease (and record progress) only while we still hold this attempt."""
-        fields = {"lease_expires_at": time.time() + lease_seconds, **(extra or {})}
+        fields = {"lease_expires_at": clock.now() + lease_seconds, **(extra or {})}
         return self.update_fields(execution, fields, condition=_HOLDER, values=_holder_values(execution))
 
     def finish(self, execution: Execution, fields: dict[str, Any], reason: str) -> Execution:
@@ -176,7 +176,7 @@ class ExecutionStore:
         """Non-terminal -> ERROR with a reason (fenced on our attempt when ``fenced``; only from the status
         ``only_from`` when given); None when the execution is already terminal or the condition failed."""
         fields: dict[str, Any] = {"status": ExecutionStatus.ERROR.value, "status_message": message,
-                                  "finish_time": utcnow(), "phases": dict(execution.phases, finalised=time.time())}
+                                  "finish_time": utcnow(), "phases": dict(execution.phases, finalised=clock.now())}
         if reason:
             fields["attempts"] = [*(a.model_dump(mode="json") for a in execution.attempts),
                                   attempt_record(execution, reason)]

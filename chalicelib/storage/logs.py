@@ -32,25 +32,30 @@ class LogStore:
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self._table = Table(LOGS, settings, client)
 
-    def write(self, key: str, text: str, expires_at: int | None, first_chunk: int = 0) -> None:
-        """Write ``text`` as chunks starting at ``first_chunk`` (chunks before it are unchanged)."""
+    def write(self, key: str, text: str, expires_at: int | None, first_chunk: int = 0, attempt: int = 0) -> None:
+        """Write ``text`` as chunks starting at ``first_chunk`` (chunks before it are unchanged), fenced on
+        the execution's ``attempt``: once attempt k+1 wrote, a late write of attempt k is refused with
+        ``ConditionFailed`` (a ``Conflict``), so a paused runner never replaces the result's logs."""
         chunks = [text[i:i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)] or [""]
         for offset, chunk in enumerate(chunks):
             item: dict[str, Any] = {"execution_key": {"S": key}, "chunk": {"N": str(first_chunk + offset)},
-                                    "text": {"S": chunk}}
+                                    "text": {"S": chunk}, "attempt": {"N": str(attempt)}}
             if expires_at is not None:
                 item["expires_at"] = {"N": str(expires_at)}
-            self._table.put(item)
+            self._table.put(item, condition="attribute_not_exists(attempt) OR attempt <= :attempt",
+                            values={":attempt": attempt})
 
     def read(self, key: str) -> str:
+        """The newest attempt's chunks (an earlier attempt may have left more chunks than it)."""
         now = time.time()
-        parts: list[tuple[int, str]] = []
+        parts: list[tuple[int, int, str]] = []
         for item in self._table.query(key):
             expires = item.get("expires_at")
             if expires is not None and float(expires["N"]) <= now:
                 continue
-            parts.append((int(item["chunk"]["N"]), item["text"]["S"]))
-        return "".join(text for _, text in sorted(parts))
+            parts.append((int(item.get("attempt", {}).get("N", "0")), int(item["chunk"]["N"]), item["text"]["S"]))
+        newest = max((attempt for attempt, _, _ in parts), default=0)
+        return "".join(text for attempt, _, text in sorted(parts) if attempt == newest)
 
     def delete(self, key: str) -> None:
         for item in self._table.query(key):

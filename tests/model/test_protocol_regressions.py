@@ -1,0 +1,113 @@
+"""Regression tests for what the execution state machine found, one scenario each, on in-process moto."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from chalicelib import clock
+from chalicelib.models import Actor, AttemptReason, ExecutionStatus, utcnow
+from chalicelib.queue_messages import InboxMessage
+from chalicelib.queues import Received
+from chalicelib.services import actors as actor_service
+from chalicelib.services import messages as message_service
+from chalicelib.storage.logs import execution_key
+from runners import reconciler
+from runners.claim import Outcome
+from runners.execution import Context
+from tests.model.world import World
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))
+
+
+@pytest.fixture
+def fake_clock() -> Iterator[Clock]:
+    fake = Clock()
+    with clock.replaced(lambda: fake.now):
+        yield fake
+
+
+def _actor(world: World) -> Actor:
+    return actor_service.register(world.backend, world.caller, {"image": "abacosamples/test"})
+
+
+def _submit(world: World, actor: Actor) -> str:
+    parsed = message_service.ParsedMessage("str", "hello")
+    return message_service.submit(world.backend, actor, "modeller", parsed, {}).id
+
+
+def _receive(world: World, actor: Actor) -> Received:
+    url = world.backend.queues.inbox_url(actor.tenant, actor.id)
+    return world.backend.queues.receive(url, wait_seconds=0, visibility=600)[0]
+
+
+def _take(world: World, runner: str, actor: Actor, received: Received) -> Context | Outcome:
+    return world.runner(runner, actor).take(received, actor)
+
+
+def _commit(world: World, runner: str, ctx: Context, text: str) -> bool:
+    fields = {"status": ExecutionStatus.COMPLETE.value, "exit_code": 0, "finish_time": utcnow()}
+    return world.runner(runner, ctx.actor).commit(ctx, fields, AttemptReason.EXITED.value, text)
+
+
+def test_a_stale_attempt_cannot_replace_the_logs_of_the_result(world: World, fake_clock: Clock) -> None:
+    actor = _actor(world)
+    eid = _submit(world, actor)
+    received = _receive(world, actor)
+    first = _take(world, "r1", actor, received)
+    assert isinstance(first, Context)
+    fake_clock.now += 11  # r1 paused past its lease; its message comes back and r2 takes attempt 2
+    world.backend.queues.set_visibility(world.backend.queues.inbox_url(actor.tenant, actor.id), received.receipt, 0)
+    second = _take(world, "r2", actor, _receive(world, actor))
+    assert isinstance(second, Context) and second.execution.attempt == 2
+    assert _commit(world, "r2", second, "attempt 2 output")
+    assert not _commit(world, "r1", first, "attempt 1 output")  # r1 wakes up: its result is refused...
+    assert world.backend.logs.read(execution_key(actor.dbid, eid)) == "attempt 2 output"  # ...and its logs
+
+
+def test_a_copy_of_the_message_at_the_lease_end_is_dropped_not_kept(world: World, fake_clock: Clock) -> None:
+    """At the lease's last second the lease is live for the claim; the refusal must agree and drop the
+    copy (another message runs the attempt), not hide it again as if it were the holder's own."""
+    actor = _actor(world)
+    eid = _submit(world, actor)
+    assert isinstance(_take(world, "r1", actor, _receive(world, actor)), Context)
+    world.backend.queues.send_inbox(InboxMessage.decode(world.backend.executions.get(actor.dbid, eid).inbox_message
+                                                        or ""))
+    fake_clock.now += world.backend.settings.visibility_timeout
+    outcome = _take(world, "r2", actor, _receive(world, actor))
+    assert isinstance(outcome, Outcome) and outcome.kind == "duplicate"
+
+
+def test_deleting_an_actor_ends_its_waiting_executions(world: World, fake_clock: Clock) -> None:
+    actor = _actor(world)
+    eid = _submit(world, actor)
+    actor_service.delete(world.backend, world.caller, actor.id)
+    record = world.backend.executions.get(actor.dbid, eid)
+    assert record.status == ExecutionStatus.ERROR and record.status_message == actor_service.EXECUTION_ORPHANED
+
+
+def test_the_reconciler_ends_a_lost_execution_of_a_deleted_actor(world: World, fake_clock: Clock) -> None:
+    actor = _actor(world)
+    eid = _submit(world, actor)
+    assert isinstance(_take(world, "r1", actor, _receive(world, actor)), Context)
+    actor_service.delete(world.backend, world.caller, actor.id)  # and runner r1 dies
+    fake_clock.now += 400
+    report = reconciler.run_once(world.backend, fake_clock.now)
+    assert eid in report.expired
+    record = world.backend.executions.get(actor.dbid, eid)
+    assert record.status == ExecutionStatus.ERROR and record.status_message == reconciler.ACTOR_DELETED
+    assert [a.reason for a in record.attempts] == [AttemptReason.RUNNER_LOST.value]
+
+
+def test_a_result_is_recorded_when_the_actor_was_deleted_while_it_ran(world: World, fake_clock: Clock) -> None:
+    actor = _actor(world)
+    eid = _submit(world, actor)
+    ctx = _take(world, "r1", actor, _receive(world, actor))
+    assert isinstance(ctx, Context)
+    actor_service.delete(world.backend, world.caller, actor.id)
+    assert _commit(world, "r1", ctx, "done")  # the message went with the inbox: nothing left to delete
+    assert world.backend.executions.get(actor.dbid, eid).status == ExecutionStatus.COMPLETE

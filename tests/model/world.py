@@ -1,0 +1,78 @@
+"""What the model-based tests share: the backend on in-process moto, a caller, and a runner factory.
+
+A "runner" here is the real ``ExecutionRunner`` of one runner host and actor, without a Docker engine:
+the machines drive its protocol steps (claim, heartbeat, commit, hand-back, start failure) directly, in
+the interleavings Hypothesis picks, instead of through a container's lifetime.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from hypothesis import HealthCheck, settings
+
+from chalicelib import resources
+from chalicelib.auth import Caller
+from chalicelib.backend import Backend
+from chalicelib.models import Actor
+from chalicelib.services import actors as actor_service
+from runners.execution import ExecutionRunner
+from runners.fence import Fence
+from runners.metrics import Registry, standard_registry
+
+REGION = "us-east-1"
+# The plan's pass criterion (T27) is 200 examples of up to 50 steps each with no falsifying example: the
+# "full" profile (MODEL_PROFILE=full; about 1 min per machine on an idle 2-core machine). The default
+# "pr" profile runs fewer examples, so that `make test` stays fast on a shared machine: each step is a
+# few moto calls of about 5 ms each.
+PROFILES = {"pr": {"execution": (60, 50), "actor": (30, 30)},
+            "full": {"execution": (200, 50), "actor": (200, 50)}}
+PROFILE = os.environ.get("MODEL_PROFILE", "pr")
+
+
+def model_settings(machine: str) -> settings:
+    """Hypothesis settings for ``machine`` ("execution" or "actor") under the selected profile."""
+    examples, steps = PROFILES[PROFILE][machine]
+    return settings(max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+
+
+@dataclass
+class World:
+    backend: Backend
+    caller: Caller
+    ids: itertools.count = field(default_factory=itertools.count)
+    metrics: Registry = field(default_factory=standard_registry)
+
+    runners: dict[tuple[str, str], ExecutionRunner] = field(default_factory=dict)
+    ddb: Any = field(default_factory=lambda: boto3.client("dynamodb", region_name=REGION))
+
+    def runner(self, runner_id: str, actor: Actor) -> ExecutionRunner:
+        """The runner host ``runner_id``'s executor for ``actor`` (a fence that is never started: the
+        machines expire leases by moving the clock, not by waiting for the watchdog)."""
+        key = (runner_id, actor.id)
+        if key not in self.runners:
+            self.runners[key] = self._runner(runner_id, actor)
+        return self.runners[key]
+
+    def forget(self, actor: Actor) -> None:
+        """Remove a finished example's actor, executions and logs from moto. Its tables would otherwise grow
+        over hundreds of examples, and moto answers an index query or a scan by reading every item."""
+        if self.backend.actors.find(actor.tenant, actor.id) is not None:
+            actor_service.delete(self.backend, self.caller, actor.id)
+        table = resources.EXECUTIONS.physical(self.backend.settings.resource_prefix)
+        for execution in self.backend.executions.list(actor.dbid):
+            self.ddb.delete_item(TableName=table, Key={"actor_dbid": {"S": actor.dbid},
+                                                       "execution_id": {"S": execution.id}})
+        self.runners = {k: r for k, r in self.runners.items() if k[1] != actor.id}
+
+    def _runner(self, runner_id: str, actor: Actor) -> ExecutionRunner:
+        inbox = self.backend.queues.inbox_url(actor.tenant, actor.id)
+        return ExecutionRunner(self.backend, engine=None, runner_id=runner_id,  # type: ignore[arg-type]
+                               worker_id=f"{runner_id}-{actor.id}", inbox_url=inbox,
+                               kill_event=threading.Event(), fence=Fence(kill=lambda _cid: None),
+                               metrics=self.metrics)
