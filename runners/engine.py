@@ -10,8 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import docker
+import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
+# A slow or restarting engine surfaces as requests' timeouts and connection errors, not the SDK's own:
+# removing and listing translate both (a runner died at start-up reaping orphans on a wedged engine).
+SLOW_ENGINE_ERRORS = (DockerException, requests.exceptions.RequestException)
 LABEL_RUNNER = "org.abaco.runner"
 LABEL_EXECUTION = "org.abaco.execution"
 LABEL_ACTOR = "org.abaco.actor"
@@ -176,14 +180,17 @@ class DockerEngine:
             self._api.remove_container(cid, force=True)
         except NotFound:
             pass
-        except APIError as exc:
-            if "already in progress" not in str(exc):
+        except SLOW_ENGINE_ERRORS as exc:
+            if not isinstance(exc, APIError) or "already in progress" not in str(exc):
                 raise EngineError(f"cannot remove container {cid[:12]}: {exc}") from exc
 
     def labelled(self, label: str, value: str | None = None) -> list[dict[str, Any]]:
         """Containers (running or not) that carry ``label`` (with ``value``, when given)."""
         selector = label if value is None else f"{label}={value}"
-        return list(self._api.containers(all=True, filters={"label": selector}))
+        try:
+            return list(self._api.containers(all=True, filters={"label": selector}))
+        except SLOW_ENGINE_ERRORS as exc:
+            raise EngineError(f"cannot list containers labelled {selector}: {exc}") from exc
 
     def close(self) -> None:
         self._client.close()
