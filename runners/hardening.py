@@ -4,10 +4,11 @@ Pure logic, so the security properties are checked by unit tests and by inspecti
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from chalicelib.models import Actor, Execution
-from runners import image_check
+from runners import delivery, image_check
 from runners.engine import (
     LABEL_ACTOR,
     LABEL_ATTEMPT,
@@ -18,6 +19,7 @@ from runners.engine import (
 )
 
 DOCKER_SOCKET = "/var/run/docker.sock"
+HOSTS_FILE = "hosts"  # under the runner's work root, beside the per-worker directories
 SCRATCH_PATH = "/tmp"  # the one writable directory of a read-only container
 SCRATCH_OPTIONS = "rw,noexec,nosuid"  # no programs or set-uid files from the scratch space (plan §3.2)
 
@@ -48,8 +50,14 @@ def container_spec(actor: Actor, execution: Execution, env: dict[str, str], sett
         mem_limit=actor.mem_limit or settings.mem_limit,
         nano_cpus=actor.max_cpus or settings.max_cpus, pids_limit=settings.pids_limit, user=user,
         privileged=actor.privileged, binds=binds, **_filesystem(actor, settings),
+        hosts_file=str(hosts_file(settings)) if settings.container_network == "none" else None,
         labels={LABEL_RUNNER: runner_id, LABEL_EXECUTION: execution.id, LABEL_ACTOR: actor.id,
                 LABEL_ATTEMPT: str(execution.attempt), LABEL_TENANT: actor.tenant})
+
+
+def hosts_file(settings: Any) -> Path:
+    """The runner host's one /etc/hosts for containers without a network (``engine.ensure_hosts_file``)."""
+    return delivery.work_root(settings.runner_work_dir) / HOSTS_FILE
 
 
 def container_user(actor: Actor, settings: Any) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from chalicelib.models import Actor, Execution
 from chalicelib.services import roles
 from chalicelib.settings import Settings
-from runners import hardening, image_check, privileged, runtime_check
+from runners import engine, hardening, image_check, privileged, runtime_check
 from runners.hardening import container_spec
 
 
@@ -27,6 +27,16 @@ def test_an_instance_may_keep_abacos_writable_root_and_privileged_actors_keep_it
     assert writable.read_only is False and writable.tmpfs == {}
     privileged = _spec(privileged=True)
     assert privileged.read_only is False and privileged.tmpfs == {}
+
+
+def test_containers_without_a_network_get_the_hosts_file_docker_would_write(tmp_path) -> None:
+    spec = _spec(Settings(runner_work_dir=str(tmp_path)))
+    assert spec.network_mode == "none" and spec.hosts_file == str(tmp_path / hardening.HOSTS_FILE)
+    assert _spec(Settings(container_network="host")).hosts_file is None  # the host's own /etc/hosts
+    path = str(tmp_path / "sub" / "hosts")
+    assert engine.ensure_hosts_file(path) == path and engine.ensure_hosts_file(path) == path
+    assert (tmp_path / "sub" / "hosts").read_text() == engine.NO_NETWORK_HOSTS
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["hosts"]  # no partial file left behind
 
 
 # --- the image pre-check ----------------------------------------------------------------------------

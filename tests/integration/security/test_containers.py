@@ -10,7 +10,15 @@ import docker
 import pytest
 
 from localstack.launcher import Stack
-from runners.engine import LABEL_ACTOR, LABEL_ATTEMPT, LABEL_EXECUTION, LABEL_RUNNER, LABEL_TENANT
+from runners.engine import (
+    HOSTS_PATH,
+    LABEL_ACTOR,
+    LABEL_ATTEMPT,
+    LABEL_EXECUTION,
+    LABEL_RUNNER,
+    LABEL_TENANT,
+    NO_NETWORK_HOSTS,
+)
 from tests.conftest import Api, wait_for
 from tests.integration.security.conftest import privileged_runner
 
@@ -47,6 +55,11 @@ def test_a_non_privileged_container_is_hardened(api: Api, engine: docker.DockerC
     assert host["Memory"] == MEMORY and host["MemorySwap"] == MEMORY
     assert host["NanoCpus"] == ONE_CPU
     assert host["NetworkMode"] == "none"
+    # No libnetwork sandbox at all (only a loopback), and the /etc/hosts Docker would have written.
+    assert config["NetworkDisabled"] is True and not container.attrs["NetworkSettings"]["Networks"]
+    assert [b for b in host["Binds"] if b.endswith(f":{HOSTS_PATH}:ro")]
+    hosts = container.exec_run(["cat", HOSTS_PATH])
+    assert hosts.exit_code == 0 and hosts.output.decode() == NO_NETWORK_HOSTS
     assert host["ReadonlyRootfs"] is True  # ABACO_CONTAINER_READ_ONLY's default
     assert host["Tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=64m"}
     assert host["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 1024}]
