@@ -94,11 +94,13 @@ def apply_update(backend: Backend, caller: Caller, current: Actor, body: dict[st
         _check_link(backend, caller, current.id, fields["link"])
     force = inputs.as_bool(body.get("force", False), "force", PREFIX)
     new_revision = force or fields["image"] != current.image
-    if new_revision:
-        fields.update(status=ActorStatus.SUBMITTED, status_message="", revision=current.revision + 1)
+    if new_revision:  # the update is the fix Abaco expects after ERROR: its starts are counted afresh
+        fields.update(status=ActorStatus.SUBMITTED, status_message="", revision=current.revision + 1,
+                      start_failures=0)
     if "state" in body:
         fields["state"] = _initial_state(body)
-    updated = backend.actors.replace(current.model_copy(update=fields), expected_version=current.version)
+    updated = backend.actors.replace(current.model_copy(update=fields), expected_version=current.version,
+                                     expected_failures=current.start_failures)
     if caller.username != current.owner and not caller.nonce:
         permission_service.grant_owner(backend, Kind.ACTOR, current.tenant, current.id, caller.username)
     pool = worker_service.pool_for(updated, backend.settings)

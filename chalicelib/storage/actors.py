@@ -57,11 +57,15 @@ class ActorStore:
         """Every actor of every tenant (runner duties only; never exposed by the API)."""
         return [_from_item(i) for i in self._table.scan()]
 
-    def replace(self, actor: Actor, expected_version: int) -> Actor:
-        """Full write, conditional on the version read (optimistic locking); bumps the version."""
+    def replace(self, actor: Actor, expected_version: int, expected_failures: int = 0) -> Actor:
+        """Full write, conditional on the version read (optimistic locking); bumps the version. The runner's
+        start-failure count does not bump the version, so the write is conditional on it too: a count made
+        after the read refuses the write instead of being undone by it."""
         new = actor.model_copy(update={"version": expected_version + 1, "last_update_time": utcnow()})
+        condition = "version = :v AND (attribute_not_exists(start_failures) OR start_failures = :f)"
         try:
-            self._table.put(_to_item(new), condition="version = :v", values={":v": expected_version})
+            self._table.put(_to_item(new), condition=condition,
+                            values={":v": expected_version, ":f": expected_failures})
         except ConditionFailed as exc:
             raise Conflict("The actor was changed by another request; retry.") from exc
         return new
@@ -97,7 +101,7 @@ class ActorStore:
 
     def count_start_failure(self, tenant: str, actor_id: str) -> int:
         """One more consecutive container-start failure; returns the new count. Runner bookkeeping: it
-        does not bump ``version``, so it never makes a user's PUT conflict."""
+        does not bump ``version`` (``replace`` checks the count itself)."""
         try:
             item = self._table.update(_key(tenant, actor_id), "ADD start_failures :one",
                                       values={":one": 1}, condition="attribute_exists(actor_id)")

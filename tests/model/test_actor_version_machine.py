@@ -44,7 +44,7 @@ class ActorVersionMachine(RuleBasedStateMachine):
     def register(self) -> None:
         self.actor = actor_service.register(self.backend, self.world.caller, {"image": IMAGES[0], "stateless": False})
         self.expected = {"version": self.actor.version, "image": IMAGES[0], "description": "", "state": {},
-                         "revision": self.actor.revision, "status": self.actor.status.value}
+                         "revision": self.actor.revision, "status": self.actor.status.value, "start_failures": 0}
 
     def teardown(self) -> None:
         if self.actor is not None:
@@ -69,18 +69,20 @@ class ActorVersionMachine(RuleBasedStateMachine):
             return
         before = self._current()
         body = {"image": image, "description": description, "stateless": False}
+        stale = seen.version != self.expected["version"] or seen.start_failures != self.expected["start_failures"]
         try:
             updated = actor_service.apply_update(self.backend, self.world.caller, seen, body)
         except Conflict as exc:
-            assert seen.version != self.expected["version"], "a PUT from a current read was refused"
+            assert stale, "a PUT from a current read was refused"
             assert _status(exc) == 409
             assert self._current() == before, "a refused PUT changed the actor"
             return
-        assert seen.version == self.expected["version"], "a PUT from a stale read was accepted: lost update"
+        assert not stale, "a PUT from a stale read was accepted: lost update"
         new_revision = image != self.expected["image"]
         self.expected.update(version=seen.version + 1, image=image, description=description)
-        if new_revision:
-            self.expected.update(revision=self.expected["revision"] + 1, status=ActorStatus.SUBMITTED.value)
+        if new_revision:  # a new revision counts its container starts afresh
+            self.expected.update(revision=self.expected["revision"] + 1, status=ActorStatus.SUBMITTED.value,
+                                 start_failures=0)
         assert updated.version == self.expected["version"]
         self.read[client] = updated  # the client's copy is the one it wrote
 
@@ -98,6 +100,21 @@ class ActorVersionMachine(RuleBasedStateMachine):
         assert self.backend.actors.set_status(self.actor.tenant, self.actor.id, status) is not None
         self.expected.update(version=self.expected["version"] + 1, status=status.value)
 
+    @rule()
+    def runner_counts_a_start_failure(self) -> None:
+        """A container of the actor could not start: runner bookkeeping, outside the version."""
+        assert self.actor is not None
+        count = self.backend.actors.count_start_failure(self.actor.tenant, self.actor.id)
+        self.expected["start_failures"] += 1
+        assert count == self.expected["start_failures"]
+
+    @rule()
+    def runner_resets_start_failures(self) -> None:
+        """A container started: the consecutive failures are over."""
+        assert self.actor is not None
+        self.backend.actors.reset_start_failures(self.actor.tenant, self.actor.id)
+        self.expected["start_failures"] = 0
+
     # --- invariant ------------------------------------------------------------------------------
     @invariant()
     def every_acknowledged_write_is_there(self) -> None:
@@ -105,7 +122,8 @@ class ActorVersionMachine(RuleBasedStateMachine):
             return
         current = self._current()
         seen = {"version": current.version, "image": current.image, "description": current.description,
-                "state": current.state, "revision": current.revision, "status": current.status.value}
+                "state": current.state, "revision": current.revision, "status": current.status.value,
+                "start_failures": current.start_failures}
         assert seen == self.expected
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from chalicelib import clock
+from chalicelib.errors import Conflict
 from chalicelib.models import Actor, AttemptReason, ExecutionStatus, utcnow
 from chalicelib.queue_messages import InboxMessage
 from chalicelib.queues import Received
@@ -111,3 +112,25 @@ def test_a_result_is_recorded_when_the_actor_was_deleted_while_it_ran(world: Wor
     actor_service.delete(world.backend, world.caller, actor.id)
     assert _commit(world, "r1", ctx, "done")  # the message went with the inbox: nothing left to delete
     assert world.backend.executions.get(actor.dbid, eid).status == ExecutionStatus.COMPLETE
+
+
+def test_a_put_from_a_read_before_a_start_failure_count_is_refused(world: World) -> None:
+    """The count does not bump the version; a full write over an older read used to undo it."""
+    actor = actor_service.register(world.backend, world.caller, {"image": "abacosamples/test"})
+    seen = actor_service.get(world.backend, world.caller, actor.id)
+    assert world.backend.actors.count_start_failure(actor.tenant, actor.id) == 1
+    with pytest.raises(Conflict):
+        actor_service.apply_update(world.backend, world.caller, seen, {"image": "abacosamples/test"})
+    assert world.backend.actors.get(actor.tenant, actor.id).start_failures == 1
+    world.forget(actor)
+
+
+def test_a_new_revision_counts_its_start_failures_afresh(world: World) -> None:
+    actor = actor_service.register(world.backend, world.caller, {"image": "abacosamples/test"})
+    for _ in range(3):
+        world.backend.actors.count_start_failure(actor.tenant, actor.id)
+    same = actor_service.update(world.backend, world.caller, actor.id, {"image": "abacosamples/test"})
+    assert same.start_failures == 3  # the same image: still the same streak
+    fixed = actor_service.update(world.backend, world.caller, actor.id, {"image": "abacosamples/py3_func"})
+    assert fixed.revision == 2 and world.backend.actors.get(actor.tenant, actor.id).start_failures == 0
+    world.forget(actor)
