@@ -34,6 +34,7 @@ DEFAULT_RESULTS_EX = 3_600  # seconds a result stays poppable (Abaco's docs: 60 
 DEFAULT_CRON_SECONDS = 50.0  # Abaco's cron agent period
 MAX_JWT_LEEWAY = 60  # seconds of clock skew tolerated on exp/nbf, at most (issue 4)
 DEFAULT_MAX_CPUS = 1_000_000_000  # one CPU per container by default (issue 4: CPU limits by default)
+MIN_PRIVILEGED_ROLE_MAX_AGE = 300  # well above the API's once-a-minute refresh of recorded roles
 DEFAULT_TMPFS_SIZE = "64m"  # the /tmp tmpfs of a read-only container (it counts against the memory limit)
 DEFAULT_CONTAINER_USER = "10000:10000"  # non-root uid:gid (reliability plan §3.2; CVE-2019-5736 needs root)
 DEFAULT_MAX_BODY_BYTES = 1_048_576  # JSON/form body: 1 MiB, SQS's message size class (reliability plan §4.4)
@@ -122,6 +123,10 @@ class Settings(BaseSettings):
     # Reliability (issue 5): pools, prefetch, shutdown, duties, metrics.
     privileged_pool: str = "privileged"  # the runner pool that runs privileged actors
     runner_privileged: bool = False  # this runner host serves the privileged pool (and may run privileged actors)
+    # Seconds within which a privileged actor's owner must have presented the privileged or admin role to
+    # the API for its runs to go on (0: no limit; a revoked role still stops runs once the owner's next
+    # token without it arrives). Bounds how long a revoked owner keeps running through nonces, links, cron.
+    privileged_role_max_age: int = Field(default=0, ge=0)  # 0 or >= MIN_PRIVILEGED_ROLE_MAX_AGE
     prefetch: int = Field(default=1, ge=1, le=10)  # messages a worker receives at once (SQS caps a batch at 10)
     sync_max_idle_time: int = DEFAULT_SYNC_MAX_IDLE_TIME
     shutdown_grace_seconds: int = DEFAULT_SHUTDOWN_GRACE
@@ -143,6 +148,14 @@ class Settings(BaseSettings):
     warm_pool_per_host: int = Field(default=8, ge=0)  # waiting containers per runner host
     warm_pool_per_actor: int = Field(default=4, ge=0)  # waiting containers per actor on one host
     warm_shim: str = "/usr/bin/busybox"  # a static busybox, bind-mounted read-only as the entry shim
+
+    @field_validator("privileged_role_max_age")
+    @classmethod
+    def _role_age(cls, value: int) -> int:
+        if 0 < value < MIN_PRIVILEGED_ROLE_MAX_AGE:
+            raise ValueError(f"must be 0 (no limit) or at least {MIN_PRIVILEGED_ROLE_MAX_AGE} seconds: the API "
+                             "refreshes a principal's recorded roles about once a minute")
+        return value
 
     @field_validator("encryption_keys")
     @classmethod

@@ -7,24 +7,38 @@ clear ERROR; and it writes one structured audit line (logger ``abaco.audit``) fo
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from chalicelib.backend import Backend
-from chalicelib.models import Actor, Execution
+from chalicelib.models import Actor, Execution, parse_time
 from chalicelib.services.roles import holds_privilege
+from chalicelib.storage.roles import Seen
 from runners.hardening import privilege_refusal
 
 AUDIT = logging.getLogger("abaco.audit")
 AUDIT_EVENT = "privileged_run"
 
 
-def owner_refusal(actor: Actor, owner_roles: tuple[str, ...] | None) -> str | None:
-    """Why a privileged actor may not run for lack of its owner's role (None when it may)."""
-    if not actor.privileged or holds_privilege(owner_roles):
+def owner_refusal(actor: Actor, seen: Seen | None, max_age: int = 0, now: dt.datetime | None = None) -> str | None:
+    """Why a privileged actor may not run for lack of its owner's role (None when it may). With
+    ``max_age`` (``ABACO_PRIVILEGED_ROLE_MAX_AGE``) the role must also have been seen that recently: an
+    owner who stopped calling the API (messages can still come by nonce, link or cron) loses it then."""
+    if not actor.privileged:
         return None
-    held = ", ".join(owner_roles) if owner_roles else "none recorded"
-    return (f"privileged actor refused: its owner {actor.owner} no longer holds the privileged or admin "
-            f"role (roles: {held})")
+    if seen is None or not holds_privilege(seen.roles):
+        held = ", ".join(seen.roles) if seen and seen.roles else "none recorded"
+        return (f"privileged actor refused: its owner {actor.owner} no longer holds the privileged or admin "
+                f"role (roles: {held})")
+    if max_age <= 0:
+        return None
+    seen_at = parse_time(seen.seen_at)
+    age = int(((now or dt.datetime.now(dt.UTC)) - seen_at).total_seconds()) if seen_at else None
+    if age is None or age > max_age:
+        when = f"{age} s ago" if age is not None else "at an unknown time"
+        return (f"privileged actor refused: its owner {actor.owner}'s privileged role was last seen {when} "
+                f"(ABACO_PRIVILEGED_ROLE_MAX_AGE={max_age}); any request by the owner renews it")
+    return None
 
 
 def admit(backend: Backend, actor: Actor, execution: Execution, runner_id: str, worker_id: str) -> str | None:
@@ -32,7 +46,8 @@ def admit(backend: Backend, actor: Actor, execution: Execution, runner_id: str, 
     refusal = privilege_refusal(actor, backend.settings.runner_privileged)
     if refusal or not actor.privileged:
         return refusal
-    refusal = owner_refusal(actor, backend.roles.find(actor.tenant, actor.owner))
+    refusal = owner_refusal(actor, backend.roles.find(actor.tenant, actor.owner),
+                            backend.settings.privileged_role_max_age)
     audit(actor, execution, runner_id, worker_id, refusal)
     return refusal
 

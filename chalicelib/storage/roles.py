@@ -6,12 +6,19 @@ so that a runner (which never sees a token) can refuse a privileged actor whose 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.models import utcnow
 from chalicelib.resources import ROLES
 from chalicelib.settings import Settings
 from chalicelib.storage.base import Table
+
+
+@dataclass(frozen=True)
+class Seen:
+    roles: tuple[str, ...]
+    seen_at: str  # ISO-8601 UTC, as ``utcnow`` writes it
 
 
 def _key(tenant: str, username: str) -> dict[str, Any]:
@@ -26,9 +33,9 @@ class RoleStore:
         self._table.put({**_key(tenant, username), "roles": {"L": [{"S": r} for r in roles]},
                          "seen_at": {"S": utcnow()}})
 
-    def find(self, tenant: str, username: str) -> tuple[str, ...] | None:
-        """The roles last seen (None: this principal never reached the API with credentials)."""
+    def find(self, tenant: str, username: str) -> Seen | None:
+        """The roles last seen and when (None: this principal never reached the API with credentials)."""
         item = self._table.get(_key(tenant, username))
         if item is None:
             return None
-        return tuple(r["S"] for r in item.get("roles", {}).get("L", []))
+        return Seen(tuple(r["S"] for r in item.get("roles", {}).get("L", [])), item.get("seen_at", {}).get("S", ""))

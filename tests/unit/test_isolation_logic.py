@@ -1,9 +1,12 @@
 """Container isolation decisions (reliability plan §3.2, §3.3): pure logic, no Docker."""
 from __future__ import annotations
 
-from chalicelib.models import Actor, Execution
+import datetime as dt
+
+from chalicelib.models import Actor, Execution, utcnow
 from chalicelib.services import roles
 from chalicelib.settings import Settings
+from chalicelib.storage.roles import Seen
 from runners import engine, hardening, image_check, privileged, runtime_check
 from runners.hardening import container_spec
 
@@ -131,13 +134,25 @@ def test_a_nonce_acts_with_at_most_the_user_role() -> None:
 
 def test_only_admin_or_privileged_roles_may_own_a_privileged_actor_at_run_time() -> None:
     actor = Actor(tenant="T", id="a", image="i", owner="pat", privileged=True)
-    assert privileged.owner_refusal(actor, ("privileged",)) is None
-    assert privileged.owner_refusal(actor, ("admin",)) is None
-    assert privileged.owner_refusal(actor, ("user",)) == (
+    now = utcnow()
+    assert privileged.owner_refusal(actor, Seen(("privileged",), now)) is None
+    assert privileged.owner_refusal(actor, Seen(("admin",), now)) is None
+    assert privileged.owner_refusal(actor, Seen(("user",), now)) == (
         "privileged actor refused: its owner pat no longer holds the privileged or admin role (roles: user)")
     assert "roles: none recorded" in (privileged.owner_refusal(actor, None) or "")
     ordinary = Actor(tenant="T", id="a", image="i", owner="pat")
     assert privileged.owner_refusal(ordinary, None) is None
+
+
+def test_with_a_maximum_age_the_owners_role_must_have_been_seen_recently() -> None:
+    actor = Actor(tenant="T", id="a", image="i", owner="pat", privileged=True)
+    seen = Seen(("privileged",), "2026-01-01T00:00:00.000000Z")
+    later = dt.datetime(2026, 1, 1, 1, 0, tzinfo=dt.UTC)  # an hour later
+    assert privileged.owner_refusal(actor, seen, max_age=0, now=later) is None  # no limit by default
+    assert privileged.owner_refusal(actor, seen, max_age=3600, now=later) is None
+    refused = privileged.owner_refusal(actor, seen, max_age=3599, now=later) or ""
+    assert "last seen 3600 s ago (ABACO_PRIVILEGED_ROLE_MAX_AGE=3599)" in refused
+    assert privileged.owner_refusal(actor, Seen(("privileged",), ""), max_age=60)  # no time: too old
 
 
 def test_every_privileged_run_is_one_structured_audit_line() -> None:
@@ -166,3 +181,13 @@ def test_every_privileged_run_is_one_structured_audit_line() -> None:
         "audit": "privileged_run", "tenant": "T", "actor_id": "a1", "owner": "pat", "execution_id": "e1",
         "allowed": True}
     assert (refused["level"], refused["allowed"]) == ("WARNING", False)
+
+
+def test_the_role_age_limit_is_off_or_well_above_the_apis_refresh() -> None:
+    import pydantic
+    import pytest
+
+    assert Settings().privileged_role_max_age == 0
+    assert Settings(privileged_role_max_age=3600).privileged_role_max_age == 3600
+    with pytest.raises(pydantic.ValidationError):
+        Settings(privileged_role_max_age=30)
