@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib.models import Actor
-from runners.engine import ContainerSpec, DockerEngine
+from runners.engine import ContainerSpec, DockerEngine, close_output
 
 
 @dataclass
@@ -67,9 +67,13 @@ class ColdStart:
         return time.time()
 
     def release(self, container: Acquired, remove: bool = True) -> None:
-        """The execution is over: remove its container (unless the runner keeps them for debugging)."""
-        if remove:
-            self._engine.remove(container.cid)
+        """The execution is over: remove its container (unless the runner keeps them for debugging) and
+        close its output stream (its connection would otherwise wait for the garbage collector)."""
+        try:
+            if remove:
+                self._engine.remove(container.cid)
+        finally:
+            close_output(container.output)
 
     def close(self) -> None:
         """Nothing is held between executions."""

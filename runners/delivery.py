@@ -46,6 +46,7 @@ class Delivery:
     binds: dict[str, dict[str, str]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # set over the built environment
     unset: tuple[str, ...] = ()  # removed from it
+    worker_directory: Path | None = None  # the parent ``prepare`` made, removed with its last execution
 
     def apply(self, env: dict[str, str]) -> dict[str, str]:
         merged = {**env, **self.env}
@@ -58,6 +59,17 @@ class Delivery:
             self.results.close()
         finally:
             shutil.rmtree(self.directory, ignore_errors=True)
+            if self.worker_directory is not None:
+                _remove_if_empty(self.worker_directory)
+
+
+def _remove_if_empty(directory: Path) -> None:
+    """The worker's directory goes with its last execution's (a worker runs one execution at a time, and
+    ``prepare`` creates it again): otherwise every worker a long-lived runner ever ran left one behind."""
+    try:
+        directory.rmdir()
+    except OSError:  # not empty (another execution's files), or already gone
+        pass
 
 
 def prepare(root: Path, worker_id: str, execution_id: str, message: InboxMessage,
@@ -67,9 +79,10 @@ def prepare(root: Path, worker_id: str, execution_id: str, message: InboxMessage
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o755)
     try:
-        delivery = Delivery(directory, _bind_socket(directory / "results.sock"))
+        delivery = Delivery(directory, _bind_socket(directory / "results.sock"), worker_directory=directory.parent)
     except OSError:
         shutil.rmtree(directory, ignore_errors=True)
+        _remove_if_empty(directory.parent)
         raise
     delivery.binds[str(directory / "results.sock")] = {"bind": RESULTS_PATH, "mode": "rw"}
     try:

@@ -4,6 +4,7 @@ Nothing else in the runner imports ``docker``. Hardening defaults follow the rel
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from urllib3._collections import RecentlyUsedContainer
 
 # A slow or restarting engine surfaces as requests' timeouts and connection errors, not the SDK's own:
 # removing and listing translate both (a runner died at start-up reaping orphans on a wedged engine).
@@ -30,6 +32,9 @@ HOSTS_PATH = "/etc/hosts"
 # What Docker writes into /etc/hosts of a container on the "none" network (no address, so no own name).
 NO_NETWORK_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
                     "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+LOG = logging.getLogger("abaco.runner")
+# Idle engine connections kept per client: the URLs one execution repeats (wait, inspect) stay pooled.
+ENGINE_IDLE_POOLS = 4
 
 
 class EngineError(Exception):
@@ -71,6 +76,7 @@ class DockerEngine:
         except DockerException as exc:
             raise EngineError(f"cannot reach the Docker engine: {exc}") from exc
         self._api = self._client.api
+        _bound_idle_connections(self._api)
         self._lock = threading.Lock()
 
     @property
@@ -149,10 +155,11 @@ class DockerEngine:
         except DockerException as exc:
             raise EngineError(f"could not start container {cid[:12]}: {exc}") from exc
 
-    def attach_output(self, cid: str) -> Iterator[bytes]:
+    def attach_output(self, cid: str) -> OutputStream:
         """stdout and stderr as they come, until the container exits. Attach *before* start: a log
-        stream opened on a created container ends at once, and attaching later can miss early output."""
-        return self._api.attach(cid, stdout=True, stderr=True, stream=True, logs=True)
+        stream opened on a created container ends at once, and attaching later can miss early output.
+        The caller closes it (``close_output``) when the execution is over."""
+        return OutputStream(self._api.attach(cid, stdout=True, stderr=True, stream=True, logs=True))
 
     def stats(self, cid: str) -> Iterator[dict[str, Any]]:
         return self._api.stats(cid, stream=True, decode=True)
@@ -227,6 +234,64 @@ def ensure_hosts_file(path: str) -> str:
     os.chmod(partial, 0o644)
     os.replace(partial, target)
     return path
+
+
+class OutputStream:
+    """A container's attach stream that gives its connection back when closed.
+
+    The SDK's stream keeps the hijacked connection in a reference cycle (its socket holds the response,
+    which holds the socket), so without an explicit close each execution left one descriptor and one
+    engine connection open until Python's cyclic garbage collector happened to run: the soak test
+    (T28) saw the runner's descriptors drift by dozens between quiet points. ``close`` shuts the socket
+    down (a reader blocked on it returns) and closes the response, which releases the descriptor."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._closed = False
+
+    def __iter__(self) -> OutputStream:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._stream)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for close in (getattr(self._stream, "close", None),
+                      getattr(getattr(self._stream, "_response", None), "close", None)):
+            if close is None:
+                continue
+            try:
+                close()
+            except (OSError, ValueError, DockerException) as exc:  # already closed by the other end
+                LOG.debug("closing an attach stream: %s", exc)
+
+
+def _bound_idle_connections(api: docker.APIClient) -> None:
+    """Keep at most ENGINE_IDLE_POOLS idle connections per client.
+
+    The SDK's Unix-socket adapter keys its connection pools by the full URL, and every container has its
+    own URLs, so a client kept an idle connection for each of the last 25 URLs it used (its
+    ``num_pools`` argument is ignored for Unix sockets). With two clients per worker that is 50 engine
+    connections and descriptors per slot, enough to exhaust a runner's ``ulimit -n`` of 1024 at 20 slots;
+    the soak test (T28) saw the descriptors climb by dozens over a few hundred executions. An evicted
+    pool is closed (the SDK's own dispose function), so the bound is real."""
+    adapter = api.get_adapter(api.base_url)
+    pools = getattr(adapter, "pools", None)
+    if not isinstance(pools, RecentlyUsedContainer):  # another transport (TCP, SSH): its own pooling
+        return
+    adapter.pools = RecentlyUsedContainer(ENGINE_IDLE_POOLS, dispose_func=lambda pool: pool.close())
+    pools.clear()  # closes the pools opened so far (the version negotiation's)
+
+
+def close_output(stream: Iterator[bytes] | None) -> None:
+    """Close a container's output stream if it can be closed (engine fakes in tests hand out plain
+    iterators); closing twice is harmless."""
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
 
 
 def _is_timeout(exc: Exception) -> bool:

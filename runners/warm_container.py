@@ -24,7 +24,7 @@ from typing import Any
 
 from runners import cgroups, shim
 from runners import delivery as deliveries
-from runners.engine import LABEL_RUNNER, LABEL_WARM, ContainerSpec, DockerEngine, EngineError
+from runners.engine import LABEL_RUNNER, LABEL_WARM, ContainerSpec, DockerEngine, EngineError, close_output
 
 LOG = logging.getLogger("abaco.runner")
 LABEL_WARM_DIR = "org.abaco.warm.dir"  # the container's host directory (control FIFO, socket, dispatch note)
@@ -69,6 +69,7 @@ class Waiting:
 
     def dispose(self) -> None:
         self.close_channel()
+        close_output(self.output)
         try:
             self.results.close()
         except OSError:
@@ -98,6 +99,7 @@ def prestart(engine: DockerEngine, shape: ContainerSpec, key: str, root: Path, s
     directory.mkdir(mode=0o700)  # only root (the engine) needs to reach what is bind-mounted from here
     cid = ""
     results: socket.socket | None = None
+    output: Iterator[bytes] | None = None
     try:
         fifo = directory / "control"
         os.mkfifo(fifo)
@@ -120,6 +122,7 @@ def prestart(engine: DockerEngine, shape: ContainerSpec, key: str, root: Path, s
         return Waiting(cid, shape, key, directory, fd, results, output, config, prestarted,
                        cgroups.cpu_reader(pid) if pid else None)
     except BaseException:
+        close_output(output)
         if cid:
             try:
                 engine.remove(cid)
