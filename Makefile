@@ -6,7 +6,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt containerlib/pyproject.toml client/pyproject.toml 2>/dev/null | md5sum | cut -c1-12)
 
-.PHONY: run test venv docker images bench lint clean synth infra-deps
+.PHONY: run test venv docker images bench soak lint clean synth infra-deps
 
 run: venv docker images
 	$(VPY) -m localstack.launcher
@@ -31,6 +31,14 @@ images: venv docker
 
 bench: venv docker images
 	$(VPY) -m bench $(if $(QUICK),--quick,)
+
+# The nightly tier (reliability plan T28, not part of `make test`): locust load on the API for 2 minutes,
+# then a runner soak of MINUTES (default 30; MINUTES=3 is the short mode); NIGHTLY=load or NIGHTLY=soak
+# runs one of them. Writes bench/results/nightly.json and fails when a verdict is missed.
+NIGHTLY ?= load,soak
+MINUTES ?= 30
+soak: venv docker images
+	$(VPY) -m bench --suites $(NIGHTLY) --minutes $(MINUTES)
 
 # The CDK app (infrastructure/): pinned aws-cdk-lib into .venv and the pinned npm CLI aws-cdk@2 under
 # infrastructure/node_modules (never global), then `cdk synth` offline into infrastructure/cdk.out and

@@ -3,6 +3,9 @@
 The full run (``make bench``) writes ``bench/results/latest.json``, the PNG plots next to it and the
 README's results table. The smoke run (``make bench QUICK=1``, what CI runs) measures small counts and
 writes to ``bench/results/quick/`` so it never overwrites the published numbers.
+
+The nightly tier (``make soak [MINUTES=N]``: ``--suites load,soak [--minutes N]``) is separate, see
+``bench.nightly``: its suites run only when named, on their own, and write ``nightly.json``.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api, baseline, idle, latency, plots, readme, report, scale, throughput, warm_start
+from bench import api, baseline, idle, latency, nightly, plots, readme, report, scale, throughput, warm_start
 from bench.profile import FULL, QUICK, Profile
 from bench.system import BenchSystem
 
@@ -48,7 +51,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: small counts, a minute or two")
     parser.add_argument("--out", type=Path, help="output directory (default bench/results[/quick])")
-    parser.add_argument("--suites", default=",".join(SUITES), help=f"comma separated subset of {','.join(SUITES)}")
+    parser.add_argument("--suites", default=",".join(SUITES),
+                        help=f"comma separated subset of {','.join(SUITES)}, or of the nightly tier's "
+                             f"{','.join(nightly.SUITES)} (run on their own)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="nightly soak duration (default 30)")
+    parser.add_argument("--baseline", type=Path, help="nightly: result file with the load p95 baseline "
+                                                      "(default: the committed bench/results/nightly.json)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite README's results table")
     return parser.parse_args(argv)
 
@@ -58,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     profile = QUICK if args.quick else FULL
     names = [n.strip() for n in args.suites.split(",") if n.strip()]
+    if any(n in nightly.SUITES for n in names):
+        if not all(n in nightly.SUITES for n in names):
+            LOG.error("the nightly suites %s run on their own", list(nightly.SUITES))
+            return 2
+        return nightly.run(names, args.minutes, args.out, args.baseline)
     unknown = [n for n in names if n not in SUITES]
     if unknown:
         LOG.error("unknown suite(s) %s; choose from %s", unknown, list(SUITES))

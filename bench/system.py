@@ -32,7 +32,7 @@ from runners.engine import LABEL_ACTOR
 NOOP_IMAGE = "abacosamples/noop"  # busybox ``/bin/true``: the container does nothing measurable
 BENCH_TENANT = "BENCH"
 # Every runner pool a suite may use; the API validates an actor's queue against this list.
-BENCH_POOLS = ("default", "lat", "tp1", "tp2", "tp4", "tp8", "zero", "out", "idle", "api", "warm")
+BENCH_POOLS = ("default", "lat", "tp1", "tp2", "tp4", "tp8", "zero", "out", "idle", "api", "warm", "load", "soak")
 RUNNER_STOP_TIMEOUT = 30.0
 READY_TIMEOUT = 120.0
 CLIENT_THREADS = 8  # concurrent clients when the bench registers actors or sends many messages
@@ -151,8 +151,12 @@ class ApiClient:
         self._conn: http.client.HTTPConnection | None = None
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        headers = {"tenant": self.tenant, "Content-Type": "application/json"}
         payload = json.dumps(body).encode() if body is not None else None
+        return self.request_raw(method, path, payload, "application/json")
+
+    def request_raw(self, method: str, path: str, payload: bytes | None, content_type: str) -> tuple[int, Any]:
+        """One request with a body of ``content_type`` (a binary message is ``application/octet-stream``)."""
+        headers = {"tenant": self.tenant, "Content-Type": content_type}
         for attempt in (1, 2):
             if self._conn is None:
                 self._conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
@@ -179,6 +183,13 @@ class ApiClient:
 
     def send(self, actor_id: str, message: str = "bench") -> str:
         return str(self.ok("POST", f"/actors/{actor_id}/messages", {"message": message})["execution_id"])
+
+    def send_binary(self, actor_id: str, data: bytes) -> str:
+        """A binary message: its body always travels through the payloads bucket."""
+        status, answer = self.request_raw("POST", f"/actors/{actor_id}/messages", data, "application/octet-stream")
+        if status != 200:
+            raise BenchError(f"POST binary message to {actor_id}: HTTP {status}: {answer}")
+        return str(answer["result"]["execution_id"])
 
     def workers(self, actor_id: str) -> list[dict[str, Any]]:
         return list(self.ok("GET", f"/actors/{actor_id}/workers"))
