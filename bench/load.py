@@ -16,11 +16,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from bench import checks
-from bench.system import BenchError, BenchSystem, parallel
+from bench.system import BenchError, BenchSystem, cpu_of, parallel, process_tree
 
 POOL = "load"
 TENANT = "BENCH-LOAD"
@@ -45,8 +46,10 @@ def run(system: BenchSystem, users: int = USERS, seconds: int = SECONDS) -> dict
             "--spawn-rate", str(SPAWN_PER_S), "--run-time", f"{seconds}s", "--host", system.stack.api_url,
             "--json-file", str(out / "stats"), "--csv", str(out / "locust"), "--only-summary",
             "--loglevel", "WARNING", "--logfile", str(out / "locust.log")]
+    cpu_before, began = _cpu(system), time.monotonic()
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + LOCUST_GRACE_SECONDS,
                           check=False)
+    cpu_after, wall = _cpu(system), time.monotonic() - began
     stats_file = out / "stats.json"
     if not stats_file.exists():
         raise BenchError(f"locust wrote no statistics (exit {done.returncode}): {done.stderr[-2000:]}")
@@ -55,7 +58,15 @@ def run(system: BenchSystem, users: int = USERS, seconds: int = SECONDS) -> dict
     if done.returncode not in (0, 1):
         raise BenchError(f"locust exited {done.returncode}: {done.stderr[-2000:]}")
     return {"users": users, "seconds": seconds, "user_rps": USER_RPS, "offered_rps": users * USER_RPS,
-            "actors": ACTORS, "executor": f"none: pool {POOL!r} has no runner", **result}
+            "actors": ACTORS, "executor": f"none: pool {POOL!r} has no runner", **result,
+            # share of one core over the run (locust's start-up included): where the time goes
+            "cpu_percent": {k: round((cpu_after[k] - cpu_before[k]) * 100 / wall, 1) for k in cpu_before}}
+
+
+def _cpu(system: BenchSystem) -> dict[str, float]:
+    """CPU seconds so far of the API (gunicorn and its workers) and of the emulator."""
+    api = system.stack.procs["api"].pid
+    return {"api": cpu_of(process_tree(api)), "emulator": cpu_of([system.emulator_pid])}
 
 
 def summarise(entries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import docker
 from bench.system import BENCH_TENANT, BenchSystem, poll
 from chalicelib import aws, resources
 from runners.engine import LABEL_ACTOR, LABEL_WARM
+from runners.hardening import HOSTS_FILE
 
 LOG = logging.getLogger("bench")
 POOL = "soak"
@@ -42,6 +43,7 @@ SAMPLE_SECONDS = 5.0
 SERIES_POINTS = 120  # samples kept in the report (evenly spaced)
 QUIET_TIMEOUT = 90.0  # for a quiet point: no container of ours running and the descriptor count steady
 STEADY_LOOKS = 3  # ... the same count this many times in a row, a second apart
+RUNNER_DIR = "abaco-runner"  # the runner's work root under its TMPDIR (``runners.delivery.work_root``)
 DRAIN_TIMEOUT = 600.0  # after the last message is sent, for every execution to finish
 
 
@@ -210,11 +212,16 @@ def _count_labelled(labels: list[str]) -> int:
 
 
 def count_files(root: Path) -> dict[str, int]:
-    """What lies under ``root`` by kind (directories apart: an empty one holds nothing)."""
+    """What lies under ``root`` by kind (directories apart: an empty one holds nothing). The host's one
+    ``/etc/hosts`` for network-less containers is kept on purpose (written once, reused by every
+    container) and is not counted."""
     counts = {"dir": 0, "fifo": 0, "socket": 0, "file": 0, "other": 0}
+    kept = {str(root / RUNNER_DIR / HOSTS_FILE)}
     for directory, dirs, names in os.walk(root):
         counts["dir"] += len(dirs)
         for name in names:
+            if os.path.join(directory, name) in kept:
+                continue
             mode = os.lstat(os.path.join(directory, name)).st_mode
             kind = ("fifo" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode)
                     else "file" if stat.S_ISREG(mode) else "other")

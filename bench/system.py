@@ -291,6 +291,16 @@ def cpu_by_component(system: BenchSystem, pool: str) -> dict[str, float]:
     }
 
 
+def cpu_of(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes (those gone meanwhile count nothing)."""
+    return _cpu_of(pids)
+
+
+def process_tree(root: int) -> list[int]:
+    """A process and all its descendants."""
+    return _tree(root)
+
+
 def _cpu_of(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
