@@ -87,6 +87,8 @@ def route(app: Chalice, path: str, **views: View) -> None:
             response = _render(view(request, **params))
         except errors.AbacoError as exc:
             response = error_response(exc)
+            if isinstance(exc, errors.MethodNotAllowed):
+                response.headers["Allow"] = allowed  # RFC 9110: a 405 lists the methods the resource serves
         except Exception:  # the last line of defence: log it, never leak a traceback
             LOG.error("unhandled error on %s %s\n%s", method, path, traceback.format_exc())
             response = _json(500, envelope(None, "Unrecognized exception type. Please contact the "
@@ -175,9 +177,9 @@ def body_fields(request: Any) -> dict[str, Any]:
     if fields is not None:
         return fields
     parsed = json_body(request)
-    if parsed is None:
+    if parsed is None and not (request.raw_body or b"").strip():
         return {}
-    if not isinstance(parsed, dict):
+    if not isinstance(parsed, dict):  # a JSON null is not an empty body
         raise errors.BadRequest("The request body must be a JSON object or form data.")
     return parsed
 

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from chalicelib.errors import BadRequest
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+# int() also takes "1_000" and non-ASCII digits; an integer field takes decimal digits only (with
+# spaces around as str.strip() sees them; int() itself would refuse \x1c-\x1f).
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
 
 
 def as_bool(value: Any, field: str, prefix: str) -> bool:
@@ -23,12 +27,17 @@ def as_bool(value: Any, field: str, prefix: str) -> bool:
 def as_int(value: Any, field: str, prefix: str, minimum: int | None = None) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise BadRequest(f"{prefix}: {field}: '{value}' is not a valid integer.")
+    invalid = BadRequest(f"{prefix}: {field}: '{value}' is not a valid integer.")
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise invalid  # int() would take True as 1 and truncate 2.5 to 2
+    if isinstance(value, str):
+        if not _INT_TEXT.fullmatch(value.strip()):
+            raise invalid
+        value = value.strip()
     try:
         number = int(value)
-    except (TypeError, ValueError) as exc:
-        raise BadRequest(f"{prefix}: {field}: '{value}' is not a valid integer.") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise invalid from exc
     if minimum is not None and number < minimum:
         raise BadRequest(f"{prefix}: {field} must be at least {minimum}.")
     return number

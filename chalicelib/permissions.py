@@ -39,7 +39,7 @@ class Level(enum.IntEnum):
         text = str(value).strip().upper()
         if text in cls.__members__:
             return cls[text]
-        if text.isdigit() and int(text) in iter(cls):
+        if text.isascii() and text.isdigit() and int(text) in iter(cls):
             return cls(int(text))
         raise ValueError(f"invalid permission level: {value!r}")
 

@@ -22,6 +22,7 @@ from chalicelib.envelope import to_snake
 from chalicelib.errors import BadRequest
 from chalicelib.limits import MAX_PAGE_LIMIT
 
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
 DEFAULT_LIMIT = 100  # Abaco's code default (its docs say 10)
 OPERATORS = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "nin", "like", "nlike", "between")
 NOT_FILTERS = frozenset({"search", "exactsearch", "skip", "limit", "x-nonce"})
@@ -101,10 +102,9 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> Query:
 
 
 def _non_negative(key: str, value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise BadRequest(f'Inputted "{key}" parameter must be an int. Received: {value}') from exc
+    if not _DECIMAL.fullmatch(value.strip()):  # int() would also take "1_000" and non-ASCII digits
+        raise BadRequest(f'Inputted "{key}" parameter must be an int. Received: {value}')
+    number = int(value.strip())
     if number < 0:
         raise BadRequest(f'Inputted "{key}" must be positive. Received: {value}')
     return number

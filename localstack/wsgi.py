@@ -9,11 +9,12 @@ import base64
 import json
 import sys
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalice.config import Config
-from chalice.local import LocalGateway, LocalGatewayException
+from chalice.local import LambdaEventConverter, LocalGateway, LocalGatewayException, MatchResult, RouteMatcher
 
 from chalicelib import errors, staging
 from chalicelib.http import error_response
@@ -38,11 +39,13 @@ class ChaliceWSGI:
         gateway = getattr(self._local, "gateway", None)
         if gateway is None:
             gateway = self._local.gateway = LocalGateway(self._app, self._config)
+            gateway.event_converter = LambdaEventConverter(SegmentMatcher(list(self._app.routes)),
+                                                           self._app.api.binary_types)
         return gateway
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
-        path = environ.get("PATH_INFO", "/") or "/"
+        path = request_path(environ)
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
         headers = _headers(environ)
@@ -92,6 +95,30 @@ class ChaliceWSGI:
         for name, values in (response.get("multiValueHeaders") or {}).items():
             out_headers[name] = ", ".join(values)
         return response["statusCode"], out_headers, payload
+
+
+class SegmentMatcher(RouteMatcher):
+    """Chalice's route matcher run on the still percent-encoded path, each captured segment decoded after.
+
+    Matching the decoded path (WSGI's PATH_INFO) split an identifier holding ``/`` into two segments and
+    cut the path at a ``?`` or ``#`` in it (a 405 or 404 for the wrong route); API Gateway routes on the
+    encoded path and hands views decoded parameters, and so does this.
+    """
+
+    def match_route(self, url: str) -> MatchResult:
+        matched = super().match_route(url)
+        captured = {name: urllib.parse.unquote(value) for name, value in matched.captured.items()}
+        return MatchResult(matched.route, captured, matched.query_params)
+
+
+def request_path(environ: dict[str, Any]) -> str:
+    """The path as the client sent it (percent-encoded): gunicorn's RAW_URI, else PATH_INFO re-encoded."""
+    raw = environ.get("RAW_URI")
+    if raw:
+        path = urllib.parse.urlsplit(raw).path if "://" in raw else raw.split("?", 1)[0].split("#", 1)[0]
+    else:
+        path = urllib.parse.quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/")
+    return path or "/"
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:

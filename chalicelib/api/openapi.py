@@ -8,7 +8,8 @@ from chalice import Blueprint
 
 from chalicelib import http, openapi
 from chalicelib.http import Raw, route
-from chalicelib.permissions import Level, Scope, needs
+from chalicelib.openapi.links import scopes_of
+from chalicelib.permissions import Level, Scope, needs, required
 from chalicelib.settings import get_settings
 
 bp = Blueprint(__name__)
@@ -17,7 +18,9 @@ bp = Blueprint(__name__)
 @needs(Level.NONE, Scope.AUTHENTICATED)
 def get_openapi(request: Any) -> Raw:
     settings = get_settings()
-    return Raw(json.dumps(openapi.document(settings.api_server, settings.version, http.SERVED)), "application/json")
+    doc = openapi.document(settings.api_server, settings.version, http.SERVED,
+                           scopes_of(http.REGISTERED, required), tuple(settings.pool_names))
+    return Raw(json.dumps(doc), "application/json")
 
 
 route(bp, "/actors/openapi.json", GET=get_openapi)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.limits import MAX_PAGE_LIMIT
+
 
 def _obj(props: dict[str, Any], required: tuple[str, ...] = (), extra: bool = True) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": props}
@@ -21,25 +23,10 @@ STR, INT, BOOL, ANY = {"type": "string"}, {"type": "integer"}, {"type": "boolean
 OPT_STR, OPT_INT = {"type": "string", "nullable": True}, {"type": "integer", "nullable": True}
 TIME = {"type": "string", "format": "date-time", "nullable": True, "description": "ISO-8601 UTC"}
 LINKS = {"type": "object", "additionalProperties": {"type": "string"}}
-BOOLISH = {"oneOf": [BOOL, {"type": "string", "enum": ["true", "false", "True", "False"]}]}
-
-_ACTOR_INPUT = {
-    "image": {**STR, "description": "Docker image (required)"}, "description": STR, "stateless": BOOLISH,
-    "privileged": BOOLISH, "type": {"type": "string", "enum": ["none", "bin", "json"]}, "link": STR,
-    "webhook": {**STR, "format": "uri"}, "token": BOOLISH, "hints": {"type": "array", "items": STR},
-    "default_environment": {"type": "object"}, "max_workers": INT, "mem_limit": STR,
-    "max_cpus": {**INT, "description": "nanoCPUs"}, "use_container_uid": BOOLISH, "run_as_executor": BOOLISH,
-    "queue": STR, "log_ex": {**INT, "description": "seconds"},
-    "max_attempts": {**INT, "description": "runs of one message after runner losses"},
-    "max_run_time": {**INT, "description": "seconds before the container is stopped"},
-    "cron_schedule": {**STR, "example": "2030-01-01 05 + 1 day"}, "cron_on": BOOLISH, "state": ANY,
-}
 
 SCHEMAS: dict[str, Any] = {
     "Envelope": _obj({"message": STR, "result": ANY, "status": {"type": "string", "enum": ["success", "error"]},
                       "version": STR}, ("message", "result", "status", "version")),
-    "ActorInput": _obj({**_ACTOR_INPUT, "name": STR}, ("image",)),
-    "ActorUpdate": _obj({**_ACTOR_INPUT, "force": BOOLISH}, ("image",)),
     "Actor": _obj({
         "id": STR, "name": OPT_STR, "owner": STR, "image": STR, "description": STR, "stateless": BOOL,
         "privileged": BOOL, "type": STR, "hints": {"type": "array", "items": STR}, "default_environment": {
@@ -56,12 +43,10 @@ SCHEMAS: dict[str, Any] = {
     "AdminActor": {"allOf": [{"$ref": "#/components/schemas/Actor"}, _obj({
         "workers": _list("Worker"), "messages": INT, "executions": INT, "runtime": INT})]},
     "AdminActorList": _list("AdminActor"),
-    "MessageInput": {"oneOf": [_obj({"message": STR}, ("message",)), {"type": "object"},
-                               {"type": "string", "format": "binary"}]},
+    "MessageInput": {"description": "any JSON value; an object with a message field sends that text"},
     "MessageSent": _obj({"execution_id": STR, "msg": ANY, "_links": LINKS}),
     "MessageCount": _obj({"messages": INT, "_links": LINKS}),
     "MessagesPurged": _obj({"msg": STR, "_links": LINKS}),
-    "ExecutionInput": _obj({"runtime": INT, "cpu": INT, "io": INT}),
     "Execution": _obj({
         "id": STR, "actor_id": STR, "executor": STR, "worker_id": OPT_STR,
         "status": {"type": "string", "enum": ["SUBMITTED", "RUNNING", "COMPLETE", "ERROR"]},
@@ -77,34 +62,23 @@ SCHEMAS: dict[str, Any] = {
         "_links": LINKS}),
     "Logs": _obj({"logs": STR, "_links": LINKS}),
     "State": _obj({"state": ANY}),
-    "StateInput": {"description": "any non-empty JSON value"},
     "Worker": _obj({
         "id": STR, "actor_id": STR, "tenant": STR, "status": STR, "image": STR, "revision": INT, "ch_name": STR,
         "location": STR, "cid": STR, "host_id": STR, "host_ip": STR, "create_time": TIME,
         "last_execution_time": TIME, "last_health_check_time": TIME, "_links": LINKS}, ("id", "status")),
     "WorkerList": _list("Worker"),
-    "WorkersInput": _obj({"num": INT}),
-    "AliasInput": _obj({"alias": STR, "actor_id": STR}, ("alias", "actor_id")),
-    "AliasUpdate": _obj({"actor_id": STR}, ("actor_id",)),
     "Alias": _obj({"alias": STR, "actor_id": STR, "owner": STR, "create_time": TIME, "_links": LINKS},
                   ("alias", "actor_id")),
     "AliasList": _list("Alias"),
-    "ConfigInput": _obj({"name": STR, "value": ANY, "is_secret": BOOLISH,
-                         "actors": {**STR, "description": "comma-separated actor ids and/or aliases"}},
-                        ("name", "value", "is_secret", "actors")),
-    "ConfigUpdate": _obj({"value": ANY, "is_secret": BOOLISH, "actors": STR}, ("value", "is_secret", "actors")),
     "Config": _obj({"name": STR, "value": {**STR, "description": "ciphertext when is_secret"},
                     "is_secret": BOOL, "actors": STR, "owner": STR, "create_time": TIME,
                     "last_update_time": TIME, "_links": LINKS}, ("name", "value", "is_secret", "actors")),
     "ConfigList": _list("Config"),
-    "PermissionInput": _obj({"user": STR, "level": {"type": "string",
-                                                   "enum": ["NONE", "READ", "EXECUTE", "UPDATE"]}},
-                            ("user", "level")),
     "Permissions": {"type": "object", "additionalProperties": {"type": "string"}},
-    "NonceInput": _obj({"level": STR, "max_uses": INT, "description": STR}),
     "Nonce": _obj({"id": STR, "actor_id": OPT_STR, "alias": OPT_STR, "owner": STR, "roles": {
         "type": "array", "items": STR}, "level": STR, "max_uses": INT, "current_uses": INT,
-        "remaining_uses": INT, "description": STR, "create_time": TIME, "last_use_time": TIME,
+        "remaining_uses": INT, "description": STR, "create_time": TIME, "last_use_time": {"oneOf": [
+            TIME, {"type": "string", "enum": ["None"]}], "description": "ISO-8601 UTC; \"None\" until used (Abaco)"},
         "_links": LINKS}),
     "NonceList": _list("Nonce"),
     "SearchResult": _obj({"_metadata": _obj({"total_count": INT, "records_skipped": INT, "record_limit": INT,
@@ -121,22 +95,21 @@ SCHEMAS: dict[str, Any] = {
 
 SEARCH_PARAMETERS: list[dict[str, Any]] = [
     {"name": "search", "in": "query", "required": False, "schema": STR,
-     "description": "words to find anywhere in the record (any of them); may repeat"},
+     "description": "words to find anywhere in the record (any of them); may repeat. Any other parameter is a "
+                    "field filter: field=value or field.<op>=value with op in eq, neq, gt, gte, lt, lte, in, nin, "
+                    "like, nlike, between, on any field of the records, nested with dots (final_state.ExitCode); "
+                    "OpenAPI 3.0 cannot describe parameters by name pattern, so they are not listed"},
     {"name": "exactsearch", "in": "query", "required": False, "schema": STR,
      "description": "a phrase that must appear; may repeat"},
     {"name": "skip", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "default": 0}},
     {"name": "limit", "in": "query", "required": False,
-     "schema": {"type": "integer", "minimum": 0, "default": 100}},
-    {"name": "filters", "in": "query", "required": False, "style": "form", "explode": True,
-     "schema": {"type": "object", "additionalProperties": STR},
-     "description": "field=value or field.<op>=value with op in eq, neq, gt, gte, lt, lte, in, nin, like, "
-                    "nlike, between; nested fields with dots (final_state.ExitCode)"},
+     "schema": {"type": "integer", "minimum": 0, "default": 100},
+     "description": f"values above {MAX_PAGE_LIMIT} count as {MAX_PAGE_LIMIT}"},
 ]
 
 MESSAGE_ENV_PARAMETERS: list[dict[str, Any]] = [
-    {"name": "_abaco_synchronous", "in": "query", "required": False, "schema": BOOL,
-     "description": "wait for the execution and return its result or logs"},
-    {"name": "environment", "in": "query", "required": False, "style": "form", "explode": True,
-     "schema": {"type": "object", "additionalProperties": STR},
-     "description": "every other query parameter becomes an environment variable of the container"},
+    {"name": "_abaco_synchronous", "in": "query", "required": False, "schema": STR,
+     "description": "true (any case) waits for the execution and returns its result or logs; any other value "
+                    "sends the message asynchronously. Every other query parameter becomes an environment "
+                    "variable of the container (any name without '=' or NUL)"},
 ]

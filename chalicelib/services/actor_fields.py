@@ -94,11 +94,12 @@ def _check(fields: dict[str, Any], settings: Settings) -> None:
 
 
 def _image(value: Any) -> str:
-    image = inputs.as_str(value, "image", PREFIX).strip()
+    raw = inputs.as_str(value, "image", PREFIX)
+    image = raw.strip()
     if not image:
         raise BadRequest(f"{PREFIX}: image: Missing required parameter in the JSON body or the post body "
                          "or the query string")
-    if len(image) > MAX_TEXT or any(c.isspace() for c in image):
+    if len(raw) > MAX_TEXT or any(c.isspace() for c in image):
         raise BadRequest(f"{PREFIX}: image: '{image[:100]}' is not a valid image reference.")
     return image
 
@@ -146,11 +147,12 @@ def _hints(value: Any) -> list[str]:
 
 def webhook(value: Any) -> str:
     """An http(s) URL with a host, never an address in a private or link-local range."""
-    url = inputs.as_str(value, "webhook", PREFIX).strip()
+    raw = inputs.as_str(value, "webhook", PREFIX)
+    url = raw.strip()
     if not url:
         return ""
     parsed = urllib.parse.urlsplit(url)
-    if (parsed.scheme not in ("http", "https") or not parsed.hostname or len(url) > MAX_URL
+    if (parsed.scheme not in ("http", "https") or not parsed.hostname or len(raw) > MAX_URL
             or any(c.isspace() for c in url)):
         raise BadRequest(f"{PREFIX}: webhook: '{url[:200]}' is not a valid http(s) URL.")
     try:

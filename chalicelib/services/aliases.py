@@ -66,7 +66,10 @@ def _target(backend: Backend, caller: Caller, body: dict[str, Any]) -> str:
 
 def create(backend: Backend, caller: Caller, body: dict[str, Any]) -> Alias:
     """The caller needs UPDATE on the target actor, and gets UPDATE on the alias."""
-    name = inputs.as_str(body.get("alias"), "alias", PREFIX).strip()
+    raw = inputs.as_str(body.get("alias"), "alias", PREFIX)
+    if len(raw) > MAX_ALIAS_LENGTH:  # before stripping: the limit is on what was sent
+        raise BadRequest(f"{PREFIX}. An alias is at most {MAX_ALIAS_LENGTH} printable characters.")
+    name = raw.strip()
     validate_name(name)
     actor_id = _target(backend, caller, body)
     alias = Alias(tenant=caller.tenant, alias=name, actor_id=actor_id, owner=caller.username,

@@ -28,7 +28,10 @@ MAX_ACTORS = 100
 
 
 def _name(value: Any) -> str:
-    name = inputs.as_str(value, "name", PREFIX).strip()
+    raw = inputs.as_str(value, "name", PREFIX)
+    name = raw.strip()
+    if len(raw) > MAX_NAME_LENGTH:  # before stripping: the limit is on what was sent
+        raise BadRequest(f"{PREFIX}. A config name is at most {MAX_NAME_LENGTH} printable characters.")
     if not name:
         raise BadRequest(f"{PREFIX}. Missing required field: name")
     if name in RESERVED_WORDS:

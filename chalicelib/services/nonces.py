@@ -34,6 +34,8 @@ PREFIX = "Invalid nonce description"
 ACTOR_LEVELS = (Level.NONE, Level.READ, Level.EXECUTE, Level.UPDATE)
 ALIAS_LEVELS = (Level.NONE, Level.READ, Level.EXECUTE)  # Abaco: alias nonces cannot carry UPDATE
 EXHAUSTED = "No remaining uses left for this nonce."
+MAX_DESCRIPTION = 4_096  # characters, as an actor's description: keeps the nonce item small
+MAX_USES = 1_000_000_000  # a finite max_uses above this is meaningless (and must fit a DynamoDB number)
 
 
 def hash_secret(secret: str) -> str:
@@ -63,9 +65,11 @@ def parse(body: dict[str, Any], kind: Kind) -> tuple[Level, int, str]:
         raise BadRequest(f"{PREFIX}: level: must be one of {', '.join(lvl.name for lvl in allowed)}.")
     max_uses = inputs.as_int(body.get("max_uses", -1), "max_uses", PREFIX)
     max_uses = -1 if max_uses is None else max_uses
-    if max_uses == 0 or max_uses < -1:
-        raise BadRequest(f"{PREFIX}: max_uses: must be a positive integer or -1 (unlimited).")
+    if max_uses == 0 or max_uses < -1 or max_uses > MAX_USES:
+        raise BadRequest(f"{PREFIX}: max_uses: must be a positive integer up to {MAX_USES} or -1 (unlimited).")
     description = inputs.as_str(body.get("description"), "description", PREFIX)
+    if len(description) > MAX_DESCRIPTION:
+        raise BadRequest(f"{PREFIX}: description: longer than {MAX_DESCRIPTION} characters.")
     return level, max_uses, description
 
 

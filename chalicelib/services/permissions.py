@@ -16,6 +16,7 @@ from chalicelib.errors import BadRequest, NotAuthorized, NotFound
 from chalicelib.permissions import WORLD, Kind, Level
 
 T = TypeVar("T")
+MAX_USER_LENGTH = 128  # a user name in a grant (JWT subjects are far shorter)
 
 NOT_AUTHORIZED = {
     Kind.ACTOR: "Not authorized -- you do not have access to this actor.",
@@ -83,8 +84,9 @@ def parse_grant(body: Mapping[str, Any]) -> tuple[str, Level]:
     except ValueError as exc:
         raise BadRequest(f"Invalid permission description: level: '{raw}' is not one of NONE, READ, "
                          "EXECUTE, UPDATE.") from exc
+    too_long = len(user) > MAX_USER_LENGTH  # the limit is on what was sent, before stripping
     user = user.strip()
-    if "#" in user or len(user) > 128 or any(ord(c) < 32 for c in user):
+    if too_long or "#" in user or any(ord(c) < 32 for c in user):
         raise BadRequest("Invalid permission description: user: invalid user name.")
     return user, level
 

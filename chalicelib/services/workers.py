@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import inputs
 from chalicelib.backend import Backend
 from chalicelib.errors import BadRequest, Conflict
 from chalicelib.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus
@@ -84,10 +85,8 @@ def current_slots(backend: Backend, actor: Actor) -> set[int]:
 
 
 def add_workers(backend: Backend, actor: Actor, num: Any) -> str:
-    try:
-        wanted = int(num if num not in (None, "") else 1)
-    except (TypeError, ValueError) as exc:
-        raise BadRequest(f"Invalid num: '{num}' is not an integer.") from exc
+    wanted = inputs.as_int(num, "num", "Invalid workers description")
+    wanted = 1 if wanted is None else wanted
     if wanted < 1:
         raise BadRequest("num must be a positive integer.")
     current = len(live_workers(backend, actor))
