@@ -108,7 +108,8 @@ SEARCH_PARAMETERS: list[dict[str, Any]] = [
 ]
 
 MESSAGE_ENV_PARAMETERS: list[dict[str, Any]] = [
-    {"name": "_abaco_synchronous", "in": "query", "required": False, "schema": STR,
+    {"name": "_abaco_synchronous", "in": "query", "required": False,
+     "schema": {"type": "string", "pattern": r"^[^\x00]*$"},
      "description": "true (any case) waits for the execution and returns its result or logs; any other value "
                     "sends the message asynchronously. Every other query parameter becomes an environment "
                     "variable of the container (any name without '=' or NUL)"},

@@ -128,7 +128,8 @@ def test_fuzzing_without_credentials_gets_only_401s_and_public_pages(fuzz_stack:
     assert done.returncode == 0, _explain(done)
     statuses = _statuses(tmp_path / "anonymous")
     secured = {label for label, codes in statuses.items() if not label.startswith("GET /dashboard")}
-    assert secured and all(statuses[label] <= {401, 405} for label in secured), statuses
+    # 405: the verb is refused before credentials are read; 414: the HTTP front end refuses the request line.
+    assert secured and all(statuses[label] <= {401, 405, 414} for label in secured), statuses
 
 
 def _statuses(report_dir: Path) -> dict[str, set[int]]:
