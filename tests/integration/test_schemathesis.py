@@ -29,7 +29,7 @@ from tests import jwt_keys
 from tests.conftest import start_stack
 from tests.integration import fuzz_seed
 
-EXAMPLES = int(os.environ.get("ABACO_FUZZ_EXAMPLES", "10"))  # per operation and phase; see the README
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))  # per operation and phase; see the README
 MAX_RESPONSE_SECONDS = 5.0  # generous for a loaded 2-core CI machine; a hang or a slow path still fails
 SYNC_TIMEOUT = "0.5"  # seconds a synchronous message waits (no runner here: it always times out)
 ST_TIMEOUT = 600  # seconds one st run may take before the test gives up on it
@@ -85,7 +85,7 @@ def run_st(stack: Stack, tmp: Path, name: str, token: str | None, *args: str,
     argv = [str(Path(sys.executable).parent / "st"), "--config-file", str(config), "run", str(spec),
             "--url", stack.api_url, "--checks", "all", "--exclude-checks", "positive_data_acceptance",
             "--max-response-time", str(MAX_RESPONSE_SECONDS), "--max-examples", str(EXAMPLES), "--workers", "1",
-            "--phases", phases, "--seed", os.environ.get("ABACO_FUZZ_SEED", "26"),
+            "--phases", phases, "--seed", os.environ.get("FUZZ_SEED", "26"),
             "--report", "ndjson", "--report-dir", str(report), "--output-truncate", "true", *args]
     if token:
         argv += ["--header", f"Authorization: Bearer {token}"]
