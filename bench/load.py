@@ -4,7 +4,8 @@ The "fake executor" is no executor: the actors sit in a runner pool that no runn
 suite), so the messages posted queue up and start no container. Twenty users posting at full speed would
 otherwise ask this 2-core machine for tens of containers a second, and the test would measure Docker, not
 the API. The emulator still does all the work a POST costs (PutItem, SendMessage, the conditional
-mark-sent UpdateItem): about 290 conditional writes a second on moto bound what the API can accept.
+mark-sent UpdateItem); the reliability plan measured about 290 conditional writes a second on moto, which
+bounds what the API can accept.
 
 Locust runs as a child process (``bench/locustfile.py``; gevent must not patch this process) and writes
 its final statistics as JSON; the numbers here are computed from its per-second counts and response-time
