@@ -4,6 +4,12 @@ The worker thread renews the lease on its heartbeat, but a call to an unreachabl
 many seconds; so a separate thread watches every running container's lease deadline (last successful
 renewal + lease - margin) and kills the container when it passes. The worker then writes nothing for that
 attempt: another runner may already own the next one (reliability plan §1.3 step 3).
+
+The same watchdog fences the whole host (issue 5: "a runner cut off from the store fences itself"): when
+no call to the store has succeeded for the lease minus the margin (the host's own heartbeat thread makes
+one every few seconds, each lease renewal counts too), the host is cut off. Every watched container is
+killed at once, whatever its own deadline, new attempts are fenced as soon as they are watched, and the
+host and its workers take no work until a call succeeds again (``contact``).
 """
 from __future__ import annotations
 
@@ -26,13 +32,22 @@ class _Watched:
 
 
 class Fence:
-    def __init__(self, kill: Callable[[str], None], on_fence: Callable[[str], None] | None = None) -> None:
+    def __init__(self, kill: Callable[[str], None], on_fence: Callable[[str], None] | None = None,
+                 lease_seconds: float | None = None, on_cut_off: Callable[[bool], None] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``lease_seconds`` turns on host-wide fencing (None: per attempt only); ``on_cut_off`` hears
+        True when the host is cut off and False when the store answers again."""
         self._kill = kill
         self._on_fence = on_fence
         self._lock = threading.Lock()
         self._watched: dict[str, _Watched] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fence", daemon=True)
+        self._lease_seconds = lease_seconds
+        self._on_cut_off = on_cut_off
+        self._clock = clock
+        self._last_contact = clock()
+        self.cut_off = threading.Event()  # set while the host is fenced: take no work, write nothing
 
     @staticmethod
     def deadline(renewed_at: float, lease_seconds: float) -> float:
@@ -47,8 +62,22 @@ class Fence:
         self._stop.set()
 
     def watch(self, key: str, cid: str | None, deadline: float) -> None:
+        """Watch a new attempt; fenced from the start while the host is cut off."""
         with self._lock:
-            self._watched[key] = _Watched(cid, deadline)
+            self._watched[key] = _Watched(cid, deadline, fenced=self.cut_off.is_set())
+
+    def contact(self) -> bool:
+        """A call to the store succeeded: the host is in contact (again); True when it had been cut off."""
+        now = self._clock()
+        with self._lock:
+            self._last_contact = max(self._last_contact, now)
+            restored = self.cut_off.is_set()
+            self.cut_off.clear()
+        if restored:
+            LOG.warning("the store answers again: the host takes work again")
+            if self._on_cut_off is not None:
+                self._on_cut_off(False)
+        return restored
 
     def attach(self, key: str, cid: str) -> bool:
         """The attempt's container exists now; False (and killed) when the attempt was fenced already."""
@@ -67,6 +96,7 @@ class Fence:
             watched = self._watched.get(key)
             if watched is not None and not watched.fenced:
                 watched.deadline = deadline
+        self.contact()
 
     def fenced(self, key: str) -> bool:
         with self._lock:
@@ -92,12 +122,19 @@ class Fence:
         self.check()
 
     def check(self, now: float | None = None) -> list[str]:
-        """Fence every container past its deadline; returns their keys (the thread calls this)."""
-        now = time.time() if now is None else now
+        """Fence every container past its deadline, or all of them when the host is cut off; returns
+        their keys (the thread calls this)."""
+        now = self._clock() if now is None else now
         with self._lock:
-            due = [(k, w) for k, w in self._watched.items() if not w.fenced and w.deadline <= now]
+            cut = self._newly_cut_off(now)
+            due = [(k, w) for k, w in self._watched.items() if not w.fenced and (cut or w.deadline <= now)]
             for _, watched in due:
                 watched.fenced = True
+        if cut:
+            LOG.error("no answer from the store for %.1f s: fencing the host (%d container(s))",
+                      now - self._last_contact, len(due))
+            if self._on_cut_off is not None:
+                self._on_cut_off(True)
         for key, watched in due:
             LOG.warning("lease of %s not renewed in time: fencing it", key)
             if watched.cid:
@@ -105,6 +142,15 @@ class Fence:
             if self._on_fence is not None:
                 self._on_fence(key)
         return [k for k, _ in due]
+
+    def _newly_cut_off(self, now: float) -> bool:
+        """Under the lock: the host just passed its contact deadline."""
+        if self._lease_seconds is None or self.cut_off.is_set():
+            return False
+        if now < self.deadline(self._last_contact, self._lease_seconds):
+            return False
+        self.cut_off.set()
+        return True
 
     def _kill_quietly(self, cid: str) -> None:
         try:

@@ -2,7 +2,8 @@
 
 It keeps a record in the hosts table (pools, slots, workers) with a heartbeat, runs the periodic duties
 (leased ones like the reconciler and autoscaler on one host at a time), watches running containers' leases
-(fencing) and serves Prometheus metrics. Two-stage shutdown (rq, dramatiq): the first signal stops taking
+(fencing: per attempt, and the whole host when it loses the store, see ``runners.contact``) and serves
+Prometheus metrics. Two-stage shutdown (rq, dramatiq): the first signal stops taking
 work and hands prefetched messages back at once, running executions get a grace period; the second signal
 (or the end of the grace period) kills running containers and hands their messages back.
 
@@ -30,6 +31,7 @@ from chalicelib.errors import AbacoError, NotFound
 from chalicelib.models import Host, HostStatus, WorkerStatus
 from chalicelib.queue_messages import DecodeError, StartWorkerCommand
 from runners import delivery, reaper, runtime_check, warm
+from runners.contact import StoreContact, heartbeat_period
 from runners.duties import Duty, DutyScheduler, standard_duties
 from runners.engine import DockerEngine, EngineError
 from runners.fence import Fence
@@ -66,7 +68,10 @@ class RunnerHost:
         self.warm_pool = warm.WarmPool.from_settings(self.settings, self.metrics)
         self.status = HostStatus.RUNNING
         self._fence_engine: DockerEngine | None = None
-        self.fence = Fence(self._kill_container, on_fence=lambda _k: None)
+        self.fence = Fence(self._kill_container, on_fence=lambda _k: None,
+                           lease_seconds=self.settings.visibility_timeout, on_cut_off=self._on_cut_off)
+        self.contact = StoreContact(self.heartbeat, self.fence, heartbeat_period(
+            self.settings.host_heartbeat_seconds, self.settings.visibility_timeout))
         self.duties = DutyScheduler(backend, self.runner_id,
                                     on_run=lambda name: self.metrics.inc("abaco_duty_runs_total", duty=name))
         self._metrics_server: MetricsServer | None = None
@@ -121,8 +126,7 @@ class RunnerHost:
         self.reap()
         delivery.sweep_dead_runners(delivery.work_root(self.settings.runner_work_dir))
         self._heartbeat_safely()
-        self.duties.register(Duty("host-heartbeat", self.settings.host_heartbeat_seconds,
-                                  lambda _b, _n: self.heartbeat(), leased=False))
+        self.contact.start()
         self.duties.register(Duty("reap-orphans", REAP_SECONDS, lambda _b, _n: self.reap(), leased=False))
         for duty in standard_duties(self.backend):
             self.duties.register(duty)
@@ -142,7 +146,7 @@ class RunnerHost:
             self._prune()
             free = self.settings.worker_slots - len(self.workers)
             room = free if free > 0 else len(self._retirable())  # a full host can retire idle workers
-            if room <= 0:
+            if room <= 0 or self.fence.cut_off.is_set():  # cut off: no new workers until the store answers
                 self.stop.wait(FULL_PAUSE_SECONDS)
                 continue
             for url in urls.values():
@@ -272,6 +276,7 @@ class RunnerHost:
 
     def _stop_services(self) -> None:
         self.duties.stop(release=True)
+        self.contact.stop()
         self.fence.stop()
         self.status = HostStatus.STOPPED
         with self._lock:
@@ -296,8 +301,17 @@ class RunnerHost:
     def _heartbeat_safely(self) -> None:
         try:
             self.heartbeat()
+            self.fence.contact()
         except AbacoError as exc:
             LOG.warning("runner %s: host heartbeat: %s", self.runner_id, exc)
+
+    def _on_cut_off(self, cut_off: bool) -> None:
+        """The fence's verdict on the host: FENCED while the store is out of reach (the record says so
+        once it can be written again), RUNNING when it answers."""
+        if self.status not in (HostStatus.RUNNING, HostStatus.FENCED):
+            return  # draining or stopped: that stays the truth
+        self.status = HostStatus.FENCED if cut_off else HostStatus.RUNNING
+        self.metrics.inc("abaco_host_fenced_total" if cut_off else "abaco_host_reconnected_total")
 
     def _kill_container(self, cid: str) -> None:
         if self._fence_engine is not None:

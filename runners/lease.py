@@ -55,7 +55,7 @@ class Lease:
 
     def beat(self) -> bool:
         """One renewal; False once a newer attempt owns the execution."""
-        if self.lost:
+        if self.lost or self._fence.fenced(self._key):  # a fenced attempt writes nothing more
             return False
         try:
             self._backend.executions.renew(self._execution, self._seconds)

@@ -82,6 +82,8 @@ def standard_registry() -> Registry:
         ("abaco_duplicates_suppressed_total", "counter", "Duplicate or late deliveries dropped without a container"),
         ("abaco_stale_write_rejected_total", "counter", "Writes refused because a newer attempt holds the execution"),
         ("abaco_fenced_total", "counter", "Containers killed because their lease could not be renewed"),
+        ("abaco_host_fenced_total", "counter", "Times this host was cut off from the store and fenced itself"),
+        ("abaco_host_reconnected_total", "counter", "Times this host re-registered after being cut off"),
         ("abaco_dead_lettered_total", "counter", "Poison messages moved to the dead-letter queue"),
         ("abaco_handed_back_total", "counter", "Messages made visible again at shutdown"),
         ("abaco_start_failures_total", "counter", "Containers that could not be created or started"),

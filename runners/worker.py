@@ -29,6 +29,7 @@ from runners.metrics import Registry
 LOG = logging.getLogger("abaco.runner")
 ERROR_PAUSE_SECONDS = 2.0
 HEALTH_CHECK_SECONDS = 5.0  # how often an active worker re-reads its record (DELETE worker, revision)
+CUT_OFF_PAUSE_SECONDS = 0.5  # how often a worker of a host cut off from the store looks again
 STOPPING = {WorkerStatus.SHUTDOWN_REQUESTED, WorkerStatus.SHUTTING_DOWN}
 SYNC_HINT = "sync"
 # A long poll takes its messages for 2 s only; the worker then confirms them (visibility = the lease). A
@@ -224,6 +225,10 @@ class WorkerThread(threading.Thread):
     def _serve(self, worker: Worker, inbox: str, runner: ExecutionRunner) -> None:
         self._idle()
         while not self.stop_event.is_set() and not self.retiring:
+            if self.fence.cut_off.is_set():  # the host is fenced: receive nothing, write nothing
+                self.stop_event.wait(CUT_OFF_PAUSE_SECONDS)
+                self._idle()
+                continue
             try:
                 if not self._still_wanted(worker):
                     return

@@ -19,7 +19,7 @@ from chalicelib.backend import Backend
 from chalicelib.models import Execution
 from chalicelib.settings import Settings
 from localstack.launcher import Stack
-from runners.engine import LABEL_EXECUTION
+from runners.engine import LABEL_EXECUTION, LABEL_RUNNER
 
 
 class DockerEvents:
@@ -28,6 +28,7 @@ class DockerEvents:
     def __init__(self) -> None:
         self._client = docker.from_env()
         self.starts: collections.Counter[str] = collections.Counter()
+        self.by_runner: collections.Counter[str] = collections.Counter()  # container starts per runner id
         self._since = int(time.time()) - 1
         self._stream: Any = None
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -47,6 +48,7 @@ class DockerEvents:
                 execution = labels.get(LABEL_EXECUTION)
                 if execution:
                     self.starts[execution] += 1
+                    self.by_runner[labels.get(LABEL_RUNNER, "")] += 1
         except Exception:  # the stream is closed at exit
             return
 
@@ -82,6 +84,12 @@ def labelled_containers(execution_ids: set[str] | None = None) -> list[dict[str,
                 if execution_ids is None or (c.get("Labels") or {}).get(LABEL_EXECUTION) in execution_ids]
     finally:
         client.close()
+
+
+def runner_containers(runner_id: str, running_only: bool = False) -> list[dict[str, Any]]:
+    """The containers one runner created (by its label), as Docker lists them."""
+    return [c for c in labelled_containers() if (c.get("Labels") or {}).get(LABEL_RUNNER) == runner_id
+            and (not running_only or c.get("State") == "running")]
 
 
 def signal_runner(stack: Stack, name: str, signum: int) -> None:
