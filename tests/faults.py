@@ -33,6 +33,7 @@ class DockerEvents:
         self._stream: Any = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._ready = threading.Event()
+        self._lock = threading.Lock()  # the stream thread counts while the test reads
 
     def __enter__(self) -> DockerEvents:
         self._stream = self._client.api.events(since=self._since, decode=True,
@@ -47,8 +48,9 @@ class DockerEvents:
                 labels = (event.get("Actor") or {}).get("Attributes") or {}
                 execution = labels.get(LABEL_EXECUTION)
                 if execution:
-                    self.starts[execution] += 1
-                    self.by_runner[labels.get(LABEL_RUNNER, "")] += 1
+                    with self._lock:
+                        self.starts[execution] += 1
+                        self.by_runner[labels.get(LABEL_RUNNER, "")] += 1
         except Exception:  # the stream is closed at exit
             return
 
@@ -60,7 +62,9 @@ class DockerEvents:
         self._client.close()
 
     def total(self, executions: set[str] | None = None) -> int:
-        return sum(n for e, n in self.starts.items() if executions is None or e in executions)
+        with self._lock:
+            counts = list(self.starts.items())
+        return sum(n for e, n in counts if executions is None or e in executions)
 
 
 def backend_for(stack: Stack) -> Backend:
