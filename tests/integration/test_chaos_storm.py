@@ -72,7 +72,10 @@ class Poster:
         wait_for(lambda: self.count() < self._events.total() + WINDOW, 600, interval=0.2, what="room in the window")
         api = getattr(self._local, "api", None) or Api(self._url)
         self._local.api = api
-        eid = api.ok("POST", f"/actors/{actor_id}/messages", data={"message": "m"})["execution_id"]
+        # A new connection per message: a pooled one that waited for room in the window may have been
+        # closed by the server's keep-alive timeout, and a POST is not retried (it may have been taken).
+        eid = api.ok("POST", f"/actors/{actor_id}/messages", data={"message": "m"},
+                     headers={"Connection": "close"})["execution_id"]
         with self._lock:
             self.sent[eid] = actor_id
 
