@@ -53,7 +53,8 @@ def document(api_server: str, version: str, served: Mapping[str, tuple[str, ...]
     bodies = inputs.spell_spaces({**inputs.INPUTS, "ActorInput": inputs.actor_input(list(pools)),
                                   "ActorUpdate": inputs.actor_input(list(pools), update=True)})
     forms = {name + "Form": inputs.form_variant(schema) for name, schema in bodies.items()}
-    schemas = {**SCHEMAS, **bodies, **forms, "MessageInputForm": inputs.MESSAGE_FORM}
+    schemas = {**SCHEMAS, **bodies, **forms, "MessageInputForm": inputs.MESSAGE_FORM,
+               "StateInputForm": inputs.STATE_FORM}
     base = api_server.rstrip("/")
     return {
         "openapi": OPENAPI_VERSION,

@@ -255,3 +255,5 @@ def form_variant(schema: Any) -> Any:
 
 
 MESSAGE_FORM = _obj({"message": {"type": "string"}}, ("message",))
+# A state sent as a form is the object of its fields (at least one): a form body has no other shape.
+STATE_FORM = {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}}

@@ -106,3 +106,12 @@ def test_the_local_gateway_routes_on_the_encoded_path_and_decodes_each_segment()
     assert matched.route == "/actors/{actor_id}/nonces/{nonce_id}"
     assert matched.captured == {"actor_id": "a/b", "nonce_id": "x?y#z"}
     assert request_path({"PATH_INFO": "/actors/caf\u00c3\u00a9"}) == "/actors/caf%C3%A9"  # WSGI's latin-1 bytes
+
+
+def test_a_state_sent_as_a_form_is_documented_as_its_fields() -> None:
+    """A form body is always an object of fields: the JSON rule ("not empty or false") read as a form
+    let Schemathesis send ``[]`` as a 'bad' form, which is the valid field ``[]``."""
+    from chalicelib import http, openapi
+
+    schemas = openapi.document("http://x", ":dev", http.SERVED)["components"]["schemas"]
+    assert schemas["StateInputForm"]["minProperties"] == 1
