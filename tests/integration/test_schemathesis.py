@@ -29,10 +29,10 @@ from tests import jwt_keys
 from tests.conftest import start_stack
 from tests.integration import fuzz_seed
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))  # per operation and phase; see the README
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))  # per operation and phase; timings in the README
 MAX_RESPONSE_SECONDS = 5.0  # generous for a loaded 2-core CI machine; a hang or a slow path still fails
 SYNC_TIMEOUT = "0.5"  # seconds a synchronous message waits (no runner here: it always times out)
-ST_TIMEOUT = 600  # seconds one st run may take before the test gives up on it
+ST_TIMEOUT = 900  # seconds one st run may take before the test gives up on it (a loaded machine)
 KEY_ID = "fuzz-key"
 TENANT = "FUZZ"
 FUZZ_ENV = {
