@@ -284,8 +284,9 @@ def test_pools_privileged_pool_and_host_records(rstack: Stack, rapi: Api) -> Non
     special = rapi.create_actor(image="abacosamples/noop", queue="special")
     eid = _send(rapi, special["id"])
     assert rapi.wait_execution(special["id"], eid)["status"] == "COMPLETE"
-    # This machine's Docker engine refuses privileged containers ("unable to apply caps"), so for the
-    # privileged pool the test checks where the worker was placed, not the container's run.
+    # Here the test checks where the privileged actor's worker was placed; its runs are covered by
+    # tests/integration/security/test_privileged_gates.py. (This machine's Docker refuses privileged
+    # containers whose process runs as root, "unable to apply caps"; as the default uid 10000 they run.)
     privileged = rapi.create_actor(image="abacosamples/noop", privileged=True)
     for actor in (special, privileged):
         workers = wait_for(lambda a=actor: [w for w in rapi.ok("GET", f"/actors/{a['id']}/workers")
