@@ -10,7 +10,7 @@ from typing import Any
 from chalicelib import ids, inputs, netguard
 from chalicelib.auth import Caller
 from chalicelib.backend import Backend
-from chalicelib.errors import BadRequest, NotAuthorized, NotFound
+from chalicelib.errors import BadRequest, Conflict, NotAuthorized, NotFound
 from chalicelib.models import Actor, ActorStatus, ExecutionStatus, WorkerStatus
 from chalicelib.permissions import Kind, Level
 from chalicelib.services import actor_fields
@@ -22,6 +22,7 @@ from chalicelib.storage.logs import execution_key
 from chalicelib.storage.metrics import ACTOR_TOTAL
 
 PREFIX = actor_fields.PREFIX
+PUT_ATTEMPTS = 3  # a PUT re-applied over fresh reads before a conflict reaches the caller
 _HIDDEN = {"tenant", "api_server", "version", "start_failures"}
 LINK_INVALID = ("Invalid link parameter; unable to retrieve linked actor data. The link must be a valid actor id "
                 "or alias for which you have EXECUTE permission.")
@@ -76,8 +77,19 @@ def _initial_state(body: dict[str, Any]) -> Any:
 
 
 def update(backend: Backend, caller: Caller, identifier: str, body: dict[str, Any]) -> Actor:
-    """Full replacement with defaults; ``name``, owner and state are kept (reference §1.3, PUT)."""
-    return apply_update(backend, caller, get(backend, caller, identifier), body)
+    """Full replacement with defaults; ``name``, owner and state are kept (reference §1.3, PUT).
+
+    An Abaco PUT carries no version, so a conflict here is with a write that landed between this
+    request's own read and its write (typically the runner recording the actor READY, or a start
+    failure). The replacement is re-applied over a fresh read, which keeps that write; only a conflict
+    that persists (``PUT_ATTEMPTS`` times) reaches the caller as 409."""
+    for attempt in range(1, PUT_ATTEMPTS + 1):
+        try:
+            return apply_update(backend, caller, get(backend, caller, identifier), body)
+        except Conflict:
+            if attempt == PUT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 def apply_update(backend: Backend, caller: Caller, current: Actor, body: dict[str, Any]) -> Actor:

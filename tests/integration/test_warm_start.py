@@ -125,7 +125,10 @@ def test_max_run_time_and_runtime_count_from_the_message(warm_api: Api, actors: 
 
 @pytest.fixture()
 def own_stack(stack: Stack, tmp_path) -> Iterator[Stack]:
-    private = start_stack(tmp_path, env={"ABACO_WARM_START": "true"}, emulator_url=stack.env["AWS_ENDPOINT_URL"])
+    # A short shutdown grace: the crashed runner's long execution comes back (lease expiry, then the
+    # autoscaler) and may be running on the second runner when it is stopped; 60 s would outlast the wait.
+    private = start_stack(tmp_path, env={"ABACO_WARM_START": "true", "ABACO_SHUTDOWN_GRACE_SECONDS": "5"},
+                          emulator_url=stack.env["AWS_ENDPOINT_URL"])
     yield private
     private.stop()
 

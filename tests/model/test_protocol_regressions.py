@@ -134,3 +134,25 @@ def test_a_new_revision_counts_its_start_failures_afresh(world: World) -> None:
     fixed = actor_service.update(world.backend, world.caller, actor.id, {"image": "abacosamples/py3_func"})
     assert fixed.revision == 2 and world.backend.actors.get(actor.tenant, actor.id).start_failures == 0
     world.forget(actor)
+
+
+def test_a_put_reapplies_over_a_runner_write_that_landed_between_its_read_and_write(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen in CI: the runner recorded a start failure (or READY) during a PUT, which answered 409 although
+    the client sent no version. The PUT now re-reads and re-applies, keeping the runner's write."""
+    actor = actor_service.register(world.backend, world.caller, {"image": "abacosamples/test"})
+    real_get, interleaved = actor_service.get, []
+
+    def get_then_runner_writes(*args: object) -> Actor:
+        seen = real_get(*args)  # type: ignore[arg-type]
+        if not interleaved:
+            interleaved.append(world.backend.actors.count_start_failure(actor.tenant, actor.id))
+        return seen
+
+    monkeypatch.setattr(actor_service, "get", get_then_runner_writes)
+    updated = actor_service.update(world.backend, world.caller, actor.id,
+                                   {"image": "abacosamples/test", "description": "by PUT"})
+    assert interleaved == [1] and updated.description == "by PUT"
+    stored = world.backend.actors.get(actor.tenant, actor.id)
+    assert stored.description == "by PUT" and stored.start_failures == 1  # neither write lost
+    world.forget(actor)
