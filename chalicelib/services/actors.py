@@ -83,13 +83,12 @@ def update(backend: Backend, caller: Caller, identifier: str, body: dict[str, An
     request's own read and its write (typically the runner recording the actor READY, or a start
     failure). The replacement is re-applied over a fresh read, which keeps that write; only a conflict
     that persists (``PUT_ATTEMPTS`` times) reaches the caller as 409."""
-    for attempt in range(1, PUT_ATTEMPTS + 1):
+    for _ in range(PUT_ATTEMPTS - 1):
         try:
             return apply_update(backend, caller, get(backend, caller, identifier), body)
         except Conflict:
-            if attempt == PUT_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+            continue
+    return apply_update(backend, caller, get(backend, caller, identifier), body)
 
 
 def apply_update(backend: Backend, caller: Caller, current: Actor, body: dict[str, Any]) -> Actor:

@@ -11,11 +11,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import docker
 import pytest
 import requests
 
+from chalicelib.models import Execution
 from chalicelib.queue_messages import InboxMessage
 from chalicelib.services import messages
 from localstack import emulator
@@ -123,12 +125,19 @@ def test_duplicate_and_late_deliveries_start_one_container(rstack: Stack, rapi: 
     assert _metric(rstack, "abaco_duplicates_suppressed_total") - before >= 4
 
 
-def test_poison_message_goes_to_the_dead_letter_queue_and_its_execution_to_error(rstack: Stack, rapi: Api) -> None:
+def _recorded_only(rstack: Stack, rapi: Api, text: str) -> tuple[dict[str, Any], Execution, InboxMessage]:
+    """A new no-op actor and an execution of ``text`` recorded the way the API's first step does, with
+    nothing sent to the inbox yet (the test decides what reaches the queue)."""
     backend = backend_for(rstack)
     actor = rapi.create_actor(image="abacosamples/noop")
     stored = backend.actors.get(TENANT, actor["id"])
-    execution, message = messages.record(backend, stored, "anonymous",
-                                         messages.ParsedMessage("str", "future"), {})
+    execution, message = messages.record(backend, stored, "anonymous", messages.ParsedMessage("str", text), {})
+    return actor, execution, message
+
+
+def test_poison_message_goes_to_the_dead_letter_queue_and_its_execution_to_error(rstack: Stack, rapi: Api) -> None:
+    backend = backend_for(rstack)
+    actor, execution, message = _recorded_only(rstack, rapi, "future")
     body = json.loads(message.encode())
     body["v"] = 99  # a message version this runner does not know
     inbox = backend.queues.inbox_url(TENANT, actor["id"])
@@ -165,12 +174,8 @@ def test_actor_whose_containers_cannot_start_six_times_goes_to_error(rstack: Sta
 
 
 def test_reconciler_resends_what_the_api_recorded_but_never_enqueued(rstack: Stack, rapi: Api) -> None:
-    backend = backend_for(rstack)
-    actor = rapi.create_actor(image="abacosamples/noop")
-    stored = backend.actors.get(TENANT, actor["id"])
     # The API's first step only: the record exists, the process "died" before SendMessage.
-    execution, _ = messages.record(backend, stored, "anonymous",
-                                   messages.ParsedMessage("str", "orphaned"), {})
+    actor, execution, _ = _recorded_only(rstack, rapi, "orphaned")
     done = rapi.wait_execution(actor["id"], execution.id, timeout=40)
     assert done["status"] == "COMPLETE" and done["attempt"] == 1
 

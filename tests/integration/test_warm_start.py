@@ -20,6 +20,7 @@ from tests.conftest import Api, start_stack, wait_for
 from tests.integration.probe import probe_image, report  # noqa: F401  (fixture)
 from tests.integration.warm import (  # noqa: F401  (fixtures)
     dbid,
+    labelled,
     warm_api_fixture,
     warm_containers,
     warm_stack_fixture,
@@ -171,11 +172,8 @@ def _running_warm(api: Api, actor: str, execution_id: str) -> dict[str, Any] | N
 
 
 def _containers_of_runner(runner_id: str) -> list[dict[str, Any]]:
-    client = docker.from_env()
-    try:
-        return list(client.api.containers(all=True, filters={"label": f"{LABEL_RUNNER}={runner_id}"}))
-    finally:
-        client.close()
+    """Everything the runner created, pre-started containers (no execution label yet) included."""
+    return labelled(LABEL_RUNNER, runner_id)
 
 
 def test_an_idle_workers_warm_container_expires_with_its_time_to_live(stack: Stack, tmp_path) -> None:

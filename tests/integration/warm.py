@@ -123,10 +123,15 @@ def dbid(actor_id: str, tenant: str = "DEV-DEVELOP") -> str:
     return f"{tenant}_{actor_id}"
 
 
-def warm_containers(dbid: str) -> list[dict[str, Any]]:
-    """Pre-started containers of an actor (``tenant_actor``) as the engine lists them."""
+def labelled(label: str, value: str) -> list[dict[str, Any]]:
+    """Containers carrying ``label=value`` as the engine lists them (one call, running or not)."""
     client = docker.from_env()
     try:
-        return list(client.api.containers(all=True, filters={"label": f"{LABEL_WARM}={dbid}"}))
+        return list(client.api.containers(all=True, filters={"label": f"{label}={value}"}))
     finally:
         client.close()
+
+
+def warm_containers(dbid: str) -> list[dict[str, Any]]:
+    """Pre-started containers of an actor (``tenant_actor``) as the engine lists them."""
+    return labelled(LABEL_WARM, dbid)
