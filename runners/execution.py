@@ -312,10 +312,7 @@ class ExecutionRunner:
                     LOG.error("could not record %s before its lease ended: %s", ctx.execution.id, exc)
                     return False
                 time.sleep(RETRY_PAUSE_SECONDS)
-        try:
-            self.backend.queues.delete(self.inbox_url, ctx.received.receipt)
-        except NotFound:
-            pass  # the actor was deleted while its container ran: the message went with its inbox
+        self._on_inbox(self.backend.queues.delete, ctx.received.receipt)
         finalise.observe_phases(self.metrics, ctx.execution.phases)
         events.publish(self.backend.queues, ctx.actor, events.execution_event(
             ctx.actor, ctx.execution, events.EventType.EXECUTION_COMPLETE))
@@ -328,7 +325,7 @@ class ExecutionRunner:
             self.backend.executions.release(ctx.execution, AttemptReason.RUNNER_SHUTDOWN.value)
         except (Conflict, Unavailable) as exc:
             LOG.warning("could not release %s: %s", ctx.execution.id, exc)
-        self.backend.queues.set_visibility(self.inbox_url, ctx.received.receipt, 0)
+        self._on_inbox(self.backend.queues.set_visibility, ctx.received.receipt, 0)
         self.metrics.inc("abaco_handed_back_total")
 
     # --- failures -------------------------------------------------------------------------------
@@ -336,13 +333,16 @@ class ExecutionRunner:
         """A failure of this message (not of the actor): the execution ends in ERROR with the reason."""
         LOG.error("execution %s failed: %s", ctx.execution.id, reason)
         self.backend.executions.fail(ctx.execution, reason, reason=AttemptReason.START_FAILED.value, fenced=True)
-        self.backend.queues.delete(self.inbox_url, ctx.received.receipt)
+        self._on_inbox(self.backend.queues.delete, ctx.received.receipt)
 
     def _start_failed(self, ctx: Context, reason: str) -> Outcome:
         """Abaco's rule: a container that cannot start is retried; the sixth consecutive failure of the
         actor puts it in ERROR (its workers stop) and ends this execution in ERROR."""
         self.metrics.inc("abaco_start_failures_total")
-        count = self.backend.actors.count_start_failure(ctx.actor.tenant, ctx.actor.id)
+        try:
+            count = self.backend.actors.count_start_failure(ctx.actor.tenant, ctx.actor.id)
+        except NotFound:
+            count = 0  # the actor was deleted meanwhile: hand the attempt back; the reconciler ends it
         LOG.error("execution %s: container did not start (%d in a row): %s", ctx.execution.id, count, reason)
         if count >= MAX_START_FAILURES:
             self._fail(ctx, reason)
@@ -354,13 +354,13 @@ class ExecutionRunner:
             self.backend.executions.release(ctx.execution, AttemptReason.START_FAILED.value, charge=False)
         except Conflict:
             pass
-        self.backend.queues.set_visibility(self.inbox_url, ctx.received.receipt, self.settings.start_retry_seconds)
+        self._on_inbox(self.backend.queues.set_visibility, ctx.received.receipt, self.settings.start_retry_seconds)
         return Outcome("start_failed", ctx.execution.id)
 
     def _dead_letter(self, received: Received, actor: Actor, reason: str) -> Outcome:
         """A poison message: to the dead-letter queue with the reason, and its execution (when there is
         one) to ERROR with the same reason."""
-        self.backend.queues.dead_letter(self.inbox_url, received, reason)
+        self._on_inbox(self.backend.queues.dead_letter, received, reason)
         self.metrics.inc("abaco_dead_lettered_total")
         execution_id = named_execution(received.body)
         execution = self.backend.executions.find(actor.dbid, execution_id) if execution_id else None
@@ -369,6 +369,14 @@ class ExecutionRunner:
         return Outcome("poison", execution_id)
 
     # --- helpers --------------------------------------------------------------------------------
+    def _on_inbox(self, operation: Callable[..., object], *args: object) -> None:
+        """``operation(self.inbox_url, *args)`` on the inbox, where a missing inbox is not an error: the actor
+        was deleted while its message was held, and the message went with its queue (the execution is
+        closed by the delete, or by the reconciler)."""
+        try:
+            operation(self.inbox_url, *args)
+        except NotFound:
+            LOG.info("inbox %s is gone (its actor was deleted)", self.inbox_url.rsplit("/", 1)[-1])
     def _spec(self, ctx: Context, env: dict[str, str], binds: dict[str, dict[str, str]]) -> ContainerSpec:
         return container_spec(ctx.actor, ctx.execution, env, self.settings, self.runner_id, binds)
 

@@ -114,6 +114,33 @@ def test_a_result_is_recorded_when_the_actor_was_deleted_while_it_ran(world: Wor
     assert world.backend.executions.get(actor.dbid, eid).status == ExecutionStatus.COMPLETE
 
 
+def test_a_hand_back_after_the_actor_was_deleted_ends_the_execution(world: World, fake_clock: Clock) -> None:
+    """Shutdown hands back a message whose actor was deleted while its container ran: the inbox is gone, so
+    there is nothing to make visible; the runner must not fail on it, and the execution still ends."""
+    actor = _actor(world)
+    eid = _submit(world, actor)
+    ctx = _take(world, "r1", actor, _receive(world, actor))
+    assert isinstance(ctx, Context)
+    actor_service.delete(world.backend, world.caller, actor.id)
+    world.runner("r1", actor)._hand_back(ctx)
+    fake_clock.now += 400
+    reconciler.run_once(world.backend, fake_clock.now)
+    record = world.backend.executions.get(actor.dbid, eid)
+    assert record.status == ExecutionStatus.ERROR, record.status
+
+
+def test_a_start_failure_after_the_actor_was_deleted_is_not_an_error(world: World, fake_clock: Clock) -> None:
+    actor = _actor(world)
+    eid = _submit(world, actor)
+    ctx = _take(world, "r1", actor, _receive(world, actor))
+    assert isinstance(ctx, Context)
+    actor_service.delete(world.backend, world.caller, actor.id)
+    assert world.runner("r1", actor)._start_failed(ctx, "no such image").kind == "start_failed"
+    fake_clock.now += 400
+    reconciler.run_once(world.backend, fake_clock.now)
+    assert world.backend.executions.get(actor.dbid, eid).status == ExecutionStatus.ERROR
+
+
 def test_a_put_from_a_read_before_a_start_failure_count_is_refused(world: World) -> None:
     """The count does not bump the version; a full write over an older read used to undo it."""
     actor = actor_service.register(world.backend, world.caller, {"image": "abacosamples/test"})
