@@ -19,7 +19,7 @@ from chalicelib import events
 from chalicelib.backend import Backend
 from chalicelib.crypto import DecryptionError
 from chalicelib.errors import AbacoError, Conflict, NotFound, Unavailable
-from chalicelib.models import Actor, ActorStatus, AttemptReason, Execution, utcnow
+from chalicelib.models import Actor, ActorStatus, AttemptReason, Execution, ExecutionStatus, utcnow
 from chalicelib.queue_messages import DecodeError, InboxMessage
 from chalicelib.queues import Received
 from chalicelib.services.configs import configs_for_actor
@@ -337,23 +337,30 @@ class ExecutionRunner:
 
     def _start_failed(self, ctx: Context, reason: str) -> Outcome:
         """Abaco's rule: a container that cannot start is retried; the sixth consecutive failure of the
-        actor puts it in ERROR (its workers stop) and ends this execution in ERROR."""
+        actor puts it in ERROR (its workers stop) and ends this execution in ERROR. The attempt is handed
+        back first, fenced on it: a runner whose attempt was taken over meanwhile (it paused past its lease)
+        counts nothing and leaves the message alone, like a runner that died."""
         self.metrics.inc("abaco_start_failures_total")
+        try:
+            ctx.execution = self.backend.executions.release(ctx.execution, AttemptReason.START_FAILED.value,
+                                                            charge=False)
+        except Conflict:
+            LOG.warning("execution %s was taken over before its container failed to start", ctx.execution.id)
+            return Outcome("fenced", ctx.execution.id)
         try:
             count = self.backend.actors.count_start_failure(ctx.actor.tenant, ctx.actor.id)
         except NotFound:
-            count = 0  # the actor was deleted meanwhile: hand the attempt back; the reconciler ends it
+            count = 0  # the actor was deleted meanwhile: its inbox went too; the reconciler ends the execution
         LOG.error("execution %s: container did not start (%d in a row): %s", ctx.execution.id, count, reason)
         if count >= MAX_START_FAILURES:
-            self._fail(ctx, reason)
+            # Only from SUBMITTED, where the release left it: the message is still ours, so nobody else
+            # can have claimed it unless SQS delivered a duplicate, whose runner then runs it.
+            self.backend.executions.fail(ctx.execution, reason, only_from=ExecutionStatus.SUBMITTED)
+            self._on_inbox(self.backend.queues.delete, ctx.received.receipt)
             events.on_status(self.backend.queues, self.backend.actors.set_status(
                 ctx.actor.tenant, ctx.actor.id, ActorStatus.ERROR,
                 f"containers failed to start {count} times in a row: {reason}"))
             return Outcome("start_failed", ctx.execution.id)
-        try:
-            self.backend.executions.release(ctx.execution, AttemptReason.START_FAILED.value, charge=False)
-        except Conflict:
-            pass
         self._on_inbox(self.backend.queues.set_visibility, ctx.received.receipt, self.settings.start_retry_seconds)
         return Outcome("start_failed", ctx.execution.id)
 

@@ -266,24 +266,30 @@ class ExecutionMachine(RuleBasedStateMachine):
             e.status, e.holder, e.lease_end = ExecutionStatus.SUBMITTED, None, None
 
     @rule(data=st.data())
-    @precondition(lambda self: any(self._model(h.ctx.actor.id).alive for h in self.held))
+    @precondition(lambda self: self.held)
     def start_failed(self, data: st.DataObject) -> None:
-        """The container could not start: a retry that is not charged, until the sixth failure in a row."""
-        held = data.draw(st.sampled_from([h for h in self.held if self._model(h.ctx.actor.id).alive]))
+        """The container could not start: a retry that is not charged, until the sixth failure in a row. A
+        runner whose attempt was taken over meanwhile counts nothing and leaves the message alone; when the
+        actor was deleted meanwhile nothing is counted and the attempt is handed back."""
+        held = data.draw(st.sampled_from(self.held))
         self.held.remove(held)
         owns = self._owns(held)
         model = self._model(held.ctx.actor.id)
-        held.runner._start_failed(held.ctx, "no such image")
-        model.start_failures += 1
+        outcome = held.runner._start_failed(held.ctx, "no such image")
+        if not owns:
+            assert outcome.kind == "fenced", outcome
+            return
         e = self.expected[held.execution_id]
+        e.status, e.holder, e.lease_end, e.charged = ExecutionStatus.SUBMITTED, None, None, e.charged - 1
+        if not model.alive:
+            self._forget_message(held.ctx.received)  # its inbox is gone
+            return
+        model.start_failures += 1
         if model.start_failures >= MAX_START_FAILURES:  # the actor goes to ERROR; so does the execution
             self._forget_message(held.ctx.received)
-            if owns:
-                self._terminated(held.execution_id, ExecutionStatus.ERROR)
+            self._terminated(held.execution_id, ExecutionStatus.ERROR)
             return
         self.backend.queues.set_visibility(held.runner.inbox_url, held.ctx.received.receipt, RECEIVE_VISIBILITY)
-        if owns:
-            e.status, e.holder, e.lease_end, e.charged = ExecutionStatus.SUBMITTED, None, None, e.charged - 1
 
     @rule(data=st.data())
     @precondition(lambda self: self.held)

@@ -141,6 +141,24 @@ def test_a_start_failure_after_the_actor_was_deleted_is_not_an_error(world: Worl
     assert world.backend.executions.get(actor.dbid, eid).status == ExecutionStatus.ERROR
 
 
+def test_a_start_failure_of_a_taken_over_attempt_counts_nothing(world: World, fake_clock: Clock) -> None:
+    """r1 paused past its lease and r2 took attempt 2; r1's container then fails to start. r1 must neither
+    count a start failure against the actor nor touch r2's execution or the message."""
+    actor = _actor(world)
+    eid = _submit(world, actor)
+    received = _receive(world, actor)
+    first = _take(world, "r1", actor, received)
+    assert isinstance(first, Context)
+    fake_clock.now += 11
+    world.backend.queues.set_visibility(world.backend.queues.inbox_url(actor.tenant, actor.id), received.receipt, 0)
+    second = _take(world, "r2", actor, _receive(world, actor))
+    assert isinstance(second, Context) and second.execution.attempt == 2
+    assert world.runner("r1", actor)._start_failed(first, "no such image").kind == "fenced"
+    assert world.backend.actors.get(actor.tenant, actor.id).start_failures == 0
+    record = world.backend.executions.get(actor.dbid, eid)
+    assert record.status == ExecutionStatus.RUNNING and record.runner_id == "r2" and record.attempt == 2
+
+
 def test_a_put_from_a_read_before_a_start_failure_count_is_refused(world: World) -> None:
     """The count does not bump the version; a full write over an older read used to undo it."""
     actor = actor_service.register(world.backend, world.caller, {"image": "abacosamples/test"})
