@@ -320,10 +320,14 @@ class ExecutionRunner:
 
     def _hand_back(self, ctx: Context) -> None:
         """Shutdown took the container away: record the attempt as handed back and make the message visible
-        at once, so the next runner runs attempt k+1."""
+        at once, so the next runner runs attempt k+1. An attempt taken over meanwhile leaves the message
+        alone (our receipt may name the new holder's delivery)."""
         try:
             self.backend.executions.release(ctx.execution, AttemptReason.RUNNER_SHUTDOWN.value)
-        except (Conflict, Unavailable) as exc:
+        except Conflict:
+            LOG.warning("execution %s was taken over; not handing its message back", ctx.execution.id)
+            return
+        except Unavailable as exc:
             LOG.warning("could not release %s: %s", ctx.execution.id, exc)
         self._on_inbox(self.backend.queues.set_visibility, ctx.received.receipt, 0)
         self.metrics.inc("abaco_handed_back_total")
@@ -332,7 +336,10 @@ class ExecutionRunner:
     def _fail(self, ctx: Context, reason: str) -> None:
         """A failure of this message (not of the actor): the execution ends in ERROR with the reason."""
         LOG.error("execution %s failed: %s", ctx.execution.id, reason)
-        self.backend.executions.fail(ctx.execution, reason, reason=AttemptReason.START_FAILED.value, fenced=True)
+        if self.backend.executions.fail(ctx.execution, reason, reason=AttemptReason.START_FAILED.value,
+                                        fenced=True) is None:
+            LOG.warning("execution %s was taken over; leaving its message to the new holder", ctx.execution.id)
+            return
         self._on_inbox(self.backend.queues.delete, ctx.received.receipt)
 
     def _start_failed(self, ctx: Context, reason: str) -> Outcome:

@@ -260,8 +260,8 @@ class ExecutionMachine(RuleBasedStateMachine):
         self.held.remove(held)
         owns = self._owns(held)
         held.runner._hand_back(held.ctx)
-        self._forget_message(held.ctx.received)
-        if owns:
+        if owns:  # else the runner leaves the message alone: it may be another runner's delivery now
+            self._forget_message(held.ctx.received)
             e = self.expected[held.execution_id]
             e.status, e.holder, e.lease_end = ExecutionStatus.SUBMITTED, None, None
 

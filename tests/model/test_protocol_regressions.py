@@ -159,6 +159,27 @@ def test_a_start_failure_of_a_taken_over_attempt_counts_nothing(world: World, fa
     assert record.status == ExecutionStatus.RUNNING and record.runner_id == "r2" and record.attempt == 2
 
 
+def test_a_failure_of_a_taken_over_attempt_leaves_the_execution_and_message_alone(world: World,
+                                                                                  fake_clock: Clock) -> None:
+    actor = _actor(world)
+    eid = _submit(world, actor)
+    received = _receive(world, actor)
+    first = _take(world, "r1", actor, received)
+    assert isinstance(first, Context)
+    fake_clock.now += 11
+    url = world.backend.queues.inbox_url(actor.tenant, actor.id)
+    world.backend.queues.set_visibility(url, received.receipt, 0)
+    second_copy = _receive(world, actor)
+    second = _take(world, "r2", actor, second_copy)
+    assert isinstance(second, Context)
+    world.runner("r1", actor)._fail(first, "could not deliver the message")
+    assert world.backend.queues.depth(url) == (0, 1)  # r2's copy is still in flight, not deleted by r1
+    record = world.backend.executions.get(actor.dbid, eid)
+    assert record.status == ExecutionStatus.RUNNING and record.runner_id == "r2"
+    assert _commit(world, "r2", second, "done")
+    assert world.backend.executions.get(actor.dbid, eid).status == ExecutionStatus.COMPLETE
+
+
 def test_a_put_from_a_read_before_a_start_failure_count_is_refused(world: World) -> None:
     """The count does not bump the version; a full write over an older read used to undo it."""
     actor = actor_service.register(world.backend, world.caller, {"image": "abacosamples/test"})
