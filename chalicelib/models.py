@@ -221,6 +221,7 @@ class Worker(_Model):
     host_id: str = ""
     host_ip: str = "127.0.0.1"
     slot: int = 0  # the worker's place among its actor's workers of one revision (see services.workers)
+    woken: bool = False  # a start request for it is on the wake queue (a message waits; never declined)
     create_time: str = Field(default_factory=utcnow)
     last_execution_time: str | None = None
     last_health_check_time: str | None = None

@@ -1,4 +1,5 @@
-"""SQS adapter: one standard inbox per actor, a command queue per runner pool, a shared dead-letter queue."""
+"""SQS adapter: one standard inbox per actor, a command and a wake queue per runner pool, a shared dead-letter
+queue."""
 from __future__ import annotations
 
 import json
@@ -93,8 +94,13 @@ class Queues:
                            AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
         return int(attrs.get("ApproximateNumberOfMessages", 0))
 
-    def send_command(self, pool: str, command: StartWorkerCommand) -> None:
-        self._call("send_message", QueueUrl=self.command_url(pool), MessageBody=command.encode())
+    def wake_url(self, pool: str) -> str:
+        return self._url(resources.wake_queue(pool).physical(self._settings.resource_prefix))
+
+    def send_command(self, pool: str, command: StartWorkerCommand, wake: bool = False) -> None:
+        """To the pool's wake queue when a message waits for the worker, else to its command queue."""
+        url = self.wake_url(pool) if wake else self.command_url(pool)
+        self._call("send_message", QueueUrl=url, MessageBody=command.encode())
 
     # --- events --------------------------------------------------------------------------------
     def events_url(self) -> str:
@@ -118,6 +124,12 @@ class Queues:
 
     def delete(self, url: str, receipt: str) -> None:
         self._call("delete_message", QueueUrl=url, ReceiptHandle=receipt)
+
+    def delete_many(self, url: str, receipts: list[str]) -> None:
+        """One call per 10 messages; an entry that failed (a receipt no longer valid) comes back by itself."""
+        for start in range(0, len(receipts), SQS_BATCH):
+            entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts[start:start + SQS_BATCH])]
+            self._call("delete_message_batch", QueueUrl=url, Entries=entries)
 
     def set_visibility(self, url: str, receipt: str, seconds: int) -> None:
         self._call("change_message_visibility", QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=seconds)

@@ -115,12 +115,24 @@ EVENTS = QueueDef("events", visibility_timeout=60)
 
 
 def command_queue(pool: str) -> QueueDef:
-    """One command queue per runner pool (Abaco's ``command_channel_{queue}``)."""
+    """One command queue per runner pool (Abaco's ``command_channel_{queue}``): start requests nobody
+    waits for (registrations, updates, added workers)."""
     return QueueDef(f"commands-{_safe(pool)}", visibility_timeout=30)
 
 
+def wake_queue(pool: str) -> QueueDef:
+    """One wake queue per runner pool: start requests for actors with messages waiting, which a host reads
+    before the command queue, so a message never waits behind a pile of registrations' requests."""
+    return QueueDef(f"wake-{_safe(pool)}", visibility_timeout=30)
+
+
+def start_queues(pool: str) -> tuple[QueueDef, QueueDef]:
+    """A pool's two start-request queues: wake first (served first), then commands."""
+    return wake_queue(pool), command_queue(pool)
+
+
 def static_queues(pools: list[str]) -> list[QueueDef]:
-    return [DEAD_LETTER, EVENTS, *(command_queue(p) for p in pools)]
+    return [DEAD_LETTER, EVENTS, *(q for p in pools for q in start_queues(p))]
 
 
 def inbox_name(prefix: str, tenant: str, actor_id: str) -> str:

@@ -120,12 +120,14 @@ def _scale(backend: Backend, load: Load, alive: set[str], capacity: int) -> int:
     records = backend.workers.list(actor.dbid)  # read after the executions (see run_once)
     current = [w for w in records if w.status in LIVE_WORKER_STATUSES and w.revision >= actor.revision
                and (not w.host_id or w.host_id in alive)]  # a worker on a silent host counts for nothing
+    if current:  # an untaken request (a registration's, an update's) is served ahead of the others from now on
+        worker_service.wake_requested(backend, actor, current)
     count = wanted(load.backlog, load.running, len(current), worker_service.max_slots(actor, backend.settings),
                    capacity)
     taken = {w.slot for w in records if w.revision == actor.revision}
     added = 0
     for _ in range(count):
-        worker = worker_service.request_worker(backend, actor, taken=taken, yield_to_live=True)
+        worker = worker_service.request_worker(backend, actor, taken=taken, yield_to_live=True, wake=True)
         if worker is None:
             break
         taken.add(worker.slot)

@@ -14,6 +14,13 @@ longest-idle worker (``WorkerThread.retire``: it takes no message from then on, 
 poll brings, and its record is removed at once) and starts the new worker in its slot. A request whose
 actor has nothing waiting (a registration) is declined on a full host: its record is removed, and the
 actor's first message starts a worker.
+
+Start requests a message waits for come on the pool's wake queue (``resources.wake_queue``), which a host
+reads before the command queue: a message's worker does not wait behind a pile of registrations' requests,
+which a full host can only decline one by one. A message to an actor whose registration's request is still
+queued marks that request woken and copies it to the wake queue (``services.workers.wake_requested``);
+the decline is conditional on the mark, so a woken request is never declined, and whichever copy a host
+takes first starts the worker (the record is claimed once), the other finds it taken.
 """
 from __future__ import annotations
 
@@ -141,7 +148,12 @@ class RunnerHost:
             LOG.warning("container runtime: %s", exc)
 
     def _serve(self) -> None:
-        urls = {pool: self.backend.queues.command_url(pool) for pool in self.pools}
+        """Each round reads every pool's wake queue (start requests a message waits for) before its command
+        queue (registrations and the like), and the command queue only once no wake came: however many
+        registrations wait, a woken actor's request waits for one round at most. The wake queue is long
+        polled only while the command queues are empty (otherwise its reads would hold up their drain)."""
+        queues = [(self.backend.queues.wake_url(pool), self.backend.queues.command_url(pool)) for pool in self.pools]
+        backlog = False
         while not self.stop.is_set():
             self._prune()
             free = self.settings.worker_slots - len(self.workers)
@@ -149,17 +161,28 @@ class RunnerHost:
             if room <= 0 or self.fence.cut_off.is_set():  # cut off: no new workers until the store answers
                 self.stop.wait(FULL_PAUSE_SECONDS)
                 continue
-            for url in urls.values():
-                if not self.stop.is_set():
-                    self._take_commands(url, min(room, 10))
+            backlog = self._serve_round(queues, min(room, 10), 0 if backlog else COMMAND_WAIT_SECONDS)
 
-    def _take_commands(self, url: str, limit: int) -> None:
+    def _serve_round(self, queues: list[tuple[str, str]], limit: int, wake_wait: int) -> bool:
+        """One read of each pool's queues; True when some command queue had requests waiting."""
+        backlog = False
+        for wake_url, command_url in queues:
+            if self.stop.is_set():
+                break
+            if self._take_commands(wake_url, limit, wake_wait):
+                backlog = True  # the wake queue is read again (without waiting) before any registration
+                continue
+            backlog = self._take_commands(command_url, limit, 0) > 0 or backlog
+        return backlog
+
+    def _take_commands(self, url: str, limit: int, wait: int = COMMAND_WAIT_SECONDS) -> int:
+        """Receive and handle up to ``limit`` start requests; returns how many came."""
         try:
-            received = self.backend.queues.receive(url, wait_seconds=COMMAND_WAIT_SECONDS, max_messages=limit)
+            received = self.backend.queues.receive(url, wait_seconds=wait, max_messages=limit)
         except AbacoError as exc:
             LOG.warning("runner %s: command queue: %s", self.runner_id, exc)
             self.stop.wait(2)
-            return
+            return 0
         for message in received:
             if self.stop.is_set():  # stopping: the command goes back for another host
                 self.backend.queues.set_visibility(url, message.receipt, 0)
@@ -168,6 +191,7 @@ class RunnerHost:
                 self._handle_command(url, message.receipt, message.body)
             except AbacoError as exc:  # the command comes back after its visibility timeout
                 LOG.warning("runner %s: start request: %s", self.runner_id, exc)
+        return len(received)
 
     def _handle_command(self, url: str, receipt: str, body: str) -> None:
         try:
@@ -207,14 +231,11 @@ class RunnerHost:
         record = self.backend.workers.find(dbid, command.worker_id)
         if record is None or record.status != WorkerStatus.REQUESTED:
             return None  # removed (stopped, reconciled) or taken meanwhile: the worker would refuse it too
-        try:
-            waiting = self.backend.queues.inbox_depth(command.tenant, command.actor_id)
-        except NotFound:
-            waiting = 0
-        if not waiting:
-            self.backend.workers.delete(dbid, command.worker_id, create_time=record.create_time,
-                                        only_from=WorkerStatus.REQUESTED)
-            self.metrics.inc("abaco_start_requests_declined_total")
+        if not (record.woken or self._inbox_waiting(command)):
+            # Declined unless a message woke it meanwhile: then its copy on the wake queue starts it.
+            if self.backend.workers.delete(dbid, command.worker_id, create_time=record.create_time,
+                                           only_from=WorkerStatus.REQUESTED, unless_woken=True):
+                self.metrics.inc("abaco_start_requests_declined_total")
             return None
         now = time.monotonic()
         for thread in self._retirable(now):
@@ -222,6 +243,12 @@ class RunnerHost:
                 self._retired(thread, command)
                 return True
         return False
+
+    def _inbox_waiting(self, command: StartWorkerCommand) -> bool:
+        try:
+            return self.backend.queues.inbox_depth(command.tenant, command.actor_id) > 0
+        except NotFound:
+            return False
 
     def _retirable(self, now: float | None = None) -> list[WorkerThread]:
         """Idle workers this host may retire, the longest idle first."""

@@ -121,7 +121,7 @@ def submit(backend: Backend, actor: Actor, executor: str, parsed: ParsedMessage,
     """Record and enqueue a message for ``actor`` (the API, cron and event deliveries all come here)."""
     execution, message = record(backend, actor, executor, parsed, env)
     execution = enqueue(backend, execution, message)
-    worker_service.ensure_worker(backend, actor)
+    worker_service.ensure_worker(backend, actor, wake=True)
     return execution
 
 

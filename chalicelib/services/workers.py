@@ -38,18 +38,19 @@ def live_workers(backend: Backend, actor: Actor) -> list[Worker]:
 
 
 def request_worker(backend: Backend, actor: Actor, stop_existing: bool = False,
-                   taken: set[int] | None = None, yield_to_live: bool = False) -> Worker | None:
-    """Claim the first free slot (conditional put), then ask the actor's runner pool to start it.
-    None when every slot is taken. With ``yield_to_live``, None as soon as a slot is found taken by a live
-    worker: someone else (the API for a message, the autoscaler for the backlog) just started one for the
-    same work, and a second worker for one message is what the caller must avoid. Both start at the lowest
-    free slot, so two concurrent requests always meet at the same slot."""
+                   taken: set[int] | None = None, yield_to_live: bool = False, wake: bool = False) -> Worker | None:
+    """Claim the first free slot (conditional put), then ask the actor's runner pool to start it (on its
+    wake queue with ``wake``: a message waits for this worker). None when every slot is taken. With
+    ``yield_to_live``, None as soon as a slot is found taken by a live worker: someone else (the API for a
+    message, the autoscaler for the backlog) just started one for the same work, and a second worker for one
+    message is what the caller must avoid. Both start at the lowest free slot, so two concurrent requests
+    always meet at the same slot."""
     occupied = set(taken or ())
     for slot in range(max_slots(actor, backend.settings)):
         if slot in occupied:
             continue
         worker = Worker(tenant=actor.tenant, actor_id=actor.id, id=slot_worker_id(actor, slot),
-                        image=actor.image, revision=actor.revision, slot=slot)
+                        image=actor.image, revision=actor.revision, slot=slot, woken=wake)
         worker = worker.model_copy(update={"ch_name": f"worker_{worker.id}"})
         try:
             backend.workers.create(worker)
@@ -58,25 +59,46 @@ def request_worker(backend: Backend, actor: Actor, stop_existing: bool = False,
                 return None
             occupied.add(slot)
             continue
-        command = StartWorkerCommand(tenant=actor.tenant, actor_id=actor.id, worker_id=worker.id,
-                                     image=actor.image, revision=actor.revision, stop_existing=stop_existing)
-        backend.queues.send_command(pool_for(actor, backend.settings), command)
+        backend.queues.send_command(pool_for(actor, backend.settings),
+                                    _command(worker, stop_existing=stop_existing), wake=wake)
         return worker
     return None
+
+
+def _command(worker: Worker, stop_existing: bool = False) -> StartWorkerCommand:
+    return StartWorkerCommand(tenant=worker.tenant, actor_id=worker.actor_id, worker_id=worker.id,
+                              image=worker.image, revision=worker.revision, stop_existing=stop_existing)
 
 
 def _live(worker: Worker | None) -> bool:
     return worker is not None and worker.status in LIVE_WORKER_STATUSES
 
 
-def ensure_worker(backend: Backend, actor: Actor, stop_existing: bool = False) -> Worker | None:
-    """Abaco's "ensure one worker": a message to an actor with no live worker starts one. An actor in
-    ERROR gets none until it is updated (Abaco's spawner refuses them too)."""
+def wake_requested(backend: Backend, actor: Actor, live: list[Worker]) -> bool:
+    """Whether ``live`` workers will take a message now: True when one is taken (a host runs it) or its
+    request is woken, by an earlier message or here. Waking puts a copy of the untaken request on the wake
+    queue, once per request (``WorkerStore.wake``), so the message does not wait for the registration's copy
+    behind every other registration. False when none could be woken (declined meanwhile)."""
+    if any(w.status != WorkerStatus.REQUESTED or w.woken for w in live):
+        return True
+    for worker in live:
+        if backend.workers.wake(worker):
+            backend.queues.send_command(pool_for(actor, backend.settings), _command(worker), wake=True)
+            return True
+    return False
+
+
+def ensure_worker(backend: Backend, actor: Actor, stop_existing: bool = False, wake: bool = False) -> Worker | None:
+    """Abaco's "ensure one worker": a message (``wake``) to an actor with no live worker starts one, or wakes
+    the untaken request it has. An actor in ERROR gets none until it is updated (Abaco's spawner refuses
+    them too)."""
     if actor.status == ActorStatus.ERROR and not stop_existing:
         return None
-    if not stop_existing and live_workers(backend, actor):
-        return None
-    return request_worker(backend, actor, stop_existing=stop_existing, yield_to_live=not stop_existing)
+    if not stop_existing:
+        live = live_workers(backend, actor)
+        if live and (not wake or wake_requested(backend, actor, live)):
+            return None
+    return request_worker(backend, actor, stop_existing=stop_existing, yield_to_live=not stop_existing, wake=wake)
 
 
 def current_slots(backend: Backend, actor: Actor) -> set[int]:
@@ -142,6 +164,7 @@ def display(worker: Worker, hosts: dict[str, Any] | None = None, api_server: str
     """A worker as the API shows it, with its runner host's status and heartbeat when known."""
     data = worker.model_dump(mode="json")
     data["status"] = worker.status.value
+    data.pop("woken", None)  # how its start request travelled: the runners' business
     host = (hosts or {}).get(worker.host_id)
     if host is not None:
         data["host_status"] = host.status.value

@@ -75,12 +75,28 @@ class WorkerStore:
             return None
         return _from_item(item)
 
+    def wake(self, worker: Worker) -> bool:
+        """Mark an untaken request woken (its start request goes to the wake queue), once: False when it
+        was taken, removed or woken already. A full host declines only requests not woken, so a decline and
+        a wake of one record cannot both succeed."""
+        try:
+            self._table.update(_key(worker.actor_dbid, worker.id), "SET woken = :t",
+                               values={":t": True, ":r": WorkerStatus.REQUESTED.value, ":c": worker.create_time},
+                               names={"#st": "status"},
+                               condition="#st = :r AND create_time = :c AND NOT woken = :t")
+        except ConditionFailed:
+            return False
+        return True
+
     def delete(self, actor_dbid: str, worker_id: str, create_time: str | None = None,
-               only_from: WorkerStatus | None = None) -> bool:
+               only_from: WorkerStatus | None = None, unless_woken: bool = False) -> bool:
         """Delete the record; with ``create_time``, only that incarnation of the worker id (a slot's id
-        is reused by the next worker of the slot); with ``only_from``, only while it is in that status.
-        False when a condition did not hold."""
+        is reused by the next worker of the slot); with ``only_from``, only while it is in that status;
+        with ``unless_woken``, only while no message has woken it. False when a condition did not hold."""
         conditions, values, names = [], {}, {}
+        if unless_woken:
+            conditions.append("NOT woken = :w")
+            values[":w"] = True
         if create_time is not None:
             conditions.append("create_time = :t")
             values[":t"] = create_time

@@ -41,6 +41,9 @@ class Alarms(Construct):
             self._add(f"CommandsOld-{pool.name}", queue.metric_approximate_age_of_oldest_message(
                 period=minute, statistic="Maximum"), threshold=COMMAND_AGE_LIMIT_S, periods=3,
                 description=f"Start-worker commands of pool {pool.name} wait: no runner host takes work.")
+            self._add(f"WakesOld-{pool.name}", data.wake_queue(pool.name).metric_approximate_age_of_oldest_message(
+                period=minute, statistic="Maximum"), threshold=COMMAND_AGE_LIMIT_S, periods=3,
+                description=f"Start requests for messages of pool {pool.name} wait: no runner host takes work.")
             self._add(f"BacklogStuck-{pool.name}", cw.Metric(
                 namespace=resources.METRICS_NAMESPACE, metric_name=resources.BACKLOG_METRIC,
                 dimensions_map={"Prefix": config.prefix, "Pool": pool.name}, period=minute, statistic="Minimum"),

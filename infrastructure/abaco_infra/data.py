@@ -40,6 +40,9 @@ class DataPlane(Construct):
     def command_queue(self, pool: str) -> sqs.Queue:
         return self.queues[resources.command_queue(pool).name]
 
+    def wake_queue(self, pool: str) -> sqs.Queue:
+        return self.queues[resources.wake_queue(pool).name]
+
     def _table(self, table: resources.TableDef) -> dynamodb.CfnTable:
         indexes = [dynamodb.CfnTable.GlobalSecondaryIndexProperty(
             index_name=index["IndexName"], key_schema=_keys(index["KeySchema"]),

@@ -65,6 +65,10 @@ class Arns:
     def command_queue(self, pool: str) -> str:
         return self.queue(resources.command_queue(pool).physical(self.prefix))
 
+    def start_queues(self, pool: str) -> list[str]:
+        """The pool's wake and command queues (start-worker requests)."""
+        return [self.queue(q.physical(self.prefix)) for q in resources.start_queues(pool)]
+
     def static_queue(self, queue: resources.QueueDef) -> str:
         return self.queue(queue.physical(self.prefix))
 
@@ -94,15 +98,16 @@ def _config_secrets(actions: list[str], key_arn: str) -> iam.PolicyStatement:
 
 
 def api(arns: Arns, pools: list[str], log_groups: list[str], key_arn: str = "") -> list[iam.PolicyStatement]:
-    """The API function: tables, its inboxes (create/delete only under the inbox prefix), commands to every
-    pool, the DLQ's ARN (inbox redrive), payload objects, its log group, X-Ray, and (``key_arn``, with the
-    KMS secrets backend) new data keys and decryption for config secrets. (Its Fernet keys, which still
-    read older tokens, come in its environment, resolved by CloudFormation from Secrets Manager.)"""
+    """The API function: tables, its inboxes (create/delete only under the inbox prefix), start requests to
+    every pool (command and wake queues), the DLQ's ARN (inbox redrive), payload objects, its log group,
+    X-Ray, and (``key_arn``, with the KMS secrets backend) new data keys and decryption for config secrets.
+    (Its Fernet keys, which still read older tokens, come in its environment, resolved by CloudFormation
+    from Secrets Manager.)"""
     kms = [_config_secrets(["kms:GenerateDataKey", "kms:Decrypt"], key_arn)] if key_arn else []
     return [*kms,
         _allow(TABLE_READ + TABLE_WRITE, arns.tables()),
         _allow(INBOX_MANAGE, [arns.inboxes()]),
-        _allow(QUEUE_PRODUCE, [arns.static_queue(resources.EVENTS), *(arns.command_queue(p) for p in pools)]),
+        _allow(QUEUE_PRODUCE, [arns.static_queue(resources.EVENTS), *(q for p in pools for q in arns.start_queues(p))]),
         _allow(QUEUE_INSPECT, [arns.static_queue(resources.DEAD_LETTER)]),
         _allow(OBJECT_RW, [f"{arns.bucket()}/*"]),
         _allow(BUCKET_LIST, [arns.bucket()]),
@@ -126,19 +131,19 @@ def duties(arns: Arns, pools: list[str], log_groups: list[str]) -> list[iam.Poli
 def runner(arns: Arns, pool: str, pools: list[str], key_arn: str, parameter_path: str, secret_name: str,
            bundle_object_arn: str) -> list[iam.PolicyStatement]:
     """A runner host of one pool. It *reads* (receive, delete, change visibility) only its pool's command
-    queue, the inboxes tagged with its pool, and the shared events queue (the leased events duty). The
-    leased duties any host may hold also *send*: the reconciler re-sends into inboxes, the autoscaler sends
-    start-worker commands to every pool, poison messages go to the DLQ, events to the events queue. Plus the
+    and wake queues, the inboxes tagged with its pool, and the shared events queue (the leased events duty).
+    The leased duties any host may hold also *send*: the reconciler re-sends into inboxes, the autoscaler
+    sends start requests to every pool, poison messages go to the DLQ, events to the events queue. Plus the
     tables, payload objects, its settings in SSM, the encryption keys' secret (and the stack's key through
     Secrets Manager, should the operator encrypt the secret with it), decryption of config-secret envelopes
     under the stack's key (``purpose`` in the context), its own code bundle."""
     events = arns.static_queue(resources.EVENTS)
     return [
-        _allow(QUEUE_CONSUME, [arns.command_queue(pool), events]),
+        _allow(QUEUE_CONSUME, [*arns.start_queues(pool), events]),
         _allow(QUEUE_CONSUME, [arns.inboxes()],
                {"StringEquals": {f"aws:ResourceTag/{resources.POOL_TAG}": pool}}),
         _allow(QUEUE_PRODUCE, [arns.inboxes(), events, arns.static_queue(resources.DEAD_LETTER),
-                               *(arns.command_queue(p) for p in pools)]),
+                               *(q for p in pools for q in arns.start_queues(p))]),
         _allow(TABLE_READ + TABLE_WRITE, arns.tables()),
         _allow(OBJECT_RW, [f"{arns.bucket()}/*"]),
         _allow(BUCKET_LIST, [arns.bucket()]),

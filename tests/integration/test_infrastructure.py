@@ -156,9 +156,10 @@ def test_api_manages_only_inbox_queues_and_runners_read_only_their_pool(synthesi
     for pool in synthesised.pools:
         receive = [s for s in statements if s.role.startswith(f"RunnersPool{pool}HostRole")
                    and "sqs:ReceiveMessage" in s.actions]
-        command = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{resources.command_queue(pool).physical(PREFIX)}"
+        wake, command = (f"arn:aws:sqs:{REGION}:{ACCOUNT}:{q.physical(PREFIX)}" for q in resources.start_queues(pool))
         events = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{resources.EVENTS.physical(PREFIX)}"
-        assert {s.resources for s in receive} == {(command, events), (inboxes,)}, pool
+        assert {frozenset(s.resources) for s in receive} == {frozenset((wake, command, events)),
+                                                               frozenset((inboxes,))}, pool
         for st in receive:
             if st.resources == (inboxes,):
                 assert st.condition == {"StringEquals": {f"aws:ResourceTag/{resources.POOL_TAG}": pool}}

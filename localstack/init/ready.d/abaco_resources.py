@@ -35,7 +35,7 @@ def all_pools(env: dict[str, str]) -> list[str]:
 
 
 def create(resources: ModuleType, prefix: str, pools: list[str], ddb: Any, sqs: Any, s3: Any) -> dict[str, list]:
-    existing = set(ddb.list_tables().get("TableNames", []))
+    existing = {n for page in ddb.get_paginator("list_tables").paginate() for n in page.get("TableNames", [])}
     made: dict[str, list] = {"tables": [], "queues": [], "buckets": []}
     for table in resources.TABLES:
         name = table.physical(prefix)

@@ -1,0 +1,148 @@
+"""Wake queues, against in-process moto: a message's start request goes to its pool's wake queue (an
+untaken registration request is copied there once), a host serves the wake queue before the command queue,
+and a full host never declines a woken request, whichever of the wake and the decline comes first."""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from chalicelib.backend import Backend
+from chalicelib.models import Actor, Execution, Host, Worker, WorkerStatus
+from chalicelib.queue_messages import StartWorkerCommand
+from chalicelib.services import workers as worker_service
+from localstack import bootstrap
+from runners import autoscaler
+from runners.host import RunnerHost
+from tests.unit.test_protocol import backend  # noqa: F401 (fixture)
+from tests.unit.test_scaling_races import HookedWorkers
+
+TENANT = "T"
+
+
+def _actor(backend: Backend) -> Actor:  # noqa: F811
+    bootstrap.create_queues(backend.settings)
+    actor = Actor(tenant=TENANT, id=f"A{time.time_ns()}", image="abacosamples/noop", owner="u")
+    backend.actors.create(actor)
+    backend.queues.create_inbox(TENANT, actor.id)
+    return actor
+
+
+def _depths(backend: Backend) -> tuple[int, int]:  # noqa: F811
+    """(wake, command) requests waiting in the default pool."""
+    queues = backend.queues
+    return queues.depth(queues.wake_url("default"))[0], queues.depth(queues.command_url("default"))[0]
+
+
+def _records(backend: Backend, actor: Actor) -> list[Worker]:  # noqa: F811
+    return backend.workers.list(actor.dbid)
+
+
+def _command(worker: Worker) -> StartWorkerCommand:
+    return StartWorkerCommand(tenant=worker.tenant, actor_id=worker.actor_id, worker_id=worker.id,
+                              image=worker.image, revision=worker.revision)
+
+
+def _decline(backend: Backend, worker: Worker) -> bool:  # noqa: F811
+    """What a full host does with a request whose actor has nothing waiting."""
+    return backend.workers.delete(worker.actor_dbid, worker.id, create_time=worker.create_time,
+                                  only_from=WorkerStatus.REQUESTED, unless_woken=True)
+
+
+def test_a_registration_request_goes_to_the_command_queue_and_a_message_copies_it_to_the_wake_queue_once(
+        backend: Backend) -> None:  # noqa: F811
+    actor = _actor(backend)
+    registered = worker_service.ensure_worker(backend, actor)
+    assert registered is not None and not registered.woken
+    assert _depths(backend) == (0, 1)
+    for _ in range(3):  # three messages while the registration's request waits: one copy
+        assert worker_service.ensure_worker(backend, actor, wake=True) is None
+    assert _depths(backend) == (1, 1)
+    [record] = _records(backend, actor)
+    assert record.id == registered.id and record.woken and record.status == WorkerStatus.REQUESTED
+    assert not _decline(backend, record)  # a woken request is never declined
+    assert len(_records(backend, actor)) == 1
+
+
+def test_a_message_to_a_worker_less_actor_requests_on_the_wake_queue_only(backend: Backend) -> None:  # noqa: F811
+    actor = _actor(backend)
+    worker = worker_service.ensure_worker(backend, actor, wake=True)
+    assert worker is not None and worker.woken
+    assert _depths(backend) == (1, 0)
+
+
+def test_a_taken_worker_is_not_woken(backend: Backend) -> None:  # noqa: F811
+    actor = _actor(backend)
+    registered = worker_service.ensure_worker(backend, actor)
+    assert registered is not None
+    backend.workers.update(registered, {"status": WorkerStatus.READY.value, "host_id": "h1"})
+    assert worker_service.ensure_worker(backend, actor, wake=True) is None
+    assert _depths(backend) == (0, 1)
+    assert not backend.workers.wake(registered)
+
+
+def test_a_decline_between_the_messages_read_and_its_wake_gives_one_new_woken_request(
+        backend: Backend) -> None:  # noqa: F811
+    actor = _actor(backend)
+    registered = worker_service.ensure_worker(backend, actor)
+    assert registered is not None
+    # The host declines the registration's request right after the message's read of the workers.
+    hooked = replace(backend, workers=HookedWorkers(backend.settings, "list",
+                                                    lambda: _decline(backend, registered)))
+    worker = worker_service.ensure_worker(hooked, actor, wake=True)
+    assert worker is not None and worker.woken
+    [record] = _records(backend, actor)
+    assert record.woken and record.create_time != registered.create_time  # a new incarnation of the slot
+    assert _depths(backend) == (1, 1)  # the stale registration copy is dropped when a host reads it
+
+
+def test_the_autoscaler_wakes_a_backlogged_actors_untaken_request(backend: Backend) -> None:  # noqa: F811
+    actor = _actor(backend)
+    backend.hosts.put(Host(id="h1", pools=["default"], slots=2))
+    registered = worker_service.ensure_worker(backend, actor)  # e.g. an update's request, messages waiting
+    assert registered is not None
+    backend.executions.create(Execution(tenant=TENANT, actor_id=actor.id, id=f"E{time.time_ns()}", executor="u",
+                                        open_pool="default", phases={"queued": time.time()}))
+    autoscaler.run_once(backend, time.time())
+    [record] = _records(backend, actor)
+    assert record.id == registered.id and record.woken
+    assert _depths(backend) == (1, 1)
+
+
+class _Recording(RunnerHost):
+    """A host that records which queue each start request came from instead of starting workers."""
+
+    def __init__(self, backend: Backend) -> None:  # noqa: F811
+        super().__init__(backend, runner_id="r1")
+        self.handled: list[str] = []
+
+    def _handle_command(self, url: str, receipt: str, body: str) -> None:
+        self.handled.append(url)
+        self.backend.queues.delete(url, receipt)
+
+
+def test_a_host_serves_the_wake_queue_before_the_command_queue(backend: Backend) -> None:  # noqa: F811
+    actor = _actor(backend)
+    for _ in range(3):
+        backend.queues.send_command("default", _command(Worker(tenant=TENANT, actor_id=actor.id, id="w")))
+    woken = Worker(tenant=TENANT, actor_id=actor.id, id="x")
+    backend.queues.send_command("default", _command(woken), wake=True)
+    host = _Recording(backend)
+    queues = [(backend.queues.wake_url("default"), backend.queues.command_url("default"))]
+    assert host._serve_round(queues, 10, 0)  # a wake came: the command queue waits for the next round
+    assert host.handled == [queues[0][0]]
+    assert host._serve_round(queues, 10, 0)  # no wake left: the registrations' requests are read
+    assert host.handled[1:] == [queues[0][1]] * 3
+    assert not host._serve_round(queues, 10, 0)
+    assert _depths(backend) == (0, 0)
+
+
+def test_a_full_host_declines_an_unwoken_request_and_keeps_a_woken_one(backend: Backend) -> None:  # noqa: F811
+    host = RunnerHost(backend, runner_id="r1")
+    idle, woken = _actor(backend), _actor(backend)
+    registered = worker_service.ensure_worker(backend, idle)
+    requested = worker_service.ensure_worker(backend, woken, wake=True)
+    assert registered is not None and requested is not None
+    assert host._make_room(_command(registered)) is None  # declined: nothing waits for it
+    assert _records(backend, idle) == []
+    assert host._make_room(_command(requested)) is False  # no idle worker to retire: back for a later round
+    assert [w.id for w in _records(backend, woken)] == [requested.id]
