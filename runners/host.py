@@ -183,26 +183,41 @@ class RunnerHost:
             LOG.warning("runner %s: command queue: %s", self.runner_id, exc)
             self.stop.wait(2)
             return 0
-        for message in received:
-            if self.stop.is_set():  # stopping: the command goes back for another host
-                self.backend.queues.set_visibility(url, message.receipt, 0)
-                continue
-            try:
-                self._handle_command(url, message.receipt, message.body)
-            except AbacoError as exc:  # the command comes back after its visibility timeout
-                LOG.warning("runner %s: start request: %s", self.runner_id, exc)
+        done: list[str] = []  # receipts of requests done with, deleted in one batch call per 10
+        try:
+            for message in received:
+                if self.stop.is_set():  # stopping: the command goes back for another host
+                    self.backend.queues.set_visibility(url, message.receipt, 0)
+                    continue
+                try:
+                    if self._handle_command(url, message.receipt, message.body):
+                        done.append(message.receipt)
+                except AbacoError as exc:  # the command comes back after its visibility timeout
+                    LOG.warning("runner %s: start request: %s", self.runner_id, exc)
+        finally:
+            self._delete_done(url, done)
         return len(received)
 
-    def _handle_command(self, url: str, receipt: str, body: str) -> None:
+    def _delete_done(self, url: str, receipts: list[str]) -> None:
+        if not receipts:
+            return
+        try:
+            self.backend.queues.delete_many(url, receipts)
+        except AbacoError as exc:  # they come back after their visibility timeout and are found done with
+            LOG.warning("runner %s: deleting start requests: %s", self.runner_id, exc)
+
+    def _handle_command(self, url: str, receipt: str, body: str) -> bool:
+        """True when the request is done with (started, stale, declined or malformed: to be deleted); False
+        when it was put back for a later round."""
         try:
             command = StartWorkerCommand.decode(body)
         except DecodeError as exc:
             LOG.error("dropping a malformed command: %s", exc)
-        else:
-            if not self._start_worker(command):  # no room after all: back for a later round
-                self.backend.queues.set_visibility(url, receipt, RETRY_VISIBILITY_SECONDS)
-                return
-        self.backend.queues.delete(url, receipt)
+            return True
+        if not self._start_worker(command):  # no room after all: back for a later round
+            self.backend.queues.set_visibility(url, receipt, RETRY_VISIBILITY_SECONDS)
+            return False
+        return True
 
     def _start_worker(self, command: StartWorkerCommand) -> bool:
         """Start the worker (True: the command is done with); False when a full host found no idle worker
