@@ -146,3 +146,20 @@ def test_a_full_host_declines_an_unwoken_request_and_keeps_a_woken_one(backend: 
     assert _records(backend, idle) == []
     assert host._make_room(_command(requested)) is False  # no idle worker to retire: back for a later round
     assert [w.id for w in _records(backend, woken)] == [requested.id]
+
+
+def test_the_second_copy_of_a_woken_request_leaves_the_worker_alone(backend: Backend) -> None:  # noqa: F811
+    """Two hosts: one took the wake copy (claimed the record); the other, full, reads the registration's
+    copy and neither declines nor retires anything. A copy whose request the reconciler removed is dropped."""
+    other = RunnerHost(backend, runner_id="r2")
+    actor = _actor(backend)
+    registered = worker_service.ensure_worker(backend, actor)
+    assert registered is not None and worker_service.ensure_worker(backend, actor, wake=True) is None
+    backend.workers.update(registered, {"status": WorkerStatus.SPAWNER_SETUP.value, "host_id": "r1"},
+                           only_from={WorkerStatus.REQUESTED})
+    assert other._make_room(_command(registered)) is None  # done with: deleted from the queue
+    [record] = _records(backend, actor)
+    assert record.status == WorkerStatus.SPAWNER_SETUP and record.host_id == "r1"
+    backend.workers.delete(actor.dbid, registered.id)  # as the reconciler removes an untaken request
+    assert other._make_room(_command(registered)) is None
+    assert _records(backend, actor) == []
