@@ -75,7 +75,7 @@ def _workers(backend: Backend, actor: Actor) -> list[str]:  # noqa: F811
 def test_the_api_starting_a_worker_during_an_autoscaler_pass_leaves_one_worker(backend: Backend, at: str) -> None:  # noqa: F811
     actor = _woken_actor(backend)
     hooked = replace(backend, workers=HookedWorkers(backend.settings, at,
-                                                    lambda: worker_service.ensure_worker(backend, actor)))
+                                                    lambda: worker_service.ensure_worker(backend, actor, wake=True)))
     autoscaler.run_once(hooked, time.time())
     assert len(_workers(backend, actor)) == 1
 
@@ -85,16 +85,16 @@ def test_an_autoscaler_pass_during_the_apis_start_leaves_one_worker(backend: Bac
     actor = _woken_actor(backend)
     hooked = replace(backend, workers=HookedWorkers(backend.settings, at,
                                                     lambda: autoscaler.run_once(backend, time.time())))
-    worker_service.ensure_worker(hooked, actor)
+    worker_service.ensure_worker(hooked, actor, wake=True)
     assert len(_workers(backend, actor)) == 1
 
 
 def test_a_retiring_worker_in_the_lowest_slot_does_not_stop_a_new_one(backend: Backend) -> None:  # noqa: F811
     actor = _woken_actor(backend)
-    first = worker_service.ensure_worker(backend, actor)
+    first = worker_service.ensure_worker(backend, actor, wake=True)
     assert first is not None
     backend.workers.update(first, {"status": "SHUTTING_DOWN"})  # leaving after its time to live
-    second = worker_service.ensure_worker(backend, actor)
+    second = worker_service.ensure_worker(backend, actor, wake=True)
     assert second is not None and second.slot == 1
 
 
