@@ -293,6 +293,19 @@ class ExecutionMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     @precondition(lambda self: self.held)
+    def message_failed(self, data: st.DataObject) -> None:
+        """A failure of the message itself (its payload could not be delivered, its configs not read): the
+        execution ends in ERROR and the message is deleted, unless the attempt was taken over meanwhile."""
+        held = data.draw(st.sampled_from(self.held))
+        self.held.remove(held)
+        owns = self._owns(held)
+        held.runner._fail(held.ctx, "could not deliver the message")
+        if owns:
+            self._forget_message(held.ctx.received)
+            self._terminated(held.execution_id, ExecutionStatus.ERROR)
+
+    @rule(data=st.data())
+    @precondition(lambda self: self.held)
     def crash(self, data: st.DataObject) -> None:
         """The runner dies (or pauses): its attempt is simply never heard of again, unless it wakes up."""
         self.held.remove(data.draw(st.sampled_from(self.held)))
