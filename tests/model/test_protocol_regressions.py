@@ -55,16 +55,22 @@ def _commit(world: World, runner: str, ctx: Context, text: str) -> bool:
     return world.runner(runner, ctx.actor).commit(ctx, fields, AttemptReason.EXITED.value, text)
 
 
-def test_a_stale_attempt_cannot_replace_the_logs_of_the_result(world: World, fake_clock: Clock) -> None:
-    actor = _actor(world)
-    eid = _submit(world, actor)
+def _taken_over(world: World, fake_clock: Clock, actor: Actor) -> tuple[Context, Context]:
+    """r1 takes attempt 1 and pauses past its lease; the message comes back and r2 takes attempt 2."""
     received = _receive(world, actor)
     first = _take(world, "r1", actor, received)
     assert isinstance(first, Context)
-    fake_clock.now += 11  # r1 paused past its lease; its message comes back and r2 takes attempt 2
+    fake_clock.now += 11
     world.backend.queues.set_visibility(world.backend.queues.inbox_url(actor.tenant, actor.id), received.receipt, 0)
     second = _take(world, "r2", actor, _receive(world, actor))
     assert isinstance(second, Context) and second.execution.attempt == 2
+    return first, second
+
+
+def test_a_stale_attempt_cannot_replace_the_logs_of_the_result(world: World, fake_clock: Clock) -> None:
+    actor = _actor(world)
+    eid = _submit(world, actor)
+    first, second = _taken_over(world, fake_clock, actor)
     assert _commit(world, "r2", second, "attempt 2 output")
     assert not _commit(world, "r1", first, "attempt 1 output")  # r1 wakes up: its result is refused...
     assert world.backend.logs.read(execution_key(actor.dbid, eid)) == "attempt 2 output"  # ...and its logs
@@ -146,13 +152,7 @@ def test_a_start_failure_of_a_taken_over_attempt_counts_nothing(world: World, fa
     count a start failure against the actor nor touch r2's execution or the message."""
     actor = _actor(world)
     eid = _submit(world, actor)
-    received = _receive(world, actor)
-    first = _take(world, "r1", actor, received)
-    assert isinstance(first, Context)
-    fake_clock.now += 11
-    world.backend.queues.set_visibility(world.backend.queues.inbox_url(actor.tenant, actor.id), received.receipt, 0)
-    second = _take(world, "r2", actor, _receive(world, actor))
-    assert isinstance(second, Context) and second.execution.attempt == 2
+    first, _second = _taken_over(world, fake_clock, actor)
     assert world.runner("r1", actor)._start_failed(first, "no such image").kind == "fenced"
     assert world.backend.actors.get(actor.tenant, actor.id).start_failures == 0
     record = world.backend.executions.get(actor.dbid, eid)
@@ -163,17 +163,10 @@ def test_a_failure_of_a_taken_over_attempt_leaves_the_execution_and_message_alon
                                                                                   fake_clock: Clock) -> None:
     actor = _actor(world)
     eid = _submit(world, actor)
-    received = _receive(world, actor)
-    first = _take(world, "r1", actor, received)
-    assert isinstance(first, Context)
-    fake_clock.now += 11
-    url = world.backend.queues.inbox_url(actor.tenant, actor.id)
-    world.backend.queues.set_visibility(url, received.receipt, 0)
-    second_copy = _receive(world, actor)
-    second = _take(world, "r2", actor, second_copy)
-    assert isinstance(second, Context)
+    first, second = _taken_over(world, fake_clock, actor)
     world.runner("r1", actor)._fail(first, "could not deliver the message")
-    assert world.backend.queues.depth(url) == (0, 1)  # r2's copy is still in flight, not deleted by r1
+    inbox = world.backend.queues.inbox_url(actor.tenant, actor.id)
+    assert world.backend.queues.depth(inbox) == (0, 1)  # r2's copy is still in flight, not deleted by r1
     record = world.backend.executions.get(actor.dbid, eid)
     assert record.status == ExecutionStatus.RUNNING and record.runner_id == "r2"
     assert _commit(world, "r2", second, "done")
