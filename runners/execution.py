@@ -221,10 +221,11 @@ class ExecutionRunner:
     def _record_start(self, ctx: Context, container: Acquired, started: float) -> None:
         phases = dict(ctx.execution.phases, **container.phases, dequeued=ctx.dequeued_at,
                       created=container.created_at, started=started)
+        sent = time.time()  # the renewed lease counts from the request (runners.lease)
         try:
             ctx.execution = self.backend.executions.renew(
                 ctx.execution, self.settings.visibility_timeout, extra={"start_time": utcnow(), "phases": phases})
-            self.fence.renewed(ctx.key, Fence.deadline(time.time(), self.settings.visibility_timeout))
+            self.fence.renewed(ctx.key, Fence.deadline(sent, self.settings.visibility_timeout))
         except Conflict:
             self.metrics.inc("abaco_stale_write_rejected_total")
             self.fence.fence_now(ctx.key)

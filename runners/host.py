@@ -35,7 +35,7 @@ from typing import Any
 
 from chalicelib.backend import Backend
 from chalicelib.errors import AbacoError, NotFound
-from chalicelib.models import Host, HostStatus, WorkerStatus
+from chalicelib.models import Host, HostStatus, Worker, WorkerStatus
 from chalicelib.queue_messages import DecodeError, StartWorkerCommand
 from runners import delivery, reaper, runtime_check, warm
 from runners.contact import StoreContact, heartbeat_period
@@ -167,7 +167,7 @@ class RunnerHost:
         """One read of each pool's queues; True when some command queue had requests waiting."""
         backlog = False
         for wake_url, command_url in queues:
-            if self.stop.is_set():
+            if self.stop.is_set() or self.fence.cut_off.is_set():  # before each read, not once a round
                 break
             if self._take_commands(wake_url, limit, wake_wait):
                 backlog = True  # the wake queue is read again (without waiting) before any registration
@@ -186,17 +186,26 @@ class RunnerHost:
         done: list[str] = []  # receipts of requests done with, deleted in one batch call per 10
         try:
             for message in received:
-                if self.stop.is_set():  # stopping: the command goes back for another host
-                    self.backend.queues.set_visibility(url, message.receipt, 0)
+                # Stopping, or fenced during the poll (the queue may answer while the store does not): the
+                # request goes back at once for another host.
+                if self.stop.is_set() or self.fence.cut_off.is_set():
+                    self._give_back(url, message.receipt)
                     continue
                 try:
                     if self._handle_command(url, message.receipt, message.body):
                         done.append(message.receipt)
-                except AbacoError as exc:  # the command comes back after its visibility timeout
+                except AbacoError as exc:  # the store did not answer: another host may take it at once
                     LOG.warning("runner %s: start request: %s", self.runner_id, exc)
+                    self._give_back(url, message.receipt)
         finally:
             self._delete_done(url, done)
         return len(received)
+
+    def _give_back(self, url: str, receipt: str) -> None:
+        try:
+            self.backend.queues.set_visibility(url, receipt, 0)
+        except AbacoError as exc:  # it comes back after its visibility timeout anyway
+            LOG.warning("runner %s: could not hand a start request back: %s", self.runner_id, exc)
 
     def _delete_done(self, url: str, receipts: list[str]) -> None:
         if not receipts:
@@ -227,8 +236,13 @@ class RunnerHost:
             if key in self.workers and self.workers[key].is_alive():
                 return True  # a repeated command for a worker this host already runs
             full = len(self.workers) >= self.settings.worker_slots
+        # Read the request before taking it: a host that cannot reach the store (raises) leaves it to
+        # another host instead of deleting it for a worker thread that could not set itself up.
+        record = self.backend.workers.find(f"{command.tenant}_{command.actor_id}", command.worker_id)
+        if record is None or record.status != WorkerStatus.REQUESTED:
+            return True  # removed (stopped, reconciled) or taken meanwhile: the worker would refuse it too
         if full:
-            room = self._make_room(command)
+            room = self._make_room(command, record)
             if room is not True:
                 return room is None
         thread = WorkerThread(self.backend, self.runner_id, "127.0.0.1", command.tenant, command.actor_id,
@@ -239,13 +253,10 @@ class RunnerHost:
         thread.start()
         return True
 
-    def _make_room(self, command: StartWorkerCommand) -> bool | None:
+    def _make_room(self, command: StartWorkerCommand, record: Worker) -> bool | None:
         """On a full host: True when an idle worker was retired for this request, None when the request is
-        done with (stale, or declined: its actor has nothing waiting), False when no worker could go."""
+        done with (declined: its actor has nothing waiting), False when no worker could go."""
         dbid = f"{command.tenant}_{command.actor_id}"
-        record = self.backend.workers.find(dbid, command.worker_id)
-        if record is None or record.status != WorkerStatus.REQUESTED:
-            return None  # removed (stopped, reconciled) or taken meanwhile: the worker would refuse it too
         if not (record.woken or self._inbox_waiting(command)):
             # Declined unless a message woke it meanwhile: then its copy on the wake queue starts it.
             if self.backend.workers.delete(dbid, command.worker_id, create_time=record.create_time,

@@ -4,7 +4,10 @@ from the claim to the terminal write.
 Creating and starting a container can take seconds on a loaded engine, longer than a lease; a heartbeat on
 the worker thread would stall behind those calls and let another runner take the execution over while our
 container starts. A write refused because a newer attempt holds the execution means the lease is lost:
-the fence kills our container at once (reliability plan §1.3 step 3).
+the fence kills our container at once (reliability plan §1.3 step 3). A renewal extends the fence's
+deadline from the moment it was sent (the store's lease counts from there), not from its answer: with a
+slow store, the answer can come later than the margin, and the container must still die before the
+store's lease ends.
 """
 from __future__ import annotations
 
@@ -57,6 +60,7 @@ class Lease:
         """One renewal; False once a newer attempt owns the execution."""
         if self.lost or self._fence.fenced(self._key):  # a fenced attempt writes nothing more
             return False
+        sent = time.time()  # the store's new lease counts from here, however long the answer takes
         try:
             self._backend.executions.renew(self._execution, self._seconds)
         except Conflict:
@@ -71,7 +75,7 @@ class Lease:
         except Unavailable as exc:  # keep trying; the fence kills the container if this lasts
             LOG.warning("heartbeat of %s failed: %s", self._execution.id, exc)
             return True
-        self._fence.renewed(self._key, Fence.deadline(time.time(), self._seconds))
+        self._fence.renewed(self._key, Fence.deadline(sent, self._seconds))
         try:
             self._backend.queues.set_visibility(self._inbox_url, self._receipt, self._seconds)
             if self._on_beat is not None:

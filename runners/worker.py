@@ -156,10 +156,10 @@ class WorkerThread(threading.Thread):
         self._remove_record()
 
     def _take(self) -> bool:
-        """Claim the right to run what was just received; False once retired or stopping (the caller
-        hands it back)."""
+        """Claim the right to run what was just received; False once retired or stopping, or while the host
+        is cut off from the store (the caller hands it back: the queue may answer while the store does not)."""
         with self._state:
-            if self.retiring or self.stop_event.is_set():
+            if self.retiring or self.stop_event.is_set() or self.fence.cut_off.is_set():
                 return False
             self.busy, self.idle_since = True, None
             return True
@@ -226,6 +226,7 @@ class WorkerThread(threading.Thread):
         self._idle()
         while not self.stop_event.is_set() and not self.retiring:
             if self.fence.cut_off.is_set():  # the host is fenced: receive nothing, write nothing
+                self.hand_back()  # what it prefetched goes to another host now, not after its visibility
                 self.stop_event.wait(CUT_OFF_PAUSE_SECONDS)
                 self._idle()
                 continue
@@ -264,7 +265,7 @@ class WorkerThread(threading.Thread):
                                                visibility=RECEIVE_VISIBILITY_SECONDS)
         if not received:
             return None
-        if not self._take():  # stopping or retired during the long poll: all of it goes back at once
+        if not self._take():  # stopping, retired or fenced during the long poll: all of it goes back at once
             self.prefetched.add(received)
             self.hand_back()
             return None

@@ -20,6 +20,7 @@ from chalicelib.models import Execution
 from chalicelib.settings import Settings
 from localstack.launcher import Stack
 from runners.engine import LABEL_EXECUTION, LABEL_RUNNER
+from tests.fault_proxy import FaultProxy as FaultProxy  # re-exported for the chaos tests
 
 
 class DockerEvents:
@@ -123,59 +124,3 @@ def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
         return proc.wait(timeout)
     except subprocess.TimeoutExpired:
         return None
-
-
-class FaultProxy:
-    """A loopback TCP proxy between a runner and the emulator: ``pass`` or ``blackhole`` (bytes are read
-    and dropped in both directions and new connections hang), the partition of reliability plan §5."""
-
-    def __init__(self, upstream_port: int) -> None:
-        import socket
-
-        self.upstream_port = upstream_port
-        self.blackholed = threading.Event()
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self._server.getsockname()[1])
-        self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        import socket
-
-        while not self._closed:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
-            except OSError:
-                client.close()
-                continue
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    def _pump(self, src: Any, dst: Any) -> None:
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                if not self.blackholed.is_set():
-                    dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self._closed = True
-        self._server.close()

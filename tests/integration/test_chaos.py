@@ -40,6 +40,7 @@ FAST = {
     "ABACO_WORKER_TTL": "30",
     "ABACO_DUTY_LEASE_SECONDS": "6",  # a SIGKILLed runner's duties move to the other runner within 8 s
 }
+FENCE_QUIET_GRACE_SECONDS = 5.0  # generous: a thread past its fence check sends its poll within moments
 
 
 @pytest.fixture
@@ -174,6 +175,69 @@ def test_runner_cut_off_from_the_store_fences_the_whole_host(make_stack, images:
         assert backend.executions.get(f"{TENANT}_{solo['id']}", probe["id"]).runner_id == fenced
     finally:
         proxy.close()
+
+
+def test_runner_cut_off_from_the_store_only_takes_no_work(make_stack, images: None) -> None:  # noqa: F811
+    """The proxy drops runner 1's DynamoDB calls only; SQS still answers it. Fenced, it must not take what
+    it could still receive: its container is killed, messages posted meanwhile run on runner 2, and the
+    wire shows no ReceiveMessage (inbox or command queue) and no DeleteMessage from runner 1 until the
+    store answers it again; then it takes work again."""
+    stack = make_stack({"ABACO_POOLS": "default,special,solo"}, runners=1)
+    proxy = FaultProxy(stack.emulator_port)
+    try:
+        metrics_port = emulator.free_port()
+        cut = stack.add_runner("runner1", {"ABACO_RUNNER_POOL": "special,solo", "AWS_ENDPOINT_URL": proxy.url,
+                                           "ABACO_RUNNER_METRICS_PORT": str(metrics_port)})
+        api, backend = Api(stack.api_url), backend_for(stack)
+        fenced = _host_id(backend, cut)
+        actor = api.create_actor(image="abaco-test/sleep", queue="special", max_workers=2)
+        dbid = f"{TENANT}_{actor['id']}"
+        with DockerEvents() as events:
+            held = _send(api, actor["id"], "?SLEEP=15")
+            wait_for(lambda: backend.executions.get(dbid, held).start_time, 60, what="the execution running")
+            other = _host_id(backend, stack.add_runner("runner2", {"ABACO_RUNNER_POOL": "special"}))
+            proxy.cut("dynamodb")
+            wait_for(lambda: _counter(metrics_port, "abaco_host_fenced_total") >= 1, 30, interval=0.1,
+                     what="runner 1 to fence itself")
+            fenced_at = time.monotonic()
+            wait_for(lambda: not runner_containers(fenced, running_only=True), 10, interval=0.1,
+                     what="runner 1's container killed")
+            starts_at_fence = events.by_runner[fenced]
+            posted = [_send(api, actor["id"], "?SLEEP=0") for _ in range(3)]
+            done = [api.wait_execution(actor["id"], e, timeout=120) for e in [held, *posted]]
+            assert events.by_runner[fenced] == starts_at_fence  # runner 1 started nothing while cut off
+            restored_at = time.monotonic()
+            proxy.restore("dynamodb")
+            _assert_re_registered(backend, fenced, time.time())
+            solo = api.create_actor(image="abacosamples/noop", queue="solo")  # only runner 1 serves solo
+            probe = api.wait_execution(solo["id"], _send(api, solo["id"]), timeout=60)
+        # A poll a thread had begun as the fence went up may still reach the wire just after it.
+        quiet = fenced_at + FENCE_QUIET_GRACE_SECONDS
+        assert restored_at - quiet > 10  # the messages above were posted and run inside this window
+        assert proxy.forwarded("ReceiveMessage", quiet, restored_at) == []
+        assert proxy.forwarded("DeleteMessage", fenced_at, restored_at) == []
+        assert probe["status"] == "COMPLETE"  # it resumed: took a worker command and ran a container
+        assert backend.executions.get(f"{TENANT}_{solo['id']}", probe["id"]).runner_id == fenced
+        first = done[0]
+        assert first["status"] == "COMPLETE" and first["attempt"] == 2
+        assert [(a["reason"], a["runner_id"]) for a in first["attempts"]] == [("runner_lost", fenced),
+                                                                                ("exited", other)]
+        for execution in done[1:]:
+            assert execution["status"] == "COMPLETE" and execution["attempt"] == 1
+            assert backend.executions.get(dbid, execution["id"]).runner_id == other
+        # Runner 1 has been back and working: none of its writes replaced what runner 2 recorded.
+        assert [api.ok("GET", f"/actors/{actor['id']}/executions/{e['id']}") for e in done] == done
+    finally:
+        proxy.close()
+
+
+def _counter(port: int, name: str) -> float:
+    """A counter from a runner's /metrics (0 until it appears, or while the endpoint is not up yet)."""
+    try:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except requests.RequestException:
+        return 0.0
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
 
 
 def _assert_re_registered(backend, host_id: str, since: float) -> None:

@@ -2,11 +2,26 @@
 call gets through again (runners.fence, runners.contact)."""
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
+from types import SimpleNamespace
+
 import pytest
 
+from chalicelib.backend import Backend
 from chalicelib.errors import Unavailable
+from chalicelib.models import Execution, Worker, WorkerStatus
+from chalicelib.queue_messages import InboxMessage, StartWorkerCommand
+from chalicelib.storage.workers import WorkerStore
+from localstack import bootstrap
+from runners import lease as lease_module
 from runners.contact import StoreContact, heartbeat_period
 from runners.fence import Fence
+from runners.host import RunnerHost
+from runners.lease import Lease
+from runners.metrics import standard_registry
+from runners.worker import Prefetched, WorkerThread
+from tests.unit.test_protocol import backend  # noqa: F401 (fixture)
 
 
 class Clock:
@@ -92,3 +107,83 @@ def test_store_contact_re_registers_after_a_cut() -> None:
 @pytest.mark.parametrize(("host", "lease", "period"), [(5.0, 60.0, 5.0), (1.0, 6.0, 1.0), (5.0, 6.0, 1.2)])
 def test_the_heartbeat_proves_contact_several_times_per_deadline(host: float, lease: float, period: float) -> None:
     assert heartbeat_period(host, lease) == pytest.approx(period)
+
+
+# --- a host cut off from the store while the queues still answer it (the fault proxy's DynamoDB-only cut) ---
+
+class UnreachableWorkers(WorkerStore):
+    """The workers table of a store that does not answer."""
+
+    def find(self, actor_dbid: str, worker_id: str) -> Worker | None:
+        raise Unavailable("DynamoDB get_item: read timeout")
+
+
+def _command_host(backend: Backend) -> tuple[RunnerHost, str]:  # noqa: F811
+    """A runner host (not started) with one start request waiting in its pool's command queue."""
+    bootstrap.create_queues(backend.settings)
+    host = RunnerHost(backend, runner_id="r1")
+    url = backend.queues.command_url("default")
+    backend.workers.create(Worker(tenant="T", actor_id="A", id="A-w1", image="abacosamples/noop"))
+    backend.queues.send_command("default", StartWorkerCommand(tenant="T", actor_id="A", worker_id="A-w1",
+                                                              image="abacosamples/noop", revision=1))
+    return host, url
+
+
+def test_a_fenced_host_hands_back_the_start_requests_its_poll_brings(backend: Backend) -> None:  # noqa: F811
+    host, url = _command_host(backend)
+    host.fence.cut_off.set()  # the fence went up during the long poll
+    host._take_commands(url, 10)
+    assert backend.queues.depth(url) == (1, 0)  # visible again at once, for another host
+    assert host.workers == {} and backend.workers.find("T_A", "A-w1").status == WorkerStatus.REQUESTED
+
+
+def test_a_host_that_cannot_read_the_request_leaves_it_to_another_host(backend: Backend) -> None:  # noqa: F811
+    host, url = _command_host(backend)
+    host.backend = replace(backend, workers=UnreachableWorkers(backend.settings))
+    host._take_commands(url, 10)  # not yet fenced, but the store does not answer
+    assert backend.queues.depth(url) == (1, 0)  # not deleted for a worker that could not set itself up
+    assert host.workers == {}
+
+
+def test_a_start_request_no_longer_requested_is_dropped_without_a_worker(backend: Backend) -> None:  # noqa: F811
+    host, url = _command_host(backend)
+    backend.workers.delete("T_A", "A-w1")  # stopped (or reconciled) before a host took it
+    host._take_commands(url, 10)
+    assert backend.queues.depth(url) == (0, 0) and host.workers == {}
+
+
+def test_a_worker_of_a_fenced_host_hands_back_what_its_long_poll_brings(backend: Backend) -> None:  # noqa: F811
+    bootstrap.create_queues(backend.settings)
+    inbox = backend.queues.create_inbox("T", "A")
+    backend.queues.send_inbox(InboxMessage(tenant="T", actor_id="A", execution_id="E1", body="m", size=1))
+    fence = Fence(lambda _cid: None, lease_seconds=10.0)
+    worker = WorkerThread(backend, "r1", "127.0.0.1", "T", "A", "A-r1-0", threading.Event(), threading.Event(),
+                          fence, standard_registry())
+    worker.prefetched = Prefetched(backend.queues, inbox)
+    fence.cut_off.set()
+    assert worker._receive(inbox) is None  # received while the queue still answers, but not taken
+    assert backend.queues.depth(inbox) == (1, 0) and not worker.busy
+    fence.contact()
+    assert worker._receive(inbox) is not None and worker.busy  # in contact again: taken
+
+
+# --- a slow store: the fence counts a renewal from when it was sent ---
+
+def test_a_slow_renewal_extends_the_fence_from_when_it_was_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    monkeypatch.setattr(lease_module.time, "time", clock)
+
+    def slow_renew(_execution: object, _seconds: float) -> None:
+        clock.now += 5.0  # the store applies the lease as sent, then answers 5 s later
+
+    store = SimpleNamespace(settings=SimpleNamespace(visibility_timeout=10, heartbeat_seconds=3),
+                            executions=SimpleNamespace(renew=slow_renew),
+                            queues=SimpleNamespace(set_visibility=lambda *_a: None))
+    fence = Fence(lambda _cid: None)
+    execution = Execution(tenant="T", actor_id="A", id="E1", executor="u", phases={"claimed": 990.0})
+    lease = Lease(store, fence, "k", execution, "inbox", "receipt", standard_registry())  # type: ignore[arg-type]
+    fence.watch("k", "c1", Fence.deadline(990.0, 10.0))
+    assert lease.beat() and clock.now == 1005.0
+    # Sent at 1000: the store's lease ends at 1010, so the container must die by 1008 (the 2 s margin),
+    # not by 1013 as counted from the answer.
+    assert fence.check(now=1007.9) == [] and fence.check(now=1008.0) == ["k"]
