@@ -35,7 +35,7 @@ from typing import Any
 
 from chalicelib.backend import Backend
 from chalicelib.errors import AbacoError, NotFound
-from chalicelib.models import Host, HostStatus, Worker, WorkerStatus
+from chalicelib.models import Host, HostStatus, WorkerStatus
 from chalicelib.queue_messages import DecodeError, StartWorkerCommand
 from runners import delivery, reaper, runtime_check, warm
 from runners.contact import StoreContact, heartbeat_period
@@ -242,21 +242,24 @@ class RunnerHost:
         if record is None or record.status != WorkerStatus.REQUESTED:
             return True  # removed (stopped, reconciled) or taken meanwhile: the worker would refuse it too
         if full:
-            room = self._make_room(command, record)
+            room = self._make_room(command)
             if room is not True:
                 return room is None
         thread = WorkerThread(self.backend, self.runner_id, "127.0.0.1", command.tenant, command.actor_id,
                               command.worker_id, self.stop, self.kill, self.fence, self.metrics,
-                              warm_pool=self.warm_pool)
+                              warm_pool=self.warm_pool, requested=record)
         with self._lock:
             self.workers[key] = thread
         thread.start()
         return True
 
-    def _make_room(self, command: StartWorkerCommand, record: Worker) -> bool | None:
+    def _make_room(self, command: StartWorkerCommand) -> bool | None:
         """On a full host: True when an idle worker was retired for this request, None when the request is
-        done with (declined: its actor has nothing waiting), False when no worker could go."""
+        done with (stale, or declined: its actor has nothing waiting), False when no worker could go."""
         dbid = f"{command.tenant}_{command.actor_id}"
+        record = self.backend.workers.find(dbid, command.worker_id)
+        if record is None or record.status != WorkerStatus.REQUESTED:
+            return None  # removed (stopped, reconciled) or taken meanwhile: the worker would refuse it too
         if not (record.woken or self._inbox_waiting(command)):
             # Declined unless a message woke it meanwhile: then its copy on the wake queue starts it.
             if self.backend.workers.delete(dbid, command.worker_id, create_time=record.create_time,

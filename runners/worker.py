@@ -81,7 +81,8 @@ class Prefetched:
 class WorkerThread(threading.Thread):
     def __init__(self, backend: Backend, runner_id: str, host_ip: str, tenant: str, actor_id: str,
                  worker_id: str, stop: threading.Event, kill: threading.Event, fence: Fence,
-                 metrics: Registry, warm_pool: warm.WarmPool | None = None) -> None:
+                 metrics: Registry, warm_pool: warm.WarmPool | None = None,
+                 requested: Worker | None = None) -> None:
         super().__init__(name=f"worker-{worker_id}", daemon=True)
         self.backend = backend
         self.settings = backend.settings
@@ -104,6 +105,7 @@ class WorkerThread(threading.Thread):
         self._state = threading.Lock()  # ``busy`` and ``retiring`` change together under it
         self._source: ContainerSource | None = None
         self._record: Worker | None = None
+        self._requested = requested  # the REQUESTED record as the host just read it (None: read it here)
         self._actor: Actor | None = None
         self._checked_at = 0.0
 
@@ -170,7 +172,7 @@ class WorkerThread(threading.Thread):
 
     # --- start-up ------------------------------------------------------------------------------
     def _setup(self) -> Worker | None:
-        worker = self.backend.workers.find(self.actor_dbid, self.worker_id)
+        worker = self._requested or self.backend.workers.find(self.actor_dbid, self.worker_id)
         if worker is None:
             return None
         self._record = self.backend.workers.update(worker, {
