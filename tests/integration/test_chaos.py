@@ -193,7 +193,7 @@ def test_runner_cut_off_from_the_store_only_takes_no_work(make_stack, images: No
         actor = api.create_actor(image="abaco-test/sleep", queue="special", max_workers=2)
         dbid = f"{TENANT}_{actor['id']}"
         with DockerEvents() as events:
-            held = _send(api, actor["id"], "?SLEEP=15")
+            held = _send(api, actor["id"], "?SLEEP=20")  # runs on past the window checked below
             wait_for(lambda: backend.executions.get(dbid, held).start_time, 60, what="the execution running")
             other = _host_id(backend, stack.add_runner("runner2", {"ABACO_RUNNER_POOL": "special"}))
             proxy.cut("dynamodb")
