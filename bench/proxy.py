@@ -4,10 +4,13 @@ Idle cost is "AWS requests per minute", and the emulator keeps no request log by
 runner under test is pointed at this proxy instead of the emulator. Each request is forwarded over a
 keep-alive connection (one per proxy thread) and counted under ``service.Operation`` taken from the
 ``X-Amz-Target`` header (DynamoDB and SQS JSON protocol) or the ``Action`` parameter (query protocol).
+``detailed`` also counts them by table or queue (``dynamodb.GetItem abaco-x-actors``), for tests that
+pin down what one API request reads and writes.
 """
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 import urllib.parse
 from collections import Counter
@@ -32,12 +35,28 @@ def operation(headers: dict[str, str], body: bytes, path: str) -> str:
     return "other.HTTP"
 
 
+def resource(body: bytes) -> str:
+    """The table or queue a JSON-protocol request names ("" when it names none, or is not JSON)."""
+    if not body.startswith(b"{"):
+        return ""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(payload, dict):
+        return ""
+    if payload.get("TableName"):
+        return str(payload["TableName"])
+    return str(payload.get("QueueUrl") or payload.get("QueueName") or "").rsplit("/", 1)[-1]
+
+
 class CountingProxy:
     """Start with ``start()``; ``snapshot()`` gives the counts so far; ``stop()`` closes it."""
 
     def __init__(self, upstream_port: int, port: int = 0) -> None:
         self.upstream_port = upstream_port
         self.counts: Counter[str] = Counter()
+        self.detailed: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(self))
         self._server.daemon_threads = True
@@ -55,13 +74,18 @@ class CountingProxy:
         self._server.shutdown()
         self._server.server_close()
 
-    def count(self, op: str) -> None:
+    def count(self, op: str, where: str = "") -> None:
         with self._lock:
             self.counts[op] += 1
+            self.detailed[f"{op} {where}".strip()] += 1
 
     def snapshot(self) -> Counter[str]:
         with self._lock:
             return Counter(self.counts)
+
+    def detailed_snapshot(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self.detailed)
 
 
 def _handler_class(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
@@ -74,7 +98,7 @@ def _handler_class(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
-            proxy.count(operation({k.lower(): v for k, v in headers.items()}, body, self.path))
+            proxy.count(operation({k.lower(): v for k, v in headers.items()}, body, self.path), resource(body))
             status, reason, out_headers, payload = _upstream(local, proxy.upstream_port, self.command,
                                                              self.path, body, headers)
             self.send_response_only(status, reason)

@@ -155,7 +155,8 @@ def _check_scope(backend: Backend, caller: Caller, scope: Scope, level: Level, p
         actor = actor or _actor(backend, caller, identifier)
         if scope is Scope.ACTOR_ADMIN and not caller.is_admin:
             raise NotAuthorized(ADMIN_ONLY)
-        perms.require(backend, caller, Kind.ACTOR, actor.id, level)
+        if not perms.owns(caller, actor):
+            perms.require(backend, caller, Kind.ACTOR, actor.id, level)
         return Grant(caller, actor, identifier)
     kind = Kind.ALIAS if scope is Scope.ALIAS else Kind.CONFIG
     _must_exist(backend, caller.tenant, kind, identifier)

@@ -2,7 +2,7 @@
 
 Bodies up to ``INLINE_BODY_MAX_BYTES`` ride in the SQS message; larger ones and every binary message go
 to the payloads bucket with a pointer (key, size, sha256) in the inbox message. Cron and event deliveries
-use the same ``enqueue``.
+use the same ``submit``.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from chalicelib.errors import BadRequest, Conflict
 from chalicelib.models import Actor, Execution, ExecutionStatus
 from chalicelib.payloads import Pointer
 from chalicelib.queue_messages import InboxMessage
+from chalicelib.services import fanout
 from chalicelib.services import workers as worker_service
 
 # Query parameters that never reach the container: a nonce is a credential (Abaco leaked it, §9).
@@ -118,10 +119,20 @@ def send(backend: Backend, caller: Caller, actor: Actor, parsed: ParsedMessage,
 
 def submit(backend: Backend, actor: Actor, executor: str, parsed: ParsedMessage,
            env: dict[str, str]) -> Execution:
-    """Record and enqueue a message for ``actor`` (the API, cron and event deliveries all come here)."""
+    """Record and enqueue a message for ``actor`` (the API, cron and event deliveries all come here).
+
+    The order that matters is kept: the record before the inbox (the reconciler re-sends what was recorded
+    and not enqueued), and the worker check after the inbox (a worker found live is one that will see the
+    message). Recording the enqueue and the worker check only follow the send, not each other, so they run
+    side by side: one round trip less on every message. Both finish before this returns, and an error in
+    either reaches the caller, as before."""
     execution, message = record(backend, actor, executor, parsed, env)
-    execution = enqueue(backend, execution, message)
-    worker_service.ensure_worker(backend, actor, wake=True)
+    backend.queues.send_inbox(message)
+    marked = fanout.beside(mark_sent, backend, execution)
+    try:
+        worker_service.ensure_worker(backend, actor, wake=True)
+    finally:
+        execution = marked.result()
     return execution
 
 
@@ -151,10 +162,13 @@ def record(backend: Backend, actor: Actor, executor: str, parsed: ParsedMessage,
     return execution, message
 
 
-def enqueue(backend: Backend, execution: Execution, message: InboxMessage) -> Execution:
-    """Step 2: the message on the actor's inbox, then the record says so."""
-    backend.queues.send_inbox(message)
-    return backend.executions.mark_sent(execution)
+def mark_sent(backend: Backend, execution: Execution) -> Execution:
+    """Step 2, after the send: the record says its message is on the inbox. An execution that already
+    ended (a runner took the message and finished before this write) needs no mark: it was sent and ran."""
+    try:
+        return backend.executions.mark_sent(execution)
+    except Conflict:
+        return execution
 
 
 def _store_payload(backend: Backend, actor: Actor, parsed: ParsedMessage) -> Pointer | None:

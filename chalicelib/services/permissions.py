@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from chalicelib.auth import Caller
 from chalicelib.backend import Backend
 from chalicelib.errors import BadRequest, NotAuthorized, NotFound
+from chalicelib.models import Actor
 from chalicelib.permissions import WORLD, Kind, Level
 
 T = TypeVar("T")
@@ -57,6 +58,13 @@ def require(backend: Backend, caller: Caller, kind: Kind, name: str, level: Leve
         return
     if effective(levels, caller.username) < level:
         raise NotAuthorized(NOT_AUTHORIZED[kind])
+
+
+def owns(caller: Caller, actor: Actor) -> bool:
+    """Whether the caller is the actor's owner, who always holds UPDATE on it: the grant is written at
+    registration, ``grant`` refuses to lower it, and it goes only with the actor. The actor was read in the
+    caller's tenant, so the guard need not read the grants again (one query less per owner request)."""
+    return actor.tenant == caller.tenant and actor.owner == caller.username
 
 
 def grant_owner(backend: Backend, kind: Kind, tenant: str, name: str, username: str) -> None:
