@@ -4,7 +4,9 @@
 A claim applies only to a SUBMITTED execution, or to a RUNNING one whose lease has expired, while fewer
 than ``max_attempts`` attempts were charged. A refused claim is a duplicate or late redelivery (the
 execution is terminal, or another copy of its message is being run: delete ours), our own message back
-while its attempt still runs (hide it until the lease ends), or the last attempt lost (ERROR).
+while its attempt still runs (hide it until the lease ends), or the last attempt lost (ERROR). A claim
+"refused" because an earlier try of the same call applied it (the answer was lost to a timeout and the
+SDK retried) is recognised as ours and run.
 """
 from __future__ import annotations
 
@@ -52,12 +54,23 @@ class Claims:
                                                      received.message_id)
             except ClaimRefused as refused:
                 latest = refused.execution
+            if latest is not None and self._landed(latest, execution, received):
+                return latest
             refusal = self._refused(received, latest, max_attempts)
             if refusal is not None:
                 return refusal
             execution = latest  # type: ignore[assignment]
         self.backend.queues.set_visibility(self.inbox_url, received.receipt, settings.start_retry_seconds)
         return Outcome("leased", execution.id)
+
+    def _landed(self, latest: Execution, seen: Execution, received: Received) -> bool:
+        """Whether a refused claim is this very claim, applied by a try whose answer was lost: a slow store
+        timed the SDK out, its retry found the condition failed. Then the attempt after the one we read is
+        ours in runner, worker and message, and running it is right; taken for a stranger's, it would hide
+        the message until the lease ended and cost the execution an attempt that never ran."""
+        return (latest.status == ExecutionStatus.RUNNING and latest.attempt == seen.attempt + 1
+                and latest.runner_id == self.runner_id and latest.worker_id == self.worker_id
+                and latest.message_id == received.message_id)
 
     def _refused(self, received: Received, latest: Execution | None, max_attempts: int) -> Outcome | None:
         """Why the claim failed, and what to do with the message; None to try the claim again."""

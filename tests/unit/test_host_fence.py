@@ -5,16 +5,19 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from chalicelib.backend import Backend
 from chalicelib.errors import Unavailable
-from chalicelib.models import Execution, Worker, WorkerStatus
+from chalicelib.models import Actor, Execution, Worker, WorkerStatus
 from chalicelib.queue_messages import InboxMessage, StartWorkerCommand
+from chalicelib.storage.executions import ClaimRefused, ExecutionStore
 from chalicelib.storage.workers import WorkerStore
 from localstack import bootstrap
 from runners import lease as lease_module
+from runners.claim import Claims, Outcome
 from runners.contact import StoreContact, heartbeat_period
 from runners.fence import Fence
 from runners.host import RunnerHost
@@ -187,3 +190,34 @@ def test_a_slow_renewal_extends_the_fence_from_when_it_was_sent(monkeypatch: pyt
     # Sent at 1000: the store's lease ends at 1010, so the container must die by 1008 (the 2 s margin),
     # not by 1013 as counted from the answer.
     assert fence.check(now=1007.9) == [] and fence.check(now=1008.0) == ["k"]
+
+
+class AnswerLostExecutions(ExecutionStore):
+    """The executions table of a store that applies a claim but whose answer is lost: the SDK times out and
+    its retry finds the condition failed (the store then reports the claim refused, with the record)."""
+
+    def claim(self, execution: Execution, *args: Any, **kwargs: Any) -> Execution:
+        super().claim(execution, *args, **kwargs)
+        raise ClaimRefused(self.find(execution.actor_dbid, execution.id))
+
+
+def test_a_claim_applied_whose_answer_was_lost_is_ours(backend: Backend) -> None:  # noqa: F811
+    bootstrap.create_queues(backend.settings)
+    inbox = backend.queues.create_inbox("T", "A")
+    actor = Actor(tenant="T", id="A", image="abacosamples/noop", owner="u")
+    execution = Execution(tenant="T", actor_id="A", id="E1", executor="u")
+    backend.executions.create(execution)
+    slow = replace(backend, executions=AnswerLostExecutions(backend.settings))
+    backend.queues.send_inbox(InboxMessage(tenant="T", actor_id="A", execution_id="E1", body="m", size=1))
+    received = backend.queues.receive(inbox, wait_seconds=0)[0]
+    claimed = Claims(slow, "r1", "w1", inbox, standard_registry()).claim(received, actor, execution)
+    assert isinstance(claimed, Execution) and claimed.attempt == 1 and claimed.runner_id == "r1"
+    # Another worker's claim that landed first is still refused: the message is hidden, not run.
+    other = Execution(tenant="T", actor_id="A", id="E2", executor="u")
+    backend.executions.create(other)
+    backend.executions.claim(other, "r2", "w9", 60, 2, "m2")
+    backend.queues.send_inbox(InboxMessage(tenant="T", actor_id="A", execution_id="E2", body="m", size=1))
+    delivered = backend.queues.receive(inbox, wait_seconds=0)[0]
+    stranger = replace(delivered, message_id="m2")  # the copy the other worker runs
+    refused = Claims(slow, "r1", "w1", inbox, standard_registry()).claim(stranger, actor, other)
+    assert refused == Outcome("leased", "E2")
