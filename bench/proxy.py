@@ -87,6 +87,26 @@ class CountingProxy:
         with self._lock:
             return Counter(self.detailed)
 
+    def observe(self, op: str, request: bytes, response: bytes) -> None:
+        """Every forwarded request with its answer; a hook for ``RecordingProxy`` (counting needs neither)."""
+
+
+class RecordingProxy(CountingProxy):
+    """Also keeps each request's operation, body and answer, so a test can tell which requests are about
+    one execution (the runner's duties and idle long polls run alongside)."""
+
+    def __init__(self, upstream_port: int, port: int = 0) -> None:
+        super().__init__(upstream_port, port)
+        self.requests: list[tuple[str, str, str]] = []
+
+    def observe(self, op: str, request: bytes, response: bytes) -> None:
+        with self._lock:
+            self.requests.append((op, request.decode("utf-8", "replace"), response.decode("utf-8", "replace")))
+
+    def recorded(self) -> list[tuple[str, str, str]]:
+        with self._lock:
+            return list(self.requests)
+
 
 def _handler_class(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
     local = threading.local()
@@ -98,9 +118,11 @@ def _handler_class(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
-            proxy.count(operation({k.lower(): v for k, v in headers.items()}, body, self.path), resource(body))
+            op = operation({k.lower(): v for k, v in headers.items()}, body, self.path)
+            proxy.count(op, resource(body))
             status, reason, out_headers, payload = _upstream(local, proxy.upstream_port, self.command,
                                                              self.path, body, headers)
+            proxy.observe(op, body, payload)
             self.send_response_only(status, reason)
             for name, value in out_headers:
                 if name.lower() not in _HOP_HEADERS and name.lower() != "content-length":

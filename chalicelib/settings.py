@@ -136,6 +136,8 @@ class Settings(BaseSettings):
     unclaimed_after_seconds: int = DEFAULT_UNCLAIMED_AFTER
     host_heartbeat_seconds: float = DEFAULT_HOST_HEARTBEAT
     duty_lease_seconds: float = Field(default=DEFAULT_DUTY_LEASE_SECONDS, ge=3)
+    # How often an active worker re-reads its record and its actor (DELETE worker, a new revision, ERROR).
+    worker_health_check_seconds: float = Field(default=5.0, gt=0)
     start_retry_seconds: int = 5  # pause before a container that failed to start is retried (Abaco: 5 s)
     runner_metrics_port: int = 0  # Prometheus /metrics on 127.0.0.1:<port>; 0 = off
     log_format: Literal["json", "text"] = "json"

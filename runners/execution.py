@@ -59,6 +59,9 @@ class Context:
     delivery: deliveries.Delivery | None = None  # payload file, results socket (reference §3.2)
     results: ResultsCollector | None = None
     dequeued_at: float = 0.0  # when this worker took the message up (the ``dequeued`` phase)
+    # The start's ``start_time`` while it is not yet written: it rides on the first write that happens
+    # anyway (the first log flush tick of a container still running, or the terminal write).
+    unwritten_start: str | None = None
 
     @property
     def key(self) -> str:
@@ -205,7 +208,7 @@ class ExecutionRunner:
     def _watch(self, ctx: Context, lease: Lease, container: Acquired, started: float) -> Outcome:
         logs = LogCollector(container.output, self.settings.max_log_length)
         stats = StatsCollector(lambda: self.engine.stats(container.cid))
-        self._record_start(ctx, container, started)
+        self._note_start(ctx, container, started)
         events.publish(self.backend.queues, ctx.actor, events.execution_event(
             ctx.actor, ctx.execution, events.EventType.EXECUTION_STARTED))
         stop_reason = self._monitor(ctx, lease, container.cid, logs)
@@ -218,20 +221,32 @@ class ExecutionRunner:
         self._finalise(ctx, container, logs, stats, stop_reason)
         return Outcome("ran", ctx.execution.id)
 
-    def _record_start(self, ctx: Context, container: Acquired, started: float) -> None:
+    def _note_start(self, ctx: Context, container: Acquired, started: float) -> None:
+        """Keep the start (``start_time`` and the phases up to ``started``) for the next write. Written on
+        its own only when the container is still running at the first monitor tick (``_record_start``); a
+        container that exits within it has its start ride on the terminal write, one UpdateItem fewer per
+        short execution. The lease does not depend on it: the heartbeat thread renews it all along."""
         phases = dict(ctx.execution.phases, **container.phases, dequeued=ctx.dequeued_at,
                       created=container.created_at, started=started)
+        ctx.execution = ctx.execution.model_copy(update={"phases": phases})
+        ctx.unwritten_start = utcnow()
+
+    def _record_start(self, ctx: Context) -> None:
+        """The start of a container that is still running, so the API shows it within about a second."""
+        if ctx.unwritten_start is None:
+            return
         sent = time.time()  # the renewed lease counts from the request (runners.lease)
         try:
             ctx.execution = self.backend.executions.renew(
-                ctx.execution, self.settings.visibility_timeout, extra={"start_time": utcnow(), "phases": phases})
+                ctx.execution, self.settings.visibility_timeout,
+                extra={"start_time": ctx.unwritten_start, "phases": ctx.execution.phases})
+            ctx.unwritten_start = None
             self.fence.renewed(ctx.key, Fence.deadline(sent, self.settings.visibility_timeout))
         except Conflict:
             self.metrics.inc("abaco_stale_write_rejected_total")
             self.fence.fence_now(ctx.key)
-        except Unavailable as exc:  # keep running; the fence kills the container if this lasts
+        except Unavailable as exc:  # keep running (tried again next tick); the fence kills it if this lasts
             LOG.warning("could not record the start of %s: %s", ctx.execution.id, exc)
-            ctx.execution = ctx.execution.model_copy(update={"phases": phases, "start_time": utcnow()})
 
     def _monitor(self, ctx: Context, lease: Lease, cid: str, logs: LogCollector) -> str | None:
         """Wait for the exit, flushing logs every second; nothing here blocks longer than a second, and
@@ -245,6 +260,7 @@ class ExecutionRunner:
         while not self.engine.wait(cid, timeout=LOG_FLUSH_SECONDS):
             if self.fence.fenced(ctx.key) or lease.lost:
                 return "fenced"
+            self._record_start(ctx)
             flushed = self._flush_logs(ctx, logs, flushed)
             if stop_reason is None and limit > 0 and time.monotonic() - started > limit:
                 stop_reason, kill_at = "max_run_time", time.monotonic() + STOP_GRACE_SECONDS
@@ -291,6 +307,8 @@ class ExecutionRunner:
                                                 dispatched_at=container.dispatched_at,
                                                 cpu_baseline=container.cpu_baseline)
         fields["phases"] = dict(ctx.execution.phases, exited=exited)
+        if ctx.unwritten_start is not None:  # exited before the first tick: the start rides on this write
+            fields["start_time"] = ctx.unwritten_start
         self.commit(ctx, fields, reason, finalise.capped_logs(logs.finish(), self.settings))
 
     def commit(self, ctx: Context, fields: dict[str, Any], reason: str, text: str) -> bool:
@@ -299,8 +317,9 @@ class ExecutionRunner:
         took the attempt away. While the store is out of reach, retry until the lease runs out."""
         while True:
             try:
-                self.backend.logs.write(ctx.key, text, finalise.log_expiry(ctx.actor, self.settings),
-                                        attempt=ctx.execution.attempt)
+                if finalise.logs_to_write(text, ctx.execution.attempt):
+                    self.backend.logs.write(ctx.key, text, finalise.log_expiry(ctx.actor, self.settings),
+                                            attempt=ctx.execution.attempt)
                 fields["phases"] = dict(fields.get("phases") or ctx.execution.phases, finalised=time.time())
                 ctx.execution = self.backend.executions.finish(ctx.execution, fields, reason)
                 break

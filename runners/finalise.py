@@ -62,6 +62,15 @@ def capped_logs(text: str, settings: Settings) -> str:
     return cap(text, settings.max_log_length)
 
 
+def logs_to_write(text: str, attempt: int) -> bool:
+    """Whether the terminal write must store the attempt's logs. Empty logs of the first attempt need no
+    item: no earlier attempt can have left chunks to hide (the attempt number only grows, and a later
+    attempt's chunks are fenced against ours), and a log flush only ever writes text that then stays in
+    the final one, so the logs read as empty either way; one PutItem fewer for an actor that prints
+    nothing. Any later attempt writes, even empty, so its logs replace those of the attempt before."""
+    return bool(text) or attempt > 1
+
+
 def log_expiry(actor: Actor, settings: Settings) -> int | None:
     """Abaco's log_ex with tenant and global defaults and ceilings (``chalicelib.expiry``)."""
     return log_expires_at(settings, actor.tenant, actor.log_ex)

@@ -28,7 +28,6 @@ from runners.metrics import Registry
 
 LOG = logging.getLogger("abaco.runner")
 ERROR_PAUSE_SECONDS = 2.0
-HEALTH_CHECK_SECONDS = 5.0  # how often an active worker re-reads its record (DELETE worker, revision)
 CUT_OFF_PAUSE_SECONDS = 0.5  # how often a worker of a host cut off from the store looks again
 STOPPING = {WorkerStatus.SHUTDOWN_REQUESTED, WorkerStatus.SHUTTING_DOWN}
 SYNC_HINT = "sync"
@@ -283,7 +282,7 @@ class WorkerThread(threading.Thread):
                                                                             ActorStatus.SHUTTING_DOWN)
 
     def _still_wanted(self, worker: Worker) -> bool:
-        if time.monotonic() - self._checked_at < HEALTH_CHECK_SECONDS:
+        if time.monotonic() - self._checked_at < self.settings.worker_health_check_seconds:
             return True
         current = self.backend.workers.find(self.actor_dbid, self.worker_id)
         if current is None or current.status in STOPPING or current.create_time != worker.create_time:
