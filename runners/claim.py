@@ -43,6 +43,18 @@ class Claims:
         self.inbox_url = inbox_url
         self.metrics = metrics
 
+    def claim_first(self, received: Received, actor: Actor, execution_id: str) -> Execution | None:
+        """The claim of a message's first delivery, without reading its execution first (one GetItem fewer
+        per execution): on a first delivery the execution is nearly always SUBMITTED at attempt 0, and the
+        write's condition says exactly that. None otherwise (or on a redelivery, where a refusal is likely
+        and would cost a write more): the caller reads the record and goes through ``claim``."""
+        if received.receive_count != 1:
+            return None
+        max_attempts = actor.max_attempts or self.backend.settings.max_attempts
+        return self.backend.executions.claim_unread(actor.dbid, execution_id, self.runner_id, self.worker_id,
+                                                    self.backend.settings.visibility_timeout, max_attempts,
+                                                    received.message_id)
+
     def claim(self, received: Received, actor: Actor, execution: Execution) -> Execution | Outcome:
         """The claimed execution (attempt k+1 is ours), or what was done with the message instead."""
         settings = self.backend.settings

@@ -103,6 +103,10 @@ class ExecutionStore:
                       values: dict[str, Any] | None = None, remove: tuple[str, ...] = ()) -> Execution:
         """SET the given fields (and REMOVE ``remove``) in one UpdateItem, optionally conditional.
         A condition refers to the status as ``#st``."""
+        return self._update(execution.actor_dbid, execution.id, fields, condition, values, remove)
+
+    def _update(self, actor_dbid: str, execution_id: str, fields: dict[str, Any], condition: str | None,
+                values: dict[str, Any] | None, remove: tuple[str, ...] = ()) -> Execution:
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         vals = {f":v{i}": v for i, v in enumerate(_encode_fields(fields).values())}
         expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
@@ -114,10 +118,10 @@ class ExecutionStore:
         if condition and "#st" in condition:
             names["#st"] = "status"
         try:
-            item = self._table.update(_key(execution.actor_dbid, execution.id), expression, values=vals,
+            item = self._table.update(_key(actor_dbid, execution_id), expression, values=vals,
                                       names=names, condition=condition or "attribute_exists(execution_id)")
         except ConditionFailed as exc:
-            raise Conflict(f"Execution {execution.id} changed concurrently.") from exc
+            raise Conflict(f"Execution {execution_id} changed concurrently.") from exc
         return _from_item(item)
 
     def mark_sent(self, execution: Execution) -> Execution:
@@ -147,6 +151,25 @@ class ExecutionStore:
             return self.update_fields(execution, fields, condition=condition, values=values)
         except Conflict as exc:
             raise ClaimRefused(self.find(execution.actor_dbid, execution.id)) from exc
+
+    def claim_unread(self, actor_dbid: str, execution_id: str, runner_id: str, worker_id: str,
+                     lease_seconds: float, max_attempts: int, message_id: str) -> Execution | None:
+        """``claim`` of an execution never claimed before (attempt 0, SUBMITTED) without reading it first:
+        the condition is the one ``claim`` checks on such a record, and nothing written depends on a read
+        (the history of an attempt-0 record is empty and stays so; ``claimed`` is added to the returned
+        copy's phases only, for the attempt's next write of its phases to carry). None when the condition
+        fails (gone, claimed before, terminal): the caller then reads the record and claims as usual."""
+        now = clock.now()
+        fields = {"status": ExecutionStatus.RUNNING.value, "runner_id": runner_id, "worker_id": worker_id,
+                  "lease_expires_at": now + lease_seconds, "attempt": 1, "charged": 1,
+                  "max_attempts": max_attempts, "message_id": message_id}
+        condition = "attempt = :zero AND charged < :max AND #st = :submitted"
+        values = {":zero": 0, ":max": max_attempts, ":submitted": ExecutionStatus.SUBMITTED.value}
+        try:
+            claimed = self._update(actor_dbid, execution_id, fields, condition, values)
+        except Conflict:
+            return None
+        return claimed.model_copy(update={"phases": dict(claimed.phases, claimed=now)})
 
     def renew(self, execution: Execution, lease_seconds: float, extra: dict[str, Any] | None = None) -> Execution:
         """Extend the lease (and record progress) only while we still hold this attempt."""

@@ -65,6 +65,24 @@ def test_a_claim_is_exclusive_and_later_writes_are_fenced(backend: Backend) -> N
         backend.executions.finish(stale, {"status": "COMPLETE"}, "exited")
 
 
+def test_a_claim_without_a_read_applies_only_to_a_never_claimed_submitted_execution(backend: Backend) -> None:
+    execution = _submitted(backend)
+    mine = backend.executions.claim_unread("T_A", execution.id, "r1", "w1", 30, 2, "m1")
+    assert mine is not None and mine.status == ExecutionStatus.RUNNING and (mine.attempt, mine.charged) == (1, 1)
+    assert mine.phases["queued"] == execution.phases["queued"] and "claimed" in mine.phases  # kept, and ours
+    stored = backend.executions.get("T_A", execution.id)
+    assert stored.runner_id == "r1" and stored.message_id == "m1" and stored.attempts == []
+    assert backend.executions.claim_unread("T_A", execution.id, "r2", "w2", 30, 2, "m1") is None  # claimed
+    assert backend.executions.get("T_A", execution.id).runner_id == "r1"
+    assert backend.executions.claim_unread("T_A", "missing", "r2", "w2", 30, 2, "m1") is None
+    backend.executions.release(mine, "start_failed", charge=False)  # SUBMITTED again, but at attempt 1
+    assert backend.executions.claim_unread("T_A", execution.id, "r2", "w2", 30, 2, "m1") is None
+    ended = _submitted(backend)
+    backend.executions.fail(ended, "gone")
+    assert backend.executions.claim_unread("T_A", ended.id, "r2", "w2", 30, 2, "m1") is None
+    assert backend.executions.get("T_A", ended.id).status == ExecutionStatus.ERROR
+
+
 def test_an_expired_lease_is_taken_over_and_the_old_attempt_can_no_longer_write(backend: Backend) -> None:
     execution = _submitted(backend)
     first = backend.executions.claim(execution, "r1", "w1", 0.01, 2, "m1")
