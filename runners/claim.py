@@ -43,17 +43,27 @@ class Claims:
         self.inbox_url = inbox_url
         self.metrics = metrics
 
-    def claim_first(self, received: Received, actor: Actor, execution_id: str) -> Execution | None:
-        """The claim of a message's first delivery, without reading its execution first (one GetItem fewer
-        per execution): on a first delivery the execution is nearly always SUBMITTED at attempt 0, and the
-        write's condition says exactly that. None otherwise (or on a redelivery, where a refusal is likely
-        and would cost a write more): the caller reads the record and goes through ``claim``."""
-        if received.receive_count != 1:
+    def claim_message(self, received: Received, actor: Actor, execution_id: str) -> Execution | Outcome | None:
+        """Claim the execution a received message names: the claimed execution, what was done with the
+        message instead, or None when there is no such execution (the caller dead-letters the message).
+
+        A message's first delivery is claimed without reading the execution first (one GetItem fewer per
+        execution): it is nearly always SUBMITTED at attempt 0, and the write's condition says exactly that
+        (``ExecutionStore.claim_unread``). When it does not apply, and on every redelivery (where a refusal
+        is likely and would cost a write more), the record is read and claimed as before (``claim``)."""
+        first = received.receive_count == 1
+        if first:
+            claimed = self.backend.executions.claim_unread(
+                actor.dbid, execution_id, self.runner_id, self.worker_id, self.backend.settings.visibility_timeout,
+                actor.max_attempts or self.backend.settings.max_attempts, received.message_id)
+            if claimed is not None:
+                return claimed
+        execution = self.backend.executions.find(actor.dbid, execution_id)
+        if execution is None:
             return None
-        max_attempts = actor.max_attempts or self.backend.settings.max_attempts
-        return self.backend.executions.claim_unread(actor.dbid, execution_id, self.runner_id, self.worker_id,
-                                                    self.backend.settings.visibility_timeout, max_attempts,
-                                                    received.message_id)
+        if first and self._landed(execution, 0, received):  # the unread claim applied, its answer lost
+            return execution.model_copy(update={"phases": dict(execution.phases, claimed=clock.now())})
+        return self.claim(received, actor, execution)
 
     def claim(self, received: Received, actor: Actor, execution: Execution) -> Execution | Outcome:
         """The claimed execution (attempt k+1 is ours), or what was done with the message instead."""
@@ -66,7 +76,7 @@ class Claims:
                                                      received.message_id)
             except ClaimRefused as refused:
                 latest = refused.execution
-            if latest is not None and self._landed(latest, execution, received):
+            if latest is not None and self._landed(latest, execution.attempt, received):
                 return latest
             refusal = self._refused(received, latest, max_attempts)
             if refusal is not None:
@@ -75,12 +85,12 @@ class Claims:
         self.backend.queues.set_visibility(self.inbox_url, received.receipt, settings.start_retry_seconds)
         return Outcome("leased", execution.id)
 
-    def _landed(self, latest: Execution, seen: Execution, received: Received) -> bool:
+    def _landed(self, latest: Execution, seen_attempt: int, received: Received) -> bool:
         """Whether a refused claim is this very claim, applied by a try whose answer was lost: a slow store
         timed the SDK out, its retry found the condition failed. Then the attempt after the one we read is
         ours in runner, worker and message, and running it is right; taken for a stranger's, it would hide
         the message until the lease ended and cost the execution an attempt that never ran."""
-        return (latest.status == ExecutionStatus.RUNNING and latest.attempt == seen.attempt + 1
+        return (latest.status == ExecutionStatus.RUNNING and latest.attempt == seen_attempt + 1
                 and latest.runner_id == self.runner_id and latest.worker_id == self.worker_id
                 and latest.message_id == received.message_id)
 

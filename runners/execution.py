@@ -113,15 +113,11 @@ class ExecutionRunner:
         message = self._decode(received)
         if message is None:
             return self._dead_letter(received, actor, "not an inbox message of a known version")
-        claimed = self.claims.claim_first(received, actor, message.execution_id)
+        claimed = self.claims.claim_message(received, actor, message.execution_id)
         if claimed is None:
-            execution = self.backend.executions.find(actor.dbid, message.execution_id)
-            if execution is None:
-                return self._dead_letter(received, actor, f"unknown execution {message.execution_id}")
-            taken = self.claims.claim(received, actor, execution)
-            if isinstance(taken, Outcome):
-                return taken
-            claimed = taken
+            return self._dead_letter(received, actor, f"unknown execution {message.execution_id}")
+        if isinstance(claimed, Outcome):
+            return claimed
         return Context(received, actor, message, claimed, dequeued_at=dequeued)
 
     def _decode(self, received: Received) -> InboxMessage | None:

@@ -221,3 +221,30 @@ def test_a_claim_applied_whose_answer_was_lost_is_ours(backend: Backend) -> None
     stranger = replace(delivered, message_id="m2")  # the copy the other worker runs
     refused = Claims(slow, "r1", "w1", inbox, standard_registry()).claim(stranger, actor, other)
     assert refused == Outcome("leased", "E2")
+
+
+class UnreadAnswerLostExecutions(ExecutionStore):
+    """The same lost answer for the claim without a read: the write applied, the retry found it refused."""
+
+    def claim_unread(self, *args: Any, **kwargs: Any) -> Execution | None:
+        super().claim_unread(*args, **kwargs)
+        return None
+
+
+def test_a_first_delivery_claim_applied_whose_answer_was_lost_is_ours(backend: Backend) -> None:  # noqa: F811
+    bootstrap.create_queues(backend.settings)
+    inbox = backend.queues.create_inbox("T", "A")
+    actor = Actor(tenant="T", id="A", image="abacosamples/noop", owner="u")
+    backend.executions.create(Execution(tenant="T", actor_id="A", id="E1", executor="u"))
+    slow = replace(backend, executions=UnreadAnswerLostExecutions(backend.settings))
+    backend.queues.send_inbox(InboxMessage(tenant="T", actor_id="A", execution_id="E1", body="m", size=1))
+    received = backend.queues.receive(inbox, wait_seconds=0)[0]
+    assert received.receive_count == 1
+    claimed = Claims(slow, "r1", "w1", inbox, standard_registry()).claim_message(received, actor, "E1")
+    assert isinstance(claimed, Execution) and claimed.attempt == 1 and claimed.runner_id == "r1"
+    assert "claimed" in claimed.phases
+    # Another worker's first delivery of the same execution finds it held: refused (a duplicate copy).
+    stranger = replace(received, message_id="m-other")
+    refused = Claims(backend, "r2", "w2", inbox, standard_registry()).claim_message(stranger, actor, "E1")
+    assert refused == Outcome("duplicate", "E1")
+    assert Claims(backend, "r2", "w2", inbox, standard_registry()).claim_message(stranger, actor, "E9") is None
