@@ -3,8 +3,6 @@ asks for a worker (the mark now beside the worker check), a mark that finds the 
 an error, the owner test that spares the grants read, and ``fanout.beside``."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from chalicelib.auth import Caller
@@ -12,22 +10,16 @@ from chalicelib.backend import Backend
 from chalicelib.models import Actor, ExecutionStatus
 from chalicelib.services import fanout, messages
 from chalicelib.services import permissions as perms
-from localstack import bootstrap
-from tests.unit.test_protocol import backend  # noqa: F401 (fixture)
+from tests.unit.test_protocol import (
+    backend,  # noqa: F401 (fixture)
+    registered_actor,
+)
 
 TENANT = "T"
 
 
-def _actor(backend: Backend) -> Actor:  # noqa: F811
-    bootstrap.create_queues(backend.settings)
-    actor = Actor(tenant=TENANT, id=f"A{time.time_ns()}", image="abacosamples/noop", owner="u")
-    backend.actors.create(actor)
-    backend.queues.create_inbox(TENANT, actor.id)
-    return actor
-
-
 def test_submit_records_enqueues_marks_and_requests_a_worker(backend: Backend) -> None:  # noqa: F811
-    actor = _actor(backend)
+    actor = registered_actor(backend)
     execution = messages.submit(backend, actor, "u", messages.ParsedMessage("str", "hello"), {})
     stored = backend.executions.get(actor.dbid, execution.id)
     assert stored.enqueued and stored.status == ExecutionStatus.SUBMITTED
@@ -36,7 +28,7 @@ def test_submit_records_enqueues_marks_and_requests_a_worker(backend: Backend) -
 
 
 def test_a_late_mark_on_a_finished_execution_is_not_an_error(backend: Backend) -> None:  # noqa: F811
-    actor = _actor(backend)
+    actor = registered_actor(backend)
     execution, _ = messages.record(backend, actor, "u", messages.ParsedMessage("str", "hello"), {})
     assert backend.executions.fail(execution, "finished before the mark") is not None
     assert messages.mark_sent(backend, execution).id == execution.id

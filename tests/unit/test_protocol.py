@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from chalicelib.backend import Backend
 from chalicelib.errors import Conflict
-from chalicelib.models import Execution, ExecutionStatus
+from chalicelib.models import Actor, Execution, ExecutionStatus
 from chalicelib.settings import Settings
 from chalicelib.storage.duties import DutyLeases
 from chalicelib.storage.executions import ClaimRefused
@@ -43,6 +43,15 @@ def backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
         bootstrap.create_tables(settings)
         assert ddb.list_tables()["TableNames"]
         yield Backend.from_settings(settings)
+
+
+def registered_actor(backend: Backend, tenant: str = "T") -> Actor:
+    """A fresh actor with its inbox (and the pools' queues), for the unit tests that send it messages."""
+    bootstrap.create_queues(backend.settings)
+    actor = Actor(tenant=tenant, id=f"A{time.time_ns()}", image="abacosamples/noop", owner="u")
+    backend.actors.create(actor)
+    backend.queues.create_inbox(tenant, actor.id)
+    return actor
 
 
 def _submitted(backend: Backend, pool: str = "default") -> Execution:

@@ -10,21 +10,15 @@ from chalicelib.backend import Backend
 from chalicelib.models import Actor, Execution, Host, Worker, WorkerStatus
 from chalicelib.queue_messages import StartWorkerCommand
 from chalicelib.services import workers as worker_service
-from localstack import bootstrap
 from runners import autoscaler
 from runners.host import RunnerHost
-from tests.unit.test_protocol import backend  # noqa: F401 (fixture)
+from tests.unit.test_protocol import (
+    backend,  # noqa: F401 (fixture)
+    registered_actor,
+)
 from tests.unit.test_scaling_races import HookedWorkers
 
 TENANT = "T"
-
-
-def _actor(backend: Backend) -> Actor:  # noqa: F811
-    bootstrap.create_queues(backend.settings)
-    actor = Actor(tenant=TENANT, id=f"A{time.time_ns()}", image="abacosamples/noop", owner="u")
-    backend.actors.create(actor)
-    backend.queues.create_inbox(TENANT, actor.id)
-    return actor
 
 
 def _depths(backend: Backend) -> tuple[int, int]:  # noqa: F811
@@ -50,7 +44,7 @@ def _decline(backend: Backend, worker: Worker) -> bool:  # noqa: F811
 
 def test_a_registration_request_goes_to_the_command_queue_and_a_message_copies_it_to_the_wake_queue_once(
         backend: Backend) -> None:  # noqa: F811
-    actor = _actor(backend)
+    actor = registered_actor(backend)
     registered = worker_service.ensure_worker(backend, actor)
     assert registered is not None and not registered.woken
     assert _depths(backend) == (0, 1)
@@ -64,14 +58,14 @@ def test_a_registration_request_goes_to_the_command_queue_and_a_message_copies_i
 
 
 def test_a_message_to_a_worker_less_actor_requests_on_the_wake_queue_only(backend: Backend) -> None:  # noqa: F811
-    actor = _actor(backend)
+    actor = registered_actor(backend)
     worker = worker_service.ensure_worker(backend, actor, wake=True)
     assert worker is not None and worker.woken
     assert _depths(backend) == (1, 0)
 
 
 def test_a_taken_worker_is_not_woken(backend: Backend) -> None:  # noqa: F811
-    actor = _actor(backend)
+    actor = registered_actor(backend)
     registered = worker_service.ensure_worker(backend, actor)
     assert registered is not None
     backend.workers.update(registered, {"status": WorkerStatus.READY.value, "host_id": "h1"})
@@ -82,7 +76,7 @@ def test_a_taken_worker_is_not_woken(backend: Backend) -> None:  # noqa: F811
 
 def test_a_decline_between_the_messages_read_and_its_wake_gives_one_new_woken_request(
         backend: Backend) -> None:  # noqa: F811
-    actor = _actor(backend)
+    actor = registered_actor(backend)
     registered = worker_service.ensure_worker(backend, actor)
     assert registered is not None
     # The host declines the registration's request right after the message's read of the workers.
@@ -96,7 +90,7 @@ def test_a_decline_between_the_messages_read_and_its_wake_gives_one_new_woken_re
 
 
 def test_the_autoscaler_wakes_a_backlogged_actors_untaken_request(backend: Backend) -> None:  # noqa: F811
-    actor = _actor(backend)
+    actor = registered_actor(backend)
     backend.hosts.put(Host(id="h1", pools=["default"], slots=2))
     registered = worker_service.ensure_worker(backend, actor)  # e.g. an update's request, messages waiting
     assert registered is not None
@@ -121,7 +115,7 @@ class _Recording(RunnerHost):
 
 
 def test_a_host_serves_the_wake_queue_before_the_command_queue(backend: Backend) -> None:  # noqa: F811
-    actor = _actor(backend)
+    actor = registered_actor(backend)
     for _ in range(3):
         backend.queues.send_command("default", _command(Worker(tenant=TENANT, actor_id=actor.id, id="w")))
     woken = Worker(tenant=TENANT, actor_id=actor.id, id="x")
@@ -138,7 +132,7 @@ def test_a_host_serves_the_wake_queue_before_the_command_queue(backend: Backend)
 
 def test_a_full_host_declines_an_unwoken_request_and_keeps_a_woken_one(backend: Backend) -> None:  # noqa: F811
     host = RunnerHost(backend, runner_id="r1")
-    idle, woken = _actor(backend), _actor(backend)
+    idle, woken = registered_actor(backend), registered_actor(backend)
     registered = worker_service.ensure_worker(backend, idle)
     requested = worker_service.ensure_worker(backend, woken, wake=True)
     assert registered is not None and requested is not None
@@ -152,7 +146,7 @@ def test_the_second_copy_of_a_woken_request_leaves_the_worker_alone(backend: Bac
     """Two hosts: one took the wake copy (claimed the record); the other, full, reads the registration's
     copy and neither declines nor retires anything. A copy whose request the reconciler removed is dropped."""
     other = RunnerHost(backend, runner_id="r2")
-    actor = _actor(backend)
+    actor = registered_actor(backend)
     registered = worker_service.ensure_worker(backend, actor)
     assert registered is not None and worker_service.ensure_worker(backend, actor, wake=True) is None
     backend.workers.update(registered, {"status": WorkerStatus.SPAWNER_SETUP.value, "host_id": "r1"},
