@@ -97,11 +97,18 @@ def test_deleting_an_actor_ends_its_waiting_executions(world: World, fake_clock:
     assert record.status == ExecutionStatus.ERROR and record.status_message == actor_service.EXECUTION_ORPHANED
 
 
-def test_the_reconciler_ends_a_lost_execution_of_a_deleted_actor(world: World, fake_clock: Clock) -> None:
+def _held_by_r1_then_deleted(world: World) -> tuple[Actor, str, Context]:
+    """A message taken by runner r1 (attempt 1), then its actor deleted while r1 holds it."""
     actor = _actor(world)
     eid = _submit(world, actor)
-    assert isinstance(_take(world, "r1", actor, _receive(world, actor)), Context)
-    actor_service.delete(world.backend, world.caller, actor.id)  # and runner r1 dies
+    ctx = _take(world, "r1", actor, _receive(world, actor))
+    assert isinstance(ctx, Context)
+    actor_service.delete(world.backend, world.caller, actor.id)
+    return actor, eid, ctx
+
+
+def test_the_reconciler_ends_a_lost_execution_of_a_deleted_actor(world: World, fake_clock: Clock) -> None:
+    actor, eid, _ctx = _held_by_r1_then_deleted(world)  # and runner r1 dies
     fake_clock.now += 400
     report = reconciler.run_once(world.backend, fake_clock.now)
     assert eid in report.expired
@@ -111,11 +118,7 @@ def test_the_reconciler_ends_a_lost_execution_of_a_deleted_actor(world: World, f
 
 
 def test_a_result_is_recorded_when_the_actor_was_deleted_while_it_ran(world: World, fake_clock: Clock) -> None:
-    actor = _actor(world)
-    eid = _submit(world, actor)
-    ctx = _take(world, "r1", actor, _receive(world, actor))
-    assert isinstance(ctx, Context)
-    actor_service.delete(world.backend, world.caller, actor.id)
+    actor, eid, ctx = _held_by_r1_then_deleted(world)
     assert _commit(world, "r1", ctx, "done")  # the message went with the inbox: nothing left to delete
     assert world.backend.executions.get(actor.dbid, eid).status == ExecutionStatus.COMPLETE
 
@@ -123,11 +126,7 @@ def test_a_result_is_recorded_when_the_actor_was_deleted_while_it_ran(world: Wor
 def test_a_hand_back_after_the_actor_was_deleted_ends_the_execution(world: World, fake_clock: Clock) -> None:
     """Shutdown hands back a message whose actor was deleted while its container ran: the inbox is gone, so
     there is nothing to make visible; the runner must not fail on it, and the execution still ends."""
-    actor = _actor(world)
-    eid = _submit(world, actor)
-    ctx = _take(world, "r1", actor, _receive(world, actor))
-    assert isinstance(ctx, Context)
-    actor_service.delete(world.backend, world.caller, actor.id)
+    actor, eid, ctx = _held_by_r1_then_deleted(world)
     world.runner("r1", actor)._hand_back(ctx)
     fake_clock.now += 400
     reconciler.run_once(world.backend, fake_clock.now)
@@ -136,11 +135,7 @@ def test_a_hand_back_after_the_actor_was_deleted_ends_the_execution(world: World
 
 
 def test_a_start_failure_after_the_actor_was_deleted_is_not_an_error(world: World, fake_clock: Clock) -> None:
-    actor = _actor(world)
-    eid = _submit(world, actor)
-    ctx = _take(world, "r1", actor, _receive(world, actor))
-    assert isinstance(ctx, Context)
-    actor_service.delete(world.backend, world.caller, actor.id)
+    actor, eid, ctx = _held_by_r1_then_deleted(world)
     assert world.runner("r1", actor)._start_failed(ctx, "no such image").kind == "start_failed"
     fake_clock.now += 400
     reconciler.run_once(world.backend, fake_clock.now)
