@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt co
 .PHONY: run test venv docker images bench soak lint clean synth infra-deps
 
 run: venv docker images
-	$(VPY) -m localstack.launcher
+	$(VPY) -m local.launcher
 
 test: venv docker images
 	$(VPY) -m pytest $(PYTEST_ARGS)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from chalice import Chalice
 
-from chalicelib import duties
 from chalicelib.api import (
     actors,
     admin,
     aliases,
     configs,
     dashboard,
+    duties,
     executions,
     hosts,
     messages,

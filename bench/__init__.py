@@ -1,4 +1,4 @@
-"""Benchmarks of the local system against the physical limit measured in the same run (issue 8).
+"""Benchmarks of the local system against the physical limit measured in the same run.
 
 ``python -m bench`` starts a private system on free ports (moto server, API, runners on the local
 Docker engine), measures latency, throughput, scale from zero, scale out, idle cost and the API, each

@@ -38,7 +38,7 @@ Suite = Callable[[BenchSystem, Profile, str], dict[str, Any]]
 OWN_SYSTEM = {"api"}
 SUITES: dict[str, Suite] = {
     "latency": latency.run,
-    "warm_start": warm_start.run,  # issue 9: warm and cold side by side with the bare baseline
+    "warm_start": warm_start.run,  # warm and cold side by side with the bare baseline
     "throughput": throughput.run,
     "scale_from_zero": lambda s, p, _r: scale.scale_from_zero(s, p),
     "scale_out": scale.scale_out,

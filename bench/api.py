@@ -16,7 +16,8 @@ from typing import Any
 from bench import stats
 from bench.profile import Profile
 from bench.system import ApiClient, BenchSystem, parallel
-from chalicelib import aws, resources
+from chalicelib.adapters import aws
+from chalicelib.wiring import resources
 
 POOL = "api"
 TENANT = "BENCH-API"

@@ -1,8 +1,8 @@
 """The physical limit: the same container's create + start + wait + logs + remove through the Docker SDK.
 
-The container is specified by the runner's own pure functions (``runners.environment.build`` and
-``runners.hardening.container_spec``, with default settings) and created by its engine adapter
-(``runners.engine.DockerEngine.create``): the same hardening flags, limits, user, log driver, network
+The container is specified by the runner's own pure functions (``runners.pipeline.environment.build`` and
+``runners.pipeline.hardening.container_spec``, with default settings) and created by its engine adapter
+(``runners.pipeline.engine.DockerEngine.create``): the same hardening flags, limits, user, log driver, network
 mode, environment and results-socket bind mount. Only the platform around it (API, queue, store,
 worker) is missing. Each step is timed on its own.
 """
@@ -20,13 +20,13 @@ from pathlib import Path
 
 import docker
 
-from chalicelib.models import Actor, Execution
-from chalicelib.queue_messages import InboxMessage
-from chalicelib.settings import Settings
-from runners import environment
-from runners.delivery import RESULTS_PATH
-from runners.engine import ContainerSpec, DockerEngine
-from runners.hardening import container_spec
+from chalicelib.domain.models import Actor, Execution
+from chalicelib.domain.queue_messages import InboxMessage
+from chalicelib.wiring.settings import Settings
+from runners.pipeline import environment
+from runners.pipeline.delivery import RESULTS_PATH
+from runners.pipeline.engine import ContainerSpec, DockerEngine
+from runners.pipeline.hardening import container_spec
 
 LABEL_BENCH = "org.abaco.bench"  # our baseline containers, so a failed run can remove exactly them
 BASE_PHASES = ("create", "start", "wait", "logs", "remove")

@@ -19,7 +19,7 @@ from bench import stats
 from bench.baseline import BASE_PHASES, Bare, BareRun
 from bench.profile import Profile
 from bench.system import NOOP_IMAGE, BenchError, BenchSystem, poll
-from runners.engine import LABEL_WARM
+from runners.pipeline.engine import LABEL_WARM
 
 POOL = "lat"
 SETTLE_SECONDS = 0.1  # after the container is gone: let the worker return to its long poll

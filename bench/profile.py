@@ -7,19 +7,19 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Profile:
     name: str
-    latency_runs: int  # sequential messages to one warm no-op actor (issue 8: at least 50)
+    latency_runs: int  # sequential messages to one warm no-op actor (at least 50)
     latency_warmup: int  # first runs discarded (image cache, client connections, Python imports)
-    throughput_slots: tuple[int, ...]  # worker slots of the one runner (issue 8: 1, 2, 4, 8)
+    throughput_slots: tuple[int, ...]  # worker slots of the one runner (1, 2, 4, 8)
     throughput_per_slot: int  # executions per slot at each level (so each level runs several waves)
     throughput_min: int  # ... but at least this many executions per level
     zero_samples: int  # idle actors woken by one message each
     out_actors: int  # scale out: actors ...
-    out_messages: int  # ... and messages spread evenly over them (issue 8: 100 and 1,000)
-    idle_counts: tuple[int, int]  # registered idle actors at the two measurements (issue 8: 1,000)
+    out_messages: int  # ... and messages spread evenly over them (100 and 1,000)
+    idle_counts: tuple[int, int]  # registered idle actors at the two measurements (1,000)
     idle_window_seconds: float  # length of each idle measurement window
     idle_wake_timeout: float  # deadline for a message to an actor that has no worker among many idle ones
     api_seconds: float  # per endpoint and concurrency
-    api_concurrency: tuple[int, ...]  # client threads (issue 8: 1 and 16)
+    api_concurrency: tuple[int, ...]  # client threads (1 and 16)
     api_actors: int  # actors in the listed tenant (and targets of POST message)
     idle_settle_seconds: float  # after the idle workers are READY, before a window opens
     cost_messages: int  # messages counted for the runner's AWS requests per execution

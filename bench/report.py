@@ -21,13 +21,13 @@ TARGETS = (
     ("throughput_ratio", ">=", 0.9),
     ("scale_from_zero_p50_s", "<", 1.0),
     ("idle_growth", "<=", 1.1),  # "does not grow with the number of idle actors" (10% for noise)
-    ("warm_dequeue_to_running_p50_ms", "<", 50.0),  # issue 9
-    ("warm_e2e_minus_bare_p50_ms", "<", 0.0),  # issue 9: warm POST -> COMPLETE below bare docker run
+    ("warm_dequeue_to_running_p50_ms", "<", 50.0),
+    ("warm_e2e_minus_bare_p50_ms", "<", 0.0),  # warm POST -> COMPLETE below bare docker run
 )
 
 
 def headline(suites: dict[str, Any]) -> dict[str, float | None]:
-    """The flat numbers of issue 8's interface; None where a suite did not run or failed."""
+    """The flat numbers of the benchmark interface (README, Benchmarks); None where a suite did not run or failed."""
     lat, tp, zero = suites.get("latency") or {}, suites.get("throughput") or {}, suites.get("scale_from_zero") or {}
     out, idle, api = suites.get("scale_out") or {}, suites.get("idle") or {}, suites.get("api") or {}
     windows = idle.get("windows") or [{}]

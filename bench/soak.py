@@ -25,9 +25,10 @@ from typing import Any
 import docker
 
 from bench.system import BENCH_TENANT, BenchSystem, poll
-from chalicelib import aws, resources
-from runners.engine import LABEL_ACTOR, LABEL_WARM
-from runners.hardening import HOSTS_FILE
+from chalicelib.adapters import aws
+from chalicelib.wiring import resources
+from runners.pipeline.engine import LABEL_ACTOR, LABEL_WARM
+from runners.pipeline.hardening import HOSTS_FILE
 
 LOG = logging.getLogger("bench")
 POOL = "soak"
@@ -43,7 +44,7 @@ SAMPLE_SECONDS = 5.0
 SERIES_POINTS = 120  # samples kept in the report (evenly spaced)
 QUIET_TIMEOUT = 90.0  # for a quiet point: no container of ours running and the descriptor count steady
 STEADY_LOOKS = 3  # ... the same count this many times in a row, a second apart
-RUNNER_DIR = "abaco-runner"  # the runner's work root under its TMPDIR (``runners.delivery.work_root``)
+RUNNER_DIR = "abaco-runner"  # the runner's work root under its TMPDIR (``runners.pipeline.delivery.work_root``)
 DRAIN_TIMEOUT = 600.0  # after the last message is sent, for every execution to finish
 
 

@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 
 import docker
 
-from chalicelib.backend import Backend
-from chalicelib.models import Execution, ExecutionStatus
-from chalicelib.settings import Settings
-from localstack import emulator
-from localstack.launcher import Stack
-from runners.engine import LABEL_ACTOR
+from chalicelib.domain.models import Execution, ExecutionStatus
+from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.settings import Settings
+from local import emulator
+from local.launcher import Stack
+from runners.pipeline.engine import LABEL_ACTOR
 
 NOOP_IMAGE = "abacosamples/noop"  # busybox ``/bin/true``: the container does nothing measurable
 BENCH_TENANT = "BENCH"

@@ -1,4 +1,4 @@
-"""Suite: warm start against cold start (issue 9), side by side in one runner, with the bare Docker baseline.
+"""Suite: warm start against cold start, side by side in one runner, with the bare Docker baseline.
 
 Two actors of the same image on one runner with the shipped settings (warm start on): one plain (its
 worker's next container is pre-started), one with the ``cold`` hint (a fresh container per message). Runs
@@ -27,8 +27,8 @@ from bench import stats
 from bench.baseline import Bare
 from bench.profile import Profile
 from bench.system import BenchError, BenchSystem, poll
-from runners import cgroups
-from runners.engine import LABEL_WARM
+from runners.pipeline import cgroups
+from runners.pipeline.engine import LABEL_WARM
 
 POOL = "warm"
 STAMP_IMAGE = "abaco-bench/stamp"

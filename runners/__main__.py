@@ -5,9 +5,9 @@ import faulthandler
 import signal
 import sys
 
-from chalicelib import logconfig
-from chalicelib.backend import get_backend
-from runners.host import RunnerHost
+from chalicelib.wiring import logconfig
+from chalicelib.wiring.backend import get_backend
+from runners.host.daemon import RunnerHost
 
 
 def main() -> int:

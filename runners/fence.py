@@ -5,7 +5,7 @@ many seconds; so a separate thread watches every running container's lease deadl
 renewal + lease - margin) and kills the container when it passes. The worker then writes nothing for that
 attempt: another runner may already own the next one (reliability plan §1.3 step 3).
 
-The same watchdog fences the whole host (issue 5: "a runner cut off from the store fences itself"): when
+The same watchdog fences the whole host ("a runner cut off from the store fences itself"): when
 no call to the store has succeeded for the lease minus the margin (the host's own heartbeat thread makes
 one every few seconds, each lease renewal counts too), the host is cut off. Every watched container is
 killed at once, whatever its own deadline, new attempts are fenced as soon as they are watched, and the

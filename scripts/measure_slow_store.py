@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import docker
 import requests
 
-from chalicelib import aws
-from chalicelib.backend import Backend
-from chalicelib.errors import AbacoError
-from chalicelib.settings import Settings
-from localstack import emulator
+from chalicelib.adapters import aws
+from chalicelib.domain.errors import AbacoError
+from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.settings import Settings
+from local import emulator
 from tests.conftest import Api, start_stack, wait_for
 from tests.fault_proxy import FaultProxy
 from tests.faults import labelled_containers
@@ -137,7 +137,7 @@ def trial(profile: str, stall: float, sleep: int, late: bool) -> dict[str, objec
 
 def call_failure_time() -> float:
     """Seconds until one DynamoDB call against a store that never answers raises (the SDK's timeouts and
-    retries, chalicelib/aws.py)."""
+    retries, chalicelib/adapters/aws.py)."""
     with tempfile.TemporaryDirectory() as tmp:
         stack = start_stack(Path(tmp), runners=0)
         proxy = FaultProxy(stack.emulator_port)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from localstack import emulator
-from localstack.launcher import Stack
+from local import emulator
+from local.launcher import Stack
 
 TEST_ENV = {
     "ABACO_RECEIVE_WAIT_SECONDS": "2",  # reliability plan: tests use short polls, VT 10 s, heartbeat 3 s

@@ -15,11 +15,11 @@ from typing import Any
 
 import docker
 
-from chalicelib.backend import Backend
-from chalicelib.models import Execution
-from chalicelib.settings import Settings
-from localstack.launcher import Stack
-from runners.engine import LABEL_EXECUTION, LABEL_RUNNER
+from chalicelib.domain.models import Execution
+from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.settings import Settings
+from local.launcher import Stack
+from runners.pipeline.engine import LABEL_EXECUTION, LABEL_RUNNER
 from tests.fault_proxy import FaultProxy as FaultProxy  # re-exported for the chaos tests
 
 

@@ -5,10 +5,11 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib import http, search
 from chalicelib.api.common import actor_in_path, context, fields
-from chalicelib.http import Ok, route
-from chalicelib.permissions import Level, Scope, needs
+from chalicelib.domain import query
+from chalicelib.domain.access import Level, Scope, needs
+from chalicelib.edge import http
+from chalicelib.edge.http import Ok, route
 from chalicelib.services import actors
 from chalicelib.services import search as search_service
 
@@ -19,7 +20,7 @@ bp = Blueprint(__name__)
 def list_actors(request: Any) -> Ok:
     backend, caller = context(request)
     params = http.query_lists(request)
-    if search.is_search(params):
+    if query.is_search(params):
         return Ok(search_service.run(backend, caller, "actors", params), "Search completed successfully.",
                   convert=False)
     return Ok([actors.display(a) for a in actors.list_actors(backend, caller)], "Actors retrieved successfully.")

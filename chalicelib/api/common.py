@@ -1,24 +1,24 @@
 """Helpers every view uses: the backend, the caller, body fields, the actor named in the path.
 
-The caller was established (and the view's ``@needs`` enforced) by ``chalicelib.guard`` before the
+The caller was established (and the view's ``@needs`` enforced) by ``chalicelib.edge.guard`` before the
 view runs; ``context`` only reads it back.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import guard, http
-from chalicelib.auth import Caller
-from chalicelib.backend import Backend, get_backend
-from chalicelib.envelope import to_snake
-from chalicelib.errors import Unauthenticated
-from chalicelib.models import Actor
+from chalicelib.domain.errors import Unauthenticated
+from chalicelib.domain.models import Actor
+from chalicelib.edge import guard, http
+from chalicelib.edge.envelope import to_snake
+from chalicelib.identity.auth import Caller
 from chalicelib.services import actors
+from chalicelib.wiring.backend import Backend, get_backend
 
 
 def context(request: Any) -> tuple[Backend, Caller]:
     grant = guard.grant_of(request)
-    if grant is None:  # only reachable if a view bypassed chalicelib.http.route
+    if grant is None:  # only reachable if a view bypassed chalicelib.edge.http.route
         raise Unauthenticated("no grant on the request")
     return get_backend(), grant.caller
 

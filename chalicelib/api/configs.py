@@ -6,8 +6,8 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.common import context, fields
-from chalicelib.http import Ok, route
-from chalicelib.permissions import Level, Scope, needs
+from chalicelib.domain.access import Level, Scope, needs
+from chalicelib.edge.http import Ok, route
 from chalicelib.services import configs
 
 bp = Blueprint(__name__)

@@ -12,8 +12,8 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.http import route
-from chalicelib.permissions import Level, Scope, needs
+from chalicelib.domain.access import Level, Scope, needs
+from chalicelib.edge.http import route
 
 bp = Blueprint(__name__)
 

@@ -5,10 +5,11 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib import http, search
 from chalicelib.api.common import actor_in_path, fields
-from chalicelib.http import Ok, Raw, route
-from chalicelib.permissions import Level, needs
+from chalicelib.domain import query
+from chalicelib.domain.access import Level, needs
+from chalicelib.edge import http
+from chalicelib.edge.http import Ok, Raw, route
 from chalicelib.services import actors, executions
 from chalicelib.services import search as search_service
 
@@ -19,7 +20,7 @@ bp = Blueprint(__name__)
 def list_executions(request: Any, actor_id: str) -> Ok:
     backend, caller, actor = actor_in_path(request, actor_id)
     params = http.query_lists(request)
-    if search.is_search(params):
+    if query.is_search(params):
         return Ok(search_service.run(backend, caller, "executions", params, actor=actor),
                   "Executions search completed successfully.", convert=False)
     return Ok(executions.summary(backend, actor), "Actor executions retrieved successfully.")
@@ -49,7 +50,7 @@ def force_quit(request: Any, actor_id: str, execution_id: str) -> Ok:
 def get_logs(request: Any, actor_id: str, execution_id: str) -> Ok:
     backend, caller, actor = actor_in_path(request, actor_id)
     params = http.query_lists(request)
-    if search.is_search(params):
+    if query.is_search(params):
         execution = executions.get(backend, actor, execution_id)
         return Ok(search_service.run(backend, caller, "logs", params, actor=actor, execution=execution),
                   "Logs search completed successfully.", convert=False)

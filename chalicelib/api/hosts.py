@@ -1,4 +1,4 @@
-"""Runner hosts (admin): their records, heartbeats and workers, and the duty leases (issue 5)."""
+"""Runner hosts (admin): their records, heartbeats and workers, and the duty leases."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,8 +6,8 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.common import context
-from chalicelib.http import Ok, route
-from chalicelib.permissions import Level, Scope, needs
+from chalicelib.domain.access import Level, Scope, needs
+from chalicelib.edge.http import Ok, route
 from chalicelib.services import workers
 
 bp = Blueprint(__name__)

@@ -5,10 +5,10 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib import http, staging
 from chalicelib.api.common import actor_in_path
-from chalicelib.http import Ok, Raw, route
-from chalicelib.permissions import Level, needs
+from chalicelib.domain.access import Level, needs
+from chalicelib.edge import http, staging
+from chalicelib.edge.http import Ok, Raw, route
 from chalicelib.services import executions, messages
 
 bp = Blueprint(__name__)

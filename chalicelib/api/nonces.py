@@ -6,8 +6,8 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.common import actor_in_path, fields
-from chalicelib.http import Ok, route
-from chalicelib.permissions import Kind, Level, Scope, needs
+from chalicelib.domain.access import Kind, Level, Scope, needs
+from chalicelib.edge.http import Ok, route
 from chalicelib.services import nonces, permissions
 
 bp = Blueprint(__name__)

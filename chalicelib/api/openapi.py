@@ -6,11 +6,11 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib import http, openapi
-from chalicelib.http import Raw, route
-from chalicelib.openapi.links import scopes_of
-from chalicelib.permissions import Level, Scope, needs, required
-from chalicelib.settings import get_settings
+from chalicelib.domain.access import Level, Scope, needs, required
+from chalicelib.edge import http, openapi
+from chalicelib.edge.http import Raw, route
+from chalicelib.edge.openapi.links import scopes_of
+from chalicelib.wiring.settings import get_settings
 
 bp = Blueprint(__name__)
 

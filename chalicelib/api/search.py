@@ -5,10 +5,10 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib import http
 from chalicelib.api.common import context
-from chalicelib.http import Ok, route
-from chalicelib.permissions import Level, Scope, needs
+from chalicelib.domain.access import Level, Scope, needs
+from chalicelib.edge import http
+from chalicelib.edge.http import Ok, route
 from chalicelib.services import search
 
 bp = Blueprint(__name__)

@@ -5,10 +5,11 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib import http, search
 from chalicelib.api.common import actor_in_path, fields
-from chalicelib.http import Ok, route
-from chalicelib.permissions import Level, Scope, needs
+from chalicelib.domain import query
+from chalicelib.domain.access import Level, Scope, needs
+from chalicelib.edge import http
+from chalicelib.edge.http import Ok, route
 from chalicelib.services import search as search_service
 from chalicelib.services import workers
 
@@ -19,7 +20,7 @@ bp = Blueprint(__name__)
 def list_workers(request: Any, actor_id: str) -> Ok:
     backend, caller, actor = actor_in_path(request, actor_id)
     params = http.query_lists(request)
-    if search.is_search(params):
+    if query.is_search(params):
         return Ok(search_service.run(backend, caller, "workers", params, actor=actor),
                   "Workers search completed successfully.", convert=False)
     return Ok(workers.list_workers(backend, actor), "Workers retrieved successfully.")

@@ -12,9 +12,9 @@ import re
 import urllib.parse
 from typing import Any
 
-from chalicelib import cron, inputs
-from chalicelib.errors import BadRequest
-from chalicelib.settings import Settings
+from chalicelib.domain import cron, inputs
+from chalicelib.domain.errors import BadRequest
+from chalicelib.wiring.settings import Settings
 
 PREFIX = "Invalid actor description"
 ACTOR_TYPES = ("none", "bin", "json")

@@ -7,19 +7,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib import ids, inputs, netguard
-from chalicelib.auth import Caller
-from chalicelib.backend import Backend
-from chalicelib.errors import BadRequest, Conflict, NotAuthorized, NotFound
-from chalicelib.models import Actor, ActorStatus, ExecutionStatus, WorkerStatus
-from chalicelib.permissions import Kind, Level
+from chalicelib.adapters import netguard
+from chalicelib.adapters.storage.logs import execution_key
+from chalicelib.adapters.storage.metrics import ACTOR_TOTAL
+from chalicelib.domain import ids, inputs
+from chalicelib.domain.access import Kind, Level
+from chalicelib.domain.errors import BadRequest, Conflict, NotAuthorized, NotFound
+from chalicelib.domain.models import Actor, ActorStatus, ExecutionStatus, WorkerStatus
+from chalicelib.identity.auth import Caller
 from chalicelib.services import actor_fields
 from chalicelib.services import aliases as alias_service
 from chalicelib.services import nonces as nonce_service
 from chalicelib.services import permissions as permission_service
 from chalicelib.services import workers as worker_service
-from chalicelib.storage.logs import execution_key
-from chalicelib.storage.metrics import ACTOR_TOTAL
+from chalicelib.wiring.backend import Backend
 
 PREFIX = actor_fields.PREFIX
 PUT_ATTEMPTS = 3  # a PUT re-applied over fresh reads before a conflict reaches the caller

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.auth import Caller
-from chalicelib.backend import Backend
-from chalicelib.envelope import convert_keys
-from chalicelib.errors import NotFound
-from chalicelib.models import Actor, Execution, WorkerStatus
+from chalicelib.adapters.storage.metrics import ACTOR_TOTAL
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.models import Actor, Execution, WorkerStatus
+from chalicelib.domain.naming import convert_keys
+from chalicelib.identity.auth import Caller
 from chalicelib.services import actors as actor_service
 from chalicelib.services import fanout
 from chalicelib.services import workers as worker_service
-from chalicelib.storage.metrics import ACTOR_TOTAL
+from chalicelib.wiring.backend import Backend
 
 _WORKER_COUNTS = {WorkerStatus.READY: "ready_workers", WorkerStatus.REQUESTED: "requested_workers",
                   WorkerStatus.ERROR: "error_workers", WorkerStatus.BUSY: "busy_workers"}

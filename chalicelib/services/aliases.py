@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import ids, inputs
-from chalicelib.auth import Caller
-from chalicelib.backend import Backend
-from chalicelib.errors import BadRequest, NotFound
-from chalicelib.models import Alias
-from chalicelib.permissions import Kind, Level
+from chalicelib.domain import ids, inputs
+from chalicelib.domain.access import Kind, Level
+from chalicelib.domain.errors import BadRequest, NotFound
+from chalicelib.domain.models import Alias
+from chalicelib.identity.auth import Caller
 from chalicelib.services import nonces as nonce_service
 from chalicelib.services import permissions as permission_service
+from chalicelib.wiring.backend import Backend
 
 PREFIX = "Invalid alias description"
 # Abaco's reserved words, plus the static words of our own /actors/... routes.

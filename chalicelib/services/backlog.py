@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from chalicelib.backend import Backend
-from chalicelib.cloudwatch import Metrics
+from chalicelib.adapters.cloudwatch import Metrics
+from chalicelib.wiring.backend import Backend
 
 LOG = logging.getLogger("abaco.backlog")
 

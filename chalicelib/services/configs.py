@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib import crypto, inputs
-from chalicelib.auth import Caller
-from chalicelib.backend import Backend
-from chalicelib.errors import BadRequest, NotFound
-from chalicelib.models import Actor, ActorConfig
-from chalicelib.permissions import Kind, Level
+from chalicelib.adapters import crypto
+from chalicelib.domain import inputs
+from chalicelib.domain.access import Kind, Level
+from chalicelib.domain.errors import BadRequest, NotFound
+from chalicelib.domain.models import Actor, ActorConfig
+from chalicelib.identity.auth import Caller
 from chalicelib.services import aliases as alias_service
 from chalicelib.services import permissions as permission_service
+from chalicelib.wiring.backend import Backend
 
 PREFIX = "Invalid config description"
 RESERVED_WORDS = ("executions", "nonces", "logs", "messages", "adapters", "admin", "utilization")

@@ -6,13 +6,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import ids, inputs
-from chalicelib.auth import Caller
-from chalicelib.backend import Backend
-from chalicelib.envelope import convert_keys
-from chalicelib.errors import BadRequest, Conflict, ExecutionFailed, Timeout
-from chalicelib.models import Actor, Execution, ExecutionStatus, utcnow
-from chalicelib.storage.logs import execution_key
+from chalicelib.adapters.storage.logs import execution_key
+from chalicelib.domain import ids, inputs
+from chalicelib.domain.errors import BadRequest, Conflict, ExecutionFailed, Timeout
+from chalicelib.domain.models import Actor, Execution, ExecutionStatus, utcnow
+from chalicelib.domain.naming import convert_keys
+from chalicelib.identity.auth import Caller
+from chalicelib.wiring.backend import Backend
 
 _HIDDEN = {"tenant", "runner_id", "lease_expires_at", "enqueued", "created_ns", "content_type", "message_id",
            "charged", "open_pool", "inbox_message", "last_sent_at", "payload_key", "force_quit"}

@@ -12,15 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import clock, ids, payloads
-from chalicelib.auth import Caller
-from chalicelib.backend import Backend
-from chalicelib.errors import BadRequest, Conflict
-from chalicelib.models import Actor, Execution, ExecutionStatus
-from chalicelib.payloads import Pointer
-from chalicelib.queue_messages import InboxMessage
+from chalicelib.adapters import payloads
+from chalicelib.adapters.payloads import Pointer
+from chalicelib.domain import clock, ids
+from chalicelib.domain.errors import BadRequest, Conflict
+from chalicelib.domain.models import Actor, Execution, ExecutionStatus
+from chalicelib.domain.queue_messages import InboxMessage
+from chalicelib.identity.auth import Caller
 from chalicelib.services import fanout
 from chalicelib.services import workers as worker_service
+from chalicelib.wiring.backend import Backend
 
 # Query parameters that never reach the container: a nonce is a credential (Abaco leaked it, §9).
 _NOT_ENV = {"message", "x-nonce"}

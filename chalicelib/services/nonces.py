@@ -1,4 +1,4 @@
-"""Nonces on actors and aliases (reference §1.9), without Abaco's weaknesses (reference §9, plan §4.3).
+"""Nonces on actors and aliases (reference §1.9), without Abaco's weaknesses (reference §9, reliability plan §4.3).
 
 * The secret is ``{tenant}_{64 hex digits}``: 256 random bits (Abaco's were a uuid1 timestamp).
 * Only its SHA-256 is stored; the secret is shown once, in the response that creates it. Afterwards a
@@ -17,16 +17,16 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib import inputs
-from chalicelib.auth import TENANT_PATTERN, Caller
-from chalicelib.backend import Backend
-from chalicelib.errors import BadRequest, NotAuthorized, NotFound, Unauthenticated
-from chalicelib.models import Nonce
-from chalicelib.permissions import Kind, Level
+from chalicelib.adapters.storage.nonces import Exhausted, target
+from chalicelib.domain import inputs
+from chalicelib.domain.access import Kind, Level
+from chalicelib.domain.errors import BadRequest, NotAuthorized, NotFound, Unauthenticated
+from chalicelib.domain.models import Nonce
+from chalicelib.identity.auth import TENANT_PATTERN, Caller
 from chalicelib.services.roles import nonce_roles
-from chalicelib.storage.nonces import Exhausted, target
+from chalicelib.wiring.backend import Backend
 
-SECRET_BYTES = 32  # 256 bits of randomness (plan §4.3: token of at least 128 bits)
+SECRET_BYTES = 32  # 256 bits of randomness (reliability plan §4.3: token of at least 128 bits)
 HANDLE_HEX = 32  # 128 bits of the secret's SHA-256 name a nonce in lists and URLs
 _SECRET = re.compile(r"^(?P<tenant>.+)_(?P<random>[0-9a-f]{64})$")
 _HANDLE = re.compile(r"^[0-9a-f]{32}$")

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from chalicelib.auth import Caller
-from chalicelib.backend import Backend
-from chalicelib.errors import BadRequest, NotAuthorized, NotFound
-from chalicelib.models import Actor
-from chalicelib.permissions import WORLD, Kind, Level
+from chalicelib.domain.access import WORLD, Kind, Level
+from chalicelib.domain.errors import BadRequest, NotAuthorized, NotFound
+from chalicelib.domain.models import Actor
+from chalicelib.identity.auth import Caller
+from chalicelib.wiring.backend import Backend
 
 T = TypeVar("T")
 MAX_USER_LENGTH = 128  # a user name in a grant (JWT subjects are far shorter)

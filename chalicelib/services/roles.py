@@ -2,7 +2,7 @@
 
 Roles arrive in JWTs only. ``observe`` records, per principal, the roles of its latest request in the
 roles table, so a runner can re-check that a privileged actor's owner still holds the privileged or
-admin role (``chalicelib.storage.roles``). Each API process writes a principal's roles when they change,
+admin role (``chalicelib.adapters.storage.roles``). Each API process writes a principal's roles when they change,
 and at most every ROLE_REFRESH_SECONDS otherwise (another process may have recorded other roles since).
 Nonce requests record nothing: their roles are the nonce's, capped at ``user`` (``nonce_roles``).
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 import time
 
-from chalicelib.auth import Caller, Role
-from chalicelib.backend import Backend
+from chalicelib.identity.auth import Caller, Role
+from chalicelib.wiring.backend import Backend
 
 ROLE_REFRESH_SECONDS = 60.0
 MAX_REMEMBERED = 10_000  # principals one API process remembers before starting over

@@ -2,23 +2,23 @@
 
 Records are the displayed objects (what a client sees, with ``_links``), loaded with tenant-scoped
 queries (each table is keyed by tenant or by actor), then filtered, ranked and paged by the pure
-``chalicelib.search`` module. The collection GETs with query parameters call this with a scope.
+``chalicelib.domain.query`` module. The collection GETs with query parameters call this with a scope.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from chalicelib import search
-from chalicelib.auth import Caller
-from chalicelib.backend import Backend
-from chalicelib.envelope import convert_keys
-from chalicelib.errors import BadRequest
-from chalicelib.models import Actor, Execution
+from chalicelib.domain import query as language
+from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.models import Actor, Execution
+from chalicelib.domain.naming import convert_keys
+from chalicelib.identity.auth import Caller
 from chalicelib.services import actors as actor_service
 from chalicelib.services import executions as execution_service
 from chalicelib.services import fanout
 from chalicelib.services import workers as worker_service
+from chalicelib.wiring.backend import Backend
 
 TYPES = ("actors", "workers", "executions", "logs")
 Params = Mapping[str, str | Sequence[str]]
@@ -30,9 +30,9 @@ def run(backend: Backend, caller: Caller, search_type: str, params: Params, acto
     kind = search_type.lower()
     if kind not in TYPES:
         raise BadRequest(f"Inputted search_type is invalid, must be one of {list(TYPES)}.")
-    query = search.parse_query(params)  # a bad query is refused before anything is read
+    query = language.parse_query(params)  # a bad query is refused before anything is read
     actors = [actor] if actor is not None else _visible_actors(backend, caller)
-    result = search.run(_records(backend, kind, actors, execution), query)
+    result = language.run(_records(backend, kind, actors, execution), query)
     return _case(result, backend.settings.case)
 
 

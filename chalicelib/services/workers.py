@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import inputs
-from chalicelib.backend import Backend
-from chalicelib.errors import BadRequest, Conflict
-from chalicelib.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus
-from chalicelib.queue_messages import StartWorkerCommand
-from chalicelib.settings import Settings
+from chalicelib.domain import inputs
+from chalicelib.domain.errors import BadRequest, Conflict
+from chalicelib.domain.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus
+from chalicelib.domain.queue_messages import StartWorkerCommand
+from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.settings import Settings
 
 
 def pool_for(actor: Actor, settings: Settings) -> str:

@@ -1,1 +1,1 @@
-"""The AWS CDK app of Abaco on AWS: one stack per stage, built from ``chalicelib.resources``."""
+"""The AWS CDK app of Abaco on AWS: one stack per stage, built from ``chalicelib.wiring.resources``."""

@@ -15,7 +15,7 @@ from constructs import Construct
 from abaco_infra.api import DUTY_FUNCTIONS, Api
 from abaco_infra.config import StageConfig
 from abaco_infra.data import DataPlane
-from chalicelib import resources
+from chalicelib.wiring import resources
 
 API_ERRORS_PER_5_MIN = 5
 COMMAND_AGE_LIMIT_S = 300  # a start-worker command waiting 5 minutes: no runner host takes work

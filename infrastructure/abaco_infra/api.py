@@ -2,7 +2,7 @@
 
 Chalice packages the app into a SAM template that the construct includes; we give its functions roles we
 own (least privilege), log groups with retention, X-Ray on the functions and the API stage, and the
-``ABACO_*`` settings the app reads. Scheduled duties (``chalicelib/duties.py``) come out of the same
+``ABACO_*`` settings the app reads. Scheduled duties (``chalicelib/api/duties.py``) come out of the same
 package as EventBridge-scheduled functions.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ DUTY_TIMEOUT_S = 60
 
 
 def api_environment(config: StageConfig, data: DataPlane) -> dict[str, str]:
-    """The settings (``chalicelib/settings.py``) of the API and the duties in this stage."""
+    """The settings (``chalicelib/wiring/settings.py``) of the API and the duties in this stage."""
     env = {
         "ABACO_RESOURCE_PREFIX": config.prefix,
         "ABACO_POOLS": ",".join(config.actor_pools),

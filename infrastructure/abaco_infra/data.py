@@ -1,4 +1,4 @@
-"""Tables, static queues, the payload bucket and the secrets key, all from ``chalicelib.resources``.
+"""Tables, static queues, the payload bucket and the secrets key, all from ``chalicelib.wiring.resources``.
 
 Tables use the table definitions' own key schema, attribute definitions and indexes (the same calls the
 local bootstrap makes), so the two cannot disagree; the stack adds what only AWS has: on-demand billing,
@@ -14,7 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from abaco_infra.config import StageConfig
-from chalicelib import resources
+from chalicelib.wiring import resources
 
 
 class DataPlane(Construct):

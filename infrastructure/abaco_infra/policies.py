@@ -1,6 +1,6 @@
 """Every IAM statement of the stack, in one place so that least privilege can be read and tested.
 
-ARNs are built from the physical names in ``chalicelib.resources`` (all under the stage prefix); the only
+ARNs are built from the physical names in ``chalicelib.wiring.resources`` (all under the stage prefix); the only
 ``*`` resources are for actions that have no resource-level permissions (X-Ray, CloudWatch PutMetricData,
 the latter limited to our namespace by a condition). ``tests/integration/test_infrastructure.py`` checks the
 synthesised template against these rules.
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
-from chalicelib import resources
-from chalicelib.kms import PURPOSE
+from chalicelib.adapters.kms import PURPOSE
+from chalicelib.wiring import resources
 
 SECRET_CONTEXT_KEY = "purpose"  # the encryption-context key that names what an envelope seals
 
@@ -93,7 +93,7 @@ def _metrics() -> iam.PolicyStatement:
 
 def _config_secrets(actions: list[str], key_arn: str) -> iam.PolicyStatement:
     """Use of the stage's KMS key for config secrets only: every envelope carries ``purpose`` in its
-    encryption context (``chalicelib/kms.py``), so the grant cannot open anything else sealed with the key."""
+    encryption context (``chalicelib/adapters/kms.py``), so the grant cannot open anything else sealed with the key."""
     return _allow(actions, [key_arn], {"StringEquals": {f"kms:EncryptionContext:{SECRET_CONTEXT_KEY}": PURPOSE}})
 
 

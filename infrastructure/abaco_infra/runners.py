@@ -19,7 +19,7 @@ from constructs import Construct
 from abaco_infra import policies
 from abaco_infra.config import PoolConfig, StageConfig
 from abaco_infra.data import DataPlane, secrets_settings
-from chalicelib import resources
+from chalicelib.wiring import resources
 
 USER_DATA = Path(__file__).resolve().parents[1] / "host" / "user-data.sh"
 HEALTH_CHECK_GRACE = Duration.minutes(10)  # apt + pip install on first boot

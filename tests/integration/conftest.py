@@ -9,7 +9,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from localstack.launcher import Stack
+from local.launcher import Stack
 from tests.conftest import Api, start_stack
 
 API_ONLY_KEY = Fernet.generate_key().decode()

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from localstack import emulator
-from localstack.launcher import ROOT, Stack
+from local import emulator
+from local.launcher import ROOT, Stack
 from tests.conftest import Api, start_stack, wait_for
 from tests.faults import (
     DockerEvents,
@@ -260,7 +260,7 @@ def test_emulator_restart_gives_503_then_the_system_recovers(make_stack) -> None
         body = response.json()
         assert body["status"] == "error" and "Traceback" not in response.text
     stack.procs["emulator"] = emulator.start(stack.emulator_port, str(stack.log_dir / "emulator2.log"))
-    subprocess.run([sys.executable, "-m", "localstack.bootstrap"], cwd=ROOT, env=stack.env, check=True)
+    subprocess.run([sys.executable, "-m", "local.bootstrap"], cwd=ROOT, env=stack.env, check=True)
     # moto keeps everything in memory: the restart lost every table and queue (AWS would not).
     assert api.ok("GET", "/actors") == []
     fresh = api.create_actor(image="abacosamples/noop")

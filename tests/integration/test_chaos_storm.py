@@ -1,7 +1,7 @@
 """The reliability plan's T02 at full size, with real containers: 1,000 messages while a runner is SIGKILLed
 twice, mid-flight, and restarted each time.
 
-Done means (issue 5): none lost, none finished twice, re-runs bounded and marked. The counts come from
+Done means: none lost, none finished twice, re-runs bounded and marked. The counts come from
 the store (one scan of the executions table at the end) and from Docker's own ``start`` events filtered
 by our execution label, never from the runners. The bound on re-runs is measured, not assumed: right
 after each SIGKILL (before the victim restarts and its reaper touches anything) the store is asked which
@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib.backend import Backend
-from chalicelib.models import Execution, ExecutionStatus
-from localstack.launcher import Stack
+from chalicelib.domain.models import Execution, ExecutionStatus
+from chalicelib.wiring.backend import Backend
+from local.launcher import Stack
 from tests.conftest import Api, wait_for
 from tests.faults import DockerEvents, backend_for, kill_runner, labelled_containers
 from tests.integration.test_chaos import make_stack  # noqa: F401 (fixture)

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from cryptography.fernet import Fernet
 
-from chalicelib import resources
-from localstack.launcher import Stack
+from chalicelib.wiring import resources
+from local.launcher import Stack
 from tests.conftest import Api, wait_for
 from tests.integration.conftest import API_ONLY_KEY, error, tenant_api
 

@@ -1,5 +1,5 @@
 """The container contract (reference §3), run against a cold and a warm runner: an actor cannot tell a
-pre-started container from a fresh one (issue 9). Real emulator, API, runner and Docker."""
+pre-started container from a fresh one. Real emulator, API, runner and Docker."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +9,7 @@ import urllib.parse
 
 import pytest
 
-from chalicelib.models import parse_time
+from chalicelib.domain.models import parse_time
 from tests.integration.probe import probe_image, report  # noqa: F401  (fixture)
 from tests.integration.warm import (  # noqa: F401  (fixtures)
     Mode,
@@ -151,7 +151,7 @@ def test_binary_messages_start_cold_with_their_file(mode: Mode, probe: str) -> N
     assert not was_warm(execution)  # a per-execution bind mount: the pool cannot serve it
 
 
-# --- every value, state, configs, message files (issue 3) ---------------------------------------
+# --- every value, state, configs, message files ---------------------------------------
 
 def test_every_abaco_variable_has_its_value(mode: Mode, probe: str, probe_image: str) -> None:  # noqa: F811
     execution = mode.run(probe, _send(mode, probe, "values"))

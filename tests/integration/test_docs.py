@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from localstack.launcher import Stack
+from local.launcher import Stack
 from tests.conftest import start_stack
 from tests.doc_blocks import FENCE, blocks_to_run, script
 

@@ -11,15 +11,15 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import resources
-from chalicelib.backend import Backend
-from chalicelib.cloudwatch import Metrics
-from chalicelib.models import Execution
-from chalicelib.queue_messages import StartWorkerCommand
+from chalicelib.adapters.cloudwatch import Metrics
+from chalicelib.domain.models import Execution
+from chalicelib.domain.queue_messages import StartWorkerCommand
 from chalicelib.services import backlog
-from chalicelib.settings import Settings
-from localstack import bootstrap
-from localstack.launcher import Stack
+from chalicelib.wiring import resources
+from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.settings import Settings
+from local import bootstrap
+from local.launcher import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from runners.containers import ColdStart
-from runners.engine import ContainerSpec, DockerEngine, OutputStream
+from runners.pipeline.containers import ColdStart
+from runners.pipeline.engine import ContainerSpec, DockerEngine, OutputStream
 
 NOOP_IMAGE = "abacosamples/noop"
 LABEL_TEST = "org.abaco.test.streams"

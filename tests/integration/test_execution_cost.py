@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.proxy import RecordingProxy
-from localstack.launcher import Stack
+from local.launcher import Stack
 from tests.conftest import Api, start_stack, wait_for
 
 # The requests one no-op execution costs the runner (see README, "Benchmarks": 13 before).

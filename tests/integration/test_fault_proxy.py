@@ -7,7 +7,7 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
-from localstack.launcher import Stack
+from local.launcher import Stack
 from tests.fault_proxy import FaultProxy
 
 QUICK = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})

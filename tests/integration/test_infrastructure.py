@@ -13,9 +13,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from chalicelib import resources
-from chalicelib.kms import KMS_SCHEME
-from chalicelib.kms import PURPOSE as KMS_PURPOSE
+from chalicelib.adapters.kms import KMS_SCHEME
+from chalicelib.adapters.kms import PURPOSE as KMS_PURPOSE
+from chalicelib.wiring import resources
 from infrastructure import build
 from tests.conftest import Api, start_stack, wait_for
 from tests.infra_checks import STAR_ACTIONS, Template

@@ -1,5 +1,5 @@
 """The LocalStack init hook, run against the session's moto server: it creates exactly the resources of
-``chalicelib/resources.py``, from the file alone (LocalStack's Python has neither our packages nor pydantic)."""
+``chalicelib/wiring/resources.py``, from the file alone (LocalStack's Python has neither our packages nor pydantic)."""
 from __future__ import annotations
 
 import importlib.util
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import boto3
 
-from chalicelib import resources
-from localstack.launcher import Stack
+from chalicelib.wiring import resources
+from local.launcher import Stack
 
 HOOK = Path(__file__).resolve().parents[2] / "localstack" / "init" / "ready.d" / "abaco_resources.py"
 RESOURCES_FILE = Path(resources.__file__)

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from bench.proxy import CountingProxy
-from localstack.launcher import Stack
+from local.launcher import Stack
 from tests import jwt_keys
 from tests.conftest import start_stack
 from tests.integration.security.conftest import Client

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from chalicelib import resources
-from localstack.launcher import Stack
+from chalicelib.wiring import resources
+from local.launcher import Stack
 from tests.conftest import Api, wait_for
 from tests.integration.probe import probe_image, report  # noqa: F401  (fixture)
 

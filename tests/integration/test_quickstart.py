@@ -5,7 +5,7 @@ import io
 
 import docker
 
-from runners.engine import LABEL_EXECUTION
+from runners.pipeline.engine import LABEL_EXECUTION
 from tests.conftest import Api, wait_for
 
 EXECUTION_FIELDS = ("exit_code", "final_state", "runtime", "cpu", "io", "worker_id", "start_time", "finish_time")

@@ -1,4 +1,4 @@
-"""The execution protocol, recovery and scaling against one stack with two runner hosts (issue 5).
+"""The execution protocol, recovery and scaling against one stack with two runner hosts.
 
 Runner 0 serves the default pool; runner 1 serves default and special and is flagged for privileged
 actors. Short timings (visibility 6 s, heartbeat 2 s, long poll 1 s, worker TTL 6 s) keep it quick.
@@ -17,11 +17,11 @@ import docker
 import pytest
 import requests
 
-from chalicelib.models import Execution
-from chalicelib.queue_messages import InboxMessage
+from chalicelib.domain.models import Execution
+from chalicelib.domain.queue_messages import InboxMessage
 from chalicelib.services import messages
-from localstack import emulator
-from localstack.launcher import Stack
+from local import emulator
+from local.launcher import Stack
 from tests.conftest import Api, start_stack, wait_for
 from tests.faults import DockerEvents, backend_for, labelled_containers, rss_kib
 
@@ -322,7 +322,7 @@ def test_max_run_time_per_actor_stops_the_container(rstack: Stack, rapi: Api, im
     assert execution["status"] == "COMPLETE" and "max_run_time of 2 s" in execution["status_message"]
     assert execution["attempts"][-1]["reason"] == "timeout"
     assert execution["runtime"] <= 10
-    # The container is removed just after the terminal write (runners/execution.py), so poll for it.
+    # The container is removed just after the terminal write (runners/pipeline/execution.py), so poll for it.
     wait_for(lambda: not labelled_containers({eid}), 15, what="the stopped container to be removed")
 
 

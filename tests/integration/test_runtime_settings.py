@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib import cron
-from chalicelib.backend import Backend
-from chalicelib.settings import Settings
-from chalicelib.storage.logs import TRUNCATION_MARKER
-from localstack.launcher import Stack
+from chalicelib.adapters.storage.logs import TRUNCATION_MARKER
+from chalicelib.domain import cron
+from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.settings import Settings
+from local.launcher import Stack
 from tests.conftest import Api, start_stack, wait_for
 from tests.integration.probe import probe_image, report  # noqa: F401  (fixture)
 

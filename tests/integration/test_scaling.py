@@ -1,4 +1,4 @@
-"""Scaling on a busy runner host (issue 5): more actors than slots, and one worker per woken actor.
+"""Scaling on a busy runner host: more actors than slots, and one worker per woken actor.
 
 One runner with two slots and the shipped worker time to live (600 s): idle workers would hold both slots
 for ten minutes. A message to an actor without a worker must still start one within seconds (the host
@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from chalicelib.backend import Backend
-from localstack import emulator
-from localstack.launcher import Stack
+from chalicelib.wiring.backend import Backend
+from local import emulator
+from local.launcher import Stack
 from tests.conftest import Api, start_stack, wait_for
 from tests.faults import DockerEvents, backend_for
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from app import app  # registers every route in chalicelib.http.REGISTERED and SERVED
-from chalicelib import http
-from chalicelib.openapi.operations import OPERATIONS
-from chalicelib.permissions import Scope, required
-from localstack.launcher import ROOT, Stack
+from app import app  # registers every route in chalicelib.edge.http.REGISTERED and SERVED
+from chalicelib.domain.access import Scope, required
+from chalicelib.edge import http
+from chalicelib.edge.openapi.operations import OPERATIONS
+from local.launcher import ROOT, Stack
 from tests import jwt_keys
 from tests.conftest import start_stack
 from tests.integration import fuzz_seed
@@ -141,7 +141,7 @@ def _statuses(report_dir: Path) -> dict[str, set[int]]:
             for interaction in (recorder.get("interactions") or {}).values():
                 response = interaction.get("response") or {}
                 if (interaction.get("request") or {}).get("method") == "OPTIONS":
-                    continue  # CORS preflights are answered by the gateway, before any view (chalicelib.http)
+                    continue  # CORS preflights are answered by the gateway, before any view (chalicelib.edge.http)
                 if "status_code" in response:
                     seen.setdefault(recorder.get("label", "?"), set()).add(response["status_code"])
     return seen

@@ -1,4 +1,4 @@
-"""A message wakes its actor ahead of a pile of registrations (issue 5, scaling).
+"""A message wakes its actor ahead of a pile of registrations (scaling).
 
 Every registration puts a start request on its pool's command queue; a full runner host declines those
 whose actor has nothing to run, one by one. A message to a worker-less actor must not wait behind that
@@ -6,7 +6,7 @@ pile: its start request goes to the pool's wake queue, which a host serves first
 
 The pile is built before the runner starts (the stack has none), so the order is not a race: the runner
 takes the first two requests (its two slots), becomes full, and can make room only once its workers have
-been idle for a few seconds (``runners.host.RETIRE_MIN_IDLE_SECONDS``); by then the message is posted. What
+been idle for a few seconds (``runners.host.daemon.RETIRE_MIN_IDLE_SECONDS``); by then the message is posted. What
 is asserted is the state of the queues when the execution is over, and Docker's own container starts.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib.backend import Backend
-from localstack.launcher import Stack
+from chalicelib.wiring.backend import Backend
+from local.launcher import Stack
 from tests.conftest import Api, start_stack, wait_for
 from tests.faults import DockerEvents, backend_for
 

@@ -1,4 +1,4 @@
-"""Warm start's own behaviour (issue 9): the pool's containers are hardened like cold ones, identical to
+"""Warm start's own behaviour: the pool's containers are hardened like cold ones, identical to
 them from inside, drained with their worker (deletion, new revision, shutdown), reaped after a crash, and
 off for actors with the ``cold`` hint. Real emulator, API, runners and Docker."""
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 import docker
 import pytest
 
-from localstack.launcher import Stack
-from runners.engine import LABEL_ATTEMPT, LABEL_EXECUTION, LABEL_RUNNER
-from runners.shim import SHIM_BINARY
-from runners.warm_container import dispatched_labels
+from local.launcher import Stack
+from runners.pipeline.engine import LABEL_ATTEMPT, LABEL_EXECUTION, LABEL_RUNNER
+from runners.pipeline.shim import SHIM_BINARY
+from runners.pipeline.warm_container import dispatched_labels
 from tests.conftest import Api, start_stack, wait_for
 from tests.integration.probe import probe_image, report  # noqa: F401  (fixture)
 from tests.integration.warm import (  # noqa: F401  (fixtures)

@@ -11,7 +11,7 @@ from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
-from localstack.launcher import Stack
+from local.launcher import Stack
 from tests.conftest import Api, start_stack
 from tests.integration.conftest import error, tenant_api
 
@@ -132,8 +132,8 @@ def test_admin_views(api_only: Api) -> None:
 
 
 def test_the_openapi_document_is_served_valid_and_matches_the_routes(api_only: Api) -> None:
-    from chalicelib import http
-    from chalicelib.openapi import served_operations
+    from chalicelib.edge import http
+    from chalicelib.edge.openapi import served_operations
 
     response = api_only.call("GET", "/actors/openapi.json")
     assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"

@@ -1,4 +1,4 @@
-"""Fixtures for running the same tests on a cold and a warm runner (issue 9). Import the ``*_fixture``
+"""Fixtures for running the same tests on a cold and a warm runner. Import the ``*_fixture``
 names; tests use them by their short names (``mode``, ``warm_api``, ...).
 
 The session stack runs cold (``ABACO_WARM_START=false`` in the test environment: other tests find an
@@ -19,8 +19,8 @@ from typing import Any
 import docker
 import pytest
 
-from localstack.launcher import Stack
-from runners.engine import LABEL_WARM
+from local.launcher import Stack
+from runners.pipeline.engine import LABEL_WARM
 from tests.conftest import Api, start_stack
 
 MODES = ("cold", "warm")

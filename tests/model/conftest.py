@@ -9,11 +9,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib import aws
-from chalicelib.auth import Caller
-from chalicelib.backend import Backend
-from chalicelib.settings import Settings
-from localstack import bootstrap
+from chalicelib.adapters import aws
+from chalicelib.identity.auth import Caller
+from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.settings import Settings
+from local import bootstrap
 from tests.model.world import REGION, World
 
 

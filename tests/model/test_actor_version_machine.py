@@ -20,9 +20,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from chalicelib import http
-from chalicelib.errors import Conflict
-from chalicelib.models import Actor, ActorStatus
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.models import Actor, ActorStatus
+from chalicelib.edge import http
 from chalicelib.services import actors as actor_service
 from tests.model.world import World, model_settings
 

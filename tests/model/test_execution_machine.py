@@ -2,7 +2,7 @@
 
 The machine drives the real code: the API's services (submit, force-quit, delete), the runner's claim,
 heartbeat (``Lease.beat``), commit, hand-back and start-failure steps, and the reconciler, all against
-in-process moto, with the protocol's clock (``chalicelib.clock``) moved forward instead of slept through.
+in-process moto, with the protocol's clock (``chalicelib.domain.clock``) moved forward instead of slept through.
 ``Expected`` is the reference model, a dict of what each execution's record must say; after every step
 the store is compared with it and invariants I2 and I3 are checked: one terminal record, absorbing;
 attempts monotonic and bounded by ``max_attempts``; a write of attempt k refused once k+1 claimed; a
@@ -17,19 +17,19 @@ from dataclasses import dataclass
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from chalicelib import clock
-from chalicelib.errors import BadRequest
-from chalicelib.models import Actor, AttemptReason, Execution, ExecutionStatus, utcnow
-from chalicelib.queue_messages import InboxMessage
-from chalicelib.queues import Received
+from chalicelib.adapters.queues import Received
+from chalicelib.adapters.storage.logs import execution_key
+from chalicelib.domain import clock
+from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.models import Actor, AttemptReason, Execution, ExecutionStatus, utcnow
+from chalicelib.domain.queue_messages import InboxMessage
 from chalicelib.services import actors as actor_service
 from chalicelib.services import executions as execution_service
 from chalicelib.services import messages as message_service
-from chalicelib.storage.logs import execution_key
-from runners import reconciler
-from runners.claim import Outcome
-from runners.execution import MAX_START_FAILURES, Context, ExecutionRunner
-from runners.lease import Lease
+from runners.duties import reconciler
+from runners.pipeline.claim import Outcome
+from runners.pipeline.execution import MAX_START_FAILURES, Context, ExecutionRunner
+from runners.pipeline.lease import Lease
 from tests.model.world import World, model_settings
 
 RUNNERS = ("r1", "r2", "r3")

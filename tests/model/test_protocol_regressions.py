@@ -6,17 +6,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from chalicelib import clock
-from chalicelib.errors import Conflict
-from chalicelib.models import Actor, AttemptReason, ExecutionStatus, utcnow
-from chalicelib.queue_messages import InboxMessage
-from chalicelib.queues import Received
+from chalicelib.adapters.queues import Received
+from chalicelib.adapters.storage.logs import execution_key
+from chalicelib.domain import clock
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.models import Actor, AttemptReason, ExecutionStatus, utcnow
+from chalicelib.domain.queue_messages import InboxMessage
 from chalicelib.services import actors as actor_service
 from chalicelib.services import messages as message_service
-from chalicelib.storage.logs import execution_key
-from runners import reconciler
-from runners.claim import Outcome
-from runners.execution import Context
+from runners.duties import reconciler
+from runners.pipeline.claim import Outcome
+from runners.pipeline.execution import Context
 from tests.model.world import World
 
 

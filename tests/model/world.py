@@ -15,14 +15,14 @@ from typing import Any
 import boto3
 from hypothesis import HealthCheck, settings
 
-from chalicelib import resources
-from chalicelib.auth import Caller
-from chalicelib.backend import Backend
-from chalicelib.models import Actor
+from chalicelib.domain.models import Actor
+from chalicelib.identity.auth import Caller
 from chalicelib.services import actors as actor_service
-from runners.execution import ExecutionRunner
+from chalicelib.wiring import resources
+from chalicelib.wiring.backend import Backend
 from runners.fence import Fence
 from runners.metrics import Registry, standard_registry
+from runners.pipeline.execution import ExecutionRunner
 
 REGION = "us-east-1"
 # The plan's pass criterion (T27) is 200 examples of up to 50 steps each with no falsifying example: the

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.auth import Caller
-from chalicelib.backend import Backend
-from chalicelib.models import Actor, ExecutionStatus
+from chalicelib.domain.models import Actor, ExecutionStatus
+from chalicelib.identity.auth import Caller
 from chalicelib.services import fanout, messages
 from chalicelib.services import permissions as perms
+from chalicelib.wiring.backend import Backend
 from tests.unit.test_protocol import (
     backend,  # noqa: F401 (fixture)
     registered_actor,

@@ -5,10 +5,10 @@ import datetime as dt
 
 import pytest
 
-from chalicelib.errors import BadRequest
+from chalicelib.domain.errors import BadRequest
 from chalicelib.services import actor_fields
 from chalicelib.services.actors import has_cycle
-from chalicelib.settings import Settings
+from chalicelib.wiring.settings import Settings
 
 SETTINGS = Settings(pools="default,gpu")
 NOW = dt.datetime(2030, 1, 1, 12, 30, tzinfo=dt.UTC)

@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from chalicelib import cron
-from chalicelib.errors import BadRequest
+from chalicelib.domain import cron
+from chalicelib.domain.errors import BadRequest
 
 NOW = dt.datetime(2024, 5, 10, 14, 37, tzinfo=dt.UTC)
 

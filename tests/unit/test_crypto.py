@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from chalicelib import crypto
-from chalicelib.settings import Settings
+from chalicelib.adapters import crypto
+from chalicelib.wiring.settings import Settings
 
 
 def test_round_trip_and_the_ciphertext_hides_the_plaintext() -> None:

@@ -1,5 +1,5 @@
-"""When the terminal write stores an attempt's logs (``runners.finalise.logs_to_write``)."""
-from runners.finalise import logs_to_write
+"""When the terminal write stores an attempt's logs (``runners.pipeline.finalise.logs_to_write``)."""
+from runners.pipeline.finalise import logs_to_write
 
 
 def test_empty_logs_of_the_first_attempt_need_no_item() -> None:

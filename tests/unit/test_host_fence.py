@@ -1,5 +1,5 @@
 """Host-wide fencing: a host that cannot reach the store kills every container and takes no work until a
-call gets through again (runners.fence, runners.contact)."""
+call gets through again (runners.fence, runners.host.contact)."""
 from __future__ import annotations
 
 import threading
@@ -9,21 +9,21 @@ from typing import Any
 
 import pytest
 
-from chalicelib.backend import Backend
-from chalicelib.errors import Unavailable
-from chalicelib.models import Actor, Execution, Worker, WorkerStatus
-from chalicelib.queue_messages import InboxMessage, StartWorkerCommand
-from chalicelib.storage.executions import ClaimRefused, ExecutionStore
-from chalicelib.storage.workers import WorkerStore
-from localstack import bootstrap
-from runners import lease as lease_module
-from runners.claim import Claims, Outcome
-from runners.contact import StoreContact, heartbeat_period
+from chalicelib.adapters.storage.executions import ClaimRefused, ExecutionStore
+from chalicelib.adapters.storage.workers import WorkerStore
+from chalicelib.domain.errors import Unavailable
+from chalicelib.domain.models import Actor, Execution, Worker, WorkerStatus
+from chalicelib.domain.queue_messages import InboxMessage, StartWorkerCommand
+from chalicelib.wiring.backend import Backend
+from local import bootstrap
 from runners.fence import Fence
-from runners.host import RunnerHost
-from runners.lease import Lease
+from runners.host.contact import StoreContact, heartbeat_period
+from runners.host.daemon import RunnerHost
+from runners.host.worker import Prefetched, WorkerThread
 from runners.metrics import standard_registry
-from runners.worker import Prefetched, WorkerThread
+from runners.pipeline import lease as lease_module
+from runners.pipeline.claim import Claims, Outcome
+from runners.pipeline.lease import Lease
 from tests.unit.test_protocol import backend  # noqa: F401 (fixture)
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import resources
-from chalicelib.cloudwatch import backlog_datums
+from chalicelib.adapters.cloudwatch import backlog_datums
+from chalicelib.wiring import resources
 from infrastructure.abaco_infra import bundle, config
-from localstack import template as cfn
+from local import template as cfn
 
 
 def test_stage_defaults_and_context_overrides() -> None:
@@ -61,7 +61,8 @@ def test_runner_requirements_are_the_pinned_runtime_plus_the_docker_sdk(tmp_path
 
 def test_bundle_holds_the_packages_host_files_and_requirements(tmp_path: Path) -> None:
     target = bundle.stage(tmp_path / "bundle")
-    assert (target / "chalicelib" / "resources.py").exists() and (target / "runners" / "__main__.py").exists()
+    assert (target / "chalicelib" / "wiring" / "resources.py").exists()
+    assert (target / "runners" / "__main__.py").exists()
     assert (target / "host" / "runner_env.py").exists() and (target / "host" / "abaco-runner.service").exists()
     requirements = (target / "requirements-runner.txt").read_text()
     assert "docker==" in requirements and "boto3==" in requirements

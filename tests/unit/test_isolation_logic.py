@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from chalicelib.models import Actor, Execution, utcnow
+from chalicelib.adapters.storage.roles import Seen
+from chalicelib.domain.models import Actor, Execution, utcnow
 from chalicelib.services import roles
-from chalicelib.settings import Settings
-from chalicelib.storage.roles import Seen
-from runners import engine, hardening, image_check, privileged, runtime_check
-from runners.hardening import container_spec
+from chalicelib.wiring.settings import Settings
+from runners.host import runtime_check
+from runners.pipeline import engine, hardening, image_check, privileged
+from runners.pipeline.hardening import container_spec
 
 
 def _spec(settings: Settings | None = None, **actor_fields: object):
@@ -160,7 +161,7 @@ def test_every_privileged_run_is_one_structured_audit_line() -> None:
     import json
     import logging
 
-    from chalicelib.logconfig import JsonFormatter
+    from chalicelib.wiring.logconfig import JsonFormatter
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

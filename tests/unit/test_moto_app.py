@@ -8,7 +8,7 @@ import pytest
 from moto import mock_aws
 from moto.core import serialize
 
-from localstack import moto_app
+from local import moto_app
 
 ITEM = {
     "k": {"S": "a"}, "n": {"N": "1.5"}, "b": {"BOOL": True}, "z": {"NULL": True}, "ss": {"SS": ["x", "y"]},

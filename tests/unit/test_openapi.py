@@ -1,6 +1,6 @@
 """The OpenAPI document stays true: its operations are exactly the routes the app serves.
 
-When you add a route: add (or un-plan) its ``Op`` in ``chalicelib/openapi/operations.py``.
+When you add a route: add (or un-plan) its ``Op`` in ``chalicelib/edge/openapi/operations.py``.
 """
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import re
 from openapi_spec_validator import validate
 
 from app import app
-from chalicelib import http, openapi
-from chalicelib.openapi.operations import OPERATIONS
+from chalicelib.edge import http, openapi
+from chalicelib.edge.openapi.operations import OPERATIONS
 
 _PARAM = re.compile(r"{[^}]+}")
 
@@ -31,7 +31,7 @@ def _documented() -> set[tuple[str, str]]:
 
 def test_every_served_route_is_documented_and_nothing_else() -> None:
     served, documented = _served(), _documented()
-    assert served - documented == set(), "routes missing from chalicelib/openapi/operations.py"
+    assert served - documented == set(), "routes missing from chalicelib/edge/openapi/operations.py"
     assert documented - served == set(), "documented operations the app does not serve"
 
 

@@ -1,4 +1,4 @@
-"""The OpenAPI document's input rules agree with the validators they describe (chalicelib/openapi/inputs.py).
+"""The OpenAPI document's input rules agree with the validators they describe (chalicelib/edge/openapi/inputs.py).
 
 Schemathesis (T26) fails on any disagreement over HTTP; these pin the pieces with plain values, fast.
 """
@@ -8,12 +8,12 @@ import re
 
 import pytest
 
-from chalicelib import cron, inputs
-from chalicelib.errors import BadRequest
-from chalicelib.openapi import inputs as doc
-from chalicelib.permissions import Level
+from chalicelib.domain import cron, inputs
+from chalicelib.domain.access import Level
+from chalicelib.domain.errors import BadRequest
+from chalicelib.edge.openapi import inputs as doc
 from chalicelib.services import actor_fields, aliases
-from localstack.wsgi import SegmentMatcher, request_path
+from local.wsgi import SegmentMatcher, request_path
 
 
 def _matches(schema: dict, value: str) -> bool:
@@ -111,7 +111,7 @@ def test_the_local_gateway_routes_on_the_encoded_path_and_decodes_each_segment()
 def test_a_state_sent_as_a_form_is_documented_as_its_fields() -> None:
     """A form body is always an object of fields: the JSON rule ("not empty or false") read as a form
     let Schemathesis send ``[]`` as a 'bad' form, which is the valid field ``[]``."""
-    from chalicelib import http, openapi
+    from chalicelib.edge import http, openapi
 
     schemas = openapi.document("http://x", ":dev", http.SERVED)["components"]["schemas"]
     assert schemas["StateInputForm"]["minProperties"] == 1

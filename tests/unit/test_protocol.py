@@ -14,18 +14,18 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from chalicelib.backend import Backend
-from chalicelib.errors import Conflict
-from chalicelib.models import Actor, Execution, ExecutionStatus
-from chalicelib.settings import Settings
-from chalicelib.storage.duties import DutyLeases
-from chalicelib.storage.executions import ClaimRefused
-from localstack import bootstrap
-from runners import autoscaler
-from runners.collectors import LogCollector
-from runners.duties import Duty, DutyScheduler
+from chalicelib.adapters.storage.duties import DutyLeases
+from chalicelib.adapters.storage.executions import ClaimRefused
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.models import Actor, Execution, ExecutionStatus
+from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.settings import Settings
+from local import bootstrap
+from runners.duties import autoscaler
+from runners.duties.scheduler import Duty, DutyScheduler
 from runners.fence import Fence
 from runners.metrics import standard_registry
+from runners.pipeline.collectors import LogCollector
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
         import boto3
 
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        from chalicelib import aws
+        from chalicelib.adapters import aws
 
         monkeypatch.setattr(aws, "client", lambda service, _s: boto3.client(service, region_name="us-east-1"))
         bootstrap.create_tables(settings)

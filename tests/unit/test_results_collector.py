@@ -4,7 +4,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from runners.results import ResultsCollector
+from runners.pipeline.results import ResultsCollector
 
 
 class MemoryResults:

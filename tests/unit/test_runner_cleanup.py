@@ -6,10 +6,10 @@ import socket
 from pathlib import Path
 from typing import Any, cast
 
-from chalicelib.payloads import PayloadStore
-from chalicelib.queue_messages import InboxMessage
-from runners import delivery
-from runners.engine import OutputStream, close_output
+from chalicelib.adapters.payloads import PayloadStore
+from chalicelib.domain.queue_messages import InboxMessage
+from runners.pipeline import delivery
+from runners.pipeline.engine import OutputStream, close_output
 
 
 def _message(execution_id: str) -> InboxMessage:

@@ -10,18 +10,20 @@ from typing import Any
 
 import pytest
 
-from chalicelib import cron, events, staging
-from chalicelib.errors import BadRequest
-from chalicelib.expiry import log_ex_seconds, log_expires_at
-from chalicelib.models import Actor, ActorStatus, Execution, ExecutionStatus
-from chalicelib.payloads import Pointer
-from chalicelib.queue_messages import EventMessage
+from chalicelib.adapters.payloads import Pointer
+from chalicelib.adapters.storage.results import MAX_RESULT_BYTES, SEQ_PER_ATTEMPT, result_seq
+from chalicelib.domain import cron
+from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.expiry import log_ex_seconds, log_expires_at
+from chalicelib.domain.models import Actor, ActorStatus, Execution, ExecutionStatus
+from chalicelib.domain.queue_messages import EventMessage
+from chalicelib.edge import staging
+from chalicelib.services import events
 from chalicelib.services.messages import parse_message
-from chalicelib.settings import Settings
-from chalicelib.storage.results import MAX_RESULT_BYTES, SEQ_PER_ATTEMPT, result_seq
-from runners.cron_duty import next_slot, schedule_of
-from runners.delivery import Delivery
-from runners.results import ResultsCollector
+from chalicelib.wiring.settings import Settings
+from runners.duties.cron import next_slot, schedule_of
+from runners.pipeline.delivery import Delivery
+from runners.pipeline.results import ResultsCollector
 
 BINARY = "application/octet-stream"
 

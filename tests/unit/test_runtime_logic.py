@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from chalicelib.models import Actor, Execution
-from chalicelib.queue_messages import DecodeError, InboxMessage, StartWorkerCommand
-from chalicelib.storage.base import from_dynamo, to_dynamo
-from chalicelib.storage.logs import TRUNCATION_MARKER, cap
-from runners import environment
-from runners.collectors import LogCollector, StatsCollector
+from chalicelib.adapters.storage.base import from_dynamo, to_dynamo
+from chalicelib.adapters.storage.logs import TRUNCATION_MARKER, cap
+from chalicelib.domain.models import Actor, Execution
+from chalicelib.domain.queue_messages import DecodeError, InboxMessage, StartWorkerCommand
+from runners.pipeline import environment
+from runners.pipeline.collectors import LogCollector, StatsCollector
 
 
 def _actor(**kw: object) -> Actor:

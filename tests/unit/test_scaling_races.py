@@ -11,17 +11,17 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib.backend import Backend
-from chalicelib.models import Actor, Execution, Host, Worker
-from chalicelib.queue_messages import InboxMessage
+from chalicelib.adapters.storage.workers import WorkerStore
+from chalicelib.domain.models import Actor, Execution, Host, Worker
+from chalicelib.domain.queue_messages import InboxMessage
 from chalicelib.services import workers as worker_service
-from chalicelib.settings import Settings
-from chalicelib.storage.workers import WorkerStore
-from localstack import bootstrap
-from runners import autoscaler
+from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.settings import Settings
+from local import bootstrap
+from runners.duties import autoscaler
 from runners.fence import Fence
+from runners.host.worker import Prefetched, WorkerThread
 from runners.metrics import standard_registry
-from runners.worker import Prefetched, WorkerThread
 from tests.unit.test_protocol import backend  # noqa: F401 (fixture)
 
 TENANT = "T"

@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from chalicelib import search
-from chalicelib.errors import BadRequest
+from chalicelib.domain import query as search
+from chalicelib.domain.errors import BadRequest
 
 RECORDS = [
     {"id": "a1", "image": "abacosamples/test", "stateless": True, "revision": 1, "hints": ["sync", "x"],

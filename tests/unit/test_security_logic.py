@@ -17,8 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import RSAAlgorithm
 from jwt.api_jws import PyJWS
 
-from chalicelib import auth, limits, netguard, redact, tokens
-from chalicelib.errors import (
+from chalicelib.adapters import netguard
+from chalicelib.domain import redact
+from chalicelib.domain.access import WORLD, Level, Scope, declared, required
+from chalicelib.domain.errors import (
     BadRequest,
     HeadersTooLarge,
     NotAuthorized,
@@ -26,12 +28,13 @@ from chalicelib.errors import (
     TooManyRequests,
     Unauthenticated,
 )
-from chalicelib.models import Actor, Execution
-from chalicelib.permissions import WORLD, Level, Scope, declared, required
+from chalicelib.domain.models import Actor, Execution
+from chalicelib.edge import limits
+from chalicelib.identity import auth, tokens
 from chalicelib.services import nonces
 from chalicelib.services.permissions import check_privileged_fields, effective
-from chalicelib.settings import Settings
-from runners.hardening import DOCKER_SOCKET, container_spec, privilege_refusal
+from chalicelib.wiring.settings import Settings
+from runners.pipeline.hardening import DOCKER_SOCKET, container_spec, privilege_refusal
 from tests import jwt_keys
 
 
@@ -228,7 +231,7 @@ def test_defaults_are_not_privileged_fields() -> None:
 
 def test_every_registered_view_declares_its_requirement() -> None:
     import app  # noqa: F401  (registers every blueprint)
-    from chalicelib import http
+    from chalicelib.edge import http
 
     assert http.REGISTERED, "no routes registered"
     undeclared = [f"{verb} {path}" for path, verb, view in http.REGISTERED if not declared(view)]

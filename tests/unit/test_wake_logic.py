@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from chalicelib.backend import Backend
-from chalicelib.models import Actor, Execution, Host, Worker, WorkerStatus
-from chalicelib.queue_messages import StartWorkerCommand
+from chalicelib.domain.models import Actor, Execution, Host, Worker, WorkerStatus
+from chalicelib.domain.queue_messages import StartWorkerCommand
 from chalicelib.services import workers as worker_service
-from runners import autoscaler
-from runners.host import RunnerHost
+from chalicelib.wiring.backend import Backend
+from runners.duties import autoscaler
+from runners.host.daemon import RunnerHost
 from tests.unit.test_protocol import (
     backend,  # noqa: F401 (fixture)
     registered_actor,

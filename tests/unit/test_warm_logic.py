@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.models import Actor, Execution, parse_time
-from chalicelib.settings import Settings
-from runners import cgroups, finalise, shim, warm, warm_container
-from runners.delivery import BINARY_PATH, RESULTS_PATH
-from runners.engine import LABEL_ACTOR, LABEL_EXECUTION, LABEL_RUNNER, LABEL_TENANT, ContainerSpec, ExitState
+from chalicelib.domain.models import Actor, Execution, parse_time
+from chalicelib.wiring.settings import Settings
+from runners.pipeline import cgroups, finalise, shim, warm, warm_container
+from runners.pipeline.delivery import BINARY_PATH, RESULTS_PATH
+from runners.pipeline.engine import LABEL_ACTOR, LABEL_EXECUTION, LABEL_RUNNER, LABEL_TENANT, ContainerSpec, ExitState
 
 BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 needs_busybox = pytest.mark.skipif(not shim.is_static_elf(BUSYBOX), reason="no static busybox on this host")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import inputs
-from chalicelib.envelope import convert_keys, envelope, to_camel, to_snake
-from chalicelib.errors import BadRequest
+from chalicelib.domain import inputs
+from chalicelib.domain.errors import BadRequest
+from chalicelib.edge.envelope import convert_keys, envelope, to_camel, to_snake
 from chalicelib.services.messages import environment_from_query, parse_message
 
 

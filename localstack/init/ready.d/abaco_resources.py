@@ -1,8 +1,8 @@
 """LocalStack init hook (ready stage): create Abaco's tables, static queues and bucket.
 
 Runs inside the LocalStack container with LocalStack's own Python (boto3, stdlib only): it loads
-``chalicelib/resources.py`` (stdlib only, mounted read-only at /abaco/resources.py by the compose file), the
-same definitions ``localstack/bootstrap.py`` and the CDK stack read, so the three cannot drift. Idempotent.
+``chalicelib/wiring/resources.py`` (stdlib only, mounted read-only at /abaco/resources.py by the compose file), the
+same definitions ``local/bootstrap.py`` and the CDK stack read, so the three cannot drift. Idempotent.
 Settings: ABACO_RESOURCE_PREFIX, ABACO_POOLS, ABACO_PRIVILEGED_POOL (the compose file passes them through).
 """
 from __future__ import annotations

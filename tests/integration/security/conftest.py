@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from localstack.launcher import Stack
+from local.launcher import Stack
 from tests import jwt_keys
 from tests.conftest import start_stack, wait_for
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from localstack.launcher import Stack
+from local.launcher import Stack
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from abaco_sdk import Abaco, BadRequest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from localstack.launcher import Stack
+from local.launcher import Stack
 from tests import jwt_keys
 from tests.conftest import wait_for
 from tests.integration.security.conftest import TENANT_A

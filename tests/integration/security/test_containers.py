@@ -9,8 +9,8 @@ import boto3
 import docker
 import pytest
 
-from localstack.launcher import Stack
-from runners.engine import (
+from local.launcher import Stack
+from runners.pipeline.engine import (
     HOSTS_PATH,
     LABEL_ACTOR,
     LABEL_ATTEMPT,

@@ -1,4 +1,4 @@
-"""The image pre-check (plan §3.2, T15) and the runtime check, with real images, runner and Docker.
+"""The image pre-check (reliability plan §3.2, T15) and the runtime check, with real images, runner and Docker.
 
 Images are built offline FROM abacosamples/noop. A refused image puts the actor in ERROR with "image
 rejected: ..." (as a missing image does) and no container of it is ever created: Docker's own event log
@@ -17,8 +17,8 @@ from typing import Any
 import docker
 import pytest
 
-from localstack.launcher import Stack
-from runners.engine import LABEL_ACTOR
+from local.launcher import Stack
+from runners.pipeline.engine import LABEL_ACTOR
 from tests.conftest import Api, start_stack, wait_for
 
 pytestmark = pytest.mark.docker

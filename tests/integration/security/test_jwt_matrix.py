@@ -10,7 +10,7 @@ import jwt as pyjwt
 import requests
 from packaging.version import Version
 
-from localstack.launcher import Stack
+from local.launcher import Stack
 from tests import jwt_keys
 from tests.integration.security.conftest import TENANT_A, TENANT_B
 

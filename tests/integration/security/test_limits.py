@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from localstack.launcher import ROOT, Stack
+from local.launcher import ROOT, Stack
 from tests import jwt_keys
 from tests.conftest import start_stack
 
@@ -80,7 +80,7 @@ def test_bad_credentials_from_one_source_are_throttled(limited: Stack) -> None:
 ])
 def test_the_api_refuses_to_start_when_misconfigured(env: dict[str, str], message: str) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ABACO_")}
-    result = subprocess.run([sys.executable, "-c", "from localstack.wsgi import application; application()"],
+    result = subprocess.run([sys.executable, "-c", "from local.wsgi import application; application()"],
                             cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 3
     assert "refusing to start" in result.stderr and message in result.stderr

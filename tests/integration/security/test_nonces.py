@@ -10,7 +10,7 @@ import boto3
 import pytest
 import requests
 
-from localstack.launcher import Stack
+from local.launcher import Stack
 from tests.integration.security.conftest import TENANT_A, TENANT_B
 
 SECRET = re.compile(r"^TENANT-A_[0-9a-f]{64}$")

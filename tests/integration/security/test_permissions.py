@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.permissions import Level, Scope, required
+from chalicelib.domain.access import Level, Scope, required
 from tests.integration.security.conftest import TENANT_A, Client
 
 USERS = ("owner", "reader", "executor", "nobody", "admin")
@@ -98,7 +98,7 @@ def test_destructive_routes_refuse_then_allow(world: dict[str, Any]) -> None:
 def test_every_registered_actor_route_refuses_callers_below_its_level(world: dict[str, Any]) -> None:
     """Routes added later are covered too: whatever they do, callers without the level get a 400 first."""
     import app  # noqa: F401
-    from chalicelib import http
+    from chalicelib.edge import http
 
     ids = {"actor_id": world["actor"], "execution_id": world["execution"], "worker_id": world["worker"],
            "nonce_id": world["nonce"]}

@@ -1,4 +1,4 @@
-"""Gates of privileged actors at run time and in nonces (plan §3.3, gates 3 to 5), over HTTP on the jwt
+"""Gates of privileged actors at run time and in nonces (reliability plan §3.3, gates 3 to 5), over HTTP on the jwt
 stack with a runner of the privileged pool. Docker's event log witnesses that a refused run creates no
 container; the privileged runner's own JSON log holds the audit lines."""
 from __future__ import annotations
@@ -12,8 +12,8 @@ import docker
 import pytest
 import requests
 
-from localstack.launcher import Stack
-from runners.engine import LABEL_ACTOR
+from local.launcher import Stack
+from runners.pipeline.engine import LABEL_ACTOR
 from tests.conftest import wait_for
 from tests.integration.security.conftest import privileged_runner
 

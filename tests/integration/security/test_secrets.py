@@ -15,10 +15,10 @@ import boto3
 import docker
 import pytest
 
-from chalicelib import resources
-from chalicelib.crypto import DecryptionError
-from chalicelib.kms import KMS_SCHEME, KmsEnvelopeCipher
-from localstack.launcher import Stack
+from chalicelib.adapters.crypto import DecryptionError
+from chalicelib.adapters.kms import KMS_SCHEME, KmsEnvelopeCipher
+from chalicelib.wiring import resources
+from local.launcher import Stack
 from tests.integration.security.test_nonces import _dump_tables
 
 DIGEST_IMAGE = "abaco-test/secret-digest"

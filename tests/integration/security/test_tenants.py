@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.http import PREFIXES
+from chalicelib.edge.http import PREFIXES
 from tests.integration.security.conftest import Client
 
 A, B = "MATRIX-A", "MATRIX-B"
@@ -37,7 +37,7 @@ def tenant_a(client: Any) -> dict[str, str]:
 
 def _routes() -> list[tuple[str, str]]:
     import app  # noqa: F401  (registers every blueprint)
-    from chalicelib import http
+    from chalicelib.edge import http
 
     return [(prefix + path, verb) for path, verb, _ in http.REGISTERED for prefix in PREFIXES]
 

@@ -1,0 +1,1 @@
+"""AWS adapters: clients, queues, payloads, encryption, metrics, outbound webhooks, and the stores."""

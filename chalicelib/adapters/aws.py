@@ -1,0 +1,51 @@
+"""Lazily created AWS clients, shared per process (boto3 clients are thread-safe; resources are not)."""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.wiring.settings import Settings
+
+_LOCK = threading.Lock()
+_CLIENTS: dict[tuple[str, str | None, str], Any] = {}
+
+# The long poll is 20 s (SQS maximum); the read timeout must exceed it (SQS developer guide). Other
+# services answer in milliseconds: short timeouts let a cut-off runner notice quickly (reliability plan T10:
+# connect 2 s, read 25 s) instead of blocking a thread for minutes.
+_CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=25,
+    retries={"max_attempts": 3, "mode": "standard"},
+    max_pool_connections=64,
+)
+_SHORT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=10,
+    retries={"max_attempts": 3, "mode": "standard"},
+    max_pool_connections=64,
+)
+_LONG_POLLING = {"sqs"}
+
+
+def client(service: str, settings: Settings) -> Any:
+    """The process-wide client for ``service`` against the configured endpoint."""
+    key = (service, settings.aws_endpoint_url, settings.aws_region)
+    with _LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = _make(service, settings)
+        return _CLIENTS[key]
+
+
+def _make(service: str, settings: Settings) -> Any:
+    config = _CLIENT_CONFIG if service in _LONG_POLLING else _SHORT_CONFIG
+    kwargs: dict[str, Any] = {"region_name": settings.aws_region, "config": config}
+    if settings.aws_endpoint_url:
+        kwargs["endpoint_url"] = settings.aws_endpoint_url
+        # An emulator accepts any credentials; never fall through to an instance-metadata lookup.
+        kwargs.setdefault("aws_access_key_id", os.environ.get("AWS_ACCESS_KEY_ID", "testing"))
+        kwargs.setdefault("aws_secret_access_key", os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"))
+    return boto3.session.Session().client(service, **kwargs)

@@ -1,0 +1,83 @@
+"""KMS envelope encryption of secrets (reliability plan §4.6), behind ``chalicelib.adapters.crypto``'s Cipher.
+
+Each secret gets a fresh data key from ``GenerateDataKey`` (AES-256); the value is sealed with AES-GCM
+under that key and the plaintext key is dropped; the token keeps the KMS-encrypted key beside the
+ciphertext. The encryption context ``{"tenant", "purpose", "name"}`` is bound twice: KMS will not decrypt
+the data key under another context, and the same context is the AES-GCM associated data, so a token
+copied to another tenant or another config cannot be opened. KMS itself is reached through the
+configured endpoint (the moto server locally, where the context is enforced as in AWS).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from chalicelib.domain.errors import DecryptionError, Unavailable
+
+KMS_SCHEME = "kms1:"
+PURPOSE = "abaco-config-secret"
+NONCE_BYTES = 12  # AES-GCM's standard nonce
+_RETRYABLE = {"ThrottlingException", "KMSInternalException", "DependencyTimeoutException",
+              "KeyUnavailableException"}
+
+
+def context(tenant: str, name: str) -> dict[str, str]:
+    return {"tenant": tenant, "purpose": PURPOSE, "name": name}
+
+
+def _aad(ctx: dict[str, str]) -> bytes:
+    return json.dumps(ctx, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode()
+
+
+class KmsEnvelopeCipher:
+    """``encrypt(tenant, plaintext, name)`` / ``decrypt(tenant, token, name)`` with a KMS key."""
+
+    def __init__(self, client: Any, key_id: str) -> None:
+        self._kms, self._key_id = client, key_id
+
+    def encrypt(self, tenant: str, plaintext: str, name: str = "") -> str:
+        ctx = context(tenant, name)
+        try:
+            key = self._call("generate_data_key", KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=ctx)
+        except DecryptionError as exc:  # a refusal here is the deployment's fault (key missing, no grant)
+            raise Unavailable(f"cannot encrypt the secret: {exc}") from exc
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = AESGCM(key["Plaintext"]).encrypt(nonce, plaintext.encode(), _aad(ctx))
+        body = {"k": _b64(key["CiphertextBlob"]), "n": _b64(nonce), "c": _b64(sealed)}
+        return KMS_SCHEME + _b64(json.dumps(body, separators=(",", ":")).encode())
+
+    def decrypt(self, tenant: str, token: str, name: str = "") -> str:
+        if not token.startswith(KMS_SCHEME):
+            raise DecryptionError("The secret was encrypted with an unknown scheme.")
+        try:
+            body = json.loads(base64.urlsafe_b64decode(token[len(KMS_SCHEME):].encode()))
+            blob, nonce, sealed = (base64.urlsafe_b64decode(body[k].encode()) for k in ("k", "n", "c"))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DecryptionError("The secret is not a valid KMS envelope.") from exc
+        ctx = context(tenant, name)
+        key = self._call("decrypt", CiphertextBlob=blob, EncryptionContext=ctx, KeyId=self._key_id)
+        try:
+            return AESGCM(key["Plaintext"]).decrypt(nonce, sealed, _aad(ctx)).decode()
+        except (InvalidTag, ValueError) as exc:
+            raise DecryptionError("The secret cannot be decrypted (tampered, or another tenant's).") from exc
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self._kms, operation)(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in _RETRYABLE:
+                raise Unavailable(f"KMS {operation}: {code}") from exc
+            raise DecryptionError(f"KMS refused to {operation.replace('_', ' ')}: {code}") from exc
+        except BotoCoreError as exc:
+            raise Unavailable(f"KMS {operation}: {exc}") from exc

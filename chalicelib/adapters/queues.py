@@ -1,0 +1,191 @@
+"""SQS adapter: one standard inbox per actor, a command and a wake queue per runner pool, a shared dead-letter
+queue."""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.adapters import aws
+from chalicelib.domain.errors import Conflict, NotFound, Unavailable
+from chalicelib.domain.queue_messages import EventMessage, InboxMessage, StartWorkerCommand
+from chalicelib.wiring import resources
+from chalicelib.wiring.settings import Settings
+
+_MISSING = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+SQS_BATCH = 10  # entries per batch call (SQS quota)
+_PURGE_IN_PROGRESS = {"AWS.SimpleQueueService.PurgeQueueInProgress", "PurgeQueueInProgress"}
+
+
+@dataclass(frozen=True)
+class Received:
+    body: str
+    receipt: str
+    receive_count: int
+    message_id: str
+
+
+class Queues:
+    """Every queue operation the API and the runners need, with SDK errors translated once."""
+
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self._settings = settings
+        self._sqs = client or aws.client("sqs", settings)
+        self._urls: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    # --- inboxes -------------------------------------------------------------------------------
+    def create_inbox(self, tenant: str, actor_id: str, pool: str = "default") -> str:
+        """Create the inbox tagged with its runner pool: in AWS, runner roles read only their pool's inboxes."""
+        name = resources.inbox_name(self._settings.resource_prefix, tenant, actor_id)
+        attributes = {
+            "VisibilityTimeout": str(self._settings.visibility_timeout),
+            "MessageRetentionPeriod": str(resources.SQS_MAX_RETENTION_SECONDS),
+            "MaximumMessageSize": str(resources.SQS_MAX_MESSAGE_BYTES),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": self._dlq_arn(),
+                                         "maxReceiveCount": str(resources.INBOX_MAX_RECEIVE_COUNT)}),
+        }
+        url = self._call("create_queue", QueueName=name, Attributes=attributes,
+                         tags={resources.POOL_TAG: pool})["QueueUrl"]
+        with self._lock:
+            self._urls[name] = url
+        return url
+
+    def delete_inbox(self, tenant: str, actor_id: str) -> None:
+        try:
+            self._call("delete_queue", QueueUrl=self.inbox_url(tenant, actor_id))
+        except NotFound:
+            pass
+        with self._lock:
+            self._urls.pop(resources.inbox_name(self._settings.resource_prefix, tenant, actor_id), None)
+
+    def set_inbox_pool(self, tenant: str, actor_id: str, pool: str) -> None:
+        """Re-tag the inbox when an actor moves to another pool (its runners' roles match the tag)."""
+        self._call("tag_queue", QueueUrl=self.inbox_url(tenant, actor_id), Tags={resources.POOL_TAG: pool})
+
+    def inbox_pool(self, tenant: str, actor_id: str) -> str | None:
+        tags = self._call("list_queue_tags", QueueUrl=self.inbox_url(tenant, actor_id)).get("Tags", {})
+        return tags.get(resources.POOL_TAG)
+
+    def inbox_url(self, tenant: str, actor_id: str) -> str:
+        return self._url(resources.inbox_name(self._settings.resource_prefix, tenant, actor_id))
+
+    def send_inbox(self, message: InboxMessage) -> str:
+        url = self.inbox_url(message.tenant, message.actor_id)
+        return self._call("send_message", QueueUrl=url, MessageBody=message.encode())["MessageId"]
+
+    def inbox_depth(self, tenant: str, actor_id: str) -> int:
+        attrs = self._call("get_queue_attributes", QueueUrl=self.inbox_url(tenant, actor_id),
+                           AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0))
+
+    def purge_inbox(self, tenant: str, actor_id: str) -> None:
+        self._call("purge_queue", QueueUrl=self.inbox_url(tenant, actor_id))
+
+    # --- commands ------------------------------------------------------------------------------
+    def command_url(self, pool: str) -> str:
+        return self._url(resources.command_queue(pool).physical(self._settings.resource_prefix))
+
+    def command_depth(self, pool: str) -> int:
+        """Approximate number of start-worker commands waiting for the pool (``commandQueue``)."""
+        attrs = self._call("get_queue_attributes", QueueUrl=self.command_url(pool),
+                           AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0))
+
+    def wake_url(self, pool: str) -> str:
+        return self._url(resources.wake_queue(pool).physical(self._settings.resource_prefix))
+
+    def send_command(self, pool: str, command: StartWorkerCommand, wake: bool = False) -> None:
+        """To the pool's wake queue when a message waits for the worker, else to its command queue."""
+        url = self.wake_url(pool) if wake else self.command_url(pool)
+        self._call("send_message", QueueUrl=url, MessageBody=command.encode())
+
+    # --- events --------------------------------------------------------------------------------
+    def events_url(self) -> str:
+        return self._url(resources.EVENTS.physical(self._settings.resource_prefix))
+
+    def send_event(self, message: EventMessage) -> None:
+        self._call("send_message", QueueUrl=self.events_url(), MessageBody=message.encode())
+
+    # --- consumer side (runners) ---------------------------------------------------------------
+    def receive(self, url: str, wait_seconds: int, max_messages: int = 1,
+                visibility: int | None = None) -> list[Received]:
+        kwargs: dict[str, Any] = {"QueueUrl": url, "MaxNumberOfMessages": max_messages,
+                                  "WaitTimeSeconds": wait_seconds,
+                                  "MessageSystemAttributeNames": ["ApproximateReceiveCount"]}
+        if visibility is not None:
+            kwargs["VisibilityTimeout"] = visibility
+        messages = self._call("receive_message", **kwargs).get("Messages", [])
+        return [Received(m["Body"], m["ReceiptHandle"],
+                         int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)), m["MessageId"])
+                for m in messages]
+
+    def delete(self, url: str, receipt: str) -> None:
+        self._call("delete_message", QueueUrl=url, ReceiptHandle=receipt)
+
+    def delete_many(self, url: str, receipts: list[str]) -> None:
+        """One call per 10 messages; an entry that failed (a receipt no longer valid) comes back by itself."""
+        for start in range(0, len(receipts), SQS_BATCH):
+            entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts[start:start + SQS_BATCH])]
+            self._call("delete_message_batch", QueueUrl=url, Entries=entries)
+
+    def set_visibility(self, url: str, receipt: str, seconds: int) -> None:
+        self._call("change_message_visibility", QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=seconds)
+
+    def set_visibility_many(self, url: str, receipts: list[str], seconds: int) -> None:
+        """One call per 10 messages (the SQS batch limit); failures of single entries are ignored, since a
+        message we no longer hold needs nothing from us."""
+        for start in range(0, len(receipts), SQS_BATCH):
+            entries = [{"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": seconds}
+                       for i, r in enumerate(receipts[start:start + SQS_BATCH])]
+            self._call("change_message_visibility_batch", QueueUrl=url, Entries=entries)
+
+    def dead_letter(self, url: str, received: Received, reason: str) -> None:
+        """Move a poison message to the shared dead-letter queue with the reason, then off the inbox."""
+        dlq = self._url(resources.DEAD_LETTER.physical(self._settings.resource_prefix))
+        attributes = {"reason": {"DataType": "String", "StringValue": reason[:1000] or "unknown"},
+                      "source_queue": {"DataType": "String", "StringValue": url.rsplit("/", 1)[-1]}}
+        self._call("send_message", QueueUrl=dlq, MessageBody=received.body, MessageAttributes=attributes)
+        self.delete(url, received.receipt)
+
+    def depth(self, url: str) -> tuple[int, int]:
+        """(visible, in flight) messages of a queue, as SQS approximates them."""
+        attrs = self._call("get_queue_attributes", QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return (int(attrs.get("ApproximateNumberOfMessages", 0)),
+                int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)))
+
+    def dead_letter_url(self) -> str:
+        return self._url(resources.DEAD_LETTER.physical(self._settings.resource_prefix))
+
+    # --- internals -----------------------------------------------------------------------------
+    def _dlq_arn(self) -> str:
+        url = self._url(resources.DEAD_LETTER.physical(self._settings.resource_prefix))
+        attrs = self._call("get_queue_attributes", QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+        return attrs["QueueArn"]
+
+    def _url(self, name: str) -> str:
+        with self._lock:
+            cached = self._urls.get(name)
+        if cached:
+            return cached
+        url = self._call("get_queue_url", QueueName=name)["QueueUrl"]
+        with self._lock:
+            self._urls[name] = url
+        return url
+
+    def _call(self, op: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self._sqs, op)(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in _MISSING:
+                raise NotFound(f"queue not found ({op})") from exc
+            if code in _PURGE_IN_PROGRESS:
+                raise Conflict("a purge of this queue is already in progress") from exc
+            raise Unavailable(f"SQS {op}: {code}") from exc
+        except BotoCoreError as exc:
+            raise Unavailable(f"SQS {op}: {exc}") from exc

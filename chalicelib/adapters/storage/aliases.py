@@ -1,0 +1,64 @@
+"""The aliases table: PK ``tenant``, SK ``alias``. The key makes an alias unique in its tenant."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters.storage.base import ConditionFailed, Table, from_dynamo, to_dynamo
+from chalicelib.domain.errors import BadRequest, NotFound
+from chalicelib.domain.models import Alias
+from chalicelib.wiring.resources import ALIASES
+from chalicelib.wiring.settings import Settings
+
+_NO_JSON: frozenset[str] = frozenset()
+
+
+def _key(tenant: str, alias: str) -> dict[str, Any]:
+    return {"tenant": {"S": tenant}, "alias": {"S": alias}}
+
+
+def _from_item(item: dict[str, Any]) -> Alias:
+    return Alias.model_validate(from_dynamo(item, _NO_JSON))
+
+
+class AliasStore:
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self._table = Table(ALIASES, settings, client)
+
+    def create(self, alias: Alias) -> None:
+        """Conditional put: two concurrent requests for one name cannot both win."""
+        try:
+            self._table.put(to_dynamo(alias.model_dump(mode="json"), _NO_JSON),
+                            condition="attribute_not_exists(alias)")
+        except ConditionFailed as exc:
+            raise BadRequest(f"Alias {alias.alias} already exists.") from exc
+
+    def find(self, tenant: str, alias: str) -> Alias | None:
+        item = self._table.get(_key(tenant, alias))
+        return _from_item(item) if item else None
+
+    def get(self, tenant: str, alias: str) -> Alias:
+        found = self.find(tenant, alias)
+        if found is None:
+            raise NotFound(f"No alias found: {alias}.")
+        return found
+
+    def list(self, tenant: str) -> list[Alias]:
+        return sorted((_from_item(i) for i in self._table.query(tenant)), key=lambda a: a.create_time)
+
+    def for_actor(self, tenant: str, actor_id: str) -> list[Alias]:
+        return [a for a in self.list(tenant) if a.actor_id == actor_id]
+
+    def repoint(self, alias: Alias, actor_id: str) -> Alias:
+        """Point an existing alias at another actor (the name itself never changes)."""
+        try:
+            item = self._table.update(_key(alias.tenant, alias.alias), "SET actor_id = :a",
+                                      values={":a": actor_id}, condition="attribute_exists(alias)")
+        except ConditionFailed as exc:
+            raise NotFound(f"No alias found: {alias.alias}.") from exc
+        return _from_item(item)
+
+    def delete(self, tenant: str, alias: str) -> None:
+        try:
+            self._table.delete(_key(tenant, alias), condition="attribute_exists(alias)")
+        except ConditionFailed as exc:
+            raise NotFound(f"No alias found: {alias}.") from exc

@@ -1,0 +1,169 @@
+"""The DynamoDB adapter shared by the table modules: item codec and error translation."""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.adapters import aws
+from chalicelib.domain.errors import Conflict, Unavailable
+from chalicelib.wiring.resources import TableDef
+from chalicelib.wiring.settings import Settings
+
+_SER = TypeSerializer()
+_DES = TypeDeserializer()
+# ResourceNotFoundException: the table is missing, which in practice means the store is being (re)created
+# (an emulator restart); the API answers 503 instead of a 500 with a traceback.
+_RETRYABLE = {"ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError",
+              "RequestLimitExceeded", "TransactionConflictException", "ServiceUnavailable",
+              "ResourceNotFoundException"}
+
+
+class ConditionFailed(Conflict):
+    """A conditional write did not apply; ``item`` is the current item when DynamoDB returned it."""
+
+    def __init__(self, message: str, item: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.item = item
+
+
+def to_dynamo(value: dict[str, Any], json_fields: frozenset[str]) -> dict[str, Any]:
+    """Plain values become attributes; complex fields are stored as JSON text; None is omitted."""
+    out: dict[str, Any] = {}
+    for key, val in value.items():
+        if val is None:
+            continue
+        if key in json_fields:
+            out[key] = {"S": json.dumps(val)}
+        else:
+            out[key] = _SER.serialize(_decimals(val))
+    return out
+
+
+def from_dynamo(item: dict[str, Any], json_fields: frozenset[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, raw in item.items():
+        val = _DES.deserialize(raw)
+        if key in json_fields and isinstance(val, str):
+            val = json.loads(val)
+        out[key] = _plain(val)
+    return out
+
+
+def _decimals(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decimals(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Table:
+    """A thin, typed face over one table; translates SDK errors into domain errors once."""
+
+    def __init__(self, definition: TableDef, settings: Settings, client: Any | None = None) -> None:
+        self.definition = definition
+        self.name = definition.physical(settings.resource_prefix)
+        self._client = client or aws.client("dynamodb", settings)
+
+    def put(self, item: dict[str, Any], condition: str | None = None,
+            values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> None:
+        kwargs: dict[str, Any] = {"TableName": self.name, "Item": item}
+        _conditional(kwargs, condition, values, names)
+        self._call("put_item", **kwargs)
+
+    def get(self, key: dict[str, Any], consistent: bool = True) -> dict[str, Any] | None:
+        resp = self._call("get_item", TableName=self.name, Key=key, ConsistentRead=consistent)
+        return resp.get("Item")
+
+    def update(self, key: dict[str, Any], expression: str, values: dict[str, Any] | None = None,
+               names: dict[str, str] | None = None, condition: str | None = None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"TableName": self.name, "Key": key, "UpdateExpression": expression,
+                                  "ReturnValues": "ALL_NEW"}
+        _conditional(kwargs, condition, values, names)
+        return self._call("update_item", **kwargs)["Attributes"]
+
+    def delete(self, key: dict[str, Any], condition: str | None = None,
+               values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> None:
+        kwargs: dict[str, Any] = {"TableName": self.name, "Key": key}
+        _conditional(kwargs, condition, values, names)
+        self._call("delete_item", **kwargs)
+
+    def query(self, pk_value: str, consistent: bool = True) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": self.definition.pk},
+            "ExpressionAttributeValues": {":pk": {"S": pk_value}},
+            "ConsistentRead": consistent,
+        }
+        yield from self._paginate("query", kwargs)
+
+    def query_index(self, index: str, pk_name: str, pk_value: str) -> Iterator[dict[str, Any]]:
+        """Items of a global secondary index (eventually consistent in AWS, as every GSI read is)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": pk_name},
+            "ExpressionAttributeValues": {":pk": {"S": pk_value}},
+        }
+        yield from self._paginate("query", kwargs)
+
+    def scan(self) -> Iterator[dict[str, Any]]:
+        yield from self._paginate("scan", {"TableName": self.name})
+
+    def _paginate(self, op: str, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        while True:
+            resp = self._call(op, **kwargs)
+            yield from resp.get("Items", [])
+            last = resp.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def _call(self, op: str, **kwargs: Any) -> dict[str, Any]:
+        if op in {"put_item", "update_item", "delete_item"} and "ConditionExpression" in kwargs:
+            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        try:
+            return getattr(self._client, op)(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ConditionalCheckFailedException":
+                raise ConditionFailed(f"condition failed on {self.name}", exc.response.get("Item")) from exc
+            if code in _RETRYABLE:
+                raise Unavailable(f"DynamoDB {op} on {self.name}: {code}") from exc
+            raise
+        except BotoCoreError as exc:
+            raise Unavailable(f"DynamoDB {op} on {self.name}: {exc}") from exc
+
+
+def _conditional(kwargs: dict[str, Any], condition: str | None, values: dict[str, Any] | None,
+                 names: dict[str, str] | None) -> None:
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    if values:
+        kwargs["ExpressionAttributeValues"] = {k: _SER.serialize(_decimals(v)) for k, v in values.items()}
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+
+
+def epoch() -> float:
+    return time.time()

@@ -1,0 +1,82 @@
+"""The nonces table: PK ``target`` (``tenant#actor#id`` or ``tenant#alias#name``), SK ``handle``.
+
+Redemption is one conditional UpdateItem (reliability plan §2): the use is counted and, for a limited
+nonce, ``remaining_uses`` decremented only while it is positive; ``decrement`` (1, or 0 for unlimited
+nonces) is stored on the item so one expression serves both kinds without a read-modify-write.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters.storage.base import ConditionFailed, Table, from_dynamo, to_dynamo
+from chalicelib.domain.access import Kind
+from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.models import Nonce, utcnow
+from chalicelib.wiring.resources import NONCES
+from chalicelib.wiring.settings import Settings
+
+_JSON_FIELDS = frozenset({"roles"})
+
+
+class Exhausted(Exception):
+    """The nonce exists but has no remaining uses."""
+
+
+def target(kind: Kind, tenant: str, name: str) -> str:
+    return f"{tenant}#{kind.value}#{name}"
+
+
+def _key(target_key: str, handle: str) -> dict[str, Any]:
+    return {"target": {"S": target_key}, "handle": {"S": handle}}
+
+
+def _from_item(item: dict[str, Any]) -> Nonce:
+    data = from_dynamo(item, _JSON_FIELDS)
+    for internal in ("target", "decrement"):
+        data.pop(internal, None)
+    return Nonce.model_validate(data)
+
+
+class NonceStore:
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self._table = Table(NONCES, settings, client)
+
+    def create(self, target_key: str, nonce: Nonce) -> None:
+        data = nonce.model_dump(mode="json")
+        data.update(target=target_key, decrement=0 if nonce.max_uses == -1 else 1)
+        try:
+            self._table.put(to_dynamo(data, _JSON_FIELDS), condition="attribute_not_exists(handle)")
+        except ConditionFailed as exc:
+            raise Conflict("nonce handle collision; retry") from exc
+
+    def find(self, target_key: str, handle: str) -> Nonce | None:
+        item = self._table.get(_key(target_key, handle))
+        return _from_item(item) if item else None
+
+    def list(self, target_key: str) -> list[Nonce]:
+        return sorted((_from_item(i) for i in self._table.query(target_key)), key=lambda n: n.create_time)
+
+    def delete(self, target_key: str, handle: str) -> None:
+        try:
+            self._table.delete(_key(target_key, handle), condition="attribute_exists(handle)")
+        except ConditionFailed as exc:
+            raise NotFound(f"Nonce {handle} not found.") from exc
+
+    def delete_all(self, target_key: str) -> None:
+        for item in self._table.query(target_key):
+            self._table.delete(_key(target_key, item["handle"]["S"]))
+
+    def redeem(self, target_key: str, handle: str, secret_hash: str) -> Nonce:
+        """Count one use atomically; ``Exhausted`` when none is left, ``NotFound`` when it is gone."""
+        try:
+            item = self._table.update(
+                _key(target_key, handle),
+                "SET current_uses = current_uses + :one, remaining_uses = remaining_uses - decrement, "
+                "last_use_time = :now",
+                values={":one": 1, ":zero": 0, ":now": utcnow(), ":h": secret_hash},
+                condition="secret_hash = :h AND (decrement = :zero OR remaining_uses > :zero)")
+        except ConditionFailed as exc:
+            if exc.item and exc.item.get("secret_hash", {}).get("S") == secret_hash:
+                raise Exhausted() from exc
+            raise NotFound("nonce not found") from exc
+        return _from_item(item)

@@ -1,0 +1,62 @@
+"""The permissions table: PK ``object_key`` (``tenant#kind#name``), SK ``username``, attribute ``level``.
+
+A global secondary index on ``principal`` (``tenant#username``) answers "what may this user see" for
+lists and search without scanning, and never across tenants: the tenant is in every key.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters.storage.base import Table
+from chalicelib.domain.access import WORLD, Kind, Level
+from chalicelib.wiring.resources import PERMISSIONS
+from chalicelib.wiring.settings import Settings
+
+_INDEX = "by_principal"
+
+
+def object_key(kind: Kind, tenant: str, name: str) -> str:
+    return f"{tenant}#{kind.value}#{name}"
+
+
+def _principal(tenant: str, username: str) -> str:
+    return f"{tenant}#{username}"
+
+
+class PermissionStore:
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self._table = Table(PERMISSIONS, settings, client)
+
+    def grant(self, kind: Kind, tenant: str, name: str, username: str, level: Level) -> None:
+        """Upsert one user's level (``NONE`` keeps the user listed with no access, as Abaco does)."""
+        self._table.put({
+            "object_key": {"S": object_key(kind, tenant, name)},
+            "username": {"S": username},
+            "principal": {"S": _principal(tenant, username)},
+            "level": {"N": str(int(level))},
+            "kind": {"S": kind.value},
+            "name": {"S": name},
+            "tenant": {"S": tenant},
+        })
+
+    def levels(self, kind: Kind, tenant: str, name: str) -> dict[str, Level]:
+        """Every user's level on one object (empty when the object has no permissions: it does not exist)."""
+        return {item["username"]["S"]: Level(int(item["level"]["N"]))
+                for item in self._table.query(object_key(kind, tenant, name))}
+
+    def drop(self, kind: Kind, tenant: str, name: str) -> None:
+        """Forget every grant on an object (it was deleted)."""
+        key = object_key(kind, tenant, name)
+        for item in self._table.query(key):
+            self._table.delete({"object_key": {"S": key}, "username": item["username"]})
+
+    def granted(self, kind: Kind, tenant: str, username: str) -> dict[str, Level]:
+        """Objects of ``kind`` in ``tenant`` with a grant to ``username`` or to everybody: name -> level."""
+        found: dict[str, Level] = {}
+        for user in (username, WORLD):
+            for item in self._table.query_index(_INDEX, "principal", _principal(tenant, user)):
+                if item.get("kind", {}).get("S") != kind.value:
+                    continue
+                name, level = item["name"]["S"], Level(int(item["level"]["N"]))
+                found[name] = max(found.get(name, Level.NONE), level)
+        return found

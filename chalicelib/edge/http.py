@@ -1,0 +1,197 @@
+"""The HTTP edge: request parsing, Abaco's envelope, and the one table that maps domain errors to codes.
+
+Chalice middleware does not see exceptions raised in views, so ``route`` wraps every view. Each path is
+registered once for every verb, so a wrong verb gets a 405 in Abaco's envelope instead of Chalice's, and
+once more under ``/v3`` (Tapis-style clients). ``SERVED`` records which verbs each path really serves:
+the OpenAPI document is checked against it. CORS headers go on every response; preflight OPTIONS
+requests are answered by the gateway itself, before any view (and so without authentication).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Chalice, CORSConfig, Response
+
+from chalicelib.domain import errors
+from chalicelib.domain.access import required
+from chalicelib.edge import guard
+from chalicelib.edge.envelope import convert_keys, envelope
+from chalicelib.wiring.settings import get_settings
+
+LOG = logging.getLogger("abaco.api")
+
+STATUS_BY_ERROR: tuple[tuple[type[errors.AbacoError], int], ...] = (
+    (errors.BadRequest, 400),
+    (errors.NotAuthorized, 400),  # Abaco reports authorization failures as 400
+    (errors.Unauthenticated, 401),
+    (errors.NotFound, 404),
+    (errors.MethodNotAllowed, 405),
+    (errors.Conflict, 409),
+    (errors.PayloadTooLarge, 413),
+    (errors.TooManyRequests, 429),
+    (errors.HeadersTooLarge, 431),
+    (errors.Unavailable, 503),
+    (errors.ExecutionFailed, 502),  # the execution behind a synchronous message failed
+    (errors.Timeout, 504),  # a synchronous message outlived the server-side wait
+)
+
+VERBS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "application/octet-stream",
+                 "text/plain", "multipart/form-data"]
+
+View = Callable[..., Any]
+PREFIXES = ("", "/v3")  # Abaco v2 paths, and the same routes under /v3 (reference §1.2)
+CORS = CORSConfig(allow_origin="*", allow_headers=["*", "Authorization", "X-Nonce", "Tenant", "X-Tapis-Token"],
+                  max_age=600)
+SERVED: dict[str, tuple[str, ...]] = {}  # path (without prefix) -> the verbs it serves
+
+
+class Ok:
+    """What a view returns: a result for the envelope, or raw bytes/text for the few non-JSON routes."""
+
+    def __init__(self, result: Any, message: str, convert: bool = True) -> None:
+        self.result, self.message, self.convert = result, message, convert
+
+
+class Raw:
+    def __init__(self, body: bytes | str, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.body, self.content_type, self.headers = body, content_type, headers or {}
+
+
+# Every registered (path, verb, view), for the test that each view declares its requirement.
+REGISTERED: list[tuple[str, str, View]] = []
+
+
+def route(app: Chalice, path: str, **views: View) -> None:
+    """Register ``path`` (and ``/v3`` + path) for every verb; ``views`` maps verbs to view functions.
+
+    Each view's ``@needs`` declaration is enforced before it runs (``chalicelib.edge.guard``); a view without
+    one is served to admins only.
+    """
+    allowed = ",".join([*views, "OPTIONS"])
+    REGISTERED.extend((path, verb, view) for verb, view in views.items())
+
+    def handler(**params: str) -> Response:
+        request = app.current_request
+        method = request.method.upper()
+        view = views.get(method)
+        try:
+            if view is None:
+                raise errors.MethodNotAllowed(f"The method {method} is not allowed for this URL.")
+            scope, level = required(view)
+            guard.authorize(request, scope, level, params)
+            response = _render(view(request, **params))
+        except errors.AbacoError as exc:
+            response = error_response(exc)
+            if isinstance(exc, errors.MethodNotAllowed):
+                response.headers["Allow"] = allowed  # RFC 9110: a 405 lists the methods the resource serves
+        except Exception:  # the last line of defence: log it, never leak a traceback
+            LOG.error("unhandled error on %s %s\n%s", method, path, traceback.format_exc())
+            response = _json(500, envelope(None, "Unrecognized exception type. Please contact the "
+                                           "administrator.", get_settings().version, "error"))
+        response.headers["Access-Control-Allow-Methods"] = allowed
+        return response
+
+    SERVED[path] = tuple(views)
+    for prefix in PREFIXES:
+        named = handler if not prefix else _renamed(handler, prefix)
+        named.__name__ = "view_" + "".join(c if c.isalnum() else "_" for c in prefix + path)
+        app.route(prefix + path, methods=VERBS, cors=CORS, content_types=CONTENT_TYPES)(named)
+
+
+def _renamed(handler: View, prefix: str) -> View:
+    """The same handler under another name (Chalice keys views by function name)."""
+
+    def view(**params: str) -> Any:
+        return handler(**params)
+
+    return view
+
+
+def error_response(exc: errors.AbacoError) -> Response:
+    status = next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
+    response = _json(status, envelope(None, str(exc), get_settings().version, "error"))
+    if isinstance(exc, errors.TooManyRequests):
+        response.headers["Retry-After"] = str(max(1, exc.retry_after))
+    if isinstance(exc, errors.Unauthenticated):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="abaco"'
+    return response
+
+
+def _render(outcome: Ok | Raw | Response) -> Response:
+    if isinstance(outcome, Response):
+        return outcome
+    if isinstance(outcome, Raw):
+        return Response(body=outcome.body, status_code=200,
+                        headers={**outcome.headers, "Content-Type": outcome.content_type})
+    settings = get_settings()
+    result = convert_keys(outcome.result, settings.case) if outcome.convert else outcome.result
+    return _json(200, envelope(result, outcome.message, settings.version))
+
+
+def _json(status: int, payload: dict[str, Any]) -> Response:
+    return Response(body=json.dumps(payload), status_code=status, headers={"Content-Type": "application/json"})
+
+
+# --- request parsing -------------------------------------------------------------------------------
+
+def content_type(request: Any) -> str:
+    return (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+
+
+def form(request: Any) -> dict[str, Any] | None:
+    """Form fields of a url-encoded body; a repeated field (``hints=a&hints=b``) becomes a list."""
+    if content_type(request) != "application/x-www-form-urlencoded":
+        return None
+    raw = request.raw_body or b""
+    fields: dict[str, Any] = {}
+    for key, value in urllib.parse.parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True):
+        if key in fields:
+            previous = fields[key]
+            fields[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            fields[key] = value
+    return fields
+
+
+def json_body(request: Any) -> Any:
+    """The parsed JSON body, or None when there is none; malformed JSON is a 400."""
+    if content_type(request) not in ("application/json", ""):
+        return None
+    raw = request.raw_body
+    if not raw or not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise errors.BadRequest("Could not parse the JSON body of the request.") from exc
+
+
+def body_fields(request: Any) -> dict[str, Any]:
+    """Fields of a POST/PUT body: form-encoded or a JSON object (Abaco accepts both everywhere)."""
+    fields = form(request)
+    if fields is not None:
+        return fields
+    parsed = json_body(request)
+    if parsed is None and not (request.raw_body or b"").strip():
+        return {}
+    if not isinstance(parsed, dict):  # a JSON null is not an empty body
+        raise errors.BadRequest("The request body must be a JSON object or form data.")
+    return parsed
+
+
+def query(request: Any) -> dict[str, str]:
+    return dict(request.query_params or {})
+
+
+def query_lists(request: Any) -> dict[str, list[str]]:
+    """Every value of every query parameter (``search`` may repeat)."""
+    params = request.query_params
+    if not params:
+        return {}
+    return {key: list(params.getlist(key)) for key in params}

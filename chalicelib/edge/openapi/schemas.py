@@ -1,0 +1,116 @@
+"""Component schemas of the OpenAPI document: Abaco's models in their displayed (snake_case) form."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.edge.limits import MAX_PAGE_LIMIT
+
+
+def _obj(props: dict[str, Any], required: tuple[str, ...] = (), extra: bool = True) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = list(required)
+    if not extra:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _list(name: str) -> dict[str, Any]:
+    return {"type": "array", "items": {"$ref": f"#/components/schemas/{name}"}}
+
+
+STR, INT, BOOL, ANY = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {}
+OPT_STR, OPT_INT = {"type": "string", "nullable": True}, {"type": "integer", "nullable": True}
+TIME = {"type": "string", "format": "date-time", "nullable": True, "description": "ISO-8601 UTC"}
+LINKS = {"type": "object", "additionalProperties": {"type": "string"}}
+
+SCHEMAS: dict[str, Any] = {
+    "Envelope": _obj({"message": STR, "result": ANY, "status": {"type": "string", "enum": ["success", "error"]},
+                      "version": STR}, ("message", "result", "status", "version")),
+    "Actor": _obj({
+        "id": STR, "name": OPT_STR, "owner": STR, "image": STR, "description": STR, "stateless": BOOL,
+        "privileged": BOOL, "type": STR, "hints": {"type": "array", "items": STR}, "default_environment": {
+            "type": "object"}, "link": STR, "webhook": STR, "token": BOOL, "max_workers": OPT_INT,
+        "mem_limit": OPT_STR, "max_cpus": OPT_INT, "use_container_uid": BOOL, "run_as_executor": BOOL,
+        "queue": STR, "log_ex": OPT_INT, "max_attempts": OPT_INT, "max_run_time": OPT_INT,
+        "cron_schedule": OPT_STR, "cron_on": BOOL,
+        "cron_next_ex": {**OPT_STR, "description": "next slot, YYYY-M-D H (UTC)"}, "revision": INT, "state": ANY,
+        "mounts": {"type": "array", "items": {"type": "object"}}, "uid": OPT_STR, "gid": OPT_STR,
+        "tasdir": OPT_STR, "status": {"type": "string", "enum": ["SUBMITTED", "READY", "ERROR", "SHUTTING_DOWN"]},
+        "status_message": STR, "create_time": TIME, "last_update_time": TIME, "_links": LINKS},
+        ("id", "image", "owner", "status", "_links")),
+    "ActorList": _list("Actor"),
+    "AdminActor": {"allOf": [{"$ref": "#/components/schemas/Actor"}, _obj({
+        "workers": _list("Worker"), "messages": INT, "executions": INT, "runtime": INT})]},
+    "AdminActorList": _list("AdminActor"),
+    "MessageInput": {"description": "any JSON value; an object with a message field sends that text"},
+    "MessageSent": _obj({"execution_id": STR, "msg": ANY, "_links": LINKS}),
+    "MessageCount": _obj({"messages": INT, "_links": LINKS}),
+    "MessagesPurged": _obj({"msg": STR, "_links": LINKS}),
+    "Execution": _obj({
+        "id": STR, "actor_id": STR, "executor": STR, "worker_id": OPT_STR,
+        "status": {"type": "string", "enum": ["SUBMITTED", "RUNNING", "COMPLETE", "ERROR"]},
+        "status_message": STR, "message_received_time": TIME, "start_time": TIME, "finish_time": TIME,
+        "runtime": {**INT, "description": "seconds"}, "cpu": INT, "io": INT, "exit_code": OPT_INT,
+        "final_state": {"type": "object"}, "attempt": INT, "attempts": {"type": "array", "items": {
+            "type": "object"}}, "phases": {"type": "object"}, "_links": LINKS}, ("id", "status", "_links")),
+    "ExecutionsSummary": _obj({
+        "actor_id": STR, "api_server": STR, "owner": STR, "total_executions": INT, "total_cpu": INT,
+        "total_io": INT, "total_runtime": INT, "ids": {"type": "array", "items": STR},
+        "executions": {"type": "array", "items": _obj({"id": STR, "status": STR, "start_time": TIME,
+                                                        "finish_time": TIME, "message_received_time": TIME})},
+        "_links": LINKS}),
+    "Logs": _obj({"logs": STR, "_links": LINKS}),
+    "State": _obj({"state": ANY}),
+    "Worker": _obj({
+        "id": STR, "actor_id": STR, "tenant": STR, "status": STR, "image": STR, "revision": INT, "ch_name": STR,
+        "location": STR, "cid": STR, "host_id": STR, "host_ip": STR, "create_time": TIME,
+        "last_execution_time": TIME, "last_health_check_time": TIME, "_links": LINKS}, ("id", "status")),
+    "WorkerList": _list("Worker"),
+    "Alias": _obj({"alias": STR, "actor_id": STR, "owner": STR, "create_time": TIME, "_links": LINKS},
+                  ("alias", "actor_id")),
+    "AliasList": _list("Alias"),
+    "Config": _obj({"name": STR, "value": {**STR, "description": "ciphertext when is_secret"},
+                    "is_secret": BOOL, "actors": STR, "owner": STR, "create_time": TIME,
+                    "last_update_time": TIME, "_links": LINKS}, ("name", "value", "is_secret", "actors")),
+    "ConfigList": _list("Config"),
+    "Permissions": {"type": "object", "additionalProperties": {"type": "string"}},
+    "Nonce": _obj({"id": STR, "actor_id": OPT_STR, "alias": OPT_STR, "owner": STR, "roles": {
+        "type": "array", "items": STR}, "level": STR, "max_uses": INT, "current_uses": INT,
+        "remaining_uses": INT, "description": STR, "create_time": TIME, "last_use_time": {"oneOf": [
+            TIME, {"type": "string", "enum": ["None"]}], "description": "ISO-8601 UTC; \"None\" until used (Abaco)"},
+        "_links": LINKS}),
+    "NonceList": _list("Nonce"),
+    "SearchResult": _obj({"_metadata": _obj({"total_count": INT, "records_skipped": INT, "record_limit": INT,
+                                             "count_returned": INT}),
+                          "search": {"type": "array", "items": {"type": "object"}}}),
+    "Utilization": _obj({"currentActors": INT, "totalActors": INT, "workers": INT, "commandQueue": INT}),
+    "AdminWorkers": _obj({"summary": {"type": "object", "additionalProperties": INT},
+                          "workers": {"type": "array", "items": {"type": "object"}}}),
+    "AdminHosts": _obj({"hosts": {"type": "array", "items": {"type": "object"}},
+                        "duties": {"type": "array", "items": {"type": "object"}}}),
+    "AdminExecutions": _obj({"summary": {"type": "object", "additionalProperties": INT},
+                             "actors": {"type": "array", "items": {"type": "object"}}}),
+}
+
+SEARCH_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "search", "in": "query", "required": False, "schema": STR,
+     "description": "words to find anywhere in the record (any of them); may repeat. Any other parameter is a "
+                    "field filter: field=value or field.<op>=value with op in eq, neq, gt, gte, lt, lte, in, nin, "
+                    "like, nlike, between, on any field of the records, nested with dots (final_state.ExitCode); "
+                    "OpenAPI 3.0 cannot describe parameters by name pattern, so they are not listed"},
+    {"name": "exactsearch", "in": "query", "required": False, "schema": STR,
+     "description": "a phrase that must appear; may repeat"},
+    {"name": "skip", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 0, "default": 100},
+     "description": f"values above {MAX_PAGE_LIMIT} count as {MAX_PAGE_LIMIT}"},
+]
+
+MESSAGE_ENV_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "_abaco_synchronous", "in": "query", "required": False,
+     "schema": {"type": "string", "pattern": r"^[^\x00]*$"},
+     "description": "true (any case) waits for the execution and returns its result or logs; any other value "
+                    "sends the message asynchronously. Every other query parameter becomes an environment "
+                    "variable of the container (any name without '=' or NUL)"},
+]

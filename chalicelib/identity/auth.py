@@ -1,0 +1,239 @@
+"""Who is calling: roles, and the identity carried by a JWT (reference §5).
+
+``access_control=jwt`` accepts Abaco v2's ``X-Jwt-Assertion-<TENANT>`` (WSO2 claims; the tenant is the
+header suffix, upper-cased) and ``Authorization: Bearer`` (``sub``, ``tenant``, ``roles``). ``none`` is
+for local development only: every caller is ``anonymous`` with Abaco's ``ALL`` role (an admin), in the
+tenant of the ``tenant`` header or the configured default; it is refused when ``ABACO_PRODUCTION`` is set.
+Nonces (``x-nonce``) are redeemed by the guard, which knows the route (``chalicelib.edge.guard``).
+"""
+from __future__ import annotations
+
+import enum
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chalicelib.domain.errors import NotAuthorized, Unauthenticated
+from chalicelib.identity import tokens
+from chalicelib.wiring.settings import Settings
+
+V2_HEADER_PREFIX = "x-jwt-assertion-"
+WSO2_USER = "http://wso2.org/claims/enduser"
+WSO2_ROLES = "http://wso2.org/claims/role"
+V2_DEFAULT_ROLES = ("Internal/everyone",)  # Abaco: a token without a role claim has this role
+TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # no '#': it separates key parts
+USERNAME_PATTERN = re.compile(r"^[^\x00-\x1f#\s]{1,128}$")
+MISSING_ROLE = "Not authorized -- missing required role."
+
+
+class ConfigurationError(Exception):
+    """The API cannot serve with these settings; raised at start-up with a clear message."""
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    PRIVILEGED = "privileged"
+    USER = "user"
+    LIMITED = "limited"
+
+
+# Abaco v2 role names, Tapis v3 names and plain names, all lower-cased. ``ALL`` is access_control none.
+ROLE_NAMES: dict[str, Role] = {
+    "all": Role.ADMIN, "internal/abaco-admin": Role.ADMIN, "abaco_admin": Role.ADMIN, "admin": Role.ADMIN,
+    "internal/abaco-privileged": Role.PRIVILEGED, "abaco_privileged": Role.PRIVILEGED,
+    "privileged": Role.PRIVILEGED,
+    "internal/abaco-user": Role.USER, "internal/everyone": Role.USER, "abaco_user": Role.USER, "user": Role.USER,
+    "internal/abaco-limited": Role.LIMITED, "abaco_limited": Role.LIMITED, "limited": Role.LIMITED,
+}
+
+
+def canonical_roles(names: Any, user_role: str | None = None) -> tuple[str, ...]:
+    """Our role names for a list (or comma-separated string) of v2/v3/plain names; unknown ones drop."""
+    if isinstance(names, str):
+        names = names.split(",")
+    if not isinstance(names, (list, tuple)):
+        return ()
+    table = dict(ROLE_NAMES)
+    if user_role:
+        table[user_role.lower()] = Role.USER
+    found = {table[n.strip().lower()] for n in names if isinstance(n, str) and n.strip().lower() in table}
+    return tuple(r.value for r in Role if r in found)
+
+
+@dataclass(frozen=True)
+class Caller:
+    username: str
+    tenant: str
+    roles: tuple[str, ...] = field(default_factory=tuple)
+    jwt_header_name: str | None = None
+    nonce: str | None = None  # the handle of the nonce this request was authorised by
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN.value in self.roles
+
+    @property
+    def is_privileged(self) -> bool:
+        """Abaco's ``check_privileged``: admins and the privileged role may set privileged fields."""
+        return self.is_admin or Role.PRIVILEGED.value in self.roles
+
+    @property
+    def has_base_role(self) -> bool:
+        return bool(self.roles)
+
+    @property
+    def principal(self) -> str:
+        """The key rate limits count against."""
+        return f"nonce:{self.nonce}" if self.nonce else f"{self.tenant}/{self.username}"
+
+
+def check_configuration(settings: Settings) -> None:
+    """Fail closed at start-up: no ``none`` in production, no ``jwt`` without a usable key."""
+    if settings.access_control == "none" and settings.production:
+        raise ConfigurationError("ABACO_ACCESS_CONTROL=none is refused when ABACO_PRODUCTION is set: "
+                                 "it makes every caller an administrator.")
+    if settings.access_control == "jwt":
+        verifier(settings)
+
+
+def verifier(settings: Settings, tenant: str | None = None) -> tokens.VerifierConfig:
+    """The verification settings for ``tenant``: its own key from ``ABACO_JWT_TENANT_KEYS_FILE`` when it
+    has one, else the global key. Built once per process; ``tenant=None`` is the start-up check."""
+    tenant_keys = _tenant_keys(settings.jwt_tenant_keys_file)
+    pem = (tenant_keys.get(tenant.upper()) if tenant else None) or _global_pem(settings)
+    if pem is None and tenant_keys:
+        if tenant is not None:
+            raise tokens.InvalidToken(f"no key for tenant {tenant}")
+        pem = next(iter(tenant_keys.values()))  # a map-only setup: the map itself was validated
+    if pem is None:
+        raise ConfigurationError("ABACO_ACCESS_CONTROL=jwt needs ABACO_JWT_PUBLIC_KEY (PEM text), "
+                                 "ABACO_JWT_PUBLIC_KEY_FILE (a path to it) or ABACO_JWT_TENANT_KEYS_FILE.")
+    return _verifier(pem, settings.jwt_leeway, settings.jwt_issuer, settings.jwt_audience, settings.jwt_key_id)
+
+
+def _global_pem(settings: Settings) -> str | None:
+    if settings.jwt_public_key:
+        return settings.jwt_public_key
+    if settings.jwt_public_key_file:
+        return _read(settings.jwt_public_key_file, "ABACO_JWT_PUBLIC_KEY_FILE")
+    return None
+
+
+def _read(path: str, setting: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {setting}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=4)
+def _tenant_keys(path: str | None) -> dict[str, str]:
+    """``{"TENANT": "<PEM>"}`` from a JSON file: each tenant's tokens verify with its own key only."""
+    if not path:
+        return {}
+    try:
+        data = json.loads(_read(path, "ABACO_JWT_TENANT_KEYS_FILE"))
+    except ValueError as exc:
+        raise ConfigurationError(f"ABACO_JWT_TENANT_KEYS_FILE is not JSON: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ConfigurationError("ABACO_JWT_TENANT_KEYS_FILE must map tenant names to PEM public keys")
+    for tenant, pem in data.items():
+        try:
+            tokens.load_public_key(pem)
+        except ValueError as exc:
+            raise ConfigurationError(f"ABACO_JWT_TENANT_KEYS_FILE, tenant {tenant}: {exc}") from exc
+    return {k.upper(): v for k, v in data.items()}
+
+
+@functools.lru_cache(maxsize=64)
+def _verifier(pem: str, leeway: int, issuer: str | None, audience: str | None,
+              key_id: str | None) -> tokens.VerifierConfig:
+    try:
+        key = tokens.load_public_key(pem)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    return tokens.VerifierConfig(key=key, leeway=leeway, issuer=issuer, audience=audience, key_id=key_id)
+
+
+def identify(headers: Mapping[str, str], settings: Settings) -> Caller | None:
+    """The caller named by the request's credentials; None when it carries none (a nonce may apply)."""
+    if settings.access_control == "none":
+        return _anonymous(headers, settings)
+    credentials = _credentials(headers)
+    if not credentials:
+        return None
+    if len(credentials) > 1:
+        raise Unauthenticated("more than one identity header")
+    name, value = credentials[0]
+    try:
+        if name == "authorization":
+            return _bearer(value, settings)
+        return _v2(name, value, settings)
+    except tokens.InvalidToken as exc:
+        raise Unauthenticated(str(exc)) from exc
+
+
+def _anonymous(headers: Mapping[str, str], settings: Settings) -> Caller:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    tenant = lowered.get("tenant") or settings.tenant
+    if not TENANT_PATTERN.match(tenant):
+        raise Unauthenticated("invalid tenant header")
+    return Caller(username="anonymous", tenant=tenant, roles=(Role.ADMIN.value,))
+
+
+def _credentials(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    found = []
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered.startswith(V2_HEADER_PREFIX) or (lowered == "authorization" and value):
+            found.append((lowered, value))
+    return found
+
+
+def _v2(header: str, token: str, settings: Settings) -> Caller:
+    tenant = header[len(V2_HEADER_PREFIX):].upper()
+    if not TENANT_PATTERN.match(tenant):
+        raise tokens.InvalidToken("invalid tenant in the header name")
+    claims = tokens.verify(token.strip(), verifier(settings, tenant))
+    claimed = claims.get("tenant")
+    if claimed is not None and str(claimed).upper() != tenant:
+        raise tokens.InvalidToken("the header tenant and the token tenant differ")
+    user = claims.get(WSO2_USER)
+    if not isinstance(user, str) or not user:
+        raise tokens.InvalidToken("no enduser claim")
+    username = user.split("@", 1)[0]
+    raw_roles = claims.get(WSO2_ROLES, list(V2_DEFAULT_ROLES))
+    return _caller(username, tenant, raw_roles, settings, jwt_header_name=_header_title(header))
+
+
+def _bearer(value: str, settings: Settings) -> Caller:
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise tokens.InvalidToken("not a bearer credential")
+    named = tokens.unverified_claim(token.strip(), "tenant")  # only picks the key; verified just below
+    claims = tokens.verify(token.strip(), verifier(settings, named if isinstance(named, str) else None))
+    tenant, username = claims.get("tenant"), claims.get("sub")
+    if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):
+        raise tokens.InvalidToken("no valid tenant claim")
+    if not isinstance(username, str) or not username:
+        raise tokens.InvalidToken("no sub claim")
+    return _caller(username, tenant, claims.get("roles", [Role.USER.value]), settings)
+
+
+def _caller(username: str, tenant: str, raw_roles: Any, settings: Settings,
+            jwt_header_name: str | None = None) -> Caller:
+    if not USERNAME_PATTERN.match(username):
+        raise tokens.InvalidToken("invalid username")
+    roles = canonical_roles(raw_roles, settings.user_role)
+    if not roles:
+        raise NotAuthorized(MISSING_ROLE)
+    return Caller(username=username, tenant=tenant, roles=roles, jwt_header_name=jwt_header_name)
+
+
+def _header_title(lowered: str) -> str:
+    """``x-jwt-assertion-dev-develop`` -> ``X-Jwt-Assertion-Dev-Develop`` (what Abaco puts in the env)."""
+    return "-".join(part.capitalize() for part in lowered.split("-"))

@@ -1,0 +1,1 @@
+"""Wiring: typed settings, resource definitions, the backend that holds the stores, logging set-up."""

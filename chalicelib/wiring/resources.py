@@ -1,0 +1,168 @@
+"""The one definition of every table, queue and bucket.
+
+The local bootstrap (``local/bootstrap.py``) and the CDK stack (``infrastructure/``) both read these,
+so local and AWS resources cannot drift.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# SQS limits (AWS documentation, "Amazon SQS quotas").
+SQS_MAX_MESSAGE_BYTES = 262_144  # 256 KiB; set explicitly so moto (default 1 MiB) behaves like AWS
+SQS_MAX_RETENTION_SECONDS = 1_209_600  # 14 days
+SQS_QUEUE_NAME_MAX = 80
+# Receives before SQS moves a message to the dead-letter queue: a backstop only. The runner dead-letters
+# poison itself; legitimate returns (start retries: Abaco allows 6 tries, shutdown hand-backs, rolling
+# updates) also count as receives, so the backstop sits well above them (AWS recommends at least 5).
+INBOX_MAX_RECEIVE_COUNT = 10
+
+# Tags and metrics shared by the code and the CDK stack (infrastructure/).
+POOL_TAG = "abaco-pool"  # on every inbox: runner roles may read only inboxes tagged with their pool
+METRICS_NAMESPACE = "Abaco"
+BACKLOG_METRIC = "Backlog"  # per (Prefix, Pool): messages waiting or running; the runner groups scale on it
+
+
+@dataclass(frozen=True)
+class TableDef:
+    name: str  # logical name; the physical name is ``{prefix}-{name}``
+    pk: str
+    sk: str | None = None
+    sk_type: str = "S"
+    ttl_attribute: str | None = None
+    indexes: tuple[tuple[str, str, str | None], ...] = field(default_factory=tuple)  # (name, pk, sk)
+
+    def physical(self, prefix: str) -> str:
+        return f"{prefix}-{self.name}"
+
+    def key_schema(self) -> list[dict[str, str]]:
+        schema = [{"AttributeName": self.pk, "KeyType": "HASH"}]
+        if self.sk:
+            schema.append({"AttributeName": self.sk, "KeyType": "RANGE"})
+        return schema
+
+    def global_secondary_indexes(self) -> list[dict[str, object]]:
+        """The ``GlobalSecondaryIndexes`` argument of CreateTable (every attribute projected)."""
+        out: list[dict[str, object]] = []
+        for name, ipk, isk in self.indexes:
+            schema = [{"AttributeName": ipk, "KeyType": "HASH"}]
+            if isk:
+                schema.append({"AttributeName": isk, "KeyType": "RANGE"})
+            out.append({"IndexName": name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}})
+        return out
+
+    def attribute_definitions(self) -> list[dict[str, str]]:
+        attrs = {self.pk: "S"}
+        if self.sk:
+            attrs[self.sk] = self.sk_type
+        for _, ipk, isk in self.indexes:
+            attrs.setdefault(ipk, "S")
+            if isk:
+                attrs.setdefault(isk, "S")
+        return [{"AttributeName": k, "AttributeType": v} for k, v in attrs.items()]
+
+
+ACTORS = TableDef("actors", pk="tenant", sk="actor_id")
+# ``open_pool`` is set while an execution is not terminal, so the sparse ``open`` index lists exactly the
+# work in flight per runner pool: one query per pass gives the autoscaler every backlog and the reconciler
+# every stuck execution, whatever the number of idle actors.
+OPEN_INDEX = "open"
+EXECUTIONS = TableDef("executions", pk="actor_dbid", sk="execution_id", ttl_attribute="expires_at",
+                      indexes=((OPEN_INDEX, "open_pool", "actor_dbid"),))
+WORKERS = TableDef("workers", pk="actor_dbid", sk="worker_id")
+LOGS = TableDef("logs", pk="execution_key", sk="chunk", sk_type="N", ttl_attribute="expires_at")
+# One item per runner host: pools, slots, heartbeat and its workers ("many hosts").
+HOSTS = TableDef("hosts", pk="host_id", ttl_attribute="expires_at")
+# One lease item per duty that must run once across all runner hosts (reconciler, autoscaler, cron, ...).
+DUTIES = TableDef("duties", pk="name")
+ALIASES = TableDef("aliases", pk="tenant", sk="alias")  # unique per tenant by the key itself
+CONFIGS = TableDef("configs", pk="tenant", sk="name")
+METRICS = TableDef("metrics", pk="tenant", sk="day")  # daily counters (Abaco's ``{date}-stats`` documents)
+
+# One item per datagram an execution sent on /_abaco_results.sock, popped oldest first by GET .../results.
+RESULTS = TableDef("results", pk="execution_key", sk="seq", sk_type="N", ttl_attribute="expires_at")
+
+# Who may do what on an actor, alias or config: one item per (object, user); the index lists what a user
+# may see (``tenant#user`` -> objects), so lists never scan other tenants.
+PERMISSIONS = TableDef("permissions", pk="object_key", sk="username",
+                       indexes=(("by_principal", "principal", "object_key"),))
+# Nonces, keyed by what they unlock (``tenant#actor#id`` or ``tenant#alias#name``) and a handle derived from
+# a hash of the secret; the secret itself is never stored.
+NONCES = TableDef("nonces", pk="target", sk="handle")
+
+# The roles each principal last presented to the API (JWTs carry roles; nothing else stores them), so a
+# runner can re-check that a privileged actor's owner still holds the privileged or admin role.
+ROLES = TableDef("roles", pk="tenant", sk="username")
+
+TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS, HOSTS, DUTIES, ALIASES, CONFIGS, METRICS,
+                                RESULTS, PERMISSIONS, NONCES, ROLES)
+
+
+@dataclass(frozen=True)
+class QueueDef:
+    name: str  # logical name; physical ``{prefix}-{name}``
+    visibility_timeout: int = 60
+    dead_letter: bool = False  # whether this queue redrives to the shared dead-letter queue
+
+    def physical(self, prefix: str) -> str:
+        return f"{prefix}-{self.name}"
+
+
+DEAD_LETTER = QueueDef("dlq")
+# Actor and execution events (ACTOR_READY, ACTOR_ERROR, EXECUTION_STARTED, EXECUTION_COMPLETE) of actors
+# with a link or a webhook; the events duty on the runner hosts delivers them (reference §4.8).
+EVENTS = QueueDef("events", visibility_timeout=60)
+
+
+def command_queue(pool: str) -> QueueDef:
+    """One command queue per runner pool (Abaco's ``command_channel_{queue}``): start requests nobody
+    waits for (registrations, updates, added workers)."""
+    return QueueDef(f"commands-{_safe(pool)}", visibility_timeout=30)
+
+
+def wake_queue(pool: str) -> QueueDef:
+    """One wake queue per runner pool: start requests for actors with messages waiting, which a host reads
+    before the command queue, so a message never waits behind a pile of registrations' requests."""
+    return QueueDef(f"wake-{_safe(pool)}", visibility_timeout=30)
+
+
+def start_queues(pool: str) -> tuple[QueueDef, QueueDef]:
+    """A pool's two start-request queues: wake first (served first), then commands."""
+    return wake_queue(pool), command_queue(pool)
+
+
+def static_queues(pools: list[str]) -> list[QueueDef]:
+    return [DEAD_LETTER, EVENTS, *(q for p in pools for q in start_queues(p))]
+
+
+def inbox_name(prefix: str, tenant: str, actor_id: str) -> str:
+    """The physical name of an actor's inbox queue (created with the actor, deleted with it)."""
+    name = f"{prefix}-inbox-{_safe(tenant)}-{actor_id}"
+    return name[:SQS_QUEUE_NAME_MAX]
+
+
+def inbox_prefix(prefix: str) -> str:
+    """Every inbox starts with this; IAM policies grant the API queue management under it only."""
+    return f"{prefix}-inbox-"
+
+
+def command_queue_prefix(prefix: str) -> str:
+    return f"{prefix}-commands-"
+
+
+def kms_alias(prefix: str) -> str:
+    """The KMS key that wraps the data keys of secret configs (``ABACO_SECRETS_BACKEND=kms``)."""
+    return f"alias/{prefix}-secrets"
+
+
+def bucket_name(prefix: str) -> str:
+    """Message payloads too large for SQS or the container environment, and every binary message."""
+    return f"{prefix}-payloads".lower()
+
+
+PAYLOAD_KEY_PREFIX = "messages/"  # every payload object; the bucket's lifecycle rule expires them
+PAYLOAD_EXPIRY_DAYS = 15  # lifecycle backstop: one day past the 14-day SQS retention
+
+
+def _safe(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", value)

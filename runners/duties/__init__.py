@@ -1,0 +1,1 @@
+"""Cluster duties under DynamoDB leases: reconciler, autoscaler, cron, events, and their scheduler."""

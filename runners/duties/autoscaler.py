@@ -1,0 +1,135 @@
+"""The autoscaler: workers follow the backlog (reference §4.4).
+
+One pass costs one index query per runner pool (the executions in flight); only when a pool has a backlog,
+one scan of the workers table (live workers only: records are deleted when workers exit) and one of the
+hosts table, and two reads per actor with a backlog. Idle actors cost nothing, however many there are.
+Workers leave by themselves after their idle time to live (or when their host needs the slot for another
+actor's work, ``runners/host/daemon.py``); the autoscaler only adds.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from chalicelib.domain.models import (
+    LIVE_WORKER_STATUSES,
+    ActorStatus,
+    Execution,
+    ExecutionStatus,
+    Host,
+    HostStatus,
+    WorkerStatus,
+)
+from chalicelib.services import workers as worker_service
+from chalicelib.wiring.backend import Backend
+
+LOG = logging.getLogger("abaco.autoscaler")
+PENDING = {WorkerStatus.REQUESTED, WorkerStatus.SPAWNER_SETUP, WorkerStatus.PULLING_IMAGE}
+
+
+@dataclass
+class Load:
+    tenant: str
+    actor_id: str
+    backlog: int = 0
+    running: int = 0
+
+
+@dataclass
+class Report:
+    requested: dict[str, int] = field(default_factory=dict)  # actor_dbid -> workers requested
+
+
+def wanted(backlog: int, running: int, live: int, slots: int, capacity: int) -> int:
+    """Workers to add: enough for every running and waiting message, within the actor's slots and the
+    pool's free capacity; an actor with work and no worker always gets one (scale from zero)."""
+    missing = min(slots, running + backlog) - live
+    if missing <= 0 or backlog <= 0:
+        return 0
+    if live == 0:
+        return max(1, min(missing, capacity))
+    return max(0, min(missing, capacity))
+
+
+def run_once(backend: Backend, now: float) -> Report:
+    """One pass. The open executions are read first and each backlogged actor's workers after them: the API
+    records an execution before it starts a worker for it, so a worker started for a message this pass
+    sees is seen too (the other order took a message arriving between the two reads for backlog without a
+    worker, and started a second one next to the API's). The hosts and workers scans that size the free
+    capacity run only when some pool has a backlog, so an idle system costs one query per pool."""
+    report = Report()
+    view: _View | None = None
+    for pool in backend.settings.all_pools:
+        loads = _loads(backend.executions.open_in_pool(pool), now)
+        if not any(load.backlog for load in loads.values()):
+            continue
+        view = view or _View.read(backend, now)
+        capacity = view.capacity(pool)
+        for _dbid, load in sorted(loads.items(), key=lambda kv: -kv[1].backlog):
+            added = _scale(backend, load, view.alive, capacity)
+            if added:
+                report.requested[_dbid] = added
+                capacity -= added
+    if report.requested:
+        LOG.info("autoscaler: requested %s", report.requested)
+    return report
+
+
+@dataclass
+class _View:
+    """The runner hosts with a recent heartbeat, and the start requests no host has taken yet."""
+
+    hosts: list[Host]
+    alive: set[str]
+    pending: int
+
+    @classmethod
+    def read(cls, backend: Backend, now: float) -> _View:
+        recent = backend.settings.host_heartbeat_seconds * 3
+        hosts = [h for h in backend.hosts.all() if now - h.heartbeat_at < recent]
+        pending = sum(1 for w in backend.workers.all() if w.status in PENDING)
+        return cls(hosts, {h.id for h in hosts if h.status == HostStatus.RUNNING}, pending)
+
+    def capacity(self, pool: str) -> int:
+        """Free slots of the pool's hosts, and their idle workers (a host retires its longest-idle worker
+        for a start request that has work waiting), less the requests waiting for a host."""
+        return sum(max(h.slots - h.used_slots, 0) + h.idle_slots for h in self.hosts if pool in h.pools) \
+            - self.pending
+
+
+def _loads(executions: Iterable[Execution], now: float) -> dict[str, Load]:
+    """Per actor: waiting executions (SUBMITTED, or RUNNING with an expired lease: they need a worker to
+    take them over) and running ones."""
+    loads: dict[str, Load] = {}
+    for execution in executions:
+        load = loads.setdefault(execution.actor_dbid, Load(execution.tenant, execution.actor_id))
+        if execution.status == ExecutionStatus.SUBMITTED or (execution.lease_expires_at or 0) < now:
+            load.backlog += 1
+        elif execution.status == ExecutionStatus.RUNNING:
+            load.running += 1
+    return loads
+
+
+def _scale(backend: Backend, load: Load, alive: set[str], capacity: int) -> int:
+    if load.backlog <= 0:
+        return 0
+    actor = backend.actors.find(load.tenant, load.actor_id)
+    if actor is None or actor.status in (ActorStatus.ERROR, ActorStatus.SHUTTING_DOWN):
+        return 0
+    records = backend.workers.list(actor.dbid)  # read after the executions (see run_once)
+    current = [w for w in records if w.status in LIVE_WORKER_STATUSES and w.revision >= actor.revision
+               and (not w.host_id or w.host_id in alive)]  # a worker on a silent host counts for nothing
+    if current:  # an untaken request (a registration's, an update's) is served ahead of the others from now on
+        worker_service.wake_requested(backend, actor, current)
+    count = wanted(load.backlog, load.running, len(current), worker_service.max_slots(actor, backend.settings),
+                   capacity)
+    taken = {w.slot for w in records if w.revision == actor.revision}
+    added = 0
+    for _ in range(count):
+        worker = worker_service.request_worker(backend, actor, taken=taken, yield_to_live=True, wake=True)
+        if worker is None:
+            break
+        taken.add(worker.slot)
+        added += 1
+    return added

@@ -1,0 +1,360 @@
+"""One actor worker: a thread on a runner host that long-polls the actor's inbox and runs each message.
+
+Lifecycle (reference §2.2): REQUESTED -> SPAWNER SETUP -> PULLING IMAGE -> READY <-> BUSY; it exits on
+SHUTDOWN_REQUESTED, when its actor moves to a newer revision or to ERROR, when the inbox is deleted, after
+the idle time to live (the ``sync`` hint keeps the lowest slot warm), when its host retires it for another
+actor's work (``retire``), or when the host shuts down; on the way out it hands back every message it holds
+and deletes its own record.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+from chalicelib.adapters.queues import Queues, Received
+from chalicelib.domain.errors import AbacoError, NotFound, Unavailable
+from chalicelib.domain.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus, utcnow
+from chalicelib.services import events
+from chalicelib.wiring.backend import Backend
+from runners.fence import Fence
+from runners.metrics import Registry
+from runners.pipeline import delivery as deliveries
+from runners.pipeline import hardening, warm
+from runners.pipeline.containers import ContainerSource
+from runners.pipeline.engine import DockerEngine, EngineError
+from runners.pipeline.execution import ExecutionRunner
+
+LOG = logging.getLogger("abaco.runner")
+ERROR_PAUSE_SECONDS = 2.0
+CUT_OFF_PAUSE_SECONDS = 0.5  # how often a worker of a host cut off from the store looks again
+STOPPING = {WorkerStatus.SHUTDOWN_REQUESTED, WorkerStatus.SHUTTING_DOWN}
+SYNC_HINT = "sync"
+# A long poll takes its messages for 2 s only; the worker then confirms them (visibility = the lease). A
+# poll abandoned at shutdown, or lost with its runner, so hands its messages back within 2 s by itself,
+# and a stopping runner need not wait for its idle long polls.
+RECEIVE_VISIBILITY_SECONDS = 2
+
+
+class Prefetched:
+    """Messages received but not yet claimed. Thread-safe: the host hands them back (visibility 0) the
+    moment it is asked to stop, even while the worker thread is busy with a container."""
+
+    def __init__(self, queues: Queues, inbox: str) -> None:
+        self._queues = queues
+        self._inbox = inbox
+        self._items: deque[Received] = deque()
+        self._lock = threading.Lock()
+
+    def add(self, items: list[Received]) -> None:
+        with self._lock:
+            self._items.extend(items)
+
+    def pop(self) -> Received | None:
+        with self._lock:
+            return self._items.popleft() if self._items else None
+
+    def holding(self) -> bool:
+        with self._lock:
+            return bool(self._items)
+
+    def extend(self, seconds: int) -> None:
+        with self._lock:
+            receipts = [r.receipt for r in self._items]
+        if receipts:
+            self._queues.set_visibility_many(self._inbox, receipts, seconds)
+
+    def release_all(self) -> int:
+        with self._lock:
+            receipts = [r.receipt for r in self._items]
+            self._items.clear()
+        if receipts:
+            try:
+                self._queues.set_visibility_many(self._inbox, receipts, 0)
+            except AbacoError as exc:  # they come back after their visibility timeout anyway
+                LOG.warning("could not hand back %d message(s): %s", len(receipts), exc)
+        return len(receipts)
+
+
+class WorkerThread(threading.Thread):
+    def __init__(self, backend: Backend, runner_id: str, host_ip: str, tenant: str, actor_id: str,
+                 worker_id: str, stop: threading.Event, kill: threading.Event, fence: Fence,
+                 metrics: Registry, warm_pool: warm.WarmPool | None = None,
+                 requested: Worker | None = None) -> None:
+        super().__init__(name=f"worker-{worker_id}", daemon=True)
+        self.backend = backend
+        self.settings = backend.settings
+        self.runner_id = runner_id
+        self.host_ip = host_ip
+        self.tenant = tenant
+        self.actor_id = actor_id
+        self.worker_id = worker_id
+        self.stop_event = stop  # host is shutting down: finish the current execution, take no more
+        self.kill_event = kill  # second signal or grace over: stop the running container now
+        self.fence = fence
+        self.metrics = metrics
+        self.warm_pool = warm_pool  # the host's bounds on pre-started containers (None: always cold)
+        self.actor_dbid = f"{tenant}_{actor_id}"
+        self.prefetched = Prefetched(backend.queues, "")
+        self.busy = False  # between taking a message and finishing it; the host waits only for these
+        self.idle_since: float | None = None  # monotonic; None while starting up or busy
+        self.keeps_warm = False  # the worker the ``sync`` hint keeps: never retired for another actor
+        self.retiring = False  # the host took its slot back: it takes no message any more
+        self._state = threading.Lock()  # ``busy`` and ``retiring`` change together under it
+        self._source: ContainerSource | None = None
+        self._record: Worker | None = None
+        self._requested = requested  # the REQUESTED record as the host just read it (None: read it here)
+        self._actor: Actor | None = None
+        self._checked_at = 0.0
+
+    def run(self) -> None:
+        engine: DockerEngine | None = None
+        try:
+            worker = self._setup()
+            if worker is None:
+                return
+            self.metrics.inc("abaco_workers_started_total")
+            engine = DockerEngine(self.settings.docker_url)
+            worker = self._pull(worker, engine)
+            if worker is not None:
+                self._loop(worker, engine)
+        except Exception:
+            LOG.exception("worker %s of actor %s crashed", self.worker_id, self.actor_id)
+        finally:
+            self.prefetched.release_all()
+            if engine is not None:
+                engine.close()
+            self._remove_record()
+
+    def hand_back(self) -> int:
+        """Called by the host on the first signal: prefetched messages go back at once."""
+        released = self.prefetched.release_all()
+        if released:
+            self.metrics.inc("abaco_handed_back_total", released)
+        return released
+
+    def retirable(self, now: float, min_idle: float) -> bool:
+        """Whether the host may take this worker's slot for another actor (an estimate; ``retire``
+        decides): idle for ``min_idle`` seconds, holding no message, not the ``sync`` hint's warm one."""
+        since = self.idle_since
+        return (since is not None and now - since >= min_idle and not self.busy and not self.retiring
+                and not self.keeps_warm and not self.prefetched.holding())
+
+    def retire(self, now: float, min_idle: float) -> bool:
+        """Atomically with taking a message (``_take``): from here the worker takes none. What its long
+        poll still brings goes back at once (visibility 0) and it leaves after that poll; the host removes
+        its record meanwhile (``drop_record``) and gives its slot to another actor's worker."""
+        with self._state:
+            if not self.retirable(now, min_idle):
+                return False
+            self.retiring = True
+        return True
+
+    def drop_record(self) -> None:
+        """Remove this worker's record now (the host retired it), so the API and the autoscaler see at once
+        that the actor has no worker here; conditional on this incarnation, as in ``_remove_record``."""
+        self._remove_record()
+
+    def _take(self) -> bool:
+        """Claim the right to run what was just received; False once retired or stopping, or while the host
+        is cut off from the store (the caller hands it back: the queue may answer while the store does not)."""
+        with self._state:
+            if self.retiring or self.stop_event.is_set() or self.fence.cut_off.is_set():
+                return False
+            self.busy, self.idle_since = True, None
+            return True
+
+    def _idle(self) -> None:
+        with self._state:
+            self.busy, self.idle_since = False, time.monotonic()
+
+    # --- start-up ------------------------------------------------------------------------------
+    def _setup(self) -> Worker | None:
+        worker = self._requested or self.backend.workers.find(self.actor_dbid, self.worker_id)
+        if worker is None:
+            return None
+        self._record = self.backend.workers.update(worker, {
+            "status": WorkerStatus.SPAWNER_SETUP.value, "host_id": self.runner_id, "host_ip": self.host_ip,
+            "last_health_check_time": utcnow()}, only_from={WorkerStatus.REQUESTED})
+        return self._record
+
+    def _pull(self, worker: Worker, engine: DockerEngine) -> Worker | None:
+        actor = self.backend.actors.get(self.tenant, self.actor_id)
+        if actor.privileged and not self.settings.runner_privileged:
+            LOG.error("worker %s: privileged actor %s on an unprivileged runner; refusing", self.worker_id, actor.id)
+            return None
+        worker = self.backend.workers.update(worker, {"status": WorkerStatus.PULLING_IMAGE.value}) or worker
+        problem = self._image_problem(engine, worker.image, actor)
+        if problem:  # missing, or refused by the pre-check: no container of it ever starts
+            LOG.error("worker %s: %s", self.worker_id, problem)
+            events.on_status(self.backend.queues, self.backend.actors.set_status(
+                self.tenant, self.actor_id, ActorStatus.ERROR, problem))
+            return None
+        ready = self.backend.workers.update(worker, {
+            "status": WorkerStatus.READY.value, "location": engine.location,
+            "cid": f"{self.runner_id}/{self.worker_id}", "last_health_check_time": utcnow()})
+        if ready is not None:
+            events.on_status(self.backend.queues, self.backend.actors.set_status(
+                self.tenant, self.actor_id, ActorStatus.READY, " ", only_from={ActorStatus.SUBMITTED}))
+        return ready
+
+    def _image_problem(self, engine: DockerEngine, image: str, actor: Actor) -> str | None:
+        """Why no container of ``image`` may start for ``actor``: not available, or ``image rejected: ...``
+        by the pre-check (reliability plan §3.2). None when it may."""
+        try:
+            engine.ensure_image(image, pull=self.settings.pull_images)
+            return hardening.image_refusal(engine.image_config(image), actor, self.settings)
+        except EngineError as exc:
+            return str(exc)
+
+    # --- the loop ------------------------------------------------------------------------------
+    def _loop(self, worker: Worker, engine: DockerEngine) -> None:
+        inbox = self.backend.queues.inbox_url(self.tenant, self.actor_id)
+        self.prefetched = Prefetched(self.backend.queues, inbox)
+        source = warm.source_for(self.settings, engine, self.warm_pool, self.metrics,
+                                 deliveries.runner_root(deliveries.work_root(self.settings.runner_work_dir)))
+        self._source = source
+        runner = ExecutionRunner(self.backend, engine, self.runner_id, self.worker_id, inbox, self.kill_event,
+                                 self.fence, self.metrics, source=source,
+                                 on_heartbeat=lambda: self.prefetched.extend(self.settings.visibility_timeout))
+        try:
+            self._serve(worker, inbox, runner)
+        finally:
+            source.close()  # the worker's pre-started container goes with it (revision, deletion, TTL, shutdown)
+
+    def _serve(self, worker: Worker, inbox: str, runner: ExecutionRunner) -> None:
+        self._idle()
+        while not self.stop_event.is_set() and not self.retiring:
+            if self.fence.cut_off.is_set():  # the host is fenced: receive nothing, write nothing
+                self.hand_back()  # what it prefetched goes to another host now, not after its visibility
+                self.stop_event.wait(CUT_OFF_PAUSE_SECONDS)
+                self._idle()
+                continue
+            try:
+                if not self._still_wanted(worker):
+                    return
+                received = self._next(inbox)
+                if received is None:
+                    if self._idle_expired() and self._retire(worker, inbox, runner):
+                        return
+                    continue
+                try:
+                    if not self._run_one(worker, runner, received):
+                        return
+                finally:
+                    self._idle()
+            except NotFound:
+                return  # the actor or its inbox was deleted
+            except (Unavailable, AbacoError) as exc:
+                LOG.warning("worker %s: %s; retrying", self.worker_id, exc)
+                self.stop_event.wait(ERROR_PAUSE_SECONDS)
+
+    def _next(self, inbox: str) -> Received | None:
+        """The next message to run: a prefetched one, else what a long poll brings."""
+        pending = self.prefetched.pop()
+        if pending is None:
+            return self._receive(inbox)
+        if not self._take():
+            self.prefetched.add([pending])  # released on the way out
+            return None
+        return pending
+
+    def _receive(self, inbox: str) -> Received | None:
+        received = self.backend.queues.receive(inbox, wait_seconds=self.settings.receive_wait_seconds,
+                                               max_messages=self.settings.prefetch,
+                                               visibility=RECEIVE_VISIBILITY_SECONDS)
+        if not received:
+            return None
+        if not self._take():  # stopping, retired or fenced during the long poll: all of it goes back at once
+            self.prefetched.add(received)
+            self.hand_back()
+            return None
+        self.backend.queues.set_visibility_many(inbox, [r.receipt for r in received],
+                                                self.settings.visibility_timeout)
+        self.prefetched.add(received[1:])
+        return received[0]
+
+    def _runs(self, worker: Worker, actor: Actor) -> bool:
+        """Whether this worker may still run the actor's messages (a newer revision takes over; an actor
+        in ERROR runs nothing until it is updated)."""
+        return actor.revision <= worker.revision and actor.status not in (ActorStatus.ERROR,
+                                                                            ActorStatus.SHUTTING_DOWN)
+
+    def _still_wanted(self, worker: Worker) -> bool:
+        if time.monotonic() - self._checked_at < self.settings.worker_health_check_seconds:
+            return True
+        current = self.backend.workers.find(self.actor_dbid, self.worker_id)
+        if current is None or current.status in STOPPING or current.create_time != worker.create_time:
+            return False
+        actor = self.backend.actors.get(self.tenant, self.actor_id)
+        if not self._runs(worker, actor):
+            return False
+        self._actor = actor
+        self.keeps_warm = SYNC_HINT in actor.hints and self._keeps_warm(worker)
+        self.backend.workers.update(current, {"last_health_check_time": utcnow()})
+        self._checked_at = time.monotonic()
+        return True
+
+    def _run_one(self, worker: Worker, runner: ExecutionRunner, received: Received) -> bool:
+        """Run one taken message; False (and the message kept for the hand-back) when this worker may not."""
+        actor = self.backend.actors.get(self.tenant, self.actor_id)
+        if self.stop_event.is_set() or not self._runs(worker, actor):
+            self.prefetched.add([received])
+            return False
+        self._busy(worker, runner, received, actor)
+        return True
+
+    def _busy(self, worker: Worker, runner: ExecutionRunner, received: Received, actor: Actor) -> None:
+        self.backend.workers.update(worker, {"status": WorkerStatus.BUSY.value})
+        try:
+            runner.handle(received, actor)
+        finally:
+            self.backend.workers.update(worker, {"status": WorkerStatus.READY.value,
+                                                 "last_execution_time": utcnow()},
+                                        only_from={WorkerStatus.BUSY})
+
+    def _idle_expired(self) -> bool:
+        ttl = self.settings.sync_max_idle_time if self.keeps_warm else self.settings.worker_ttl
+        since = self.idle_since
+        return ttl >= 0 and since is not None and time.monotonic() - since >= ttl
+
+    def _keeps_warm(self, worker: Worker) -> bool:
+        """The ``sync`` hint keeps one worker warm: the live one with the lowest slot of the revision."""
+        live = [w for w in self.backend.workers.list(self.actor_dbid)
+                if w.status in LIVE_WORKER_STATUSES and w.revision == worker.revision]
+        return all(w.slot >= worker.slot for w in live)
+
+    def _retire(self, worker: Worker, inbox: str, runner: ExecutionRunner) -> bool:
+        """Leave after the idle time to live without stranding a message sent meanwhile: mark the record
+        SHUTTING_DOWN first (the API then starts a new worker for new messages), then look once more."""
+        if self.backend.workers.update(worker, {"status": WorkerStatus.SHUTTING_DOWN.value},
+                                       only_from={WorkerStatus.READY}) is None:
+            return True
+        late = self.backend.queues.receive(inbox, wait_seconds=0)
+        if late and self._take():
+            actor = self.backend.actors.get(self.tenant, self.actor_id)
+            runner.handle(late[0], actor)
+        elif late:
+            self.prefetched.add(late)  # retired meanwhile: released on the way out
+        return True
+
+    def abandon(self) -> None:
+        """The host stops without waiting for this idle worker's long poll (what the poll takes comes back
+        by itself within 2 s): release what the worker holds now, its pre-started container and its record."""
+        source = self._source
+        if source is not None:
+            try:
+                source.close()
+            except Exception as exc:  # the reaper of the next runner removes what is left
+                LOG.warning("worker %s: closing its container source: %s", self.worker_id, exc)
+        self._remove_record()
+
+    def _remove_record(self) -> None:
+        record = self._record
+        if record is None:  # never ours (a repeated command for a worker that another thread runs)
+            return
+        try:
+            self.backend.workers.delete(self.actor_dbid, self.worker_id, create_time=record.create_time)
+        except Exception as exc:  # the reconciler removes it later
+            LOG.warning("could not delete worker record %s: %s", self.worker_id, exc)

@@ -1,0 +1,1 @@
+"""The per-message pipeline: claim, lease, container, deliver, collect, finalise."""
