@@ -6,12 +6,12 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt containerlib/pyproject.toml client/pyproject.toml 2>/dev/null | md5sum | cut -c1-12)
 
-.PHONY: run test venv docker images bench soak lint clean synth infra-deps
+.PHONY: run test venv clients docker images bench soak lint clean synth infra-deps
 
 run: venv docker images
 	$(VPY) -m local.launcher
 
-test: venv docker images
+test: venv clients docker images
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 venv: $(STAMP)
@@ -22,6 +22,17 @@ $(STAMP):
 	$(VPY) -m pip install -q --no-deps -e containerlib
 	$(VPY) -m pip install -q --no-deps -e client  # the abaco_sdk package and the `abaco` command
 	rm -f $(VENV)/.installed-* && touch $@
+
+# The real Abaco and Tapis clients (tapipy, agavepy from PyPI, unmodified) in a venv of their own: their pins
+# conflict with the dev tools, and PyPI's agavepy would shadow the in-container library (containerlib/agavepy).
+CLIENTS := .venv-clients
+CLIENTS_STAMP := $(CLIENTS)/.installed-$(shell md5sum < requirements-clients.txt | cut -c1-12)
+clients: $(CLIENTS_STAMP)
+
+$(CLIENTS_STAMP): requirements-clients.txt
+	test -x $(CLIENTS)/bin/python || $(PYTHON) -m venv $(CLIENTS)
+	$(CLIENTS)/bin/python -m pip install -q -r requirements-clients.txt
+	rm -f $(CLIENTS)/.installed-* && touch $@
 
 docker:
 	scripts/ensure-docker.sh
@@ -53,4 +64,4 @@ lint: venv
 	$(VPY) -m ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(CLIENTS) .pytest_cache
