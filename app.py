@@ -12,6 +12,7 @@ from chalicelib.api import (
     duties,
     executions,
     hosts,
+    insights,
     messages,
     nonces,
     openapi,
@@ -26,5 +27,5 @@ app.api.binary_types.append("application/octet-stream")
 
 for blueprint in (actors.bp, messages.bp, executions.bp, state.bp, workers.bp, hosts.bp, aliases.bp, configs.bp,
                   search.bp, admin.bp, openapi.bp, permissions.bp, nonces.bp, duties.bp,
-                  dashboard.bp):
+                  insights.bp, dashboard.bp):
     app.register_blueprint(blueprint)

@@ -1,17 +1,35 @@
 // The Abaco dashboard: a static page that calls the same API as every other client, with the same
 // credentials (a token kept in this browser's localStorage). Data from the API is only ever inserted as
-// text (textContent), never as HTML.
+// text (textContent), never as HTML. Every view has its own address:
+//   /dashboard                                         actors
+//   /dashboard/actors/{id}                             an actor: charts, executions, send, manage
+//   /dashboard/actors/{id}/executions/{execution_id}   an execution: phases, attempts, live logs, results
+//   /dashboard/hosts                                   operators: hosts, pools, queues, duties, top actors
 "use strict";
 
-const BASE = location.pathname.replace(/\/dashboard\/?$/, "");
-const ACTORS_EVERY_MS = 5000;     // actor list refresh
-const ACTOR_EVERY_MS = 3000;      // selected actor: workers, executions, permissions
-const LOGS_EVERY_MS = 1000;       // the runner flushes logs about every second
-const MAX_WORKER_LOOKUPS = 50;    // per refresh: one workers call per listed actor
+const ROOT = location.pathname.replace(/\/dashboard(\/.*)?$/, "");  // "" or a base path such as "/dev"
+const BASE = ROOT;                 // the API is served under the same base path
+const ACTORS_EVERY_MS = 5000;
+const ACTOR_EVERY_MS = 3000;
+const LOGS_EVERY_MS = 1000;        // the runner flushes logs about every second
+const HOSTS_EVERY_MS = 5000;
 const TERMINAL = new Set(["COMPLETE", "ERROR"]);
+const STATUS_SERIES = [
+  { key: "COMPLETE", label: "complete", cls: "s-complete" }, { key: "ERROR", label: "error", cls: "s-error" },
+  { key: "RUNNING", label: "running", cls: "s-running" }, { key: "SUBMITTED", label: "submitted", cls: "s-submitted" },
+];
+const DURATION_SERIES = [{ key: "p50", label: "p50", cls: "l-1" }, { key: "p95", label: "p95", cls: "l-2" },
+                         { key: "p99", label: "p99", cls: "l-3" }];
+const WAIT_SERIES = [{ key: "wait_p50", label: "wait p50", cls: "l-1" }, { key: "wait_p95", label: "wait p95", cls: "l-2" }];
 
 const $ = (id) => document.getElementById(id);
-const view = { actor: null, execution: null, timers: {}, errorFrom: null };
+const view = { name: null, actor: null, execution: null, timers: {}, errorFrom: null, actors: [] };
+const enc = encodeURIComponent;
+const field = (obj, snake) => {  // the API may be configured for camelCase
+  if (!obj) { return undefined; }
+  if (snake in obj) { return obj[snake]; }
+  return obj[snake.replace(/_([a-z])/g, (m, c) => c.toUpperCase())];
+};
 
 // --- credentials and calls -------------------------------------------------------------------------
 
@@ -19,16 +37,16 @@ function loadAuth() {
   $("token").value = localStorage.getItem("abaco.token") || "";
   $("jwt-header").value = localStorage.getItem("abaco.jwtHeader") || "";
   $("tenant").value = localStorage.getItem("abaco.tenant") || "";
-  $("who").textContent = $("token").value ? "token set" : "no token";
+  $("who").textContent = $("token").value ? "Token set (" + ($("jwt-header").value || "Bearer") + ")" : "Sign in: no token";
 }
 
 function saveAuth(event) {
   event.preventDefault();
   localStorage.setItem("abaco.token", $("token").value.trim());
-  localStorage.setItem("abaco.jwtHeader", $("jwt-header").value.trim());
+  localStorage.setItem("abaco.jwtHeader", $("jwt-header").value);
   localStorage.setItem("abaco.tenant", $("tenant").value.trim());
   loadAuth();
-  refreshActors();
+  render();
 }
 
 function headers(extra) {
@@ -37,15 +55,18 @@ function headers(extra) {
   const header = localStorage.getItem("abaco.jwtHeader");
   const tenant = localStorage.getItem("abaco.tenant");
   if (token) {
-    if (header) { h[header] = token; } else { h.Authorization = "Bearer " + token; }
+    if (header === "X-Jwt-Assertion") { h["X-Jwt-Assertion-" + (tenant || "").toUpperCase()] = token; }
+    else if (header) { h[header] = token; }
+    else { h.Authorization = "Bearer " + token; }
   }
   if (tenant) { h.tenant = tenant; }
   return h;
 }
 
-async function api(method, path, body) {
-  const init = { method, headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }) };
-  if (body !== undefined) { init.body = JSON.stringify(body); }
+async function api(method, path, body, raw) {
+  const init = { method, headers: headers(body === undefined || raw ? {} : { "Content-Type": "application/json" }) };
+  if (raw) { init.headers["Content-Type"] = "application/octet-stream"; init.body = body; }
+  else if (body !== undefined) { init.body = JSON.stringify(body); }
   const response = await fetch(BASE + path, init);
   let payload = null;
   try { payload = await response.json(); } catch (e) { payload = null; }
@@ -71,19 +92,22 @@ function showError(error, from) {
   box.textContent = error.message || String(error);
 }
 
-const enc = encodeURIComponent;
-const field = (obj, snake) => {  // the API may be configured for camelCase
-  if (!obj) { return undefined; }
-  if (snake in obj) { return obj[snake]; }
-  return obj[snake.replace(/_([a-z])/g, (m, c) => c.toUpperCase())];
-};
-
 // --- rendering helpers -----------------------------------------------------------------------------
 
 function cell(text, cls) {
   const td = document.createElement("td");
   td.textContent = text === undefined || text === null ? "" : String(text);
   if (cls) { td.className = cls; }
+  return td;
+}
+
+function linkCell(text, href) {
+  const td = document.createElement("td");
+  const a = document.createElement("a");
+  a.textContent = text;
+  a.href = href;
+  a.addEventListener("click", (event) => { event.preventDefault(); go(href); });
+  td.appendChild(a);
   return td;
 }
 
@@ -94,49 +118,97 @@ function fillTable(id, rows, build) {
   body.replaceChildren(...rows.map(build));
 }
 
-function fillFields(id, pairs) {
-  const dl = $(id);
-  dl.replaceChildren();
-  for (const [key, value] of pairs) {
-    const dt = document.createElement("dt"); dt.textContent = key;
-    const dd = document.createElement("dd");
-    dd.textContent = value === undefined || value === null ? "" :
+function cards(id, pairs) {
+  const box = $(id);
+  box.replaceChildren(...pairs.map(([label, value, cls]) => {
+    const card = document.createElement("div");
+    card.className = "card" + (cls ? " " + cls : "");
+    const v = document.createElement("div");
+    v.className = "value";
+    v.textContent = value === undefined || value === null || value === "" ? "-" :
       (typeof value === "object" ? JSON.stringify(value) : String(value));
-    dl.append(dt, dd);
-  }
+    const l = document.createElement("div");
+    l.className = "label";
+    l.textContent = label;
+    card.append(v, l);
+    return card;
+  }));
 }
 
 function shortTime(iso) { return iso ? String(iso).replace("T", " ").replace(/\.\d+Z$/, "") : ""; }
+function ms(value) { return typeof value === "number" ? value.toFixed(0) + " ms" : "-"; }
 
-function seconds(from, to) {
-  if (!from || !to) { return ""; }
-  const ms = Date.parse(to) - Date.parse(from);
-  return Number.isFinite(ms) ? (ms / 1000).toFixed(2) + " s" : "";
+function every(name, period, fn) {
+  clearInterval(view.timers[name]);
+  view.timers[name] = setInterval(fn, period);
 }
 
-function every(name, ms, fn) {
-  clearInterval(view.timers[name]);
-  view.timers[name] = setInterval(fn, ms);
+function stopTimers() {
+  for (const name of Object.keys(view.timers)) { clearInterval(view.timers[name]); }
+  view.timers = {};
+}
+
+// --- routing -----------------------------------------------------------------------------------------
+
+function href(route) { return ROOT + "/dashboard" + (route ? "/" + route : ""); }
+function actorHref(id) { return href("actors/" + enc(id)); }
+function executionHref(actorId, executionId) { return href("actors/" + enc(actorId) + "/executions/" + enc(executionId)); }
+
+function go(url) {
+  history.pushState({}, "", url);
+  render();
+}
+
+function parseRoute() {
+  const rest = decodeURIComponent(location.pathname.slice((ROOT + "/dashboard").length)).replace(/^\/|\/$/g, "");
+  const parts = rest ? rest.split("/") : [];
+  if (parts[0] === "hosts") { return { name: "hosts" }; }
+  if (parts[0] === "actors" && parts.length >= 4 && parts[2] === "executions") {
+    return { name: "execution", actor: parts[1], execution: parts[3] };
+  }
+  if (parts[0] === "actors" && parts.length >= 2) { return { name: "actor", actor: parts[1] }; }
+  return { name: "actors" };
+}
+
+function render() {
+  stopTimers();
+  const route = parseRoute();
+  Object.assign(view, { name: route.name, actor: route.actor || null, execution: route.execution || null });
+  for (const section of document.querySelectorAll(".view")) { section.hidden = section.id !== route.name + "-view"; }
+  for (const a of document.querySelectorAll("nav a")) {
+    a.classList.toggle("active", (a.dataset.route || "actors") === (route.name === "hosts" ? "hosts" : "actors") &&
+      !a.classList.contains("brand"));
+  }
+  document.title = "Abaco: " + (route.execution || route.actor || route.name);
+  if (route.name === "actors") { refreshActors(); every("actors", ACTORS_EVERY_MS, refreshActors); }
+  if (route.name === "actor") { openActor(); }
+  if (route.name === "execution") { openExecution(); }
+  if (route.name === "hosts") { refreshHosts(); every("hosts", HOSTS_EVERY_MS, refreshHosts); }
 }
 
 // --- actors ----------------------------------------------------------------------------------------
 
 async function refreshActors() {
   try {
-    const actors = await api("GET", "/actors");
-    const counts = await Promise.all(actors.slice(0, MAX_WORKER_LOOKUPS).map(
-      (a) => api("GET", "/actors/" + enc(a.id) + "/workers").then((w) => w.length, () => "?")));
-    fillTable("actors", actors, (actor, i) => {
-      const tr = document.createElement("tr");
-      tr.dataset.actorId = actor.id;
-      if (view.actor === actor.id) { tr.className = "selected"; }
-      tr.append(cell(actor.id), cell(actor.name), cell(actor.image), statusCell(actor.status),
-                cell(i < counts.length ? counts[i] : ""));
-      tr.addEventListener("click", () => selectActor(actor.id));
-      return tr;
-    });
+    view.actors = await api("GET", "/actors");
+    drawActors();
     showError(null, "refreshActors");
   } catch (error) { showError(error, "refreshActors"); }
+}
+
+function drawActors() {
+  const needle = $("actors-filter").value.trim().toLowerCase();
+  const shown = view.actors.filter((a) => !needle || [a.id, a.name, a.image, a.status]
+    .some((v) => String(v || "").toLowerCase().includes(needle)));
+  $("actors-count").textContent = shown.length + " of " + view.actors.length;
+  fillTable("actors", shown, (actor) => {
+    const tr = document.createElement("tr");
+    tr.dataset.actorId = actor.id;
+    tr.append(linkCell(actor.id, actorHref(actor.id)), cell(actor.name), cell(actor.image), statusCell(actor.status),
+              cell(actor.owner), cell(actor.stateless === false ? "stateful" : "stateless"),
+              cell(shortTime(field(actor, "last_update_time") || field(actor, "create_time"))));
+    return tr;
+  });
 }
 
 async function registerActor(event) {
@@ -144,109 +216,98 @@ async function registerActor(event) {
   const body = { image: $("new-image").value.trim() };
   if ($("new-name").value.trim()) { body.name = $("new-name").value.trim(); }
   if ($("new-stateful").checked) { body.stateless = false; }
+  if ($("new-token").checked) { body.token = true; }
   try {
     const actor = await api("POST", "/actors", body);
     $("new-image").value = ""; $("new-name").value = "";
     showError(null, "registerActor");
-    await refreshActors();
-    selectActor(actor.id);
+    go(actorHref(actor.id));
   } catch (error) { showError(error, "registerActor"); }
 }
 
-async function selectActor(actorId) {
-  view.actor = actorId;
-  $("actor-pane").hidden = false;
-  $("actor-title").textContent = actorId;
-  for (const tr of $("actors").querySelectorAll("tbody tr")) {
-    tr.classList.toggle("selected", tr.dataset.actorId === actorId);
-  }
-  await refreshActor();
+// --- one actor -------------------------------------------------------------------------------------
+
+function actorPath() { return "/actors/" + enc(view.actor); }
+
+function openActor() {
+  $("actor-title").textContent = view.actor;
+  refreshActor();
+  refreshManage();
   every("actor", ACTOR_EVERY_MS, refreshActor);
 }
 
 async function refreshActor() {
   const actorId = view.actor;
-  if (!actorId) { return; }
-  const path = "/actors/" + enc(actorId);
   try {
-    const actor = await api("GET", path);
-    fillFields("actor-fields", [["name", actor.name], ["image", actor.image], ["status", actor.status],
-      ["status message", field(actor, "status_message")], ["owner", actor.owner],
-      ["stateless", actor.stateless], ["revision", actor.revision], ["hints", actor.hints],
-      ["default environment", field(actor, "default_environment")], ["created", shortTime(field(actor, "create_time"))]]);
-    const workers = await api("GET", path + "/workers");
+    const [actor, stats, workers] = await Promise.all([
+      api("GET", actorPath()), api("GET", actorPath() + "/stats?window=" + enc($("window").value)),
+      api("GET", actorPath() + "/workers")]);
+    if (view.actor !== actorId || view.name !== "actor") { return; }
+    $("actor-status").textContent = actor.status;
+    $("actor-status").className = "status " + actor.status;
+    const s = stats.summary;
+    cards("actor-cards", [["status", actor.status], ["image", actor.image], ["revision", actor.revision],
+      ["workers", workers.length], ["inbox", stats.inbox_depth], ["executions (" + $("window").value + ")", s.executions],
+      ["errors", s.counts.ERROR, s.counts.ERROR ? "bad" : ""], ["run p50", ms(s.p50)], ["run p95", ms(s.p95)],
+      ["queue wait p50", ms(s.wait_p50)],
+      ["last error", stats.last_error ? stats.last_error.message || ("exit " + stats.last_error.exit_code) :
+        (field(actor, "status_message") || "none"), stats.last_error ? "bad wide" : "wide"]]);
+    AbacoCharts.stackedBars($("chart-executions"), "executions", "Executions per " +
+      (stats.window.bucket_seconds === 60 ? "minute" : "half hour") + " by status", stats.series, STATUS_SERIES);
+    AbacoCharts.lines($("chart-durations"), "durations", "Run time percentiles", stats.series, DURATION_SERIES, "ms");
+    AbacoCharts.lines($("chart-queue-wait"), "queue-wait", "Queue wait (accepted to claimed)", stats.series,
+      WAIT_SERIES, "ms");
+    drawExecutions(stats.recent || []);
     fillTable("workers", workers, (w) => {
       const tr = document.createElement("tr");
-      tr.append(cell(w.id), statusCell(w.status), cell(shortTime(field(w, "last_execution_time"))));
+      tr.append(cell(w.id), statusCell(w.status), cell(field(w, "host_id")));
       return tr;
     });
-    await refreshExecutions(path);
-    await refreshPermissions(path);
     showError(null, "refreshActor");
   } catch (error) { showError(error, "refreshActor"); }
 }
 
-async function refreshExecutions(path) {
-  const summary = await api("GET", path + "/executions");
-  const executions = (summary.executions || []).slice().reverse();  // newest first
-  fillTable("executions", executions, (e) => {
+function drawExecutions(executions) {
+  const wanted = $("exec-filter").value;
+  const rows = executions.filter((e) => !wanted || e.status === wanted);  // newest first
+  fillTable("executions", rows, (e) => {
     const tr = document.createElement("tr");
     tr.dataset.executionId = e.id;
-    if (view.execution === e.id) { tr.className = "selected"; }
-    const received = field(e, "message_received_time"), start = field(e, "start_time");
-    tr.append(cell(e.id), statusCell(e.status), cell(shortTime(received)), cell(seconds(received, start)),
-              cell(seconds(start, field(e, "finish_time"))));
-    tr.addEventListener("click", () => selectExecution(e.id));
+    tr.append(linkCell(e.id, executionHref(view.actor, e.id)), statusCell(e.status), cell(field(e, "exit_code")),
+              cell(shortTime(e.message_received_time)), cell(ms(e.run_ms)), cell(e.cpu), cell(e.io));
     return tr;
   });
 }
 
-async function refreshPermissions(path) {
-  let perms;
-  try { perms = await api("GET", path + "/permissions"); } catch (error) {
-    fillTable("permissions", [[error.message, ""]], ([user, level]) => {
-      const tr = document.createElement("tr"); tr.append(cell(user, "muted"), cell(level)); return tr;
-    });
-    return;
-  }
-  fillTable("permissions", Object.entries(perms || {}), ([user, level]) => {
-    const tr = document.createElement("tr"); tr.append(cell(user), cell(level)); return tr;
-  });
-}
-
-async function grant(event) {
-  event.preventDefault();
-  try {
-    await api("POST", "/actors/" + enc(view.actor) + "/permissions",
-              { user: $("grant-user").value.trim(), level: $("grant-level").value });
-    $("grant-user").value = "";
-    showError(null, "grant");
-    await refreshPermissions("/actors/" + enc(view.actor));
-  } catch (error) { showError(error, "grant"); }
-}
-
-// --- messages and executions ----------------------------------------------------------------------
-
 async function sendMessage(event) {
   event.preventDefault();
-  const text = $("message").value;
-  let body;
-  if ($("message-type").value === "json") {
-    try { body = JSON.parse(text); } catch (error) {
-      showError(new Error("not valid JSON: " + error.message), "sendMessage");
-      return;
-    }
-  } else {
-    body = { message: text };
-  }
   let query;
   try { query = envQuery($("message-env").value); } catch (error) { showError(error, "sendMessage"); return; }
+  const kind = $("message-type").value;
+  const text = $("message").value;
   try {
-    const sent = await api("POST", "/actors/" + enc(view.actor) + "/messages" + query, body);
+    let sent;
+    if (kind === "binary") {
+      const file = $("message-file").files[0];
+      if (!file) { throw new Error("choose a file to send as a binary message"); }
+      sent = await api("POST", actorPath() + "/messages" + query, await file.arrayBuffer(), true);
+    } else {
+      const body = kind === "json" ? parseJson(text) : { message: text };
+      sent = await api("POST", actorPath() + "/messages" + query, body);
+      remember(field(sent, "execution_id"), { kind, text, env: $("message-env").value });
+    }
     showError(null, "sendMessage");
-    await refreshExecutions("/actors/" + enc(view.actor));
-    selectExecution(field(sent, "execution_id"));
+    go(executionHref(view.actor, field(sent, "execution_id")));
   } catch (error) { showError(error, "sendMessage"); }
+}
+
+function parseJson(text) {
+  try { return JSON.parse(text); } catch (error) { throw new Error("not valid JSON: " + error.message); }
+}
+
+// The API does not return a message's body after it is sent; "send again" uses what this browser sent.
+function remember(executionId, message) {
+  try { sessionStorage.setItem("abaco.sent." + executionId, JSON.stringify(message)); } catch (e) { /* full */ }
 }
 
 // "A=1 B=two" -> "?A=1&B=two": every query parameter of a message becomes a container variable.
@@ -261,55 +322,224 @@ function envQuery(text) {
   return query ? "?" + query : "";
 }
 
-async function selectExecution(executionId) {
-  view.execution = executionId;
-  $("execution-pane").hidden = false;
-  $("exec-title").textContent = executionId;
-  $("logs").textContent = "";
-  for (const tr of $("executions").querySelectorAll("tbody tr")) {
-    tr.classList.toggle("selected", tr.dataset.executionId === executionId);
+// --- manage: aliases, nonces, permissions, configs, state, cron --------------------------------------
+
+async function refreshManage() {
+  const actorId = view.actor;
+  const settle = (p) => p.then((v) => ({ ok: v }), (e) => ({ error: e }));
+  const [aliases, nonces, perms, configs, state, actor] = await Promise.all([
+    settle(api("GET", "/actors/aliases")), settle(api("GET", actorPath() + "/nonces")),
+    settle(api("GET", actorPath() + "/permissions")), settle(api("GET", "/actors/configs")),
+    settle(api("GET", actorPath() + "/state")), settle(api("GET", actorPath()))]);
+  if (view.actor !== actorId) { return; }
+  const mine = (aliases.ok || []).filter((a) => field(a, "actor_id") === actorId);
+  listItems("aliases", mine, (a) => [a.alias, () => api("DELETE", "/actors/aliases/" + enc(a.alias))]);
+  listItems("nonces", nonces.ok || [], (n) => [
+    (n.id || "(id hidden)") + " " + field(n, "level") + " uses left " + field(n, "remaining_uses"),
+    () => api("DELETE", actorPath() + "/nonces/" + enc(n.id)), n.id]);
+  fillTable("permissions", Object.entries(perms.ok || {}), ([user, level]) => {
+    const tr = document.createElement("tr"); tr.append(cell(user), cell(level)); return tr;
+  });
+  const bound = (configs.ok || []).filter((c) => String(field(c, "actors") || "").split(",").map((s) => s.trim())
+    .some((name) => name === actorId || mine.some((a) => a.alias === name)));
+  fillTable("configs", bound, (c) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(c.name), cell(field(c, "is_secret") ? "******** (secret)" : JSON.stringify(c.value)));
+    return tr;
+  });
+  $("state").textContent = state.error ? state.error.message : JSON.stringify(state.ok, null, 2);
+  if (actor.ok) {
+    $("cron").textContent = field(actor.ok, "cron_on") ? "on: " + field(actor.ok, "cron_schedule") : "off";
+    $("cron-schedule").value = field(actor.ok, "cron_schedule") || "";
+    $("cron-on").checked = Boolean(field(actor.ok, "cron_on"));
   }
-  await followExecution();
+}
+
+function listItems(id, items, describe) {
+  $(id).replaceChildren(...items.map((item) => {
+    const [text, remove, copy] = describe(item);
+    const li = document.createElement("li");
+    const span = document.createElement("code");
+    span.textContent = text;
+    li.appendChild(span);
+    if (copy) {
+      const button = document.createElement("button");
+      button.type = "button"; button.textContent = "copy";
+      button.addEventListener("click", () => navigator.clipboard && navigator.clipboard.writeText(copy));
+      li.appendChild(button);
+    }
+    const del = document.createElement("button");
+    del.type = "button"; del.textContent = "remove"; del.className = "danger";
+    del.addEventListener("click", () => act("remove", remove));
+    li.appendChild(del);
+    return li;
+  }));
+}
+
+async function act(what, fn) {
+  try { await fn(); showError(null, what); await refreshManage(); } catch (error) { showError(error, what); }
+}
+
+function manageForms() {
+  $("alias-form").addEventListener("submit", (e) => { e.preventDefault();
+    act("alias", () => api("POST", "/actors/aliases", { alias: $("alias-name").value.trim(), actor_id: view.actor })); });
+  $("nonce-form").addEventListener("submit", (e) => { e.preventDefault();
+    act("nonce", () => api("POST", actorPath() + "/nonces",
+      { level: $("nonce-level").value, max_uses: Number($("nonce-uses").value) })); });
+  $("grant-form").addEventListener("submit", (e) => { e.preventDefault();
+    act("grant", () => api("POST", actorPath() + "/permissions",
+      { user: $("grant-user").value.trim(), level: $("grant-level").value })); });
+  $("state-form").addEventListener("submit", (e) => { e.preventDefault();
+    act("state", () => api("POST", actorPath() + "/state", parseJson($("state-value").value))); });
+  $("cron-form").addEventListener("submit", (e) => { e.preventDefault();
+    act("cron", async () => {
+      const actor = await api("GET", actorPath());
+      await api("PUT", actorPath(), { image: actor.image, cron_schedule: $("cron-schedule").value.trim() || null,
+        cron_on: $("cron-on").checked, stateless: actor.stateless, name: actor.name });
+    }); });
+}
+
+// --- one execution ---------------------------------------------------------------------------------
+
+function openExecution() {
+  $("exec-title").textContent = view.execution;
+  $("exec-actor").href = actorHref(view.actor);
+  $("logs").textContent = "";
+  $("result").textContent = "";
+  followExecution();
   every("logs", LOGS_EVERY_MS, followExecution);
 }
 
 async function followExecution() {
   const actorId = view.actor, executionId = view.execution;
-  if (!actorId || !executionId) { return; }
-  const path = "/actors/" + enc(actorId) + "/executions/" + enc(executionId);
+  const path = actorPath() + "/executions/" + enc(executionId);
   try {
     const execution = await api("GET", path);          // status first: final logs are stored before it
-    const logs = await api("GET", path + "/logs");
-    if (view.execution !== executionId) { return; }    // the user picked another one meanwhile
-    const status = execution.status;
-    $("exec-status").textContent = status;
-    $("exec-status").className = "status " + status;
-    const received = field(execution, "message_received_time"), start = field(execution, "start_time");
-    const finish = field(execution, "finish_time");
-    fillFields("exec-fields", [["status", status], ["status message", field(execution, "status_message")],
-      ["exit code", field(execution, "exit_code")], ["worker", field(execution, "worker_id")],
-      ["received", shortTime(received)], ["started", shortTime(start)], ["finished", shortTime(finish)],
-      ["queued", seconds(received, start)], ["ran", seconds(start, finish)], ["runtime", execution.runtime],
-      ["cpu", execution.cpu], ["io", execution.io]]);
-    const pre = $("logs");
-    const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-    pre.textContent = (logs && logs.logs) || "";
-    if (atBottom) { pre.scrollTop = pre.scrollHeight; }
-    const done = TERMINAL.has(status);
-    $("logs-state").textContent = done ? "final" : "following...";
+    const logs = $("follow").checked || TERMINAL.has(execution.status) ? await api("GET", path + "/logs") : null;
+    if (view.execution !== executionId || view.actor !== actorId) { return; }
+    drawExecution(execution);
+    if (logs) {
+      const pre = $("logs");
+      const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      pre.textContent = logs.logs || "";
+      if (atBottom) { pre.scrollTop = pre.scrollHeight; }
+    }
+    const done = TERMINAL.has(execution.status);
+    $("logs-state").textContent = done ? "final" : ($("follow").checked ? "following..." : "paused");
     if (done) { clearInterval(view.timers.logs); }
+    showError(null, "followExecution");
   } catch (error) { showError(error, "followExecution"); }
+}
+
+function drawExecution(execution) {
+  const status = execution.status;
+  $("exec-status").textContent = status;
+  $("exec-status").className = "status " + status;
+  const phases = execution.phases || {};
+  cards("exec-cards", [["status", status], ["exit code", field(execution, "exit_code")],
+    ["runtime s", execution.runtime], ["cpu", execution.cpu], ["io", execution.io],
+    ["attempt", execution.attempt], ["worker", field(execution, "worker_id")],
+    ["received", shortTime(field(execution, "message_received_time"))],
+    ["message", field(execution, "status_message"), "wide"]]);
+  AbacoCharts.timeline($("chart-phases"), "phases", "Phases",
+    ["queued", "claimed", "created", "started", "exited", "finalised"].map((p) => [p, phases[p]]));
+  fillTable("attempts", execution.attempts || [], (a) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(a.attempt), cell(a.reason), cell(field(a, "exit_code")), cell(field(a, "runner_id")));
+    return tr;
+  });
+}
+
+async function fetchResult() {
+  try {
+    const response = await fetch(BASE + actorPath() + "/executions/" + enc(view.execution) + "/results",
+                                 { headers: headers({ Accept: "application/octet-stream" }) });
+    if (!response.ok) { throw new Error("results: " + response.status + " " + response.statusText); }
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    $("result").textContent = bytes.length ? new TextDecoder().decode(bytes) : "(no result waiting)";
+    showError(null, "fetchResult");
+  } catch (error) { showError(error, "fetchResult"); }
+}
+
+function sendAgain() {
+  const stored = sessionStorage.getItem("abaco.sent." + view.execution);
+  const actorId = view.actor;
+  go(actorHref(actorId));
+  if (stored) {
+    const message = JSON.parse(stored);
+    $("message").value = message.text; $("message-type").value = message.kind; $("message-env").value = message.env;
+  }
+  $("message").focus();
+}
+
+// --- operators -------------------------------------------------------------------------------------
+
+async function refreshHosts() {
+  try {
+    const ops = await api("GET", "/actors/admin/overview?window=" + enc($("ops-window").value));
+    if (view.name !== "hosts") { return; }
+    const s = ops.summary;
+    const stale = ops.hosts.filter((h) => h.heartbeat_age_s === null || h.heartbeat_age_s > 30).length;
+    cards("ops-cards", [["hosts", ops.hosts.length], ["stale heartbeats", stale, stale ? "bad" : ""],
+      ["slots used", ops.hosts.reduce((n, h) => n + h.used_slots, 0) + " / " + ops.hosts.reduce((n, h) => n + h.slots, 0)],
+      ["backlog", ops.pools.reduce((n, p) => n + p.backlog, 0)],
+      ["dead letters", ops.dead_letter.visible, ops.dead_letter.visible ? "bad" : ""],
+      ["executions (" + $("ops-window").value + ")", s.executions], ["errors", s.counts.ERROR, s.counts.ERROR ? "bad" : ""],
+      ["run p95", ms(s.p95)]]);
+    AbacoCharts.stackedBars($("chart-ops-executions"), "ops-executions", "Executions by status", ops.series, STATUS_SERIES);
+    AbacoCharts.lines($("chart-ops-durations"), "ops-durations", "Run time percentiles", ops.series, DURATION_SERIES, "ms");
+    fillTable("hosts", ops.hosts, (h) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(h.hostname || h.id), statusCell(h.status), cell(h.pools.join(", ")),
+                cell(h.used_slots + " / " + h.slots), cell(h.idle_slots), cell(h.workers), cell(h.heartbeat_age_s));
+      return tr;
+    });
+    fillTable("pools", ops.pools, (p) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(p.pool), cell(p.backlog), cell(p.wake.visible + " (+" + p.wake.in_flight + " in flight)"),
+                cell(p.commands.visible + " (+" + p.commands.in_flight + " in flight)"));
+      return tr;
+    });
+    fillTable("duties", ops.duties, (d) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(d.name), cell(d.holder), cell(d.expires_at ? new Date(d.expires_at * 1000).toLocaleTimeString() : ""),
+                cell(d.runs));
+      return tr;
+    });
+    fillTable("top-actors", ops.top_actors, (a) => {
+      const tr = document.createElement("tr");
+      tr.append(linkCell(a.actor_id, actorHref(a.actor_id)), cell(a.executions), cell(a.errors), cell(a.cpu));
+      return tr;
+    });
+    fillTable("tenants", ops.tenants, (t) => {
+      const tr = document.createElement("tr"); tr.append(cell(t.tenant), cell(t.executions)); return tr;
+    });
+    showError(null, "refreshHosts");
+  } catch (error) { showError(error, "refreshHosts"); }
 }
 
 // --- start -----------------------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", () => {
   loadAuth();
+  $("auth-box").open = !localStorage.getItem("abaco.token") && window.innerWidth > 800;
+  for (const a of document.querySelectorAll("nav a")) {
+    a.href = href(a.dataset.route);
+    a.addEventListener("click", (event) => { event.preventDefault(); go(a.href); });
+  }
   $("auth-form").addEventListener("submit", saveAuth);
   $("register-form").addEventListener("submit", registerActor);
   $("send-form").addEventListener("submit", sendMessage);
-  $("grant-form").addEventListener("submit", grant);
+  $("message-type").addEventListener("change", () => { $("message-file").hidden = $("message-type").value !== "binary"; });
   $("refresh").addEventListener("click", refreshActors);
-  refreshActors();
-  every("actors", ACTORS_EVERY_MS, refreshActors);
+  $("actors-filter").addEventListener("input", drawActors);
+  $("window").addEventListener("change", refreshActor);
+  $("exec-filter").addEventListener("change", refreshActor);
+  $("ops-window").addEventListener("change", refreshHosts);
+  $("follow").addEventListener("change", followExecution);
+  $("fetch-result").addEventListener("click", fetchResult);
+  $("send-again").addEventListener("click", sendAgain);
+  manageForms();
+  window.addEventListener("popstate", render);
+  render();
 });

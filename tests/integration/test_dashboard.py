@@ -79,7 +79,9 @@ def test_dashboard_is_served_with_a_strict_content_security_policy(api: Api) -> 
     page = requests.get(api.base + "/dashboard", timeout=10)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
-    assert '<script src="dashboard/app.js">' in page.text
+    assert '<script src="dashboard/app.js">' in page.text and '<script src="dashboard/charts.js">' in page.text
+    deep = requests.get(api.base + "/dashboard/actors/x/executions/y", timeout=10)  # every page has its address
+    assert deep.status_code == 200 and '<script src="../../../app.js">' in deep.text
     script = requests.get(api.base + "/dashboard/app.js", timeout=10)
     assert script.status_code == 200 and "textContent" in script.text and "innerHTML" not in script.text
     assert requests.post(api.base + "/dashboard", timeout=10).status_code == 405
@@ -96,8 +98,12 @@ def test_register_send_and_follow_logs_from_the_page(api: Api, browser: WebDrive
     browser.find_element(By.ID, "register").click()
     actor_id = wait_for(lambda: _text(browser, "actor-title"), 20, what="the new actor selected")
     assert api.ok("GET", f"/actors/{actor_id}")["name"] == "from-the-browser"
-    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f'#actors tr[data-actor-id="{actor_id}"]'), 20,
-             what="the actor listed")
+    assert browser.current_url.endswith(f"/dashboard/actors/{actor_id}")  # the actor's own page
+    browser.find_element(By.ID, "nav-actors-link").click()
+    row = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f'#actors tr[data-actor-id="{actor_id}"] a'), 20,
+                   what="the actor listed")
+    row[0].click()  # and back to its page, from the list
+    wait_for(lambda: browser.current_url.endswith(f"/dashboard/actors/{actor_id}"), 10, what="the actor page")
 
     _type(browser, "message", "hello from the browser")
     _type(browser, "message-env", f"_abaco_test_sleep={SLOW_SLEEP}")
@@ -118,11 +124,16 @@ def test_register_send_and_follow_logs_from_the_page(api: Api, browser: WebDrive
     assert _text(browser, "logs-state") == "final"
     assert api.ok("GET", f"/actors/{actor_id}/executions/{execution_id}")["status"] == "COMPLETE"
 
-    rows = browser.find_elements(By.CSS_SELECTOR, f'#executions tr[data-execution-id="{execution_id}"]')
-    wait_for(lambda: "COMPLETE" in browser.find_element(
-        By.CSS_SELECTOR, f'#executions tr[data-execution-id="{execution_id}"]').text, 10, what="executions row")
-    assert rows
+    assert browser.current_url.endswith(f"/dashboard/actors/{actor_id}/executions/{execution_id}")  # its own address
+
+    browser.find_element(By.ID, "exec-actor").click()  # back to the actor's page: the execution is listed
+    wait_for(lambda: "COMPLETE" in _row_text(browser, execution_id), 20, what="the executions row")
     browser.save_screenshot(str(tmp_path / "dashboard.png"))
+
+
+def _row_text(driver: WebDriver, execution_id: str) -> str:
+    rows = driver.find_elements(By.CSS_SELECTOR, f'#executions tr[data-execution-id="{execution_id}"]')
+    return rows[0].text if rows else ""
 
 
 def test_page_shows_the_api_error_message(api: Api, browser: WebDriver) -> None:

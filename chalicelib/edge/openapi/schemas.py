@@ -91,6 +91,11 @@ SCHEMAS: dict[str, Any] = {
                         "duties": {"type": "array", "items": {"type": "object"}}}),
     "AdminExecutions": _obj({"summary": {"type": "object", "additionalProperties": INT},
                              "actors": {"type": "array", "items": {"type": "object"}}}),
+    "ActorStats": _obj({"window": {"type": "object"}, "inbox_depth": INT, "summary": {"type": "object"},
+                        "series": {"type": "array", "items": {"type": "object"}}}),
+    "AdminOverview": _obj({"window": {"type": "object"}, "hosts": {"type": "array", "items": {"type": "object"}},
+                           "pools": {"type": "array", "items": {"type": "object"}}, "summary": {"type": "object"},
+                           "series": {"type": "array", "items": {"type": "object"}}}),
 }
 
 SEARCH_PARAMETERS: list[dict[str, Any]] = [
@@ -105,6 +110,11 @@ SEARCH_PARAMETERS: list[dict[str, Any]] = [
     {"name": "limit", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 0, "default": 100},
      "description": f"values above {MAX_PAGE_LIMIT} count as {MAX_PAGE_LIMIT}"},
+]
+
+WINDOW_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "window", "in": "query", "required": False, "schema": {"type": "string", "enum": ["hour", "day"]},
+     "description": "the time covered: the last hour in minutes (default) or the last day in half hours"},
 ]
 
 MESSAGE_ENV_PARAMETERS: list[dict[str, Any]] = [
