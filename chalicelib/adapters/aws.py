@@ -29,6 +29,10 @@ _SHORT_CONFIG = Config(
     max_pool_connections=64,
 )
 _LONG_POLLING = {"sqs"}
+# S3: Signature Version 4 for presigned URLs too (botocore may still presign with SigV2, which newer regions
+# refuse), and path-style addressing against an emulator (no bucket.host DNS names on 127.0.0.1).
+_S3_CONFIG = Config(signature_version="s3v4")
+_S3_EMULATOR_CONFIG = Config(signature_version="s3v4", s3={"addressing_style": "path"})
 
 
 def client(service: str, settings: Settings) -> Any:
@@ -42,6 +46,8 @@ def client(service: str, settings: Settings) -> Any:
 
 def _make(service: str, settings: Settings) -> Any:
     config = _CLIENT_CONFIG if service in _LONG_POLLING else _SHORT_CONFIG
+    if service == "s3":
+        config = config.merge(_S3_EMULATOR_CONFIG if settings.aws_endpoint_url else _S3_CONFIG)
     kwargs: dict[str, Any] = {"region_name": settings.aws_region, "config": config}
     if settings.aws_endpoint_url:
         kwargs["endpoint_url"] = settings.aws_endpoint_url

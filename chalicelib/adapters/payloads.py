@@ -7,6 +7,7 @@ verify the hash. SDK errors are translated here, once.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import secrets
@@ -42,8 +43,16 @@ class Pointer:
 
 def new_key(tenant: str, actor_id: str) -> str:
     """Random, unguessable keys under one prefix (the bucket lifecycle rule expires that prefix)."""
-    safe_tenant = re.sub(r"[^A-Za-z0-9_-]", "-", tenant)
-    return f"{resources.PAYLOAD_KEY_PREFIX}{safe_tenant}/{actor_id}/{secrets.token_hex(16)}"
+    return f"{resources.PAYLOAD_KEY_PREFIX}{_safe(tenant)}/{actor_id}/{secrets.token_hex(16)}"
+
+
+def upload_key(tenant: str, actor_id: str, upload_id: str) -> str:
+    """Where a client uploads a large message for this actor (under the same expiring prefix)."""
+    return f"{resources.PAYLOAD_KEY_PREFIX}uploads/{_safe(tenant)}/{actor_id}/{upload_id}"
+
+
+def _safe(tenant: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", tenant)
 
 
 class PayloadStore:
@@ -99,6 +108,30 @@ class PayloadStore:
             self._call("delete_object", Bucket=self.bucket, Key=key)
         except NotFound:
             pass
+
+    def presign_put(self, key: str, size: int, sha256: str, expires: int) -> tuple[str, dict[str, str]]:
+        """A URL that accepts one PUT of exactly ``size`` bytes whose SHA-256 is ``sha256`` (hex), for
+        ``expires`` seconds, and the headers the PUT must carry. S3 checks the length and the checksum (both
+        signed); the runner checks the hash again when it downloads the object."""
+        checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
+        url = self._s3.generate_presigned_url(
+            "put_object", ExpiresIn=expires, HttpMethod="PUT",
+            Params={"Bucket": self.bucket, "Key": key, "ContentLength": size, "ChecksumSHA256": checksum,
+                    "ContentType": "application/octet-stream"})
+        return url, {"Content-Length": str(size), "Content-Type": "application/octet-stream",
+                     "x-amz-checksum-sha256": checksum}
+
+    def size_of(self, key: str) -> int | None:
+        """The object's size, or None when there is no such object."""
+        try:
+            return int(self._call("head_object", Bucket=self.bucket, Key=key)["ContentLength"])
+        except NotFound:
+            return None
+
+    def move(self, source: str, target: str) -> None:
+        """Server-side copy, then delete the source (an upload is used once)."""
+        self._call("copy_object", Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source})
+        self.delete(source)
 
     def exists(self, key: str) -> bool:
         try:

@@ -27,6 +27,7 @@ DEFAULT_HOST_HEARTBEAT = 5.0  # runner host record heartbeat
 # A duty's lease (at least; three passes when that is longer), renewed when a third of it has passed: a host
 # that dies without releasing its leases hands its duties over within about 1.3 leases.
 DEFAULT_DUTY_LEASE_SECONDS = 30.0
+DEFAULT_UPLOAD_URL_SECONDS = 900  # a presigned upload URL for a large message stays valid 15 minutes
 DEFAULT_MAX_CONTENT_LENGTH = 500_000_000  # Abaco web.max_content_length: 500 MB per message body
 DEFAULT_SYNC_TIMEOUT = 25.0  # seconds a synchronous message waits; below API Gateway's 29 s limit
 DEFAULT_RESULTS_EX = 3_600  # seconds a result stays poppable (Abaco's docs: 60 min; its code: 20 min)
@@ -102,6 +103,7 @@ class Settings(BaseSettings):
     tenant_log_ex: dict[str, int] = Field(default_factory=dict)
     tenant_log_ex_limit: dict[str, int] = Field(default_factory=dict)
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
+    upload_url_seconds: int = Field(default=DEFAULT_UPLOAD_URL_SECONDS, ge=60, le=43_200)
     sync_timeout: float = DEFAULT_SYNC_TIMEOUT
     results_ex: int = DEFAULT_RESULTS_EX
 

@@ -6,11 +6,12 @@ permissions, configs) and search live in ``sharing.py``; waiting and log followi
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from abaco_sdk import uploads
+from abaco_sdk.errors import ApiError
 from abaco_sdk.models import Actor, Execution, ExecutionsSummary, Logs, Record, SentMessage, Worker, wrap
 from abaco_sdk.paths import seg
 from abaco_sdk.sharing import SharingMixin
@@ -89,21 +90,40 @@ class ActorsApi(SharingMixin, WaitingMixin):
                             request_body: bytes | None = None, environment: Mapping[str, Any] | None = None,
                             synchronous: bool = False) -> Any:
         """Send bytes, a binary file object or the file at a path; the container reads it from
-        ``/_abaco_binary_data`` (``get_binary_message()``). Files are streamed, not read into memory."""
+        ``/_abaco_binary_data`` (``get_binary_message()``). Files are streamed, not read into memory. A body
+        over ``uploads.DIRECT_MAX_BYTES`` goes through a presigned S3 upload (API Gateway refuses large bodies)."""
         payload = request_body if message is None else message
+        if payload is None:
+            raise ValueError("send_binary_message needs bytes, a file object or a path")
         params = _env_params(environment, synchronous)
         path = f"/actors/{seg(actor_id)}/messages"
-        if isinstance(payload, (str, Path)):
-            with open(payload, "rb") as handle:
-                headers = {"Content-Type": BINARY, "Content-Length": str(os.fstat(handle.fileno()).st_size),
-                           **(ACCEPT_BINARY if synchronous else {})}
-                reply = self._call("POST", path, data=handle, params=params, headers=headers)
-        else:
-            if payload is None:
-                raise ValueError("send_binary_message needs bytes, a file object or a path")
-            reply = self._call("POST", path, data=payload, params=params,
-                               headers={"Content-Type": BINARY, **(ACCEPT_BINARY if synchronous else {})})
+        accept = ACCEPT_BINARY if synchronous else {}
+        body = uploads.Body(payload)
+        if body.size > uploads.direct_limit():
+            upload_id = self._upload(actor_id, body)
+            if upload_id is not None:
+                reply = self._call("POST", path, params=params, headers={uploads.UPLOAD_HEADER: upload_id, **accept})
+                return _sync_body(reply) if synchronous else wrap(reply.result, SentMessage)
+        data = body.open()
+        try:
+            reply = self._call("POST", path, data=data, params=params,
+                               headers={"Content-Type": BINARY, "Content-Length": str(body.size), **accept})
+        finally:
+            if hasattr(data, "close"):
+                data.close()
         return _sync_body(reply) if synchronous else wrap(reply.result, SentMessage)
+
+    def _upload(self, actor_id: str, body: uploads.Body) -> str | None:
+        """Upload through S3; None when the server has no upload route (then the body is posted directly)."""
+        try:
+            ticket = self._result("POST", f"/actors/{seg(actor_id)}/messages/uploads",
+                                  json_body={"size": body.size, "sha256": body.sha256})
+        except ApiError as exc:
+            if exc.status_code in (404, 405):
+                return None
+            raise
+        uploads.put(dict(ticket), body, self.transport.session)
+        return str(ticket["upload_id"])
 
     def get_messages(self, actor_id: str) -> Record:
         """``{messages: <pending count>}``."""

@@ -228,6 +228,8 @@ INPUTS: dict[str, Any] = {
     "WorkersInput": _obj({"num": integer(1)}),
     "ExecutionInput": _obj({name: integer(0, optional=False) for name in ("runtime", "cpu", "io")},
                            ("runtime", "cpu", "io")),
+    "MessageUploadInput": _obj({"size": integer(1, optional=False),
+                                "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}}, ("size", "sha256")),
     "StateInput": {"description": "any JSON value but an empty or false one",
                    "not": {"enum": [None, False, 0, "", {}, []]}},
 }

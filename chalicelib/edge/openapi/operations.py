@@ -37,6 +37,8 @@ OPERATIONS: tuple[Op, ...] = (
     Op("PUT", ACTOR, "updateActor", "Replace an actor's description (absent fields take defaults)", A, "Actor",
        body="ActorUpdate"),
     Op("DELETE", ACTOR, "deleteActor", "Delete an actor, its inbox, workers and logs", A),
+    Op("POST", ACTOR + "/messages/uploads", "requestMessageUpload", "A presigned S3 upload URL for a large binary "
+       "message (then POST the message with the X-Abaco-Upload header)", A, "MessageUpload", body="MessageUploadInput"),
     Op("GET", ACTOR + "/messages", "getMessageCount", "Number of pending messages", A, "MessageCount"),
     Op("POST", ACTOR + "/messages", "sendMessage", "Send a message (form, JSON, text or binary)", A,
        "MessageSent", body="MessageInput", query=("message_env",)),

@@ -93,6 +93,8 @@ SCHEMAS: dict[str, Any] = {
                              "actors": {"type": "array", "items": {"type": "object"}}}),
     "ActorStats": _obj({"window": {"type": "object"}, "inbox_depth": INT, "summary": {"type": "object"},
                         "series": {"type": "array", "items": {"type": "object"}}}),
+    "MessageUpload": _obj({"upload_id": STR, "url": STR, "method": STR, "headers": {"type": "object"},
+                           "expires_in": INT, "max_bytes": INT, "message_header": STR}),
     "AdminOverview": _obj({"window": {"type": "object"}, "hosts": {"type": "array", "items": {"type": "object"}},
                            "pools": {"type": "array", "items": {"type": "object"}}, "summary": {"type": "object"},
                            "series": {"type": "array", "items": {"type": "object"}}}),
