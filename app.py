@@ -1,8 +1,11 @@
 """The Abaco REST API (Abaco v2 paths and envelope): the Chalice app and its blueprints."""
 from __future__ import annotations
 
+from typing import Any
+
 from chalice import Chalice
 
+from chalicelib.adapters import tracing
 from chalicelib.api import (
     actors,
     admin,
@@ -21,8 +24,21 @@ from chalicelib.api import (
     state,
     workers,
 )
+from chalicelib.wiring.backend import get_backend
 
 app = Chalice(app_name="abaco")
+
+
+@app.middleware("http")
+def trace_request(event: Any, get_response: Any) -> Any:
+    """One X-Ray segment per request when ``ABACO_TRACING`` is on (chalicelib/adapters/tracing.py)."""
+    if not tracing.configure(get_backend().settings, "abaco-api"):
+        return get_response(event)
+    with tracing.segment("abaco-api", event.headers.get("x-amzn-trace-id")) as opened:
+        response = get_response(event)
+        path = event.context.get("path") or event.path  # the request's own path; event.path is the route's
+        tracing.http_meta(opened, event.method, path, response.status_code)
+        return response
 app.api.binary_types.append("application/octet-stream")
 
 for blueprint in (actors.bp, messages.bp, executions.bp, state.bp, workers.bp, hosts.bp, aliases.bp, configs.bp,

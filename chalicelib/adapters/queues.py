@@ -26,6 +26,7 @@ class Received:
     receipt: str
     receive_count: int
     message_id: str
+    trace_header: str | None = None  # the X-Ray trace of the request that sent it (AWSTraceHeader)
 
 
 class Queues:
@@ -73,9 +74,13 @@ class Queues:
     def inbox_url(self, tenant: str, actor_id: str) -> str:
         return self._url(resources.inbox_name(self._settings.resource_prefix, tenant, actor_id))
 
-    def send_inbox(self, message: InboxMessage) -> str:
+    def send_inbox(self, message: InboxMessage, trace_header: str | None = None) -> str:
+        """``trace_header``: the X-Ray trace the runner continues, as SQS's own AWSTraceHeader attribute."""
         url = self.inbox_url(message.tenant, message.actor_id)
-        return self._call("send_message", QueueUrl=url, MessageBody=message.encode())["MessageId"]
+        extra: dict[str, Any] = {}
+        if trace_header:
+            extra["MessageSystemAttributes"] = {"AWSTraceHeader": {"StringValue": trace_header, "DataType": "String"}}
+        return self._call("send_message", QueueUrl=url, MessageBody=message.encode(), **extra)["MessageId"]
 
     def inbox_depth(self, tenant: str, actor_id: str) -> int:
         attrs = self._call("get_queue_attributes", QueueUrl=self.inbox_url(tenant, actor_id),
@@ -115,12 +120,13 @@ class Queues:
                 visibility: int | None = None) -> list[Received]:
         kwargs: dict[str, Any] = {"QueueUrl": url, "MaxNumberOfMessages": max_messages,
                                   "WaitTimeSeconds": wait_seconds,
-                                  "MessageSystemAttributeNames": ["ApproximateReceiveCount"]}
+                                  "MessageSystemAttributeNames": ["ApproximateReceiveCount", "AWSTraceHeader"]}
         if visibility is not None:
             kwargs["VisibilityTimeout"] = visibility
         messages = self._call("receive_message", **kwargs).get("Messages", [])
         return [Received(m["Body"], m["ReceiptHandle"],
-                         int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)), m["MessageId"])
+                         int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)), m["MessageId"],
+                         m.get("Attributes", {}).get("AWSTraceHeader"))
                 for m in messages]
 
     def delete(self, url: str, receipt: str) -> None:

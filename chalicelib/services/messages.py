@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.adapters import payloads
+from chalicelib.adapters import payloads, tracing
 from chalicelib.adapters.payloads import Pointer
 from chalicelib.domain import clock, ids
 from chalicelib.domain.errors import BadRequest, Conflict
@@ -128,7 +128,7 @@ def submit(backend: Backend, actor: Actor, executor: str, parsed: ParsedMessage,
     side by side: one round trip less on every message. Both finish before this returns, and an error in
     either reaches the caller, as before."""
     execution, message = record(backend, actor, executor, parsed, env)
-    backend.queues.send_inbox(message)
+    backend.queues.send_inbox(message, tracing.current_header())
     marked = fanout.beside(mark_sent, backend, execution)
     try:
         worker_service.ensure_worker(backend, actor, wake=True)

@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     tenant_log_ex: dict[str, int] = Field(default_factory=dict)
     tenant_log_ex_limit: dict[str, int] = Field(default_factory=dict)
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
+    tracing: bool = False  # X-Ray segments from the API and the runners (chalicelib/adapters/tracing.py)
+    tracing_sample_all: bool = False  # record every request instead of the SDK's sampling rules
     upload_url_seconds: int = Field(default=DEFAULT_UPLOAD_URL_SECONDS, ge=60, le=43_200)
     sync_timeout: float = DEFAULT_SYNC_TIMEOUT
     results_ex: int = DEFAULT_RESULTS_EX

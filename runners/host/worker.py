@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 
+from chalicelib.adapters import tracing
 from chalicelib.adapters.queues import Queues, Received
 from chalicelib.domain.errors import AbacoError, NotFound, Unavailable
 from chalicelib.domain.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus, utcnow
@@ -308,7 +309,8 @@ class WorkerThread(threading.Thread):
     def _busy(self, worker: Worker, runner: ExecutionRunner, received: Received, actor: Actor) -> None:
         self.backend.workers.update(worker, {"status": WorkerStatus.BUSY.value})
         try:
-            runner.handle(received, actor)
+            with tracing.segment("abaco-runner", received.trace_header, tenant=actor.tenant, actor_id=actor.id):
+                runner.handle(received, actor)
         finally:
             self.backend.workers.update(worker, {"status": WorkerStatus.READY.value,
                                                  "last_execution_time": utcnow()},
