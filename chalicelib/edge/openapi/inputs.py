@@ -212,7 +212,14 @@ def _nonce(levels: tuple[Level, ...]) -> dict[str, Any]:
         {"type": "integer", "minimum": -1, "maximum": nonces.MAX_USES, "not": {"enum": [0]}},
         {"type": "string", "pattern": r"^\s*(-0*1|\+?0*([1-9][0-9]{0,8}|1000000000))\s*$"},
         {"type": "string", "enum": [""]}]}
-    return _obj({"level": level(*levels), "max_uses": uses, "description": text(nonces.MAX_DESCRIPTION)})
+    assert nonces.MAX_TTL == 10 ** 9 - 1, "the pattern below spells the limit"
+    ttl = {"description": f"seconds the nonce stays usable, 1 to {nonces.MAX_TTL}; absent: no expiry",
+           "nullable": True, "oneOf": [
+               {"type": "integer", "minimum": 1, "maximum": nonces.MAX_TTL},
+               {"type": "string", "pattern": r"^\s*\+?0*[1-9][0-9]{0,8}\s*$"},
+               {"type": "string", "enum": [""]}]}
+    return _obj({"level": level(*levels), "max_uses": uses, "ttl": ttl,
+                 "description": text(nonces.MAX_DESCRIPTION)})
 
 
 INPUTS: dict[str, Any] = {
