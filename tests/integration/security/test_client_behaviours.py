@@ -13,8 +13,14 @@ import boto3
 import pytest
 import requests
 
+from chalicelib.adapters.storage.nonces import Expired, target
+from chalicelib.domain.access import Kind
+from chalicelib.services import nonces
+from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.settings import Settings
 from local.launcher import Stack
 from tests.conftest import wait_for
+from tests.integration.security.conftest import TENANT_A
 
 
 def _anonymous(stack: Stack, method: str, path: str, nonce: str, **kwargs: Any) -> requests.Response:
@@ -116,6 +122,20 @@ def test_a_nonce_with_a_ttl_is_refused_once_it_expires(jwt_stack: Stack, shared:
     assert brief["handle"] not in handles and lasting["handle"] in handles
     _message(owner.call("GET", f"/actors/{actor}/nonces/{brief['handle']}"), 404)
     assert _anonymous(jwt_stack, "GET", f"/actors/{actor}", lasting["id"]).status_code == 200
+
+
+def test_the_redeeming_write_itself_refuses_an_expired_nonce(jwt_stack: Stack, shared: dict[str, Any]) -> None:
+    """The expiry is in the one conditional update that counts a use, so a use checked just before the
+    expiry cannot be counted after it (the race the service's read-then-write would leave open)."""
+    owner, actor = shared["owner"], shared["actor"]
+    created = owner.ok("POST", f"/actors/{actor}/nonces", json={"level": "READ", "ttl": 60, "max_uses": 5})
+    store = Backend.from_settings(Settings(AWS_ENDPOINT_URL=jwt_stack.env["AWS_ENDPOINT_URL"],
+                                           resource_prefix=jwt_stack.env["ABACO_RESOURCE_PREFIX"])).nonces
+    key, digest = target(Kind.ACTOR, TENANT_A, actor), nonces.hash_secret(created["id"])
+    with pytest.raises(Expired):
+        store.redeem(key, created["handle"], digest, now=10 ** 10)
+    used = store.redeem(key, created["handle"], digest, now=0)
+    assert (used.current_uses, used.remaining_uses) == (1, 4)
 
 
 @pytest.mark.parametrize("ttl", [0, -5, "soon", 10 ** 9, 2.5])
