@@ -4,7 +4,9 @@
   uuid1 timestamp).
 * Abaco clients find a nonce's id by listing the nonces, so the id is listable, but only by callers who
   manage the object (UPDATE on the actor; for an alias nonce, on the alias and its actor): Abaco showed it
-  to READ, which let a reader redeem an EXECUTE nonce. Others see the nonce with ``id`` null.
+  to READ, which let a reader redeem an EXECUTE nonce. Others see the nonce with ``id`` null. (Reliability
+  plan §4.3 kept only a hash and showed the id once; showing ids to UPDATE alone keeps its point, that a
+  listing never turns READ into a higher level, and lets Abaco's clients work.)
 * At rest the secret is encrypted by the secrets backend (``chalicelib/adapters/crypto.py``: Fernet, or KMS
   envelopes bound to the tenant and the nonce), never stored in clear. The storage key (``handle``) is the
   first 128 bits of its SHA-256: a redemption stays one read, and nonces stored before encryption keep
