@@ -13,8 +13,9 @@ import boto3
 import pytest
 import requests
 
-from chalicelib.adapters.storage.nonces import Expired, target
+from chalicelib.adapters.storage.nonces import Expired, NonceStore, target
 from chalicelib.domain.access import Kind
+from chalicelib.domain.models import Nonce
 from chalicelib.services import nonces
 from chalicelib.wiring.backend import Backend
 from chalicelib.wiring.settings import Settings
@@ -50,6 +51,12 @@ def _table_dump(stack: Stack, logical: str) -> str:
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     name = f"{stack.env['ABACO_RESOURCE_PREFIX']}-{logical}"
     return "\n".join(str(page["Items"]) for page in ddb.get_paginator("scan").paginate(TableName=name))
+
+
+def _store(stack: Stack) -> NonceStore:
+    """The stack's nonces table, directly."""
+    return Backend.from_settings(Settings(AWS_ENDPOINT_URL=stack.env["AWS_ENDPOINT_URL"],
+                                          resource_prefix=stack.env["ABACO_RESOURCE_PREFIX"])).nonces
 
 
 def test_the_owner_and_managers_list_usable_nonce_ids(jwt_stack: Stack, shared: dict[str, Any],
@@ -129,13 +136,26 @@ def test_the_redeeming_write_itself_refuses_an_expired_nonce(jwt_stack: Stack, s
     expiry cannot be counted after it (the race the service's read-then-write would leave open)."""
     owner, actor = shared["owner"], shared["actor"]
     created = owner.ok("POST", f"/actors/{actor}/nonces", json={"level": "READ", "ttl": 60, "max_uses": 5})
-    store = Backend.from_settings(Settings(AWS_ENDPOINT_URL=jwt_stack.env["AWS_ENDPOINT_URL"],
-                                           resource_prefix=jwt_stack.env["ABACO_RESOURCE_PREFIX"])).nonces
+    store = _store(jwt_stack)
     key, digest = target(Kind.ACTOR, TENANT_A, actor), nonces.hash_secret(created["id"])
     with pytest.raises(Expired):
         store.redeem(key, created["handle"], digest, now=10 ** 10)
     used = store.redeem(key, created["handle"], digest, now=0)
     assert (used.current_uses, used.remaining_uses) == (1, 4)
+
+
+def test_a_nonce_stored_before_encryption_still_redeems(jwt_stack: Stack, shared: dict[str, Any]) -> None:
+    """An item as the hash-only code wrote it (no ciphertext): one lookup by its handle still redeems it;
+    its id, never stored, is listed as null even to the owner."""
+    owner, actor = shared["owner"], shared["actor"]
+    secret = f"{TENANT_A}_{secrets.token_hex(32)}"
+    old = Nonce(tenant=TENANT_A, handle=nonces.handle_of(secret), secret_hash=nonces.hash_secret(secret),
+                actor_id=actor, owner="nadia", roles=["user"], level="READ")
+    _store(jwt_stack).create(target(Kind.ACTOR, TENANT_A, actor), old)
+    response = _anonymous(jwt_stack, "GET", f"/actors/{actor}", secret)
+    assert response.status_code == 200 and response.json()["result"]["id"] == actor
+    listed = {n["handle"]: n for n in owner.ok("GET", f"/actors/{actor}/nonces")}
+    assert listed[old.handle]["id"] is None and listed[old.handle]["current_uses"] == 1
 
 
 @pytest.mark.parametrize("ttl", [0, -5, "soon", 10 ** 9, 2.5])
