@@ -161,7 +161,9 @@ def actor_input(pools: list[str], update: bool = False) -> dict[str, Any]:
         "token": {**BOOLISH, "nullable": True, "description": "null: the instance default"},
         "hints": {"oneOf": [{"type": "array", "maxItems": actor_fields.MAX_HINTS,
                                                "items": {"oneOf": [_HINT, {"type": "number"}]}},
-                                              {"type": "string", "pattern": r"^[^\[\]\"'{}]*$"}]},
+                                              {"type": "string", "pattern": r"^[^\[\]\"'{}]*$"}],
+                  "description": "tags; `sync` keeps a worker warm, `execution_started_events` also sends "
+                                 "EXECUTION_STARTED events to the link and webhook"},
         "max_workers": integer(1, "stateless actors only"), "mem_limit": _OPTIONAL_MEMORY,
         "max_cpus": {**integer(actor_fields.MIN_NANO_CPUS), "description": "nanoCPUs, at least 0.01 CPU"},
         "use_container_uid": BOOLISH, "run_as_executor": FALSE_ONLY,
