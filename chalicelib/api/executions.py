@@ -57,7 +57,7 @@ def get_logs(request: Any, actor_id: str, execution_id: str) -> Ok:
     return Ok(executions.logs(backend, actor, execution_id), "Logs retrieved successfully.")
 
 
-@needs(Level.READ)
+@needs(Level.EXECUTE)  # a GET that removes the result: reading one is consuming it, as a message is sending
 def get_result(request: Any, actor_id: str, execution_id: str) -> Raw:
     backend, _, actor = actor_in_path(request, actor_id)
     return Raw(executions.pop_result(backend, actor, execution_id), "application/octet-stream")

@@ -16,7 +16,7 @@ bp = Blueprint(__name__)
 @needs(Level.READ)
 def list_actor_nonces(request: Any, actor_id: str) -> Ok:
     backend, caller, actor = actor_in_path(request, actor_id)
-    return Ok(nonces.list_for(backend, caller, Kind.ACTOR, actor.id), "Actor nonces retrieved successfully.")
+    return Ok(nonces.list_for(backend, caller, Kind.ACTOR, actor.id, actor), "Actor nonces retrieved successfully.")
 
 
 @needs(Level.UPDATE)
@@ -29,7 +29,8 @@ def create_actor_nonce(request: Any, actor_id: str) -> Ok:
 @needs(Level.READ)
 def get_actor_nonce(request: Any, actor_id: str, nonce_id: str) -> Ok:
     backend, caller, actor = actor_in_path(request, actor_id)
-    return Ok(nonces.get(backend, caller, Kind.ACTOR, actor.id, nonce_id), "Actor nonce retrieved successfully.")
+    return Ok(nonces.get(backend, caller, Kind.ACTOR, actor.id, nonce_id, actor),
+              "Actor nonce retrieved successfully.")
 
 
 @needs(Level.UPDATE)
@@ -40,16 +41,18 @@ def delete_actor_nonce(request: Any, actor_id: str, nonce_id: str) -> Ok:
 
 
 def _alias_actor(request: Any, alias: str, level: Level) -> tuple[Any, Any, Any]:
-    """Alias nonce routes need ``level`` on the alias (the guard checked it) and on its actor."""
+    """Alias nonce routes need ``level`` on the alias (the guard checked it) and on its actor (Abaco's
+    message when the actor's is missing)."""
     backend, caller, actor = actor_in_path(request, alias)
-    permissions.require(backend, caller, Kind.ACTOR, actor.id, level)
+    if not permissions.owns(caller, actor):
+        permissions.require(backend, caller, Kind.ACTOR, actor.id, level, message=permissions.ALIAS_AND_ACTOR)
     return backend, caller, actor
 
 
 @needs(Level.READ, Scope.ALIAS)
 def list_alias_nonces(request: Any, alias: str) -> Ok:
-    backend, caller, _ = _alias_actor(request, alias, Level.READ)
-    return Ok(nonces.list_for(backend, caller, Kind.ALIAS, alias), "Alias nonces retrieved successfully.")
+    backend, caller, actor = _alias_actor(request, alias, Level.READ)
+    return Ok(nonces.list_for(backend, caller, Kind.ALIAS, alias, actor), "Alias nonces retrieved successfully.")
 
 
 @needs(Level.UPDATE, Scope.ALIAS)
@@ -61,8 +64,8 @@ def create_alias_nonce(request: Any, alias: str) -> Ok:
 
 @needs(Level.READ, Scope.ALIAS)
 def get_alias_nonce(request: Any, alias: str, nonce_id: str) -> Ok:
-    backend, caller, _ = _alias_actor(request, alias, Level.READ)
-    return Ok(nonces.get(backend, caller, Kind.ALIAS, alias, nonce_id), "Alias nonce retrieved successfully.")
+    backend, caller, actor = _alias_actor(request, alias, Level.READ)
+    return Ok(nonces.get(backend, caller, Kind.ALIAS, alias, nonce_id, actor), "Alias nonce retrieved successfully.")
 
 
 @needs(Level.UPDATE, Scope.ALIAS)

@@ -259,13 +259,17 @@ class ActorConfig(_Model):
 class Nonce(_Model):
     """A bearer credential for one actor or alias at one level (reference §1.9).
 
-    ``handle`` identifies it in lists and URLs; the secret (``id`` at creation) is never stored, only
-    its SHA-256, so neither a READ user listing nonces nor a database reader can use one.
+    ``handle`` identifies it in lists and URLs and is the storage key (the first 128 bits of the secret's
+    SHA-256, so a redemption is one read). The secret (``id``) is stored only encrypted by the secrets
+    backend (``secret_cipher``), for the callers who manage the actor; nonces stored before that have
+    none and show their secret to nobody. ``expires_at`` (epoch seconds, the table's TTL) is optional.
     """
 
     tenant: str
     handle: str
     secret_hash: str
+    secret_cipher: str | None = None
+    expires_at: int | None = None
     actor_id: str | None = None
     alias: str | None = None
     owner: str

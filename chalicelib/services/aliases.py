@@ -25,6 +25,11 @@ FORBIDDEN_CHARS = ("\\", " ", '"', ":", "/", "?", "#", "[", "]", "@", "!", "$", 
                    "+", ",", ";", "=")
 MAX_ALIAS_LENGTH = 128
 _FORBIDDEN_LIST = "['" + "', '".join(FORBIDDEN_CHARS) + "']"
+# Abaco's refusals when the caller lacks UPDATE on the actor an alias is to name (its AliasesResource.post and
+# AliasResource.put); clients and Abaco's functional tests match on them.
+CREATE_REFUSED = "Not authorized -- you do not have access to {actor_id}."
+REPOINT_REFUSED = ("Not authorized -- you do not have UPDATE access to the actor you want to associate with "
+                   "this alias.")
 
 
 def validate_name(alias: str) -> None:
@@ -54,13 +59,14 @@ def resolve(backend: Backend, tenant: str, identifier: str) -> str:
     return alias.actor_id
 
 
-def _target(backend: Backend, caller: Caller, body: dict[str, Any]) -> str:
+def _target(backend: Backend, caller: Caller, body: dict[str, Any], refused: str) -> str:
     actor_id = inputs.as_str(body.get("actor_id"), "actor_id", PREFIX).strip()
     if not actor_id:
         raise BadRequest(f"{PREFIX}. Missing required field: actor_id")
     if backend.actors.find(caller.tenant, actor_id) is None:
         raise NotFound(f"No actor found with id: {actor_id}.")
-    permission_service.require(backend, caller, Kind.ACTOR, actor_id, Level.UPDATE)
+    permission_service.require(backend, caller, Kind.ACTOR, actor_id, Level.UPDATE,
+                               message=refused.format(actor_id=actor_id))
     return actor_id
 
 
@@ -71,7 +77,7 @@ def create(backend: Backend, caller: Caller, body: dict[str, Any]) -> Alias:
         raise BadRequest(f"{PREFIX}. An alias is at most {MAX_ALIAS_LENGTH} printable characters.")
     name = raw.strip()
     validate_name(name)
-    actor_id = _target(backend, caller, body)
+    actor_id = _target(backend, caller, body, CREATE_REFUSED)
     alias = Alias(tenant=caller.tenant, alias=name, actor_id=actor_id, owner=caller.username,
                   api_server=backend.settings.api_server)
     backend.aliases.create(alias)
@@ -96,7 +102,7 @@ def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) ->
     if given not in (None, "", name):
         raise BadRequest("Invalid alias update description. The alias itself cannot be updated in a PUT "
                          "request.")
-    return backend.aliases.repoint(current, _target(backend, caller, body))
+    return backend.aliases.repoint(current, _target(backend, caller, body, REPOINT_REFUSED))
 
 
 def delete(backend: Backend, caller: Caller, name: str) -> None:

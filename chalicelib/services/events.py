@@ -1,7 +1,10 @@
 """Actor and execution events (reference §4.8), published to the events queue when the actor has a
 ``link`` or a ``webhook``; the events duty on the runner hosts delivers them.
 
-Abaco declared ``EXECUTION_STARTED`` but never emitted it; we do, right after the container starts.
+A link or webhook receives what Abaco sent: ``ACTOR_READY``, ``ACTOR_ERROR`` and ``EXECUTION_COMPLETE``.
+Abaco declared ``EXECUTION_STARTED`` but never emitted it, so an existing link target (an event processor
+written for Abaco) would take one as an unexpected message: it is opt-in, per actor, with the hint
+``execution_started_events`` (``EXECUTION_STARTED_HINT``), and then sent right after the container starts.
 Publishing never fails the caller: an event that cannot be queued is logged and dropped, as Abaco's
 events were best effort too.
 """
@@ -18,6 +21,7 @@ from chalicelib.domain.models import Actor, ActorStatus, Execution
 from chalicelib.domain.queue_messages import EventMessage
 
 LOG = logging.getLogger("abaco.events")
+EXECUTION_STARTED_HINT = "execution_started_events"  # the actor hint that opts in to EXECUTION_STARTED
 
 
 class EventType(enum.StrEnum):
@@ -50,9 +54,17 @@ def execution_event(actor: Actor, execution: Execution, event_type: EventType) -
             "exit_code": execution.exit_code}
 
 
-def publish(queues: Queues, actor: Actor, event: dict[str, Any]) -> bool:
-    """Queue the event when the actor has somewhere to send it; True when it was queued."""
+def wanted(actor: Actor, event_type: str) -> bool:
+    """Whether the actor's link and webhook get events of this type: every type Abaco sent, and
+    ``EXECUTION_STARTED`` only with the opt-in hint."""
     if not (actor.link or actor.webhook):
+        return False
+    return event_type != EventType.EXECUTION_STARTED or EXECUTION_STARTED_HINT in actor.hints
+
+
+def publish(queues: Queues, actor: Actor, event: dict[str, Any]) -> bool:
+    """Queue the event when the actor has somewhere to send it and wants its type; True when it was queued."""
+    if not wanted(actor, str(event.get("event_type"))):
         return False
     message = EventMessage(tenant=actor.tenant, actor_id=actor.id, link=actor.link, webhook=actor.webhook,
                            event=event)

@@ -1,30 +1,47 @@
 """Nonces on actors and aliases (reference §1.9), without Abaco's weaknesses (reference §9, reliability plan §4.3).
 
-* The secret is ``{tenant}_{64 hex digits}``: 256 random bits (Abaco's were a uuid1 timestamp).
-* Only its SHA-256 is stored; the secret is shown once, in the response that creates it. Afterwards a
-  nonce is named by its ``handle`` (the first 128 bits of the hash), which is no credential.
+* The secret (Abaco's nonce ``id``) is ``{tenant}_{64 hex digits}``: 256 random bits (Abaco's were a
+  uuid1 timestamp).
+* Abaco clients find a nonce's id by listing the nonces, so the id is listable, but only by callers who
+  manage the object (UPDATE on the actor; for an alias nonce, on the alias and its actor): Abaco showed it
+  to READ, which let a reader redeem an EXECUTE nonce. Others see the nonce with ``id`` null. (Reliability
+  plan §4.3 kept only a hash and showed the id once; showing ids to UPDATE alone keeps its point, that a
+  listing never turns READ into a higher level, and lets Abaco's clients work.)
+* At rest the secret is encrypted by the secrets backend (``chalicelib/adapters/crypto.py``: Fernet, or KMS
+  envelopes bound to the tenant and the nonce), never stored in clear. The storage key (``handle``) is the
+  first 128 bits of its SHA-256: a redemption stays one read, and nonces stored before encryption keep
+  working (their secret is shown to nobody). A keyed hash would add nothing here: the secret has 256
+  random bits, so its unkeyed hash cannot be inverted, and a key would cost a second lookup for old nonces.
 * A request with ``?x-nonce=`` and no JWT runs as the nonce's creator with at most the ``user`` role
   (never admin or privileged, whatever the creator holds), at most at the nonce's level, on its one
   actor or alias, and only while the creator still holds that level.
-* ``max_uses`` is consumed with one conditional UpdateItem, so concurrent uses never overshoot.
+* ``max_uses`` is consumed with one conditional UpdateItem, so concurrent uses never overshoot; the same
+  write refuses a nonce whose optional expiry (``ttl`` seconds at creation, shown as ``expires_at``) passed.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
+import logging
 import re
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.adapters.storage.nonces import Exhausted, target
+from chalicelib.adapters import crypto
+from chalicelib.adapters.storage.nonces import Exhausted, Expired, target
 from chalicelib.domain import inputs
 from chalicelib.domain.access import Kind, Level
 from chalicelib.domain.errors import BadRequest, NotAuthorized, NotFound, Unauthenticated
-from chalicelib.domain.models import Nonce
+from chalicelib.domain.models import Actor, Nonce
 from chalicelib.identity.auth import TENANT_PATTERN, Caller
+from chalicelib.services import permissions
 from chalicelib.services.roles import nonce_roles
 from chalicelib.wiring.backend import Backend
+
+LOG = logging.getLogger("abaco.nonces")
 
 SECRET_BYTES = 32  # 256 bits of randomness (reliability plan §4.3: token of at least 128 bits)
 HANDLE_HEX = 32  # 128 bits of the secret's SHA-256 name a nonce in lists and URLs
@@ -34,6 +51,8 @@ PREFIX = "Invalid nonce description"
 ACTOR_LEVELS = (Level.NONE, Level.READ, Level.EXECUTE, Level.UPDATE)
 ALIAS_LEVELS = (Level.NONE, Level.READ, Level.EXECUTE)  # Abaco: alias nonces cannot carry UPDATE
 EXHAUSTED = "No remaining uses left for this nonce."
+EXPIRED = "This nonce has expired."
+MAX_TTL = 999_999_999  # seconds (about 31 years): the largest nine-digit number, as the input schema spells it
 MAX_DESCRIPTION = 4_096  # characters, as an actor's description: keeps the nonce item small
 MAX_USES = 1_000_000_000  # a finite max_uses above this is meaningless (and must fit a DynamoDB number)
 
@@ -73,13 +92,31 @@ def parse(body: dict[str, Any], kind: Kind) -> tuple[Level, int, str]:
     return level, max_uses, description
 
 
+def parse_ttl(body: dict[str, Any]) -> int | None:
+    """The optional ``ttl``: seconds the nonce stays usable, 1 to ``MAX_TTL`` (None: it never expires)."""
+    ttl = inputs.as_int(body.get("ttl"), "ttl", PREFIX)
+    if ttl is not None and not 1 <= ttl <= MAX_TTL:
+        raise BadRequest(f"{PREFIX}: ttl: must be a number of seconds from 1 to {MAX_TTL}.")
+    return ttl
+
+
+def _cipher_name(handle: str) -> str:
+    """What the ciphertext is bound to besides the tenant (KMS encryption context): this nonce. Config
+    names cannot contain ``:``, so no config secret shares it."""
+    return f"nonce:{handle}"
+
+
 def create(backend: Backend, caller: Caller, kind: Kind, name: str, actor_id: str | None,
            body: dict[str, Any]) -> dict[str, Any]:
     if caller.nonce:
         raise NotAuthorized("Not authorized -- nonces cannot be created with a nonce.")
     level, max_uses, description = parse(body, kind)
+    ttl = parse_ttl(body)
     secret = f"{caller.tenant}_{secrets.token_hex(SECRET_BYTES)}"
-    nonce = Nonce(tenant=caller.tenant, handle=handle_of(secret), secret_hash=hash_secret(secret),
+    handle = handle_of(secret)
+    sealed = crypto.cipher(backend.settings).encrypt(caller.tenant, secret, _cipher_name(handle))
+    nonce = Nonce(tenant=caller.tenant, handle=handle, secret_hash=hash_secret(secret), secret_cipher=sealed,
+                  expires_at=None if ttl is None else int(time.time()) + ttl,
                   actor_id=actor_id, alias=name if kind is Kind.ALIAS else None, owner=caller.username,
                   roles=list(nonce_roles(caller.roles)), level=level.name, max_uses=max_uses, remaining_uses=max_uses,
                   description=description, api_server=backend.settings.api_server)
@@ -87,8 +124,39 @@ def create(backend: Backend, caller: Caller, kind: Kind, name: str, actor_id: st
     return display(nonce, secret)
 
 
-def list_for(backend: Backend, caller: Caller, kind: Kind, name: str) -> list[dict[str, Any]]:
-    return [display(n) for n in backend.nonces.list(target(kind, caller.tenant, name))]
+def expired(nonce: Nonce, now: float) -> bool:
+    return nonce.expires_at is not None and nonce.expires_at <= now
+
+
+def may_see_ids(backend: Backend, caller: Caller, kind: Kind, name: str, actor: Actor) -> bool:
+    """Whether the caller manages the object, and so may see (and redeem) its nonces' secrets: UPDATE on
+    the actor, and for alias nonces on the alias too. A nonce-authorised request never sees them."""
+    if caller.nonce:
+        return False
+    if not (permissions.owns(caller, actor) or
+            permissions.level_of(backend, caller, Kind.ACTOR, actor.id) >= Level.UPDATE):
+        return False
+    return kind is Kind.ACTOR or permissions.level_of(backend, caller, Kind.ALIAS, name) >= Level.UPDATE
+
+
+def list_for(backend: Backend, caller: Caller, kind: Kind, name: str, actor: Actor) -> list[dict[str, Any]]:
+    """The object's unexpired nonces, with their ids for those who manage it (``may_see_ids``)."""
+    reveal = may_see_ids(backend, caller, kind, name, actor)
+    now = time.time()
+    return [display(n, _secret(backend, n) if reveal else None)
+            for n in backend.nonces.list(target(kind, caller.tenant, name)) if not expired(n, now)]
+
+
+def _secret(backend: Backend, nonce: Nonce) -> str | None:
+    """The nonce's secret, decrypted; None for a nonce stored before secrets were kept, or one whose key is
+    gone (logged: the operator removed a key that still protects data)."""
+    if not nonce.secret_cipher:
+        return None
+    try:
+        return crypto.cipher(backend.settings).decrypt(nonce.tenant, nonce.secret_cipher, _cipher_name(nonce.handle))
+    except crypto.DecryptionError as exc:
+        LOG.error("nonce %s of %s: its secret cannot be decrypted: %s", nonce.handle, nonce.tenant, exc)
+        return None
 
 
 def _handle(identifier: str) -> str:
@@ -99,11 +167,12 @@ def _handle(identifier: str) -> str:
     raise NotFound(f"Nonce {identifier} not found.")
 
 
-def get(backend: Backend, caller: Caller, kind: Kind, name: str, identifier: str) -> dict[str, Any]:
+def get(backend: Backend, caller: Caller, kind: Kind, name: str, identifier: str, actor: Actor) -> dict[str, Any]:
     nonce = backend.nonces.find(target(kind, caller.tenant, name), _handle(identifier))
-    if nonce is None:
+    if nonce is None or expired(nonce, time.time()):
         raise NotFound(f"Nonce {identifier} not found.")
-    return display(nonce)
+    reveal = may_see_ids(backend, caller, kind, name, actor)
+    return display(nonce, _secret(backend, nonce) if reveal else None)
 
 
 def delete(backend: Backend, caller: Caller, kind: Kind, name: str, identifier: str) -> None:
@@ -127,6 +196,8 @@ def check(backend: Backend, secret: str, kind: Kind, name: str, tenant: str, lev
         raise Unauthenticated("unknown nonce")
     if Level[nonce.level] < level:
         raise NotAuthorized("Not authorized -- this nonce does not grant the required level.")
+    if expired(nonce, time.time()):
+        raise BadRequest(EXPIRED)
     if nonce.max_uses != -1 and nonce.remaining_uses <= 0:
         raise BadRequest(EXHAUSTED)
     # Capped again here: nonces stored before the cap may still hold admin or privileged.
@@ -140,24 +211,36 @@ def redeem(backend: Backend, secret: str, kind: Kind, name: str, tenant: str, le
     caller, secret_hash = check(backend, secret, kind, name, tenant, level)
     before_use(caller)
     try:
-        backend.nonces.redeem(target(kind, tenant, name), caller.nonce or "", secret_hash)
+        backend.nonces.redeem(target(kind, tenant, name), caller.nonce or "", secret_hash, int(time.time()))
     except Exhausted as exc:
         raise BadRequest(EXHAUSTED) from exc
+    except Expired as exc:
+        raise BadRequest(EXPIRED) from exc
     except NotFound as exc:  # deleted meanwhile
         raise Unauthenticated("nonce deleted") from exc
     return caller
 
 
 def display(nonce: Nonce, secret: str | None = None) -> dict[str, Any]:
+    """Abaco's nonce fields; ``id`` is the secret when the caller may see it, else null. ``handle`` names
+    the nonce in URLs for everyone."""
     base = nonce.api_server.rstrip("/")
     owner_path = f"aliases/{nonce.alias}" if nonce.alias else nonce.actor_id
     data: dict[str, Any] = {
-        "id": secret or nonce.handle, "handle": nonce.handle, "actor_id": nonce.actor_id, "alias": nonce.alias,
+        "id": secret, "handle": nonce.handle, "actor_id": nonce.actor_id, "alias": nonce.alias,
         "owner": nonce.owner, "roles": nonce.roles, "level": nonce.level, "max_uses": nonce.max_uses,
         "remaining_uses": nonce.remaining_uses, "current_uses": nonce.current_uses,
         "description": nonce.description, "create_time": nonce.create_time,
-        "last_use_time": nonce.last_use_time or "None", "api_server": nonce.api_server,
+        "last_use_time": nonce.last_use_time or "None", "expires_at": _time(nonce.expires_at),
+        "api_server": nonce.api_server,
     }
     data["_links"] = {"self": f"{base}/actors/{owner_path}/nonces/{nonce.handle}",
                       "actor": f"{base}/actors/{nonce.actor_id}", "owner": f"{base}/profiles/v2/{nonce.owner}"}
     return data
+
+
+def _time(epoch: int | None) -> str | None:
+    """Epoch seconds as the API's other timestamps (``chalicelib.domain.models.utcnow``)."""
+    if epoch is None:
+        return None
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

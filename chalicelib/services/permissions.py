@@ -24,6 +24,8 @@ NOT_AUTHORIZED = {
     Kind.ALIAS: "Not authorized -- you do not have access to this alias.",
     Kind.CONFIG: "Not authorized -- you do not have access to this config.",
 }
+# Abaco's own messages where its clients and functional tests match on them (its controllers and auth).
+ALIAS_AND_ACTOR = "Not authorized -- you do not have access to this alias and actor."
 NOT_FOUND = {
     Kind.ACTOR: "Actor with identifier '{name}' not found",
     Kind.ALIAS: "No alias found: {name}.",
@@ -43,8 +45,9 @@ def level_of(backend: Backend, caller: Caller, kind: Kind, name: str) -> Level:
 
 
 def require(backend: Backend, caller: Caller, kind: Kind, name: str, level: Level,
-            must_exist: bool = False) -> None:
-    """Raise unless the caller holds ``level`` on the object in their own tenant.
+            must_exist: bool = False, message: str | None = None) -> None:
+    """Raise unless the caller holds ``level`` on the object in their own tenant (``message``, when given,
+    is the refusal's text instead of the kind's).
 
     An object without any grant does not exist (creation always grants the owner), so with
     ``must_exist`` that is a 404, the same answer an object of another tenant gets.
@@ -57,7 +60,7 @@ def require(backend: Backend, caller: Caller, kind: Kind, name: str, level: Leve
     if caller.is_admin:
         return
     if effective(levels, caller.username) < level:
-        raise NotAuthorized(NOT_AUTHORIZED[kind])
+        raise NotAuthorized(message or NOT_AUTHORIZED[kind])
 
 
 def owns(caller: Caller, actor: Actor) -> bool:

@@ -2,8 +2,11 @@
 
 A worker occupies a *slot* of its actor's current revision: its id is ``{actor}-r{revision}-{slot}`` and
 its record is a conditional put, so two API processes answering concurrent messages cannot start two
-workers for one slot. A stateful actor has one slot per revision (exactly one worker); a stateless one
-has ``max_workers`` slots. A rolling update uses the new revision's slots while the old workers drain.
+workers for one slot. Scaling from zero and the autoscaler give a stateful actor one slot per revision
+(exactly one worker) and a stateless one ``max_workers`` slots. An admin's explicit ``POST .../workers
+{num}`` may go beyond both, up to the platform's ``max_workers_per_actor``: Abaco let an admin give a
+stateful actor more workers too (reference §4.3). A rolling update uses the new revision's slots while
+the old workers drain.
 """
 from __future__ import annotations
 
@@ -38,15 +41,17 @@ def live_workers(backend: Backend, actor: Actor) -> list[Worker]:
 
 
 def request_worker(backend: Backend, actor: Actor, stop_existing: bool = False,
-                   taken: set[int] | None = None, yield_to_live: bool = False, wake: bool = False) -> Worker | None:
-    """Claim the first free slot (conditional put), then ask the actor's runner pool to start it (on its
-    wake queue with ``wake``: a message waits for this worker). None when every slot is taken. With
+                   taken: set[int] | None = None, yield_to_live: bool = False, wake: bool = False,
+                   slots: int | None = None) -> Worker | None:
+    """Claim the first free slot (conditional put) of ``slots`` (the actor's ``max_slots`` unless an admin
+    asked for more), then ask the actor's runner pool to start it (on its wake queue with ``wake``: a
+    message waits for this worker). None when every slot is taken. With
     ``yield_to_live``, None as soon as a slot is found taken by a live worker: someone else (the API for a
     message, the autoscaler for the backlog) just started one for the same work, and a second worker for one
     message is what the caller must avoid. Both start at the lowest free slot, so two concurrent requests
     always meet at the same slot."""
     occupied = set(taken or ())
-    for slot in range(max_slots(actor, backend.settings)):
+    for slot in range(max_slots(actor, backend.settings) if slots is None else slots):
         if slot in occupied:
             continue
         worker = Worker(tenant=actor.tenant, actor_id=actor.id, id=slot_worker_id(actor, slot),
@@ -106,18 +111,27 @@ def current_slots(backend: Backend, actor: Actor) -> set[int]:
     return {w.slot for w in backend.workers.list(actor.dbid) if w.revision == actor.revision}
 
 
+def explicit_limit(actor: Actor, settings: Settings) -> int:
+    """The most workers an admin may ask for: the actor's own slots or the platform's per-actor maximum,
+    whichever is more (so a stateful actor may have several, as in Abaco)."""
+    return max(max_slots(actor, settings), settings.max_workers_per_actor)
+
+
 def add_workers(backend: Backend, actor: Actor, num: Any) -> str:
+    """Abaco's ``POST .../workers {num}``: start workers until the actor has ``num`` (stateful or not), at
+    most ``explicit_limit``."""
     wanted = inputs.as_int(num, "num", "Invalid workers description")
     wanted = 1 if wanted is None else wanted
     if wanted < 1:
         raise BadRequest("num must be a positive integer.")
+    wanted = min(wanted, explicit_limit(actor, backend.settings))  # the message says how many were scheduled
     current = len(live_workers(backend, actor))
     if current >= wanted:
         return f"Actor {actor.id} already had {current} worker(s)."
     taken = current_slots(backend, actor)
     started = 0
     for _ in range(wanted - current):
-        worker = request_worker(backend, actor, taken=taken)
+        worker = request_worker(backend, actor, taken=taken, slots=wanted + len(taken))
         if worker is None:
             break
         taken.add(worker.slot)

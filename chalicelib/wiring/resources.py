@@ -87,8 +87,8 @@ RESULTS = TableDef("results", pk="execution_key", sk="seq", sk_type="N", ttl_att
 PERMISSIONS = TableDef("permissions", pk="object_key", sk="username",
                        indexes=(("by_principal", "principal", "object_key"),))
 # Nonces, keyed by what they unlock (``tenant#actor#id`` or ``tenant#alias#name``) and a handle derived from
-# a hash of the secret; the secret itself is never stored.
-NONCES = TableDef("nonces", pk="target", sk="handle")
+# a hash of the secret; the secret itself is stored only encrypted. A nonce with an expiry goes by TTL.
+NONCES = TableDef("nonces", pk="target", sk="handle", ttl_attribute="expires_at")
 
 # The roles each principal last presented to the API (JWTs carry roles; nothing else stores them), so a
 # runner can re-check that a privileged actor's owner still holds the privileged or admin role.

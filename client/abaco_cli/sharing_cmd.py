@@ -99,7 +99,7 @@ def aliases_delete(ctx: typer.Context, alias: AliasArg, as_json: JsonOpt = False
 
 # --- nonces -------------------------------------------------------------------------------------------
 
-NONCE_COLUMNS = ("id", "level", "max_uses", "remaining_uses", "current_uses", "description", "last_use_time")
+NONCE_COLUMNS = ("id", "handle", "level", "max_uses", "remaining_uses", "current_uses", "description", "last_use_time")
 
 
 @nonces_app.command("list")

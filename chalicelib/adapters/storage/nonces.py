@@ -1,8 +1,10 @@
 """The nonces table: PK ``target`` (``tenant#actor#id`` or ``tenant#alias#name``), SK ``handle``.
 
 Redemption is one conditional UpdateItem (reliability plan §2): the use is counted and, for a limited
-nonce, ``remaining_uses`` decremented only while it is positive; ``decrement`` (1, or 0 for unlimited
-nonces) is stored on the item so one expression serves both kinds without a read-modify-write.
+nonce, ``remaining_uses`` decremented only while it is positive and the nonce has not expired;
+``decrement`` (1, or 0 for unlimited nonces) is stored on the item so one expression serves both kinds
+without a read-modify-write. ``expires_at`` (epoch seconds) is the table's TTL attribute: DynamoDB
+deletes expired nonces eventually (emulators never), so the service filters reads on it too.
 """
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ _JSON_FIELDS = frozenset({"roles"})
 
 class Exhausted(Exception):
     """The nonce exists but has no remaining uses."""
+
+
+class Expired(Exception):
+    """The nonce exists but its expiry has passed."""
 
 
 def target(kind: Kind, tenant: str, name: str) -> str:
@@ -66,17 +72,22 @@ class NonceStore:
         for item in self._table.query(target_key):
             self._table.delete(_key(target_key, item["handle"]["S"]))
 
-    def redeem(self, target_key: str, handle: str, secret_hash: str) -> Nonce:
-        """Count one use atomically; ``Exhausted`` when none is left, ``NotFound`` when it is gone."""
+    def redeem(self, target_key: str, handle: str, secret_hash: str, now: int) -> Nonce:
+        """Count one use atomically; ``Exhausted`` when none is left, ``Expired`` once ``expires_at`` is not
+        after ``now`` (epoch seconds), ``NotFound`` when it is gone."""
         try:
             item = self._table.update(
                 _key(target_key, handle),
                 "SET current_uses = current_uses + :one, remaining_uses = remaining_uses - decrement, "
                 "last_use_time = :now",
-                values={":one": 1, ":zero": 0, ":now": utcnow(), ":h": secret_hash},
-                condition="secret_hash = :h AND (decrement = :zero OR remaining_uses > :zero)")
+                values={":one": 1, ":zero": 0, ":now": utcnow(), ":h": secret_hash, ":epoch": now},
+                condition="secret_hash = :h AND (decrement = :zero OR remaining_uses > :zero) "
+                          "AND (attribute_not_exists(expires_at) OR expires_at > :epoch)")
         except ConditionFailed as exc:
             if exc.item and exc.item.get("secret_hash", {}).get("S") == secret_hash:
+                expires = exc.item.get("expires_at", {}).get("N")
+                if expires is not None and int(expires) <= now:
+                    raise Expired() from exc
                 raise Exhausted() from exc
             raise NotFound("nonce not found") from exc
         return _from_item(item)

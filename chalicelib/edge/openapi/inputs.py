@@ -161,7 +161,9 @@ def actor_input(pools: list[str], update: bool = False) -> dict[str, Any]:
         "token": {**BOOLISH, "nullable": True, "description": "null: the instance default"},
         "hints": {"oneOf": [{"type": "array", "maxItems": actor_fields.MAX_HINTS,
                                                "items": {"oneOf": [_HINT, {"type": "number"}]}},
-                                              {"type": "string", "pattern": r"^[^\[\]\"'{}]*$"}]},
+                                              {"type": "string", "pattern": r"^[^\[\]\"'{}]*$"}],
+                  "description": "tags; `sync` keeps a worker warm, `execution_started_events` also sends "
+                                 "EXECUTION_STARTED events to the link and webhook"},
         "max_workers": integer(1, "stateless actors only"), "mem_limit": _OPTIONAL_MEMORY,
         "max_cpus": {**integer(actor_fields.MIN_NANO_CPUS), "description": "nanoCPUs, at least 0.01 CPU"},
         "use_container_uid": BOOLISH, "run_as_executor": FALSE_ONLY,
@@ -212,7 +214,14 @@ def _nonce(levels: tuple[Level, ...]) -> dict[str, Any]:
         {"type": "integer", "minimum": -1, "maximum": nonces.MAX_USES, "not": {"enum": [0]}},
         {"type": "string", "pattern": r"^\s*(-0*1|\+?0*([1-9][0-9]{0,8}|1000000000))\s*$"},
         {"type": "string", "enum": [""]}]}
-    return _obj({"level": level(*levels), "max_uses": uses, "description": text(nonces.MAX_DESCRIPTION)})
+    assert nonces.MAX_TTL == 10 ** 9 - 1, "the pattern below spells the limit"
+    ttl = {"description": f"seconds the nonce stays usable, 1 to {nonces.MAX_TTL}; absent: no expiry",
+           "nullable": True, "oneOf": [
+               {"type": "integer", "minimum": 1, "maximum": nonces.MAX_TTL},
+               {"type": "string", "pattern": r"^\s*\+?0*[1-9][0-9]{0,8}\s*$"},
+               {"type": "string", "enum": [""]}]}
+    return _obj({"level": level(*levels), "max_uses": uses, "ttl": ttl,
+                 "description": text(nonces.MAX_DESCRIPTION)})
 
 
 INPUTS: dict[str, Any] = {

@@ -51,7 +51,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("DELETE", EXECUTION, "forceQuitExecution", "Force-quit a RUNNING execution", A),
     Op("GET", EXECUTION + "/logs", "getExecutionLogs", "An execution's logs (with query parameters: search)", A,
        "Logs|SearchResult", query=("search",)),
-    Op("GET", EXECUTION + "/results", "getExecutionResult", "Pop one result the actor sent", A,
+    Op("GET", EXECUTION + "/results", "getExecutionResult", "Pop one result the actor sent (needs EXECUTE)", A,
        raw="application/octet-stream"),
     Op("GET", ACTOR + "/state", "getState", "An actor's state", A, "State"),
     Op("POST", ACTOR + "/state", "setState", "Replace a stateful actor's state", A, "Actor", body="StateInput"),

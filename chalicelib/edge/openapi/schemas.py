@@ -75,11 +75,13 @@ SCHEMAS: dict[str, Any] = {
                     "last_update_time": TIME, "_links": LINKS}, ("name", "value", "is_secret", "actors")),
     "ConfigList": _list("Config"),
     "Permissions": {"type": "object", "additionalProperties": {"type": "string"}},
-    "Nonce": _obj({"id": STR, "actor_id": OPT_STR, "alias": OPT_STR, "owner": STR, "roles": {
-        "type": "array", "items": STR}, "level": STR, "max_uses": INT, "current_uses": INT,
+    "Nonce": _obj({
+        "id": {**OPT_STR, "description": "the secret to redeem; null unless the caller manages the actor (UPDATE)"},
+        "handle": STR, "actor_id": OPT_STR, "alias": OPT_STR, "owner": STR, "roles": {
+            "type": "array", "items": STR}, "level": STR, "max_uses": INT, "current_uses": INT,
         "remaining_uses": INT, "description": STR, "create_time": TIME, "last_use_time": {"oneOf": [
             TIME, {"type": "string", "enum": ["None"]}], "description": "ISO-8601 UTC; \"None\" until used (Abaco)"},
-        "_links": LINKS}),
+        "expires_at": {**OPT_STR, "description": "ISO-8601 UTC; null: never expires"}, "_links": LINKS}),
     "NonceList": _list("Nonce"),
     "SearchResult": _obj({"_metadata": _obj({"total_count": INT, "records_skipped": INT, "record_limit": INT,
                                              "count_returned": INT}),
