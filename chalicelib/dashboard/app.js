@@ -336,7 +336,7 @@ async function refreshManage() {
   listItems("aliases", mine, (a) => [a.alias, () => api("DELETE", "/actors/aliases/" + enc(a.alias))]);
   listItems("nonces", nonces.ok || [], (n) => [
     (n.id || "(id hidden)") + " " + field(n, "level") + " uses left " + field(n, "remaining_uses"),
-    () => api("DELETE", actorPath() + "/nonces/" + enc(n.id)), n.id]);
+    () => api("DELETE", actorPath() + "/nonces/" + enc(n.handle || n.id)), n.id]);
   fillTable("permissions", Object.entries(perms.ok || {}), ([user, level]) => {
     const tr = document.createElement("tr"); tr.append(cell(user), cell(level)); return tr;
   });
