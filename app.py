@@ -16,8 +16,10 @@ from chalicelib.api import (
     nonces,
     openapi,
     permissions,
+    roles,
     search,
     state,
+    tenants,
     workers,
 )
 
@@ -26,5 +28,5 @@ app.api.binary_types.append("application/octet-stream")
 
 for blueprint in (actors.bp, messages.bp, executions.bp, state.bp, workers.bp, hosts.bp, aliases.bp, configs.bp,
                   search.bp, admin.bp, openapi.bp, permissions.bp, nonces.bp, duties.bp,
-                  dashboard.bp):
+                  dashboard.bp, roles.bp, tenants.bp):
     app.register_blueprint(blueprint)

@@ -93,7 +93,7 @@ def _authorize(backend: Backend, request: Any, scope: Scope, level: Level, param
 
 
 def _identify(backend: Backend, request: Any, scope: Scope, level: Level, params: Mapping[str, str]) -> Grant:
-    caller = auth.identify(request.headers, backend.settings)
+    caller = auth.identify(request.headers, backend.settings, functools.partial(roles.granted, backend))
     if caller is not None:
         return Grant(caller)
     secret = (request.query_params or {}).get(NONCE_PARAMETER)
@@ -107,7 +107,7 @@ def precheck(headers: Mapping[str, str], query: Mapping[str, str], scope: Scope,
     """Authorise a request before its body is read (large uploads), with no side effect: a nonce is
     checked, not used (the request itself uses it when it reaches its view)."""
     backend = get_backend()
-    caller = auth.identify(headers, backend.settings)
+    caller = auth.identify(headers, backend.settings, functools.partial(roles.granted, backend))
     if caller is not None:
         _check_scope(backend, caller, scope, level, params)
         return

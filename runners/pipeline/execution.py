@@ -171,8 +171,9 @@ class ExecutionRunner:
             lease.stop()
             self._fail(ctx, f"actor configs: {exc}")
             return Outcome("failed", ctx.execution.id)
+        token = environment.access_token(ctx.actor, ctx.execution, self.settings)
         env = delivery.apply(environment.build(ctx.actor, ctx.execution, ctx.message, self.worker_id,
-                                               configs=configs))
+                                               access_token=token, configs=configs))
         too_big = environment.oversized(env)
         if too_big:
             lease.stop()
