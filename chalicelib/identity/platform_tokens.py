@@ -14,12 +14,12 @@ its user can read (local mode: the API and the runners share the machine), or ``
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import json
 import logging
 import os
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -95,21 +95,37 @@ def default_key_file() -> str:
     return str(Path(tempfile.gettempdir()) / f"abaco-platform-key-{os.getuid()}.pem")
 
 
-@functools.lru_cache(maxsize=4)
+_SIGNERS: dict[tuple[str, ...], Signer] = {}
+_VERIFIERS: dict[tuple[str, ...], tokens.VerifierConfig] = {}
+_LOCK = threading.Lock()
+
+
+def _identity(settings: Settings) -> tuple[str, ...]:
+    return (settings.platform_signer, settings.platform_key_file or default_key_file(),
+            settings.platform_kms_key_id or "", settings.resource_prefix, settings.aws_endpoint_url or "")
+
+
 def signer(settings: Settings) -> Signer:
     """The process's signer, built on first use (never at import)."""
-    if settings.platform_signer == "kms":
-        from chalicelib.adapters.signing import KmsSigner
+    key = _identity(settings)
+    with _LOCK:
+        if key not in _SIGNERS:
+            if settings.platform_signer == "kms":
+                from chalicelib.adapters.signing import KmsSigner
 
-        return KmsSigner(settings)
-    return FileSigner(settings.platform_key_file or default_key_file())
+                _SIGNERS[key] = KmsSigner(settings)
+            else:
+                _SIGNERS[key] = FileSigner(key[1])
+        return _SIGNERS[key]
 
 
-@functools.lru_cache(maxsize=4)
 def verifier(settings: Settings) -> tokens.VerifierConfig:
     """What the API verifies actor tokens with: the platform's public key, its ``kid`` and issuer."""
-    pem = signer(settings).public_pem()
-    return tokens.VerifierConfig(key=tokens.load_public_key(pem), issuer=ISSUER, key_id=key_id(pem))
+    key = _identity(settings)
+    if key not in _VERIFIERS:
+        pem = signer(settings).public_pem()
+        _VERIFIERS[key] = tokens.VerifierConfig(key=tokens.load_public_key(pem), issuer=ISSUER, key_id=key_id(pem))
+    return _VERIFIERS[key]
 
 
 def mint(sign: Signer, tenant: str, username: str, lifetime: int, actor_id: str, execution_id: str,
