@@ -12,6 +12,7 @@ Nonces (``x-nonce``) are redeemed by the guard, which knows the route (``chalice
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import json
@@ -79,6 +80,7 @@ class Caller:
     roles: tuple[str, ...] = field(default_factory=tuple)
     jwt_header_name: str | None = None
     nonce: str | None = None  # the handle of the nonce this request was authorised by
+    execution: tuple[str, str] | None = None  # (actor dbid, execution id) of an actor token: valid while it runs
 
     @property
     def is_admin(self) -> bool:
@@ -272,7 +274,9 @@ def _v3(token: str, settings: Settings, grants: Grants) -> Caller:
     identity = tapis.verify(token, key_for)
     granted = grants(identity.tenant, identity.username)
     base = [] if Role.LIMITED.value in canonical_roles(granted) else [Role.USER.value]  # everyone else: user
-    return _caller(identity.username, identity.tenant, [*base, *granted], settings)
+    caller = _caller(identity.username, identity.tenant, [*base, *granted], settings)
+    execution = platform_tokens.execution_of(identity.claims)
+    return dataclasses.replace(caller, execution=execution) if execution else caller
 
 
 def configured_grants(settings: Settings, tenant: str, username: str) -> tuple[str, ...]:

@@ -3,7 +3,8 @@
 Abaco v3 asks the Tapis Tokens API for a 4 h token of the actor's **owner** per execution. We mint it
 ourselves: a Tapis v3 user access token (``tapis/tenant_id``, ``tapis/username``, ``tapis/token_type``
 ``access``) for the owner, in the owner's tenant, that expires with the execution (``max_run_time``, at most
-MAX_LIFETIME_SECONDS), signed by the platform's key. The API accepts it like any Tapis v3 token
+MAX_LIFETIME_SECONDS, and refused as soon as the execution has finished: ``chalicelib.edge.guard``), signed
+by the platform's key. The API accepts it like any Tapis v3 token
 (``chalicelib.identity.tapis``), in ``X-Tapis-Token`` or as a bearer token, with the owner's roles from the
 role store. The runner mints (``runners/pipeline/execution.py``); the API only verifies, with the public key.
 
@@ -36,7 +37,7 @@ ISSUER = "abaco-platform"
 KID_PREFIX = "abaco-platform-"
 MAX_LIFETIME_SECONDS = 4 * 3600  # Tapis v3 mints actor tokens with a 4 h TTL (reference §3.5)
 KEY_BITS = 2048
-ACTOR_CLAIM = "abaco/actor_id"
+ACTOR_CLAIM = "abaco/actor_dbid"
 EXECUTION_CLAIM = "abaco/execution_id"
 
 
@@ -128,7 +129,7 @@ def verifier(settings: Settings) -> tokens.VerifierConfig:
     return _VERIFIERS[key]
 
 
-def mint(sign: Signer, tenant: str, username: str, lifetime: int, actor_id: str, execution_id: str,
+def mint(sign: Signer, tenant: str, username: str, lifetime: int, actor_dbid: str, execution_id: str,
          now: float | None = None) -> str:
     """A Tapis v3 access token for ``username`` in ``tenant``, valid for ``lifetime`` seconds (capped)."""
     issued = int(time.time() if now is None else now)
@@ -137,7 +138,7 @@ def mint(sign: Signer, tenant: str, username: str, lifetime: int, actor_id: str,
         "exp": issued + max(1, min(lifetime, MAX_LIFETIME_SECONDS)),
         "tapis/tenant_id": tenant, "tapis/username": username, "tapis/token_type": "access",
         "tapis/account_type": "user", "tapis/delegation": False,
-        ACTOR_CLAIM: actor_id, EXECUTION_CLAIM: execution_id,
+        ACTOR_CLAIM: actor_dbid, EXECUTION_CLAIM: execution_id,
     }
     header = {"alg": "RS256", "typ": "JWT", "kid": key_id(sign.public_pem())}
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
@@ -151,14 +152,14 @@ def lifetime(max_run_time: int | None, default_run_time: int) -> int:
 
 
 def for_execution(settings: Settings, tenant: str, owner: str, wants_token: bool, max_run_time: int | None,
-                  actor_id: str, execution_id: str) -> str:
+                  actor_dbid: str, execution_id: str) -> str:
     """The execution's ``_abaco_access_token``: "" when the actor has no token (or there is no auth at
     all). A signer failure is logged and gives "", as Abaco injects "" when its token call fails."""
     if not wants_token or settings.access_control != "jwt":
         return ""
     try:
         return mint(signer(settings), tenant, owner, lifetime(max_run_time, settings.max_run_time),
-                    actor_id, execution_id)
+                    actor_dbid, execution_id)
     except Exception as exc:  # the KMS client and key files raise many types; never fail the run for it
         LOG.error("could not mint the actor token for execution %s: %s", execution_id, type(exc).__name__)
         return ""
@@ -166,3 +167,11 @@ def for_execution(settings: Settings, tenant: str, owner: str, wants_token: bool
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def execution_of(claims: dict[str, Any]) -> tuple[str, str] | None:
+    """(actor dbid, execution id) of an actor token's claims; None for any other token."""
+    dbid, execution_id = claims.get(ACTOR_CLAIM), claims.get(EXECUTION_CLAIM)
+    if claims.get("iss") == ISSUER and isinstance(dbid, str) and isinstance(execution_id, str):
+        return dbid, execution_id
+    return None

@@ -60,7 +60,7 @@ def access_token(actor: Actor, execution: Execution, settings: Settings) -> str:
     """``_abaco_access_token``: a token of the owner, minted per execution when the actor has ``token``
     (reference §3.5; ``chalicelib.identity.platform_tokens``), "" otherwise."""
     return platform_tokens.for_execution(settings, actor.tenant, actor.owner, actor.token, actor.max_run_time,
-                                         actor.id, execution.id)
+                                         actor.dbid, execution.id)
 
 
 def oversized(env: dict[str, str]) -> list[str]:
