@@ -130,3 +130,10 @@ def test_actor_token_lifetime_follows_max_run_time_capped_at_four_hours() -> Non
 def test_token_defaults_per_tenant() -> None:
     config = Settings(default_token=False, tenant_default_token={"TACC": True})
     assert config.token_default("TACC") and config.token_default("tacc") and not config.token_default("DEV")
+
+
+def test_the_actor_token_is_masked_in_its_logs_even_split_across_chunks() -> None:
+    from runners.pipeline.collectors import LogCollector
+
+    collector = LogCollector(iter([b"token=eyJhb", b"GciOi.xyz and more"]), 1_000, secrets=("eyJhbGciOi.xyz", ""))
+    assert collector.finish() == "token=[REDACTED] and more"
