@@ -190,7 +190,7 @@ class ActorsApi(SharingMixin, WaitingMixin):
 
     def grant_roles(self, username: str, roles: list[str]) -> Record:
         """Replace the user's granted roles (``abaco_admin``, ``abaco_privileged``, ``abaco_limited``)."""
-        return self._result("PUT", f"/actors/admin/roles/{seg(username)}", json={"roles": list(roles)})
+        return self._result("PUT", f"/actors/admin/roles/{seg(username)}", json_body={"roles": list(roles)})
 
     def revoke_roles(self, username: str) -> Record:
         """Revoke every granted role (``ABACO_ROLE_GRANTS`` no longer applies to the user either)."""
