@@ -5,6 +5,7 @@ gets "" and is refused; the token dies with A's execution and never shows in A's
 """
 from __future__ import annotations
 
+import base64
 import io
 import tarfile
 from collections.abc import Iterator
@@ -102,3 +103,30 @@ def test_actor_a_messages_actor_b_by_alias_with_its_owners_token(v3_stack: Stack
 
     _, _, plain = run_caller(v3_stack, caller_image, False, "token-target")
     assert "token length 0" in plain["logs"] and "FAILED" in plain["logs"] and "401" in plain["logs"]
+
+
+def test_the_kms_signer_mints_tokens_the_api_verifies(v3_stack: Stack) -> None:  # noqa: F811
+    """The AWS path: a KMS asymmetric key (the emulator's KMS over HTTP) signs; the public key verifies."""
+    import boto3
+
+    from chalicelib.identity import auth, platform_tokens
+    from chalicelib.wiring.settings import Settings
+
+    endpoint = v3_stack.env["AWS_ENDPOINT_URL"]
+    kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
+    key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    settings = Settings(access_control="jwt", platform_signer="kms", platform_kms_key_id=key_id,
+                        aws_endpoint_url=endpoint, jwt_public_key=None, jwt_tenant_keys_file=None)
+    token = platform_tokens.for_execution(settings, "dev", "alice", True, 60, "dev_A1", "E1")
+    assert token.count(".") == 2
+    kid = platform_tokens.tokens.unverified_header(token, "kid")
+    assert isinstance(kid, str) and kid.startswith(platform_tokens.KID_PREFIX)
+    caller = auth.identify({"X-Tapis-Token": token}, settings)
+    assert caller is not None and (caller.username, caller.tenant, caller.execution) == ("alice", "dev",
+                                                                                         ("dev_A1", "E1"))
+    signing_input, signature = token.rsplit(".", 1)
+    verified = kms.verify(KeyId=key_id, Message=signing_input.encode(), MessageType="RAW",
+                          Signature=base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)),
+                          SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256")
+    assert verified["SignatureValid"]
