@@ -111,9 +111,10 @@ def check_configuration(settings: Settings) -> None:
 
 
 def verifier(settings: Settings, tenant: str | None = None) -> tokens.VerifierConfig:
-    """The verification settings for ``tenant``: its own key from ``ABACO_JWT_TENANT_KEYS_FILE`` when it
-    has one, else the global key. Built once per process; ``tenant=None`` is the start-up check."""
-    tenant_keys = _tenant_keys(settings.jwt_tenant_keys_file)
+    """The verification settings for ``tenant``: its own key (``ABACO_JWT_TENANT_KEYS_FILE`` or
+    ``ABACO_JWT_TENANT_KEYS``) when it has one, else the global key. Built once per process;
+    ``tenant=None`` is the start-up check."""
+    tenant_keys = _tenant_keys(settings)
     pem = (tenant_keys.get(tenant.upper()) if tenant else None) or _global_pem(settings)
     if pem is None and tenant_keys:
         if tenant is not None:
@@ -121,7 +122,8 @@ def verifier(settings: Settings, tenant: str | None = None) -> tokens.VerifierCo
         pem = next(iter(tenant_keys.values()))  # a map-only setup: the map itself was validated
     if pem is None:
         raise ConfigurationError("ABACO_ACCESS_CONTROL=jwt needs ABACO_JWT_PUBLIC_KEY (PEM text), "
-                                 "ABACO_JWT_PUBLIC_KEY_FILE (a path to it) or ABACO_JWT_TENANT_KEYS_FILE.")
+                                 "ABACO_JWT_PUBLIC_KEY_FILE (a path to it) or per-tenant keys "
+                                 "(ABACO_JWT_TENANT_KEYS_FILE or ABACO_JWT_TENANT_KEYS).")
     return _verifier(pem, settings.jwt_leeway, settings.jwt_issuer, settings.jwt_audience, settings.jwt_key_id)
 
 
@@ -140,26 +142,33 @@ def _read(path: str, setting: str) -> str:
         raise ConfigurationError(f"cannot read {setting}: {exc}") from exc
 
 
-def tenant_key_names(path: str | None) -> list[str]:
-    """The tenants of ``ABACO_JWT_TENANT_KEYS_FILE`` as the file spells them (the Tenants API lists them)."""
-    return [name for name, _ in _tenant_key_items(path)]
+def tenant_key_names(settings: Settings) -> list[str]:
+    """The tenants with their own key, spelled as configured (the Tenants API lists them)."""
+    return [name for name, _ in _tenant_key_items(settings)]
 
 
 def public_pem(settings: Settings, tenant: str) -> str:
     """The PEM a tenant's tokens verify with (its own, else the global one; "" with neither)."""
-    own = _tenant_keys(settings.jwt_tenant_keys_file).get(tenant.upper())
+    own = _tenant_keys(settings).get(tenant.upper())
     try:
         return own or _global_pem(settings) or ""
     except ConfigurationError:
         return ""
 
 
-def _tenant_keys(path: str | None) -> dict[str, str]:
-    return {k.upper(): v for k, v in _tenant_key_items(path)}
+def _tenant_keys(settings: Settings) -> dict[str, str]:
+    return {k.upper(): v for k, v in _tenant_key_items(settings)}
+
+
+def _tenant_key_items(settings: Settings) -> tuple[tuple[str, str], ...]:
+    """Each tenant's own key: ``ABACO_JWT_TENANT_KEYS_FILE`` (a JSON file) and ``ABACO_JWT_TENANT_KEYS``
+    (the same JSON inline, for environments without files, such as Lambda through the CDK's extra_env)."""
+    inline = _checked(tuple(settings.jwt_tenant_keys.items()), "ABACO_JWT_TENANT_KEYS")
+    return _file_keys(settings.jwt_tenant_keys_file) + inline
 
 
 @functools.lru_cache(maxsize=4)
-def _tenant_key_items(path: str | None) -> tuple[tuple[str, str], ...]:
+def _file_keys(path: str | None) -> tuple[tuple[str, str], ...]:
     """``{"TENANT": "<PEM>"}`` from a JSON file: each tenant's tokens verify with its own key only."""
     if not path:
         return ()
@@ -169,12 +178,17 @@ def _tenant_key_items(path: str | None) -> tuple[tuple[str, str], ...]:
         raise ConfigurationError(f"ABACO_JWT_TENANT_KEYS_FILE is not JSON: {exc}") from exc
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
         raise ConfigurationError("ABACO_JWT_TENANT_KEYS_FILE must map tenant names to PEM public keys")
-    for tenant, pem in data.items():
+    return _checked(tuple(data.items()), "ABACO_JWT_TENANT_KEYS_FILE")
+
+
+@functools.lru_cache(maxsize=8)
+def _checked(items: tuple[tuple[str, str], ...], setting: str) -> tuple[tuple[str, str], ...]:
+    for tenant, pem in items:
         try:
             tokens.load_public_key(pem)
         except ValueError as exc:
-            raise ConfigurationError(f"ABACO_JWT_TENANT_KEYS_FILE, tenant {tenant}: {exc}") from exc
-    return tuple(data.items())
+            raise ConfigurationError(f"{setting}, tenant {tenant}: {exc}") from exc
+    return items
 
 
 @functools.lru_cache(maxsize=64)
@@ -234,7 +248,7 @@ def _v2(header: str, token: str, settings: Settings) -> Caller:
     claimed = claims.get("tenant")
     if claimed is not None and str(claimed).upper() != tenant:
         raise tokens.InvalidToken("the header tenant and the token tenant differ")
-    own_key = tenant in _tenant_keys(settings.jwt_tenant_keys_file)
+    own_key = tenant in _tenant_keys(settings)
     if claimed is None and not own_key and not settings.jwt_trust_header_tenant:
         raise tokens.InvalidToken("a global-key token without a tenant claim is not bound to the header's tenant")
     user = claims.get(WSO2_USER)

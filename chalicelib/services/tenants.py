@@ -3,8 +3,9 @@
 (the last one that matches), and it validates tokens with a tenant's ``public_key``.
 
 The tenants are the ones this deployment knows: the default tenant (``ABACO_TENANT``), every tenant with
-its own key (``ABACO_JWT_TENANT_KEYS_FILE``) and every tenant of ``ABACO_ROLE_GRANTS``. All share the
-deployment's base URL, one site; the default tenant is listed last, so tapipy picks it.
+its own key (``ABACO_JWT_TENANT_KEYS_FILE``, ``ABACO_JWT_TENANT_KEYS``) and every tenant of
+``ABACO_ROLE_GRANTS``. All share the deployment's base URL, one site; the default tenant is listed last,
+so tapipy picks it.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ SERVICES = ["actors", "tenants"]
 
 
 def tenant_ids(settings: Settings) -> list[str]:
-    named = [*auth.tenant_key_names(settings.jwt_tenant_keys_file), *settings.role_grants]
+    named = [*auth.tenant_key_names(settings), *settings.role_grants]
     others = [t for t in dict.fromkeys(named) if t.upper() != settings.tenant.upper()]
     return [*others, settings.tenant]
 

@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     jwt_public_key: str | None = None  # PEM text of the RS256 public key
     jwt_public_key_file: str | None = None  # or a path to it
     jwt_tenant_keys_file: str | None = None  # JSON {"TENANT": "<PEM>"}: per-tenant keys (the global one is the rest's)
+    jwt_tenant_keys: dict[str, str] = Field(default_factory=dict)  # the same JSON inline (Lambda has no files)
     jwt_leeway: int = Field(default=MAX_JWT_LEEWAY, ge=0, le=MAX_JWT_LEEWAY)
     jwt_issuer: str | None = None  # when set, tokens must carry this iss
     jwt_audience: str | None = None  # when set, tokens must carry this aud

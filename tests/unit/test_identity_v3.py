@@ -137,3 +137,12 @@ def test_the_actor_token_is_masked_in_its_logs_even_split_across_chunks() -> Non
 
     collector = LogCollector(iter([b"token=eyJhb", b"GciOi.xyz and more"]), 1_000, secrets=("eyJhbGciOi.xyz", ""))
     assert collector.finish() == "token=[REDACTED] and more"
+
+
+def test_per_tenant_keys_inline_bind_like_the_file() -> None:
+    config = settings(jwt_tenant_keys={"tacc": jwt_keys.key_pair("tacc")[1]})
+    assert auth.identify(jwt_keys.v3_headers("alice", "tacc", key_name="tacc"), config) is not None
+    with pytest.raises(Unauthenticated):
+        auth.identify(jwt_keys.v3_headers("alice", "tacc"), config)  # the global key: tacc has its own
+    with pytest.raises(auth.ConfigurationError, match="ABACO_JWT_TENANT_KEYS, tenant bad"):
+        auth.check_configuration(settings(jwt_tenant_keys={"bad": "not a pem"}))

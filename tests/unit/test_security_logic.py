@@ -192,7 +192,7 @@ def test_per_tenant_keys_bind_each_tenant_to_its_own_key(tmp_path: Path) -> None
     with pytest.raises(Unauthenticated):
         auth.identify({"X-Jwt-Assertion-T2": own}, only_map)
     keys.write_text("not json")
-    auth._tenant_key_items.cache_clear()
+    auth._file_keys.cache_clear()
     with pytest.raises(auth.ConfigurationError):
         auth.check_configuration(Settings(jwt_tenant_keys_file=str(keys)))
 
