@@ -11,6 +11,7 @@ Nonce requests record nothing: their roles are the nonce's, capped at ``user`` (
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
@@ -20,6 +21,9 @@ from chalicelib.identity.auth import USERNAME_PATTERN, Caller, Role, configured_
 from chalicelib.wiring.backend import Backend
 from chalicelib.wiring.settings import GRANTABLE_ROLES
 
+# A username the roles API takes: no controls, blanks or '#', the same class in Python and in the OpenAPI
+# document's ECMA regex (chalicelib/edge/openapi), so what the document allows the API accepts.
+GRANT_USERNAME = r"^[^\u0000-\u0020#\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]{1,128}$"
 ROLE_REFRESH_SECONDS = 60.0
 MAX_REMEMBERED = 10_000  # principals one API process remembers before starting over
 PRIVILEGE_ROLES = frozenset({Role.ADMIN.value, Role.PRIVILEGED.value})
@@ -83,8 +87,8 @@ def put(backend: Backend, caller: Caller, username: str, body: dict[str, Any]) -
     names = body.get("roles")
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise BadRequest("roles: a list of role names is required.")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise BadRequest("roles: a list of at least one role name is required (DELETE revokes them all).")
     unknown = [n for n in names if n not in GRANTABLE_ROLES]
     if unknown:
         raise BadRequest(f"roles: unknown role names {unknown}; use {list(GRANTABLE_ROLES)}.")
@@ -100,5 +104,5 @@ def revoke(backend: Backend, caller: Caller, username: str) -> dict[str, Any]:
 
 
 def _check_username(username: str) -> None:
-    if not USERNAME_PATTERN.match(username):
+    if not re.fullmatch(GRANT_USERNAME, username) or not USERNAME_PATTERN.match(username):
         raise BadRequest("invalid username.")
