@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from chalicelib.domain.errors import BadRequest
-from chalicelib.identity.auth import USERNAME_PATTERN, Caller, Role, configured_grants
+from chalicelib.identity.auth import USERNAME_PATTERN, Caller, Role, canonical_roles, configured_grants
 from chalicelib.wiring.backend import Backend
 from chalicelib.wiring.settings import GRANTABLE_ROLES
 
@@ -93,6 +93,7 @@ def put(backend: Backend, caller: Caller, username: str, body: dict[str, Any]) -
     if unknown:
         raise BadRequest(f"roles: unknown role names {unknown}; use {list(GRANTABLE_ROLES)}.")
     backend.roles.grant(caller.tenant, username, tuple(dict.fromkeys(names)), caller.username)
+    _reseen(backend, caller.tenant, username, tuple(names))
     return show(backend, caller, username)
 
 
@@ -100,7 +101,17 @@ def revoke(backend: Backend, caller: Caller, username: str) -> dict[str, Any]:
     """Take every granted role away (an empty grant: ``ABACO_ROLE_GRANTS`` no longer applies either)."""
     _check_username(username)
     backend.roles.grant(caller.tenant, username, (), caller.username)
+    _reseen(backend, caller.tenant, username, ())
     return show(backend, caller, username)
+
+
+def _reseen(backend: Backend, tenant: str, username: str, granted: tuple[str, ...]) -> None:
+    """Record the new roles as the user's latest, so the runners' privileged gate sees a revocation now,
+    not at the user's next request. A v2 user's own token re-records its roles at that next request."""
+    if backend.roles.find(tenant, username) is None:
+        return
+    base = [] if Role.LIMITED.value in canonical_roles(granted) else [Role.USER.value]
+    backend.roles.record(tenant, username, canonical_roles([*base, *granted]))
 
 
 def _check_username(username: str) -> None:
