@@ -15,6 +15,7 @@ its user can read (local mode: the API and the runners share the machine), or ``
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -49,6 +50,7 @@ class Signer(Protocol):
     def public_pem(self) -> str: ...
 
 
+@functools.lru_cache(maxsize=8)
 def key_id(public_pem: str) -> str:
     """The ``kid`` of the platform's key: a fingerprint, so a rotated key gets a new one."""
     der = tokens.load_public_key(public_pem).public_bytes(serialization.Encoding.DER,
