@@ -20,8 +20,10 @@ from chalicelib.api import (
     nonces,
     openapi,
     permissions,
+    roles,
     search,
     state,
+    tenants,
     workers,
 )
 from chalicelib.wiring.backend import get_backend
@@ -39,9 +41,11 @@ def trace_request(event: Any, get_response: Any) -> Any:
         path = event.context.get("path") or event.path  # the request's own path; event.path is the route's
         tracing.http_meta(opened, event.method, path, response.status_code)
         return response
+
+
 app.api.binary_types.append("application/octet-stream")
 
 for blueprint in (actors.bp, messages.bp, executions.bp, state.bp, workers.bp, hosts.bp, aliases.bp, configs.bp,
                   search.bp, admin.bp, openapi.bp, permissions.bp, nonces.bp, duties.bp,
-                  insights.bp, dashboard.bp):
+                  insights.bp, dashboard.bp, roles.bp, tenants.bp):
     app.register_blueprint(blueprint)

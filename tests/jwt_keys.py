@@ -37,12 +37,19 @@ def sign(claims: dict[str, Any], key_name: str = "main", headers: dict[str, Any]
     return jwt.encode(claims, private, algorithm=algorithm, headers=headers)
 
 
-def v2_claims(user: str, role: str = "user", lifetime: float = 3600, millis: bool = True) -> dict[str, Any]:
-    """WSO2-style claims as Abaco v2 saw them: enduser with a @domain, roles comma separated, exp in ms."""
+def v2_claims(user: str, role: str = "user", lifetime: float = 3600, millis: bool = True,
+              tenant: str | None = None) -> dict[str, Any]:
+    """WSO2-style claims as Abaco v2 saw them: enduser with a @domain, roles comma separated, exp in ms.
+    ``tenant`` binds a token signed by the one global key to its tenant (without it, only a per-tenant key
+    or ABACO_JWT_TRUST_HEADER_TENANT lets the header name the tenant)."""
     now = time.time()
     exp = now + lifetime
-    return {"iss": ISSUER, WSO2_USER: f"{user}@carbon.super", WSO2_ROLES: f"Internal/everyone,{ROLE_NAMES[role]}",
-            "exp": int(exp * 1000) if millis else int(exp)}
+    claims: dict[str, Any] = {"iss": ISSUER, WSO2_USER: f"{user}@carbon.super",
+                              WSO2_ROLES: f"Internal/everyone,{ROLE_NAMES[role]}",
+                              "exp": int(exp * 1000) if millis else int(exp)}
+    if tenant is not None:
+        claims["tenant"] = tenant
+    return claims
 
 
 def bearer_claims(user: str, tenant: str, role: str = "user", lifetime: float = 3600) -> dict[str, Any]:
@@ -50,8 +57,26 @@ def bearer_claims(user: str, tenant: str, role: str = "user", lifetime: float = 
     return {"iss": ISSUER, "sub": user, "tenant": tenant, "roles": [role], "iat": now, "exp": now + int(lifetime)}
 
 
+def v3_claims(user: str, tenant: str, token_type: str = "access", account_type: str = "user",
+              lifetime: float = 3600, use_sub: bool = False) -> dict[str, Any]:
+    """A Tapis v3 token's claims (tapis/* names, as the Tapis Tokens API mints them; no roles)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": ISSUER, "jti": f"{user}-{now}", "sub": f"{user}@{tenant}", "tapis/tenant_id": tenant,
+        "tapis/token_type": token_type, "tapis/delegation": False, "tapis/delegation_sub": None,
+        "tapis/account_type": account_type, "tapis/client_id": None, "tapis/grant_type": "password",
+        "iat": now, "exp": now + int(lifetime)}
+    if not use_sub:
+        claims["tapis/username"] = user
+    return claims
+
+
+def v3_headers(user: str, tenant: str, key_name: str = "main", **kwargs: Any) -> dict[str, str]:
+    return {"X-Tapis-Token": sign(v3_claims(user, tenant, **kwargs), key_name=key_name)}
+
+
 def v2_headers(user: str, tenant: str, role: str = "user") -> dict[str, str]:
-    return {f"X-Jwt-Assertion-{tenant}": sign(v2_claims(user, role))}
+    return {f"X-Jwt-Assertion-{tenant}": sign(v2_claims(user, role, tenant=tenant))}
 
 
 def bearer_headers(user: str, tenant: str, role: str = "user") -> dict[str, str]:

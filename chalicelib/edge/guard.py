@@ -16,7 +16,7 @@ from typing import Any
 
 from chalicelib.domain.access import PATH_PARAMETERS, Kind, Level, Scope
 from chalicelib.domain.errors import NotAuthorized, NotFound, Unauthenticated
-from chalicelib.domain.models import Actor
+from chalicelib.domain.models import Actor, ExecutionStatus
 from chalicelib.edge import limits
 from chalicelib.identity import auth
 from chalicelib.identity.auth import Caller
@@ -30,6 +30,7 @@ ATTRIBUTE = "abaco_grant"  # where the grant is kept on the Chalice request
 NONCE_PARAMETER = "x-nonce"
 ADMIN_ONLY = "Not authorized -- this action requires the admin role."
 _NONCE_SCOPES = (Scope.ACTOR, Scope.ACTOR_ADMIN, Scope.ALIAS)
+FINISHED = (ExecutionStatus.COMPLETE, ExecutionStatus.ERROR)
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,9 @@ def _authorize(backend: Backend, request: Any, scope: Scope, level: Level, param
 
 
 def _identify(backend: Backend, request: Any, scope: Scope, level: Level, params: Mapping[str, str]) -> Grant:
-    caller = auth.identify(request.headers, backend.settings)
+    caller = auth.identify(request.headers, backend.settings, functools.partial(roles.granted, backend))
     if caller is not None:
+        _check_execution_running(backend, caller)
         return Grant(caller)
     secret = (request.query_params or {}).get(NONCE_PARAMETER)
     if not secret or scope not in _NONCE_SCOPES:
@@ -107,14 +109,24 @@ def precheck(headers: Mapping[str, str], query: Mapping[str, str], scope: Scope,
     """Authorise a request before its body is read (large uploads), with no side effect: a nonce is
     checked, not used (the request itself uses it when it reaches its view)."""
     backend = get_backend()
-    caller = auth.identify(headers, backend.settings)
+    caller = auth.identify(headers, backend.settings, functools.partial(roles.granted, backend))
     if caller is not None:
+        _check_execution_running(backend, caller)
         _check_scope(backend, caller, scope, level, params)
         return
     secret = query.get(NONCE_PARAMETER)
     if not secret or scope not in _NONCE_SCOPES:
         raise Unauthenticated("no credentials")
     _redeem_nonce(backend, secret, scope, level, params, consume=False)
+
+
+def _check_execution_running(backend: Backend, caller: Caller) -> None:
+    """An actor token (``chalicelib.identity.platform_tokens``) lives only while its execution runs."""
+    if caller.execution is None:
+        return
+    execution = backend.executions.find(*caller.execution)
+    if execution is None or execution.tenant != caller.tenant or execution.status in FINISHED:
+        raise Unauthenticated("actor token of an execution that is not running")
 
 
 def _redeem_nonce(backend: Backend, secret: str, scope: Scope, level: Level, params: Mapping[str, str],

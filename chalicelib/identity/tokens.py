@@ -99,6 +99,18 @@ def unverified_claim(token: str, name: str) -> Any:
     return claims.get(name) if isinstance(claims, dict) else None
 
 
+def unverified_header(token: str, name: str) -> Any:
+    """One header field read **without** verification, only to choose the key (``kid``)."""
+    if not token or len(token) > MAX_TOKEN_BYTES:
+        return None
+    try:
+        segment = token.split(".")[0]
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (IndexError, ValueError, TypeError):
+        return None
+    return header.get(name) if isinstance(header, dict) else None
+
+
 def _check_header(header: Mapping[str, Any], config: VerifierConfig) -> None:
     present = [name for name in _FORBIDDEN_HEADERS if name in header]
     if present:

@@ -34,7 +34,7 @@ BLOCKED_NETWORKS = tuple(ipaddress.ip_network(n) for n in
 
 
 def parse(body: dict[str, Any], settings: Settings, now: dt.datetime | None = None,
-          current_cron: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
+          current_cron: tuple[str | None, str | None] = (None, None), tenant: str | None = None) -> dict[str, Any]:
     """Every user-settable field with its default; cron fields derived from ``cron_schedule``.
 
     ``current_cron`` is the stored (schedule, next slot) on a PUT: resending the same schedule keeps its
@@ -47,7 +47,7 @@ def parse(body: dict[str, Any], settings: Settings, now: dt.datetime | None = No
         "privileged": inputs.as_bool(body.get("privileged", False), "privileged", PREFIX),
         "use_container_uid": inputs.as_bool(body.get("use_container_uid", False), "use_container_uid", PREFIX),
         "run_as_executor": inputs.as_bool(body.get("run_as_executor", False), "run_as_executor", PREFIX),
-        "token": _token(body.get("token"), settings),
+        "token": _token(body.get("token"), settings, tenant),
         "default_environment": _environment(body.get("default_environment", {})),
         "hints": _hints(body.get("hints", [])),
         "link": _text(body.get("link"), "link").strip(),
@@ -111,9 +111,10 @@ def _text(value: Any, field: str) -> str:
     return text
 
 
-def _token(value: Any, settings: Settings) -> bool:
+def _token(value: Any, settings: Settings, tenant: str | None) -> bool:
+    """Abaco's ``token`` attribute; unset, the tenant's default (``ABACO_TENANT_DEFAULT_TOKEN``) or the global one."""
     if value is None or value == "":
-        return settings.default_token
+        return settings.token_default(tenant) if tenant else settings.default_token
     return inputs.as_bool(value, "token", PREFIX)
 
 

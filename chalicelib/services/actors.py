@@ -48,7 +48,7 @@ def list_actors(backend: Backend, caller: Caller) -> list[Actor]:
 
 
 def register(backend: Backend, caller: Caller, body: dict[str, Any]) -> Actor:
-    fields = actor_fields.parse(body, backend.settings)
+    fields = actor_fields.parse(body, backend.settings, tenant=caller.tenant)
     if fields["cron_schedule"]:
         fields["cron_on"] = True  # Abaco: registering with a schedule turns it on
     permission_service.check_privileged_fields(caller, fields)
@@ -97,7 +97,7 @@ def apply_update(backend: Backend, caller: Caller, current: Actor, body: dict[st
     (optimistic locking, reliability plan §2): when another write came in between, this one raises
     ``Conflict`` (409) and changes nothing, instead of silently undoing the other."""
     fields = actor_fields.parse(body, backend.settings,
-                                current_cron=(current.cron_schedule, current.cron_next_ex))
+                                current_cron=(current.cron_schedule, current.cron_next_ex), tenant=caller.tenant)
     permission_service.check_privileged_fields(caller, fields)
     netguard.check_webhook(fields["webhook"], backend.settings.allow_private_webhooks)
     if not current.stateless and fields["stateless"]:

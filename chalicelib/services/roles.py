@@ -1,6 +1,9 @@
-"""What the runners know of roles (reliability plan §3.3, gates 3 and 4).
+"""Roles the platform grants, and what the runners know of roles (reliability plan §3.3, gates 3 and 4).
 
-Roles arrive in JWTs only. ``observe`` records, per principal, the roles of its latest request in the
+Tapis v3 tokens and actor tokens carry no roles: theirs come from the role store, read on every request
+(no cache, so a revocation holds from the next request): a grant written by the admin API
+(``/actors/admin/roles/{username}``, ``chalicelib.api.roles``) or else ``ABACO_ROLE_GRANTS``. Other roles
+arrive in JWTs. ``observe`` records, per principal, the roles of its latest request in the
 roles table, so a runner can re-check that a privileged actor's owner still holds the privileged or
 admin role (``chalicelib.adapters.storage.roles``). Each API process writes a principal's roles when they change,
 and at most every ROLE_REFRESH_SECONDS otherwise (another process may have recorded other roles since).
@@ -8,12 +11,19 @@ Nonce requests record nothing: their roles are the nonce's, capped at ``user`` (
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
+from typing import Any
 
-from chalicelib.identity.auth import Caller, Role
+from chalicelib.domain.errors import BadRequest
+from chalicelib.identity.auth import USERNAME_PATTERN, Caller, Role, canonical_roles, configured_grants
 from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.settings import GRANTABLE_ROLES
 
+# A username the roles API takes: no controls, blanks or '#', the same class in Python and in the OpenAPI
+# document's ECMA regex (chalicelib/edge/openapi), so what the document allows the API accepts.
+GRANT_USERNAME = r"^[^\u0000-\u0020#\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]{1,128}$"
 ROLE_REFRESH_SECONDS = 60.0
 MAX_REMEMBERED = 10_000  # principals one API process remembers before starting over
 PRIVILEGE_ROLES = frozenset({Role.ADMIN.value, Role.PRIVILEGED.value})
@@ -49,3 +59,61 @@ def observe(backend: Backend, caller: Caller) -> None:
         if len(_seen) >= MAX_REMEMBERED:
             _seen.clear()
         _seen[key] = (caller.roles, now)
+
+
+def granted(backend: Backend, tenant: str, username: str) -> tuple[str, ...]:
+    """The Tapis v3 role names this user holds now: the stored grant, else the configured one."""
+    stored = backend.roles.granted(tenant, username)
+    if stored is not None:
+        return stored.roles
+    return configured_grants(backend.settings, tenant, username)
+
+
+def show(backend: Backend, caller: Caller, username: str) -> dict[str, Any]:
+    """The grant as the roles API shows it, with where it comes from."""
+    _check_username(username)
+    stored = backend.roles.granted(caller.tenant, username)
+    if stored is not None:
+        return {"username": username, "tenant": caller.tenant, "roles": list(stored.roles), "source": "api",
+                "granted_by": stored.granted_by, "granted_at": stored.granted_at}
+    roles = configured_grants(backend.settings, caller.tenant, username)
+    return {"username": username, "tenant": caller.tenant, "roles": list(roles),
+            "source": "settings" if roles else "none", "granted_by": None, "granted_at": None}
+
+
+def put(backend: Backend, caller: Caller, username: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Replace the user's roles in the caller's tenant (``{"roles": ["abaco_admin"]}``)."""
+    _check_username(username)
+    names = body.get("roles")
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise BadRequest("roles: a list of at least one role name is required (DELETE revokes them all).")
+    unknown = [n for n in names if n not in GRANTABLE_ROLES]
+    if unknown:
+        raise BadRequest(f"roles: unknown role names {unknown}; use {list(GRANTABLE_ROLES)}.")
+    backend.roles.grant(caller.tenant, username, tuple(dict.fromkeys(names)), caller.username)
+    _reseen(backend, caller.tenant, username, tuple(names))
+    return show(backend, caller, username)
+
+
+def revoke(backend: Backend, caller: Caller, username: str) -> dict[str, Any]:
+    """Take every granted role away (an empty grant: ``ABACO_ROLE_GRANTS`` no longer applies either)."""
+    _check_username(username)
+    backend.roles.grant(caller.tenant, username, (), caller.username)
+    _reseen(backend, caller.tenant, username, ())
+    return show(backend, caller, username)
+
+
+def _reseen(backend: Backend, tenant: str, username: str, granted: tuple[str, ...]) -> None:
+    """Record the new roles as the user's latest, so the runners' privileged gate sees a revocation now,
+    not at the user's next request. A v2 user's own token re-records its roles at that next request."""
+    if backend.roles.find(tenant, username) is None:
+        return
+    base = [] if Role.LIMITED.value in canonical_roles(granted) else [Role.USER.value]
+    backend.roles.record(tenant, username, canonical_roles([*base, *granted]))
+
+
+def _check_username(username: str) -> None:
+    if not re.fullmatch(GRANT_USERNAME, username) or not USERNAME_PATTERN.match(username):
+        raise BadRequest("invalid username.")

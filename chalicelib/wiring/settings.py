@@ -9,7 +9,7 @@ import functools
 from typing import Literal
 
 from cryptography.fernet import Fernet
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Defaults with their provenance.
@@ -42,6 +42,7 @@ DEFAULT_MAX_HEADER_BYTES = 16_384  # all request headers together (reliability p
 DEFAULT_RATE_LIMIT_RPS = 50.0  # per principal, per API process; API Gateway usage plans do this in AWS
 DEFAULT_RATE_LIMIT_BURST = 100
 DEFAULT_AUTH_FAILURES_PER_MINUTE = 60  # failed credentials (JWTs, nonces) per source before 429
+GRANTABLE_ROLES = ("abaco_admin", "abaco_privileged", "abaco_limited")  # Tapis v3's role names
 
 
 
@@ -76,10 +77,23 @@ class Settings(BaseSettings):
     jwt_public_key: str | None = None  # PEM text of the RS256 public key
     jwt_public_key_file: str | None = None  # or a path to it
     jwt_tenant_keys_file: str | None = None  # JSON {"TENANT": "<PEM>"}: per-tenant keys (the global one is the rest's)
+    jwt_tenant_keys: dict[str, str] = Field(default_factory=dict)  # the same JSON inline (Lambda has no files)
     jwt_leeway: int = Field(default=MAX_JWT_LEEWAY, ge=0, le=MAX_JWT_LEEWAY)
     jwt_issuer: str | None = None  # when set, tokens must carry this iss
     jwt_audience: str | None = None  # when set, tokens must carry this aud
     jwt_key_id: str | None = None  # when set, tokens with a kid must name this one
+    # Accept a v2 token signed by the global key without a ``tenant`` claim for whatever tenant its
+    # X-Jwt-Assertion-<TENANT> header names (Abaco v2's behaviour, one-tenant development only): refused in
+    # production. Off: such a token must be bound by its tenant's own key or a matching ``tenant`` claim.
+    jwt_trust_header_tenant: bool = False
+    # Roles of Tapis v3 and platform tokens, which carry none: '{"<tenant>": {"<username>": ["abaco_admin"]}}'.
+    # The roles API (/actors/admin/roles/{username}) overrides an entry, revocation included.
+    role_grants: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    # Actor tokens (_abaco_access_token): the key that signs them. "file": an RSA key in platform_key_file
+    # (created on first use); "kms": a KMS asymmetric key (RSA_2048, SIGN_VERIFY) named by platform_kms_key_id.
+    platform_signer: Literal["file", "kms"] = "file"
+    platform_key_file: str | None = None  # default: <tmp>/abaco-platform-key-<uid>.pem
+    platform_kms_key_id: str | None = None  # key id, ARN or alias; default alias/{prefix}-platform-tokens
     user_role: str = "Internal/abaco-user"  # Abaco web.user_role: the v2 base role
     rate_limit_rps: float = Field(default=DEFAULT_RATE_LIMIT_RPS, ge=0)  # 0 disables
     rate_limit_burst: int = Field(default=DEFAULT_RATE_LIMIT_BURST, ge=1)
@@ -95,6 +109,7 @@ class Settings(BaseSettings):
     log_ex: int = DEFAULT_LOG_EX
     log_ex_limit: int = 86_400 * 7
     default_token: bool = False  # Abaco web.default_token: an actor's ``token`` when it sets none
+    tenant_default_token: dict[str, bool] = Field(default_factory=dict)  # per tenant: '{"TENANT": true}'
     # Comma-separated Fernet keys for secrets at rest; the first encrypts. Unset: a public development key.
     encryption_keys: str | None = None
     secrets_backend: Literal["fernet", "kms"] = "fernet"  # fernet locally; kms (envelope encryption) in AWS
@@ -173,6 +188,30 @@ class Settings(BaseSettings):
             raise ValueError(f"must be 0 (no limit) or at least {MIN_PRIVILEGED_ROLE_MAX_AGE} seconds: the API "
                              "refreshes a principal's recorded roles about once a minute")
         return value
+
+    @field_validator("role_grants")
+    @classmethod
+    def _grants(cls, value: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+        for tenant, users in value.items():
+            for user, names in users.items():
+                unknown = [n for n in names if n not in GRANTABLE_ROLES]
+                if unknown:
+                    raise ValueError(f"ABACO_ROLE_GRANTS: {tenant}/{user}: unknown roles {unknown}; "
+                                     f"use {list(GRANTABLE_ROLES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _tenant_binding(self) -> Settings:
+        if self.production and self.access_control == "jwt" and self.jwt_trust_header_tenant:
+            raise ValueError("ABACO_JWT_TRUST_HEADER_TENANT is refused when ABACO_PRODUCTION is set: with it, a "
+                             "token works in any tenant its header names. Bind tokens to tenants with per-tenant "
+                             "keys (ABACO_JWT_TENANT_KEYS_FILE) or a tenant claim (docs/operator-guide.md).")
+        return self
+
+    def token_default(self, tenant: str) -> bool:
+        """Abaco's ``web.default_token``, per tenant (``{tenant}_default_token``) then global."""
+        return self.tenant_default_token.get(tenant, self.tenant_default_token.get(tenant.upper(),
+                                                                                   self.default_token))
 
     @field_validator("encryption_keys")
     @classmethod

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from abaco_sdk import AbacoError, config
 
-from abaco_cli import actors_cmd, output, run_cmd, sharing_cmd
+from abaco_cli import actors_cmd, output, roles_cmd, run_cmd, sharing_cmd
 from abaco_cli.context import JsonOpt, State, config_path_text, state, want_json
 
 HELP = """Abaco actors from the shell: register an actor, send it messages, follow its executions.
@@ -35,6 +35,7 @@ app.add_typer(sharing_cmd.permissions_app, name="permissions")
 app.add_typer(sharing_cmd.configs_app, name="configs")
 app.add_typer(sharing_cmd.state_app, name="state")
 app.command("search")(sharing_cmd.search)
+app.add_typer(roles_cmd.roles_app, name="roles")
 app.add_typer(profile_app, name="profile")
 
 

@@ -204,6 +204,18 @@ class ActorsApi(SharingMixin, WaitingMixin):
     def get_utilization(self) -> Record:
         return self._result("GET", "/actors/utilization")
 
+    def get_roles(self, username: str) -> Record:
+        """The Tapis v3 roles granted to ``username`` in the caller's tenant (admin)."""
+        return self._result("GET", f"/actors/admin/roles/{seg(username)}")
+
+    def grant_roles(self, username: str, roles: list[str]) -> Record:
+        """Replace the user's granted roles (``abaco_admin``, ``abaco_privileged``, ``abaco_limited``)."""
+        return self._result("PUT", f"/actors/admin/roles/{seg(username)}", json_body={"roles": list(roles)})
+
+    def revoke_roles(self, username: str) -> Record:
+        """Revoke every granted role (``ABACO_ROLE_GRANTS`` no longer applies to the user either)."""
+        return self._result("DELETE", f"/actors/admin/roles/{seg(username)}")
+
 
 _UPDATABLE = ("image", "stateless", "description", "default_environment", "hints", "link", "webhook", "token",
               "max_workers", "mem_limit", "max_cpus", "use_container_uid", "queue", "log_ex", "cron_schedule",

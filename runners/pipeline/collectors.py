@@ -9,14 +9,18 @@ from typing import Any
 LOG = logging.getLogger("abaco.runner")
 
 
+SECRET_MASK = "[REDACTED]"
+
+
 class LogCollector:
     """Reads stdout+stderr while the container runs, keeping at most ``limit`` characters (plus one
     more so the caller can tell a truncation happened). Past the cap it keeps reading and discarding:
     a container writing to a pipe nobody reads would block, and the runner's memory stays flat."""
 
-    def __init__(self, stream: Iterator[bytes], limit: int) -> None:
+    def __init__(self, stream: Iterator[bytes], limit: int, secrets: tuple[str, ...] = ()) -> None:
         self._stream = stream
         self._limit = limit
+        self._secrets = tuple(s for s in secrets if s)  # masked in every snapshot (the actor token)
         self._parts: list[str] = []
         self._size = 0
         self._lock = threading.Lock()
@@ -57,7 +61,10 @@ class LogCollector:
 
     def snapshot(self) -> tuple[int, str]:
         with self._lock:
-            return self._version, "".join(self._parts)
+            text = "".join(self._parts)
+            for secret in self._secrets:  # on the joined text, so a secret split across chunks is found too
+                text = text.replace(secret, SECRET_MASK)
+            return self._version, text
 
     def finish(self, timeout: float = 5.0) -> str:
         self._thread.join(timeout)

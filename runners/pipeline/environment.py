@@ -11,6 +11,8 @@ from typing import Any
 
 from chalicelib.domain.models import Actor, Execution
 from chalicelib.domain.queue_messages import InboxMessage
+from chalicelib.identity import platform_tokens
+from chalicelib.wiring.settings import Settings
 
 # Linux caps a single environment string at MAX_ARG_STRLEN (32 pages = 128 KiB).
 MAX_ENV_STRING = 131_072
@@ -52,6 +54,13 @@ def build(actor: Actor, execution: Execution, message: InboxMessage, worker_id: 
     if msg is not None:
         env["MSG"] = msg
     return env
+
+
+def access_token(actor: Actor, execution: Execution, settings: Settings) -> str:
+    """``_abaco_access_token``: a token of the owner, minted per execution when the actor has ``token``
+    (reference §3.5; ``chalicelib.identity.platform_tokens``), "" otherwise."""
+    return platform_tokens.for_execution(settings, actor.tenant, actor.owner, actor.token, actor.max_run_time,
+                                         actor.dbid, execution.id)
 
 
 def oversized(env: dict[str, str]) -> list[str]:

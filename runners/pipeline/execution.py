@@ -62,6 +62,7 @@ class Context:
     # The start's ``start_time`` while it is not yet written: it rides on the first write that happens
     # anyway (the first log flush tick of a container still running, or the terminal write).
     unwritten_start: str | None = None
+    token: str = ""  # the execution's _abaco_access_token, masked in its logs
 
     @property
     def key(self) -> str:
@@ -171,8 +172,9 @@ class ExecutionRunner:
             lease.stop()
             self._fail(ctx, f"actor configs: {exc}")
             return Outcome("failed", ctx.execution.id)
+        ctx.token = environment.access_token(ctx.actor, ctx.execution, self.settings)
         env = delivery.apply(environment.build(ctx.actor, ctx.execution, ctx.message, self.worker_id,
-                                               configs=configs))
+                                               access_token=ctx.token, configs=configs))
         too_big = environment.oversized(env)
         if too_big:
             lease.stop()
@@ -205,7 +207,7 @@ class ExecutionRunner:
         return self.source.acquire(self._spec(ctx, env, binds), ctx.actor)
 
     def _watch(self, ctx: Context, lease: Lease, container: Acquired, started: float) -> Outcome:
-        logs = LogCollector(container.output, self.settings.max_log_length)
+        logs = LogCollector(container.output, self.settings.max_log_length, secrets=(ctx.token,))
         stats = StatsCollector(lambda: self.engine.stats(container.cid))
         self._note_start(ctx, container, started)
         events.publish(self.backend.queues, ctx.actor, events.execution_event(

@@ -12,6 +12,7 @@ from typing import Any
 from chalicelib.edge.openapi import inputs, links
 from chalicelib.edge.openapi.operations import OPERATIONS, Op
 from chalicelib.edge.openapi.schemas import MESSAGE_ENV_PARAMETERS, SCHEMAS, SEARCH_PARAMETERS, WINDOW_PARAMETERS
+from chalicelib.services import roles
 
 OPENAPI_VERSION = "3.0.3"
 _PARAM = re.compile(r"{([^}]+)}")
@@ -31,6 +32,7 @@ _ERRORS_OF = {"sendMessage": ("409", "502", "504"), "updateActor": ("409",), "se
               "updateAlias": ("409",), "updateConfig": ("409",), "addWorkers": ("409",)}
 _OPTIONAL_BODIES = frozenset({"NonceInput", "WorkersInput"})  # an empty body takes every default
 PATH_ENUMS = {"search_type": ["actors", "workers", "executions", "logs"]}
+PATH_PATTERNS = {"username": roles.GRANT_USERNAME}
 
 
 def served_operations(served: Mapping[str, tuple[str, ...]]) -> list[Op]:
@@ -80,6 +82,7 @@ def _ref(name: str) -> dict[str, str]:
 def _operation(op: Op, security: list[dict[str, list[str]]]) -> dict[str, Any]:
     parameters = [{"name": name, "in": "path", "required": True,
                    "schema": {"type": "string", "enum": PATH_ENUMS[name]} if name in PATH_ENUMS else
+                   {"type": "string", "pattern": PATH_PATTERNS[name]} if name in PATH_PATTERNS else
                    {"type": "string", "minLength": 1}}
                   for name in _PARAM.findall(op.path)]
     for group in op.query:

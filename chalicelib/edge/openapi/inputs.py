@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.domain import cron
 from chalicelib.domain.access import Level
 from chalicelib.services import actor_fields, aliases, configs, nonces, permissions
+from chalicelib.wiring.settings import GRANTABLE_ROLES
 
 STR = {"type": "string"}
 # What str.isspace() (and so the services' strip()) calls a space, spelled out: Python's ``\s`` agrees,
@@ -234,6 +235,8 @@ INPUTS: dict[str, Any] = {
     "PermissionInput": _obj({"user": _USER, "level": _LEVEL}, ("user", "level")),
     "NonceInput": _nonce(nonces.ACTOR_LEVELS),
     "AliasNonceInput": _nonce(nonces.ALIAS_LEVELS),
+    "RolesInput": _obj({"roles": {"type": "array", "minItems": 1,
+                                  "items": {"type": "string", "enum": list(GRANTABLE_ROLES)}}}, ("roles",)),
     "WorkersInput": _obj({"num": integer(1)}),
     "ExecutionInput": _obj({name: integer(0, optional=False) for name in ("runtime", "cpu", "io")},
                            ("runtime", "cpu", "io")),

@@ -23,7 +23,7 @@ class Op:
     planned: bool = False
 
 
-A, AL, C, S, AD = "actors", "aliases", "configs", "search", "admin"
+A, AL, C, S, AD, T = "actors", "aliases", "configs", "search", "admin", "tenants"
 ACTOR = "/actors/{actor_id}"
 ALIAS = "/actors/aliases/{alias}"
 CONFIG = "/actors/configs/{config_name}"
@@ -104,6 +104,15 @@ OPERATIONS: tuple[Op, ...] = (
        AD, "AdminOverview", query=("window",)),
     Op("GET", ACTOR + "/stats", "getActorStats", "Executions over time: counts by status, run time and queue "
        "wait percentiles", A, "ActorStats", query=("window",)),
+    Op("GET", "/actors/admin/roles/{username}", "getRoles", "A user's granted Tapis v3 roles (caller's tenant)", AD,
+       "RoleGrant"),
+    Op("PUT", "/actors/admin/roles/{username}", "putRoles", "Replace a user's granted roles", AD, "RoleGrant",
+       body="RolesInput"),
+    Op("DELETE", "/actors/admin/roles/{username}", "deleteRoles", "Revoke every granted role of a user", AD,
+       "RoleGrant"),
+    Op("GET", "/tenants", "listTenants", "The tenants (Tapis v3 Tenants API, read-only)", T, "TenantList"),
+    Op("GET", "/tenants/{tenant_id}", "getTenant", "One tenant", T, "Tenant"),
+    Op("GET", "/sites", "listSites", "The sites (one)", T, "SiteList"),
     Op("GET", "/actors/openapi.json", "getOpenApi", "This document", AD, raw="application/json"),
     Op("GET", "/dashboard", "getDashboard", "The web dashboard (a page calling this API)", "dashboard",
        raw="text/html"),

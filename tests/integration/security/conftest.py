@@ -42,8 +42,8 @@ class Client:
         if self.user is None:
             return {}
         if self.form == "v2":
-            return {f"X-Jwt-Assertion-{self.tenant}": jwt_keys.sign(jwt_keys.v2_claims(self.user, self.role),
-                                                                     headers={"kid": "abaco-test-key"})}
+            claims = jwt_keys.v2_claims(self.user, self.role, tenant=self.tenant)
+            return {f"X-Jwt-Assertion-{self.tenant}": jwt_keys.sign(claims, headers={"kid": "abaco-test-key"})}
         return {"Authorization": "Bearer " + jwt_keys.sign(jwt_keys.bearer_claims(self.user, self.tenant, self.role),
                                                            headers={"kid": "abaco-test-key"})}
 

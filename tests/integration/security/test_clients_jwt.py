@@ -52,7 +52,7 @@ def test_cli_with_a_bearer_token_and_without_credentials(jwt_stack: Stack, tmp_p
 
 
 def test_cli_with_the_abaco_v2_header(jwt_stack: Stack, tmp_path: Path) -> None:
-    token = jwt_keys.sign(jwt_keys.v2_claims("v2-user"), headers=KID)
+    token = jwt_keys.sign(jwt_keys.v2_claims("v2-user", tenant=TENANT_A), headers=KID)
     result = run(jwt_stack, tmp_path, "--jwt-header", f"X-Jwt-Assertion-{TENANT_A}", "--token", token,
                  "actors", "create", "abacosamples/noop", "--json")
     assert result.returncode == 0, result.stderr

@@ -36,7 +36,7 @@ def test_token_entered_on_the_page_lists_the_users_actors(jwt_stack: Stack, brow
     wait_for(lambda: _text(browser, "error"), 20, what="the 401 shown without a token")
 
     if form == "v2":
-        token = jwt_keys.sign(jwt_keys.v2_claims(owner.user or ""), headers={"kid": "abaco-test-key"})
+        token = jwt_keys.sign(jwt_keys.v2_claims(owner.user or "", tenant=TENANT), headers={"kid": "abaco-test-key"})
         enter_token(browser, token, "X-Jwt-Assertion", TENANT)
     else:
         token = jwt_keys.sign(jwt_keys.bearer_claims(owner.user or "", TENANT), headers={"kid": "abaco-test-key"})

@@ -31,7 +31,7 @@ def _valid() -> dict[str, dict[str, str]]:
     now = int(time.time())
     return {
         "bearer": _bearer(jwt_keys.bearer_claims("alice", TENANT_A)),
-        "v2 with exp in ms": _v2(TENANT_A, jwt_keys.v2_claims("alice")),
+        "v2 with exp in ms": _v2(TENANT_A, jwt_keys.v2_claims("alice", tenant=TENANT_A)),
         "expired 30 s ago (leeway)": _bearer({**jwt_keys.bearer_claims("alice", TENANT_A), "exp": now - 30}),
     }
 
@@ -55,7 +55,10 @@ def _invalid() -> dict[str, dict[str, str]]:
         "x5u header": _bearer(good, headers={**KID, "x5u": "http://127.0.0.1:1/cert.pem"}),
         "embedded jwk": _bearer(good, headers={**KID, "jwk": {"kty": "RSA", "e": "AQAB", "n": "xyz"}}),
         "expired 61 s ago": _bearer({**good, "exp": now - 61}),
-        "v2 expired in ms": _v2(TENANT_A, {**jwt_keys.v2_claims("mallory"), "exp": (now - 120) * 1000}),
+        "v2 expired in ms": _v2(TENANT_A, {**jwt_keys.v2_claims("mallory", tenant=TENANT_A),
+                                           "exp": (now - 120) * 1000}),
+        # one global key: a v2 token bound to no tenant may not take the one its header names (issue 14)
+        "global-key v2 token without a tenant claim": _v2(TENANT_B, jwt_keys.v2_claims("mallory", "admin")),
         "not before +120 s": _bearer({**good, "nbf": now + 120}),
         "no exp": _bearer({k: v for k, v in good.items() if k != "exp"}),
         "wrong issuer": _bearer({**good, "iss": "https://evil.example"}),
@@ -105,7 +108,7 @@ def test_the_v2_header_names_the_tenant_and_the_user_domain_is_stripped(client: 
 
 
 def test_a_token_without_an_abaco_role_is_a_400(jwt_stack: Stack) -> None:
-    claims = {**jwt_keys.v2_claims("carol"), jwt_keys.WSO2_ROLES: "Internal/unrelated"}
+    claims = {**jwt_keys.v2_claims("carol", tenant=TENANT_A), jwt_keys.WSO2_ROLES: "Internal/unrelated"}
     response = requests.get(jwt_stack.api_url + "/actors", headers=_v2(TENANT_A, claims), timeout=10)
     assert response.status_code == 400 and "missing required role" in response.json()["message"]
 
