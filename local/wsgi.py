@@ -17,7 +17,7 @@ from chalice.config import Config
 from chalice.local import LambdaEventConverter, LocalGateway, LocalGatewayException, MatchResult, RouteMatcher
 
 from chalicelib.domain import errors
-from chalicelib.edge import staging
+from chalicelib.edge import paths, staging
 from chalicelib.edge.http import error_response
 from chalicelib.wiring.settings import get_settings
 from local import upload
@@ -46,7 +46,9 @@ class ChaliceWSGI:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
-        path = request_path(environ)
+        # Repeated slashes merged first, as nginx did in front of Abaco (chalicelib/edge/paths.py)
+        environ["PATH_INFO"] = paths.merge_slashes(environ.get("PATH_INFO", ""))
+        path = paths.merge_slashes(request_path(environ))
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
         headers = _headers(environ)
