@@ -1,8 +1,9 @@
 """Targets for the real clients: the session stack (access control ``none``) and a jwt stack with v2 tokens.
 
 The jwt stack shares the session emulator (its own tables and queues by prefix) and is configured as the
-security tests' one (``tests/integration/security/conftest.py``). agavepy speaks only https, so it reaches
-either stack through a TLS front (``tests/tls_front.py``), as Abaco's clients reached Abaco through nginx.
+security tests' one (``tests/integration/security/conftest.py``). agavepy speaks only https, and sends
+credentials only to a URL without a port, so it reaches either stack as ``https://abaco.test`` through a
+TLS front that is its HTTPS proxy (``tests/tls_front.py``), as Abaco's clients reached Abaco through nginx.
 Credentials are Abaco v2's: tapipy carries ``X-Jwt-Assertion-<TENANT>`` (added by a tapipy pre-request
 plugin hook, as the Agave gateway added it), agavepy ``Authorization: Bearer <JWT>``.
 """
@@ -79,8 +80,8 @@ def agavepy_target(request: pytest.FixtureRequest, probe_image: str,  # noqa: F8
     if stack.api_url not in tls_fronts:
         tls_fronts[stack.api_url] = _front(stack.api_url, tmp_path_factory)
     front = tls_fronts[stack.api_url]
-    env = {"CLIENT_BASE": front.url, "CLIENT_CA": str(front.ca_file), "CLIENT_IMAGE": probe_image,
-           "CLIENT_TOKEN": "unused-without-access-control"}
+    env = {"CLIENT_BASE": front.url, "CLIENT_CA": str(front.ca_file), "CLIENT_PROXY": front.proxy,
+           "CLIENT_IMAGE": probe_image, "CLIENT_TOKEN": "unused-without-access-control"}
     if mode == "none":
         return Target(mode, env)
     return Target(mode, {**env, "CLIENT_TOKEN": bearer("agave-owner")}, "agave-owner")
