@@ -5,7 +5,7 @@ tapipy loads its bundled OpenAPI spec of actors: ``/v3/actors/...`` paths, ``sen
 ``get_execution_result``, the message in ``message=`` (``request_body`` is ignored for operations whose
 body has declared properties). Without access control and in jwt mode with Abaco v2 tokens (an
 ``X-Jwt-Assertion-<TENANT>`` header added by a tapipy pre-request plugin hook). Tapis v3 tokens
-(``X-Tapis-Token``) are tests/integration/clients/test_tapipy_v3_jwt.py's.
+(``X-Tapis-Token``) have their own suite beside this one.
 """
 from __future__ import annotations
 
