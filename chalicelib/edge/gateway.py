@@ -39,8 +39,8 @@ def normalise(event: dict[str, Any], routes: Any) -> dict[str, Any]:
         return event
     path = paths.merge_slashes(event.get("path") or "/")
     matched = paths.match(path, routes)
-    if matched is None:  # the catch-all view answers with a 404
-        return {**event, "path": path, "pathParameters": {"proxy+": path.lstrip("/")}}
+    if matched is None:  # the catch-all view (which takes no parameters) answers with a 404
+        return {**event, "path": path}
     resource, parameters = matched
     return {**event, "path": path, "resource": resource, "pathParameters": parameters or None,
             "requestContext": {**context, "resourcePath": resource}}

@@ -43,4 +43,4 @@ def test_a_catch_all_event_is_rerouted_and_gets_a_default_accept() -> None:
     kept = gateway.normalise(_event("/x//y", {"Accept": "application/json"}), app.routes)
     assert kept["requestContext"]["resourcePath"] == paths.CATCH_ALL
     assert kept["headers"] == {"Accept": "application/json"}
-    assert kept["pathParameters"] == {"proxy+": "x/y"}
+    assert kept["path"] == "/x/y"

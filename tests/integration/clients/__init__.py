@@ -7,10 +7,23 @@ a jwt stack with Abaco v2 tokens (``conftest.py``).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from tests.clients import run_client
+from tests.clients import ROOT, run_client
+
+COMPATIBILITY = ROOT / "docs" / "compatibility.md"
+
+
+def doc_example(client: str, page: Path = COMPATIBILITY) -> str:
+    """The page's one code block fenced as ```python no-test <client>```: not run by the documentation
+    test (tests/integration/test_docs.py runs the project's Python), but by the client suites here."""
+    found = re.findall(rf"^```python no-test {client}\n(.*?)^```$", page.read_text(encoding="utf-8"),
+                       re.M | re.S)
+    assert len(found) == 1, f"{page}: expected one python {client} block, found {len(found)}"
+    return found[0]
 
 
 @dataclass(frozen=True)

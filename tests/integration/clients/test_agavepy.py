@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from tests.integration.clients import Target
+from tests.integration.clients import Target, doc_example
 from tests.integration.clients.conftest import bearer
 from tests.integration.probe import report
 
@@ -199,3 +199,12 @@ ag.actors.delete(actorId=aid)
     assert out["nonce"] == ["EXECUTE", 2, 2] and out["fetched"] == "EXECUTE" and out["listed_nonces"] == 1
     assert out["redeemed"] == [200, "with a nonce"]
     assert out["gone"] == 404 and out["alias_gone"] == 404
+
+
+def test_the_compatibility_page_example_runs(agavepy_target: Target) -> None:
+    """docs/compatibility.md's agavepy example, as printed (it asserts what reached the container); the
+    proxy comes from HTTPS_PROXY, which agavepy reads at import."""
+    env = agavepy_target.env
+    assert agavepy_target.run(doc_example("agavepy") + "\nemit(True)\n", ABACO_HTTPS_URL=env["CLIENT_BASE"],
+                              ABACO_TOKEN=env["CLIENT_TOKEN"], ABACO_CA_FILE=env["CLIENT_CA"],
+                              HTTPS_PROXY=env["CLIENT_PROXY"]) is True

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from tests.integration.clients import Target
+from local.launcher import Stack
+from tests.integration.clients import Target, doc_example
 from tests.integration.clients.conftest import v2_header
 from tests.integration.probe import report
 
@@ -201,3 +202,8 @@ emit(refused)
     status, body = out
     assert status == 400 and body["status"] == "error" and body["result"] is None
     assert json.dumps(body["message"]).startswith('"v2 is a reserved word')
+
+
+def test_the_compatibility_page_example_runs(stack: Stack) -> None:
+    """docs/compatibility.md's tapipy example, as printed (it asserts what reached the container)."""
+    assert Target("none").run(doc_example("tapipy") + "\nemit(True)\n", ABACO_URL=stack.api_url) is True
