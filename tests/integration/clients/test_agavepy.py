@@ -11,8 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 
+import pytest
+
+from local.launcher import Stack
+from tests.conftest import Api
 from tests.integration.clients import Target, doc_example
-from tests.integration.clients.conftest import bearer
+from tests.integration.clients.conftest import bearer, v2_header
 from tests.integration.probe import report
 
 PRELUDE = '''
@@ -208,3 +212,27 @@ def test_the_compatibility_page_example_runs(agavepy_target: Target) -> None:
     assert agavepy_target.run(doc_example("agavepy") + "\nemit(True)\n", ABACO_HTTPS_URL=env["CLIENT_BASE"],
                               ABACO_TOKEN=env["CLIENT_TOKEN"], ABACO_CA_FILE=env["CLIENT_CA"],
                               HTTPS_PROXY=env["CLIENT_PROXY"]) is True
+
+
+def test_abaco_v2_assertion_header_with_jwt_and_jwt_header_name(clients_jwt_stack: Stack,
+                                                                 agavepy_target: Target) -> None:
+    """agavepy's own v2 form: ``jwt=`` in ``jwt_header_name=`` (X-Jwt-Assertion-<TENANT>), as inside TACC.
+    Only collection calls: with ``jwt=`` agavepy strips ``/``, ``v`` and ``2`` from both ends of each URL
+    (``/actors/v2`` becomes ``/actors``, served too), which would cut an actor id ending in ``v`` or ``2``."""
+    if agavepy_target.mode != "jwt":
+        pytest.skip("a v2 assertion header means something only with access control (jwt)")
+    name, value = v2_header("agave-v2").split(":", 1)
+    out = agavepy_target.run(PRELUDE + '''
+v2 = Agave(api_server=os.environ["CLIENT_BASE"], jwt=os.environ["V2_JWT"], jwt_header_name=os.environ["V2_NAME"],
+           verify=os.environ["CLIENT_CA"], proxies=PROXIES)
+actor = v2.actors.add(body={"image": IMAGE, "name": "v2-header"})
+listed = [a["id"] for a in v2.actors.list()]
+emit({"actor": actor, "listed": listed, "anonymous": failure(lambda: Agave(api_server=os.environ["CLIENT_BASE"],
+      jwt="not-a-jwt", jwt_header_name=os.environ["V2_NAME"], verify=os.environ["CLIENT_CA"],
+      proxies=PROXIES).actors.list())})
+''', V2_JWT=value, V2_NAME=name)
+    assert out["actor"]["owner"] == "agave-v2" and out["actor"]["name"] == "v2-header"
+    assert out["listed"] == [out["actor"]["id"]]
+    assert out["anonymous"][0] == 401
+    Api(clients_jwt_stack.api_url).call("DELETE", f"/actors/{out['actor']['id']}",
+                                        headers=dict([v2_header("agave-v2").split(":", 1)]))
