@@ -28,8 +28,10 @@ KID = {"kid": "abaco-test-key"}
 @pytest.fixture(scope="session")
 def clients_jwt_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     _, public_pem = jwt_keys.key_pair()
-    private = start_stack(tmp_path_factory.mktemp("clients-jwt"), env={**JWT_ENV, "ABACO_JWT_PUBLIC_KEY": public_pem},
-                          emulator_url=stack.env["AWS_ENDPOINT_URL"])
+    # Idle workers stay (the default TTL) so a test can name one and stop it; these tests run few actors.
+    env = {**JWT_ENV, "ABACO_JWT_PUBLIC_KEY": public_pem}
+    env.pop("ABACO_WORKER_TTL")
+    private = start_stack(tmp_path_factory.mktemp("clients-jwt"), env=env, emulator_url=stack.env["AWS_ENDPOINT_URL"])
     yield private
     private.stop()
 
