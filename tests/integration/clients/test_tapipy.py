@@ -128,13 +128,16 @@ t.actors.update_state(actor_id=actor.id, request_body={"count": 3, "names": ["a"
 state = t.actors.get_state(actor_id=actor.id).state
 before = t.actors.list_permissions(actor_id=actor.id).__dict__
 after = t.actors.update_permissions(actor_id=actor.id, user="tap-reader", level="READ").__dict__
-emit({"id": actor.id, "workers": [[w.actor_id, w.status] for w in workers], "pool": pool, "refused": refused,
+purged = t.actors.delete_pending_messages(actor_id=actor.id)
+emit({"purged": [purged.msg, t.actors.get_messages(actor_id=actor.id).messages],
+      "id": actor.id, "workers": [[w.actor_id, w.status] for w in workers], "pool": pool, "refused": refused,
       "state": state.__dict__, "before": before, "after": after})
 ''', **({"ADMIN_HEADER": v2_header("tap-admin", "admin")} if tapipy_target.mode == "jwt" else {}))
     assert out["workers"] and all(worker == [out["id"], "READY"] for worker in out["workers"])
     assert out["pool"]["status"] == "success"
     assert out["refused"] == (["BadRequestError", 400] if tapipy_target.mode == "jwt" else None)
     assert out["state"] == {"count": 3, "names": ["a", "b"]}
+    assert out["purged"] == ["Actor mailbox purged.", 0]
     owner = tapipy_target.owner
     assert out["before"] == {owner: "UPDATE"}
     assert out["after"] == {owner: "UPDATE", "tap-reader": "READ"}
