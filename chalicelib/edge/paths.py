@@ -7,8 +7,9 @@ nothing but sits after ``/actors``. That is why ``v2`` is a reserved alias word
 
 The nginx in front of Abaco merges repeated slashes, and tapipy's bundled spec relies on it (its
 ``send_binary_message`` posts to ``/v3/actors/{id}//messages``). API Gateway does not merge them, so the
-Lambda entry (``chalicelib/edge/gateway.py``) and the local WSGI edge (``local/wsgi.py``) both do it with
-``merge_slashes`` before matching a route with ``match``.
+Lambda entry (``chalicelib/edge/gateway.py``) and the local WSGI edge (``local/wsgi.py``) both do it
+(``merge_slashes``) before a route is matched; in AWS the entry matches it itself (``match``), since API
+Gateway handed the request to the catch-all route.
 """
 from __future__ import annotations
 
