@@ -1,9 +1,11 @@
-"""The Abaco REST API (Abaco v2 paths and envelope): the Chalice app and its blueprints."""
+"""The Abaco REST API (Abaco v2 paths and envelope): the Chalice app and its blueprints.
+
+The app is ``AbacoApp`` (``chalicelib/edge/gateway.py``): Chalice with repeated slashes merged and a default
+``Accept`` before dispatch, behind a catch-all route registered last.
+"""
 from __future__ import annotations
 
 from typing import Any
-
-from chalice import Chalice
 
 from chalicelib.adapters import tracing
 from chalicelib.api import (
@@ -26,9 +28,10 @@ from chalicelib.api import (
     tenants,
     workers,
 )
+from chalicelib.edge import gateway
 from chalicelib.wiring.backend import get_backend
 
-app = Chalice(app_name="abaco")
+app = gateway.AbacoApp(app_name="abaco")
 
 
 @app.middleware("http")
@@ -49,3 +52,4 @@ for blueprint in (actors.bp, messages.bp, executions.bp, state.bp, workers.bp, h
                   search.bp, admin.bp, openapi.bp, permissions.bp, nonces.bp, duties.bp,
                   insights.bp, dashboard.bp, roles.bp, tenants.bp):
     app.register_blueprint(blueprint)
+gateway.register_catch_all(app)

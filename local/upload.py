@@ -22,13 +22,13 @@ from chalicelib.wiring.backend import get_backend
 from chalicelib.wiring.settings import Settings
 
 STREAM_MIN_BYTES = 1024 * 1024  # bodies above this skip the gateway; below it the Lambda path is exercised
-_MESSAGES_PATH = re.compile(r"^(?:/v3)?/actors/[^/]+/messages/?$")
-_MESSAGES_PATH_ID = re.compile(r"^(?:/v3)?/actors/([^/]+)/messages/?$")
+# /actors/{id}/messages in each spelling (chalicelib/edge/paths.py); v2 is a reserved alias word
+_MESSAGES_PATH_ID = re.compile(r"^(?:/v3)?/actors(?:/v2)?/([^/]+)/messages/?$")
 BINARY = "application/octet-stream"
 
 
 def is_message_post(method: str, environ: dict[str, Any]) -> bool:
-    return method == "POST" and bool(_MESSAGES_PATH.match(environ.get("PATH_INFO", "")))
+    return method == "POST" and bool(_MESSAGES_PATH_ID.match(environ.get("PATH_INFO", "")))
 
 
 def _content_type(environ: dict[str, Any]) -> str:

@@ -6,7 +6,6 @@ gunicorn serves thousands of requests per second (architecture decision 9).
 from __future__ import annotations
 
 import base64
-import json
 import sys
 import threading
 import urllib.parse
@@ -17,8 +16,8 @@ from chalice.config import Config
 from chalice.local import LambdaEventConverter, LocalGateway, LocalGatewayException, MatchResult, RouteMatcher
 
 from chalicelib.domain import errors
-from chalicelib.edge import staging
-from chalicelib.edge.http import error_response
+from chalicelib.edge import paths, staging
+from chalicelib.edge.http import CORS, error_response, not_found
 from chalicelib.wiring.settings import get_settings
 from local import upload
 
@@ -46,7 +45,9 @@ class ChaliceWSGI:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
-        path = request_path(environ)
+        # Repeated slashes merged first, as nginx did in front of Abaco (chalicelib/edge/paths.py)
+        environ["PATH_INFO"] = paths.merge_slashes(environ.get("PATH_INFO", ""))
+        path = paths.merge_slashes(request_path(environ))
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
         headers = _headers(environ)
@@ -140,12 +141,10 @@ def _send(start_response: Callable[..., Any], status: int, headers: dict[str, st
 
 
 def _not_found() -> tuple[int, dict[str, str], bytes]:
-    from chalicelib.edge.envelope import envelope
-    from chalicelib.edge.http import CORS
-
-    body = json.dumps(envelope(None, "The requested URL was not found on the server.", get_settings().version,
-                               "error")).encode()
-    return 404, {"Content-Type": "application/json", **CORS.get_access_control_headers()}, body
+    """No route (before the app is called): the catch-all's 404 (``chalicelib.edge.http.not_found``)."""
+    response = not_found()
+    body = response.body if isinstance(response.body, bytes) else str(response.body).encode("utf-8")
+    return 404, {**response.headers, **CORS.get_access_control_headers()}, body
 
 
 def _send_error(start_response: Callable[..., Any], exc: errors.AbacoError, close: bool = False) -> list[bytes]:

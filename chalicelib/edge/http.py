@@ -2,7 +2,8 @@
 
 Chalice middleware does not see exceptions raised in views, so ``route`` wraps every view. Each path is
 registered once for every verb, so a wrong verb gets a 405 in Abaco's envelope instead of Chalice's, and
-once more under ``/v3`` (Tapis-style clients). ``SERVED`` records which verbs each path really serves:
+once more under each of its other spellings (``/v3/actors/...`` for tapipy, ``/actors/v2/...`` for agavepy:
+``chalicelib/edge/paths.py``). ``SERVED`` records which verbs each path really serves:
 the OpenAPI document is checked against it. CORS headers go on every response; preflight OPTIONS
 requests are answered by the gateway itself, before any view (and so without authentication).
 """
@@ -19,7 +20,7 @@ from chalice import Chalice, CORSConfig, Response
 
 from chalicelib.domain import errors
 from chalicelib.domain.access import required
-from chalicelib.edge import guard
+from chalicelib.edge import guard, paths
 from chalicelib.edge.envelope import convert_keys, envelope
 from chalicelib.wiring.settings import get_settings
 
@@ -45,10 +46,10 @@ CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "appli
                  "text/plain", "multipart/form-data"]
 
 View = Callable[..., Any]
-PREFIXES = ("", "/v3")  # Abaco v2 paths, and the same routes under /v3 (reference §1.2)
+PREFIXES = ("", paths.TAPIS_V3)  # Abaco v2 paths, and the same routes under /v3 (reference §1.2)
 CORS = CORSConfig(allow_origin="*", allow_headers=["*", "Authorization", "X-Nonce", "Tenant", "X-Tapis-Token"],
                   max_age=600)
-SERVED: dict[str, tuple[str, ...]] = {}  # path (without prefix) -> the verbs it serves
+SERVED: dict[str, tuple[str, ...]] = {}  # path (Abaco v2 spelling) -> the verbs it serves
 
 
 class Ok:
@@ -68,7 +69,7 @@ REGISTERED: list[tuple[str, str, View]] = []
 
 
 def route(app: Chalice, path: str, **views: View) -> None:
-    """Register ``path`` (and ``/v3`` + path) for every verb; ``views`` maps verbs to view functions.
+    """Register ``path`` (and its ``paths.variants``) for every verb; ``views`` maps verbs to view functions.
 
     Each view's ``@needs`` declaration is enforced before it runs (``chalicelib.edge.guard``); a view without
     one is served to admins only.
@@ -98,19 +99,25 @@ def route(app: Chalice, path: str, **views: View) -> None:
         return response
 
     SERVED[path] = tuple(views)
-    for prefix in PREFIXES:
-        named = handler if not prefix else _renamed(handler, prefix)
-        named.__name__ = "view_" + "".join(c if c.isalnum() else "_" for c in prefix + path)
-        app.route(prefix + path, methods=VERBS, cors=CORS, content_types=CONTENT_TYPES)(named)
+    for spelled in paths.variants(path):
+        named = handler if spelled == path else _renamed(handler)
+        named.__name__ = "view_" + "".join(c if c.isalnum() else "_" for c in spelled)
+        app.route(spelled, methods=VERBS, cors=CORS, content_types=CONTENT_TYPES)(named)
 
 
-def _renamed(handler: View, prefix: str) -> View:
+def _renamed(handler: View) -> View:
     """The same handler under another name (Chalice keys views by function name)."""
 
     def view(**params: str) -> Any:
         return handler(**params)
 
     return view
+
+
+def not_found() -> Response:
+    """No route: Abaco's 404 (Flask's wording), from the catch-all route and the local edge alike."""
+    return _json(404, envelope(None, "The requested URL was not found on the server.", get_settings().version,
+                               "error"))
 
 
 def error_response(exc: errors.AbacoError) -> Response:

@@ -18,9 +18,9 @@ from chalicelib.services import permissions as permission_service
 from chalicelib.wiring.backend import Backend
 
 PREFIX = "Invalid alias description"
-# Abaco's reserved words, plus the static words of our own /actors/... routes.
+# Abaco's reserved words, plus the static words of our own /actors/... routes (v2: agavepy's /actors/v2/...).
 RESERVED_WORDS = ("executions", "nonces", "logs", "messages", "adapters", "admin",
-                  "aliases", "configs", "search", "utilization", "openapi.json")
+                  "aliases", "configs", "search", "utilization", "openapi.json", "v2")
 FORBIDDEN_CHARS = ("\\", " ", '"', ":", "/", "?", "#", "[", "]", "@", "!", "$", "&", "'", "(", ")", "*",
                    "+", ",", ";", "=")
 MAX_ALIAS_LENGTH = 128

@@ -22,6 +22,7 @@ from constructs import Construct
 from abaco_infra import policies
 from abaco_infra.config import StageConfig
 from abaco_infra.data import DataPlane, secrets_settings
+from chalicelib.edge.paths import CATCH_ALL
 
 ROOT = Path(__file__).resolve().parents[2]
 API_FUNCTION = "APIHandler"  # logical id Chalice gives the API function
@@ -120,6 +121,10 @@ class Api(Construct):
                 function.add_property_override("Timeout", DUTY_TIMEOUT_S)
         rest_api = self.chalice.get_resource("RestAPI")
         rest_api.add_property_override("TracingEnabled", True)
+        for verb in ("get", "post", "put", "delete", "patch"):  # the catch-all route (chalicelib/edge/gateway.py):
+            # Chalice declares no path parameter for a greedy {proxy+}; API Gateway's import wants one
+            rest_api.add_property_override(f"DefinitionBody.paths.{CATCH_ALL}.{verb}.parameters",
+                                           [{"name": "proxy", "in": "path", "required": True, "type": "string"}])
 
     def function(self, logical_id: str) -> CfnResource:
         return self.chalice.get_resource(logical_id)

@@ -64,6 +64,18 @@ def test_synth_is_offline_and_cfn_lint_clean(synthesised: Synthesised) -> None:
     assert synthesised.template.body.get("Transform") == "AWS::Serverless-2016-10-31"  # Chalice's SAM
 
 
+def test_the_api_has_the_catch_all_route_and_binary_media_types(synthesised: Synthesised) -> None:
+    """Every spelling of the routes, plus the greedy route that receives paths with repeated slashes
+    (chalicelib/edge/gateway.py) with its path parameter declared; results are binary."""
+    body = synthesised.template.resources["RestAPI"]["Properties"]["DefinitionBody"]
+    catch_all = body["paths"]["/{proxy+}"]
+    for verb in ("get", "post", "put", "delete", "patch"):
+        assert catch_all[verb]["parameters"] == [{"name": "proxy", "in": "path", "required": True, "type": "string"}]
+        assert catch_all[verb]["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+    assert {"/actors/{actor_id}", "/v3/actors/{actor_id}", "/actors/v2/{actor_id}"} <= set(body["paths"])
+    assert "application/octet-stream" in body["x-amazon-apigateway-binary-media-types"]
+
+
 def test_every_table_exists_with_the_same_keys_ttl_and_indexes(synthesised: Synthesised) -> None:
     declared = [v for v in vars(resources).values() if isinstance(v, resources.TableDef)]
     assert set(declared) <= set(resources.TABLES), "a TableDef in resources.py is missing from TABLES"

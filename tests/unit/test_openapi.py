@@ -9,7 +9,7 @@ import re
 from openapi_spec_validator import validate
 
 from app import app
-from chalicelib.edge import http, openapi
+from chalicelib.edge import http, openapi, paths
 from chalicelib.edge.openapi.operations import OPERATIONS
 
 _PARAM = re.compile(r"{[^}]+}")
@@ -36,8 +36,9 @@ def test_every_served_route_is_documented_and_nothing_else() -> None:
 
 
 def test_every_route_is_registered_through_route_for_every_prefix() -> None:
-    """Every Chalice path comes from ``http.route`` (so it has its 405s, CORS and /v3 twin)."""
-    expected = {prefix + path for path in http.SERVED for prefix in http.PREFIXES}
+    """Every Chalice path comes from ``http.route`` (so it has its 405s, CORS, /v3 and /actors/v2 twins),
+    besides the gateway's catch-all."""
+    expected = {spelled for path in http.SERVED for spelled in paths.variants(path)} | {paths.CATCH_ALL}
     assert set(app.routes) == expected
 
 
