@@ -29,7 +29,7 @@ STATUSES = tuple(s.value for s in ExecutionStatus)
 
 
 def window_of(name: str | None) -> tuple[int, int]:
-    if not name:
+    if name is None:
         return WINDOWS["hour"]
     if name not in WINDOWS:
         raise BadRequest(f"window must be one of {', '.join(WINDOWS)}, not '{name}'.")

@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib.domain import cron
 from chalicelib.domain.access import Level
 from chalicelib.services import actor_fields, aliases, configs, nonces, permissions
-from chalicelib.wiring.settings import GRANTABLE_ROLES
+from chalicelib.wiring.settings import DEFAULT_MAX_CONTENT_LENGTH, GRANTABLE_ROLES
 
 STR = {"type": "string"}
 # What str.isspace() (and so the services' strip()) calls a space, spelled out: Python's ``\s`` agrees,
@@ -82,6 +82,12 @@ def _int_text(minimum: int | None) -> str:
     assert minimum == 10 ** digits, "only powers of ten have a simple pattern"
     return rf"^\s*\+?0*[1-9][0-9]{{{digits},}}\s*$"
 
+
+# A large message's size: 1 to the default ABACO_MAX_CONTENT_LENGTH (a deployment may set it lower).
+assert DEFAULT_MAX_CONTENT_LENGTH == 500_000_000, "the pattern below spells the limit"
+UPLOAD_SIZE = {"description": "bytes, 1 to ABACO_MAX_CONTENT_LENGTH (default 500,000,000)", "oneOf": [
+    {"type": "integer", "minimum": 1, "maximum": DEFAULT_MAX_CONTENT_LENGTH},
+    {"type": "string", "pattern": r"^\s*\+?0*([1-9][0-9]{0,7}|[1-4][0-9]{8}|500000000)\s*$"}]}
 
 _UNITS = "|".join(cron.UNITS)
 CRON = (r"^\s*(" + _case_free("now") + r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[ T][0-9]{1,2})\s*\+\s*"
@@ -240,7 +246,7 @@ INPUTS: dict[str, Any] = {
     "WorkersInput": _obj({"num": integer(1)}),
     "ExecutionInput": _obj({name: integer(0, optional=False) for name in ("runtime", "cpu", "io")},
                            ("runtime", "cpu", "io")),
-    "MessageUploadInput": _obj({"size": integer(1, optional=False),
+    "MessageUploadInput": _obj({"size": UPLOAD_SIZE,
                                 "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}}, ("size", "sha256")),
     "StateInput": {"description": "any JSON value but an empty or false one",
                    "not": {"enum": [None, False, 0, "", {}, []]}},
