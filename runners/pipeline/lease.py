@@ -16,24 +16,26 @@ import threading
 import time
 from collections.abc import Callable
 
+from chalicelib.adapters.queues import Received
 from chalicelib.domain.errors import Conflict, NotFound, Unavailable
 from chalicelib.domain.models import Execution
 from chalicelib.wiring.backend import Backend
 from runners.fence import Fence
 from runners.metrics import Registry
+from runners.pipeline.consumer import InboxConsumer
 
 LOG = logging.getLogger("abaco.runner")
 
 
 class Lease:
-    def __init__(self, backend: Backend, fence: Fence, key: str, execution: Execution, inbox_url: str,
-                 receipt: str, metrics: Registry, on_beat: Callable[[], None] | None = None) -> None:
+    def __init__(self, backend: Backend, fence: Fence, key: str, execution: Execution, inbox: InboxConsumer,
+                 received: Received, metrics: Registry, on_beat: Callable[[], None] | None = None) -> None:
         self._backend = backend
         self._fence = fence
         self._key = key
         self._execution = execution
-        self._inbox_url = inbox_url
-        self._receipt = receipt
+        self._inbox = inbox
+        self._received = received
         self._metrics = metrics
         self._on_beat = on_beat
         self._seconds = backend.settings.visibility_timeout
@@ -77,7 +79,7 @@ class Lease:
             return True
         self._fence.renewed(self._key, Fence.deadline(sent, self._seconds))
         try:
-            self._backend.queues.set_visibility(self._inbox_url, self._receipt, self._seconds)
+            self._inbox.extend(self._received, self._seconds)
             if self._on_beat is not None:
                 self._on_beat()
         except (Unavailable, NotFound) as exc:  # NotFound: the actor and its inbox were deleted meanwhile
