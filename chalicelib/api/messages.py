@@ -15,6 +15,7 @@ bp = Blueprint(__name__)
 
 
 @needs(Level.EXECUTE)
+@staging.accepts_staged
 def send_message(request: Any, actor_id: str) -> Ok | Raw:
     backend, caller, actor = actor_in_path(request, actor_id)
     query = http.query(request)
@@ -23,7 +24,7 @@ def send_message(request: Any, actor_id: str) -> Ok | Raw:
         messages.check_synchronous(backend, actor)
     parsed = messages.parse_message(http.content_type(request), request.raw_body, http.form(request),
                                     http.json_body(request), content_length=request.headers.get("content-length"),
-                                    staged=staging.take(), max_length=backend.settings.max_content_length)
+                                    staged=staging.take(request), max_length=backend.settings.max_content_length)
     execution = messages.send(backend, caller, actor, parsed, query)
     if not synchronous:
         return Ok(messages.display_sent(execution, parsed), "The request was successful")

@@ -25,20 +25,32 @@ from chalicelib.wiring.settings import get_settings
 
 LOG = logging.getLogger("abaco.api")
 
-STATUS_BY_ERROR: tuple[tuple[type[errors.AbacoError], int], ...] = (
-    (errors.BadRequest, 400),
-    (errors.NotAuthorized, 400),  # Abaco reports authorization failures as 400
-    (errors.Unauthenticated, 401),
-    (errors.NotFound, 404),
-    (errors.MethodNotAllowed, 405),
-    (errors.Conflict, 409),
-    (errors.PayloadTooLarge, 413),
-    (errors.TooManyRequests, 429),
-    (errors.HeadersTooLarge, 431),
-    (errors.Unavailable, 503),
-    (errors.ExecutionFailed, 502),  # the execution behind a synchronous message failed
-    (errors.Timeout, 504),  # a synchronous message outlived the server-side wait
-)
+# Resolved by the most specific class (``status_for``): a subclass listed here wins over its base wherever
+# either is written, and a subclass not listed takes its nearest listed base's status.
+STATUS_BY_ERROR: dict[type[errors.AbacoError], int] = {
+    errors.AbacoError: 500,  # a domain error without a status of its own (DecryptionError)
+    errors.BadRequest: 400,
+    errors.Rejected: 400,  # a backing service refused the request itself: nothing was changed
+    errors.NotAuthorized: 400,  # Abaco reports authorization failures as 400
+    errors.Unauthenticated: 401,
+    errors.NotFound: 404,
+    errors.MethodNotAllowed: 405,
+    errors.Conflict: 409,
+    errors.PayloadTooLarge: 413,
+    errors.TooManyRequests: 429,
+    errors.HeadersTooLarge: 431,
+    errors.Misconfigured: 500,  # a permission or configuration problem: a retry would only repeat it
+    errors.ExecutionFailed: 502,  # the execution behind a synchronous message failed
+    errors.Unavailable: 503,
+    errors.Timeout: 504,  # a synchronous message outlived the server-side wait
+}
+
+
+def status_for(exc: Exception, table: dict[type[errors.AbacoError], int] | None = None) -> int:
+    """The status of the most specific class of ``exc`` that the table lists (its own, else its nearest
+    base's, following the method resolution order), so the table's order never matters."""
+    table = STATUS_BY_ERROR if table is None else table
+    return next((table[cls] for cls in type(exc).__mro__ if cls in table), 500)
 
 VERBS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "application/octet-stream",
@@ -65,6 +77,9 @@ class Raw:
 
 # Every registered (path, verb, view), for the test that each view declares its requirement.
 REGISTERED: list[tuple[str, str, View]] = []
+# The view behind each Chalice route (with its prefix) and verb: an edge that acts before the app (the
+# local streaming upload) asks the view itself what it requires, rather than restating it.
+VIEWS: dict[tuple[str, str], View] = {}
 
 
 def route(app: Chalice, path: str, **views: View) -> None:
@@ -98,10 +113,16 @@ def route(app: Chalice, path: str, **views: View) -> None:
         return response
 
     SERVED[path] = tuple(views)
+    VIEWS.update({(prefix + path, verb): view for prefix in PREFIXES for verb, view in views.items()})
     for prefix in PREFIXES:
         named = handler if not prefix else _renamed(handler, prefix)
         named.__name__ = "view_" + "".join(c if c.isalnum() else "_" for c in prefix + path)
         app.route(prefix + path, methods=VERBS, cors=CORS, content_types=CONTENT_TYPES)(named)
+
+
+def view_of(route_path: str, method: str) -> View | None:
+    """The view registered for a Chalice route (as matched, prefix included) and verb, if any."""
+    return VIEWS.get((route_path, method.upper()))
 
 
 def _renamed(handler: View, prefix: str) -> View:
@@ -114,7 +135,7 @@ def _renamed(handler: View, prefix: str) -> View:
 
 
 def error_response(exc: errors.AbacoError) -> Response:
-    status = next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
+    status = status_for(exc)
     response = _json(status, envelope(None, str(exc), get_settings().version, "error"))
     if isinstance(exc, errors.TooManyRequests):
         response.headers["Retry-After"] = str(max(1, exc.retry_after))
