@@ -71,8 +71,7 @@ def force_quit(backend: Backend, actor: Actor, execution_id: str) -> str:
         raise BadRequest(f"Cannot force quit an execution not in RUNNING status. Execution was found in status: "
                          f"{execution.status.value}")
     try:
-        backend.executions.update_fields(execution, {"force_quit": True}, condition="#st = :running",
-                                         values={":running": ExecutionStatus.RUNNING.value})
+        backend.executions.request_force_quit(execution)
     except Conflict as exc:
         raise BadRequest("Cannot force quit an execution not in RUNNING status: it just finished.") from exc
     return f"Issued force quit command for execution {execution_id}."
