@@ -11,11 +11,10 @@ from chalicelib.domain import ids, inputs
 from chalicelib.domain.errors import BadRequest, Conflict, ExecutionFailed, Timeout
 from chalicelib.domain.models import Actor, Execution, ExecutionStatus, utcnow
 from chalicelib.domain.naming import convert_keys
+from chalicelib.domain.responses import ExecutionResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.wiring.backend import Backend
 
-_HIDDEN = {"tenant", "runner_id", "lease_expires_at", "enqueued", "created_ns", "content_type", "message_id",
-           "charged", "open_pool", "inbox_message", "last_sent_at", "payload_key", "force_quit"}
 _TERMINAL = (ExecutionStatus.COMPLETE, ExecutionStatus.ERROR)
 SYNC_POLL_SECONDS = 0.2  # how often a synchronous message checks its execution (Abaco: 0.1 s)
 LEGACY_PREFIX = "Invalid actor execution description"
@@ -46,7 +45,7 @@ def get(backend: Backend, actor: Actor, execution_id: str) -> Execution:
 
 
 def display(execution: Execution) -> dict[str, Any]:
-    data = execution.model_dump(mode="json", exclude=_HIDDEN)
+    data = shown(ExecutionResponse, execution)  # an allow-list: chalicelib/domain/responses.py
     base = execution.api_server.rstrip("/")
     path = f"{base}/actors/{execution.actor_id}/executions/{execution.id}"
     data["_links"] = {"self": path, "logs": f"{path}/logs", "owner": f"{base}/profiles/v2/{execution.executor}"}
