@@ -20,7 +20,7 @@ from chalice import Chalice, CORSConfig, Response
 from chalicelib.domain import errors
 from chalicelib.domain.access import required
 from chalicelib.edge import guard
-from chalicelib.edge.envelope import convert_keys, envelope
+from chalicelib.edge.envelope import FIELDS, Keys, cased, envelope
 from chalicelib.wiring.settings import get_settings
 
 LOG = logging.getLogger("abaco.api")
@@ -66,8 +66,8 @@ SERVED: dict[str, tuple[str, ...]] = {}  # path (without prefix) -> the verbs it
 class Ok:
     """What a view returns: a result for the envelope, or raw bytes/text for the few non-JSON routes."""
 
-    def __init__(self, result: Any, message: str, convert: bool = True) -> None:
-        self.result, self.message, self.convert = result, message, convert
+    def __init__(self, result: Any, message: str, keys: Keys = FIELDS) -> None:
+        self.result, self.message, self.keys = result, message, keys  # keys: what the case switch converts
 
 
 class Raw:
@@ -151,7 +151,7 @@ def _render(outcome: Ok | Raw | Response) -> Response:
         return Response(body=outcome.body, status_code=200,
                         headers={**outcome.headers, "Content-Type": outcome.content_type})
     settings = get_settings()
-    result = convert_keys(outcome.result, settings.case) if outcome.convert else outcome.result
+    result = cased(outcome.result, settings.case, outcome.keys)
     return _json(200, envelope(result, outcome.message, settings.version))
 
 

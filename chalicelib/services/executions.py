@@ -10,7 +10,6 @@ from chalicelib.adapters.storage.logs import execution_key
 from chalicelib.domain import ids, inputs
 from chalicelib.domain.errors import BadRequest, Conflict, ExecutionFailed, Timeout
 from chalicelib.domain.models import Actor, Execution, ExecutionStatus, utcnow
-from chalicelib.domain.naming import convert_keys
 from chalicelib.domain.responses import ExecutionResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.wiring.backend import Backend
@@ -31,10 +30,9 @@ def summary(backend: Backend, actor: Actor) -> dict[str, Any]:
         "total_cpu": sum(e.cpu for e in executions),
         "total_io": sum(e.io for e in executions),
         "total_runtime": sum(e.runtime for e in executions),
-        "executions": [convert_keys({"id": e.id, "status": e.status.value, "start_time": e.start_time,
-                                     "finish_time": e.finish_time, "message_received_time": e.message_received_time},
-                                    backend.settings.case)  # Abaco converts these items in camel mode
-                       for e in executions],
+        "executions": [{"id": e.id, "status": e.status.value, "start_time": e.start_time,
+                        "finish_time": e.finish_time, "message_received_time": e.message_received_time}
+                       for e in executions],  # Abaco converts these items in camel mode: the view says so
         "ids": [e.id for e in executions],
         "_links": {"self": f"{base}/actors/{actor.id}/executions", "owner": f"{base}/profiles/v2/{actor.owner}"},
     }
