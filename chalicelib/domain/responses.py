@@ -8,11 +8,15 @@ documented additions (``attempt``, ``attempts``, ``phases``, ``max_attempts``, `
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.models import ActorStatus, AttemptRecord, ExecutionStatus
+
+_TIME = {"format": "date-time", "description": "ISO-8601 UTC"}
+Time = Annotated[str, Field(json_schema_extra=_TIME)]
+OptionalTime = Annotated[str | None, Field(json_schema_extra=_TIME)]
 
 
 class _Response(BaseModel):
@@ -27,17 +31,18 @@ class ExecutionResponse(_Response):
     status: ExecutionStatus
     status_message: str
     worker_id: str | None
-    message_received_time: str
-    start_time: str | None
-    finish_time: str | None
-    runtime: int
+    message_received_time: Time
+    start_time: OptionalTime
+    finish_time: OptionalTime
+    runtime: int = Field(description="seconds")
     cpu: int
     io: int
     exit_code: int | None
     final_state: dict[str, Any]
     attempt: int
     attempts: list[AttemptRecord]
-    phases: dict[str, float]
+    phases: dict[str, float] = Field(description="epoch seconds of each phase reached: queued, claimed, "
+                                     "created, started, exited, finalised")
     max_attempts: int
 
 
@@ -63,7 +68,7 @@ class ActorResponse(_Response):
     log_ex: int | None
     cron_schedule: str | None
     cron_on: bool
-    cron_next_ex: str | None
+    cron_next_ex: str | None = Field(description="next slot, YYYY-M-D H (UTC)")
     revision: int
     state: Any
     mounts: list[dict[str, str]]
@@ -75,8 +80,8 @@ class ActorResponse(_Response):
     max_run_time: int | None
     status: ActorStatus
     status_message: str
-    create_time: str
-    last_update_time: str
+    create_time: Time
+    last_update_time: Time
 
 
 def shown(response: type[_Response], record: BaseModel) -> dict[str, Any]:

@@ -32,3 +32,14 @@ def test_a_field_added_to_the_model_is_not_shown_until_the_response_names_it() -
 
     grown = Grown(tenant="T", actor_id="A", id="E", executor="u")
     assert "secret_bookkeeping" not in executions.display(grown)
+
+
+def test_the_documents_actor_and_execution_are_the_response_models() -> None:
+    from chalicelib.edge.openapi.schemas import SCHEMAS
+
+    for name, response in (("Actor", ActorResponse), ("Execution", ExecutionResponse)):
+        assert set(SCHEMAS[name]["properties"]) == {*response.model_fields, "_links"}, name
+    execution = SCHEMAS["Execution"]["properties"]
+    assert execution["finish_time"] == {"type": "string", "nullable": True, "format": "date-time",
+                                        "description": "ISO-8601 UTC"}  # OpenAPI 3.0: nullable, no null type
+    assert execution["attempts"]["items"]["required"] == ["attempt", "runner_id", "reason"]  # inlined, no $ref
