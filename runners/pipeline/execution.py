@@ -97,7 +97,7 @@ class ExecutionRunner:
             if received.receive_count < POISON_RECEIVES:
                 raise
             outcome = self.dead_letter(received, actor, f"unexpected error: {exc}")
-        self.metrics.inc("abaco_executions_total", outcome=outcome.kind.value)
+        self.metrics.inc("abaco_executions_total", outcome=str(outcome.kind))
         return outcome
 
     def run(self, received: Received, actor: Actor) -> Outcome:

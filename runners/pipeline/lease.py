@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from chalicelib.adapters.queues import Received
-from chalicelib.domain.errors import Conflict, NotFound, Unavailable
+from chalicelib.domain.errors import AbacoError, Conflict
 from chalicelib.domain.models import Execution
 from chalicelib.wiring.backend import Backend
 from runners.fence import Fence
@@ -74,7 +74,7 @@ class Lease:
             self._metrics.inc("abaco_stale_write_rejected_total")
             self._fence.fence_now(self._key)
             return False
-        except Unavailable as exc:  # keep trying; the fence kills the container if this lasts
+        except AbacoError as exc:  # Unavailable, or worse: keep trying; the fence kills the container if it lasts
             LOG.warning("heartbeat of %s failed: %s", self._execution.id, exc)
             return True
         self._fence.renewed(self._key, Fence.deadline(sent, self._seconds))
@@ -82,6 +82,6 @@ class Lease:
             self._inbox.extend(self._received, self._seconds)
             if self._on_beat is not None:
                 self._on_beat()
-        except (Unavailable, NotFound) as exc:  # NotFound: the actor and its inbox were deleted meanwhile
+        except AbacoError as exc:  # the heartbeat thread must outlive any error of SQS (or of the prefetch)
             LOG.warning("visibility of %s not extended: %s", self._execution.id, exc)
         return True
