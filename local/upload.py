@@ -1,44 +1,43 @@
 """Large binary messages, streamed from the HTTP request straight to the payloads bucket.
 
 Chalice's local gateway would base64-encode the body and hand the view a decoded copy (three or four
-copies of a 100 MB message in the API process). For ``POST .../messages`` with an
-``application/octet-stream`` body above ``STREAM_MIN_BYTES`` the WSGI adapter calls ``stage`` instead:
-the body goes to S3 in 8 MiB parts, and the pointer is offered to the view through
-``chalicelib.edge.staging``. Smaller bodies take the same path as in AWS (the view uploads them itself).
+copies of a 100 MB message in the API process). For a view that declares it takes a staged body
+(``chalicelib.edge.staging.accepts_staged``: ``POST .../messages``), an ``application/octet-stream``
+body above ``STREAM_MIN_BYTES`` goes to S3 in 8 MiB parts before the view runs, and the pointer rides in
+the request's context. Smaller bodies take the same path as in AWS (the view uploads them itself).
+
+Which route a request reaches, and what that route requires of its caller, are asked of the app's own
+route table and the view's ``@needs`` (``chalicelib.edge.http.view_of``): never a pattern of the URL
+here, never a restated permission.
 """
 from __future__ import annotations
 
-import re
 import secrets
 import urllib.parse
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.adapters.payloads import Pointer
-from chalicelib.domain.access import Level, Scope
+from chalicelib.domain.access import required
 from chalicelib.domain.errors import AbacoError, BadRequest
-from chalicelib.edge import guard, limits
+from chalicelib.edge import guard, limits, staging
 from chalicelib.wiring import resources
 from chalicelib.wiring.backend import get_backend
 from chalicelib.wiring.settings import Settings
 
 STREAM_MIN_BYTES = 1024 * 1024  # bodies above this skip the gateway; below it the Lambda path is exercised
-# /actors/{id}/messages in each spelling (chalicelib/edge/paths.py); v2 is a reserved alias word
-_MESSAGES_PATH_ID = re.compile(r"^(?:/v3)?/actors(?:/v2)?/([^/]+)/messages/?$")
 BINARY = "application/octet-stream"
-
-
-def is_message_post(method: str, environ: dict[str, Any]) -> bool:
-    return method == "POST" and bool(_MESSAGES_PATH_ID.match(environ.get("PATH_INFO", "")))
+View = Callable[..., Any]
 
 
 def _content_type(environ: dict[str, Any]) -> str:
     return (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
 
 
-def refuse_early(method: str, environ: dict[str, Any], length: int, settings: Settings) -> AbacoError | None:
+def refuse_early(view: View | None, environ: dict[str, Any], length: int, settings: Settings) -> AbacoError | None:
     """A body over its limit is refused from its Content-Length alone, before it is read. A binary
     message gets Abaco's own 400; any other body the 413 the request guard would give."""
-    if _content_type(environ) == BINARY and is_message_post(method, environ):
+    if _content_type(environ) == BINARY and staging.accepts(view):
         if length > settings.max_content_length:
             return BadRequest(f"Message exceeds max content length of: {settings.max_content_length}")
         return None
@@ -49,15 +48,15 @@ def refuse_early(method: str, environ: dict[str, Any], length: int, settings: Se
     return None
 
 
-def wants_streaming(method: str, environ: dict[str, Any], length: int) -> bool:
-    return _content_type(environ) == BINARY and length > STREAM_MIN_BYTES and is_message_post(method, environ)
+def wants_streaming(view: View | None, environ: dict[str, Any], length: int) -> bool:
+    return _content_type(environ) == BINARY and length > STREAM_MIN_BYTES and staging.accepts(view)
 
 
-def authorise(environ: dict[str, Any], headers: dict[str, str]) -> None:
-    """The message POST's own requirement (EXECUTE on the actor), checked before the body is read."""
-    actor_id = _MESSAGES_PATH_ID.match(environ.get("PATH_INFO", ""))
+def authorise(view: View, params: Mapping[str, str], environ: dict[str, Any], headers: dict[str, str]) -> None:
+    """The view's own requirement (its ``@needs``), checked before the body is read."""
+    scope, level = required(view)
     query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-    guard.precheck(headers, query, Scope.ACTOR, Level.EXECUTE, {"actor_id": actor_id.group(1) if actor_id else ""})
+    guard.precheck(headers, query, scope, level, params)
 
 
 def stage(environ: dict[str, Any], length: int) -> Pointer:

@@ -16,7 +16,7 @@ from chalice.config import Config
 from chalice.local import LambdaEventConverter, LocalGateway, LocalGatewayException, MatchResult, RouteMatcher
 
 from chalicelib.domain import errors
-from chalicelib.edge import paths, staging
+from chalicelib.edge import http, paths, staging
 from chalicelib.edge.http import CORS, error_response, not_found
 from chalicelib.wiring.settings import get_settings
 from local import upload
@@ -34,14 +34,22 @@ class ChaliceWSGI:
         self._app = app_object
         self._config = Config(chalice_stage="local", config_from_disk={"lambda_timeout": 900})
         self._local = threading.local()
+        self._matcher = SegmentMatcher(list(self._app.routes))
 
-    def _gateway(self) -> LocalGateway:
+    def _gateway(self) -> ContextGateway:
         gateway = getattr(self._local, "gateway", None)
         if gateway is None:
-            gateway = self._local.gateway = LocalGateway(self._app, self._config)
-            gateway.event_converter = LambdaEventConverter(SegmentMatcher(list(self._app.routes)),
-                                                           self._app.api.binary_types)
+            gateway = self._local.gateway = ContextGateway(self._app, self._config)
+            gateway.event_converter = LambdaEventConverter(self._matcher, self._app.api.binary_types)
         return gateway
+
+    def _route(self, method: str, path: str) -> tuple[http.View | None, dict[str, str]]:
+        """The registered view this request reaches (None when no route matches) and its path parameters."""
+        try:
+            matched = self._matcher.match_route(path)
+        except ValueError:
+            return None, {}
+        return http.view_of(matched.route, method), dict(matched.captured)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
@@ -52,38 +60,39 @@ class ChaliceWSGI:
             path += "?" + environ["QUERY_STRING"]
         headers = _headers(environ)
         length = int(environ.get("CONTENT_LENGTH") or 0)
-        refused = upload.refuse_early(method, environ, length, get_settings())
+        view, params = self._route(method, path)
+        refused = upload.refuse_early(view, environ, length, get_settings())
         if refused is not None:  # before reading a byte of the body
             return _send_error(start_response, refused, close=True)
-        if upload.wants_streaming(method, environ, length):
-            return self._staged(environ, start_response, method, path, headers, length)
+        if view is not None and upload.wants_streaming(view, environ, length):
+            return self._staged(environ, start_response, (method, path, headers, length), view, params)
         body = environ["wsgi.input"].read(length) if length > 0 else None
         return _send(start_response, *self._dispatch(method, path, headers, body))
 
-    def _staged(self, environ: dict[str, Any], start_response: Callable[..., Any], method: str, path: str,
-                headers: dict[str, str], length: int) -> Iterable[bytes]:
-        """A large binary message: body to S3 first, then the view with the pointer (``chalicelib.edge.staging``).
+    def _staged(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                request: tuple[str, str, dict[str, str], int], view: http.View,
+                params: dict[str, str]) -> Iterable[bytes]:
+        """A large binary message: body to S3 first, then the view with the pointer in the request's context
+        (``chalicelib.edge.staging``).
 
-        The caller is authorised first (without using up a nonce), so nobody uploads without the right
-        to send the message."""
+        The caller is authorised first, with the view's own requirement (without using up a nonce), so
+        nobody uploads without the right to send the message."""
+        method, path, headers, length = request
         try:
-            upload.authorise(environ, headers)
+            upload.authorise(view, params, environ, headers)
             pointer = upload.stage(environ, length)
         except errors.AbacoError as exc:
             return _send_error(start_response, exc, close=True)
-        offer = staging.offer(pointer)
-        try:
-            status, out_headers, payload = self._dispatch(method, path, headers, b"")
-        finally:
-            staging.clear()
+        context, offer = staging.context_for(pointer)
+        status, out_headers, payload = self._dispatch(method, path, headers, b"", context)
         if not offer.taken or 400 <= status < 500:  # refused: nothing will ever read the object
             upload.discard(pointer)
         return _send(start_response, status, out_headers, payload)
 
-    def _dispatch(self, method: str, path: str, headers: dict[str, str],
-                  body: bytes | None) -> tuple[int, dict[str, str], bytes]:
+    def _dispatch(self, method: str, path: str, headers: dict[str, str], body: bytes | None,
+                  context: dict[str, Any] | None = None) -> tuple[int, dict[str, str], bytes]:
         try:
-            response = self._gateway().handle_request(method=method, path=path, headers=headers, body=body)
+            response = self._gateway().handle_with_context(method, path, headers, body, context or {})
         except LocalGatewayException as exc:
             if exc.CODE == 403 and b"Missing Authentication Token" in (exc.body or b""):
                 return _not_found()  # no such route: a 404 in the envelope, as Flask gave
@@ -97,6 +106,27 @@ class ChaliceWSGI:
         for name, values in (response.get("multiValueHeaders") or {}).items():
             out_headers[name] = ", ".join(values)
         return response["statusCode"], out_headers, payload
+
+
+class ContextGateway(LocalGateway):
+    """Chalice's local gateway that can add entries to a request's ``requestContext`` (the view reads them
+    as ``request.context``): what the edge did before the app ran (a staged body) rides in the request
+    itself. One per thread, as the gateway is; the entries last exactly one call."""
+
+    _context: dict[str, Any] = {}
+
+    def handle_with_context(self, method: str, path: str, headers: dict[str, str], body: bytes | None,
+                            context: dict[str, Any]) -> Any:
+        self._context = context
+        try:
+            return self.handle_request(method=method, path=path, headers=headers, body=body)
+        finally:
+            self._context = {}
+
+    def _generate_lambda_event(self, method: str, path: str, headers: Any, body: bytes | None) -> Any:
+        event = super()._generate_lambda_event(method, path, headers, body)
+        event["requestContext"].update(self._context)
+        return event
 
 
 class SegmentMatcher(RouteMatcher):

@@ -5,8 +5,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.adapters import aws
-from chalicelib.domain.errors import Unavailable
+from chalicelib.adapters import aws, aws_errors
 from chalicelib.wiring import resources
 from chalicelib.wiring.settings import Settings
 
@@ -32,7 +31,5 @@ class Metrics:
             try:
                 self._cloudwatch.put_metric_data(Namespace=resources.METRICS_NAMESPACE,
                                                  MetricData=datums[start:start + MAX_DATUMS_PER_CALL])
-            except ClientError as exc:
-                raise Unavailable(f"CloudWatch PutMetricData: {exc.response.get('Error', {}).get('Code')}") from exc
-            except BotoCoreError as exc:
-                raise Unavailable(f"CloudWatch PutMetricData: {exc}") from exc
+            except (ClientError, BotoCoreError) as exc:
+                raise aws_errors.translate(exc, "CloudWatch PutMetricData") from exc

@@ -18,13 +18,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from chalicelib.domain.errors import DecryptionError, Unavailable
+from chalicelib.adapters import aws_errors
+from chalicelib.domain.errors import DecryptionError, Misconfigured
 
 KMS_SCHEME = "kms1:"
 PURPOSE = "abaco-config-secret"
 NONCE_BYTES = 12  # AES-GCM's standard nonce
-_RETRYABLE = {"ThrottlingException", "KMSInternalException", "DependencyTimeoutException",
-              "KeyUnavailableException"}
+# A ciphertext KMS will not open (tampered, another tenant's context, another key) is a secret that cannot
+# be decrypted; every other KMS error is placed by the shared table (chalicelib/adapters/aws_errors.py).
+_ERRORS = {aws_errors.Category.VALIDATION: DecryptionError}
+_OVERRIDES = {"NotFoundException": aws_errors.Category.CONFIGURATION}  # the configured key does not exist
 
 
 def context(tenant: str, name: str) -> dict[str, str]:
@@ -49,8 +52,8 @@ class KmsEnvelopeCipher:
         ctx = context(tenant, name)
         try:
             key = self._call("generate_data_key", KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=ctx)
-        except DecryptionError as exc:  # a refusal here is the deployment's fault (key missing, no grant)
-            raise Unavailable(f"cannot encrypt the secret: {exc}") from exc
+        except DecryptionError as exc:  # a refusal here is the deployment's fault (a key of the wrong kind)
+            raise Misconfigured(f"cannot encrypt the secret: {exc}") from exc
         nonce = os.urandom(NONCE_BYTES)
         sealed = AESGCM(key["Plaintext"]).encrypt(nonce, plaintext.encode(), _aad(ctx))
         body = {"k": _b64(key["CiphertextBlob"]), "n": _b64(nonce), "c": _b64(sealed)}
@@ -74,10 +77,5 @@ class KmsEnvelopeCipher:
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         try:
             return getattr(self._kms, operation)(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in _RETRYABLE:
-                raise Unavailable(f"KMS {operation}: {code}") from exc
-            raise DecryptionError(f"KMS refused to {operation.replace('_', ' ')}: {code}") from exc
-        except BotoCoreError as exc:
-            raise Unavailable(f"KMS {operation}: {exc}") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_errors.translate(exc, f"KMS {operation}", _OVERRIDES, errors_by=_ERRORS) from exc

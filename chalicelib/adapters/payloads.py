@@ -16,14 +16,13 @@ from typing import Any, BinaryIO, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.adapters import aws
+from chalicelib.adapters import aws, aws_errors
 from chalicelib.domain.errors import AbacoError, BadRequest, NotFound, Unavailable
 from chalicelib.wiring import resources
 from chalicelib.wiring.settings import Settings
 
 PART_BYTES = 8 * 1024 * 1024  # multipart part size (S3's minimum is 5 MiB for every part but the last)
 READ_BYTES = 1024 * 1024  # streaming read size for downloads and for filling a part
-_MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchUpload"}
 
 
 class PayloadCorrupt(AbacoError):
@@ -155,12 +154,11 @@ class PayloadStore:
         try:
             return getattr(self._s3, op)(**kwargs)
         except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in _MISSING:
-                raise NotFound(f"payload {kwargs.get('Key')} not found") from exc
-            raise Unavailable(f"S3 {op}: {code}") from exc
+            missing = aws_errors.category(exc) is aws_errors.Category.NOT_FOUND
+            raise aws_errors.translate(exc, f"S3 {op}",
+                                       message=f"payload {kwargs.get('Key')} not found" if missing else None) from exc
         except BotoCoreError as exc:
-            raise Unavailable(f"S3 {op}: {exc}") from exc
+            raise aws_errors.translate(exc, f"S3 {op}") from exc
 
 
 def _read_exactly(stream: Readable, size: int) -> bytes:

@@ -9,15 +9,17 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.adapters import aws
-from chalicelib.domain.errors import Conflict, NotFound, Unavailable
+from chalicelib.adapters import aws, aws_errors
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.queue_messages import EventMessage, InboxMessage, StartWorkerCommand
 from chalicelib.wiring import resources
 from chalicelib.wiring.settings import Settings
 
-_MISSING = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 SQS_BATCH = 10  # entries per batch call (SQS quota)
-_PURGE_IN_PROGRESS = {"AWS.SimpleQueueService.PurgeQueueInProgress", "PurgeQueueInProgress"}
+# The adapter's own words for two errors the API shows (aws_errors.translate places every code).
+_MESSAGES = {"AWS.SimpleQueueService.PurgeQueueInProgress": "a purge of this queue is already in progress",
+             "PurgeQueueInProgress": "a purge of this queue is already in progress",
+             "AWS.SimpleQueueService.NonExistentQueue": "queue not found", "QueueDoesNotExist": "queue not found"}
 
 
 @dataclass(frozen=True)
@@ -187,11 +189,6 @@ class Queues:
         try:
             return getattr(self._sqs, op)(**kwargs)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in _MISSING:
-                raise NotFound(f"queue not found ({op})") from exc
-            if code in _PURGE_IN_PROGRESS:
-                raise Conflict("a purge of this queue is already in progress") from exc
-            raise Unavailable(f"SQS {op}: {code}") from exc
+            raise aws_errors.translate(exc, f"SQS {op}", message=_MESSAGES.get(aws_errors.code_of(exc))) from exc
         except BotoCoreError as exc:
-            raise Unavailable(f"SQS {op}: {exc}") from exc
+            raise aws_errors.translate(exc, f"SQS {op}") from exc

@@ -9,6 +9,7 @@ from chalicelib.api.common import actor_in_path, context, fields
 from chalicelib.domain import query
 from chalicelib.domain.access import Level, Scope, needs
 from chalicelib.edge import http
+from chalicelib.edge.envelope import SEARCH
 from chalicelib.edge.http import Ok, route
 from chalicelib.services import actors
 from chalicelib.services import search as search_service
@@ -22,7 +23,7 @@ def list_actors(request: Any) -> Ok:
     params = http.query_lists(request)
     if query.is_search(params):
         return Ok(search_service.run(backend, caller, "actors", params), "Search completed successfully.",
-                  convert=False)
+                  keys=SEARCH)
     return Ok([actors.display(a) for a in actors.list_actors(backend, caller)], "Actors retrieved successfully.")
 
 

@@ -9,6 +9,7 @@ from chalicelib.api.common import actor_in_path, fields
 from chalicelib.domain import query
 from chalicelib.domain.access import Level, needs
 from chalicelib.edge import http
+from chalicelib.edge.envelope import SEARCH, nested
 from chalicelib.edge.http import Ok, Raw, route
 from chalicelib.services import actors, executions
 from chalicelib.services import search as search_service
@@ -22,8 +23,9 @@ def list_executions(request: Any, actor_id: str) -> Ok:
     params = http.query_lists(request)
     if query.is_search(params):
         return Ok(search_service.run(backend, caller, "executions", params, actor=actor),
-                  "Executions search completed successfully.", convert=False)
-    return Ok(executions.summary(backend, actor), "Actor executions retrieved successfully.")
+                  "Executions search completed successfully.", keys=SEARCH)
+    return Ok(executions.summary(backend, actor), "Actor executions retrieved successfully.",
+              keys=nested("executions"))
 
 
 @needs(Level.UPDATE)
@@ -53,7 +55,7 @@ def get_logs(request: Any, actor_id: str, execution_id: str) -> Ok:
     if query.is_search(params):
         execution = executions.get(backend, actor, execution_id)
         return Ok(search_service.run(backend, caller, "logs", params, actor=actor, execution=execution),
-                  "Logs search completed successfully.", convert=False)
+                  "Logs search completed successfully.", keys=SEARCH)
     return Ok(executions.logs(backend, actor, execution_id), "Logs retrieved successfully.")
 
 

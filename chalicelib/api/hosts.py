@@ -7,6 +7,7 @@ from chalice import Blueprint
 
 from chalicelib.api.common import context
 from chalicelib.domain.access import Level, Scope, needs
+from chalicelib.edge.envelope import DATA
 from chalicelib.edge.http import Ok, route
 from chalicelib.services import workers
 
@@ -16,7 +17,7 @@ bp = Blueprint(__name__)
 @needs(Level.NONE, Scope.ADMIN)
 def list_hosts(request: Any) -> Ok:
     backend, caller = context(request)
-    return Ok(workers.hosts_summary(backend, caller.tenant), "Runner hosts retrieved successfully.", convert=False)
+    return Ok(workers.hosts_summary(backend, caller.tenant), "Runner hosts retrieved successfully.", keys=DATA)
 
 
 route(bp, "/actors/admin/hosts", GET=list_hosts)

@@ -12,6 +12,7 @@ from chalice import Blueprint
 from chalicelib.api.common import actor_in_path, context
 from chalicelib.domain.access import Level, Scope, needs
 from chalicelib.edge import http
+from chalicelib.edge.envelope import DATA
 from chalicelib.edge.http import Ok, route
 from chalicelib.services import insights
 
@@ -27,14 +28,14 @@ def _window(request: Any) -> str | None:
 def actor_stats(request: Any, actor_id: str) -> Ok:
     backend, _, actor = actor_in_path(request, actor_id)
     return Ok(insights.actor_stats(backend, actor, _window(request)), "Actor statistics retrieved successfully.",
-              convert=False)
+              keys=DATA)
 
 
 @needs(Level.READ, Scope.ADMIN)
 def overview(request: Any) -> Ok:
     backend, caller = context(request)
     return Ok(insights.operations(backend, caller.tenant, _window(request)),
-              "Platform overview retrieved successfully.", convert=False)
+              "Platform overview retrieved successfully.", keys=DATA)
 
 
 route(bp, "/actors/{actor_id}/stats", GET=actor_stats)

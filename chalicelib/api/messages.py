@@ -8,6 +8,7 @@ from chalice import Blueprint
 from chalicelib.api.common import actor_in_path, fields
 from chalicelib.domain.access import Level, needs
 from chalicelib.edge import http, staging
+from chalicelib.edge.envelope import DATA
 from chalicelib.edge.http import Ok, Raw, route
 from chalicelib.services import executions, messages, uploads
 
@@ -15,6 +16,7 @@ bp = Blueprint(__name__)
 
 
 @needs(Level.EXECUTE)
+@staging.accepts_staged
 def send_message(request: Any, actor_id: str) -> Ok | Raw:
     backend, caller, actor = actor_in_path(request, actor_id)
     query = http.query(request)
@@ -27,7 +29,7 @@ def send_message(request: Any, actor_id: str) -> Ok | Raw:
     else:
         parsed = messages.parse_message(http.content_type(request), request.raw_body, http.form(request),
                                         http.json_body(request), content_length=request.headers.get("content-length"),
-                                        staged=staging.take(), max_length=backend.settings.max_content_length)
+                                        staged=staging.take(request), max_length=backend.settings.max_content_length)
     execution = messages.send(backend, caller, actor, parsed, query)
     if not synchronous:
         return Ok(messages.display_sent(execution, parsed), "The request was successful")
@@ -41,7 +43,7 @@ def send_message(request: Any, actor_id: str) -> Ok | Raw:
 @needs(Level.EXECUTE)
 def request_upload(request: Any, actor_id: str) -> Ok:
     backend, _, actor = actor_in_path(request, actor_id)
-    return Ok(uploads.request(backend, actor, fields(request)), "Upload URL created successfully.", convert=False)
+    return Ok(uploads.request(backend, actor, fields(request)), "Upload URL created successfully.", keys=DATA)
 
 
 @needs(Level.READ)

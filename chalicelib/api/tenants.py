@@ -7,6 +7,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.domain.access import Level, Scope, needs
+from chalicelib.edge.envelope import DATA
 from chalicelib.edge.http import Ok, route
 from chalicelib.services import tenants
 from chalicelib.wiring.settings import get_settings
@@ -16,17 +17,17 @@ bp = Blueprint(__name__)
 
 @needs(Level.NONE, Scope.PUBLIC)
 def list_tenants(request: Any) -> Ok:
-    return Ok(tenants.list_tenants(get_settings()), "Tenants retrieved successfully.", convert=False)
+    return Ok(tenants.list_tenants(get_settings()), "Tenants retrieved successfully.", keys=DATA)
 
 
 @needs(Level.NONE, Scope.PUBLIC)
 def get_tenant(request: Any, tenant_id: str) -> Ok:
-    return Ok(tenants.get_tenant(get_settings(), tenant_id), "Tenant retrieved successfully.", convert=False)
+    return Ok(tenants.get_tenant(get_settings(), tenant_id), "Tenant retrieved successfully.", keys=DATA)
 
 
 @needs(Level.NONE, Scope.PUBLIC)
 def list_sites(request: Any) -> Ok:
-    return Ok(tenants.list_sites(get_settings()), "Sites retrieved successfully.", convert=False)
+    return Ok(tenants.list_sites(get_settings()), "Sites retrieved successfully.", keys=DATA)
 
 
 route(bp, "/tenants", GET=list_tenants)

@@ -9,6 +9,7 @@ from chalicelib.api.common import actor_in_path, fields
 from chalicelib.domain import query
 from chalicelib.domain.access import Level, Scope, needs
 from chalicelib.edge import http
+from chalicelib.edge.envelope import SEARCH
 from chalicelib.edge.http import Ok, route
 from chalicelib.services import search as search_service
 from chalicelib.services import workers
@@ -22,7 +23,7 @@ def list_workers(request: Any, actor_id: str) -> Ok:
     params = http.query_lists(request)
     if query.is_search(params):
         return Ok(search_service.run(backend, caller, "workers", params, actor=actor),
-                  "Workers search completed successfully.", convert=False)
+                  "Workers search completed successfully.", keys=SEARCH)
     return Ok(workers.list_workers(backend, actor), "Workers retrieved successfully.")
 
 

@@ -67,3 +67,12 @@ class HeadersTooLarge(AbacoError):
 
 class DecryptionError(AbacoError):
     """A token that cannot be read with the configured keys (or belongs to another tenant)."""
+
+
+class Misconfigured(AbacoError):
+    """A backing service refused us for a reason no retry fixes: a permission, a credential, a missing or
+    disabled resource (500, never 503: a client that retries would only repeat it)."""
+
+
+class Rejected(BadRequest):
+    """A backing service refused the request itself (too large, malformed): nothing was changed (400)."""

@@ -45,13 +45,7 @@ class WorkerStatus(enum.StrEnum):
     ERROR = "ERROR"
 
 
-# Allowed transitions (reference §2). A transition outside these tables is refused by the storage layer.
-EXECUTION_TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
-    ExecutionStatus.SUBMITTED: frozenset({ExecutionStatus.RUNNING, ExecutionStatus.ERROR}),
-    ExecutionStatus.RUNNING: frozenset({ExecutionStatus.COMPLETE, ExecutionStatus.ERROR, ExecutionStatus.RUNNING}),
-    ExecutionStatus.COMPLETE: frozenset(),
-    ExecutionStatus.ERROR: frozenset(),
-}
+# The execution's transitions are a table of their own: chalicelib/domain/execution_machine.py.
 
 LIVE_WORKER_STATUSES = frozenset(
     {

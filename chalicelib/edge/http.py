@@ -21,25 +21,37 @@ from chalice import Chalice, CORSConfig, Response
 from chalicelib.domain import errors
 from chalicelib.domain.access import required
 from chalicelib.edge import guard, paths
-from chalicelib.edge.envelope import convert_keys, envelope
+from chalicelib.edge.envelope import FIELDS, Keys, cased, envelope
 from chalicelib.wiring.settings import get_settings
 
 LOG = logging.getLogger("abaco.api")
 
-STATUS_BY_ERROR: tuple[tuple[type[errors.AbacoError], int], ...] = (
-    (errors.BadRequest, 400),
-    (errors.NotAuthorized, 400),  # Abaco reports authorization failures as 400
-    (errors.Unauthenticated, 401),
-    (errors.NotFound, 404),
-    (errors.MethodNotAllowed, 405),
-    (errors.Conflict, 409),
-    (errors.PayloadTooLarge, 413),
-    (errors.TooManyRequests, 429),
-    (errors.HeadersTooLarge, 431),
-    (errors.Unavailable, 503),
-    (errors.ExecutionFailed, 502),  # the execution behind a synchronous message failed
-    (errors.Timeout, 504),  # a synchronous message outlived the server-side wait
-)
+# Resolved by the most specific class (``status_for``): a subclass listed here wins over its base wherever
+# either is written, and a subclass not listed takes its nearest listed base's status.
+STATUS_BY_ERROR: dict[type[errors.AbacoError], int] = {
+    errors.AbacoError: 500,  # a domain error without a status of its own (DecryptionError)
+    errors.BadRequest: 400,
+    errors.Rejected: 400,  # a backing service refused the request itself: nothing was changed
+    errors.NotAuthorized: 400,  # Abaco reports authorization failures as 400
+    errors.Unauthenticated: 401,
+    errors.NotFound: 404,
+    errors.MethodNotAllowed: 405,
+    errors.Conflict: 409,
+    errors.PayloadTooLarge: 413,
+    errors.TooManyRequests: 429,
+    errors.HeadersTooLarge: 431,
+    errors.Misconfigured: 500,  # a permission or configuration problem: a retry would only repeat it
+    errors.ExecutionFailed: 502,  # the execution behind a synchronous message failed
+    errors.Unavailable: 503,
+    errors.Timeout: 504,  # a synchronous message outlived the server-side wait
+}
+
+
+def status_for(exc: Exception, table: dict[type[errors.AbacoError], int] | None = None) -> int:
+    """The status of the most specific class of ``exc`` that the table lists (its own, else its nearest
+    base's, following the method resolution order), so the table's order never matters."""
+    table = STATUS_BY_ERROR if table is None else table
+    return next((table[cls] for cls in type(exc).__mro__ if cls in table), 500)
 
 VERBS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "application/octet-stream",
@@ -55,8 +67,8 @@ SERVED: dict[str, tuple[str, ...]] = {}  # path (Abaco v2 spelling) -> the verbs
 class Ok:
     """What a view returns: a result for the envelope, or raw bytes/text for the few non-JSON routes."""
 
-    def __init__(self, result: Any, message: str, convert: bool = True) -> None:
-        self.result, self.message, self.convert = result, message, convert
+    def __init__(self, result: Any, message: str, keys: Keys = FIELDS) -> None:
+        self.result, self.message, self.keys = result, message, keys  # keys: what the case switch converts
 
 
 class Raw:
@@ -66,6 +78,9 @@ class Raw:
 
 # Every registered (path, verb, view), for the test that each view declares its requirement.
 REGISTERED: list[tuple[str, str, View]] = []
+# The view behind each Chalice route (with its prefix) and verb: an edge that acts before the app (the
+# local streaming upload) asks the view itself what it requires, rather than restating it.
+VIEWS: dict[tuple[str, str], View] = {}
 
 
 def route(app: Chalice, path: str, **views: View) -> None:
@@ -100,9 +115,15 @@ def route(app: Chalice, path: str, **views: View) -> None:
 
     SERVED[path] = tuple(views)
     for spelled in paths.variants(path):
+        VIEWS.update({(spelled, verb): view for verb, view in views.items()})
         named = handler if spelled == path else _renamed(handler)
         named.__name__ = "view_" + "".join(c if c.isalnum() else "_" for c in spelled)
         app.route(spelled, methods=VERBS, cors=CORS, content_types=CONTENT_TYPES)(named)
+
+
+def view_of(route_path: str, method: str) -> View | None:
+    """The view registered for a Chalice route (as matched, any spelling) and verb, if any."""
+    return VIEWS.get((route_path, method.upper()))
 
 
 def _renamed(handler: View) -> View:
@@ -121,7 +142,7 @@ def not_found() -> Response:
 
 
 def error_response(exc: errors.AbacoError) -> Response:
-    status = next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
+    status = status_for(exc)
     response = _json(status, envelope(None, str(exc), get_settings().version, "error"))
     if isinstance(exc, errors.TooManyRequests):
         response.headers["Retry-After"] = str(max(1, exc.retry_after))
@@ -137,7 +158,7 @@ def _render(outcome: Ok | Raw | Response) -> Response:
         return Response(body=outcome.body, status_code=200,
                         headers={**outcome.headers, "Content-Type": outcome.content_type})
     settings = get_settings()
-    result = convert_keys(outcome.result, settings.case) if outcome.convert else outcome.result
+    result = cased(outcome.result, settings.case, outcome.keys)
     return _json(200, envelope(result, outcome.message, settings.version))
 
 

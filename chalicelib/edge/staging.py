@@ -1,20 +1,23 @@
 """Hand-off of a message body that the local HTTP server already streamed to S3.
 
 Chalice's local gateway base64-encodes binary bodies and hands the view a decoded copy, so a 100 MB
-message would sit in the API process three or four times. The local WSGI adapter
-(``local/wsgi.py``) therefore streams large ``application/octet-stream`` message bodies straight to
-the payloads bucket and offers the pointer here, on the request's own thread (the gateway calls the
-view synchronously on that thread). Nothing a client sends can forge an offer: it never travels in the
-request. In AWS nothing offers anything and the view reads the (at most 10 MB) body itself.
+message would sit in the API process three or four times. The local WSGI adapter (``local/wsgi.py``)
+therefore streams large ``application/octet-stream`` bodies for the views that declare they take one
+(``@accepts_staged``) straight to the payloads bucket, and puts the pointer in the request's own context
+(``request.context``, API Gateway's ``requestContext``), as an ``Offer`` object. Nothing a client sends
+can forge one: headers and body never reach the context, and API Gateway writes only plain JSON there,
+never an ``Offer``. In AWS nothing offers anything and the view reads the (at most 10 MB) body itself.
 """
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from chalicelib.adapters.payloads import Pointer
 
-_LOCAL = threading.local()
+CONTEXT_KEY = "abacoStagedBody"
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 @dataclass
@@ -23,21 +26,26 @@ class Offer:
     taken: bool = False
 
 
-def offer(pointer: Pointer) -> Offer:
-    """Called by the HTTP adapter before it dispatches the request."""
-    current = Offer(pointer)
-    _LOCAL.offer = current
-    return current
+def accepts_staged(view: View) -> View:
+    """Declare that ``view`` takes a staged body (``take``): the local edge may stream its uploads."""
+    view.accepts_staged = True  # type: ignore[attr-defined]
+    return view
 
 
-def take() -> Pointer | None:
-    """Called by the messages view: the staged body of this request, if any (at most once)."""
-    current: Offer | None = getattr(_LOCAL, "offer", None)
-    if current is None or current.taken:
+def accepts(view: Callable[..., Any] | None) -> bool:
+    return bool(getattr(view, "accepts_staged", False))
+
+
+def context_for(pointer: Pointer) -> tuple[dict[str, Any], Offer]:
+    """What the HTTP adapter adds to the request's context, and the offer it can ask about afterwards."""
+    offer = Offer(pointer)
+    return {CONTEXT_KEY: offer}, offer
+
+
+def take(request: Any) -> Pointer | None:
+    """Called by the view: the staged body of this request, if any (at most once)."""
+    offer = (getattr(request, "context", None) or {}).get(CONTEXT_KEY)
+    if not isinstance(offer, Offer) or offer.taken:
         return None
-    current.taken = True
-    return current.pointer
-
-
-def clear() -> None:
-    _LOCAL.offer = None
+    offer.taken = True
+    return offer.pointer

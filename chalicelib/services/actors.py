@@ -14,6 +14,7 @@ from chalicelib.domain import ids, inputs
 from chalicelib.domain.access import Kind, Level
 from chalicelib.domain.errors import BadRequest, Conflict, NotAuthorized, NotFound
 from chalicelib.domain.models import Actor, ActorStatus, ExecutionStatus, WorkerStatus
+from chalicelib.domain.responses import ActorResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.services import actor_fields
 from chalicelib.services import aliases as alias_service
@@ -24,7 +25,6 @@ from chalicelib.wiring.backend import Backend
 
 PREFIX = actor_fields.PREFIX
 PUT_ATTEMPTS = 3  # a PUT re-applied over fresh reads before a conflict reaches the caller
-_HIDDEN = {"tenant", "api_server", "version", "start_failures"}
 LINK_INVALID = ("Invalid link parameter; unable to retrieve linked actor data. The link must be a valid actor id "
                 "or alias for which you have EXECUTE permission.")
 LINK_CYCLE = "Error: this update would result in a cycle of linked actors."
@@ -207,7 +207,7 @@ def set_state(backend: Backend, caller: Caller, identifier: str, state: Any) -> 
 
 
 def display(actor: Actor) -> dict[str, Any]:
-    data = actor.model_dump(mode="json", exclude=_HIDDEN)
+    data = shown(ActorResponse, actor)  # an allow-list: chalicelib/domain/responses.py
     base = actor.api_server.rstrip("/")
     data["_links"] = {"self": f"{base}/actors/{actor.id}", "executions": f"{base}/actors/{actor.id}/executions",
                       "owner": f"{base}/profiles/v2/{actor.owner}"}

@@ -9,7 +9,6 @@ from typing import Any
 from chalicelib.adapters.storage.metrics import ACTOR_TOTAL
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.models import Actor, Execution, WorkerStatus
-from chalicelib.domain.naming import convert_keys
 from chalicelib.identity.auth import Caller
 from chalicelib.services import actors as actor_service
 from chalicelib.services import fanout
@@ -38,12 +37,11 @@ def _inbox_depth(backend: Backend, actor: Actor) -> int:
 
 def actors(backend: Backend, caller: Caller) -> list[dict[str, Any]]:
     """Every actor with its workers, pending messages, executions count and total runtime."""
-    case = backend.settings.case
 
     def overview(actor: Actor) -> dict[str, Any]:
         executions = backend.executions.list(actor.dbid)
         data = actor_service.display(actor)
-        data.update(workers=[convert_keys(worker_service.display(w, api_server=actor.api_server), case)
+        data.update(workers=[worker_service.display(w, api_server=actor.api_server)
                              for w in backend.workers.list(actor.dbid)],
                     messages=_inbox_depth(backend, actor), executions=len(executions),
                     runtime=sum(e.runtime for e in executions))
@@ -65,8 +63,7 @@ def workers(backend: Backend, caller: Caller) -> dict[str, Any]:
             if worker.status in _WORKER_COUNTS:
                 summary[_WORKER_COUNTS[worker.status]] += 1
             listed.append({**worker_service.display(worker, api_server=actor.api_server), "actor_dbid": actor.dbid})
-    case = backend.settings.case
-    return {"summary": convert_keys(summary, case), "workers": [convert_keys(w, case) for w in listed]}
+    return {"summary": summary, "workers": listed}
 
 
 def executions(backend: Backend, caller: Caller) -> dict[str, Any]:
@@ -88,8 +85,7 @@ def executions(backend: Backend, caller: Caller) -> dict[str, Any]:
     summary = {**_totals("all", every), **_totals("existing", kept),
                "total_actors_all": backend.metrics.total(caller.tenant, ACTOR_TOTAL),
                "total_actors_existing": len(existing)}
-    case = backend.settings.case
-    return {"summary": convert_keys(summary, case), "actors": [convert_keys(s, case) for s in stats.values()]}
+    return {"summary": summary, "actors": list(stats.values())}
 
 
 def _totals(scope: str, found: list[Execution]) -> dict[str, int]:

@@ -10,12 +10,10 @@ from chalicelib.adapters.storage.logs import execution_key
 from chalicelib.domain import ids, inputs
 from chalicelib.domain.errors import BadRequest, Conflict, ExecutionFailed, Timeout
 from chalicelib.domain.models import Actor, Execution, ExecutionStatus, utcnow
-from chalicelib.domain.naming import convert_keys
+from chalicelib.domain.responses import ExecutionResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.wiring.backend import Backend
 
-_HIDDEN = {"tenant", "runner_id", "lease_expires_at", "enqueued", "created_ns", "content_type", "message_id",
-           "charged", "open_pool", "inbox_message", "last_sent_at", "payload_key", "force_quit"}
 _TERMINAL = (ExecutionStatus.COMPLETE, ExecutionStatus.ERROR)
 SYNC_POLL_SECONDS = 0.2  # how often a synchronous message checks its execution (Abaco: 0.1 s)
 LEGACY_PREFIX = "Invalid actor execution description"
@@ -32,10 +30,9 @@ def summary(backend: Backend, actor: Actor) -> dict[str, Any]:
         "total_cpu": sum(e.cpu for e in executions),
         "total_io": sum(e.io for e in executions),
         "total_runtime": sum(e.runtime for e in executions),
-        "executions": [convert_keys({"id": e.id, "status": e.status.value, "start_time": e.start_time,
-                                     "finish_time": e.finish_time, "message_received_time": e.message_received_time},
-                                    backend.settings.case)  # Abaco converts these items in camel mode
-                       for e in executions],
+        "executions": [{"id": e.id, "status": e.status.value, "start_time": e.start_time,
+                        "finish_time": e.finish_time, "message_received_time": e.message_received_time}
+                       for e in executions],  # Abaco converts these items in camel mode: the view says so
         "ids": [e.id for e in executions],
         "_links": {"self": f"{base}/actors/{actor.id}/executions", "owner": f"{base}/profiles/v2/{actor.owner}"},
     }
@@ -46,7 +43,7 @@ def get(backend: Backend, actor: Actor, execution_id: str) -> Execution:
 
 
 def display(execution: Execution) -> dict[str, Any]:
-    data = execution.model_dump(mode="json", exclude=_HIDDEN)
+    data = shown(ExecutionResponse, execution)  # an allow-list: chalicelib/domain/responses.py
     base = execution.api_server.rstrip("/")
     path = f"{base}/actors/{execution.actor_id}/executions/{execution.id}"
     data["_links"] = {"self": path, "logs": f"{path}/logs", "owner": f"{base}/profiles/v2/{execution.executor}"}
@@ -71,8 +68,7 @@ def force_quit(backend: Backend, actor: Actor, execution_id: str) -> str:
         raise BadRequest(f"Cannot force quit an execution not in RUNNING status. Execution was found in status: "
                          f"{execution.status.value}")
     try:
-        backend.executions.update_fields(execution, {"force_quit": True}, condition="#st = :running",
-                                         values={":running": ExecutionStatus.RUNNING.value})
+        backend.executions.request_force_quit(execution)
     except Conflict as exc:
         raise BadRequest("Cannot force quit an execution not in RUNNING status: it just finished.") from exc
     return f"Issued force quit command for execution {execution_id}."

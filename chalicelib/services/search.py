@@ -12,7 +12,6 @@ from typing import Any
 from chalicelib.domain import query as language
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.models import Actor, Execution
-from chalicelib.domain.naming import convert_keys
 from chalicelib.identity.auth import Caller
 from chalicelib.services import actors as actor_service
 from chalicelib.services import executions as execution_service
@@ -33,7 +32,7 @@ def run(backend: Backend, caller: Caller, search_type: str, params: Params, acto
     query = language.parse_query(params)  # a bad query is refused before anything is read
     actors = [actor] if actor is not None else _visible_actors(backend, caller)
     result = language.run(_records(backend, kind, actors, execution), query)
-    return _case(result, backend.settings.case)
+    return result
 
 
 def _visible_actors(backend: Backend, caller: Caller) -> list[Actor]:
@@ -63,9 +62,3 @@ def _log_record(backend: Backend, actor: Actor, execution: Execution) -> dict[st
     """Abaco's log document (``logs`` and ``_links``), plus the ids it left to be read from the links."""
     return {"execution_id": execution.id, "actor_id": actor.id,
             **execution_service.log_record(backend, actor, execution)}
-
-
-def _case(result: dict[str, Any], case: str) -> dict[str, Any]:
-    """Abaco converts each found record and the metadata in camel mode (top-level keys only)."""
-    return {"_metadata": convert_keys(result["_metadata"], case),
-            "search": [convert_keys(record, case) for record in result["search"]]}

@@ -10,37 +10,31 @@ SDK retried) is recognised as ours and run.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from chalicelib.adapters.queues import Received
 from chalicelib.adapters.storage.executions import ClaimRefused
 from chalicelib.domain import clock
 from chalicelib.domain.models import Actor, AttemptReason, Execution, ExecutionStatus
 from chalicelib.wiring.backend import Backend
 from runners.metrics import Registry
+from runners.pipeline.consumer import InboxConsumer
+from runners.pipeline.outcomes import Kind, Outcome
+
+__all__ = ["Claims", "Outcome"]  # Outcome re-exported: the claim's callers and tests read it here
 
 SQS_MAX_VISIBILITY = 43_200  # 12 h
 LEASE_WAIT_MARGIN = 2  # seconds a message of a live attempt stays hidden after the lease's end
 CLAIM_TRIES = 2  # a second try when the record moved between our read and the claim
 
 
-@dataclass
-class Outcome:
-    """What happened to one received message (for the worker's bookkeeping and for tests)."""
-
-    kind: str  # ran, duplicate, leased, poison, start_failed, failed, fenced, handed_back, exhausted
-    execution_id: str | None = None
-
-
 class Claims:
     """One worker's claims: its runner and worker identity, its inbox, its metrics."""
 
-    def __init__(self, backend: Backend, runner_id: str, worker_id: str, inbox_url: str,
+    def __init__(self, backend: Backend, runner_id: str, worker_id: str, inbox: InboxConsumer,
                  metrics: Registry) -> None:
         self.backend = backend
         self.runner_id = runner_id
         self.worker_id = worker_id
-        self.inbox_url = inbox_url
+        self.inbox = inbox
         self.metrics = metrics
 
     def claim_message(self, received: Received, actor: Actor, execution_id: str) -> Execution | Outcome | None:
@@ -82,8 +76,8 @@ class Claims:
             if refusal is not None:
                 return refusal
             execution = latest  # type: ignore[assignment]
-        self.backend.queues.set_visibility(self.inbox_url, received.receipt, settings.start_retry_seconds)
-        return Outcome("leased", execution.id)
+        self.inbox.requeue_after(received, settings.start_retry_seconds)
+        return Outcome(Kind.LEASED, execution.id)
 
     def _landed(self, latest: Execution, seen_attempt: int, received: Received) -> bool:
         """Whether a refused claim is this very claim, applied by a try whose answer was lost: a slow store
@@ -105,17 +99,17 @@ class Claims:
                 return self._duplicate(received, latest)  # another copy: the holder's message is enough
             # Our own message came back while its attempt runs: keep it out of sight until the lease ends.
             wait = min(int(lease_left) + LEASE_WAIT_MARGIN, SQS_MAX_VISIBILITY)
-            self.backend.queues.set_visibility(self.inbox_url, received.receipt, wait)
-            return Outcome("leased", latest.id)
+            self.inbox.requeue_after(received, wait)
+            return Outcome(Kind.LEASED, latest.id)
         if latest.charged >= max_attempts:
             reason = AttemptReason.RUNNER_LOST.value if latest.status == ExecutionStatus.RUNNING else None
             self.backend.executions.fail(latest, f"runner lost, attempts {latest.charged}/{max_attempts}",
                                          reason=reason)
-            self.backend.queues.delete(self.inbox_url, received.receipt)
-            return Outcome("exhausted", latest.id)
+            self.inbox.ack(received)
+            return Outcome(Kind.EXHAUSTED, latest.id)
         return None
 
     def _duplicate(self, received: Received, latest: Execution | None) -> Outcome:
-        self.backend.queues.delete(self.inbox_url, received.receipt)
+        self.inbox.ack(received)
         self.metrics.inc("abaco_duplicates_suppressed_total")
-        return Outcome("duplicate", latest.id if latest else None)
+        return Outcome(Kind.DUPLICATE, latest.id if latest else None)

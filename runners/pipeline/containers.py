@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib.domain.models import Actor
-from runners.pipeline.engine import ContainerSpec, DockerEngine, close_output
+from runners.pipeline.engine import ContainerSpec, Engine, close_output
 
 
 @dataclass
@@ -48,7 +48,7 @@ class ContainerSource(Protocol):
 class ColdStart:
     """A fresh container per execution (the default, and Abaco's behaviour)."""
 
-    def __init__(self, engine: DockerEngine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
     def acquire(self, spec: ContainerSpec, actor: Actor | None = None) -> Acquired:

@@ -1,6 +1,8 @@
-"""The container engine behind a small interface; the real one talks to the Docker engine.
+"""The container engine behind a small interface (``Engine``); the real one talks to the Docker engine.
 
-Nothing else in the runner imports ``docker``. Hardening defaults follow the reliability plan §3.2.
+Nothing else in the runner imports ``docker``; the per-message steps see only ``Engine``, so the model
+tests drive them with an in-memory engine (``tests/fake_engine.py``). Hardening defaults follow the
+reliability plan §3.2.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import docker
 import requests
@@ -65,6 +67,27 @@ class ContainerSpec:
 class ExitState:
     exit_code: int
     state: dict[str, Any]
+
+
+class Engine(Protocol):
+    """What running one execution's container needs from an engine (``DockerEngine`` has more: images,
+    listing by label, its version, for the worker, the warm pool and the host)."""
+
+    def create(self, spec: ContainerSpec) -> str: ...
+
+    def attach_output(self, cid: str) -> Iterator[bytes]: ...
+
+    def start(self, cid: str) -> None: ...
+
+    def stats(self, cid: str) -> Iterator[dict[str, Any]]: ...
+
+    def wait(self, cid: str, timeout: float) -> bool: ...
+
+    def signal(self, cid: str, signum: str) -> None: ...
+
+    def inspect_state(self, cid: str) -> ExitState: ...
+
+    def remove(self, cid: str) -> None: ...
 
 
 class DockerEngine:

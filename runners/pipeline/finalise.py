@@ -12,6 +12,7 @@ from chalicelib.wiring.settings import Settings
 from runners.metrics import Registry
 from runners.pipeline.collectors import StatsCollector
 from runners.pipeline.engine import ExitState
+from runners.pipeline.outcomes import Stop
 
 # No join: Docker 20.10 keeps streaming (zero) samples after the exit until the container is removed, so
 # waiting only adds its timeout to every execution (200 ms measured by the bench).
@@ -19,7 +20,7 @@ STATS_WAIT_SECONDS = 0.0
 
 
 def result_fields(actor: Actor, execution: Execution, state: ExitState, stats: StatsCollector,
-                  stop_reason: str | None, settings: Settings, dispatched_at: float | None = None,
+                  stop: Stop | None, settings: Settings, dispatched_at: float | None = None,
                   cpu_baseline: int = 0) -> tuple[dict[str, Any], str]:
     """The COMPLETE record of an attempt whose container exited, and the reason closing the attempt.
     Any exit is COMPLETE, as in Abaco; an OOM kill and a max_run_time stop say so in status_message.
@@ -43,9 +44,9 @@ def result_fields(actor: Actor, execution: Execution, state: ExitState, stats: S
         reason = AttemptReason.OOM_KILLED.value
         limit = actor.mem_limit or settings.mem_limit
         fields["status_message"] = f"container killed: out of memory (memory limit {limit})"
-    elif stop_reason == "force_quit":
+    elif stop is Stop.FORCE_QUIT:
         fields["status_message"] = "container stopped: force quit requested"
-    elif stop_reason == "max_run_time":
+    elif stop is Stop.MAX_RUN_TIME:
         reason = AttemptReason.TIMEOUT.value
         limit = actor.max_run_time or settings.max_run_time
         fields["status_message"] = f"container stopped: max_run_time of {limit} s reached"

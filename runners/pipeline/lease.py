@@ -16,24 +16,26 @@ import threading
 import time
 from collections.abc import Callable
 
-from chalicelib.domain.errors import Conflict, NotFound, Unavailable
+from chalicelib.adapters.queues import Received
+from chalicelib.domain.errors import AbacoError, Conflict
 from chalicelib.domain.models import Execution
 from chalicelib.wiring.backend import Backend
 from runners.fence import Fence
 from runners.metrics import Registry
+from runners.pipeline.consumer import InboxConsumer
 
 LOG = logging.getLogger("abaco.runner")
 
 
 class Lease:
-    def __init__(self, backend: Backend, fence: Fence, key: str, execution: Execution, inbox_url: str,
-                 receipt: str, metrics: Registry, on_beat: Callable[[], None] | None = None) -> None:
+    def __init__(self, backend: Backend, fence: Fence, key: str, execution: Execution, inbox: InboxConsumer,
+                 received: Received, metrics: Registry, on_beat: Callable[[], None] | None = None) -> None:
         self._backend = backend
         self._fence = fence
         self._key = key
         self._execution = execution
-        self._inbox_url = inbox_url
-        self._receipt = receipt
+        self._inbox = inbox
+        self._received = received
         self._metrics = metrics
         self._on_beat = on_beat
         self._seconds = backend.settings.visibility_timeout
@@ -72,14 +74,14 @@ class Lease:
             self._metrics.inc("abaco_stale_write_rejected_total")
             self._fence.fence_now(self._key)
             return False
-        except Unavailable as exc:  # keep trying; the fence kills the container if this lasts
+        except AbacoError as exc:  # Unavailable, or worse: keep trying; the fence kills the container if it lasts
             LOG.warning("heartbeat of %s failed: %s", self._execution.id, exc)
             return True
         self._fence.renewed(self._key, Fence.deadline(sent, self._seconds))
         try:
-            self._backend.queues.set_visibility(self._inbox_url, self._receipt, self._seconds)
+            self._inbox.extend(self._received, self._seconds)
             if self._on_beat is not None:
                 self._on_beat()
-        except (Unavailable, NotFound) as exc:  # NotFound: the actor and its inbox were deleted meanwhile
+        except AbacoError as exc:  # the heartbeat thread must outlive any error of SQS (or of the prefetch)
             LOG.warning("visibility of %s not extended: %s", self._execution.id, exc)
         return True

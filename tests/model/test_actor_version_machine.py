@@ -129,7 +129,7 @@ class ActorVersionMachine(RuleBasedStateMachine):
 
 def _status(exc: Exception) -> int:
     """The HTTP status the API's one error table gives ``exc``."""
-    return next(code for kind, code in http.STATUS_BY_ERROR if isinstance(exc, kind))
+    return http.status_for(exc)
 
 
 def test_actor_updates_never_lose_a_write(world: World) -> None:

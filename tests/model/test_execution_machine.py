@@ -228,7 +228,7 @@ class ExecutionMachine(RuleBasedStateMachine):
         """A runner receives a message and claims its execution (the real ``ExecutionRunner.take``)."""
         model = data.draw(st.sampled_from([m for m in self.actors if m.alive]))
         executor = self._runner(runner, model)
-        got = self.backend.queues.receive(executor.inbox_url, wait_seconds=0, visibility=RECEIVE_VISIBILITY)
+        got = self.backend.queues.receive(executor.inbox.url, wait_seconds=0, visibility=RECEIVE_VISIBILITY)
         if not got:
             return
         self.receive_one(executor, model, got[0])
@@ -238,8 +238,8 @@ class ExecutionMachine(RuleBasedStateMachine):
     def heartbeat(self, data: st.DataObject) -> None:
         held = data.draw(st.sampled_from(self.held))
         owns = self._owns(held)
-        lease = Lease(self.backend, held.runner.fence, held.ctx.key, held.ctx.execution, held.runner.inbox_url,
-                      held.ctx.received.receipt, self.world.metrics)
+        lease = Lease(self.backend, held.runner.fence, held.ctx.key, held.ctx.execution, held.runner.inbox,
+                      held.ctx.received, self.world.metrics)
         assert lease.beat() == owns, (held.execution_id, owns)
         if owns:
             self.expected[held.execution_id].lease_end = self.now + self.lease_seconds
@@ -259,7 +259,7 @@ class ExecutionMachine(RuleBasedStateMachine):
         held = data.draw(st.sampled_from(self.held))
         self.held.remove(held)
         owns = self._owns(held)
-        held.runner._hand_back(held.ctx)
+        held.runner.hand_back(held.ctx)
         if owns:  # else the runner leaves the message alone: it may be another runner's delivery now
             self._forget_message(held.ctx.received)
             e = self.expected[held.execution_id]
@@ -275,7 +275,7 @@ class ExecutionMachine(RuleBasedStateMachine):
         self.held.remove(held)
         owns = self._owns(held)
         model = self._model(held.ctx.actor.id)
-        outcome = held.runner._start_failed(held.ctx, "no such image")
+        outcome = held.runner.start_failed(held.ctx, "no such image")
         if not owns:
             assert outcome.kind == "fenced", outcome
             return
@@ -289,7 +289,7 @@ class ExecutionMachine(RuleBasedStateMachine):
             self._forget_message(held.ctx.received)
             self._terminated(held.execution_id, ExecutionStatus.ERROR)
             return
-        self.backend.queues.set_visibility(held.runner.inbox_url, held.ctx.received.receipt, RECEIVE_VISIBILITY)
+        self.backend.queues.set_visibility(held.runner.inbox.url, held.ctx.received.receipt, RECEIVE_VISIBILITY)
 
     @rule(data=st.data())
     @precondition(lambda self: self.held)
@@ -299,7 +299,7 @@ class ExecutionMachine(RuleBasedStateMachine):
         held = data.draw(st.sampled_from(self.held))
         self.held.remove(held)
         owns = self._owns(held)
-        held.runner._fail(held.ctx, "could not deliver the message")
+        held.runner.fail(held.ctx, "could not deliver the message")
         if owns:
             self._forget_message(held.ctx.received)
             self._terminated(held.execution_id, ExecutionStatus.ERROR)
@@ -343,7 +343,7 @@ class ExecutionMachine(RuleBasedStateMachine):
 
     def _drain_inbox(self, model: ActorModel) -> None:
         executor = self._runner("drainer", model)
-        while got := self.backend.queues.receive(executor.inbox_url, wait_seconds=0, max_messages=10,
+        while got := self.backend.queues.receive(executor.inbox.url, wait_seconds=0, max_messages=10,
                                                  visibility=RECEIVE_VISIBILITY):
             for received in got:
                 held = self.receive_one(executor, model, received)
@@ -376,7 +376,7 @@ class ExecutionMachine(RuleBasedStateMachine):
             return None
         self.inflight[received.message_id] = InFlight(model.actor.id, received)
         # SQS timing is not part of the model: the message stays hidden until a rule redelivers it.
-        self.backend.queues.set_visibility(executor.inbox_url, received.receipt, RECEIVE_VISIBILITY)
+        self.backend.queues.set_visibility(executor.inbox.url, received.receipt, RECEIVE_VISIBILITY)
         if isinstance(taken, Outcome):
             return None
         assert not live_before, "a live lease was claimed by another runner"

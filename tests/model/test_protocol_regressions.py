@@ -127,7 +127,7 @@ def test_a_hand_back_after_the_actor_was_deleted_ends_the_execution(world: World
     """Shutdown hands back a message whose actor was deleted while its container ran: the inbox is gone, so
     there is nothing to make visible; the runner must not fail on it, and the execution still ends."""
     actor, eid, ctx = _held_by_r1_then_deleted(world)
-    world.runner("r1", actor)._hand_back(ctx)
+    world.runner("r1", actor).hand_back(ctx)
     fake_clock.now += 400
     reconciler.run_once(world.backend, fake_clock.now)
     record = world.backend.executions.get(actor.dbid, eid)
@@ -136,7 +136,7 @@ def test_a_hand_back_after_the_actor_was_deleted_ends_the_execution(world: World
 
 def test_a_start_failure_after_the_actor_was_deleted_is_not_an_error(world: World, fake_clock: Clock) -> None:
     actor, eid, ctx = _held_by_r1_then_deleted(world)
-    assert world.runner("r1", actor)._start_failed(ctx, "no such image").kind == "start_failed"
+    assert world.runner("r1", actor).start_failed(ctx, "no such image").kind == "start_failed"
     fake_clock.now += 400
     reconciler.run_once(world.backend, fake_clock.now)
     assert world.backend.executions.get(actor.dbid, eid).status == ExecutionStatus.ERROR
@@ -148,7 +148,7 @@ def test_a_start_failure_of_a_taken_over_attempt_counts_nothing(world: World, fa
     actor = _actor(world)
     eid = _submit(world, actor)
     first, _second = _taken_over(world, fake_clock, actor)
-    assert world.runner("r1", actor)._start_failed(first, "no such image").kind == "fenced"
+    assert world.runner("r1", actor).start_failed(first, "no such image").kind == "fenced"
     assert world.backend.actors.get(actor.tenant, actor.id).start_failures == 0
     record = world.backend.executions.get(actor.dbid, eid)
     assert record.status == ExecutionStatus.RUNNING and record.runner_id == "r2" and record.attempt == 2
@@ -159,7 +159,7 @@ def test_a_failure_of_a_taken_over_attempt_leaves_the_execution_and_message_alon
     actor = _actor(world)
     eid = _submit(world, actor)
     first, second = _taken_over(world, fake_clock, actor)
-    world.runner("r1", actor)._fail(first, "could not deliver the message")
+    world.runner("r1", actor).fail(first, "could not deliver the message")
     inbox = world.backend.queues.inbox_url(actor.tenant, actor.id)
     assert world.backend.queues.depth(inbox) == (0, 1)  # r2's copy is still in flight, not deleted by r1
     record = world.backend.executions.get(actor.dbid, eid)

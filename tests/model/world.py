@@ -1,8 +1,8 @@
 """What the model-based tests share: the backend on in-process moto, a caller, and a runner factory.
 
-A "runner" here is the real ``ExecutionRunner`` of one runner host and actor, without a Docker engine:
-the machines drive its protocol steps (claim, heartbeat, commit, hand-back, start failure) directly, in
-the interleavings Hypothesis picks, instead of through a container's lifetime.
+A "runner" here is the real ``ExecutionRunner`` of one runner host and actor, on the in-memory engine
+(``tests/fake_engine.py``): the machines drive its protocol steps (claim, heartbeat, commit, hand-back,
+start failure) directly, in the interleavings Hypothesis picks, instead of through a container's lifetime.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from chalicelib.wiring.backend import Backend
 from runners.fence import Fence
 from runners.metrics import Registry, standard_registry
 from runners.pipeline.execution import ExecutionRunner
+from tests.fake_engine import FakeEngine
 
 REGION = "us-east-1"
 # The plan's pass criterion (T27) is 200 examples of up to 50 steps each with no falsifying example: the
@@ -75,7 +76,7 @@ class World:
 
     def _runner(self, runner_id: str, actor: Actor) -> ExecutionRunner:
         inbox = self.backend.queues.inbox_url(actor.tenant, actor.id)
-        return ExecutionRunner(self.backend, engine=None, runner_id=runner_id,  # type: ignore[arg-type]
+        return ExecutionRunner(self.backend, engine=FakeEngine(), runner_id=runner_id,
                                worker_id=f"{runner_id}-{actor.id}", inbox_url=inbox,
                                kill_event=threading.Event(), fence=Fence(kill=lambda _cid: None),
                                metrics=self.metrics)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters.queues import Received
 from chalicelib.adapters.storage.executions import ClaimRefused, ExecutionStore
 from chalicelib.adapters.storage.workers import WorkerStore
 from chalicelib.domain.errors import Unavailable
@@ -23,6 +24,7 @@ from runners.host.worker import Prefetched, WorkerThread
 from runners.metrics import standard_registry
 from runners.pipeline import lease as lease_module
 from runners.pipeline.claim import Claims, Outcome
+from runners.pipeline.consumer import InboxConsumer
 from runners.pipeline.lease import Lease
 from tests.unit.test_protocol import backend  # noqa: F401 (fixture)
 
@@ -184,12 +186,18 @@ def test_a_slow_renewal_extends_the_fence_from_when_it_was_sent(monkeypatch: pyt
                             queues=SimpleNamespace(set_visibility=lambda *_a: None))
     fence = Fence(lambda _cid: None)
     execution = Execution(tenant="T", actor_id="A", id="E1", executor="u", phases={"claimed": 990.0})
-    lease = Lease(store, fence, "k", execution, "inbox", "receipt", standard_registry())  # type: ignore[arg-type]
+    inbox = InboxConsumer(store.queues, "inbox")  # type: ignore[arg-type]
+    received = Received("m", "receipt", 1, "m1")
+    lease = Lease(store, fence, "k", execution, inbox, received, standard_registry())  # type: ignore[arg-type]
     fence.watch("k", "c1", Fence.deadline(990.0, 10.0))
     assert lease.beat() and clock.now == 1005.0
     # Sent at 1000: the store's lease ends at 1010, so the container must die by 1008 (the 2 s margin),
     # not by 1013 as counted from the answer.
     assert fence.check(now=1007.9) == [] and fence.check(now=1008.0) == ["k"]
+
+
+def _claims(backend: Backend, runner: str, worker: str, inbox: str) -> Claims:  # noqa: F811
+    return Claims(backend, runner, worker, InboxConsumer(backend.queues, inbox), standard_registry())
 
 
 class AnswerLostExecutions(ExecutionStore):
@@ -210,7 +218,7 @@ def test_a_claim_applied_whose_answer_was_lost_is_ours(backend: Backend) -> None
     slow = replace(backend, executions=AnswerLostExecutions(backend.settings))
     backend.queues.send_inbox(InboxMessage(tenant="T", actor_id="A", execution_id="E1", body="m", size=1))
     received = backend.queues.receive(inbox, wait_seconds=0)[0]
-    claimed = Claims(slow, "r1", "w1", inbox, standard_registry()).claim(received, actor, execution)
+    claimed = _claims(slow, "r1", "w1", inbox).claim(received, actor, execution)
     assert isinstance(claimed, Execution) and claimed.attempt == 1 and claimed.runner_id == "r1"
     # Another worker's claim that landed first is still refused: the message is hidden, not run.
     other = Execution(tenant="T", actor_id="A", id="E2", executor="u")
@@ -219,7 +227,7 @@ def test_a_claim_applied_whose_answer_was_lost_is_ours(backend: Backend) -> None
     backend.queues.send_inbox(InboxMessage(tenant="T", actor_id="A", execution_id="E2", body="m", size=1))
     delivered = backend.queues.receive(inbox, wait_seconds=0)[0]
     stranger = replace(delivered, message_id="m2")  # the copy the other worker runs
-    refused = Claims(slow, "r1", "w1", inbox, standard_registry()).claim(stranger, actor, other)
+    refused = _claims(slow, "r1", "w1", inbox).claim(stranger, actor, other)
     assert refused == Outcome("leased", "E2")
 
 
@@ -240,11 +248,11 @@ def test_a_first_delivery_claim_applied_whose_answer_was_lost_is_ours(backend: B
     backend.queues.send_inbox(InboxMessage(tenant="T", actor_id="A", execution_id="E1", body="m", size=1))
     received = backend.queues.receive(inbox, wait_seconds=0)[0]
     assert received.receive_count == 1
-    claimed = Claims(slow, "r1", "w1", inbox, standard_registry()).claim_message(received, actor, "E1")
+    claimed = _claims(slow, "r1", "w1", inbox).claim_message(received, actor, "E1")
     assert isinstance(claimed, Execution) and claimed.attempt == 1 and claimed.runner_id == "r1"
     assert "claimed" in claimed.phases
     # Another worker's first delivery of the same execution finds it held: refused (a duplicate copy).
     stranger = replace(received, message_id="m-other")
-    refused = Claims(backend, "r2", "w2", inbox, standard_registry()).claim_message(stranger, actor, "E1")
+    refused = _claims(backend, "r2", "w2", inbox).claim_message(stranger, actor, "E1")
     assert refused == Outcome("duplicate", "E1")
-    assert Claims(backend, "r2", "w2", inbox, standard_registry()).claim_message(stranger, actor, "E9") is None
+    assert _claims(backend, "r2", "w2", inbox).claim_message(stranger, actor, "E9") is None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -54,21 +54,16 @@ def test_raw_json_bodies_become_str_messages_in_pythons_repr() -> None:
     assert parse_message(None, b"", None, {"message": {"k": 1}}).body == "{'k': 1}"  # reqparse's str()
 
 
-def test_staged_offers_are_taken_once_and_cleared() -> None:
+def test_staged_offers_ride_in_their_request_and_are_taken_once() -> None:
     pointer = Pointer("k", 1, "h")
-    offer = staging.offer(pointer)
-    assert staging.take() == pointer and offer.taken
-    assert staging.take() is None
-    staging.offer(pointer)
-    staging.clear()
-    assert staging.take() is None
-    seen: list[Any] = []
-    thread = threading.Thread(target=lambda: seen.append(staging.take()))
-    staging.offer(pointer)
-    thread.start()
-    thread.join()
-    assert seen == [None]  # another request's thread never sees this offer
-    staging.clear()
+    context, offer = staging.context_for(pointer)
+    request = SimpleNamespace(context={"httpMethod": "POST", **context})
+    assert staging.take(request) == pointer and offer.taken
+    assert staging.take(request) is None
+    assert staging.take(SimpleNamespace(context={"httpMethod": "POST"})) is None  # another request: nothing
+    # What API Gateway (or anything a client controls) could put there is plain data, never an offer.
+    forged = SimpleNamespace(context={staging.CONTEXT_KEY: {"pointer": {"key": "k", "size": 1, "sha256": "h"}}})
+    assert staging.take(forged) is None
 
 
 # --- log expiry --------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.adapters import aws
-from chalicelib.domain.errors import Conflict, Unavailable
+from chalicelib.adapters import aws, aws_errors
+from chalicelib.domain.errors import Conflict
 from chalicelib.wiring.resources import TableDef
 from chalicelib.wiring.settings import Settings
 
@@ -19,9 +19,7 @@ _SER = TypeSerializer()
 _DES = TypeDeserializer()
 # ResourceNotFoundException: the table is missing, which in practice means the store is being (re)created
 # (an emulator restart); the API answers 503 instead of a 500 with a traceback.
-_RETRYABLE = {"ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError",
-              "RequestLimitExceeded", "TransactionConflictException", "ServiceUnavailable",
-              "ResourceNotFoundException"}
+_OVERRIDES = {"ResourceNotFoundException": aws_errors.Category.RETRY}
 
 
 class ConditionFailed(Conflict):
@@ -145,14 +143,11 @@ class Table:
         try:
             return getattr(self._client, op)(**kwargs)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "ConditionalCheckFailedException":
+            if aws_errors.code_of(exc) == "ConditionalCheckFailedException":  # with the item it found
                 raise ConditionFailed(f"condition failed on {self.name}", exc.response.get("Item")) from exc
-            if code in _RETRYABLE:
-                raise Unavailable(f"DynamoDB {op} on {self.name}: {code}") from exc
-            raise
+            raise aws_errors.translate(exc, f"DynamoDB {op} on {self.name}", _OVERRIDES) from exc
         except BotoCoreError as exc:
-            raise Unavailable(f"DynamoDB {op} on {self.name}: {exc}") from exc
+            raise aws_errors.translate(exc, f"DynamoDB {op} on {self.name}") from exc
 
 
 def _conditional(kwargs: dict[str, Any], condition: str | None, values: dict[str, Any] | None,

@@ -1,7 +1,9 @@
 """The executions table: PK ``actor_dbid``, SK ``execution_id``; the sparse ``open`` index by runner pool.
 
 Every runner write after the claim is conditional on the runner and the attempt number (the fencing
-token), so a runner that lost its lease can never overwrite a newer attempt (reliability plan §1.3).
+token), so a runner that lost its lease can never overwrite a newer attempt (reliability plan §1.3). Each
+write's condition, and the status it writes, are built from the state machine's table
+(``chalicelib.domain.execution_machine``): a write here names its move, never a status of its own.
 ``open_pool`` and the stored inbox message exist only while the execution is not terminal: the terminal
 write removes them, so the ``open`` index holds exactly the work in flight.
 """
@@ -14,14 +16,14 @@ from typing import Any
 from chalicelib.adapters.storage.base import ConditionFailed, Table, from_dynamo, to_dynamo
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.execution_machine import EXECUTION_MACHINE, Move
 from chalicelib.domain.models import AttemptRecord, Execution, ExecutionStatus, utcnow
 from chalicelib.wiring.resources import EXECUTIONS, OPEN_INDEX
 from chalicelib.wiring.settings import Settings
 
 _JSON_FIELDS = frozenset({"final_state", "attempts", "phases"})
-_TERMINAL = (ExecutionStatus.COMPLETE.value, ExecutionStatus.ERROR.value)
 _OPEN_ONLY = ("open_pool", "inbox_message", "lease_expires_at")  # removed by every terminal write
-_HOLDER = "#st = :running AND runner_id = :runner AND attempt = :attempt"
+_FAIL_FROM = {ExecutionStatus.SUBMITTED: Move.FAIL_WAITING}  # ``fail(only_from=...)``: the moves it names
 
 
 def _to_item(execution: Execution) -> dict[str, Any]:
@@ -43,9 +45,26 @@ def _key(actor_dbid: str, execution_id: str) -> dict[str, Any]:
     return {"actor_dbid": {"S": actor_dbid}, "execution_id": {"S": execution_id}}
 
 
-def _holder_values(execution: Execution) -> dict[str, Any]:
-    return {":running": ExecutionStatus.RUNNING.value, ":runner": execution.runner_id,
-            ":attempt": execution.attempt}
+def condition_of(move: Move, execution: Execution | None = None) -> tuple[str, dict[str, Any]]:
+    """The condition of ``move`` from the machine's table: the status is one of its sources, and for a
+    move only the holder may make, the runner and attempt are ``execution``'s (the fencing token). The
+    status is ``#st``; value names carry the move's name, so two moves' conditions can be combined."""
+    rule = EXECUTION_MACHINE[move]
+    values: dict[str, Any] = {f":{move.value}{i}": s.value for i, s in enumerate(sorted(rule.sources))}
+    listed = ", ".join(values)
+    condition = f"#st = {listed}" if len(values) == 1 else f"#st IN ({listed})"
+    if rule.held:
+        if execution is None:
+            raise ValueError(f"{move} is fenced on an attempt: pass the held execution")
+        condition += " AND runner_id = :runner AND attempt = :attempt"
+        values.update({":runner": execution.runner_id, ":attempt": execution.attempt})
+    return condition, values
+
+
+def _moved(move: Move, fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with the status ``move`` leaves (unchanged for a move that keeps the status)."""
+    target = EXECUTION_MACHINE[move].target
+    return fields if target is None else {**fields, "status": target.value}
 
 
 def attempt_record(execution: Execution, reason: str, exit_code: int | None = None) -> dict[str, Any]:
@@ -126,9 +145,18 @@ class ExecutionStore:
 
     def mark_sent(self, execution: Execution) -> Execution:
         """The inbox message is on SQS (again): record when, unless the execution finished meanwhile."""
-        return self.update_fields(execution, {"enqueued": True, "last_sent_at": clock.now()},
-                                  condition="NOT #st IN (:c, :e)",
-                                  values={":c": _TERMINAL[0], ":e": _TERMINAL[1]})
+        return self.move(Move.MARK_SENT, execution, {"enqueued": True, "last_sent_at": clock.now()})
+
+    def move(self, move: Move, execution: Execution, fields: dict[str, Any],
+             remove: tuple[str, ...] = ()) -> Execution:
+        """One move of the machine: its condition and its status from the table, with ``fields``."""
+        condition, values = condition_of(move, execution)
+        return self.update_fields(execution, _moved(move, fields), condition=condition, values=values,
+                                  remove=remove)
+
+    def request_force_quit(self, execution: Execution) -> Execution:
+        """DELETE on a running execution: the runner reads the flag about once a second and stops it."""
+        return self.move(Move.FORCE_QUIT, execution, {"force_quit": True})
 
     def claim(self, execution: Execution, runner_id: str, worker_id: str, lease_seconds: float,
               max_attempts: int, message_id: str) -> Execution:
@@ -139,14 +167,15 @@ class ExecutionStore:
         history = [a.model_dump(mode="json") for a in execution.attempts]
         if execution.status == ExecutionStatus.RUNNING and execution.runner_id:
             history.append(attempt_record(execution, "runner_lost"))
-        fields = {"status": ExecutionStatus.RUNNING.value, "runner_id": runner_id, "worker_id": worker_id,
-                  "lease_expires_at": now + lease_seconds, "attempt": execution.attempt + 1,
-                  "charged": execution.charged + 1, "max_attempts": max_attempts, "attempts": history,
-                  "phases": dict(execution.phases, claimed=now), "message_id": message_id}
-        condition = ("attempt = :seen AND charged < :max AND "
-                     "(#st = :submitted OR (#st = :running AND lease_expires_at < :now))")
-        values = {":submitted": ExecutionStatus.SUBMITTED.value, ":running": ExecutionStatus.RUNNING.value,
-                  ":now": now, ":max": max_attempts, ":seen": execution.attempt}
+        fields = _moved(Move.CLAIM, {
+            "runner_id": runner_id, "worker_id": worker_id, "lease_expires_at": now + lease_seconds,
+            "attempt": execution.attempt + 1, "charged": execution.charged + 1, "max_attempts": max_attempts,
+            "attempts": history, "phases": dict(execution.phases, claimed=now), "message_id": message_id})
+        claim, claim_values = condition_of(Move.CLAIM)
+        take_over, take_over_values = condition_of(Move.TAKE_OVER)
+        condition = (f"attempt = :seen AND charged < :max AND "
+                     f"({claim} OR ({take_over} AND lease_expires_at < :now))")
+        values = {**claim_values, **take_over_values, ":now": now, ":max": max_attempts, ":seen": execution.attempt}
         try:
             return self.update_fields(execution, fields, condition=condition, values=values)
         except Conflict as exc:
@@ -160,11 +189,12 @@ class ExecutionStore:
         copy's phases only, for the attempt's next write of its phases to carry). None when the condition
         fails (gone, claimed before, terminal): the caller then reads the record and claims as usual."""
         now = clock.now()
-        fields = {"status": ExecutionStatus.RUNNING.value, "runner_id": runner_id, "worker_id": worker_id,
-                  "lease_expires_at": now + lease_seconds, "attempt": 1, "charged": 1,
-                  "max_attempts": max_attempts, "message_id": message_id}
-        condition = "attempt = :zero AND charged < :max AND #st = :submitted"
-        values = {":zero": 0, ":max": max_attempts, ":submitted": ExecutionStatus.SUBMITTED.value}
+        fields = _moved(Move.CLAIM, {"runner_id": runner_id, "worker_id": worker_id,
+                                     "lease_expires_at": now + lease_seconds, "attempt": 1, "charged": 1,
+                                     "max_attempts": max_attempts, "message_id": message_id})
+        claim, values = condition_of(Move.CLAIM)
+        condition = f"attempt = :zero AND charged < :max AND {claim}"
+        values.update({":zero": 0, ":max": max_attempts})
         try:
             claimed = self._update(actor_dbid, execution_id, fields, condition, values)
         except Conflict:
@@ -173,44 +203,36 @@ class ExecutionStore:
 
     def renew(self, execution: Execution, lease_seconds: float, extra: dict[str, Any] | None = None) -> Execution:
         """Extend the lease (and record progress) only while we still hold this attempt."""
-        fields = {"lease_expires_at": clock.now() + lease_seconds, **(extra or {})}
-        return self.update_fields(execution, fields, condition=_HOLDER, values=_holder_values(execution))
+        return self.move(Move.RENEW, execution, {"lease_expires_at": clock.now() + lease_seconds, **(extra or {})})
 
     def finish(self, execution: Execution, fields: dict[str, Any], reason: str) -> Execution:
         """The terminal write, fenced on runner and attempt; closes the attempt in the history."""
         history = [a.model_dump(mode="json") for a in execution.attempts]
         history.append(attempt_record(execution, reason, fields.get("exit_code")))
-        return self.update_fields(execution, {**fields, "attempts": history}, condition=_HOLDER,
-                                  values=_holder_values(execution), remove=_OPEN_ONLY)
+        return self.move(Move.FINISH, execution, {**fields, "attempts": history}, remove=_OPEN_ONLY)
 
     def release(self, execution: Execution, reason: str, charge: bool = True) -> Execution:
         """Hand the execution back (RUNNING -> SUBMITTED) for another attempt, fenced on our attempt.
         ``charge=False`` gives the attempt back (the container never started, so a re-run is harmless)."""
         history = [a.model_dump(mode="json") for a in execution.attempts]
         history.append(attempt_record(execution, reason))
-        fields: dict[str, Any] = {"status": ExecutionStatus.SUBMITTED.value, "attempts": history}
+        fields: dict[str, Any] = {"attempts": history}
         if not charge:
             fields["charged"] = max(execution.charged - 1, 0)
-        return self.update_fields(execution, fields, condition=_HOLDER, values=_holder_values(execution),
-                                  remove=("lease_expires_at", "runner_id"))
+        return self.move(Move.RELEASE, execution, fields, remove=("lease_expires_at", "runner_id"))
 
     def fail(self, execution: Execution, message: str, reason: str | None = None,
              fenced: bool = False, only_from: ExecutionStatus | None = None) -> Execution | None:
         """Non-terminal -> ERROR with a reason (fenced on our attempt when ``fenced``; only from the status
         ``only_from`` when given); None when the execution is already terminal or the condition failed."""
-        fields: dict[str, Any] = {"status": ExecutionStatus.ERROR.value, "status_message": message,
-                                  "finish_time": utcnow(), "phases": dict(execution.phases, finalised=clock.now())}
+        fields: dict[str, Any] = {"status_message": message, "finish_time": utcnow(),
+                                  "phases": dict(execution.phases, finalised=clock.now())}
         if reason:
             fields["attempts"] = [*(a.model_dump(mode="json") for a in execution.attempts),
                                   attempt_record(execution, reason)]
-        if fenced:
-            condition, values = _HOLDER, _holder_values(execution)
-        elif only_from is not None:
-            condition, values = "#st = :from", {":from": only_from.value}
-        else:
-            condition, values = "NOT #st IN (:c, :e)", {":c": _TERMINAL[0], ":e": _TERMINAL[1]}
+        move = Move.FAIL_HELD if fenced else _FAIL_FROM[only_from] if only_from is not None else Move.FAIL
         try:
-            return self.update_fields(execution, fields, condition=condition, values=values, remove=_OPEN_ONLY)
+            return self.move(move, execution, fields, remove=_OPEN_ONLY)
         except Conflict:
             return None
 

@@ -1,9 +1,13 @@
-"""Component schemas of the OpenAPI document: Abaco's models in their displayed (snake_case) form."""
+"""Component schemas of the OpenAPI document: Abaco's models in their displayed (snake_case) form. The actor
+and the execution are generated from the response models the API shows them with
+(``chalicelib.domain.responses``); the rest are still written here."""
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.responses import ActorResponse, ExecutionResponse
 from chalicelib.edge.limits import MAX_PAGE_LIMIT
+from chalicelib.edge.openapi.models import object_schema
 
 
 def _obj(props: dict[str, Any], required: tuple[str, ...] = (), extra: bool = True) -> dict[str, Any]:
@@ -27,18 +31,7 @@ LINKS = {"type": "object", "additionalProperties": {"type": "string"}}
 SCHEMAS: dict[str, Any] = {
     "Envelope": _obj({"message": STR, "result": ANY, "status": {"type": "string", "enum": ["success", "error"]},
                       "version": STR}, ("message", "result", "status", "version")),
-    "Actor": _obj({
-        "id": STR, "name": OPT_STR, "owner": STR, "image": STR, "description": STR, "stateless": BOOL,
-        "privileged": BOOL, "type": STR, "hints": {"type": "array", "items": STR}, "default_environment": {
-            "type": "object"}, "link": STR, "webhook": STR, "token": BOOL, "max_workers": OPT_INT,
-        "mem_limit": OPT_STR, "max_cpus": OPT_INT, "use_container_uid": BOOL, "run_as_executor": BOOL,
-        "queue": STR, "log_ex": OPT_INT, "max_attempts": OPT_INT, "max_run_time": OPT_INT,
-        "cron_schedule": OPT_STR, "cron_on": BOOL,
-        "cron_next_ex": {**OPT_STR, "description": "next slot, YYYY-M-D H (UTC)"}, "revision": INT, "state": ANY,
-        "mounts": {"type": "array", "items": {"type": "object"}}, "uid": OPT_STR, "gid": OPT_STR,
-        "tasdir": OPT_STR, "status": {"type": "string", "enum": ["SUBMITTED", "READY", "ERROR", "SHUTTING_DOWN"]},
-        "status_message": STR, "create_time": TIME, "last_update_time": TIME, "_links": LINKS},
-        ("id", "image", "owner", "status", "_links")),
+    "Actor": object_schema(ActorResponse, ("id", "image", "owner", "status", "_links"), {"_links": LINKS}),
     "ActorList": _list("Actor"),
     "AdminActor": {"allOf": [{"$ref": "#/components/schemas/Actor"}, _obj({
         "workers": _list("Worker"), "messages": INT, "executions": INT, "runtime": INT})]},
@@ -47,13 +40,7 @@ SCHEMAS: dict[str, Any] = {
     "MessageSent": _obj({"execution_id": STR, "msg": ANY, "_links": LINKS}),
     "MessageCount": _obj({"messages": INT, "_links": LINKS}),
     "MessagesPurged": _obj({"msg": STR, "_links": LINKS}),
-    "Execution": _obj({
-        "id": STR, "actor_id": STR, "executor": STR, "worker_id": OPT_STR,
-        "status": {"type": "string", "enum": ["SUBMITTED", "RUNNING", "COMPLETE", "ERROR"]},
-        "status_message": STR, "message_received_time": TIME, "start_time": TIME, "finish_time": TIME,
-        "runtime": {**INT, "description": "seconds"}, "cpu": INT, "io": INT, "exit_code": OPT_INT,
-        "final_state": {"type": "object"}, "attempt": INT, "attempts": {"type": "array", "items": {
-            "type": "object"}}, "phases": {"type": "object"}, "_links": LINKS}, ("id", "status", "_links")),
+    "Execution": object_schema(ExecutionResponse, ("id", "status", "_links"), {"_links": LINKS}),
     "ExecutionsSummary": _obj({
         "actor_id": STR, "api_server": STR, "owner": STR, "total_executions": INT, "total_cpu": INT,
         "total_io": INT, "total_runtime": INT, "ids": {"type": "array", "items": STR},

@@ -1,0 +1,89 @@
+"""What the API shows of an execution and of an actor: an allow-list, one pydantic model each.
+
+The domain models carry the protocol's bookkeeping too (the runner holding an attempt, its lease, the
+encoded inbox message, the optimistic-locking version, ...). The API used to show a model minus a
+deny-list, so a field added for the protocol was shown until someone remembered to hide it; here a field
+is shown only once it is named. The fields and their order are Abaco's (reference §1.3, §1.4) plus our
+documented additions (``attempt``, ``attempts``, ``phases``, ``max_attempts``, ``max_run_time``).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.domain.models import ActorStatus, AttemptRecord, ExecutionStatus
+
+_TIME = {"format": "date-time", "description": "ISO-8601 UTC"}
+Time = Annotated[str, Field(json_schema_extra=_TIME)]
+OptionalTime = Annotated[str | None, Field(json_schema_extra=_TIME)]
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+
+
+class ExecutionResponse(_Response):
+    actor_id: str
+    id: str
+    executor: str
+    api_server: str
+    status: ExecutionStatus
+    status_message: str
+    worker_id: str | None
+    message_received_time: Time
+    start_time: OptionalTime
+    finish_time: OptionalTime
+    runtime: int = Field(description="seconds")
+    cpu: int
+    io: int
+    exit_code: int | None
+    final_state: dict[str, Any]
+    attempt: int
+    attempts: list[AttemptRecord]
+    phases: dict[str, float] = Field(description="epoch seconds of each phase reached: queued, claimed, "
+                                     "created, started, exited, finalised")
+    max_attempts: int
+
+
+class ActorResponse(_Response):
+    id: str
+    image: str
+    owner: str
+    name: str | None
+    description: str
+    stateless: bool
+    privileged: bool
+    type: str
+    hints: list[str]
+    default_environment: dict[str, Any]
+    link: str
+    webhook: str
+    token: bool
+    max_workers: int | None
+    mem_limit: str | None
+    max_cpus: int | None
+    use_container_uid: bool
+    queue: str
+    log_ex: int | None
+    cron_schedule: str | None
+    cron_on: bool
+    cron_next_ex: str | None = Field(description="next slot, YYYY-M-D H (UTC)")
+    revision: int
+    state: Any
+    mounts: list[dict[str, str]]
+    uid: str | None
+    gid: str | None
+    tasdir: str | None
+    run_as_executor: bool
+    max_attempts: int | None
+    max_run_time: int | None
+    status: ActorStatus
+    status_message: str
+    create_time: Time
+    last_update_time: Time
+
+
+def shown(response: type[_Response], record: BaseModel) -> dict[str, Any]:
+    """The fields of ``record`` that ``response`` names, as JSON values."""
+    return response.model_validate(record).model_dump(mode="json")
