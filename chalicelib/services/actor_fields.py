@@ -12,7 +12,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from chalicelib.domain import cron, inputs
+from chalicelib.domain import cron, envnames, inputs
 from chalicelib.domain.errors import BadRequest
 from chalicelib.wiring.settings import Settings
 
@@ -120,8 +120,9 @@ def _token(value: Any, settings: Settings) -> bool:
 def _environment(value: Any) -> dict[str, Any]:
     env = inputs.as_dict(value, "default_environment", PREFIX)
     for key, val in env.items():
-        if not key or "=" in key or "\x00" in key:
-            raise BadRequest(f"{PREFIX}: default_environment: invalid variable name '{key}'.")
+        problem = envnames.default_variable_problem(key)
+        if problem:
+            raise BadRequest(f"{PREFIX}: default_environment: '{key[:100]}' {problem}.")
         if not isinstance(val, (str, int, float, bool, dict, list)):
             raise BadRequest(f"{PREFIX}: default_environment: invalid value for '{key}'.")
         if isinstance(val, str) and "\x00" in val:

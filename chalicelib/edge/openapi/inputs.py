@@ -177,8 +177,9 @@ def actor_input(pools: list[str], update: bool = False) -> dict[str, Any]:
     else:
         props["name"] = text()
     schema = _obj(props, ("image",))
-    schema["description"] = ("Also default_environment: an object (or its JSON text) of variables, names not empty "
-                             "and without '=' or NUL (OpenAPI 3.0 cannot constrain property names).")
+    schema["description"] = ("Also default_environment: an object (or its JSON text) of variables, names not empty, "
+                             "without '=' or NUL and not a name Abaco sets (MSG, _actor_configs, _abaco_actor_id, "
+                             "...); OpenAPI 3.0 cannot constrain property names.")
     return schema
 
 
