@@ -40,6 +40,10 @@ DEFAULT_MAX_BODY_BYTES = 1_048_576  # JSON/form body: 1 MiB, SQS's message size 
 DEFAULT_MAX_HEADER_BYTES = 16_384  # all request headers together (reliability plan §4.4)
 DEFAULT_RATE_LIMIT_RPS = 50.0  # per principal, per API process; API Gateway usage plans do this in AWS
 DEFAULT_RATE_LIMIT_BURST = 100
+# Requests per principal per minute across every API process (the shared DynamoDB counter): the in-process
+# rate for one minute, so one process alone never reaches it and N processes together cannot exceed it.
+DEFAULT_SHARED_RATE_LIMIT_PER_MINUTE = int(DEFAULT_RATE_LIMIT_RPS * 60)
+SHARED_RATE_LIMIT_WINDOW_SECONDS = 60
 DEFAULT_AUTH_FAILURES_PER_MINUTE = 60  # failed credentials (JWTs, nonces) per source before 429
 
 
@@ -82,6 +86,8 @@ class Settings(BaseSettings):
     user_role: str = "Internal/abaco-user"  # Abaco web.user_role: the v2 base role
     rate_limit_rps: float = Field(default=DEFAULT_RATE_LIMIT_RPS, ge=0)  # 0 disables
     rate_limit_burst: int = Field(default=DEFAULT_RATE_LIMIT_BURST, ge=1)
+    # 0 disables; off too when rate_limit_rps is 0 (rate limiting off altogether)
+    shared_rate_limit_per_minute: int = Field(default=DEFAULT_SHARED_RATE_LIMIT_PER_MINUTE, ge=0)
     auth_failures_per_minute: int = Field(default=DEFAULT_AUTH_FAILURES_PER_MINUTE, ge=0)  # 0 disables
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     max_header_bytes: int = Field(default=DEFAULT_MAX_HEADER_BYTES, ge=1024)
