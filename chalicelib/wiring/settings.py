@@ -9,7 +9,7 @@ import functools
 from typing import Literal
 
 from cryptography.fernet import Fernet
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Defaults with their provenance.
@@ -121,7 +121,12 @@ class Settings(BaseSettings):
     mem_limit: str = "512m"
     max_cpus: int | None = DEFAULT_MAX_CPUS  # nano-CPUs; a container gets a CPU cap unless the actor sets its own
     pids_limit: int = 256
-    container_network: Literal["none", "host"] = "none"
+    # none: no network; bridge: the user-defined network below (runners/pipeline/network.py); host: the
+    # host's own network, refused in AWS (the instance metadata service would hand actors its credentials)
+    container_network: Literal["none", "bridge", "host"] = "none"
+    container_bridge: str = Field(default="abaco-actors", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    # its Linux interface (at most 15 characters): the name the host's firewall rules match
+    container_bridge_interface: str = Field(default="abaco-actors0", pattern=r"^[A-Za-z0-9_.-]{1,15}$")
     container_user: str = DEFAULT_CONTAINER_USER  # uid:gid of non-privileged actors without their own uid
     # A read-only root filesystem for non-privileged containers, with a tmpfs on /tmp as the scratch space
     # (reliability plan §3.2). On by default: containers already run as a non-root uid, which cannot write
@@ -175,6 +180,15 @@ class Settings(BaseSettings):
             raise ValueError(f"must be 0 (no limit) or at least {MIN_PRIVILEGED_ROLE_MAX_AGE} seconds: the API "
                              "refreshes a principal's recorded roles about once a minute")
         return value
+
+    @model_validator(mode="after")
+    def _no_host_network_in_aws(self) -> Settings:
+        """``host`` shares the runner host's network namespace: in AWS (no emulator endpoint, or
+        ``ABACO_PRODUCTION``) the instance metadata service would answer any actor with the host's role."""
+        if self.container_network == "host" and (self.production or self.aws_endpoint_url is None):
+            raise ValueError("ABACO_CONTAINER_NETWORK=host is refused in AWS and in production (actors would "
+                             "reach the instance metadata service); use bridge")
+        return self
 
     @field_validator("encryption_keys")
     @classmethod

@@ -100,6 +100,23 @@ class DockerEngine:
         except DockerException as exc:
             raise EngineError(f"image {image} is not available locally and could not be pulled: {exc}") from exc
 
+    def network(self, name: str) -> dict[str, Any] | None:
+        """``docker network inspect`` of the network with exactly this name, or None."""
+        try:
+            found = [n for n in self._api.networks(names=[name]) if n.get("Name") == name]
+            return dict(self._api.inspect_network(found[0]["Id"])) if found else None
+        except DockerException as exc:
+            raise EngineError(f"cannot inspect network {name}: {exc}") from exc
+
+    def create_network(self, name: str, options: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
+        """A bridge network (IPv4 only) with these driver options; returns its inspection."""
+        try:
+            created = self._api.create_network(name, driver="bridge", options=options, labels=labels,
+                                               enable_ipv6=False, check_duplicate=True)
+            return dict(self._api.inspect_network(created["Id"]))
+        except DockerException as exc:
+            raise EngineError(f"cannot create network {name}: {exc}") from exc
+
     def image_config(self, image: str) -> dict[str, Any]:
         """The image's ``Config`` (Entrypoint, Cmd, Env, WorkingDir, User): what a cold start would run."""
         try:
