@@ -16,7 +16,7 @@ bp = Blueprint(__name__)
 @needs(Level.NONE, Scope.ADMIN)
 def list_hosts(request: Any) -> Ok:
     backend, caller = context(request)
-    return Ok(workers.hosts_summary(backend, caller.tenant), "Runner hosts retrieved successfully.", convert=False)
+    return Ok(workers.hosts_summary(backend, caller), "Runner hosts retrieved successfully.", convert=False)
 
 
 route(bp, "/actors/admin/hosts", GET=list_hosts)

@@ -222,6 +222,7 @@ class Worker(_Model):
     host_id: str = ""
     host_ip: str = "127.0.0.1"
     slot: int = 0  # the worker's place among its actor's workers of one revision (see services.workers)
+    owner: str = ""  # its actor's owner: what the per-user worker cap counts (chalicelib/services/quotas.py)
     woken: bool = False  # a start request for it is on the wake queue (a message waits; never declined)
     create_time: str = Field(default_factory=utcnow)
     last_execution_time: str | None = None

@@ -82,7 +82,7 @@ def _authorize(backend: Backend, request: Any, scope: Scope, level: Level, param
     try:
         grant = _identify(backend, request, scope, level, params)
     except Unauthenticated as exc:
-        LOG.info("authentication failed from %s: %s", source, exc.reason)
+        LOG.info("authentication failed from %s: %r", source, exc.reason[:200])  # repr: one line, escaped
         failure_bucket.take(f"src:{source}", "Too many failed authentication attempts")
         raise
     requests_bucket.take(grant.caller.principal)

@@ -12,7 +12,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from chalicelib.domain import cron, envnames, inputs
+from chalicelib.domain import cron, envnames, images, inputs
 from chalicelib.domain.errors import BadRequest
 from chalicelib.wiring.settings import Settings
 
@@ -102,8 +102,11 @@ def _image(value: Any) -> str:
     if not image:
         raise BadRequest(f"{PREFIX}: image: Missing required parameter in the JSON body or the post body "
                          "or the query string")
-    if len(raw) > MAX_TEXT or any(c.isspace() for c in image):
+    if len(raw) > images.MAX_REFERENCE_CHARS or any(c.isspace() for c in image):
         raise BadRequest(f"{PREFIX}: image: '{image[:100]}' is not a valid image reference.")
+    problem = images.registry_problem(image)
+    if problem:
+        raise BadRequest(f"{PREFIX}: image: '{image[:100]}' {problem}.")
     return image
 
 

@@ -15,7 +15,7 @@ from chalicelib.domain.access import Kind, Level
 from chalicelib.domain.errors import BadRequest, Conflict, NotAuthorized, NotFound
 from chalicelib.domain.models import Actor, ActorStatus, ExecutionStatus, WorkerStatus
 from chalicelib.identity.auth import Caller
-from chalicelib.services import actor_fields
+from chalicelib.services import actor_fields, quotas
 from chalicelib.services import aliases as alias_service
 from chalicelib.services import nonces as nonce_service
 from chalicelib.services import permissions as permission_service
@@ -53,6 +53,7 @@ def register(backend: Backend, caller: Caller, body: dict[str, Any]) -> Actor:
         fields["cron_on"] = True  # Abaco: registering with a schedule turns it on
     permission_service.check_privileged_fields(caller, fields)
     netguard.check_webhook(fields["webhook"], backend.settings.allow_private_webhooks)
+    quotas.check_new_actor(backend, caller.tenant, caller.username)
     actor_id = ids.new_id()
     fields["link_id"] = _check_link(backend, caller, actor_id, fields["link"]) if fields["link"] else ""
     actor = Actor(tenant=caller.tenant, id=actor_id, owner=caller.username, name=actor_fields.name(body.get("name")),

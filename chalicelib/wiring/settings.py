@@ -17,6 +17,13 @@ DEFAULT_LOG_MAX_BYTES = 1_000_000  # Abaco web.max_log_length: 1 MB per executio
 DEFAULT_LOG_EX = 43_200  # Abaco dev config web.log_ex: 12 h
 DEFAULT_WORKER_TTL = 600  # idle seconds before a worker exits; Abaco's sync_max_idle_time default
 DEFAULT_MAX_WORKERS_PER_ACTOR = 20  # Abaco spawner.max_workers_per_actor fallback
+DEFAULT_MAX_ACTORS_PER_USER = 1_000  # far above any Abaco user's we know of; a bound on one user's registrations
+DEFAULT_MAX_ACTORS_PER_TENANT = 20_000
+DEFAULT_MAX_WORKERS_PER_USER = 100  # concurrent workers beyond each actor's first (a few hosts' slots)
+DEFAULT_MAX_WORKERS_PER_TENANT = 1_000
+DEFAULT_MAX_RESULTS = 10_000  # datagrams on /_abaco_results.sock per execution
+DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024  # their bytes together (each datagram is at most 128 KiB)
+DEFAULT_MAX_RUN_TIME = 86_400  # a container is stopped after a day unless its actor sets max_run_time
 DEFAULT_SYNC_MAX_IDLE_TIME = -1  # seconds the last worker of a `sync` actor stays warm (-1: always; Abaco: 600)
 DEFAULT_SHUTDOWN_GRACE = 60  # seconds running executions get to finish after the first SIGTERM
 DEFAULT_AUTOSCALE_SECONDS = 2.0  # autoscaler pass; a backlog is met within about 5 s
@@ -93,6 +100,8 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(default=DEFAULT_MAX_HEADER_BYTES, ge=1024)
     allow_private_webhooks: bool = False  # webhooks to loopback/private/link-local ranges (operators only)
     tenant: str = "DEV-DEVELOP"
+    # Whose administrators are the platform's (the runner hosts view); unset: ABACO_TENANT's
+    platform_tenant: str | None = None
     api_server: str = "http://127.0.0.1:8000"
     api_port: int = 8000
     api_host: str = "127.0.0.1"
@@ -117,7 +126,14 @@ class Settings(BaseSettings):
     worker_slots: int = 8
     worker_ttl: int = DEFAULT_WORKER_TTL
     max_workers_per_actor: int = DEFAULT_MAX_WORKERS_PER_ACTOR
-    max_run_time: int = -1
+    # Caps (chalicelib/services/quotas.py); 0: none
+    max_actors_per_user: int = Field(default=DEFAULT_MAX_ACTORS_PER_USER, ge=0)
+    max_actors_per_tenant: int = Field(default=DEFAULT_MAX_ACTORS_PER_TENANT, ge=0)
+    max_workers_per_user: int = Field(default=DEFAULT_MAX_WORKERS_PER_USER, ge=0)
+    max_workers_per_tenant: int = Field(default=DEFAULT_MAX_WORKERS_PER_TENANT, ge=0)
+    max_results_per_execution: int = Field(default=DEFAULT_MAX_RESULTS, ge=0)
+    max_result_bytes_per_execution: int = Field(default=DEFAULT_MAX_RESULT_BYTES, ge=0)
+    max_run_time: int = DEFAULT_MAX_RUN_TIME  # seconds; -1: unlimited (Abaco's default, not ours)
     mem_limit: str = "512m"
     max_cpus: int | None = DEFAULT_MAX_CPUS  # nano-CPUs; a container gets a CPU cap unless the actor sets its own
     pids_limit: int = 256

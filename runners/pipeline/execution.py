@@ -183,8 +183,9 @@ class ExecutionRunner:
         except EngineError as exc:
             lease.stop()
             return self._start_failed(ctx, str(exc))
+        quota = (self.settings.max_results_per_execution, self.settings.max_result_bytes_per_execution)
         ctx.results = ResultsCollector(container.results or delivery.results, self.backend.results, ctx.key,
-                                       ctx.execution.attempt, self.settings.results_ex)
+                                       ctx.execution.attempt, self.settings.results_ex, *quota)
         try:
             if not self.fence.attach(ctx.key, container.cid):
                 return Outcome("fenced", ctx.execution.id)

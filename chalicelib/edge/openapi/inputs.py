@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chalicelib.domain import cron
+from chalicelib.domain import cron, images
 from chalicelib.domain.access import Level
 from chalicelib.services import actor_fields, aliases, configs, nonces, permissions
 
@@ -150,7 +150,7 @@ _OPTIONAL_MEMORY = {**MEMORY, "pattern": MEMORY["pattern"] + r"|^\s*$", "nullabl
 
 def actor_input(pools: list[str], update: bool = False) -> dict[str, Any]:
     props: dict[str, Any] = {
-        "image": {"type": "string", "minLength": 1, "maxLength": actor_fields.MAX_TEXT, "pattern": r"^\s*\S+\s*$",
+        "image": {"type": "string", "minLength": 1, "maxLength": images.MAX_REFERENCE_CHARS, "pattern": r"^\s*\S+\s*$",
                   "description": "Docker image (required)"},
         "description": text(), "stateless": BOOLISH, "privileged": BOOLISH,
         "type": {"nullable": True, "type": "string", "enum": ["", *actor_fields.ACTOR_TYPES]},
