@@ -1,4 +1,4 @@
-"""Per-user and per-tenant caps on actors and on concurrent workers (issue 14, low items).
+"""Per-user and per-tenant caps on actors and on concurrent workers.
 
 One tenant's users share the platform's runner hosts, so one user (or one tenant) must not register
 actors or start workers without bound. Actor caps are checked at registration against the tenant's

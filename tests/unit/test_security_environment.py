@@ -1,4 +1,4 @@
-"""Environment names a caller may set (issue 14, item 1): the query-parameter check, the default
+"""Environment names a caller may set: the query-parameter check, the default
 environment's check, and the runner laying reserved names last."""
 from __future__ import annotations
 

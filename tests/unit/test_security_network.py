@@ -1,4 +1,4 @@
-"""Networked actors (issue 14, item 7): the bridge option's configuration, the host's egress rules, and
+"""Networked actors: the bridge option's configuration, the host's egress rules, and
 ``host`` refused in AWS. Pure logic; tests/integration/security/test_actor_network.py inspects the real
 network and container."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Quotas and the low items of issue 14: results per execution, actor and worker caps, a default run
+"""Quotas and the other low-severity findings: results per execution, actor and worker caps, a default run
 time, image references, the platform-admin hosts view, unverified token text kept out of logs."""
 from __future__ import annotations
 

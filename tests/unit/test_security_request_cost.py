@@ -1,4 +1,4 @@
-"""Bounded cost of user-supplied patterns and schedules (issue 14, item 6): pure logic."""
+"""Bounded cost of user-supplied patterns and schedules: pure logic."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""The bridge option for networked actors (issue 14, item 7) on the real Docker engine, checked by
+"""The bridge option for networked actors on the real Docker engine, checked by
 inspecting the network and a created container's configuration only: no container is started and no
 packet is sent (the egress rules themselves live on AWS hosts: infrastructure/host/actor-network.sh)."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Configs and links bind the actor an alias named when they were written (issue 14, item 5), over HTTP
+"""Configs and links bind the actor an alias named when they were written, over HTTP
 against the real stack: re-pointing or re-creating the alias later hands neither a config's secret nor a
 link's events to the alias's new actor."""
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Message query parameters cannot set loader, interpreter or shell hooks, nor names Abaco sets (issue 14,
-item 1), over HTTP against the real stack; the container still gets plain variables, and the reserved
-names it sees are the platform's own."""
+"""Message query parameters cannot set loader, interpreter or shell hooks, nor names Abaco sets
+(docs/security.md §2.1), over HTTP against the real stack; the container still gets plain variables, and
+the reserved names it sees are the platform's own."""
 from __future__ import annotations
 
 import urllib.parse

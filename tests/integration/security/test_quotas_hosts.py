@@ -1,4 +1,4 @@
-"""Low items of issue 14 over HTTP against the real stack: image references that name the runner host's
+"""The low-severity findings over HTTP against the real stack: image references that name the runner host's
 network are refused, actor and worker caps per user and per tenant, and the runner hosts view is the
 platform administrators' only."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Request-driven CPU exhaustion (issue 14, item 6), over HTTP against the real stack: search patterns run
+"""Request-driven CPU exhaustion, over HTTP against the real stack: search patterns run
 on a linear-time engine, free-text fields are capped with a clear 400, and the rate limit holds across API
 processes (a shared DynamoDB counter behind each process's bucket)."""
 from __future__ import annotations
