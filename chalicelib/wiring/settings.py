@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     default_token: bool = False  # Abaco web.default_token: an actor's ``token`` when it sets none
     # Comma-separated Fernet keys for secrets at rest; the first encrypts. Unset: a public development key.
     encryption_keys: str | None = None
+    # Or the Secrets Manager secret that holds them (its SecretString, the same comma-separated keys), read
+    # once per process on first use: in Lambda the keys then never sit in the function's configuration.
+    encryption_keys_secret_id: str | None = None
     secrets_backend: Literal["fernet", "kms"] = "fernet"  # fernet locally; kms (envelope encryption) in AWS
     kms_key_id: str | None = None  # key id, ARN or alias; default alias/{prefix}-secrets
     # Per-tenant overrides of log_ex / log_ex_limit, JSON objects: '{"TENANT": seconds}'.
