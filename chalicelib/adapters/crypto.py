@@ -100,6 +100,8 @@ def cipher(settings: Settings) -> Cipher:
 
 def _fernet(settings: Settings) -> FernetCipher:
     keys = parse_keys(settings.encryption_keys)
+    if not keys and settings.encryption_keys_secret_id:
+        keys = parse_keys(_secret_keys(settings.encryption_keys_secret_id, settings))
     if not keys:
         _warn_development_key()
         keys = [development_key()]
@@ -119,6 +121,24 @@ class _Schemes:
         if token.startswith(FERNET_SCHEME):
             return self._fernet().decrypt(tenant, token, name)
         return self._primary.decrypt(tenant, token, name)
+
+
+_SECRET_TEXT: dict[str, str] = {}  # secret id -> its keys' text, read once per process
+
+
+def _secret_keys(secret_id: str, settings: Settings) -> str:
+    """The keys' text from Secrets Manager, once per process (a Lambda's cold start pays one call). Never
+    logged; an error names the secret, not its value, and never falls back to the development key."""
+    if secret_id not in _SECRET_TEXT:
+        from chalicelib.adapters import aws  # lazy, as for KMS above: settings -> crypto -> aws would cycle
+
+        try:
+            answer = aws.client("secretsmanager", settings).get_secret_value(SecretId=secret_id)
+        except Exception as exc:  # no secret, no grant, no network: secrets stop, loudly
+            raise DecryptionError(f"cannot read the encryption keys from secret {secret_id}: "
+                                  f"{type(exc).__name__}") from exc
+        _SECRET_TEXT[secret_id] = str(answer["SecretString"]).strip()
+    return _SECRET_TEXT[secret_id]
 
 
 @functools.lru_cache(maxsize=1)

@@ -17,7 +17,7 @@ bp = Blueprint(__name__)
 @needs(Level.NONE, Scope.ADMIN)
 def list_hosts(request: Any) -> Ok:
     backend, caller = context(request)
-    return Ok(workers.hosts_summary(backend, caller.tenant), "Runner hosts retrieved successfully.", keys=DATA)
+    return Ok(workers.hosts_summary(backend, caller), "Runner hosts retrieved successfully.", keys=DATA)
 
 
 route(bp, "/actors/admin/hosts", GET=list_hosts)

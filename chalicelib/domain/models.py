@@ -75,7 +75,8 @@ class Actor(_Model):
     type: str = "none"
     hints: list[str] = Field(default_factory=list)
     default_environment: dict[str, Any] = Field(default_factory=dict)
-    link: str = ""
+    link: str = ""  # as given (an id or an alias), shown to clients
+    link_id: str = ""  # the actor ``link`` named when it was written: events go here, not to an alias's new target
     webhook: str = ""
     token: bool = False
     max_workers: int | None = None
@@ -215,6 +216,7 @@ class Worker(_Model):
     host_id: str = ""
     host_ip: str = "127.0.0.1"
     slot: int = 0  # the worker's place among its actor's workers of one revision (see services.workers)
+    owner: str = ""  # its actor's owner: what the per-user worker cap counts (chalicelib/services/quotas.py)
     woken: bool = False  # a start request for it is on the wake queue (a message waits; never declined)
     create_time: str = Field(default_factory=utcnow)
     last_execution_time: str | None = None
@@ -243,7 +245,8 @@ class ActorConfig(_Model):
     name: str
     value: str  # the ciphertext when ``is_secret``
     is_secret: bool
-    actors: list[str]  # actor ids and/or aliases
+    actors: list[str]  # actor ids and/or aliases, as given (shown to clients)
+    actor_ids: list[str] = Field(default_factory=list)  # what ``actors`` named when written: who gets the values
     owner: str
     api_server: str = ""
     create_time: str = Field(default_factory=utcnow)

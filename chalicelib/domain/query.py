@@ -8,6 +8,11 @@ Query parameters: ``search`` (any of the words, anywhere, case-insensitive; may 
 
 DynamoDB has no full-text index, so the service loads the tenant-scoped records and this module filters,
 ranks and pages them (the reference's mapping hint for search).
+
+``like`` patterns are regular expressions, as Mongo's ``$regex`` in Abaco, but run on RE2 (google-re2), whose
+time is linear in the text: Python's backtracking engine took ~40 s on ``(a+)+$`` over 30 characters.
+Backreferences and lookaround, which RE2 cannot run in linear time, are a 400. Every value, pattern and
+count of parameters is capped, so one request's cost is bounded by the records it reads.
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import re2
+
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.naming import to_snake
 from chalicelib.domain.paging import MAX_PAGE_LIMIT
@@ -25,6 +32,10 @@ from chalicelib.domain.paging import MAX_PAGE_LIMIT
 _DECIMAL = re.compile(r"[+-]?[0-9]+")
 DEFAULT_LIMIT = 100  # Abaco's code default (its docs say 10)
 OPERATORS = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "nin", "like", "nlike", "between")
+MAX_PATTERN_CHARS = 256  # a like/nlike pattern; RE2 compiles it to a bounded automaton
+MAX_VALUE_CHARS = 1_024  # any other search value or word
+MAX_KEY_CHARS = 256  # a field path with its operator
+MAX_PARAMETERS = 32  # conditions, words and phrases of one request together
 NOT_FILTERS = frozenset({"search", "exactsearch", "skip", "limit", "x-nonce"})
 # Fields whose values are times (Abaco's list, plus finish_time which it displays as a time too).
 TIME_FIELDS = frozenset({"start_time", "finish_time", "message_received_time", "last_execution_time",
@@ -89,6 +100,7 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> Query:
     paging = {"skip": 0, "limit": DEFAULT_LIMIT}
     for key, given in params.items():
         values = [given] if isinstance(given, str) else list(given)
+        _check_sizes(key, values)
         if key == "search":
             terms.extend(word.lower() for value in values for word in value.split())
         elif key == "exactsearch":
@@ -97,8 +109,19 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> Query:
             paging[key] = _non_negative(key, values[-1])
         elif key not in NOT_FILTERS:
             conditions.extend(_condition(key, value) for value in values)
+    if len(conditions) + len(terms) + len(phrases) > MAX_PARAMETERS:
+        raise BadRequest(f"A search takes at most {MAX_PARAMETERS} conditions, words and phrases together.")
     limit = min(paging["limit"], MAX_PAGE_LIMIT)  # clamped: one request never pages the whole tenant
     return Query(tuple(conditions), tuple(terms), tuple(phrases), paging["skip"], limit)
+
+
+def _check_sizes(key: str, values: list[str]) -> None:
+    if len(key) > MAX_KEY_CHARS:
+        raise BadRequest(f"Search field '{key[:64]}...' is longer than {MAX_KEY_CHARS} characters.")
+    cap = MAX_PATTERN_CHARS if key.endswith((".like", ".nlike")) else MAX_VALUE_CHARS
+    if len(values) > MAX_PARAMETERS or any(len(value) > cap for value in values):
+        raise BadRequest(f"Search parameter '{key[:64]}' takes at most {MAX_PARAMETERS} values of at most {cap} "
+                         "characters.")
 
 
 def _non_negative(key: str, value: str) -> int:
@@ -129,15 +152,26 @@ def _coerce_for(op: str, raw: str, is_time: bool) -> Any:
             raise BadRequest("Between must have two variables separated by a comma. Ex. io.between=20,40")
         return (_bound(low, is_time), _bound(high, is_time))
     if op in ("like", "nlike"):
-        try:
-            return re.compile(raw)
-        except re.error as exc:
-            raise BadRequest(f"Invalid regular expression '{raw}' for .{op}: {exc}") from exc
+        return _pattern(raw, op)
     if op in ("in", "nin"):
         parsed = _json(raw)
         items = parsed if isinstance(parsed, list) else [p.strip() for p in raw.split(",")]
         return [parse_time(i) if is_time and isinstance(i, str) else i for i in items]
     return coerce(raw, is_time)
+
+
+def _pattern(raw: str, op: str) -> Any:
+    """A linear-time matcher (RE2) for a user's pattern; what RE2 cannot compile is a 400."""
+    options = re2.Options()
+    options.max_mem = 1 << 20  # 1 MiB of automaton per pattern (RE2's default is 8 MiB)
+    options.log_errors = False
+    try:
+        return re2.compile(raw, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else ""
+        reason = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+        raise BadRequest(f"Invalid regular expression '{raw}' for .{op} (backreferences and lookaround are not "
+                         f"supported): {reason}") from exc
 
 
 def _bound(text: str, is_time: bool) -> Any:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.access import PATH_PARAMETERS, Kind, Level, Scope
-from chalicelib.domain.errors import NotAuthorized, NotFound, Unauthenticated
+from chalicelib.domain.errors import NotAuthorized, NotFound, TooManyRequests, Unauthenticated
 from chalicelib.domain.models import Actor, ExecutionStatus
 from chalicelib.edge import limits
 from chalicelib.identity import auth
@@ -23,7 +23,7 @@ from chalicelib.identity.auth import Caller
 from chalicelib.services import actors, nonces, roles
 from chalicelib.services import permissions as perms
 from chalicelib.wiring.backend import Backend, get_backend
-from chalicelib.wiring.settings import Settings
+from chalicelib.wiring.settings import SHARED_RATE_LIMIT_WINDOW_SECONDS, Settings
 
 LOG = logging.getLogger("abaco.auth")
 ATTRIBUTE = "abaco_grant"  # where the grant is kept on the Chalice request
@@ -83,14 +83,26 @@ def _authorize(backend: Backend, request: Any, scope: Scope, level: Level, param
     try:
         grant = _identify(backend, request, scope, level, params)
     except Unauthenticated as exc:
-        LOG.info("authentication failed from %s: %s", source, exc.reason)
+        LOG.info("authentication failed from %s: %r", source, exc.reason[:200])  # repr: one line, escaped
         failure_bucket.take(f"src:{source}", "Too many failed authentication attempts")
         raise
     requests_bucket.take(grant.caller.principal)
+    _take_shared(backend, grant.caller.principal)
     if grant.caller.nonce:
         return grant  # the nonce path checked everything already
     roles.observe(backend, grant.caller)  # what the runners re-check privileged actors' owners against
     return _check_scope(backend, grant.caller, scope, level, params)
+
+
+def _take_shared(backend: Backend, principal: str) -> None:
+    """The limit across every API process (a shared counter), behind the in-process bucket."""
+    settings = backend.settings
+    if settings.rate_limit_rps <= 0 or settings.shared_rate_limit_per_minute <= 0:
+        return
+    wait = backend.rate_limits.take(principal, settings.shared_rate_limit_per_minute,
+                                    SHARED_RATE_LIMIT_WINDOW_SECONDS)
+    if wait:
+        raise TooManyRequests(f"Too many requests; retry after {wait} s.", wait)
 
 
 def _identify(backend: Backend, request: Any, scope: Scope, level: Level, params: Mapping[str, str]) -> Grant:

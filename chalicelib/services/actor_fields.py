@@ -12,7 +12,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from chalicelib.domain import cron, inputs
+from chalicelib.domain import cron, envnames, images, inputs
 from chalicelib.domain.errors import BadRequest
 from chalicelib.wiring.settings import Settings
 
@@ -22,6 +22,9 @@ HINT_FORBIDDEN = "\"'{}[]"  # Abaco: hints must be simple strings, no lists or d
 MAX_HINTS = 50
 MAX_TEXT = 4_096  # description, name, hint
 MAX_URL = 2_048  # webhook
+MAX_MEMORY_CHARS = 24  # mem_limit ("512m"); int() of a very long digit string is itself a 500
+MAX_ENV_VARIABLES = 256  # default_environment entries
+MAX_ENV_CHARS = 65_536  # default_environment as JSON; Linux caps one variable at 128 KiB, the actor item at 400 KB
 MAX_STATE_CHARS = 300_000  # JSON text of an actor's state; keeps the actor item under DynamoDB's 400 KB
 MIN_NANO_CPUS = 10_000_000  # Docker refuses less than 0.01 CPU
 MIN_MEMORY_BYTES = 6 * 1024 * 1024  # Docker's minimum memory limit (6 MiB)
@@ -99,8 +102,11 @@ def _image(value: Any) -> str:
     if not image:
         raise BadRequest(f"{PREFIX}: image: Missing required parameter in the JSON body or the post body "
                          "or the query string")
-    if len(raw) > MAX_TEXT or any(c.isspace() for c in image):
+    if len(raw) > images.MAX_REFERENCE_CHARS or any(c.isspace() for c in image):
         raise BadRequest(f"{PREFIX}: image: '{image[:100]}' is not a valid image reference.")
+    problem = images.registry_problem(image)
+    if problem:
+        raise BadRequest(f"{PREFIX}: image: '{image[:100]}' {problem}.")
     return image
 
 
@@ -120,9 +126,13 @@ def _token(value: Any, settings: Settings, tenant: str | None) -> bool:
 
 def _environment(value: Any) -> dict[str, Any]:
     env = inputs.as_dict(value, "default_environment", PREFIX)
+    if len(env) > MAX_ENV_VARIABLES or len(json.dumps(env)) > MAX_ENV_CHARS:
+        raise BadRequest(f"{PREFIX}: default_environment: at most {MAX_ENV_VARIABLES} variables and "
+                         f"{MAX_ENV_CHARS} characters of JSON.")
     for key, val in env.items():
-        if not key or "=" in key or "\x00" in key:
-            raise BadRequest(f"{PREFIX}: default_environment: invalid variable name '{key}'.")
+        problem = envnames.default_variable_problem(key)
+        if problem:
+            raise BadRequest(f"{PREFIX}: default_environment: '{key[:100]}' {problem}.")
         if not isinstance(val, (str, int, float, bool, dict, list)):
             raise BadRequest(f"{PREFIX}: default_environment: invalid value for '{key}'.")
         if isinstance(val, str) and "\x00" in val:
@@ -169,6 +179,8 @@ def _memory(value: Any) -> str | None:
     text = inputs.as_str(value, "mem_limit", PREFIX).strip()
     if not text:
         return None
+    if len(text) > MAX_MEMORY_CHARS:
+        raise BadRequest(f"{PREFIX}: mem_limit: longer than {MAX_MEMORY_CHARS} characters.")
     match = _MEMORY.match(text)
     if match is None:
         raise BadRequest(f"{PREFIX}: mem_limit: '{text}' is not a memory size (for example 512m or 2g).")
@@ -186,7 +198,10 @@ def _cpus(value: Any) -> int | None:
 
 
 def _cron(value: Any, now: dt.datetime | None, current: tuple[str | None, str | None]) -> dict[str, Any]:
-    text = inputs.as_str(value, "cron_schedule", PREFIX).strip()
+    raw = inputs.as_str(value, "cron_schedule", PREFIX)
+    if len(raw) > cron.MAX_SCHEDULE_CHARS:
+        raise BadRequest(f"{PREFIX}: cron_schedule: longer than {cron.MAX_SCHEDULE_CHARS} characters.")
+    text = raw.strip()
     if not text:
         return {"cron_schedule": None, "cron_next_ex": None}
     if current[0] == text and current[1]:

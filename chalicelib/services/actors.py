@@ -16,7 +16,7 @@ from chalicelib.domain.errors import BadRequest, Conflict, NotAuthorized, NotFou
 from chalicelib.domain.models import Actor, ActorStatus, ExecutionStatus, WorkerStatus
 from chalicelib.domain.responses import ActorResponse, shown
 from chalicelib.identity.auth import Caller
-from chalicelib.services import actor_fields
+from chalicelib.services import actor_fields, quotas
 from chalicelib.services import aliases as alias_service
 from chalicelib.services import nonces as nonce_service
 from chalicelib.services import permissions as permission_service
@@ -53,9 +53,9 @@ def register(backend: Backend, caller: Caller, body: dict[str, Any]) -> Actor:
         fields["cron_on"] = True  # Abaco: registering with a schedule turns it on
     permission_service.check_privileged_fields(caller, fields)
     netguard.check_webhook(fields["webhook"], backend.settings.allow_private_webhooks)
+    quotas.check_new_actor(backend, caller.tenant, caller.username)
     actor_id = ids.new_id()
-    if fields["link"]:
-        _check_link(backend, caller, actor_id, fields["link"])
+    fields["link_id"] = _check_link(backend, caller, actor_id, fields["link"]) if fields["link"] else ""
     actor = Actor(tenant=caller.tenant, id=actor_id, owner=caller.username, name=actor_fields.name(body.get("name")),
                   api_server=backend.settings.api_server, state=_initial_state(body), **fields)
     backend.queues.create_inbox(actor.tenant, actor.id, worker_service.pool_for(actor, backend.settings))
@@ -102,8 +102,7 @@ def apply_update(backend: Backend, caller: Caller, current: Actor, body: dict[st
     netguard.check_webhook(fields["webhook"], backend.settings.allow_private_webhooks)
     if not current.stateless and fields["stateless"]:
         raise BadRequest(f"{PREFIX}: an actor that was not stateless cannot be updated to be stateless.")
-    if fields["link"]:
-        _check_link(backend, caller, current.id, fields["link"])
+    fields["link_id"] = _check_link(backend, caller, current.id, fields["link"]) if fields["link"] else ""
     force = inputs.as_bool(body.get("force", False), "force", PREFIX)
     new_revision = force or fields["image"] != current.image
     if new_revision:  # the update is the fix Abaco expects after ERROR: its starts are counted afresh
@@ -123,9 +122,10 @@ def apply_update(backend: Backend, caller: Caller, current: Actor, body: dict[st
     return updated
 
 
-def _check_link(backend: Backend, caller: Caller, actor_id: str, link: str) -> None:
+def _check_link(backend: Backend, caller: Caller, actor_id: str, link: str) -> str:
     """The link names an actor of the tenant (id or alias) on which the caller has EXECUTE, not the actor
-    itself, and makes no cycle."""
+    itself, and makes no cycle; returns that actor's id. Events follow the id, not the alias: re-pointing or
+    re-creating the alias later must not hand this actor's events to someone else's actor."""
     tenant = caller.tenant
     target = _resolve_link(backend, tenant, link)
     if target is None:
@@ -139,12 +139,13 @@ def _check_link(backend: Backend, caller: Caller, actor_id: str, link: str) -> N
     links = {}
     for other in backend.actors.list(tenant):
         if other.link and other.id != actor_id:
-            resolved = _resolve_link(backend, tenant, other.link)
+            resolved = other.link_id or _resolve_link(backend, tenant, other.link)
             if resolved:
                 links[other.id] = resolved
     links[actor_id] = target
     if has_cycle(links):
         raise BadRequest(LINK_CYCLE)
+    return target
 
 
 def _resolve_link(backend: Backend, tenant: str, link: str) -> str | None:

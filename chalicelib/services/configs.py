@@ -1,8 +1,9 @@
 """Actor configs and secrets (reference §1.11): named values handed to listed actors as ``_actor_configs``.
 
 Secret values are encrypted before they are stored and only ciphertext ever leaves the API; the
-runner decrypts them for the container of an actor the config lists (by id or by one of its aliases,
-matched element by element, not by Abaco's substring test).
+runner decrypts them for the container of an actor the config lists. An alias is resolved to its actor
+when the config is written (``actor_ids``): re-pointing or re-creating the alias later must not hand the
+config's secrets to another actor (Abaco matched aliases at run time, by a substring test).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 from typing import Any
 
 from chalicelib.adapters import crypto
-from chalicelib.domain import inputs
+from chalicelib.domain import ids, inputs
 from chalicelib.domain.access import Kind, Level
 from chalicelib.domain.errors import BadRequest, NotFound
 from chalicelib.domain.models import Actor, ActorConfig
@@ -59,10 +60,11 @@ def _value(body: dict[str, Any]) -> str:
     return value
 
 
-def _actors(backend: Backend, caller: Caller, value: Any) -> list[str]:
+def _actors(backend: Backend, caller: Caller, value: Any) -> tuple[list[str], list[str]]:
     """Actor ids and/or aliases, each existing in the caller's tenant (404 otherwise) and each one the
     caller may UPDATE: a config hands its values to those actors' containers (Abaco computed this check
-    and ignored it, so anyone could attach a config to any actor)."""
+    and ignored it, so anyone could attach a config to any actor). Returns the names as given and the
+    actor ids they name now."""
     if value is None:
         raise BadRequest(f"{PREFIX}. Missing required field: actors")
     if isinstance(value, list):
@@ -72,6 +74,7 @@ def _actors(backend: Backend, caller: Caller, value: Any) -> list[str]:
         raise BadRequest(f"{PREFIX}. actors: list at least one actor id or alias (comma separated).")
     if len(names) > MAX_ACTORS:
         raise BadRequest(f"{PREFIX}. actors: at most {MAX_ACTORS} actors.")
+    resolved: list[str] = []
     for name in dict.fromkeys(names):
         try:
             actor_id = alias_service.resolve(backend, caller.tenant, name)
@@ -80,7 +83,8 @@ def _actors(backend: Backend, caller: Caller, value: Any) -> list[str]:
         if actor_id is None or backend.actors.find(caller.tenant, actor_id) is None:
             raise NotFound(f"No actor or alias found with id: {name}.")
         permission_service.require(backend, caller, Kind.ACTOR, actor_id, Level.UPDATE)
-    return list(dict.fromkeys(names))
+        resolved.append(actor_id)
+    return list(dict.fromkeys(names)), list(dict.fromkeys(resolved))
 
 
 def _build(backend: Backend, caller: Caller, name: str, body: dict[str, Any], owner: str) -> ActorConfig:
@@ -88,11 +92,11 @@ def _build(backend: Backend, caller: Caller, name: str, body: dict[str, Any], ow
         raise BadRequest(f"{PREFIX}. Missing required field: is_secret")
     is_secret = inputs.as_bool(body["is_secret"], "is_secret", PREFIX)
     value = _value(body)
-    actors = _actors(backend, caller, body.get("actors"))
+    actors, actor_ids = _actors(backend, caller, body.get("actors"))
     if is_secret:
         value = crypto.cipher(backend.settings).encrypt(caller.tenant, value, name)
     return ActorConfig(tenant=caller.tenant, name=name, value=value, is_secret=is_secret, actors=actors,
-                       owner=owner, api_server=backend.settings.api_server)
+                        actor_ids=actor_ids, owner=owner, api_server=backend.settings.api_server)
 
 
 def create(backend: Backend, caller: Caller, body: dict[str, Any]) -> ActorConfig:
@@ -136,17 +140,14 @@ def display(config: ActorConfig) -> dict[str, Any]:
 
 
 def configs_for_actor(backend: Backend, actor: Actor) -> dict[str, str]:
-    """Decrypted ``{name: value}`` of every config that lists the actor's id or one of its aliases.
-    Runs before every container start, so a tenant without configs costs one query, not two."""
-    configs = backend.configs.list(actor.tenant)
+    """Decrypted ``{name: value}`` of every config written for this actor (by its id, or by an alias that
+    named it then). Runs before every container start: one query."""
+    configs = [c for c in backend.configs.list(actor.tenant) if actor.id in recipients(c)]
     if not configs:
         return {}
-    names = {actor.id} | {a.alias for a in backend.aliases.for_actor(actor.tenant, actor.id)}
     cipher = crypto.cipher(backend.settings)
     out: dict[str, str] = {}
     for config in configs:
-        if names.isdisjoint(config.actors):
-            continue
         if not config.is_secret:
             out[config.name] = config.value
             continue
@@ -155,3 +156,9 @@ def configs_for_actor(backend: Backend, actor: Actor) -> dict[str, str]:
         except crypto.DecryptionError as exc:
             raise crypto.DecryptionError(f"config '{config.name}': {exc}") from exc
     return out
+
+
+def recipients(config: ActorConfig) -> list[str]:
+    """The actor ids a config's values go to. A config stored before ``actor_ids`` existed gives its values
+    only to the ids it lists: its aliases may name other actors by now (re-save it to include them)."""
+    return config.actor_ids or [name for name in config.actors if ids.is_hashid(name)]

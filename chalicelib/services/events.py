@@ -66,8 +66,8 @@ def publish(queues: Queues, actor: Actor, event: dict[str, Any]) -> bool:
     """Queue the event when the actor has somewhere to send it and wants its type; True when it was queued."""
     if not wanted(actor, str(event.get("event_type"))):
         return False
-    message = EventMessage(tenant=actor.tenant, actor_id=actor.id, link=actor.link, webhook=actor.webhook,
-                           event=event)
+    message = EventMessage(tenant=actor.tenant, actor_id=actor.id, link=actor.link_id or actor.link,
+                           webhook=actor.webhook, event=event)
     try:
         queues.send_event(message)
     except AbacoError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.adapters import payloads, tracing
 from chalicelib.adapters.payloads import Pointer
-from chalicelib.domain import clock, ids
+from chalicelib.domain import clock, envnames, ids
 from chalicelib.domain.errors import BadRequest, Conflict
 from chalicelib.domain.models import Actor, Execution, ExecutionStatus
 from chalicelib.domain.queue_messages import InboxMessage
@@ -23,8 +23,6 @@ from chalicelib.services import fanout
 from chalicelib.services import workers as worker_service
 from chalicelib.wiring.backend import Backend
 
-# Query parameters that never reach the container: a nonce is a credential (Abaco leaked it, §9).
-_NOT_ENV = {"message", "x-nonce"}
 BINARY = "application/octet-stream"
 INLINE_BODY_MAX_BYTES = 65_536  # larger bodies go through S3 (SQS's limit is 256 KiB per message)
 INLINE_MESSAGE_MAX_BYTES = 200_000  # an encoded inbox message stays well under SQS's 256 KiB
@@ -84,12 +82,18 @@ def _binary(raw: bytes | None, content_length: str | None, staged: Pointer | Non
 
 
 def environment_from_query(query: Mapping[str, str]) -> dict[str, str]:
+    """The container variables a message's query parameters set (reference §3.1), or a 400 naming the
+    first parameter that is not a plain, unreserved, non-hook name (``chalicelib/domain/envnames.py``).
+    ``message`` and ``x-nonce`` are not variables; ``_abaco_synchronous`` passes on, as in Abaco."""
     env: dict[str, str] = {}
     for key, value in query.items():
-        if key in _NOT_ENV:
+        if key in envnames.NOT_VARIABLES:
             continue
-        if not key or "=" in key or "\x00" in key or "\x00" in value:
-            raise BadRequest(f"Invalid environment variable name or value in query parameter '{key}'.")
+        problem = None if key in envnames.CONTROL_PARAMETERS else envnames.message_variable_problem(key)
+        if problem:
+            raise BadRequest(f"Query parameter '{key[:100]}' cannot become an environment variable: it {problem}.")
+        if "\x00" in value:
+            raise BadRequest(f"Invalid environment variable value in query parameter '{key}'.")
         env[key] = value
     return env
 

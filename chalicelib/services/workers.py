@@ -13,11 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain import inputs
-from chalicelib.domain.errors import BadRequest, Conflict
+from chalicelib.domain.errors import BadRequest, Conflict, NotAuthorized
 from chalicelib.domain.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus
 from chalicelib.domain.queue_messages import StartWorkerCommand
+from chalicelib.identity.auth import Caller
+from chalicelib.services import quotas
 from chalicelib.wiring.backend import Backend
 from chalicelib.wiring.settings import Settings
+
+PLATFORM_ADMIN_ONLY = ("Not authorized -- the runner hosts are the platform's: this view requires the admin "
+                       "role in the platform tenant.")
 
 
 def pool_for(actor: Actor, settings: Settings) -> str:
@@ -55,7 +60,7 @@ def request_worker(backend: Backend, actor: Actor, stop_existing: bool = False,
         if slot in occupied:
             continue
         worker = Worker(tenant=actor.tenant, actor_id=actor.id, id=slot_worker_id(actor, slot),
-                        image=actor.image, revision=actor.revision, slot=slot, woken=wake)
+                        image=actor.image, revision=actor.revision, slot=slot, woken=wake, owner=actor.owner)
         worker = worker.model_copy(update={"ch_name": f"worker_{worker.id}"})
         try:
             backend.workers.create(worker)
@@ -128,9 +133,13 @@ def add_workers(backend: Backend, actor: Actor, num: Any) -> str:
     current = len(live_workers(backend, actor))
     if current >= wanted:
         return f"Actor {actor.id} already had {current} worker(s)."
+    allowed = min(wanted - current, quotas.workers_left(backend, actor, backend.workers.all()))
+    if allowed <= 0:
+        raise BadRequest("No more workers: the tenant or the actor's owner has reached its limit of concurrent "
+                         "workers (ABACO_MAX_WORKERS_PER_TENANT, ABACO_MAX_WORKERS_PER_USER).")
     taken = current_slots(backend, actor)
     started = 0
-    for _ in range(wanted - current):
+    for _ in range(allowed):
         worker = request_worker(backend, actor, taken=taken, slots=wanted + len(taken))
         if worker is None:
             break
@@ -162,16 +171,23 @@ def get_worker(backend: Backend, actor: Actor, worker_id: str) -> dict[str, Any]
     return display(worker, {host.id: host} if host else {}, actor.api_server)
 
 
-def hosts_summary(backend: Backend, tenant: str) -> dict[str, Any]:
-    """Every runner host with its heartbeat and the workers of ``tenant`` (an admin sees their own
-    tenant's workers only), and the duty leases (admin view)."""
-    own = f"{tenant}_"
+def hosts_summary(backend: Backend, caller: Caller) -> dict[str, Any]:
+    """Every runner host with its heartbeat, and the duty leases: the platform's machinery, so only the
+    administrators of the platform tenant (``ABACO_PLATFORM_TENANT``) see it; of the hosts' workers, those of
+    the caller's own tenant, compared exactly (a prefix test let tenant ``A`` see ``A_B``'s workers)."""
+    if not caller.is_admin or caller.tenant != (backend.settings.platform_tenant or backend.settings.tenant):
+        raise NotAuthorized(PLATFORM_ADMIN_ONLY)
     hosts = []
     for host in backend.hosts.all():
         data = host.model_dump(mode="json")
-        data["workers"] = [w for w in host.workers if w.startswith(own)]
+        data["workers"] = [w for w in host.workers if _tenant_of_worker(w) == caller.tenant]
         hosts.append(data)
     return {"hosts": hosts, "duties": backend.duties.all()}
+
+
+def _tenant_of_worker(entry: str) -> str:
+    """The tenant of a host's worker entry ``{tenant}_{actor_id}/{worker_id}`` (actor ids have no ``_``)."""
+    return entry.partition("/")[0].rpartition("_")[0]
 
 
 def display(worker: Worker, hosts: dict[str, Any] | None = None, api_server: str = "") -> dict[str, Any]:
@@ -179,6 +195,7 @@ def display(worker: Worker, hosts: dict[str, Any] | None = None, api_server: str
     data = worker.model_dump(mode="json")
     data["status"] = worker.status.value
     data.pop("woken", None)  # how its start request travelled: the runners' business
+    data.pop("owner", None)  # the actor's owner, kept for the worker caps; the actor shows it
     host = (hosts or {}).get(worker.host_id)
     if host is not None:
         data["host_status"] = host.status.value

@@ -16,6 +16,7 @@ from chalicelib.adapters.storage.logs import LogStore
 from chalicelib.adapters.storage.metrics import MetricsStore
 from chalicelib.adapters.storage.nonces import NonceStore
 from chalicelib.adapters.storage.permissions import PermissionStore
+from chalicelib.adapters.storage.ratelimits import RateLimitStore
 from chalicelib.adapters.storage.results import ResultStore
 from chalicelib.adapters.storage.roles import RoleStore
 from chalicelib.adapters.storage.workers import WorkerStore
@@ -40,6 +41,7 @@ class Backend:
     permissions: PermissionStore
     nonces: NonceStore
     roles: RoleStore
+    rate_limits: RateLimitStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backend:
@@ -49,7 +51,7 @@ class Backend:
                    configs=ConfigStore(settings), metrics=MetricsStore(settings),
                    results=ResultStore(settings), payloads=PayloadStore(settings),
                    permissions=PermissionStore(settings), nonces=NonceStore(settings),
-                   roles=RoleStore(settings))
+                   roles=RoleStore(settings), rate_limits=RateLimitStore(settings))
 
 
 @functools.lru_cache(maxsize=1)

@@ -94,8 +94,12 @@ NONCES = TableDef("nonces", pk="target", sk="handle", ttl_attribute="expires_at"
 # runner can re-check that a privileged actor's owner still holds the privileged or admin role.
 ROLES = TableDef("roles", pk="tenant", sk="username")
 
+# Fixed-window request counters per principal, shared by every API process (the guard's second line after
+# its in-process bucket): ``principal#window-start`` -> count, expired with the window.
+RATE_LIMITS = TableDef("ratelimits", pk="counter", ttl_attribute="expires_at")
+
 TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS, HOSTS, DUTIES, ALIASES, CONFIGS, METRICS,
-                                RESULTS, PERMISSIONS, NONCES, ROLES)
+                                RESULTS, PERMISSIONS, NONCES, ROLES, RATE_LIMITS)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,13 @@ DEFAULT_LOG_MAX_BYTES = 1_000_000  # Abaco web.max_log_length: 1 MB per executio
 DEFAULT_LOG_EX = 43_200  # Abaco dev config web.log_ex: 12 h
 DEFAULT_WORKER_TTL = 600  # idle seconds before a worker exits; Abaco's sync_max_idle_time default
 DEFAULT_MAX_WORKERS_PER_ACTOR = 20  # Abaco spawner.max_workers_per_actor fallback
+DEFAULT_MAX_ACTORS_PER_USER = 1_000  # far above any Abaco user's we know of; a bound on one user's registrations
+DEFAULT_MAX_ACTORS_PER_TENANT = 20_000
+DEFAULT_MAX_WORKERS_PER_USER = 100  # concurrent workers beyond each actor's first (a few hosts' slots)
+DEFAULT_MAX_WORKERS_PER_TENANT = 1_000
+DEFAULT_MAX_RESULTS = 10_000  # datagrams on /_abaco_results.sock per execution
+DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024  # their bytes together (each datagram is at most 128 KiB)
+DEFAULT_MAX_RUN_TIME = 86_400  # a container is stopped after a day unless its actor sets max_run_time
 DEFAULT_SYNC_MAX_IDLE_TIME = -1  # seconds the last worker of a `sync` actor stays warm (-1: always; Abaco: 600)
 DEFAULT_SHUTDOWN_GRACE = 60  # seconds running executions get to finish after the first SIGTERM
 DEFAULT_AUTOSCALE_SECONDS = 2.0  # autoscaler pass; a backlog is met within about 5 s
@@ -41,6 +48,10 @@ DEFAULT_MAX_BODY_BYTES = 1_048_576  # JSON/form body: 1 MiB, SQS's message size 
 DEFAULT_MAX_HEADER_BYTES = 16_384  # all request headers together (reliability plan §4.4)
 DEFAULT_RATE_LIMIT_RPS = 50.0  # per principal, per API process; API Gateway usage plans do this in AWS
 DEFAULT_RATE_LIMIT_BURST = 100
+# Requests per principal per minute across every API process (the shared DynamoDB counter): the in-process
+# rate for one minute, so one process alone never reaches it and N processes together cannot exceed it.
+DEFAULT_SHARED_RATE_LIMIT_PER_MINUTE = int(DEFAULT_RATE_LIMIT_RPS * 60)
+SHARED_RATE_LIMIT_WINDOW_SECONDS = 60
 DEFAULT_AUTH_FAILURES_PER_MINUTE = 60  # failed credentials (JWTs, nonces) per source before 429
 GRANTABLE_ROLES = ("abaco_admin", "abaco_privileged", "abaco_limited")  # Tapis v3's role names
 
@@ -97,11 +108,15 @@ class Settings(BaseSettings):
     user_role: str = "Internal/abaco-user"  # Abaco web.user_role: the v2 base role
     rate_limit_rps: float = Field(default=DEFAULT_RATE_LIMIT_RPS, ge=0)  # 0 disables
     rate_limit_burst: int = Field(default=DEFAULT_RATE_LIMIT_BURST, ge=1)
+    # 0 disables; off too when rate_limit_rps is 0 (rate limiting off altogether)
+    shared_rate_limit_per_minute: int = Field(default=DEFAULT_SHARED_RATE_LIMIT_PER_MINUTE, ge=0)
     auth_failures_per_minute: int = Field(default=DEFAULT_AUTH_FAILURES_PER_MINUTE, ge=0)  # 0 disables
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     max_header_bytes: int = Field(default=DEFAULT_MAX_HEADER_BYTES, ge=1024)
     allow_private_webhooks: bool = False  # webhooks to loopback/private/link-local ranges (operators only)
     tenant: str = "DEV-DEVELOP"
+    # Whose administrators are the platform's (the runner hosts view); unset: ABACO_TENANT's
+    platform_tenant: str | None = None
     api_server: str = "http://127.0.0.1:8000"
     api_port: int = 8000
     api_host: str = "127.0.0.1"
@@ -112,6 +127,9 @@ class Settings(BaseSettings):
     tenant_default_token: dict[str, bool] = Field(default_factory=dict)  # per tenant: '{"TENANT": true}'
     # Comma-separated Fernet keys for secrets at rest; the first encrypts. Unset: a public development key.
     encryption_keys: str | None = None
+    # Or the Secrets Manager secret that holds them (its SecretString, the same comma-separated keys), read
+    # once per process on first use: in Lambda the keys then never sit in the function's configuration.
+    encryption_keys_secret_id: str | None = None
     secrets_backend: Literal["fernet", "kms"] = "fernet"  # fernet locally; kms (envelope encryption) in AWS
     kms_key_id: str | None = None  # key id, ARN or alias; default alias/{prefix}-secrets
     # Per-tenant overrides of log_ex / log_ex_limit, JSON objects: '{"TENANT": seconds}'.
@@ -130,11 +148,23 @@ class Settings(BaseSettings):
     worker_slots: int = 8
     worker_ttl: int = DEFAULT_WORKER_TTL
     max_workers_per_actor: int = DEFAULT_MAX_WORKERS_PER_ACTOR
-    max_run_time: int = -1
+    # Caps (chalicelib/services/quotas.py); 0: none
+    max_actors_per_user: int = Field(default=DEFAULT_MAX_ACTORS_PER_USER, ge=0)
+    max_actors_per_tenant: int = Field(default=DEFAULT_MAX_ACTORS_PER_TENANT, ge=0)
+    max_workers_per_user: int = Field(default=DEFAULT_MAX_WORKERS_PER_USER, ge=0)
+    max_workers_per_tenant: int = Field(default=DEFAULT_MAX_WORKERS_PER_TENANT, ge=0)
+    max_results_per_execution: int = Field(default=DEFAULT_MAX_RESULTS, ge=0)
+    max_result_bytes_per_execution: int = Field(default=DEFAULT_MAX_RESULT_BYTES, ge=0)
+    max_run_time: int = DEFAULT_MAX_RUN_TIME  # seconds; -1: unlimited (Abaco's default, not ours)
     mem_limit: str = "512m"
     max_cpus: int | None = DEFAULT_MAX_CPUS  # nano-CPUs; a container gets a CPU cap unless the actor sets its own
     pids_limit: int = 256
-    container_network: Literal["none", "host"] = "none"
+    # none: no network; bridge: the user-defined network below (runners/pipeline/network.py); host: the
+    # host's own network, refused in AWS (the instance metadata service would hand actors its credentials)
+    container_network: Literal["none", "bridge", "host"] = "none"
+    container_bridge: str = Field(default="abaco-actors", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    # its Linux interface (at most 15 characters): the name the host's firewall rules match
+    container_bridge_interface: str = Field(default="abaco-actors0", pattern=r"^[A-Za-z0-9_.-]{1,15}$")
     container_user: str = DEFAULT_CONTAINER_USER  # uid:gid of non-privileged actors without their own uid
     # A read-only root filesystem for non-privileged containers, with a tmpfs on /tmp as the scratch space
     # (reliability plan §3.2). On by default: containers already run as a non-root uid, which cannot write
@@ -212,6 +242,15 @@ class Settings(BaseSettings):
         """Abaco's ``web.default_token``, per tenant (``{tenant}_default_token``) then global."""
         return self.tenant_default_token.get(tenant, self.tenant_default_token.get(tenant.upper(),
                                                                                    self.default_token))
+
+    @model_validator(mode="after")
+    def _no_host_network_in_aws(self) -> Settings:
+        """``host`` shares the runner host's network namespace: in AWS (no emulator endpoint, or
+        ``ABACO_PRODUCTION``) the instance metadata service would answer any actor with the host's role."""
+        if self.container_network == "host" and (self.production or self.aws_endpoint_url is None):
+            raise ValueError("ABACO_CONTAINER_NETWORK=host is refused in AWS and in production (actors would "
+                             "reach the instance metadata service); use bridge")
+        return self
 
     @field_validator("encryption_keys")
     @classmethod

@@ -3,7 +3,7 @@
 set -euxo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends docker.io python3-venv awscli unzip ca-certificates
+apt-get install -y -q --no-install-recommends docker.io python3-venv awscli unzip ca-certificates curl iptables
 systemctl enable --now docker
 id abaco >/dev/null 2>&1 || useradd --system --home-dir /opt/abaco --shell /usr/sbin/nologin abaco
 usermod -aG docker abaco
@@ -19,5 +19,7 @@ ABACO_SECRET_ID=@@SECRET_ID@@
 ABACO_BUNDLE_VERSION=@@VERSION@@
 ENV
 install -m 0644 /opt/abaco/app/host/abaco-runner.service /etc/systemd/system/abaco-runner.service
+install -m 0644 /opt/abaco/app/host/abaco-actor-network.service /etc/systemd/system/abaco-actor-network.service
 systemctl daemon-reload
+systemctl enable --now abaco-actor-network  # egress rules of networked actors, before any container runs
 systemctl enable --now abaco-runner

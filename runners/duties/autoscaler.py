@@ -19,8 +19,10 @@ from chalicelib.domain.models import (
     ExecutionStatus,
     Host,
     HostStatus,
+    Worker,
     WorkerStatus,
 )
+from chalicelib.services import quotas
 from chalicelib.services import workers as worker_service
 from chalicelib.wiring.backend import Backend
 
@@ -67,7 +69,7 @@ def run_once(backend: Backend, now: float) -> Report:
         view = view or _View.read(backend, now)
         capacity = view.capacity(pool)
         for _dbid, load in sorted(loads.items(), key=lambda kv: -kv[1].backlog):
-            added = _scale(backend, load, view.alive, capacity)
+            added = _scale(backend, load, view, capacity)
             if added:
                 report.requested[_dbid] = added
                 capacity -= added
@@ -83,13 +85,15 @@ class _View:
     hosts: list[Host]
     alive: set[str]
     pending: int
+    workers: list[Worker]  # every live worker record (and those this pass requested): the caps count them
 
     @classmethod
     def read(cls, backend: Backend, now: float) -> _View:
         recent = backend.settings.host_heartbeat_seconds * 3
         hosts = [h for h in backend.hosts.all() if now - h.heartbeat_at < recent]
-        pending = sum(1 for w in backend.workers.all() if w.status in PENDING)
-        return cls(hosts, {h.id for h in hosts if h.status == HostStatus.RUNNING}, pending)
+        workers = backend.workers.all()
+        pending = sum(1 for w in workers if w.status in PENDING)
+        return cls(hosts, {h.id for h in hosts if h.status == HostStatus.RUNNING}, pending, workers)
 
     def capacity(self, pool: str) -> int:
         """Free slots of the pool's hosts, and their idle workers (a host retires its longest-idle worker
@@ -111,7 +115,8 @@ def _loads(executions: Iterable[Execution], now: float) -> dict[str, Load]:
     return loads
 
 
-def _scale(backend: Backend, load: Load, alive: set[str], capacity: int) -> int:
+def _scale(backend: Backend, load: Load, view: _View, capacity: int) -> int:
+    """Workers for one backlogged actor; beyond its first, within its tenant's and owner's worker caps."""
     if load.backlog <= 0:
         return 0
     actor = backend.actors.find(load.tenant, load.actor_id)
@@ -119,11 +124,13 @@ def _scale(backend: Backend, load: Load, alive: set[str], capacity: int) -> int:
         return 0
     records = backend.workers.list(actor.dbid)  # read after the executions (see run_once)
     current = [w for w in records if w.status in LIVE_WORKER_STATUSES and w.revision >= actor.revision
-               and (not w.host_id or w.host_id in alive)]  # a worker on a silent host counts for nothing
+               and (not w.host_id or w.host_id in view.alive)]  # a worker on a silent host counts for nothing
     if current:  # an untaken request (a registration's, an update's) is served ahead of the others from now on
         worker_service.wake_requested(backend, actor, current)
     count = wanted(load.backlog, load.running, len(current), worker_service.max_slots(actor, backend.settings),
                    capacity)
+    if current:  # the first worker is never refused (services/quotas.py); the others count against the caps
+        count = min(count, quotas.workers_left(backend, actor, view.workers))
     taken = {w.slot for w in records if w.revision == actor.revision}
     added = 0
     for _ in range(count):
@@ -131,5 +138,6 @@ def _scale(backend: Backend, load: Load, alive: set[str], capacity: int) -> int:
         if worker is None:
             break
         taken.add(worker.slot)
+        view.workers.append(worker)
         added += 1
     return added

@@ -43,7 +43,7 @@ from runners.host import reaper, runtime_check
 from runners.host.contact import StoreContact, heartbeat_period
 from runners.host.worker import WorkerThread
 from runners.metrics import MetricsServer, standard_registry
-from runners.pipeline import delivery, warm
+from runners.pipeline import delivery, network, warm
 from runners.pipeline.engine import DockerEngine, EngineError
 
 LOG = logging.getLogger("abaco.runner")
@@ -118,6 +118,8 @@ class RunnerHost:
     def _start_services(self) -> None:
         self._fence_engine = DockerEngine(self.settings.docker_url)
         self._check_runtime(self._fence_engine)
+        if self.settings.container_network == "bridge":
+            network.ensure_bridge(self._fence_engine, self.settings)
         self.fence.start()
         self.metrics.gauge_fn("abaco_workers", lambda: len(self.workers))
         self.metrics.gauge_fn("abaco_free_slots", lambda: self.settings.worker_slots - len(self.workers))

@@ -15,6 +15,7 @@ from collections import deque
 
 from chalicelib.adapters import tracing
 from chalicelib.adapters.queues import Queues, Received
+from chalicelib.domain import images
 from chalicelib.domain.errors import AbacoError, NotFound, Unavailable
 from chalicelib.domain.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus, utcnow
 from chalicelib.services import events
@@ -22,7 +23,7 @@ from chalicelib.wiring.backend import Backend
 from runners.fence import Fence
 from runners.metrics import Registry
 from runners.pipeline import delivery as deliveries
-from runners.pipeline import hardening, warm
+from runners.pipeline import hardening, pull_checks, warm
 from runners.pipeline.containers import ContainerSource
 from runners.pipeline.engine import DockerEngine, EngineError
 from runners.pipeline.execution import ExecutionRunner
@@ -203,11 +204,18 @@ class WorkerThread(threading.Thread):
     def _image_problem(self, engine: DockerEngine, image: str, actor: Actor) -> str | None:
         """Why no container of ``image`` may start for ``actor``: not available, or ``image rejected: ...``
         by the pre-check (reliability plan §3.2). None when it may."""
+        refused = images.registry_problem(image)
+        if refused:
+            return f"image {image} {refused}"
+        verify = self.settings.pull_images and pull_checks.CHECKS.needed(actor.tenant, image)
         try:
-            engine.ensure_image(image, pull=self.settings.pull_images)
-            return hardening.image_refusal(engine.image_config(image), actor, self.settings)
+            engine.ensure_image(image, pull=self.settings.pull_images, verify=verify)
+            problem = hardening.image_refusal(engine.image_config(image), actor, self.settings)
         except EngineError as exc:
             return str(exc)
+        if verify:
+            pull_checks.CHECKS.passed(actor.tenant, image)
+        return problem
 
     # --- the loop ------------------------------------------------------------------------------
     def _loop(self, worker: Worker, engine: DockerEngine) -> None:

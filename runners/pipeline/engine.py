@@ -106,22 +106,46 @@ class DockerEngine:
     def location(self) -> str:
         return str(self._api.base_url)
 
-    def ensure_image(self, image: str, pull: bool = False) -> None:
-        """The image must be present locally; with ``pull``, try one pull when it is not."""
+    def ensure_image(self, image: str, pull: bool = False, verify: bool = False) -> None:
+        """The image must be present locally; with ``pull``, try one pull when it is not, and with ``verify``
+        pull even when it is (a registry check: see ``runners/pipeline/pull_checks.py``). Errors name the
+        image only: the engine's own text (registry addresses, auth answers) goes to the runner's log, never
+        into the actor's status that its users read."""
+        present = True
         try:
             self._client.images.get(image)
-            return
         except ImageNotFound:
-            pass
+            present = False
         except DockerException as exc:
-            raise EngineError(f"cannot inspect image {image}: {exc}") from exc
+            LOG.warning("cannot inspect image %s: %s", image, exc)
+            raise EngineError(f"image {image} could not be inspected on this runner host") from exc
+        if present and not verify:
+            return
         if not pull:
             raise EngineError(f"image {image} is not available on this runner host (pulling is disabled: "
                               "ABACO_PULL_IMAGES=false)")
         try:
             self._client.images.pull(image)
         except DockerException as exc:
-            raise EngineError(f"image {image} is not available locally and could not be pulled: {exc}") from exc
+            LOG.warning("pull of %s failed: %s", image, exc)
+            raise EngineError(f"image {image} could not be pulled") from exc
+
+    def network(self, name: str) -> dict[str, Any] | None:
+        """``docker network inspect`` of the network with exactly this name, or None."""
+        try:
+            found = [n for n in self._api.networks(names=[name]) if n.get("Name") == name]
+            return dict(self._api.inspect_network(found[0]["Id"])) if found else None
+        except DockerException as exc:
+            raise EngineError(f"cannot inspect network {name}: {exc}") from exc
+
+    def create_network(self, name: str, options: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
+        """A bridge network (IPv4 only) with these driver options; returns its inspection."""
+        try:
+            created = self._api.create_network(name, driver="bridge", options=options, labels=labels,
+                                               enable_ipv6=False, check_duplicate=True)
+            return dict(self._api.inspect_network(created["Id"]))
+        except DockerException as exc:
+            raise EngineError(f"cannot create network {name}: {exc}") from exc
 
     def image_config(self, image: str) -> dict[str, Any]:
         """The image's ``Config`` (Entrypoint, Cmd, Env, WorkingDir, User): what a cold start would run."""

@@ -190,8 +190,9 @@ class ExecutionRunner:
             container = self.source.acquire(spec, ctx.actor)
         except EngineError as exc:
             raise StartFailed(str(exc)) from exc
+        quota = (self.settings.max_results_per_execution, self.settings.max_result_bytes_per_execution)
         ctx.results = ResultsCollector(container.results or ctx.delivery.results, self.backend.results, ctx.key,
-                                       ctx.execution.attempt, self.settings.results_ex)
+                                       ctx.execution.attempt, self.settings.results_ex, *quota)
         return container
 
     def start(self, ctx: Context, container: Acquired) -> float:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.domain.models import Actor, Execution
-from runners.pipeline import delivery, image_check
+from runners.pipeline import delivery, image_check, network
 from runners.pipeline.engine import (
     LABEL_ACTOR,
     LABEL_ATTEMPT,
@@ -46,7 +46,7 @@ def container_spec(actor: Actor, execution: Execution, env: dict[str, str], sett
     if actor.privileged:
         binds[docker_socket(settings.docker_url)] = {"bind": DOCKER_SOCKET, "mode": "rw"}
     return ContainerSpec(
-        image=actor.image, environment=env, network_mode=settings.container_network,
+        image=actor.image, environment=env, network_mode=network.network_mode(settings),
         mem_limit=actor.mem_limit or settings.mem_limit,
         nano_cpus=actor.max_cpus or settings.max_cpus, pids_limit=settings.pids_limit, user=user,
         privileged=actor.privileged, binds=binds, **_filesystem(actor, settings),

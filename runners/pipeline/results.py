@@ -1,5 +1,8 @@
 """Collects what an execution sends on ``/_abaco_results.sock``: each datagram becomes one result item
 (reference §1.5). A thread receives while the container runs; ``finish`` drains what is left after exit.
+Each attempt keeps at most ``max_count`` results and ``max_bytes`` bytes of them (ABACO_MAX_RESULTS_PER_EXECUTION,
+ABACO_MAX_RESULT_BYTES_PER_EXECUTION; 0: no cap): an actor looping on the socket fills neither the results
+table nor its writes budget; what is over is dropped and counted.
 """
 from __future__ import annotations
 
@@ -16,8 +19,11 @@ JOIN_SECONDS = 10.0  # a store call in flight when the container exits gets this
 
 
 class ResultsCollector:
-    def __init__(self, sock: socket.socket, store: ResultStore, key: str, attempt: int, ttl_seconds: int) -> None:
+    def __init__(self, sock: socket.socket, store: ResultStore, key: str, attempt: int, ttl_seconds: int,
+                 max_count: int = 0, max_bytes: int = 0) -> None:
         self._sock = sock
+        self._max_count, self._max_bytes = max_count, max_bytes
+        self.stored_bytes = 0
         self._store = store
         self._key = key
         self._attempt = attempt
@@ -55,11 +61,18 @@ class ResultsCollector:
             self.dropped += 1
             LOG.warning("execution %s sent a result over %d bytes; dropped", self._key, MAX_RESULT_BYTES)
             return
+        if (self._max_count and self.stored >= self._max_count) or \
+                (self._max_bytes and self.stored_bytes + len(data) > self._max_bytes):
+            if not self.dropped:
+                LOG.warning("execution %s is over its results quota; further results are dropped", self._key)
+            self.dropped += 1
+            return
         self._counter += 1
         try:
             self._store.append(self._key, result_seq(self._attempt, self._counter), data,
                                int(time.time()) + self._ttl)
             self.stored += 1
+            self.stored_bytes += len(data)
         except Exception as exc:  # a lost result must not break the execution
             self.dropped += 1
             LOG.error("could not store a result of %s: %s", self._key, exc)

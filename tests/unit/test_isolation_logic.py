@@ -36,7 +36,8 @@ def test_an_instance_may_keep_abacos_writable_root_and_privileged_actors_keep_it
 def test_containers_without_a_network_get_the_hosts_file_docker_would_write(tmp_path) -> None:
     spec = _spec(Settings(runner_work_dir=str(tmp_path)))
     assert spec.network_mode == "none" and spec.hosts_file == str(tmp_path / hardening.HOSTS_FILE)
-    assert _spec(Settings(container_network="host")).hosts_file is None  # the host's own /etc/hosts
+    local = Settings(container_network="host", AWS_ENDPOINT_URL="http://127.0.0.1:4566")  # host: local only
+    assert _spec(local).hosts_file is None  # the host's own /etc/hosts
     path = str(tmp_path / "sub" / "hosts")
     assert engine.ensure_hosts_file(path) == path and engine.ensure_hosts_file(path) == path
     assert (tmp_path / "sub" / "hosts").read_text() == engine.NO_NETWORK_HOSTS

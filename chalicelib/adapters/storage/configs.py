@@ -9,7 +9,7 @@ from chalicelib.domain.models import ActorConfig, utcnow
 from chalicelib.wiring.resources import CONFIGS
 from chalicelib.wiring.settings import Settings
 
-_JSON_FIELDS = frozenset({"actors"})
+_JSON_FIELDS = frozenset({"actors", "actor_ids"})
 
 
 def _key(tenant: str, name: str) -> dict[str, Any]:

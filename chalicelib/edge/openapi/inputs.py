@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chalicelib.domain import cron
+from chalicelib.domain import cron, images
 from chalicelib.domain.access import Level
 from chalicelib.services import actor_fields, aliases, configs, nonces, permissions
 from chalicelib.wiring.settings import DEFAULT_MAX_CONTENT_LENGTH, GRANTABLE_ROLES
@@ -157,7 +157,7 @@ _OPTIONAL_MEMORY = {**MEMORY, "pattern": MEMORY["pattern"] + r"|^\s*$", "nullabl
 
 def actor_input(pools: list[str], update: bool = False) -> dict[str, Any]:
     props: dict[str, Any] = {
-        "image": {"type": "string", "minLength": 1, "maxLength": actor_fields.MAX_TEXT, "pattern": r"^\s*\S+\s*$",
+        "image": {"type": "string", "minLength": 1, "maxLength": images.MAX_REFERENCE_CHARS, "pattern": r"^\s*\S+\s*$",
                   "description": "Docker image (required)"},
         "description": text(), "stateless": BOOLISH, "privileged": BOOLISH,
         "type": {"nullable": True, "type": "string", "enum": ["", *actor_fields.ACTOR_TYPES]},
@@ -186,8 +186,9 @@ def actor_input(pools: list[str], update: bool = False) -> dict[str, Any]:
     else:
         props["name"] = text()
     schema = _obj(props, ("image",))
-    schema["description"] = ("Also default_environment: an object (or its JSON text) of variables, names not empty "
-                             "and without '=' or NUL (OpenAPI 3.0 cannot constrain property names).")
+    schema["description"] = ("Also default_environment: an object (or its JSON text) of variables, names not empty, "
+                             "without '=' or NUL and not a name Abaco sets (MSG, _actor_configs, _abaco_actor_id, "
+                             "...); OpenAPI 3.0 cannot constrain property names.")
     return schema
 
 

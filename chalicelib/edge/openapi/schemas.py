@@ -123,5 +123,7 @@ MESSAGE_ENV_PARAMETERS: list[dict[str, Any]] = [
      "schema": {"type": "string", "pattern": r"^[^\x00]*$"},
      "description": "true (any case) waits for the execution and returns its result or logs; any other value "
                     "sends the message asynchronously. Every other query parameter becomes an environment "
-                    "variable of the container (any name without '=' or NUL)"},
+                    "variable of the container: a plain name ([A-Za-z_][A-Za-z0-9_]*) that is neither a "
+                    "name Abaco sets (MSG, _actor_configs, _abaco_username, ...) nor a loader, interpreter, "
+                    "shell or network hook (LD_*, PYTHON*, PATH, HOME, BASH_ENV, proxies, ...): 400 otherwise"},
 ]
