@@ -100,6 +100,22 @@ class DockerEngine:
         except DockerException as exc:
             raise EngineError(f"image {image} is not available locally and could not be pulled: {exc}") from exc
 
+    def has_image(self, image: str) -> bool:
+        try:
+            self._client.images.get(image)
+            return True
+        except ImageNotFound:
+            return False
+        except DockerException as exc:
+            raise EngineError(f"cannot inspect image {image}: {exc}") from exc
+
+    def import_rootfs(self, tar: bytes, repository: str, tag: str) -> None:
+        """An image whose root file system is ``tar`` (``docker import``): no registry involved."""
+        try:
+            self._api.import_image_from_data(tar, repository=repository, tag=tag)
+        except DockerException as exc:
+            raise EngineError(f"could not import image {repository}:{tag}: {exc}") from exc
+
     def image_config(self, image: str) -> dict[str, Any]:
         """The image's ``Config`` (Entrypoint, Cmd, Env, WorkingDir, User): what a cold start would run."""
         try:
