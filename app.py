@@ -20,8 +20,10 @@ from chalicelib.api import (
     state,
     workers,
 )
+from chalicelib.edge import lambda_start
 
-app = Chalice(app_name="abaco")
+app = Chalice(app_name="abaco", configure_logs=False)  # our JSON handler (lambda_start), not a second one
+lambda_start.install(app)  # in Lambda: JSON logging and the start-up check, now (at import)
 app.api.binary_types.append("application/octet-stream")
 
 for blueprint in (actors.bp, messages.bp, executions.bp, state.bp, workers.bp, hosts.bp, aliases.bp, configs.bp,
