@@ -19,6 +19,25 @@ class Statement:
     condition: dict[str, Any]
 
 
+def resolve(value: Any) -> Any:
+    """Strings stay; Fn::Join joins; Ref and Fn::GetAtt become ``<Ref X>`` / ``<X.Attr>`` markers."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return [resolve(v) for v in value]
+    if isinstance(value, dict) and len(value) == 1:
+        (fn, arg), = value.items()
+        if fn == "Fn::Join":
+            return arg[0].join(str(resolve(p)) for p in arg[1])
+        if fn == "Ref":
+            return {"AWS::Partition": "aws"}.get(arg, f"<Ref {arg}>")
+        if fn == "Fn::GetAtt":
+            return f"<{arg[0]}.{arg[1]}>"
+    if isinstance(value, dict):
+        return {k: resolve(v) for k, v in value.items()}
+    return value
+
+
 class Template:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -29,22 +48,7 @@ class Template:
         return {k: v.get("Properties", {}) for k, v in self.resources.items() if v["Type"] == kind}
 
     def resolve(self, value: Any) -> Any:
-        """Strings stay; Fn::Join joins; Ref and Fn::GetAtt become ``<Ref X>`` / ``<X.Attr>`` markers."""
-        if isinstance(value, str):
-            return value
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        if isinstance(value, dict) and len(value) == 1:
-            (fn, arg), = value.items()
-            if fn == "Fn::Join":
-                return arg[0].join(str(self.resolve(p)) for p in arg[1])
-            if fn == "Ref":
-                return {"AWS::Partition": "aws"}.get(arg, f"<Ref {arg}>")
-            if fn == "Fn::GetAtt":
-                return f"<{arg[0]}.{arg[1]}>"
-        if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
-        return value
+        return resolve(value)
 
     def statements(self) -> list[Statement]:
         """Allow statements of every policy: AWS::IAM::Policy (attached to roles) and inline role policies."""

@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     # Reliability: pools, prefetch, shutdown, duties, metrics.
     privileged_pool: str = "privileged"  # the runner pool that runs privileged actors
     runner_privileged: bool = False  # this runner host serves the privileged pool (and may run privileged actors)
+    # This host takes part in the leased cluster duties (reconciler, autoscaler, cron, events). The AWS
+    # privileged pool's hosts do not: their IAM role has none of the duties' permissions.
+    runner_duties: bool = True
     # Seconds within which a privileged actor's owner must have presented the privileged or admin role to
     # the API for its runs to go on (0: no limit; a revoked role still stops runs once the owner's next
     # token without it arrives). Bounds how long a revoked owner keeps running through nonces, links, cron.

@@ -20,7 +20,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from abaco_infra import policies
-from abaco_infra.config import StageConfig
+from abaco_infra.config import StageConfig, api_token_settings
 from abaco_infra.data import DataPlane, secrets_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,8 +44,9 @@ def api_environment(config: StageConfig, data: DataPlane) -> dict[str, str]:
         **secrets_settings(config, data),
     }
     if config.api_server:
-        env["ABACO_API_SERVER"] = config.api_server
+        env["ABACO_API_SERVER"] = config.api_server  # else the API takes it from the request (domain, stage)
     env.update(config.extra_env)
+    env.update(api_token_settings(config))
     return env
 
 

@@ -14,6 +14,9 @@ DEFAULT_REGION = "us-east-1"
 DEBIAN_12_AMI_PARAMETER = "/aws/service/debian/release/12/latest/amd64"
 STAGES = ("dev", "prod")
 SECRETS_BACKENDS = ("kms", "fernet")
+JWT_CONTEXT = ("jwt_public_key", "jwt_issuer", "jwt_audience")  # flat context keys, for every stage
+# Settings a stage may not take from extra_env: they would undo what the stack enforces.
+FORCED_SETTINGS = {"ABACO_ACCESS_CONTROL": "jwt", "ABACO_PRODUCTION": "true"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class PoolConfig:
     worker_slots: int = 8
     backlog_per_host: int = 8  # the scaling target: about one host's worth of slots busy or waiting
     volume_gb: int = 30
+    # Tenants whose actors this pool runs, when it is dedicated to some: its hosts may then decrypt config
+    # secrets of these tenants only (the KMS encryption context's tenant). Empty: every tenant.
+    tenants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,13 @@ class StageConfig:
     api_timeout_s: int = 30
     visibility_timeout: int = 60
     extra_env: dict[str, str] = field(default_factory=dict)  # more ABACO_* settings for API and runners
+    # Token verification (the API only): the RS256 public key (PEM) and the issuer and audience every token
+    # must carry. Required: the API runs with ABACO_PRODUCTION=true and refuses every request without them
+    # (chalicelib/identity/auth.py), so synthesis refuses them missing. A per-tenant key map can come
+    # instead of the key, as ABACO_JWT_TENANT_KEYS_FILE in extra_env.
+    jwt_public_key: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
     # ABACO_ENCRYPTION_KEYS lives in Secrets Manager (created by the operator before the first deploy, see
     # docs/operator-guide.md); a version id pins the value the API function gets (bump it to rotate).
     encryption_secret: str = ""  # default: <prefix>/encryption-keys
@@ -107,7 +120,7 @@ def load(stage: str, context: dict[str, Any]) -> StageConfig:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
     config = _defaults(stage)
     overrides: dict[str, Any] = {}
-    for key in ("region", "account", "api_server", "access_control", "alarm_email"):
+    for key in ("region", "account", "api_server", "access_control", "alarm_email", *JWT_CONTEXT):
         if context.get(key):
             overrides[key] = str(context[key])
     if context.get("prefix"):
@@ -117,7 +130,8 @@ def load(stage: str, context: dict[str, Any]) -> StageConfig:
         per_stage = json.loads(per_stage)
     overrides.update(per_stage)
     if "pools" in overrides:
-        overrides["pools"] = tuple(PoolConfig(**p) for p in overrides["pools"])
+        overrides["pools"] = tuple(PoolConfig(**{**p, "tenants": tuple(p.get("tenants", ()))})
+                                   for p in overrides["pools"])
     if "availability_zones" in overrides:
         overrides["availability_zones"] = tuple(overrides["availability_zones"])
     config = replace(config, **overrides)
@@ -135,6 +149,11 @@ def _validate(config: StageConfig) -> None:
         raise ValueError(f"stage {config.stage}: exactly one pool must be privileged (it runs privileged actors)")
     if config.access_control != "jwt":
         raise ValueError(f"stage {config.stage}: access_control must be 'jwt' in AWS ('none' is local only)")
+    for name, forced in FORCED_SETTINGS.items():
+        if name in config.extra_env and config.extra_env[name].strip().lower() != forced:
+            raise ValueError(f"stage {config.stage}: extra_env may not set {name}={config.extra_env[name]!r} "
+                             f"(every deployed stage runs with {name}={forced})")
+    _check_token_settings(config)
     if config.secrets_backend not in SECRETS_BACKENDS:
         raise ValueError(f"stage {config.stage}: secrets_backend must be one of {SECRETS_BACKENDS}")
     for pool in config.pools:
@@ -142,3 +161,33 @@ def _validate(config: StageConfig) -> None:
             raise ValueError(f"pool {pool.name}: need 0 <= min_hosts <= max_hosts")
     if not config.prefix.replace("-", "").isalnum() or config.prefix != config.prefix.lower():
         raise ValueError(f"prefix {config.prefix!r}: lower-case letters, digits and dashes only (S3 bucket names)")
+
+
+def api_token_settings(config: StageConfig) -> dict[str, str]:
+    """The API's token-verification settings: the stage's fields, then whatever extra_env adds."""
+    settings = {name: value for name, value in (("ABACO_JWT_PUBLIC_KEY", config.jwt_public_key),
+                                                ("ABACO_JWT_ISSUER", config.jwt_issuer),
+                                                ("ABACO_JWT_AUDIENCE", config.jwt_audience)) if value}
+    settings.update({k: v for k, v in config.extra_env.items() if k.startswith("ABACO_JWT_")})
+    return settings
+
+
+def _check_token_settings(config: StageConfig) -> None:
+    """The API's own start-up check (``chalicelib.identity.auth.check_configuration``) on the stage's settings,
+    at synthesis: a stage that would refuse every request is never deployed."""
+    from chalicelib.identity.auth import ConfigurationError, check_configuration
+    from chalicelib.wiring.settings import Settings
+
+    env = api_token_settings(config)
+    if not ({"ABACO_JWT_PUBLIC_KEY", "ABACO_JWT_PUBLIC_KEY_FILE", "ABACO_JWT_TENANT_KEYS_FILE"} & set(env)):
+        raise ValueError(f"stage {config.stage}: no JWT verification key: set -c jwt_public_key=<PEM> (or "
+                         "ABACO_JWT_TENANT_KEYS_FILE in extra_env), with -c jwt_issuer=... and -c jwt_audience=...")
+    if "ABACO_JWT_PUBLIC_KEY_FILE" in env or "ABACO_JWT_TENANT_KEYS_FILE" in env:
+        if not (env.get("ABACO_JWT_ISSUER") and env.get("ABACO_JWT_AUDIENCE")):
+            raise ValueError(f"stage {config.stage}: ABACO_JWT_ISSUER and ABACO_JWT_AUDIENCE are required")
+        return  # files live in the Lambda package: checked when the function starts
+    fields = {name.removeprefix("ABACO_").lower(): value for name, value in env.items()}
+    try:
+        check_configuration(Settings(access_control="jwt", production=True, **fields))
+    except (ConfigurationError, ValueError) as exc:
+        raise ValueError(f"stage {config.stage}: {' '.join(str(exc).split())}") from exc

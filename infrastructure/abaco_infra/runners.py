@@ -44,6 +44,8 @@ def runner_settings(config: StageConfig, pool: PoolConfig, data: DataPlane) -> d
         "ABACO_PRIVILEGED_POOL": config.privileged_pool,
         "ABACO_RUNNER_POOL": pool.name,
         "ABACO_RUNNER_PRIVILEGED": "true" if pool.privileged else "false",
+        # The cluster duties run on the actor pools' hosts only: the privileged pool's role cannot do them.
+        "ABACO_RUNNER_DUTIES": "false" if pool.privileged else "true",
         "ABACO_WORKER_SLOTS": str(pool.worker_slots),
         "ABACO_PULL_IMAGES": "true",  # runner hosts in AWS pull actor images from their registries
         "ABACO_VISIBILITY_TIMEOUT": str(config.visibility_timeout),
@@ -102,7 +104,8 @@ class RunnerPool(Construct):
         self.role = iam.Role(self, "HostRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
                              description=f"Abaco runner host, pool {pool.name}: its own queues only")
         for statement in policies.runner(arns, pool.name, config.pool_names, data.key.key_arn, path,
-                                         config.secret_name, bundle_arn):
+                                         config.secret_name, bundle_arn, privileged=pool.privileged,
+                                         tenants=pool.tenants):
             self.role.add_to_policy(statement)
         template = ec2.LaunchTemplate(
             self, "LaunchTemplate", launch_template_name=f"{group_name(config, pool)}",

@@ -136,7 +136,7 @@ class RunnerHost:
         self._heartbeat_safely()
         self.contact.start()
         self.duties.register(Duty("reap-orphans", REAP_SECONDS, lambda _b, _n: self.reap(), leased=False))
-        for duty in standard_duties(self.backend):
+        for duty in standard_duties(self.backend) if self.settings.runner_duties else ():
             self.duties.register(duty)
         self.duties.start()
 
