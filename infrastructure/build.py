@@ -99,11 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["deps", "synth"], nargs="?", default="synth")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
+                        help="CDK context (every stage needs jwt_public_key, jwt_issuer and jwt_audience)")
     args = parser.parse_args(argv)
     ensure()
     if args.command == "deps":
         return 0
-    seconds = synth(args.out)
+    seconds = synth(args.out, dict(item.split("=", 1) for item in args.context))
     sizes = ", ".join(f"{t.name} {t.stat().st_size / 1024:.0f} KiB" for t in templates(args.out))
     print(f"synth: {seconds:.1f} s into {args.out} ({sizes})")
     result = lint(args.out)

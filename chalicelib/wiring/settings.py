@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")
     resource_prefix: str = "abaco-local"
+    # The payload bucket; default ``<prefix>-payloads``. The AWS stacks name it with the account and region
+    # as well (S3 names are global: a retried first deploy or a second account must not collide).
+    payload_bucket: str | None = None
     bootstrap_template: str | None = None  # local bootstrap: create what this CloudFormation template defines
 
     # Web.

@@ -14,6 +14,8 @@ DEFAULT_REGION = "us-east-1"
 DEBIAN_12_AMI_PARAMETER = "/aws/service/debian/release/12/latest/amd64"
 STAGES = ("dev", "prod")
 SECRETS_BACKENDS = ("kms", "fernet")
+# S3's 63 characters minus "-payloads-" (10), the account (12), "-" and the longest region name (14).
+MAX_PREFIX_LENGTH = 26
 JWT_CONTEXT = ("jwt_public_key", "jwt_issuer", "jwt_audience")  # flat context keys, for every stage
 # Settings a stage may not take from extra_env: they would undo what the stack enforces.
 FORCED_SETTINGS = {"ABACO_ACCESS_CONTROL": "jwt", "ABACO_PRODUCTION": "true"}
@@ -55,6 +57,12 @@ class StageConfig:
     alarm_email: str = ""
     api_memory_mb: int = 512
     api_timeout_s: int = 30
+    # Concurrency reserved for the API function: a flood of requests cannot take the account's whole
+    # Lambda concurrency (the duties keep theirs), and cannot grow past it (issue 14: request-driven cost).
+    api_reserved_concurrency: int = 50
+    # API Gateway stage throttling (every method): steady requests per second and burst, over all callers.
+    api_throttle_rps: int = 200
+    api_throttle_burst: int = 400
     visibility_timeout: int = 60
     extra_env: dict[str, str] = field(default_factory=dict)  # more ABACO_* settings for API and runners
     # Token verification (the API only): the RS256 public key (PEM) and the issuer and audience every token
@@ -105,6 +113,7 @@ def _defaults(stage: str) -> StageConfig:
     if stage == "prod":
         return StageConfig(
             stage="prod", prefix="abaco-prod", version=":prod", retain_data=True, log_retention_days=90,
+            api_reserved_concurrency=200, api_throttle_rps=1000, api_throttle_burst=2000,
             pools=(PoolConfig("default", min_hosts=2, max_hosts=10, instance_type="m6i.large"),
                    PoolConfig("privileged", privileged=True, min_hosts=1, max_hosts=2)))
     return StageConfig(
@@ -161,6 +170,9 @@ def _validate(config: StageConfig) -> None:
             raise ValueError(f"pool {pool.name}: need 0 <= min_hosts <= max_hosts")
     if not config.prefix.replace("-", "").isalnum() or config.prefix != config.prefix.lower():
         raise ValueError(f"prefix {config.prefix!r}: lower-case letters, digits and dashes only (S3 bucket names)")
+    if len(config.prefix) > MAX_PREFIX_LENGTH:
+        raise ValueError(f"prefix {config.prefix!r}: at most {MAX_PREFIX_LENGTH} characters (the bucket name "
+                         "<prefix>-payloads-<account>-<region> must fit S3's 63)")
 
 
 def api_token_settings(config: StageConfig) -> dict[str, str]:

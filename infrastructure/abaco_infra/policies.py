@@ -32,9 +32,15 @@ XRAY = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 LOG_WRITE = ["logs:CreateLogStream", "logs:PutLogEvents"]
 
 
+def payload_bucket(prefix: str) -> str:
+    """The payload bucket's name: S3 names are global, so the account and region are part of it (a second
+    account, region or retried first deploy never collides with a bucket of the same prefix)."""
+    return f"{resources.bucket_name(prefix)}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+
+
 @dataclass(frozen=True)
 class Arns:
-    """The ARNs of one stage, built from names (the account and region are concrete at synthesis)."""
+    """The ARNs of one stage, built from names (the stack passes the ``Aws.REGION``/``Aws.ACCOUNT_ID`` tokens)."""
 
     prefix: str
     region: str
@@ -73,7 +79,7 @@ class Arns:
         return self.queue(queue.physical(self.prefix))
 
     def bucket(self) -> str:
-        return self._arn("s3", resources.bucket_name(self.prefix), region=False, account=False)
+        return self._arn("s3", payload_bucket(self.prefix), region=False, account=False)
 
     def parameters(self, path: str) -> str:
         return self._arn("ssm", f"parameter{path}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -129,7 +129,7 @@ class RunnerPool(Construct):
     def _user_data(self, config: StageConfig, pool: PoolConfig, shared: RunnerHosts) -> ec2.UserData:
         script = USER_DATA.read_text()
         for name, value in {"BUNDLE_BUCKET": shared.bundle.s3_bucket_name,
-                            "BUNDLE_KEY": shared.bundle.s3_object_key, "REGION": config.region,
+                            "BUNDLE_KEY": shared.bundle.s3_object_key, "REGION": Aws.REGION,
                             "SSM_PATH": parameter_path(config, pool), "SECRET_ID": config.secret_name,
                             "VERSION": shared.bundle.asset_hash}.items():
             script = script.replace(f"@@{name}@@", value)
@@ -173,7 +173,10 @@ def _instance_refresh(scope: Construct, arns: policies.Arns, group: str, shared:
         parameters={"AutoScalingGroupName": group, "Strategy": "Rolling",
                     "Preferences": {"MinHealthyPercentage": REFRESH_MIN_HEALTHY_PERCENT,
                                     "InstanceWarmup": INSTANCE_WARMUP_S, "SkipMatching": True}},
-        physical_resource_id=cr.PhysicalResourceId.of(f"{group}-{version}"))
+        physical_resource_id=cr.PhysicalResourceId.of(f"{group}-{version}"),
+        # A refresh still running (an earlier deploy's, or an operator's) must not fail, and so roll back,
+        # the update: the running refresh moves the hosts to the latest launch template anyway.
+        ignore_error_codes_matching="InstanceRefreshInProgress")
     resource = cr.AwsCustomResource(
         scope, "InstanceRefresh", on_update=call, role=shared.refresh_role, install_latest_aws_sdk=False,
         log_group=logs.LogGroup.from_log_group_name(scope, "RefreshLogs", shared.refresh_logs_name),
