@@ -80,6 +80,7 @@ class Api(Construct):
     def __init__(self, scope: Construct, construct_id: str, config: StageConfig, data: DataPlane,
                  arns: policies.Arns) -> None:
         super().__init__(scope, construct_id)
+        self.config = config
         names = {name: f"/abaco/{config.prefix}/{name}" for name in ("api", *DUTY_FUNCTIONS)}
         self.log_groups = {name: _log_group(self, f"Logs-{name}", group, config, data)
                            for name, group in names.items()}
@@ -112,15 +113,26 @@ class Api(Construct):
         functions = {"api": API_FUNCTION, **DUTY_FUNCTIONS}
         for name, logical_id in functions.items():
             function = self.function(logical_id)
+            # JSON: the runtime's own lines are JSON too, and our lines (chalicelib/edge/lambda_start.py)
+            # already are; INFO for the application, WARN for the platform's START/END/REPORT noise.
             function.add_property_override("LoggingConfig", {
-                "LogGroup": self.log_groups[name].ref, "LogFormat": "Text"})
+                "LogGroup": self.log_groups[name].ref, "LogFormat": "JSON", "ApplicationLogLevel": "INFO",
+                "SystemLogLevel": "WARN"})
             if name in DUTY_FUNCTIONS:
                 # Chalice reads per-function settings only from config.json, where the role's ARN (a token
                 # of this stack) cannot be; the duties get their own role and timeout here instead.
                 function.add_property_override("Role", self.duty_role.role_arn)
                 function.add_property_override("Timeout", DUTY_TIMEOUT_S)
+        if self.config.api_reserved_concurrency > 0:
+            # A request flood takes this much of the account's concurrency at most, and the API always has it.
+            self.function(API_FUNCTION).add_property_override("ReservedConcurrentExecutions",
+                                                              self.config.api_reserved_concurrency)
         rest_api = self.chalice.get_resource("RestAPI")
         rest_api.add_property_override("TracingEnabled", True)
+        rest_api.add_property_override("Name", self.config.prefix)  # per stage: metrics and alarms tell them apart
+        rest_api.add_property_override("MethodSettings", [{
+            "ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": self.config.api_throttle_rps,
+            "ThrottlingBurstLimit": self.config.api_throttle_burst}])
 
     def function(self, logical_id: str) -> CfnResource:
         return self.chalice.get_resource(logical_id)

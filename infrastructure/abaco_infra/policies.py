@@ -123,10 +123,12 @@ def api(arns: Arns, pools: list[str], log_groups: list[str], key_arn: str = "") 
 
 
 def duties(arns: Arns, pools: list[str], log_groups: list[str]) -> list[iam.PolicyStatement]:
-    """The scheduled duties: query the open executions per pool, read command queue depths, publish metrics."""
+    """The scheduled duties: query the open executions per pool, read the host records (stale heartbeats),
+    read command queue depths, publish metrics."""
     executions = arns.table(resources.EXECUTIONS)
     return [
         _allow(["dynamodb:Query"], [f"{executions}/index/{resources.OPEN_INDEX}"]),
+        _allow(["dynamodb:Scan"], [arns.table(resources.HOSTS)]),
         _allow(QUEUE_INSPECT, [arns.command_queue(p) for p in pools]),
         _metrics(),
         _allow(LOG_WRITE, [arns.log_group(g) for g in log_groups]),
