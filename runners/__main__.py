@@ -13,10 +13,11 @@ import os
 import signal
 import sys
 
+from chalicelib.adapters import aws
 from chalicelib.domain.errors import AbacoError
 from chalicelib.wiring import endpoint, logconfig
 from chalicelib.wiring.backend import Backend, get_backend
-from runners.host import selftest
+from runners.host import lifecycle, selftest
 from runners.host.daemon import RunnerHost
 from runners.pipeline.engine import DockerEngine, EngineError
 
@@ -58,6 +59,10 @@ def main() -> int:
     faulthandler.register(signal.SIGUSR1)  # operators: ``kill -USR1 <pid>`` prints every thread's stack
     host = RunnerHost(backend)
     host.install_signal_handlers()
+    if backend.settings.asg_name:  # an AWS host: scale-in protection and the drain on termination notices
+        notices = lifecycle.ImdsNotices()
+        lifecycle.Lifecycle(host, aws.client("autoscaling", backend.settings), backend.settings.asg_name,
+                            notices.instance_id(), notices, backend.settings.drain_seconds).start()
     host.run()
     return 0
 

@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     # This host takes part in the leased cluster duties (reconciler, autoscaler, cron, events). The AWS
     # privileged pool's hosts do not: their IAM role has none of the duties' permissions.
     runner_duties: bool = True
+    # AWS hosts: the host's Auto Scaling group. Set, the runner keeps itself protected from scale-in while
+    # containers run and drains on a termination or Spot notice (runners/host/lifecycle.py), for at most
+    # drain_seconds (running executions end by their max_run_time anyway).
+    asg_name: str | None = None
+    drain_seconds: int = Field(default=7200, ge=0)
     # Seconds within which a privileged actor's owner must have presented the privileged or admin role to
     # the API for its runs to go on (0: no limit; a revoked role still stops runs once the owner's next
     # token without it arrives). Bounds how long a revoked owner keeps running through nonces, links, cron.
