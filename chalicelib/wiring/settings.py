@@ -134,6 +134,10 @@ class Settings(BaseSettings):
     # Pull missing images from a registry. Off by default: locally no registry is reachable, and a pull
     # attempt alone sends DNS traffic to the machine's resolver. The AWS runner hosts turn it on.
     pull_images: bool = False
+    # A pull failing for the registry's reasons (429, 5xx, timeouts) is retried this many more times, the
+    # pause doubling from pull_backoff_seconds; only a missing image puts the actor in ERROR.
+    pull_retries: int = Field(default=4, ge=0)
+    pull_backoff_seconds: float = Field(default=2.0, ge=0)
     # Reliability: pools, prefetch, shutdown, duties, metrics.
     privileged_pool: str = "privileged"  # the runner pool that runs privileged actors
     runner_privileged: bool = False  # this runner host serves the privileged pool (and may run privileged actors)

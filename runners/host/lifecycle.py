@@ -100,7 +100,7 @@ class Lifecycle:
             self.autoscaling.set_instance_protection(InstanceIds=[self.instance_id], AutoScalingGroupName=self.group,
                                                      ProtectedFromScaleIn=busy)
             self.protected = busy
-        except Exception as exc:
+        except Exception as exc:  # an SDK error must not end the watcher; retried next round
             LOG.warning("lifecycle: scale-in protection %s: %s", "on" if busy else "off", exc)
 
     def drain(self, notice: Notice) -> None:
@@ -123,7 +123,7 @@ class Lifecycle:
         try:
             getattr(self.autoscaling, operation)(AutoScalingGroupName=self.group, LifecycleHookName=HOOK_NAME,
                                                  InstanceId=self.instance_id, **extra)
-        except Exception as exc:
+        except Exception as exc:  # the hook's own timeout completes it anyway
             LOG.warning("lifecycle: %s: %s", operation, exc)
 
 

@@ -17,6 +17,8 @@ import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from urllib3._collections import RecentlyUsedContainer
 
+from runners.pipeline import pulls
+
 # A slow or restarting engine surfaces as requests' timeouts and connection errors, not the SDK's own:
 # removing and listing translate both (a runner died at start-up reaping orphans on a wedged engine).
 SLOW_ENGINE_ERRORS = (DockerException, requests.exceptions.RequestException)
@@ -83,8 +85,10 @@ class DockerEngine:
     def location(self) -> str:
         return str(self._api.base_url)
 
-    def ensure_image(self, image: str, pull: bool = False) -> None:
-        """The image must be present locally; with ``pull``, try one pull when it is not."""
+    def ensure_image(self, image: str, pull: bool = False, retries: int = 0, backoff: float = 1.0) -> None:
+        """The image must be present locally; with ``pull``, pull it when it is not: a missing image raises
+        ``pulls.ImageMissing``, a registry still failing after ``retries`` more tries (with backoff)
+        ``pulls.TransientPullError`` (``runners/pipeline/pulls.py``)."""
         try:
             self._client.images.get(image)
             return
@@ -95,10 +99,7 @@ class DockerEngine:
         if not pull:
             raise EngineError(f"image {image} is not available on this runner host (pulling is disabled: "
                               "ABACO_PULL_IMAGES=false)")
-        try:
-            self._client.images.pull(image)
-        except DockerException as exc:
-            raise EngineError(f"image {image} is not available locally and could not be pulled: {exc}") from exc
+        pulls.pull(lambda: self._client.images.pull(image), _pull_error, image, retries, backoff)
 
     def has_image(self, image: str) -> bool:
         try:
@@ -234,6 +235,13 @@ class DockerEngine:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _pull_error(exc: Exception) -> tuple[int | None, str]:
+    """The HTTP status and the engine's explanation of a failed pull (requests' timeouts have neither)."""
+    if isinstance(exc, APIError):
+        return exc.status_code, str(exc.explanation or exc)
+    return None, f"{type(exc).__name__}: {exc}"
 
 
 def ensure_hosts_file(path: str) -> str:
