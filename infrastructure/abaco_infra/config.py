@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 DUMMY_ACCOUNT = "123456789012"  # offline synthesis: no AWS account is contacted, no lookups are made
@@ -16,7 +17,9 @@ STAGES = ("dev", "prod")
 SECRETS_BACKENDS = ("kms", "fernet")
 # S3's 63 characters minus "-payloads-" (10), the account (12), "-" and the longest region name (14).
 MAX_PREFIX_LENGTH = 26
-JWT_CONTEXT = ("jwt_public_key", "jwt_issuer", "jwt_audience")  # flat context keys, for every stage
+SPOT_LARGE = ("t3.large", "t3a.large", "m6i.large", "m5.large")  # 2 vCPUs, 8 GiB: one Spot pool is rarely enough
+# Flat context keys, for every stage (jwt_public_key_file: a path to the PEM, read at synthesis).
+JWT_CONTEXT = ("jwt_public_key", "jwt_issuer", "jwt_audience", "jwt_public_key_file")
 # Settings a stage may not take from extra_env: they would undo what the stack enforces.
 FORCED_SETTINGS = {"ABACO_ACCESS_CONTROL": "jwt", "ABACO_PRODUCTION": "true"}
 
@@ -36,6 +39,12 @@ class PoolConfig:
     # Tenants whose actors this pool runs, when it is dedicated to some: its hosts may then decrypt config
     # secrets of these tenants only (the KMS encryption context's tenant). Empty: every tenant.
     tenants: tuple[str, ...] = ()
+    # Spot: hosts above min_hosts run on Spot (a mixed-instances policy over these instance types; the first
+    # min_hosts stay on demand), drained on the two-minute interruption notice. AWS offers no warm pool with
+    # Spot, so a pool has one or the other: warm_pool keeps that many stopped, pre-booted hosts ready.
+    spot: bool = False
+    spot_instance_types: tuple[str, ...] = ()
+    warm_pool: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,12 @@ class StageConfig:
     # Config secrets: "kms" (envelope encryption under the stage's key, tenant and purpose in the encryption
     # context; the Fernet keys above still read older tokens) or "fernet" (the keys above only).
     secrets_backend: str = "kms"
+    # Actor images in this account's ECR: repositories under these prefixes may be pulled by the hosts
+    # (default: "<prefix>/"). dockerhub_cache_secret: the ARN of a Secrets Manager secret named
+    # "ecr-pullthroughcache/..." with Docker Hub credentials turns on an ECR pull-through cache for Docker Hub
+    # (images then pull as <account>.dkr.ecr.<region>.amazonaws.com/<prefix>-dockerhub/library/python:3.12).
+    ecr_repository_prefixes: tuple[str, ...] = ()
+    dockerhub_cache_secret: str = ""
 
     @property
     def stack_name(self) -> str:
@@ -114,12 +129,13 @@ def _defaults(stage: str) -> StageConfig:
         return StageConfig(
             stage="prod", prefix="abaco-prod", version=":prod", retain_data=True, log_retention_days=90,
             api_reserved_concurrency=200, api_throttle_rps=1000, api_throttle_burst=2000,
-            pools=(PoolConfig("default", min_hosts=2, max_hosts=10, instance_type="m6i.large"),
-                   PoolConfig("privileged", privileged=True, min_hosts=1, max_hosts=2)))
+            pools=(PoolConfig("default", min_hosts=2, max_hosts=10, instance_type="m6i.large", spot=True,
+                              spot_instance_types=SPOT_LARGE),
+                   PoolConfig("privileged", privileged=True, min_hosts=1, max_hosts=2, warm_pool=1)))
     return StageConfig(
         stage=stage, prefix=f"abaco-{stage}",
-        pools=(PoolConfig("default", min_hosts=1, max_hosts=2),
-               PoolConfig("privileged", privileged=True, min_hosts=0, max_hosts=1)))
+        pools=(PoolConfig("default", min_hosts=1, max_hosts=2, spot=True, spot_instance_types=SPOT_LARGE),
+               PoolConfig("privileged", privileged=True, min_hosts=0, max_hosts=1, warm_pool=1)))
 
 
 def load(stage: str, context: dict[str, Any]) -> StageConfig:
@@ -129,7 +145,7 @@ def load(stage: str, context: dict[str, Any]) -> StageConfig:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
     config = _defaults(stage)
     overrides: dict[str, Any] = {}
-    for key in ("region", "account", "api_server", "access_control", "alarm_email", *JWT_CONTEXT):
+    for key in ("region", "account", "api_server", "access_control", "alarm_email", *JWT_CONTEXT[:3]):
         if context.get(key):
             overrides[key] = str(context[key])
     if context.get("prefix"):
@@ -139,10 +155,17 @@ def load(stage: str, context: dict[str, Any]) -> StageConfig:
         per_stage = json.loads(per_stage)
     overrides.update(per_stage)
     if "pools" in overrides:
-        overrides["pools"] = tuple(PoolConfig(**{**p, "tenants": tuple(p.get("tenants", ()))})
+        overrides["pools"] = tuple(PoolConfig(**{**p, "tenants": tuple(p.get("tenants", ())),
+                                                 "spot_instance_types": tuple(p.get("spot_instance_types", ()))})
                                    for p in overrides["pools"])
+    if "ecr_repository_prefixes" in overrides:
+        overrides["ecr_repository_prefixes"] = tuple(overrides["ecr_repository_prefixes"])
     if "availability_zones" in overrides:
         overrides["availability_zones"] = tuple(overrides["availability_zones"])
+    if context.get("jwt_public_key_file"):  # the CDK CLI cuts a -c value at its first newline: a PEM file
+        overrides["jwt_public_key"] = Path(str(context["jwt_public_key_file"])).read_text()
+    if "jwt_public_key" in overrides:  # or the PEM with its newlines written as \n
+        overrides["jwt_public_key"] = str(overrides["jwt_public_key"]).replace("\\n", "\n")
     config = replace(config, **overrides)
     _validate(config)
     return config
@@ -168,6 +191,8 @@ def _validate(config: StageConfig) -> None:
     for pool in config.pools:
         if not 0 <= pool.min_hosts <= pool.max_hosts:
             raise ValueError(f"pool {pool.name}: need 0 <= min_hosts <= max_hosts")
+        if pool.spot and pool.warm_pool:
+            raise ValueError(f"pool {pool.name}: spot or warm_pool, not both (AWS has no warm pool with Spot)")
     if not config.prefix.replace("-", "").isalnum() or config.prefix != config.prefix.lower():
         raise ValueError(f"prefix {config.prefix!r}: lower-case letters, digits and dashes only (S3 bucket names)")
     if len(config.prefix) > MAX_PREFIX_LENGTH:

@@ -84,6 +84,9 @@ class Arns:
     def parameters(self, path: str) -> str:
         return self._arn("ssm", f"parameter{path}")
 
+    def group(self, name: str) -> str:
+        return self._arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{name}")
+
     def log_group(self, name: str) -> str:
         return self._arn("logs", f"log-group:{name}:*")
 
@@ -222,7 +225,30 @@ def runner(arns: Arns, pool: str, pools: list[str], key_arn: str, parameter_path
     ]
 
 
+ECR_PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+LIFECYCLE = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat",
+             "autoscaling:SetInstanceProtection"]
+
+
+def host_extras(arns: Arns, group: str, log_group: str, ecr_prefixes: list[str],
+                pull_through: str = "") -> list[iam.PolicyStatement]:
+    """What a runner *host* needs beside the runner: its own group's scale-in protection and lifecycle
+    actions (runners/host/lifecycle.py), the CloudWatch agent's log streams, and image pulls from this
+    account's ECR repositories under ``ecr_prefixes`` (the credential helper asks for a token, which has no
+    resource-level permission), with ``pull_through`` the Docker Hub cache's repositories it may create."""
+    prefixes = [*ecr_prefixes, *([pull_through] if pull_through else [])]
+    repositories = [arns._arn("ecr", f"repository/{p}/*") for p in prefixes]
+    return [
+        _allow(LIFECYCLE, [arns.group(group)]),
+        _allow(["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], [arns.log_group(log_group)]),
+        _allow(["ecr:GetAuthorizationToken"], ["*"]),
+        _allow(ECR_PULL, repositories),
+        *([_allow(["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+                  [arns._arn("ecr", f"repository/{pull_through}/*")])] if pull_through else []),
+    ]
+
+
 def instance_refresh(arns: Arns, group_names: list[str]) -> list[iam.PolicyStatement]:
     """The deploy-time helper that starts an instance refresh of our runner groups on a new version."""
-    groups = [arns._arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{g}") for g in group_names]
+    groups = [arns.group(g) for g in group_names]
     return [_allow(["autoscaling:StartInstanceRefresh"], groups)]
