@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import Any
 
 # Actions AWS does not scope to resources: the only ones that may have Resource "*".
-STAR_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData"}
+STAR_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData",
+                "ecr:GetAuthorizationToken"}
+# The template names account and region by pseudo parameter (Aws.ACCOUNT_ID, Aws.REGION); reading it back,
+# they stand for the offline synthesis's dummy account and default region.
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ def resolve(value: Any) -> Any:
         if fn == "Fn::Join":
             return arg[0].join(str(resolve(p)) for p in arg[1])
         if fn == "Ref":
-            return {"AWS::Partition": "aws"}.get(arg, f"<Ref {arg}>")
+            return PSEUDO.get(arg, f"<Ref {arg}>")
         if fn == "Fn::GetAtt":
             return f"<{arg[0]}.{arg[1]}>"
     if isinstance(value, dict):

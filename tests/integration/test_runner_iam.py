@@ -67,7 +67,8 @@ def arn(service: str, name: str, prefix: str, action: str = "") -> str:
         return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
     if service == "sqs":
         return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
-    if service == "s3":  # object actions on the bucket's objects, ListBucket on the bucket
+    if service == "s3":  # object actions on the bucket's objects, ListBucket on the bucket; in AWS the
+        name = f"{name}-{ACCOUNT}-{REGION}"  # bucket's name carries the account and region as well
         return f"arn:aws:s3:::{name}" if action == "s3:ListBucket" else f"arn:aws:s3:::{name}/object"
     if service == "kms":
         return "<SecretsKey>"  # the stack's own key, by reference
@@ -177,7 +178,7 @@ def test_every_call_of_a_real_runner_is_allowed_by_its_role(run: Run, pool: str,
 
 def test_the_workload_reached_results_payloads_and_duties(run: Run) -> None:
     actions = {(c.action, r) for c in recorded(run.default, run.prefix) for r in c.resources}
-    for action, where in [("dynamodb:PutItem", "-results"), ("s3:GetObject", "-payloads/"),
+    for action, where in [("dynamodb:PutItem", "-results"), ("s3:GetObject", "-payloads-"),
                           ("dynamodb:UpdateItem", "-duties"), ("dynamodb:Query", "/index/open")]:
         assert any(a == action and where in r for a, r in actions), (action, where)
     privileged = {c.action + " " + " ".join(c.resources) for c in recorded(run.privileged, run.prefix)}

@@ -137,3 +137,42 @@ def test_backlog_datums_carry_prefix_and_pool() -> None:
         [{"Name": "Prefix", "Value": "abaco-dev"}, {"Name": "Pool", "Value": "gpu"}]]
     assert all(d["MetricName"] == resources.BACKLOG_METRIC and d["Unit"] == "Count" for d in datums)
     assert [d["Value"] for d in datums] == [0.0, 2.0]
+
+
+def _runner_env():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "infrastructure" / "host" / "runner_env.py"
+    spec = importlib.util.spec_from_file_location("runner_env", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("state", "serves"), [("InService", True), ("Warmed:Stopped", False),
+                                               ("Warmed:Running", False), ("", True)])
+def test_a_host_in_the_warm_pool_does_not_serve(state: str, serves: bool) -> None:
+    """systemd's ExecCondition (infrastructure/host/abaco-runner.service): the target lifecycle state."""
+    module = _runner_env()
+    assert (module.in_service(lambda path: state if path == "autoscaling/target-lifecycle-state" else None) == 0) \
+        is serves
+
+
+def test_retained_data_is_not_retained_when_a_first_deploy_fails() -> None:
+    """prod keeps tables, bucket and key on update and delete, but a failed create rolls them back
+    (RetainExceptOnCreate): a retried first deploy never finds them in its way."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "infrastructure"))
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Template
+
+    from abaco_infra.data import DataPlane  # the CDK app's own import path (infrastructure/cdk_app.py)
+
+    stack = Stack(App(), "Data")
+    DataPlane(stack, "Data", config.load("prod", TOKENS))
+    policies = {body["Type"]: body.get("DeletionPolicy") for body in Template.from_stack(stack).to_json()[
+        "Resources"].values() if body["Type"] in ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key")}
+    assert policies == dict.fromkeys(("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key"),
+                                     "RetainExceptOnCreate")
