@@ -168,7 +168,7 @@ class RunnerPool(Construct):
                             "ECR_REGISTRY": f"{Aws.ACCOUNT_ID}.dkr.ecr.{Aws.REGION}.amazonaws.com"}.items():
             script = script.replace(f"@@{name}@@", value)
         user_data = ec2.UserData.for_linux()
-        user_data.add_commands(*[line for line in script.splitlines() if line.strip()])
+        user_data.add_commands(*[line for line in script.splitlines() if line.strip() and not line.startswith("#")])
         return user_data
 
     def _scale_on_backlog(self, config: StageConfig, pool: PoolConfig) -> None:

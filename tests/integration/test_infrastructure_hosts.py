@@ -28,7 +28,7 @@ def test_hosts_boot_from_a_baked_image_without_apt_or_pip(synthesised: Synthesis
         data = props["LaunchTemplateData"]
         assert data["ImageId"] == {"Fn::GetAtt": [baked, "ImageId"]}
         user_data = template.resolve(data["UserData"]["Fn::Base64"])
-        assert "apt-get" not in user_data and "pip" not in user_data and "aws s3 cp" not in user_data
+        assert "apt-get install" not in user_data and "pip install" not in user_data and "aws s3 cp" not in user_data
         assert "amazon-cloudwatch-agent-ctl" in user_data and "ecr-login" in user_data
     groups = {p["LogGroupName"] for p in template.of_type("AWS::Logs::LogGroup").values()}
     assert f"/abaco/{PREFIX}/runners" in groups
