@@ -35,7 +35,7 @@ class Synthesised:
 
 @pytest.fixture(scope="session")
 def synthesised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesised]:
-    if not build.node_available():
+    if not build.ensure_node():  # Debian's nodejs and npm, installed when missing (root on Debian)
         pytest.skip("node and npm are not installed: the pinned CDK CLI cannot run (apt-get install nodejs npm)")
     build.ensure()  # pinned aws-cdk-lib into .venv and aws-cdk@2 under infrastructure/node_modules, if missing
     out = tmp_path_factory.mktemp("cdk.out")
