@@ -6,7 +6,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt containerlib/pyproject.toml client/pyproject.toml 2>/dev/null | md5sum | cut -c1-12)
 
-.PHONY: run test venv clients docker images bench soak lint clean synth infra-deps
+.PHONY: run test venv clients docker images bench soak lint clean synth infra-deps preflight
 
 run: venv docker images
 	$(VPY) -m local.launcher
@@ -53,12 +53,19 @@ soak: venv docker images
 
 # The CDK app (infrastructure/): pinned aws-cdk-lib into .venv and the pinned npm CLI aws-cdk@2 under
 # infrastructure/node_modules (never global), then `cdk synth` offline into infrastructure/cdk.out and
-# cfn-lint on the templates; fails when either fails.
+# cfn-lint on the templates; fails when either fails. Every stage needs its token settings:
+# CONTEXT='-c jwt_public_key="$$(cat key.pem)" -c jwt_issuer=... -c jwt_audience=...'.
 synth: infra-deps
-	$(VPY) -m infrastructure.build synth
+	$(VPY) -m infrastructure.build synth $(CONTEXT)
 
 infra-deps: venv
 	$(VPY) -m infrastructure.build deps
+
+# Before a deploy: checks the account (secret, bucket and table names, CDK bootstrap, quotas) with the
+# caller's credentials; STAGE=prod by default, CONTEXT="-c jwt_public_key=... -c prefix=..." as for cdk.
+STAGE ?= prod
+preflight: infra-deps
+	$(VPY) -m infrastructure preflight --stage $(STAGE) $(CONTEXT)
 
 lint: venv
 	$(VPY) -m ruff check .

@@ -28,10 +28,11 @@ from chalicelib.api import (
     tenants,
     workers,
 )
-from chalicelib.edge import gateway
+from chalicelib.edge import gateway, lambda_start
 from chalicelib.wiring.backend import get_backend
 
-app = gateway.AbacoApp(app_name="abaco")
+app = gateway.AbacoApp(app_name="abaco", configure_logs=False)  # our JSON handler (lambda_start), not a second one
+lambda_start.install(app)  # in Lambda: JSON logging and the start-up check, now (at import)
 
 
 @app.middleware("http")

@@ -41,11 +41,27 @@ def node_available() -> bool:
     return shutil.which("node") is not None and shutil.which("npm") is not None
 
 
+def ensure_node() -> bool:
+    """Debian's nodejs and npm when they are missing and this is a Debian machine we may change (root, as
+    ``.ci/run`` and ``scripts/ensure-docker.sh`` assume); True when node and npm are there afterwards."""
+    if node_available():
+        return True
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        return False
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "nodejs", "npm"]
+    print("infrastructure: installing nodejs and npm with apt-get", file=sys.stderr, flush=True)
+    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=False)
+        subprocess.run(install, env=env, capture_output=True, check=False)
+    return node_available()
+
+
 def ensure() -> None:
     """Install what is missing; a no-op (a stat or two) when both are already at the pinned versions."""
     if _stamp().exists() and CDK_BIN.exists():
         return
-    if not node_available():
+    if not ensure_node():
         raise RuntimeError("node and npm are needed for the CDK CLI (Debian: apt-get install nodejs npm)")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE, check=True)
@@ -99,11 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["deps", "synth"], nargs="?", default="synth")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
+                        help="CDK context (every stage needs jwt_public_key, jwt_issuer and jwt_audience)")
     args = parser.parse_args(argv)
     ensure()
     if args.command == "deps":
         return 0
-    seconds = synth(args.out)
+    seconds = synth(args.out, dict(item.split("=", 1) for item in args.context))
     sizes = ", ".join(f"{t.name} {t.stat().st_size / 1024:.0f} KiB" for t in templates(args.out))
     print(f"synth: {seconds:.1f} s into {args.out} ({sizes})")
     result = lint(args.out)

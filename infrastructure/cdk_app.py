@@ -24,7 +24,7 @@ from abaco_infra.stack import AbacoStack  # noqa: E402
 def main() -> None:
     app = cdk.App()
     context = {key: app.node.try_get_context(key) for key in (
-        "stages", "prefix", "region", "account", "api_server", "access_control", "alarm_email",
+        "stages", "prefix", "region", "account", "api_server", "access_control", "alarm_email", *config.JWT_CONTEXT,
         *(f"stage:{s}" for s in config.STAGES))}
     context["account"] = context.get("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
     stages = [s.strip() for s in (context.get("stages") or ",".join(config.STAGES)).split(",") if s.strip()]

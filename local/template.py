@@ -7,6 +7,7 @@ Only what those resources use is resolved: literal names (the stack names everyt
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,32 @@ def parse(template: dict[str, Any]) -> TemplateResources:
     return TemplateResources(tables, queues, buckets)
 
 
+# What the pseudo parameters a name may join in (``Fn::Join`` of literals and ``Ref AWS::AccountId`` /
+# ``AWS::Region``, as the stack's globally unique bucket name does) are locally: moto's account, our region.
+LOCAL_ACCOUNT = "123456789012"
+
+
+def _pseudo(name: str) -> str | None:
+    return {"AWS::AccountId": LOCAL_ACCOUNT,
+            "AWS::Region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}.get(name)
+
+
+def _joined(value: Any) -> Any:
+    """``{"Fn::Join": ["", [literal | {"Ref": pseudo parameter}, ...]]}`` as a string; anything else as is."""
+    if not (isinstance(value, dict) and list(value) == ["Fn::Join"]):
+        return value
+    separator, parts = value["Fn::Join"]
+    out = []
+    for part in parts:
+        resolved = _pseudo(part["Ref"]) if isinstance(part, dict) and list(part) == ["Ref"] else part
+        if not isinstance(resolved, str):
+            return value
+        out.append(resolved)
+    return str(separator).join(out)
+
+
 def _literal(logical_id: str, value: Any, what: str) -> str:
+    value = _joined(value)
     if not isinstance(value, str) or not value:
         raise TemplateError(f"{logical_id}: {what} must be a literal name, got {value!r}")
     return value

@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import Any
 
 # Actions AWS does not scope to resources: the only ones that may have Resource "*".
-STAR_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData"}
+STAR_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData",
+                "ecr:GetAuthorizationToken"}
+# The template names account and region by pseudo parameter (Aws.ACCOUNT_ID, Aws.REGION); reading it back,
+# they stand for the offline synthesis's dummy account and default region.
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,25 @@ class Statement:
     actions: tuple[str, ...]
     resources: tuple[str, ...]
     condition: dict[str, Any]
+
+
+def resolve(value: Any) -> Any:
+    """Strings stay; Fn::Join joins; Ref and Fn::GetAtt become ``<Ref X>`` / ``<X.Attr>`` markers."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return [resolve(v) for v in value]
+    if isinstance(value, dict) and len(value) == 1:
+        (fn, arg), = value.items()
+        if fn == "Fn::Join":
+            return arg[0].join(str(resolve(p)) for p in arg[1])
+        if fn == "Ref":
+            return PSEUDO.get(arg, f"<Ref {arg}>")
+        if fn == "Fn::GetAtt":
+            return f"<{arg[0]}.{arg[1]}>"
+    if isinstance(value, dict):
+        return {k: resolve(v) for k, v in value.items()}
+    return value
 
 
 class Template:
@@ -29,22 +52,7 @@ class Template:
         return {k: v.get("Properties", {}) for k, v in self.resources.items() if v["Type"] == kind}
 
     def resolve(self, value: Any) -> Any:
-        """Strings stay; Fn::Join joins; Ref and Fn::GetAtt become ``<Ref X>`` / ``<X.Attr>`` markers."""
-        if isinstance(value, str):
-            return value
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        if isinstance(value, dict) and len(value) == 1:
-            (fn, arg), = value.items()
-            if fn == "Fn::Join":
-                return arg[0].join(str(self.resolve(p)) for p in arg[1])
-            if fn == "Ref":
-                return {"AWS::Partition": "aws"}.get(arg, f"<Ref {arg}>")
-            if fn == "Fn::GetAtt":
-                return f"<{arg[0]}.{arg[1]}>"
-        if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
-        return value
+        return resolve(value)
 
     def statements(self) -> list[Statement]:
         """Allow statements of every policy: AWS::IAM::Policy (attached to roles) and inline role policies."""

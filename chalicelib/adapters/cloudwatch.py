@@ -20,13 +20,28 @@ def backlog_datums(prefix: str, backlog: dict[str, int]) -> list[dict[str, Any]]
             for pool, count in sorted(backlog.items())]
 
 
+def health_datums(prefix: str, stale_hosts: int, oldest_open: dict[str, float]) -> list[dict[str, Any]]:
+    """The alarms' gauges: stale hosts per prefix, the oldest open execution's age per (prefix, pool)."""
+    prefix_dim = {"Name": "Prefix", "Value": prefix}
+    return [{"MetricName": resources.STALE_HOSTS_METRIC, "Unit": "Count", "Value": float(stale_hosts),
+             "Dimensions": [prefix_dim]},
+            *({"MetricName": resources.OLDEST_OPEN_METRIC, "Unit": "Seconds", "Value": round(age, 1),
+               "Dimensions": [prefix_dim, {"Name": "Pool", "Value": pool}]}
+              for pool, age in sorted(oldest_open.items()))]
+
+
 class Metrics:
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self._settings = settings
         self._cloudwatch = client or aws.client("cloudwatch", settings)
 
     def put_backlog(self, backlog: dict[str, int]) -> None:
-        datums = backlog_datums(self._settings.resource_prefix, backlog)
+        self.put(backlog_datums(self._settings.resource_prefix, backlog))
+
+    def put_health(self, stale_hosts: int, oldest_open: dict[str, float]) -> None:
+        self.put(health_datums(self._settings.resource_prefix, stale_hosts, oldest_open))
+
+    def put(self, datums: list[dict[str, Any]]) -> None:
         for start in range(0, len(datums), MAX_DATUMS_PER_CALL):
             try:
                 self._cloudwatch.put_metric_data(Namespace=resources.METRICS_NAMESPACE,

@@ -57,7 +57,7 @@ def _safe(tenant: str) -> str:
 class PayloadStore:
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self._s3 = client or aws.client("s3", settings)
-        self.bucket = resources.bucket_name(settings.resource_prefix)
+        self.bucket = settings.payload_bucket or resources.bucket_name(settings.resource_prefix)
 
     def put_bytes(self, key: str, data: bytes) -> Pointer:
         self._call("put_object", Bucket=self.bucket, Key=key, Body=data)

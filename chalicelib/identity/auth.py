@@ -102,12 +102,16 @@ class Caller:
 
 
 def check_configuration(settings: Settings) -> None:
-    """Fail closed at start-up: no ``none`` in production, no ``jwt`` without a usable key."""
+    """Fail closed at start-up: no ``none`` in production, no ``jwt`` without a usable key, and in production
+    tokens bound to this API by issuer and audience."""
     if settings.access_control == "none" and settings.production:
         raise ConfigurationError("ABACO_ACCESS_CONTROL=none is refused when ABACO_PRODUCTION is set: "
                                  "it makes every caller an administrator.")
     if settings.access_control == "jwt":
         verifier(settings)
+    if settings.production and not (settings.jwt_issuer and settings.jwt_audience):
+        raise ConfigurationError("ABACO_PRODUCTION needs ABACO_JWT_ISSUER and ABACO_JWT_AUDIENCE: without them "
+                                 "a token signed by the same key for another service would be accepted.")
 
 
 def verifier(settings: Settings, tenant: str | None = None) -> tokens.VerifierConfig:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from chalicelib.adapters.cloudwatch import Metrics
+from chalicelib.services import health
 from chalicelib.wiring.backend import Backend
 
 LOG = logging.getLogger("abaco.backlog")
@@ -22,7 +23,12 @@ def measure(backend: Backend) -> dict[str, int]:
 
 
 def publish(backend: Backend, metrics: Metrics | None = None) -> dict[str, int]:
+    """The backlog, then the health gauges the alarms watch (stale hosts, the oldest open execution)."""
     backlog = measure(backend)
-    (metrics or Metrics(backend.settings)).put_backlog(backlog)
-    LOG.info("backlog published: %s", backlog)
+    metrics = metrics or Metrics(backend.settings)
+    metrics.put_backlog(backlog)
+    found = health.measure(backend)
+    metrics.put_health(found.stale_hosts, found.oldest_open_seconds)
+    LOG.info("backlog published: %s; stale hosts %d, oldest open execution %s", backlog, found.stale_hosts,
+             found.oldest_open_seconds)
     return backlog

@@ -21,6 +21,8 @@ INBOX_MAX_RECEIVE_COUNT = 10
 POOL_TAG = "abaco-pool"  # on every inbox: runner roles may read only inboxes tagged with their pool
 METRICS_NAMESPACE = "Abaco"
 BACKLOG_METRIC = "Backlog"  # per (Prefix, Pool): messages waiting or running; the runner groups scale on it
+STALE_HOSTS_METRIC = "StaleHosts"  # per Prefix: host records whose heartbeat stopped (services/health.py)
+OLDEST_OPEN_METRIC = "OldestOpenExecutionAge"  # per (Prefix, Pool): seconds the oldest open execution waits
 
 
 @dataclass(frozen=True)

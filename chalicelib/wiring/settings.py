@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")
     resource_prefix: str = "abaco-local"
+    # The payload bucket; default ``<prefix>-payloads``. The AWS stacks name it with the account and region
+    # as well (S3 names are global: a retried first deploy or a second account must not collide).
+    payload_bucket: str | None = None
     bootstrap_template: str | None = None  # local bootstrap: create what this CloudFormation template defines
 
     # Web.
@@ -180,9 +183,21 @@ class Settings(BaseSettings):
     # Pull missing images from a registry. Off by default: locally no registry is reachable, and a pull
     # attempt alone sends DNS traffic to the machine's resolver. The AWS runner hosts turn it on.
     pull_images: bool = False
+    # A pull failing for the registry's reasons (429, 5xx, timeouts) is retried this many more times, the
+    # pause doubling from pull_backoff_seconds; only a missing image puts the actor in ERROR.
+    pull_retries: int = Field(default=4, ge=0)
+    pull_backoff_seconds: float = Field(default=2.0, ge=0)
     # Reliability: pools, prefetch, shutdown, duties, metrics.
     privileged_pool: str = "privileged"  # the runner pool that runs privileged actors
     runner_privileged: bool = False  # this runner host serves the privileged pool (and may run privileged actors)
+    # This host takes part in the leased cluster duties (reconciler, autoscaler, cron, events). The AWS
+    # privileged pool's hosts do not: their IAM role has none of the duties' permissions.
+    runner_duties: bool = True
+    # AWS hosts: the host's Auto Scaling group. Set, the runner keeps itself protected from scale-in while
+    # containers run and drains on a termination or Spot notice (runners/host/lifecycle.py), for at most
+    # drain_seconds (running executions end by their max_run_time anyway).
+    asg_name: str | None = None
+    drain_seconds: int = Field(default=7200, ge=0)
     # Seconds within which a privileged actor's owner must have presented the privileged or admin role to
     # the API for its runs to go on (0: no limit; a revoked role still stops runs once the owner's next
     # token without it arrives). Bounds how long a revoked owner keeps running through nonces, links, cron.

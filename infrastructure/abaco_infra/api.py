@@ -20,7 +20,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from abaco_infra import policies
-from abaco_infra.config import StageConfig
+from abaco_infra.config import StageConfig, api_token_settings
 from abaco_infra.data import DataPlane, secrets_settings
 from chalicelib.edge.paths import CATCH_ALL
 
@@ -45,8 +45,9 @@ def api_environment(config: StageConfig, data: DataPlane) -> dict[str, str]:
         **secrets_settings(config, data),
     }
     if config.api_server:
-        env["ABACO_API_SERVER"] = config.api_server
+        env["ABACO_API_SERVER"] = config.api_server  # else the API takes it from the request (domain, stage)
     env.update(config.extra_env)
+    env.update(api_token_settings(config))
     return env
 
 
@@ -80,6 +81,7 @@ class Api(Construct):
     def __init__(self, scope: Construct, construct_id: str, config: StageConfig, data: DataPlane,
                  arns: policies.Arns) -> None:
         super().__init__(scope, construct_id)
+        self.config = config
         names = {name: f"/abaco/{config.prefix}/{name}" for name in ("api", *DUTY_FUNCTIONS)}
         self.log_groups = {name: _log_group(self, f"Logs-{name}", group, config, data)
                            for name, group in names.items()}
@@ -112,19 +114,30 @@ class Api(Construct):
         functions = {"api": API_FUNCTION, **DUTY_FUNCTIONS}
         for name, logical_id in functions.items():
             function = self.function(logical_id)
+            # JSON: the runtime's own lines are JSON too, and our lines (chalicelib/edge/lambda_start.py)
+            # already are; INFO for the application, WARN for the platform's START/END/REPORT noise.
             function.add_property_override("LoggingConfig", {
-                "LogGroup": self.log_groups[name].ref, "LogFormat": "Text"})
+                "LogGroup": self.log_groups[name].ref, "LogFormat": "JSON", "ApplicationLogLevel": "INFO",
+                "SystemLogLevel": "WARN"})
             if name in DUTY_FUNCTIONS:
                 # Chalice reads per-function settings only from config.json, where the role's ARN (a token
                 # of this stack) cannot be; the duties get their own role and timeout here instead.
                 function.add_property_override("Role", self.duty_role.role_arn)
                 function.add_property_override("Timeout", DUTY_TIMEOUT_S)
+        if self.config.api_reserved_concurrency > 0:
+            # A request flood takes this much of the account's concurrency at most, and the API always has it.
+            self.function(API_FUNCTION).add_property_override("ReservedConcurrentExecutions",
+                                                              self.config.api_reserved_concurrency)
         rest_api = self.chalice.get_resource("RestAPI")
         rest_api.add_property_override("TracingEnabled", True)
         for verb in ("get", "post", "put", "delete", "patch"):  # the catch-all route (chalicelib/edge/gateway.py):
             # Chalice declares no path parameter for a greedy {proxy+}; API Gateway's import wants one
             rest_api.add_property_override(f"DefinitionBody.paths.{CATCH_ALL}.{verb}.parameters",
                                            [{"name": "proxy", "in": "path", "required": True, "type": "string"}])
+        rest_api.add_property_override("Name", self.config.prefix)  # per stage: metrics and alarms tell them apart
+        rest_api.add_property_override("MethodSettings", [{
+            "ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": self.config.api_throttle_rps,
+            "ThrottlingBurstLimit": self.config.api_throttle_burst}])
 
     def function(self, logical_id: str) -> CfnResource:
         return self.chalice.get_resource(logical_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 DUMMY_ACCOUNT = "123456789012"  # offline synthesis: no AWS account is contacted, no lookups are made
@@ -14,6 +15,13 @@ DEFAULT_REGION = "us-east-1"
 DEBIAN_12_AMI_PARAMETER = "/aws/service/debian/release/12/latest/amd64"
 STAGES = ("dev", "prod")
 SECRETS_BACKENDS = ("kms", "fernet")
+# S3's 63 characters minus "-payloads-" (10), the account (12), "-" and the longest region name (14).
+MAX_PREFIX_LENGTH = 26
+SPOT_LARGE = ("t3.large", "t3a.large", "m6i.large", "m5.large")  # 2 vCPUs, 8 GiB: one Spot pool is rarely enough
+# Flat context keys, for every stage (jwt_public_key_file: a path to the PEM, read at synthesis).
+JWT_CONTEXT = ("jwt_public_key", "jwt_issuer", "jwt_audience", "jwt_public_key_file")
+# Settings a stage may not take from extra_env: they would undo what the stack enforces.
+FORCED_SETTINGS = {"ABACO_ACCESS_CONTROL": "jwt", "ABACO_PRODUCTION": "true"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,15 @@ class PoolConfig:
     worker_slots: int = 8
     backlog_per_host: int = 8  # the scaling target: about one host's worth of slots busy or waiting
     volume_gb: int = 30
+    # Tenants whose actors this pool runs, when it is dedicated to some: its hosts may then decrypt config
+    # secrets of these tenants only (the KMS encryption context's tenant). Empty: every tenant.
+    tenants: tuple[str, ...] = ()
+    # Spot: hosts above min_hosts run on Spot (a mixed-instances policy over these instance types; the first
+    # min_hosts stay on demand), drained on the two-minute interruption notice. AWS offers no warm pool with
+    # Spot, so a pool has one or the other: warm_pool keeps that many stopped, pre-booted hosts ready.
+    spot: bool = False
+    spot_instance_types: tuple[str, ...] = ()
+    warm_pool: int = 0
 
 
 @dataclass(frozen=True)
@@ -49,8 +66,21 @@ class StageConfig:
     alarm_email: str = ""
     api_memory_mb: int = 512
     api_timeout_s: int = 30
+    # Concurrency reserved for the API function: a flood of requests cannot take the account's whole
+    # Lambda concurrency (the duties keep theirs), and cannot grow past it (issue 14: request-driven cost).
+    api_reserved_concurrency: int = 50
+    # API Gateway stage throttling (every method): steady requests per second and burst, over all callers.
+    api_throttle_rps: int = 200
+    api_throttle_burst: int = 400
     visibility_timeout: int = 60
     extra_env: dict[str, str] = field(default_factory=dict)  # more ABACO_* settings for API and runners
+    # Token verification (the API only): the RS256 public key (PEM) and the issuer and audience every token
+    # must carry. Required: the API runs with ABACO_PRODUCTION=true and refuses every request without them
+    # (chalicelib/identity/auth.py), so synthesis refuses them missing. A per-tenant key map can come
+    # instead of the key, as ABACO_JWT_TENANT_KEYS_FILE in extra_env.
+    jwt_public_key: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
     # ABACO_ENCRYPTION_KEYS lives in Secrets Manager (created by the operator before the first deploy, see
     # docs/operator-guide.md); a version id pins the value the API function gets (bump it to rotate).
     encryption_secret: str = ""  # default: <prefix>/encryption-keys
@@ -58,6 +88,12 @@ class StageConfig:
     # Config secrets: "kms" (envelope encryption under the stage's key, tenant and purpose in the encryption
     # context; the Fernet keys above still read older tokens) or "fernet" (the keys above only).
     secrets_backend: str = "kms"
+    # Actor images in this account's ECR: repositories under these prefixes may be pulled by the hosts
+    # (default: "<prefix>/"). dockerhub_cache_secret: the ARN of a Secrets Manager secret named
+    # "ecr-pullthroughcache/..." with Docker Hub credentials turns on an ECR pull-through cache for Docker Hub
+    # (images then pull as <account>.dkr.ecr.<region>.amazonaws.com/<prefix>-dockerhub/library/python:3.12).
+    ecr_repository_prefixes: tuple[str, ...] = ()
+    dockerhub_cache_secret: str = ""
 
     @property
     def stack_name(self) -> str:
@@ -92,12 +128,14 @@ def _defaults(stage: str) -> StageConfig:
     if stage == "prod":
         return StageConfig(
             stage="prod", prefix="abaco-prod", version=":prod", retain_data=True, log_retention_days=90,
-            pools=(PoolConfig("default", min_hosts=2, max_hosts=10, instance_type="m6i.large"),
-                   PoolConfig("privileged", privileged=True, min_hosts=1, max_hosts=2)))
+            api_reserved_concurrency=200, api_throttle_rps=1000, api_throttle_burst=2000,
+            pools=(PoolConfig("default", min_hosts=2, max_hosts=10, instance_type="m6i.large", spot=True,
+                              spot_instance_types=SPOT_LARGE),
+                   PoolConfig("privileged", privileged=True, min_hosts=1, max_hosts=2, warm_pool=1)))
     return StageConfig(
         stage=stage, prefix=f"abaco-{stage}",
-        pools=(PoolConfig("default", min_hosts=1, max_hosts=2),
-               PoolConfig("privileged", privileged=True, min_hosts=0, max_hosts=1)))
+        pools=(PoolConfig("default", min_hosts=1, max_hosts=2, spot=True, spot_instance_types=SPOT_LARGE),
+               PoolConfig("privileged", privileged=True, min_hosts=0, max_hosts=1, warm_pool=1)))
 
 
 def load(stage: str, context: dict[str, Any]) -> StageConfig:
@@ -107,7 +145,7 @@ def load(stage: str, context: dict[str, Any]) -> StageConfig:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
     config = _defaults(stage)
     overrides: dict[str, Any] = {}
-    for key in ("region", "account", "api_server", "access_control", "alarm_email"):
+    for key in ("region", "account", "api_server", "access_control", "alarm_email", *JWT_CONTEXT[:3]):
         if context.get(key):
             overrides[key] = str(context[key])
     if context.get("prefix"):
@@ -117,9 +155,17 @@ def load(stage: str, context: dict[str, Any]) -> StageConfig:
         per_stage = json.loads(per_stage)
     overrides.update(per_stage)
     if "pools" in overrides:
-        overrides["pools"] = tuple(PoolConfig(**p) for p in overrides["pools"])
+        overrides["pools"] = tuple(PoolConfig(**{**p, "tenants": tuple(p.get("tenants", ())),
+                                                 "spot_instance_types": tuple(p.get("spot_instance_types", ()))})
+                                   for p in overrides["pools"])
+    if "ecr_repository_prefixes" in overrides:
+        overrides["ecr_repository_prefixes"] = tuple(overrides["ecr_repository_prefixes"])
     if "availability_zones" in overrides:
         overrides["availability_zones"] = tuple(overrides["availability_zones"])
+    if context.get("jwt_public_key_file"):  # the CDK CLI cuts a -c value at its first newline: a PEM file
+        overrides["jwt_public_key"] = Path(str(context["jwt_public_key_file"])).read_text()
+    if "jwt_public_key" in overrides:  # or the PEM with its newlines written as \n
+        overrides["jwt_public_key"] = str(overrides["jwt_public_key"]).replace("\\n", "\n")
     config = replace(config, **overrides)
     _validate(config)
     return config
@@ -135,10 +181,50 @@ def _validate(config: StageConfig) -> None:
         raise ValueError(f"stage {config.stage}: exactly one pool must be privileged (it runs privileged actors)")
     if config.access_control != "jwt":
         raise ValueError(f"stage {config.stage}: access_control must be 'jwt' in AWS ('none' is local only)")
+    for name, forced in FORCED_SETTINGS.items():
+        if name in config.extra_env and config.extra_env[name].strip().lower() != forced:
+            raise ValueError(f"stage {config.stage}: extra_env may not set {name}={config.extra_env[name]!r} "
+                             f"(every deployed stage runs with {name}={forced})")
+    _check_token_settings(config)
     if config.secrets_backend not in SECRETS_BACKENDS:
         raise ValueError(f"stage {config.stage}: secrets_backend must be one of {SECRETS_BACKENDS}")
     for pool in config.pools:
         if not 0 <= pool.min_hosts <= pool.max_hosts:
             raise ValueError(f"pool {pool.name}: need 0 <= min_hosts <= max_hosts")
+        if pool.spot and pool.warm_pool:
+            raise ValueError(f"pool {pool.name}: spot or warm_pool, not both (AWS has no warm pool with Spot)")
     if not config.prefix.replace("-", "").isalnum() or config.prefix != config.prefix.lower():
         raise ValueError(f"prefix {config.prefix!r}: lower-case letters, digits and dashes only (S3 bucket names)")
+    if len(config.prefix) > MAX_PREFIX_LENGTH:
+        raise ValueError(f"prefix {config.prefix!r}: at most {MAX_PREFIX_LENGTH} characters (the bucket name "
+                         "<prefix>-payloads-<account>-<region> must fit S3's 63)")
+
+
+def api_token_settings(config: StageConfig) -> dict[str, str]:
+    """The API's token-verification settings: the stage's fields, then whatever extra_env adds."""
+    settings = {name: value for name, value in (("ABACO_JWT_PUBLIC_KEY", config.jwt_public_key),
+                                                ("ABACO_JWT_ISSUER", config.jwt_issuer),
+                                                ("ABACO_JWT_AUDIENCE", config.jwt_audience)) if value}
+    settings.update({k: v for k, v in config.extra_env.items() if k.startswith("ABACO_JWT_")})
+    return settings
+
+
+def _check_token_settings(config: StageConfig) -> None:
+    """The API's own start-up check (``chalicelib.identity.auth.check_configuration``) on the stage's settings,
+    at synthesis: a stage that would refuse every request is never deployed."""
+    from chalicelib.identity.auth import ConfigurationError, check_configuration
+    from chalicelib.wiring.settings import Settings
+
+    env = api_token_settings(config)
+    if not ({"ABACO_JWT_PUBLIC_KEY", "ABACO_JWT_PUBLIC_KEY_FILE", "ABACO_JWT_TENANT_KEYS_FILE"} & set(env)):
+        raise ValueError(f"stage {config.stage}: no JWT verification key: set -c jwt_public_key=<PEM> (or "
+                         "ABACO_JWT_TENANT_KEYS_FILE in extra_env), with -c jwt_issuer=... and -c jwt_audience=...")
+    if "ABACO_JWT_PUBLIC_KEY_FILE" in env or "ABACO_JWT_TENANT_KEYS_FILE" in env:
+        if not (env.get("ABACO_JWT_ISSUER") and env.get("ABACO_JWT_AUDIENCE")):
+            raise ValueError(f"stage {config.stage}: ABACO_JWT_ISSUER and ABACO_JWT_AUDIENCE are required")
+        return  # files live in the Lambda package: checked when the function starts
+    fields = {name.removeprefix("ABACO_").lower(): value for name, value in env.items()}
+    try:
+        check_configuration(Settings(access_control="jwt", production=True, **fields))
+    except (ConfigurationError, ValueError) as exc:
+        raise ValueError(f"stage {config.stage}: {' '.join(str(exc).split())}") from exc

@@ -13,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from abaco_infra import policies
 from abaco_infra.config import StageConfig
 from chalicelib.wiring import resources
 
@@ -21,7 +22,10 @@ class DataPlane(Construct):
     def __init__(self, scope: Construct, construct_id: str, config: StageConfig) -> None:
         super().__init__(scope, construct_id)
         self.config = config
-        self.removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+        # Retained (prod) resources keep their data on update and delete, but a failed *first* deploy removes
+        # them in its rollback (DeletionPolicy RetainExceptOnCreate): a retry never finds a retained table or
+        # bucket of the same name in its way.
+        self.removal = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if config.retain_data else RemovalPolicy.DESTROY
         self.key = kms.Key(self, "SecretsKey", alias=f"alias/{config.prefix}-secrets", enable_key_rotation=True,
                            description=f"Abaco {config.stage}: envelope key for actor secrets",
                            removal_policy=self.removal)
@@ -69,7 +73,7 @@ class DataPlane(Construct):
 
     def _bucket(self) -> s3.Bucket:
         return s3.Bucket(
-            self, "Payloads", bucket_name=resources.bucket_name(self.config.prefix),
+            self, "Payloads", bucket_name=policies.payload_bucket(self.config.prefix),
             encryption=s3.BucketEncryption.S3_MANAGED, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True, versioned=False, removal_policy=self.removal,
             lifecycle_rules=[s3.LifecycleRule(
@@ -94,9 +98,10 @@ def _keys(schema: list[dict[str, str]]) -> list[dynamodb.CfnTable.KeySchemaPrope
 
 
 def secrets_settings(config: StageConfig, data: DataPlane) -> dict[str, str]:
-    """How config secrets are sealed, the same for the API (which encrypts) and the runners (which decrypt
-    into the container's environment): KMS envelopes under the stage's key, by ARN."""
-    settings = {"ABACO_SECRETS_BACKEND": config.secrets_backend}
+    """What the API and the runners share about the data plane: how config secrets are sealed (KMS envelopes
+    under the stage's key, by ARN: the API encrypts, the runners decrypt into the container's environment)
+    and the payload bucket's name (account and region are part of it)."""
+    settings = {"ABACO_SECRETS_BACKEND": config.secrets_backend, "ABACO_PAYLOAD_BUCKET": data.bucket.bucket_name}
     if config.secrets_backend == "kms":
         settings["ABACO_KMS_KEY_ID"] = data.key.key_arn
     return settings

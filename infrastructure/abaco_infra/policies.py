@@ -32,9 +32,15 @@ XRAY = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 LOG_WRITE = ["logs:CreateLogStream", "logs:PutLogEvents"]
 
 
+def payload_bucket(prefix: str) -> str:
+    """The payload bucket's name: S3 names are global, so the account and region are part of it (a second
+    account, region or retried first deploy never collides with a bucket of the same prefix)."""
+    return f"{resources.bucket_name(prefix)}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+
+
 @dataclass(frozen=True)
 class Arns:
-    """The ARNs of one stage, built from names (the account and region are concrete at synthesis)."""
+    """The ARNs of one stage, built from names (the stack passes the ``Aws.REGION``/``Aws.ACCOUNT_ID`` tokens)."""
 
     prefix: str
     region: str
@@ -73,10 +79,13 @@ class Arns:
         return self.queue(queue.physical(self.prefix))
 
     def bucket(self) -> str:
-        return self._arn("s3", resources.bucket_name(self.prefix), region=False, account=False)
+        return self._arn("s3", payload_bucket(self.prefix), region=False, account=False)
 
     def parameters(self, path: str) -> str:
         return self._arn("ssm", f"parameter{path}")
+
+    def group(self, name: str) -> str:
+        return self._arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{name}")
 
     def log_group(self, name: str) -> str:
         return self._arn("logs", f"log-group:{name}:*")
@@ -117,10 +126,12 @@ def api(arns: Arns, pools: list[str], log_groups: list[str], key_arn: str = "") 
 
 
 def duties(arns: Arns, pools: list[str], log_groups: list[str]) -> list[iam.PolicyStatement]:
-    """The scheduled duties: query the open executions per pool, read command queue depths, publish metrics."""
+    """The scheduled duties: query the open executions per pool, read the host records (stale heartbeats),
+    read command queue depths, publish metrics."""
     executions = arns.table(resources.EXECUTIONS)
     return [
         _allow(["dynamodb:Query"], [f"{executions}/index/{resources.OPEN_INDEX}"]),
+        _allow(["dynamodb:Scan"], [arns.table(resources.HOSTS)]),
         _allow(QUEUE_INSPECT, [arns.command_queue(p) for p in pools]),
         _metrics(),
         _allow(LOG_WRITE, [arns.log_group(g) for g in log_groups]),
@@ -128,38 +139,116 @@ def duties(arns: Arns, pools: list[str], log_groups: list[str]) -> list[iam.Poli
     ]
 
 
+# What a runner host does to each table, per action: recorded from a real runner serving a workload on the
+# emulator and compared both ways with these lists (``tests/integration/test_runner_iam.py``). The pipeline
+# and the host (every pool) need PIPELINE_TABLES; the leased cluster duties (reconciler, autoscaler, cron,
+# events), which only hosts of the actor pools run, need DUTY_TABLES as well. No runner writes permissions,
+# roles or nonces, or reads them beyond a privileged owner's recorded role.
+_GET, _PUT, _UPDATE, _DELETE = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+_QUERY, _SCAN = "dynamodb:Query", "dynamodb:Scan"
+PIPELINE_TABLES: dict[str, tuple[str, ...]] = {
+    resources.ACTORS.name: (_GET, _UPDATE),  # the actor of a message; status and start failures
+    resources.EXECUTIONS.name: (_GET, _UPDATE),  # claim, renew, finish, fail, release (conditional updates)
+    resources.WORKERS.name: (_GET, _UPDATE, _DELETE, _QUERY),  # its workers' records
+    resources.LOGS.name: (_PUT,),  # log chunks
+    resources.RESULTS.name: (_PUT,),  # results from /_abaco_results.sock
+    resources.HOSTS.name: (_GET, _PUT),  # its own record and heartbeat
+    resources.ALIASES.name: (_QUERY,),  # the aliases a config names
+    resources.CONFIGS.name: (_QUERY,),  # the configs of the actor
+    resources.ROLES.name: (_GET,),  # a privileged actor's owner's recorded role (ABACO_PRIVILEGED_ROLE_MAX_AGE)
+}
+DUTY_TABLES: dict[str, tuple[str, ...]] = {
+    resources.ACTORS.name: (_SCAN,),  # cron and the reconciler walk the actors
+    resources.EXECUTIONS.name: (_PUT,),  # cron's executions
+    resources.WORKERS.name: (_PUT, _SCAN),  # the autoscaler's new workers, the reconciler's sweep
+    resources.HOSTS.name: (_SCAN,),  # dead hosts, for the reconciler
+    resources.DUTIES.name: (_UPDATE,),  # the duty leases (acquire, renew, release)
+}
+DUTY_INDEXES = {resources.EXECUTIONS.name: (resources.OPEN_INDEX, (_QUERY,))}  # open executions per pool
+
+
+def table_grants(arns: Arns, duties: bool) -> list[iam.PolicyStatement]:
+    """One statement per action set: each names exactly the tables (and index) that action is needed on."""
+    by_actions: dict[tuple[str, ...], list[str]] = {}
+    for table in resources.TABLES:
+        actions = set(PIPELINE_TABLES.get(table.name, ())) | (set(DUTY_TABLES.get(table.name, ())) if duties else set())
+        for action in sorted(actions):
+            by_actions.setdefault((action,), []).append(arns.table(table))
+        if duties and table.name in DUTY_INDEXES:
+            index, index_actions = DUTY_INDEXES[table.name]
+            for action in index_actions:
+                by_actions.setdefault((action,), []).append(f"{arns.table(table)}/index/{index}")
+    return [_allow(list(actions), sorted(res)) for actions, res in sorted(by_actions.items())]
+
+
+def _tenant_condition(tenants: tuple[str, ...]) -> dict[str, dict[str, object]]:
+    """``purpose`` always; with ``tenants``, the envelope's tenant must be one of them (a pool dedicated
+    to some tenants cannot open another tenant's secrets, whatever runs on its hosts)."""
+    equals: dict[str, object] = {f"kms:EncryptionContext:{SECRET_CONTEXT_KEY}": PURPOSE}
+    if tenants:
+        equals["kms:EncryptionContext:tenant"] = sorted(tenants)
+    return {"StringEquals": equals}
+
+
 def runner(arns: Arns, pool: str, pools: list[str], key_arn: str, parameter_path: str, secret_name: str,
-           bundle_object_arn: str) -> list[iam.PolicyStatement]:
+           bundle_object_arn: str, privileged: bool = False,
+           tenants: tuple[str, ...] = ()) -> list[iam.PolicyStatement]:
     """A runner host of one pool. It *reads* (receive, delete, change visibility) only its pool's command
-    and wake queues, the inboxes tagged with its pool, and the shared events queue (the leased events duty).
-    The leased duties any host may hold also *send*: the reconciler re-sends into inboxes, the autoscaler
-    sends start requests to every pool, poison messages go to the DLQ, events to the events queue. Plus the
-    tables, payload objects, its settings in SSM, the encryption keys' secret (and the stack's key through
-    Secrets Manager, should the operator encrypt the secret with it), decryption of config-secret envelopes
-    under the stack's key (``purpose`` in the context), its own code bundle."""
+    and wake queues and the inboxes tagged with its pool; hands messages back into inboxes and poison ones
+    to the DLQ, and sends execution events. The tables per action (PIPELINE_TABLES). Hosts of the actor
+    pools also run the leased duties (``privileged=False``): the events queue, start requests to every
+    pool, and DUTY_TABLES. The privileged pool's hosts (actors are root there) run no duties
+    (``ABACO_RUNNER_DUTIES=false``) and get the smaller role. Plus payload objects, its settings in SSM, the
+    encryption keys' secret, decryption of config-secret envelopes under the stack's key (``purpose`` in the
+    context; with ``tenants``, only envelopes of those tenants), its own code bundle."""
     events = arns.static_queue(resources.EVENTS)
+    duties = not privileged
+    consume = [*arns.start_queues(pool), *([events] if duties else [])]
+    produce = [arns.inboxes(), events, arns.static_queue(resources.DEAD_LETTER),
+               *((q for p in pools for q in arns.start_queues(p)) if duties else ())]
     return [
-        _allow(QUEUE_CONSUME, [*arns.start_queues(pool), events]),
+        _allow(QUEUE_CONSUME, consume),
         _allow(QUEUE_CONSUME, [arns.inboxes()],
                {"StringEquals": {f"aws:ResourceTag/{resources.POOL_TAG}": pool}}),
-        _allow(QUEUE_PRODUCE, [arns.inboxes(), events, arns.static_queue(resources.DEAD_LETTER),
-                               *(q for p in pools for q in arns.start_queues(p))]),
-        _allow(TABLE_READ + TABLE_WRITE, arns.tables()),
+        _allow(QUEUE_PRODUCE, produce),
+        *table_grants(arns, duties),
         _allow(OBJECT_RW, [f"{arns.bucket()}/*"]),
         _allow(BUCKET_LIST, [arns.bucket()]),
         _allow(["secretsmanager:GetSecretValue"], [arns.secret(secret_name)]),
-        _config_secrets(["kms:Decrypt"], key_arn),
+        _allow(["kms:Decrypt"], [key_arn], _tenant_condition(tenants)),
         _allow(["kms:Decrypt"], [key_arn],
                {"StringEquals": {"kms:ViaService": f"secretsmanager.{arns.region}.amazonaws.com"}}),
         _allow(["ssm:GetParametersByPath", "ssm:GetParameters", "ssm:GetParameter"],
                [arns.parameters(parameter_path), arns.parameters(f"{parameter_path}/*")]),
         _allow(["s3:GetObject"], [bundle_object_arn]),
-        _metrics(),
         _allow(XRAY, ["*"]),
+    ]
+
+
+ECR_PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+LIFECYCLE = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat",
+             "autoscaling:SetInstanceProtection"]
+
+
+def host_extras(arns: Arns, group: str, log_group: str, ecr_prefixes: list[str],
+                pull_through: str = "") -> list[iam.PolicyStatement]:
+    """What a runner *host* needs beside the runner: its own group's scale-in protection and lifecycle
+    actions (runners/host/lifecycle.py), the CloudWatch agent's log streams, and image pulls from this
+    account's ECR repositories under ``ecr_prefixes`` (the credential helper asks for a token, which has no
+    resource-level permission), with ``pull_through`` the Docker Hub cache's repositories it may create."""
+    prefixes = [*ecr_prefixes, *([pull_through] if pull_through else [])]
+    repositories = [arns._arn("ecr", f"repository/{p}/*") for p in prefixes]
+    return [
+        _allow(LIFECYCLE, [arns.group(group)]),
+        _allow(["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], [arns.log_group(log_group)]),
+        _allow(["ecr:GetAuthorizationToken"], ["*"]),
+        _allow(ECR_PULL, repositories),
+        *([_allow(["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+                  [arns._arn("ecr", f"repository/{pull_through}/*")])] if pull_through else []),
     ]
 
 
 def instance_refresh(arns: Arns, group_names: list[str]) -> list[iam.PolicyStatement]:
     """The deploy-time helper that starts an instance refresh of our runner groups on a new version."""
-    groups = [arns._arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{g}") for g in group_names]
+    groups = [arns.group(g) for g in group_names]
     return [_allow(["autoscaling:StartInstanceRefresh"], groups)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Environment, Fn, Stack, Tags
+from aws_cdk import Aws, CfnOutput, Environment, Fn, Stack, Tags
 from constructs import Construct
 
 from abaco_infra import policies
@@ -25,7 +25,9 @@ class AbacoStack(Stack):
         self._config = config
         Tags.of(self).add("abaco:stage", config.stage)
         Tags.of(self).add("abaco:prefix", config.prefix)
-        arns = policies.Arns(config.prefix, config.region, config.account)
+        # ARNs from the CDK environment's pseudo parameters (AWS::Region, AWS::AccountId), never literals: the
+        # template deploys into whichever account and region it is given.
+        arns = policies.Arns(config.prefix, Aws.REGION, Aws.ACCOUNT_ID)
         self.data = DataPlane(self, "Data", config)
         self.api = Api(self, "Api", config, self.data, arns)
         self.runners = RunnerHosts(self, "Runners", config, self.data, arns, bundle_dir)

@@ -30,7 +30,40 @@ def fetch(client: Any, path: str) -> dict[str, str]:
         kwargs["NextToken"] = page["NextToken"]
 
 
+def target_state(read: Any) -> str:
+    """The Auto Scaling target lifecycle state (``InService``, ``Warmed:Stopped``, ...) from IMDSv2."""
+    return str(read("autoscaling/target-lifecycle-state") or "").strip()
+
+
+def _imds(path: str) -> str | None:
+    """One instance-metadata read (IMDSv2). AWS hosts only: nothing else calls this."""
+    import urllib.error
+    import urllib.request
+
+    base = "http://169.254.169.254/latest"
+    token = urllib.request.urlopen(urllib.request.Request(
+        f"{base}/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}), timeout=2)
+    try:
+        with urllib.request.urlopen(urllib.request.Request(
+                f"{base}/meta-data/{path}", headers={"X-aws-ec2-metadata-token": token.read().decode()}),
+                timeout=2) as response:
+            return str(response.read().decode())
+    except urllib.error.HTTPError:
+        return None
+
+
+def in_service(read: Any = _imds) -> int:
+    """systemd's ExecCondition: 0 (start) unless the host waits in the warm pool (``Warmed:*``)."""
+    state = target_state(read)
+    if state.startswith("Warmed:"):
+        print(f"runner_env: target lifecycle state {state}: not serving from the warm pool", flush=True)
+        return 1
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--in-service"]:
+        return in_service()
     import boto3  # installed in the runner's virtual environment
 
     path = os.environ.get("ABACO_SSM_PATH")

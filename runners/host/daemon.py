@@ -75,6 +75,7 @@ class RunnerHost:
         self.metrics = standard_registry()
         self.warm_pool = warm.WarmPool.from_settings(self.settings, self.metrics)
         self.status = HostStatus.RUNNING
+        self.grace_seconds: float = self.settings.shutdown_grace_seconds  # a drain (lifecycle.py) may raise it
         self._fence_engine: DockerEngine | None = None
         self.fence = Fence(self._kill_container, on_fence=lambda _k: None,
                            lease_seconds=self.settings.visibility_timeout, on_cut_off=self._on_cut_off)
@@ -138,7 +139,7 @@ class RunnerHost:
         self._heartbeat_safely()
         self.contact.start()
         self.duties.register(Duty("reap-orphans", REAP_SECONDS, lambda _b, _n: self.reap(), leased=False))
-        for duty in standard_duties(self.backend):
+        for duty in standard_duties(self.backend) if self.settings.runner_duties else ():
             self.duties.register(duty)
         self.duties.start()
 
@@ -320,7 +321,7 @@ class RunnerHost:
         signal) running containers are stopped and their messages handed back. Idle workers in a long
         poll are not waited for: what such a poll takes comes back by itself within 2 s (see
         worker.RECEIVE_VISIBILITY_SECONDS); their records are removed here."""
-        deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+        deadline = time.monotonic() + self.grace_seconds
         if self._hand_back_thread is not None:
             self._hand_back_thread.join(HAND_BACK_WAIT_SECONDS)
         for thread in self._threads():
@@ -346,6 +347,13 @@ class RunnerHost:
             self._metrics_server.stop()
         if self._fence_engine is not None:
             self._fence_engine.close()
+
+    def running(self) -> int:
+        """Containers running on this host now (what scale-in protection follows)."""
+        return self.fence.running()
+
+    def stopped(self) -> bool:
+        return self.status == HostStatus.STOPPED
 
     # --- record, fencing, recovery -------------------------------------------------------------
     def heartbeat(self) -> Host:

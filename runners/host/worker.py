@@ -23,7 +23,7 @@ from chalicelib.wiring.backend import Backend
 from runners.fence import Fence
 from runners.metrics import Registry
 from runners.pipeline import delivery as deliveries
-from runners.pipeline import hardening, pull_checks, warm
+from runners.pipeline import hardening, pull_checks, pulls, warm
 from runners.pipeline.containers import ContainerSource
 from runners.pipeline.engine import DockerEngine, EngineError
 from runners.pipeline.execution import ExecutionRunner
@@ -187,7 +187,11 @@ class WorkerThread(threading.Thread):
             LOG.error("worker %s: privileged actor %s on an unprivileged runner; refusing", self.worker_id, actor.id)
             return None
         worker = self.backend.workers.update(worker, {"status": WorkerStatus.PULLING_IMAGE.value}) or worker
-        problem = self._image_problem(engine, worker.image, actor)
+        try:
+            problem = self._image_problem(engine, worker.image, actor)
+        except pulls.TransientPullError as exc:  # the registry's fault: the actor stays as it is
+            LOG.warning("worker %s: %s; giving up this start, the actor is unchanged", self.worker_id, exc)
+            return None
         if problem:  # missing, or refused by the pre-check: no container of it ever starts
             LOG.error("worker %s: %s", self.worker_id, problem)
             events.on_status(self.backend.queues, self.backend.actors.set_status(
@@ -209,9 +213,10 @@ class WorkerThread(threading.Thread):
             return f"image {image} {refused}"
         verify = self.settings.pull_images and pull_checks.CHECKS.needed(actor.tenant, image)
         try:
-            engine.ensure_image(image, pull=self.settings.pull_images, verify=verify)
+            engine.ensure_image(image, pull=self.settings.pull_images, verify=verify,
+                                retries=self.settings.pull_retries, backoff=self.settings.pull_backoff_seconds)
             problem = hardening.image_refusal(engine.image_config(image), actor, self.settings)
-        except EngineError as exc:
+        except (EngineError, pulls.ImageMissing) as exc:
             return str(exc)
         if verify:
             pull_checks.CHECKS.passed(actor.tenant, image)

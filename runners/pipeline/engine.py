@@ -19,6 +19,8 @@ import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from urllib3._collections import RecentlyUsedContainer
 
+from runners.pipeline import pulls
+
 # A slow or restarting engine surfaces as requests' timeouts and connection errors, not the SDK's own:
 # removing and listing translate both (a runner died at start-up reaping orphans on a wedged engine).
 SLOW_ENGINE_ERRORS = (DockerException, requests.exceptions.RequestException)
@@ -106,11 +108,14 @@ class DockerEngine:
     def location(self) -> str:
         return str(self._api.base_url)
 
-    def ensure_image(self, image: str, pull: bool = False, verify: bool = False) -> None:
-        """The image must be present locally; with ``pull``, try one pull when it is not, and with ``verify``
-        pull even when it is (a registry check: see ``runners/pipeline/pull_checks.py``). Errors name the
-        image only: the engine's own text (registry addresses, auth answers) goes to the runner's log, never
-        into the actor's status that its users read."""
+    def ensure_image(self, image: str, pull: bool = False, verify: bool = False, retries: int = 0,
+                     backoff: float = 1.0) -> None:
+        """The image must be present locally; with ``pull``, pull it when it is not, and with ``verify`` pull
+        even when it is (a registry check: ``runners/pipeline/pull_checks.py``). A missing image raises
+        ``pulls.ImageMissing``; a registry still failing after ``retries`` more tries (with backoff)
+        ``pulls.TransientPullError`` (``runners/pipeline/pulls.py``). Errors name the image only: the
+        engine's own text (registry addresses, auth answers) goes to the runner's log, never into the
+        actor's status that its users read."""
         present = True
         try:
             self._client.images.get(image)
@@ -124,11 +129,24 @@ class DockerEngine:
         if not pull:
             raise EngineError(f"image {image} is not available on this runner host (pulling is disabled: "
                               "ABACO_PULL_IMAGES=false)")
+        pulls.pull(lambda: self._client.images.pull(image), _pull_error, image, retries, backoff)
+
+    def has_image(self, image: str) -> bool:
         try:
-            self._client.images.pull(image)
+            self._client.images.get(image)
+            return True
+        except ImageNotFound:
+            return False
         except DockerException as exc:
-            LOG.warning("pull of %s failed: %s", image, exc)
-            raise EngineError(f"image {image} could not be pulled") from exc
+            LOG.warning("cannot inspect image %s: %s", image, exc)
+            raise EngineError(f"image {image} could not be inspected on this runner host") from exc
+
+    def import_rootfs(self, tar: bytes, repository: str, tag: str) -> None:
+        """An image whose root file system is ``tar`` (``docker import``): no registry involved."""
+        try:
+            self._api.import_image_from_data(tar, repository=repository, tag=tag)
+        except DockerException as exc:
+            raise EngineError(f"could not import image {repository}:{tag}: {exc}") from exc
 
     def network(self, name: str) -> dict[str, Any] | None:
         """``docker network inspect`` of the network with exactly this name, or None."""
@@ -265,6 +283,13 @@ class DockerEngine:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _pull_error(exc: Exception) -> tuple[int | None, str]:
+    """The HTTP status and the engine's explanation of a failed pull (requests' timeouts have neither)."""
+    if isinstance(exc, APIError):
+        return exc.status_code, str(exc.explanation or exc)
+    return None, f"{type(exc).__name__}: {exc}"
 
 
 def ensure_hosts_file(path: str) -> str:

@@ -261,10 +261,11 @@ class ExecutionRunner:
     # --- the ways an attempt ends without a result ---------------------------------------------
     def hand_back(self, ctx: Context) -> Outcome:
         """Shutdown took the container away: record the attempt as handed back and make the message visible
-        at once, so the next runner runs attempt k+1. An attempt taken over meanwhile leaves the message
-        alone (our receipt may name the new holder's delivery)."""
+        at once, so the next runner runs attempt k+1. The attempt is not charged (a host drained by scale-in
+        or a Spot interruption is no fault of the execution). An attempt taken over meanwhile leaves the
+        message alone (our receipt may name the new holder's delivery)."""
         try:
-            self.backend.executions.release(ctx.execution, AttemptReason.RUNNER_SHUTDOWN)
+            self.backend.executions.release(ctx.execution, AttemptReason.RUNNER_SHUTDOWN.value, charge=False)
         except Conflict:
             LOG.warning("execution %s was taken over; not handing its message back", ctx.execution.id)
             return Outcome(Kind.HANDED_BACK, ctx.execution.id)

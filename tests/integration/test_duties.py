@@ -12,9 +12,9 @@ import boto3
 import pytest
 
 from chalicelib.adapters.cloudwatch import Metrics
-from chalicelib.domain.models import Execution
+from chalicelib.domain.models import Execution, Host, HostStatus
 from chalicelib.domain.queue_messages import StartWorkerCommand
-from chalicelib.services import backlog
+from chalicelib.services import backlog, health
 from chalicelib.wiring import resources
 from chalicelib.wiring.backend import Backend
 from chalicelib.wiring.settings import Settings
@@ -65,6 +65,27 @@ def test_backlog_per_pool_counts_open_executions_and_waiting_commands(
                                      Dimensions=[{"Name": "Prefix", "Value": backend.settings.resource_prefix}])
     pools = {d["Value"] for m in listed["Metrics"] for d in m["Dimensions"] if d["Name"] == "Pool"}
     assert pools == {"default", "gpu", "privileged"}
+
+
+def test_health_gauges_name_stale_hosts_and_the_oldest_open_execution(stack: Stack, private_backend: Backend) -> None:
+    """What the stale-heartbeat and oldest-open-execution alarms watch (services/health.py)."""
+    backend = private_backend
+    fresh = backend.hosts.put(Host(id="fresh", hostname="h", pid=1, pools=["default"]))
+    backend.hosts.put(Host(id="hung", hostname="h", pid=2, pools=["default"]))
+    backend.hosts.put(Host(id="gone", hostname="h", pid=3, pools=["default"], status=HostStatus.STOPPED))
+    backend.executions.create(Execution(tenant="T", actor_id="a", id="old", executor="u", open_pool="gpu",
+                                        message_received_time="2026-01-01T00:00:00.000000Z"))
+    later = fresh.heartbeat_at + health.STALE_HOST_SECONDS + 1  # no heartbeat since: every live record is stale
+    found = health.measure(backend, now=later)
+    assert found.stale_hosts == 2  # fresh and hung; the STOPPED record is not a failure
+    assert health.measure(backend).stale_hosts == 0
+    assert found.oldest_open_seconds["default"] == 0.0 and found.oldest_open_seconds["gpu"] > 86_400
+    backlog.publish(backend, Metrics(backend.settings))
+    listed = _client(stack, "cloudwatch").list_metrics(Namespace=resources.METRICS_NAMESPACE)["Metrics"]
+    names = {(m["MetricName"], tuple(sorted(d["Value"] for d in m["Dimensions"]))) for m in listed}
+    prefix = backend.settings.resource_prefix
+    assert (resources.STALE_HOSTS_METRIC, (prefix,)) in names
+    assert (resources.OLDEST_OPEN_METRIC, tuple(sorted((prefix, "gpu")))) in names
 
 
 def test_inbox_is_tagged_with_the_pool_that_runs_the_actor(private_backend: Backend) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -18,42 +16,14 @@ from chalicelib.adapters.kms import PURPOSE as KMS_PURPOSE
 from chalicelib.wiring import resources
 from infrastructure import build
 from tests.conftest import Api, start_stack, wait_for
-from tests.infra_checks import STAR_ACTIONS, Template
+from tests.infra_checks import STAR_ACTIONS
+from tests.integration.infra_synth import ACCOUNT, PREFIX, REGION, STAGE, Synthesised
 
-STAGE = "dev"
-PREFIX = "abaco-dev"  # the dev stage's default prefix
-REGION, ACCOUNT = "us-east-1", "123456789012"
 TENANT = "DEV-DEVELOP"  # the default tenant in ``none`` access control
-
-
-@dataclass(frozen=True)
-class Synthesised:
-    out: Path
-    seconds: float
-    template: Template
-
-    @property
-    def env(self) -> dict[str, str]:
-        return self.template.resources["APIHandler"]["Properties"]["Environment"]["Variables"]
-
-    @property
-    def pools(self) -> list[str]:
-        """Every pool: the actor pools and the privileged pool (each has a command queue and a group)."""
-        return [*self.env["ABACO_POOLS"].split(","), self.env["ABACO_PRIVILEGED_POOL"]]
 
 
 # A cold synth installs the pinned CDK and packages the Lambda (about 2 minutes on a quiet machine).
 pytestmark = pytest.mark.timeout(900)
-
-
-@pytest.fixture(scope="module")
-def synthesised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesised]:
-    if not build.node_available():
-        pytest.skip("node and npm are not installed: the pinned CDK CLI cannot run (apt-get install nodejs npm)")
-    build.ensure()  # pinned aws-cdk-lib into .venv and aws-cdk@2 under infrastructure/node_modules, if missing
-    out = tmp_path_factory.mktemp("cdk.out")
-    seconds = build.synth(out, {"stages": STAGE})
-    yield Synthesised(out, seconds, Template(out / f"{STAGE}.template.json"))
 
 
 def test_synth_is_offline_and_cfn_lint_clean(synthesised: Synthesised) -> None:
@@ -122,7 +92,9 @@ def test_every_static_queue_exists_with_the_same_attributes(synthesised: Synthes
 def test_bucket_is_private_encrypted_and_expires(synthesised: Synthesised) -> None:
     buckets = synthesised.template.of_type("AWS::S3::Bucket")
     (props,) = buckets.values()
-    assert props["BucketName"] == resources.bucket_name(PREFIX)
+    # Globally unique: the account and region (pseudo parameters, not literals) are part of the name.
+    assert props["BucketName"] == {"Fn::Join": ["", [f"{resources.bucket_name(PREFIX)}-", {"Ref": "AWS::AccountId"},
+                                                     "-", {"Ref": "AWS::Region"}]]}
     assert props["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
@@ -154,8 +126,16 @@ def test_iam_grants_nothing_beyond_our_prefixes(synthesised: Synthesised) -> Non
                 assert st.actions == ("s3:GetObject",) and res.endswith(".zip"), where  # the runner bundle only
             else:
                 assert OURS.match(res), f"resource outside prefix {PREFIX}: {where}"
+    managed = {"RunnersPool": {"AmazonSSMManagedInstanceCore"},  # Session Manager on the runner hosts
+               "RunnersImageBuildRole": {"AmazonSSMManagedInstanceCore", "EC2InstanceProfileForImageBuilder"}}
     for logical_id, role in template.of_type("AWS::IAM::Role").items():
-        assert not role.get("ManagedPolicyArns"), f"{logical_id} has managed policies"
+        names = {template.resolve(arn).rsplit("/", 1)[-1] for arn in role.get("ManagedPolicyArns", [])}
+        allowed = next((m for start, m in managed.items() if logical_id.startswith(start)), set())
+        assert names <= allowed, f"{logical_id} has managed policies {names}"
+    documents = json.dumps([r["Properties"].get("PolicyDocument") for r in template.resources.values()
+                            if r["Type"] == "AWS::IAM::Policy"])
+    # ARNs from Aws.ACCOUNT_ID; only the CDK's own asset bucket is named by the deploy environment.
+    assert ACCOUNT not in documents.replace(f"cdk-hnb659fds-assets-{ACCOUNT}-{REGION}", "")
 
 
 def test_api_manages_only_inbox_queues_and_runners_read_only_their_pool(synthesised: Synthesised) -> None:
@@ -170,8 +150,9 @@ def test_api_manages_only_inbox_queues_and_runners_read_only_their_pool(synthesi
                    and "sqs:ReceiveMessage" in s.actions]
         wake, command = (f"arn:aws:sqs:{REGION}:{ACCOUNT}:{q.physical(PREFIX)}" for q in resources.start_queues(pool))
         events = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{resources.EVENTS.physical(PREFIX)}"
-        assert {frozenset(s.resources) for s in receive} == {frozenset((wake, command, events)),
-                                                               frozenset((inboxes,))}, pool
+        duties = pool != synthesised.env["ABACO_PRIVILEGED_POOL"]  # the privileged pool runs no duties
+        own = (wake, command, events) if duties else (wake, command)
+        assert {frozenset(s.resources) for s in receive} == {frozenset(own), frozenset((inboxes,))}, pool
         for st in receive:
             if st.resources == (inboxes,):
                 assert st.condition == {"StringEquals": {f"aws:ResourceTag/{resources.POOL_TAG}": pool}}
@@ -188,6 +169,7 @@ def test_functions_are_traced_logged_and_configured(synthesised: Synthesised) ->
     for logical_id, props in functions.items():
         assert props["Tracing"] == "Active", logical_id
         assert "LogGroup" in props["LoggingConfig"], logical_id
+        assert props["LoggingConfig"]["LogFormat"] == "JSON", logical_id
         env = props["Environment"]["Variables"]
         assert env["ABACO_RESOURCE_PREFIX"] == PREFIX
         assert env["ABACO_ACCESS_CONTROL"] == "jwt" and env["ABACO_PRODUCTION"] == "true"  # "none" is refused
@@ -233,11 +215,13 @@ def test_runner_groups_scale_on_backlog_per_host_with_settings_from_ssm(synthesi
         assert data["MetadataOptions"]["HttpTokens"] == "required"
         assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
         user_data = template.resolve(data["UserData"]["Fn::Base64"])
-        assert "docker.io" in user_data and "abaco-runner" in user_data and "ABACO_SSM_PATH=" in user_data
+        assert "abaco-runner" in user_data and "ABACO_SSM_PATH=" in user_data
         assert "ABACO_WORKER_SLOTS" not in user_data and "ABACO_RESOURCE_PREFIX" not in user_data
     refreshes = [v for v in template.resources.values() if v["Type"] == "Custom::AWS"]
     assert len(refreshes) == len(synthesised.pools)
     assert all("startInstanceRefresh" in json.dumps(r["Properties"]) for r in refreshes)
+    # A refresh still running must not fail (and roll back) the deploy that starts the next one.
+    assert all("InstanceRefreshInProgress" in json.dumps(r["Properties"]) for r in refreshes)
 
 
 def test_config_secrets_use_the_stack_key_only_for_their_purpose(synthesised: Synthesised) -> None:
@@ -272,7 +256,10 @@ def test_smoke_one_execution_on_the_synthesised_tables_and_queues(synthesised: S
     stack = start_stack(tmp_path, env={"ABACO_RESOURCE_PREFIX": PREFIX, "ABACO_BOOTSTRAP_TEMPLATE": str(template),
                                        "ABACO_POOLS": synthesised.env["ABACO_POOLS"],
                                        "ABACO_PRIVILEGED_POOL": synthesised.env["ABACO_PRIVILEGED_POOL"],
-                                       "ABACO_SECRETS_BACKEND": synthesised.env["ABACO_SECRETS_BACKEND"]})
+                                       "ABACO_SECRETS_BACKEND": synthesised.env["ABACO_SECRETS_BACKEND"],
+                                       # <prefix>-payloads-<account>-<region>, as the bootstrap reads it too
+                                       "ABACO_PAYLOAD_BUCKET": synthesised.template.resolve(
+                                           synthesised.env["ABACO_PAYLOAD_BUCKET"])})
     try:
         endpoint = stack.env["AWS_ENDPOINT_URL"]
         keys = {"endpoint_url": endpoint, "region_name": REGION, "aws_access_key_id": "testing",

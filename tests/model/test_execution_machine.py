@@ -255,7 +255,7 @@ class ExecutionMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     @precondition(lambda self: self.held)
     def hand_back(self, data: st.DataObject) -> None:
-        """Shutdown: the runner releases its attempt and makes the message visible at once."""
+        """Shutdown: the runner releases its attempt, uncharged, and makes the message visible at once."""
         held = data.draw(st.sampled_from(self.held))
         self.held.remove(held)
         owns = self._owns(held)
@@ -263,7 +263,7 @@ class ExecutionMachine(RuleBasedStateMachine):
         if owns:  # else the runner leaves the message alone: it may be another runner's delivery now
             self._forget_message(held.ctx.received)
             e = self.expected[held.execution_id]
-            e.status, e.holder, e.lease_end = ExecutionStatus.SUBMITTED, None, None
+            e.status, e.holder, e.lease_end, e.charged = ExecutionStatus.SUBMITTED, None, None, max(e.charged - 1, 0)
 
     @rule(data=st.data())
     @precondition(lambda self: self.held)

@@ -10,26 +10,30 @@ from chalicelib.adapters.cloudwatch import backlog_datums
 from chalicelib.wiring import resources
 from infrastructure.abaco_infra import bundle, config
 from local import template as cfn
+from tests import jwt_keys
+
+# What every stage needs to synthesise: a verification key, issuer and audience (flat context keys).
+TOKENS = {"jwt_public_key": jwt_keys.key_pair()[1], "jwt_issuer": jwt_keys.ISSUER, "jwt_audience": "abaco"}
 
 
 def test_stage_defaults_and_context_overrides() -> None:
-    dev = config.load("dev", {})
+    dev = config.load("dev", TOKENS)
     assert dev.prefix == "abaco-dev" and dev.account == config.DUMMY_ACCOUNT and not dev.retain_data
     assert dev.pool_names == ["default", "privileged"]
     assert [p.privileged for p in dev.pools] == [False, True]
-    prod = config.load("prod", {"prefix": "acme", "region": "eu-west-1", "account": "111122223333"})
+    prod = config.load("prod", {**TOKENS, "prefix": "acme", "region": "eu-west-1", "account": "111122223333"})
     assert (prod.prefix, prod.region, prod.account, prod.retain_data) == ("acme-prod", "eu-west-1",
                                                                           "111122223333", True)
     assert (dev.actor_pools, dev.privileged_pool) == (["default"], "privileged")
-    custom = config.load("dev", {"stage:dev": '{"pools": [{"name": "default", "max_hosts": 9}, '
+    custom = config.load("dev", {**TOKENS, "stage:dev": '{"pools": [{"name": "default", "max_hosts": 9}, '
                                               '{"name": "gpu"}, {"name": "p", "privileged": true}], "version": ":x"}'})
     assert custom.pool_names == ["default", "gpu", "p"] and custom.pools[0].max_hosts == 9 and custom.version == ":x"
     assert custom.actor_pools == ["default", "gpu"] and custom.privileged_pool == "p"
     assert dev.encryption_keys_reference == "{{resolve:secretsmanager:abaco-dev/encryption-keys:SecretString}}"
-    pinned = config.load("dev", {"stage:dev": {"encryption_keys_version": "v2"}})
+    pinned = config.load("dev", {**TOKENS, "stage:dev": {"encryption_keys_version": "v2"}})
     assert pinned.encryption_keys_reference.endswith(":SecretString:::v2}}")
     assert dev.secrets_backend == "kms"  # AWS stages seal secret configs with the stack's KMS key
-    assert config.load("dev", {"stage:dev": {"secrets_backend": "fernet"}}).secrets_backend == "fernet"
+    assert config.load("dev", {**TOKENS, "stage:dev": {"secrets_backend": "fernet"}}).secrets_backend == "fernet"
 
 
 @pytest.mark.parametrize("context", [
@@ -40,15 +44,38 @@ def test_stage_defaults_and_context_overrides() -> None:
     {"prefix": "Bad_Prefix"},  # S3 bucket names are lower-case
     {"stage:dev": {"secrets_backend": "plaintext"}},  # kms or fernet only
     {"access_control": "none"},  # every caller an administrator: local development only
+    {"stage:dev": {"extra_env": {"ABACO_ACCESS_CONTROL": "none"}}},  # the same, through extra_env (issue 14)
+    {"stage:dev": {"extra_env": {"ABACO_PRODUCTION": "false"}}},  # the API's start-up check switched off
 ])
 def test_invalid_stage_configuration_is_refused(context: dict) -> None:
     with pytest.raises(ValueError):
-        config.load("dev", context)
+        config.load("dev", {**TOKENS, **context})
+
+
+@pytest.mark.parametrize(("stage", "missing", "named"), [
+    ("dev", "jwt_public_key", "no JWT verification key"),
+    ("prod", "jwt_public_key", "no JWT verification key"),
+    ("prod", "jwt_issuer", "ABACO_JWT_ISSUER"),
+    ("prod", "jwt_audience", "ABACO_JWT_AUDIENCE"),
+])
+def test_synthesis_needs_a_key_issuer_and_audience(stage: str, missing: str, named: str) -> None:
+    """The API runs with ABACO_PRODUCTION=true in every stage: the same check as its start, at synth time."""
+    with pytest.raises(ValueError, match=named):
+        config.load(stage, {k: v for k, v in TOKENS.items() if k != missing})
+
+
+def test_a_tenant_key_map_stands_in_for_the_key_but_still_needs_issuer_and_audience() -> None:
+    tenant_keys = {"stage:prod": {"extra_env": {"ABACO_JWT_TENANT_KEYS_FILE": "tenant-keys.json"}}}
+    assert config.load("prod", {**tenant_keys, "jwt_issuer": "i", "jwt_audience": "a"}).extra_env
+    with pytest.raises(ValueError, match="ABACO_JWT_ISSUER"):
+        config.load("prod", tenant_keys)
+    with pytest.raises(ValueError, match=r"not a valid|PEM|key"):
+        config.load("prod", {**TOKENS, "jwt_public_key": "not a key"})
 
 
 def test_unknown_stage_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown stage"):
-        config.load("staging", {})
+        config.load("staging", TOKENS)
 
 
 def test_runner_requirements_are_the_pinned_runtime_plus_the_docker_sdk(tmp_path: Path) -> None:
@@ -110,3 +137,42 @@ def test_backlog_datums_carry_prefix_and_pool() -> None:
         [{"Name": "Prefix", "Value": "abaco-dev"}, {"Name": "Pool", "Value": "gpu"}]]
     assert all(d["MetricName"] == resources.BACKLOG_METRIC and d["Unit"] == "Count" for d in datums)
     assert [d["Value"] for d in datums] == [0.0, 2.0]
+
+
+def _runner_env():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "infrastructure" / "host" / "runner_env.py"
+    spec = importlib.util.spec_from_file_location("runner_env", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("state", "serves"), [("InService", True), ("Warmed:Stopped", False),
+                                               ("Warmed:Running", False), ("", True)])
+def test_a_host_in_the_warm_pool_does_not_serve(state: str, serves: bool) -> None:
+    """systemd's ExecCondition (infrastructure/host/abaco-runner.service): the target lifecycle state."""
+    module = _runner_env()
+    assert (module.in_service(lambda path: state if path == "autoscaling/target-lifecycle-state" else None) == 0) \
+        is serves
+
+
+def test_retained_data_is_not_retained_when_a_first_deploy_fails() -> None:
+    """prod keeps tables, bucket and key on update and delete, but a failed create rolls them back
+    (RetainExceptOnCreate): a retried first deploy never finds them in its way."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "infrastructure"))
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Template
+
+    from abaco_infra.data import DataPlane  # the CDK app's own import path (infrastructure/cdk_app.py)
+
+    stack = Stack(App(), "Data")
+    DataPlane(stack, "Data", config.load("prod", TOKENS))
+    policies = {body["Type"]: body.get("DeletionPolicy") for body in Template.from_stack(stack).to_json()[
+        "Resources"].values() if body["Type"] in ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key")}
+    assert policies == dict.fromkeys(("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key"),
+                                     "RetainExceptOnCreate")
