@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Defaults with their provenance.
 DEFAULT_LOG_MAX_BYTES = 1_000_000  # Abaco web.max_log_length: 1 MB per execution
 DEFAULT_LOG_EX = 43_200  # Abaco dev config web.log_ex: 12 h
+DEFAULT_EXECUTION_EX = 30 * 86_400  # seconds a terminal execution is kept (issue 16: storage stops growing)
 DEFAULT_WORKER_TTL = 600  # idle seconds before a worker exits; Abaco's sync_max_idle_time default
 DEFAULT_MAX_WORKERS_PER_ACTOR = 20  # Abaco spawner.max_workers_per_actor fallback
 DEFAULT_SYNC_MAX_IDLE_TIME = -1  # seconds the last worker of a `sync` actor stays warm (-1: always; Abaco: 600)
@@ -101,6 +102,12 @@ class Settings(BaseSettings):
     # Per-tenant overrides of log_ex / log_ex_limit, JSON objects: '{"TENANT": seconds}'.
     tenant_log_ex: dict[str, int] = Field(default_factory=dict)
     tenant_log_ex_limit: dict[str, int] = Field(default_factory=dict)
+    # Seconds a terminal execution is kept before DynamoDB's TTL removes it (<= 0: forever), and per-tenant
+    # overrides as a JSON object '{"TENANT": seconds}'. Its logs follow their own log_ex.
+    execution_ex: int = DEFAULT_EXECUTION_EX
+    tenant_execution_ex: dict[str, int] = Field(default_factory=dict)
+    # Actor deletion: executions (with their logs) removed per cleanup pass, at most.
+    cleanup_batch: int = Field(default=200, ge=1, le=1000)
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
     sync_timeout: float = DEFAULT_SYNC_TIMEOUT
     results_ex: int = DEFAULT_RESULTS_EX

@@ -27,6 +27,7 @@ LOG = logging.getLogger("abaco.duties")
 LEASE_INTERVALS = 3  # a lease lasts at least three intervals: one missed pass does not hand the duty over
 RENEW_FRACTION = 1 / 3  # renew (and ask for a lease held by another) when a third of a lease has passed
 TICK_SECONDS = 0.25
+CLEANUP_SECONDS = 5.0  # a pass over deleted actors (bounded by ABACO_CLEANUP_BATCH executions)
 ERROR_LOG_EVERY = 10.0  # at most one log line per duty per 10 s while its passes fail (T11)
 
 RunOnce = Callable[[Backend, float], Any]
@@ -145,6 +146,7 @@ class DutyScheduler:
 
 def standard_duties(backend: Backend) -> list[Duty]:
     """The leased duties every runner host offers to run. Add cron and events here."""
+    from chalicelib.services import cleanup
     from runners.duties import autoscaler, events, reconciler
     from runners.duties import cron as cron_duty
 
@@ -154,4 +156,5 @@ def standard_duties(backend: Backend) -> list[Duty]:
         Duty("autoscaler", settings.autoscale_seconds, autoscaler.run_once),
         Duty("events", events.INTERVAL_SECONDS, events.run_once),
         Duty("cron", settings.cron_seconds, cron_duty.run_once),
+        Duty("cleanup", CLEANUP_SECONDS, cleanup.run_once),
     ]

@@ -13,6 +13,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import Actor, AttemptReason, ExecutionStatus, utcnow
 from chalicelib.domain.queue_messages import InboxMessage
 from chalicelib.services import actors as actor_service
+from chalicelib.services import cleanup
 from chalicelib.services import messages as message_service
 from runners.duties import reconciler
 from runners.pipeline.claim import Outcome
@@ -89,12 +90,18 @@ def test_a_copy_of_the_message_at_the_lease_end_is_dropped_not_kept(world: World
     assert isinstance(outcome, Outcome) and outcome.kind == "duplicate"
 
 
-def test_deleting_an_actor_ends_its_waiting_executions(world: World, fake_clock: Clock) -> None:
+def test_deleting_an_actor_ends_its_waiting_executions_then_removes_them(world: World, fake_clock: Clock) -> None:
     actor = _actor(world)
     eid = _submit(world, actor)
     actor_service.delete(world.backend, world.caller, actor.id)
+    report = cleanup.run_once(world.backend, fake_clock.now)  # the duty's first pass ends it...
+    assert report.executions_ended == [eid]
     record = world.backend.executions.get(actor.dbid, eid)
-    assert record.status == ExecutionStatus.ERROR and record.status_message == actor_service.EXECUTION_ORPHANED
+    assert record.status == ExecutionStatus.ERROR and record.status_message == cleanup.EXECUTION_ORPHANED
+    cleanup.run_once(world.backend, fake_clock.now)  # ...the next removes it, the one after the actor
+    assert world.backend.executions.find(actor.dbid, eid) is None
+    assert actor.id in cleanup.run_once(world.backend, fake_clock.now).actors_removed
+    assert world.backend.actors.find(actor.tenant, actor.id) is None
 
 
 def _held_by_r1_then_deleted(world: World) -> tuple[Actor, str, Context]:
