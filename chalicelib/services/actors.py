@@ -22,6 +22,7 @@ from chalicelib.services import workers as worker_service
 from chalicelib.wiring.backend import Backend
 
 PREFIX = actor_fields.PREFIX
+LIST_LIMIT = 1000  # actors a GET /actors without parameters returns at most (Abaco's list shape)
 PUT_ATTEMPTS = 3  # a PUT re-applied over fresh reads before a conflict reaches the caller
 _HIDDEN = {"tenant", "api_server", "version", "start_failures"}
 LINK_INVALID = ("Invalid link parameter; unable to retrieve linked actor data. The link must be a valid actor id "
@@ -43,6 +44,15 @@ def get(backend: Backend, caller: Caller, identifier: str) -> Actor:
 def list_actors(backend: Backend, caller: Caller) -> list[Actor]:
     """The tenant's actors the caller may READ (admins: all of the tenant's)."""
     return permission_service.readable(backend, caller, backend.actors.list(caller.tenant))
+
+
+def first_page(backend: Backend, caller: Caller) -> list[Actor]:
+    """``GET /actors`` without parameters (Abaco's list shape): the first ``LIST_LIMIT`` of the tenant's
+    actors the caller may READ; ``?limit=&cursor=`` pages further (a search with ``_metadata.next``)."""
+    if caller.is_admin:
+        return backend.actors.page(caller.tenant, LIST_LIMIT).items
+    names = sorted(permission_service.readable_names(backend, caller))[:LIST_LIMIT]
+    return sorted(backend.actors.get_many(caller.tenant, names), key=lambda a: a.create_time)
 
 
 def register(backend: Backend, caller: Caller, body: dict[str, Any]) -> Actor:

@@ -11,6 +11,7 @@ from chalicelib.domain import ids, inputs
 from chalicelib.domain.errors import BadRequest, Conflict, ExecutionFailed, Timeout
 from chalicelib.domain.models import Actor, Execution, ExecutionStatus, utcnow
 from chalicelib.domain.naming import convert_keys
+from chalicelib.domain.paging import next_link
 from chalicelib.identity.auth import Caller
 from chalicelib.wiring.backend import Backend
 
@@ -19,25 +20,30 @@ _HIDDEN = {"tenant", "runner_id", "lease_expires_at", "enqueued", "created_ns", 
 _TERMINAL = (ExecutionStatus.COMPLETE, ExecutionStatus.ERROR)
 SYNC_POLL_SECONDS = 0.2  # how often a synchronous message checks its execution (Abaco: 0.1 s)
 LEGACY_PREFIX = "Invalid actor execution description"
+SUMMARY_LIMIT = 1000  # executions listed by a summary without ``limit`` (the totals count them all)
 
 
-def summary(backend: Backend, actor: Actor) -> dict[str, Any]:
-    executions = backend.executions.list(actor.dbid)
+def summary(backend: Backend, actor: Actor, limit: int = SUMMARY_LIMIT, cursor: str | None = None) -> dict[str, Any]:
+    """Abaco's executions summary, bounded: the totals are the actor's counters (added by each terminal
+    write), the list is one page (``limit``, ``cursor``) with ``_metadata`` and its ``next`` link."""
+    totals = backend.actors.totals(actor.tenant, actor.id)
+    page = backend.executions.page(actor.dbid, limit, cursor)
+    executions = sorted(page.items, key=lambda e: e.created_ns)
     base = actor.api_server.rstrip("/")
+    path = f"{base}/actors/{actor.id}/executions"
     return {
         "actor_id": actor.id,
         "api_server": actor.api_server,
         "owner": actor.owner,
-        "total_executions": len(executions),
-        "total_cpu": sum(e.cpu for e in executions),
-        "total_io": sum(e.io for e in executions),
-        "total_runtime": sum(e.runtime for e in executions),
+        **totals,
         "executions": [convert_keys({"id": e.id, "status": e.status.value, "start_time": e.start_time,
                                      "finish_time": e.finish_time, "message_received_time": e.message_received_time},
                                     backend.settings.case)  # Abaco converts these items in camel mode
                        for e in executions],
         "ids": [e.id for e in executions],
-        "_links": {"self": f"{base}/actors/{actor.id}/executions", "owner": f"{base}/profiles/v2/{actor.owner}"},
+        "_links": {"self": path, "owner": f"{base}/profiles/v2/{actor.owner}"},
+        "_metadata": {"record_limit": limit, "count_returned": len(executions), "next_cursor": page.cursor,
+                      "next": next_link(path, limit, page.cursor)},
     }
 
 

@@ -88,13 +88,14 @@ OPEN_INDEX = "open"
 OPEN_SHARDS = 8
 OPEN_PROJECTION = ("tenant", "actor_id", "executor", "status", "lease_expires_at", "enqueued", "last_sent_at",
                    "created_ns", "charged", "max_attempts", "attempt", "runner_id", "phases", "message_id")
-# Executions of a tenant in time order (``message_received_time``): a search's time range, status or
-# owner filter reads pages of this instead of every actor's every execution.
+# Executions of a tenant in time order (``message_received_time``): a tenant-wide search reads pages of
+# this (a time range as its key condition) instead of every actor's every execution. It projects keys and
+# the actor id only, none of which ever changes, so an execution's later writes never write the index.
 TENANT_TIME_INDEX = "by_tenant_time"
 EXECUTIONS = TableDef("executions", pk="actor_dbid", sk="execution_id", ttl_attribute="expires_at",
                       indexes=((OPEN_INDEX, "open_pool", "actor_dbid"),
                                (TENANT_TIME_INDEX, "tenant", "message_received_time")),
-                      projections=((OPEN_INDEX, OPEN_PROJECTION),))
+                      projections=((OPEN_INDEX, OPEN_PROJECTION), (TENANT_TIME_INDEX, ("actor_id",))))
 WORKERS = TableDef("workers", pk="actor_dbid", sk="worker_id")
 LOGS = TableDef("logs", pk="execution_key", sk="chunk", sk_type="N", ttl_attribute="expires_at")
 # One item per runner host: pools, slots, heartbeat and its workers ("many hosts").

@@ -8,6 +8,7 @@ duty reads.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.adapters.storage.base import ConditionFailed, Table, epoch, from_dynamo, to_dynamo
@@ -98,6 +99,29 @@ class ActorStore:
         else:
             items, last = self._table.query_page(tenant, limit, start)
         return Page([_from_item(i) for i in items if not is_deleting(i)], encode_cursor(last))
+
+    def walk(self, tenant: str, start: dict[str, Any] | None = None, owner: str | None = None,
+             image: str | None = None) -> Iterator[tuple[Actor, dict[str, Any]]]:
+        """A tenant's live actors in id order from ``start`` on (of one owner or image through their index),
+        each with its position (searches)."""
+        if start is not None and start.get("tenant") != {"S": tenant}:
+            raise BadRequest("cursor is not valid for this collection; use the value of _metadata.next_cursor.")
+        if owner is not None:
+            rows = self._table.walk("tenant_owner", f"{tenant}#{owner}", ("tenant", "actor_id", "tenant_owner"),
+                                    start, index=OWNER_INDEX)
+        elif image is not None:
+            rows = self._table.walk("tenant_image", f"{tenant}#{image}", ("tenant", "actor_id", "tenant_image"),
+                                    start, index=IMAGE_INDEX)
+        else:
+            rows = self._table.walk("tenant", tenant, ("tenant", "actor_id"), start)
+        for item, key in rows:
+            if not is_deleting(item):
+                yield _from_item(item), key
+
+    def get_many(self, tenant: str, actor_ids: list[str]) -> list[Actor]:
+        """The live actors among ``actor_ids`` (BatchGetItem, 100 a call)."""
+        items = self._table.get_many([_key(tenant, a) for a in actor_ids])
+        return [_from_item(i) for i in items if not is_deleting(i)]
 
     def mark_deleting(self, tenant: str, actor_id: str, message: str) -> Actor | None:
         """The actor goes SHUTTING_DOWN (Abaco's state while it is deleted) and onto the sparse

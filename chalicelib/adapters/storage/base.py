@@ -17,6 +17,7 @@ from chalicelib.wiring.settings import Settings
 
 _SER = TypeSerializer()
 BATCH_WRITE_MAX = 25  # BatchWriteItem's limit (AWS documentation, "BatchWriteItem")
+BATCH_GET_MAX = 100  # BatchGetItem's limit
 BATCH_RETRIES = 5
 _DES = TypeDeserializer()
 # ResourceNotFoundException: the table is missing, which in practice means the store is being (re)created
@@ -170,6 +171,44 @@ class Table:
             kwargs["ExclusiveStartKey"] = start
         resp = self._call("query", **kwargs)
         return resp.get("Items", []), resp.get("LastEvaluatedKey")
+
+    def walk(self, pk_name: str, pk_value: str, key_names: tuple[str, ...], start: dict[str, Any] | None = None,
+             index: str | None = None, sk_range: tuple[str, str, str] | None = None,
+             page: int = 200) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """Items of one partition (of the table or of ``index``) from ``start`` on, each with its position
+        (the ``key_names`` attributes: an ExclusiveStartKey that resumes right after it), read ``page``
+        items per request, only as far as the caller iterates. ``sk_range`` is (sort key, low, high)."""
+        kwargs: dict[str, Any] = {"TableName": self.name, "KeyConditionExpression": "#pk = :pk", "Limit": page,
+                                  "ExpressionAttributeNames": {"#pk": pk_name},
+                                  "ExpressionAttributeValues": {":pk": {"S": pk_value}}}
+        if index:
+            kwargs["IndexName"] = index
+        if sk_range:
+            kwargs["KeyConditionExpression"] += " AND #sk BETWEEN :low AND :high"
+            kwargs["ExpressionAttributeNames"]["#sk"] = sk_range[0]
+            kwargs["ExpressionAttributeValues"].update({":low": {"S": sk_range[1]}, ":high": {"S": sk_range[2]}})
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        while True:
+            resp = self._call("query", **kwargs)
+            for item in resp.get("Items", []):
+                yield item, {name: item[name] for name in key_names if name in item}
+            if not resp.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def get_many(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """BatchGetItem (100 keys a call; unprocessed keys asked again), in no particular order."""
+        out: list[dict[str, Any]] = []
+        for first in range(0, len(keys), BATCH_GET_MAX):
+            pending: dict[str, Any] = {self.name: {"Keys": keys[first:first + BATCH_GET_MAX]}}
+            for _ in range(BATCH_RETRIES):
+                resp = self._call("batch_get_item", RequestItems=pending)
+                out.extend(resp.get("Responses", {}).get(self.name, []))
+                pending = resp.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+        return out
 
     def delete_many(self, keys: list[dict[str, Any]]) -> None:
         """Delete up to 25 keys per BatchWriteItem; unprocessed keys are sent again (bounded retries)."""

@@ -25,7 +25,7 @@ from chalicelib.domain.errors import BadRequest, Conflict, NotFound
 from chalicelib.domain.expiry import execution_expires_at
 from chalicelib.domain.models import AttemptRecord, Execution, ExecutionStatus, utcnow
 from chalicelib.domain.paging import Page, decode_cursor, encode_cursor
-from chalicelib.wiring.resources import EXECUTIONS, OPEN_INDEX, OPEN_SHARDS
+from chalicelib.wiring.resources import EXECUTIONS, OPEN_INDEX, OPEN_SHARDS, TENANT_TIME_INDEX
 from chalicelib.wiring.settings import Settings
 
 _JSON_FIELDS = frozenset({"final_state", "attempts", "phases"})
@@ -56,6 +56,14 @@ def _from_item(item: dict[str, Any]) -> Execution:
     if data.get("open_pool"):
         data["open_pool"] = data["open_pool"].rsplit("#", 1)[0]
     return Execution.model_validate(data)
+
+
+_KEYS = ("actor_dbid", "execution_id")
+
+
+def _check_start(start: dict[str, Any] | None, pk: str, value: str) -> None:
+    if start is not None and start.get(pk) != {"S": value}:
+        raise BadRequest("cursor is not valid for this collection; use the value of _metadata.next_cursor.")
 
 
 def _live(item: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -133,10 +141,39 @@ class ExecutionStore:
         """At most ``limit`` executions of an actor (in id order, expired ones left out) and the cursor of
         the next page. A cursor of another actor's partition is a 400."""
         start = decode_cursor(cursor)
-        if start is not None and start.get("actor_dbid") != {"S": actor_dbid}:
-            raise BadRequest("cursor is not valid for this collection; use the value of _metadata.next_cursor.")
+        _check_start(start, "actor_dbid", actor_dbid)
         items, last = self._table.query_page(actor_dbid, limit, start, live_after=epoch())
         return Page([_from_item(i) for i in items], encode_cursor(last))
+
+    def walk(self, actor_dbid: str, start: dict[str, Any] | None = None) -> Iterator[tuple[Execution, dict[str, Any]]]:
+        """An actor's executions in id order from ``start`` on, each with its position (searches)."""
+        _check_start(start, "actor_dbid", actor_dbid)
+        for item, key in self._table.walk("actor_dbid", actor_dbid, _KEYS, start):
+            if _live(item):
+                yield _from_item(item), key
+
+    def walk_tenant(self, tenant: str, start: dict[str, Any] | None = None, since: str = "",
+                    until: str = "~") -> Iterator[tuple[Execution, dict[str, Any]]]:
+        """A tenant's executions in ``message_received_time`` order within [since, until], through the
+        keys-only time index and a BatchGetItem per page, each with its position (tenant-wide searches)."""
+        _check_start(start, "tenant", tenant)
+        keys = ("tenant", "message_received_time", *_KEYS)
+        batch: list[dict[str, Any]] = []
+        for _item, key in self._table.walk("tenant", tenant, keys, start, index=TENANT_TIME_INDEX,
+                                          sk_range=("message_received_time", since, until), page=100):
+            batch.append(key)
+            if len(batch) == 100:
+                yield from self._fetch(batch)
+                batch = []
+        yield from self._fetch(batch)
+
+    def _fetch(self, positions: list[dict[str, Any]]) -> Iterator[tuple[Execution, dict[str, Any]]]:
+        found = {(i["actor_dbid"]["S"], i["execution_id"]["S"]): i
+                 for i in self._table.get_many([{k: p[k] for k in _KEYS} for p in positions])}
+        for position in positions:
+            item = _live(found.get((position["actor_dbid"]["S"], position["execution_id"]["S"])))
+            if item:
+                yield _from_item(item), position
 
     def keys_page(self, actor_dbid: str, limit: int) -> list[tuple[str, str]]:
         """(execution id, status) of at most ``limit`` of an actor's executions, expired ones included:
