@@ -24,11 +24,17 @@ SUMMARY_LIMIT = 1000  # executions listed by a summary without ``limit`` (the to
 
 
 def summary(backend: Backend, actor: Actor, limit: int = SUMMARY_LIMIT, cursor: str | None = None) -> dict[str, Any]:
-    """Abaco's executions summary, bounded: the totals are the actor's counters (added by each terminal
-    write), the list is one page (``limit``, ``cursor``) with ``_metadata`` and its ``next`` link."""
-    totals = backend.actors.totals(actor.tenant, actor.id)
+    """Abaco's executions summary, bounded: the list is one page (``limit``, ``cursor``) with ``_metadata``
+    and its ``next`` link; the totals are summed from it when it holds the whole history (as Abaco did,
+    open executions included), else they are the actor's counters, which each terminal write adds to
+    (finished executions only: an open one counts once it ends)."""
     page = backend.executions.page(actor.dbid, limit, cursor)
     executions = sorted(page.items, key=lambda e: e.created_ns)
+    if cursor is None and page.cursor is None:  # the whole history is this page: every execution counts
+        totals = {"total_executions": len(executions), "total_cpu": sum(e.cpu for e in executions),
+                  "total_io": sum(e.io for e in executions), "total_runtime": sum(e.runtime for e in executions)}
+    else:  # the counters of the finished executions
+        totals = backend.actors.totals(actor.tenant, actor.id)
     base = actor.api_server.rstrip("/")
     path = f"{base}/actors/{actor.id}/executions"
     return {

@@ -1,13 +1,14 @@
 """Search over actors, workers, executions and logs of the caller's tenant (reference §1.12).
 
 Records are the displayed objects (what a client sees, with ``_links``), filtered, ranked and paged by
-the pure ``chalicelib.domain.query`` module. They are read a page at a time and only as far as the page
-needs, never a tenant's whole history: a request reads at most ``SCAN_BUDGET`` records (``LOG_BUDGET``
-logs), from the narrowest source its filters allow: an owner or image filter on actors reads that
-index, a tenant-wide execution search reads the tenant's time index (a time range on
-``message_received_time`` is its key condition), an actor's executions read that actor's partition.
-``_metadata.next_cursor`` (and the ``next`` link) resumes right after the last record read; ``total_count``
-counts the matches read, exact when there is no next page. Text relevance ranks within one page.
+the pure ``chalicelib.domain.query`` module. They are read a window at a time, never a tenant's whole
+history: a request reads at most ``SCAN_BUDGET`` records (``LOG_BUDGET`` logs), from the narrowest source
+its filters allow: an owner or image filter on actors reads that index, a tenant-wide execution search
+reads the tenant's time index (a time range on ``message_received_time`` is its key condition), an
+actor's executions read that actor's partition. Within a window records keep creation order (relevance
+first with ``search``), ``skip`` and ``limit`` page them, and ``total_count`` counts its matches (exact
+when one window holds the whole source). ``_metadata.next_cursor`` (and the ``next`` link) names the
+window and the offset in it where the next page starts, or the next window.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from chalicelib.wiring.backend import Backend
 TYPES = ("actors", "workers", "executions", "logs")
 SCAN_BUDGET = 2_000  # records one search request reads at most (a few DynamoDB pages)
 LOG_BUDGET = 100  # log documents one request reads at most (one query each)
+_CREATED = {"actors": "create_time", "executions": "message_received_time"}
 Params = Mapping[str, str | Sequence[str]]
 Row = tuple[dict[str, Any], dict[str, Any] | None]  # a displayed record and its position
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # chalicelib.domain.models.utcnow
@@ -46,26 +48,41 @@ def run(backend: Backend, caller: Caller, search_type: str, params: Params, acto
     if kind not in TYPES:
         raise BadRequest(f"Inputted search_type is invalid, must be one of {list(TYPES)}.")
     query = language.parse_query(params)  # a bad query is refused before anything is read
-    start = decode_cursor(query.cursor)
+    state = decode_cursor(query.cursor) or {}
+    start, offset = state.get("s"), _offset(state) + query.skip
     rows = _rows(backend, caller, kind, query, start, actor, execution)
-    budget = LOG_BUDGET if kind == "logs" else SCAN_BUDGET
-    records, position = _window(rows, query, budget)
-    result = language.run(records, replace(query, conditions=()))
-    cursor = encode_cursor(position)
+    records, end = _window(rows, query, LOG_BUDGET if kind == "logs" else SCAN_BUDGET)
+    if kind in _CREATED:  # creation order within the window, as the whole-tenant lists were
+        records.sort(key=lambda record: str(record.get(_CREATED[kind]) or ""))
+    result = language.run(records, replace(query, conditions=(), skip=offset))
+    served = offset + result["_metadata"]["count_returned"]
+    following = None
+    if served < result["_metadata"]["total_count"]:
+        following = {"s": start, "o": served}  # the same window again, further on
+    elif end is not None:
+        following = {"s": end, "o": 0}  # the next window
+    result["_metadata"]["records_skipped"] = query.skip
+    cursor = encode_cursor(following)
     result["_metadata"]["next_cursor"] = cursor
     result["_metadata"]["next"] = _next_link(backend, link or f"/actors/search/{kind}", params, cursor)
     return _case(result, backend.settings.case)
 
 
+def _offset(state: dict[str, Any]) -> int:
+    offset = state.get("o", 0)
+    if not isinstance(offset, int) or offset < 0:
+        raise BadRequest("cursor is not valid; use the value of _metadata.next_cursor.")
+    return offset
+
+
 def _window(rows: Iterable[Row], query: language.Query, budget: int) -> tuple[list[dict[str, Any]], Any]:
-    """The matching records among those read until the page is full or the budget spent, and the
-    position after the last record read (None when the source ended)."""
+    """The matching records among the next ``budget`` read (a window: the same start reads the same
+    window again), and the position after the last one read (None when the source ended)."""
     matches: list[dict[str, Any]] = []
-    wanted = query.skip + query.limit
     for read, (record, position) in enumerate(rows, start=1):
         if all(language.matches(record, c) for c in query.conditions):
             matches.append(record)
-        if len(matches) >= wanted or read >= budget:
+        if read >= budget:
             return matches, position
     return matches, None
 
@@ -123,7 +140,7 @@ def _execution_rows(backend: Backend, caller: Caller, query: language.Query, sta
 
 def _time_range(query: language.Query) -> tuple[str, str]:
     """The bounds a query puts on ``message_received_time`` (the time index's sort key), as stored."""
-    low, high = "", "~"
+    low, high = "0", "~"  # every stored time sorts between these (a key value may not be empty)
     for condition in query.conditions:
         if condition.path != ("message_received_time",):
             continue

@@ -152,7 +152,7 @@ class ExecutionStore:
             if _live(item):
                 yield _from_item(item), key
 
-    def walk_tenant(self, tenant: str, start: dict[str, Any] | None = None, since: str = "",
+    def walk_tenant(self, tenant: str, start: dict[str, Any] | None = None, since: str = "0",
                     until: str = "~") -> Iterator[tuple[Execution, dict[str, Any]]]:
         """A tenant's executions in ``message_received_time`` order within [since, until], through the
         keys-only time index and a BatchGetItem per page, each with its position (tenant-wide searches)."""
