@@ -5,7 +5,10 @@ old synchronous delete ran one query per execution inside one API request. A pas
 ``cleanup_batch`` executions (and their logs) over all deleted actors; an actor's item goes last, once
 no execution is left, so a runner finishing an execution meanwhile still finds its actor. Executions still
 waiting end ERROR first (their message went with the inbox); running ones are left to their runner, or
-to the reconciler once that runner is gone, and are removed by a later pass.
+to the reconciler once that runner is gone, and are removed by a later pass. Logs carry their own TTL
+(``log_ex``, capped by the tenant's ``log_ex_limit``) and go with it: only logs kept for ever (no ceiling)
+are deleted here, one query per execution; the others cost the cleanup nothing, and no API path reaches
+them once their execution is gone.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.adapters.storage.logs import execution_key
 from chalicelib.domain.errors import AbacoError
+from chalicelib.domain.expiry import log_ex_seconds
 from chalicelib.domain.models import Actor, ExecutionStatus
 from chalicelib.wiring.backend import Backend
 
@@ -65,8 +69,9 @@ def clean(backend: Backend, actor: Actor, budget: int, report: Report) -> int:
     for eid, status in keys:
         if status == ExecutionStatus.SUBMITTED.value:
             _end_waiting(backend, actor, eid, report)
-    for eid in done:
-        backend.logs.delete(execution_key(actor.dbid, eid))
+    if log_ex_seconds(backend.settings, actor.tenant, actor.log_ex) <= 0:  # kept for ever: delete them
+        for eid in done:
+            backend.logs.delete(execution_key(actor.dbid, eid))
     backend.executions.delete_many(actor.dbid, done)
     report.executions_removed += len(done)
     return len(keys)

@@ -94,14 +94,20 @@ def test_deleting_an_actor_ends_its_waiting_executions_then_removes_them(world: 
     actor = _actor(world)
     eid = _submit(world, actor)
     actor_service.delete(world.backend, world.caller, actor.id)
-    report = cleanup.run_once(world.backend, fake_clock.now)  # the duty's first pass ends it...
-    assert report.executions_ended == [eid]
+    assert _clean(world, actor).executions_ended == [eid]  # the duty's first pass ends it...
     record = world.backend.executions.get(actor.dbid, eid)
     assert record.status == ExecutionStatus.ERROR and record.status_message == cleanup.EXECUTION_ORPHANED
-    cleanup.run_once(world.backend, fake_clock.now)  # ...the next removes it, the one after the actor
+    _clean(world, actor)  # ...the next removes it, the one after the actor
     assert world.backend.executions.find(actor.dbid, eid) is None
-    assert actor.id in cleanup.run_once(world.backend, fake_clock.now).actors_removed
+    assert actor.id in _clean(world, actor).actors_removed
     assert world.backend.actors.find(actor.tenant, actor.id) is None
+
+
+def _clean(world: World, actor: Actor) -> cleanup.Report:
+    """One pass of the cleanup duty over this actor (other tests' deleted actors share the tables)."""
+    report = cleanup.Report()
+    cleanup.clean(world.backend, actor, world.backend.settings.cleanup_batch, report)
+    return report
 
 
 def _held_by_r1_then_deleted(world: World) -> tuple[Actor, str, Context]:
@@ -111,7 +117,7 @@ def _held_by_r1_then_deleted(world: World) -> tuple[Actor, str, Context]:
     ctx = _take(world, "r1", actor, _receive(world, actor))
     assert isinstance(ctx, Context)
     actor_service.delete(world.backend, world.caller, actor.id)
-    cleanup.run_once(world.backend, time.time())  # the cleanup's first pass removes the inbox; r1's stays RUNNING
+    _clean(world, actor)  # the cleanup's first pass removes the inbox; r1's execution stays RUNNING
     return actor, eid, ctx
 
 
