@@ -92,7 +92,11 @@ def _defaults(stage: str) -> StageConfig:
     if stage == "prod":
         return StageConfig(
             stage="prod", prefix="abaco-prod", version=":prod", retain_data=True, log_retention_days=90,
-            pools=(PoolConfig("default", min_hosts=2, max_hosts=10, instance_type="m6i.large"),
+            # Sized for 100 executions/s of short containers (docs/operator-guide.md, "Size for a load"): a
+            # 4-vCPU host starts about 10 fresh containers a second, so 10 hosts carry the load and 24 leave
+            # room for longer runs and a host refresh; 16 slots and a backlog target of 16 per host.
+            pools=(PoolConfig("default", min_hosts=2, max_hosts=24, instance_type="m6i.xlarge", worker_slots=16,
+                              backlog_per_host=16),
                    PoolConfig("privileged", privileged=True, min_hosts=1, max_hosts=2)))
     return StageConfig(
         stage=stage, prefix=f"abaco-{stage}",
