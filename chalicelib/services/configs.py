@@ -7,7 +7,11 @@ matched element by element, not by Abaco's substring test).
 from __future__ import annotations
 
 import json
-from typing import Any
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from chalicelib.adapters import crypto
 from chalicelib.domain import inputs
@@ -18,6 +22,8 @@ from chalicelib.identity.auth import Caller
 from chalicelib.services import aliases as alias_service
 from chalicelib.services import permissions as permission_service
 from chalicelib.wiring.backend import Backend
+
+T = TypeVar("T")
 
 PREFIX = "Invalid config description"
 RESERVED_WORDS = ("executions", "nonces", "logs", "messages", "adapters", "admin", "utilization")
@@ -137,11 +143,15 @@ def display(config: ActorConfig) -> dict[str, Any]:
 
 def configs_for_actor(backend: Backend, actor: Actor) -> dict[str, str]:
     """Decrypted ``{name: value}`` of every config that lists the actor's id or one of its aliases.
-    Runs before every container start, so a tenant without configs costs one query, not two."""
-    configs = backend.configs.list(actor.tenant)
+    Runs before every container start: the tenant's configs and the actor's aliases are kept
+    ``ABACO_CONFIG_CACHE_SECONDS`` in the (runner) process, so a busy actor reads them once per window, not once per
+    execution; a changed config reaches executions within that window."""
+    ttl = backend.settings.config_cache_seconds
+    configs = _cached(("configs", actor.tenant), ttl, lambda: backend.configs.list(actor.tenant))
     if not configs:
         return {}
-    names = {actor.id} | {a.alias for a in backend.aliases.for_actor(actor.tenant, actor.id)}
+    names = {actor.id} | _cached(("aliases", actor.tenant, actor.id), ttl,
+                                 lambda: {a.alias for a in backend.aliases.for_actor(actor.tenant, actor.id)})
     cipher = crypto.cipher(backend.settings)
     out: dict[str, str] = {}
     for config in configs:
@@ -155,3 +165,23 @@ def configs_for_actor(backend: Backend, actor: Actor) -> dict[str, str]:
         except crypto.DecryptionError as exc:
             raise crypto.DecryptionError(f"config '{config.name}': {exc}") from exc
     return out
+
+
+CACHE_KEYS = 4096  # entries kept at most (the oldest go first)
+_cache: OrderedDict[tuple[str, ...], tuple[float, Any]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _cached(key: tuple[str, ...], ttl: float, load: Callable[[], T]) -> T:
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]  # type: ignore[no-any-return]
+    value = load()
+    with _cache_lock:
+        _cache[key] = (now + ttl, value)
+        _cache.move_to_end(key)
+        while len(_cache) > CACHE_KEYS:
+            _cache.popitem(last=False)
+    return value

@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     # overrides as a JSON object '{"TENANT": seconds}'. Its logs follow their own log_ex.
     execution_ex: int = DEFAULT_EXECUTION_EX
     tenant_execution_ex: dict[str, int] = Field(default_factory=dict)
+    # Seconds a runner reuses a tenant's configs and an actor's aliases before reading them again (0: never).
+    config_cache_seconds: float = Field(default=10.0, ge=0)
     # Actor deletion: executions (with their logs) removed per cleanup pass, at most.
     cleanup_batch: int = Field(default=200, ge=1, le=1000)
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
