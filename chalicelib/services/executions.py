@@ -30,11 +30,7 @@ def summary(backend: Backend, actor: Actor, limit: int = SUMMARY_LIMIT, cursor: 
     (finished executions only: an open one counts once it ends)."""
     page = backend.executions.page(actor.dbid, limit, cursor)
     executions = sorted(page.items, key=lambda e: e.created_ns)
-    if cursor is None and page.cursor is None:  # the whole history is this page: every execution counts
-        totals = {"total_executions": len(executions), "total_cpu": sum(e.cpu for e in executions),
-                  "total_io": sum(e.io for e in executions), "total_runtime": sum(e.runtime for e in executions)}
-    else:  # the counters of the finished executions
-        totals = backend.actors.totals(actor.tenant, actor.id)
+    totals = _totals(backend, actor, page.items if cursor is None and page.cursor is None else None)
     base = actor.api_server.rstrip("/")
     path = f"{base}/actors/{actor.id}/executions"
     return {
@@ -51,6 +47,20 @@ def summary(backend: Backend, actor: Actor, limit: int = SUMMARY_LIMIT, cursor: 
         "_metadata": {"record_limit": limit, "count_returned": len(executions), "next_cursor": page.cursor,
                       "next": next_link(path, limit, page.cursor)},
     }
+
+
+def totals(backend: Backend, actor: Actor) -> dict[str, int]:
+    """An actor's totals in a bounded number of reads: summed from its executions when one page of
+    ``SUMMARY_LIMIT`` holds them all (open ones included, as Abaco counted), else its counters."""
+    page = backend.executions.page(actor.dbid, SUMMARY_LIMIT)
+    return _totals(backend, actor, page.items if page.cursor is None else None)
+
+
+def _totals(backend: Backend, actor: Actor, every: list[Execution] | None) -> dict[str, int]:
+    if every is None:  # the counters of the finished executions
+        return backend.actors.totals(actor.tenant, actor.id)
+    return {"total_executions": len(every), "total_cpu": sum(e.cpu for e in every),
+            "total_io": sum(e.io for e in every), "total_runtime": sum(e.runtime for e in every)}
 
 
 def get(backend: Backend, actor: Actor, execution_id: str) -> Execution:

@@ -85,6 +85,11 @@ class ActorStore:
         actors = [_from_item(i) for i in self._table.query(tenant) if not is_deleting(i)]
         return sorted(actors, key=lambda a: a.create_time)
 
+    def list_with_deleting(self, tenant: str) -> list[tuple[Actor, bool]]:
+        """Every actor item of a tenant, each with whether it is being deleted (admin totals)."""
+        items = sorted(self._table.query(tenant), key=lambda i: i.get("create_time", {}).get("S", ""))
+        return [(_from_item(i), is_deleting(i)) for i in items]
+
     def page(self, tenant: str, limit: int, cursor: str | None = None, owner: str | None = None,
              image: str | None = None) -> Page:
         """At most ``limit`` live actors of a tenant in id order (of one owner or image through their
