@@ -53,8 +53,9 @@ def test_a_long_pass_neither_blocks_the_other_duties_nor_loses_its_lease(backend
     try:
         _wait(started.is_set, "the long pass to start")
         for step in range(1, 4):  # the clock moves on while the long pass runs: the other duty keeps going
+            seen = len(quick_runs)
             clock[0] = 1000.0 + step
-            _wait(lambda n=len(quick_runs): len(quick_runs) > n, "the quick duty's next pass")
+            _wait(lambda seen=seen: len(quick_runs) > seen, "the quick duty's next pass")
         lease = Duty("slow", 1.0, long_pass).lease_seconds(backend.settings.duty_lease_seconds)
         clock[0] = 1000.0 + lease * 0.9  # most of the lease gone, the pass still running
         # The keeper thread renews it while the pass runs (_held_until: the lease's end as last written).
