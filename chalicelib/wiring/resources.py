@@ -82,10 +82,10 @@ ACTORS = TableDef("actors", pk="tenant", sk="actor_id",
 # ``open_pool`` is set while an execution is not terminal, so the sparse ``open`` index lists exactly the
 # work in flight per runner pool: one query per shard per pass gives the autoscaler every backlog and the
 # reconciler every stuck execution, whatever the number of idle actors. The key is write-sharded
-# (``{pool}#{n}``, ``OPEN_SHARDS`` of them: one hot key per pool took ~1,000 WRU/s at 100 executions/s)
+# (``{pool}#{n}``, ``ABACO_OPEN_INDEX_SHARDS`` of them: one hot key per pool took ~1,000 WRU/s at 100
+# executions/s)
 # and the index projects only what those two duties read: the inbox message stays off the index.
 OPEN_INDEX = "open"
-OPEN_SHARDS = 8
 OPEN_PROJECTION = ("tenant", "actor_id", "executor", "status", "lease_expires_at", "enqueued", "last_sent_at",
                    "created_ns", "charged", "max_attempts", "attempt", "runner_id", "phases", "message_id")
 # Executions of a tenant in time order (``message_received_time``): a tenant-wide search reads pages of

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # overrides as a JSON object '{"TENANT": seconds}'. Its logs follow their own log_ex.
     execution_ex: int = DEFAULT_EXECUTION_EX
     tenant_execution_ex: dict[str, int] = Field(default_factory=dict)
+    # Write shards of the ``open`` index per pool (chalicelib/wiring/resources.py). Writers and readers must
+    # agree: change it only with no execution open. Each duty pass queries every shard.
+    open_index_shards: int = Field(default=8, ge=1, le=64)
     # Seconds a runner reuses a tenant's configs and an actor's aliases before reading them again (0: never).
     config_cache_seconds: float = Field(default=10.0, ge=0)
     # Actor deletion: executions (with their logs) removed per cleanup pass, at most.

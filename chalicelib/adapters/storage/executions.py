@@ -25,7 +25,7 @@ from chalicelib.domain.errors import BadRequest, Conflict, NotFound
 from chalicelib.domain.expiry import execution_expires_at
 from chalicelib.domain.models import AttemptRecord, Execution, ExecutionStatus, utcnow
 from chalicelib.domain.paging import Page, decode_cursor, encode_cursor
-from chalicelib.wiring.resources import EXECUTIONS, OPEN_INDEX, OPEN_SHARDS, TENANT_TIME_INDEX
+from chalicelib.wiring.resources import EXECUTIONS, OPEN_INDEX, TENANT_TIME_INDEX
 from chalicelib.wiring.settings import Settings
 
 _JSON_FIELDS = frozenset({"final_state", "attempts", "phases"})
@@ -34,17 +34,17 @@ _OPEN_ONLY = ("open_pool", "inbox_message", "lease_expires_at")  # removed by ev
 _HOLDER = "#st = :running AND runner_id = :runner AND attempt = :attempt"
 
 
-def open_shard(pool: str, execution_id: str) -> str:
+def open_shard(pool: str, execution_id: str, shards: int) -> str:
     """The sharded ``open`` index key of an execution: its pool and a stable shard of its id."""
-    return f"{pool}#{zlib.crc32(execution_id.encode()) % OPEN_SHARDS}"
+    return f"{pool}#{zlib.crc32(execution_id.encode()) % shards}"
 
 
-def _to_item(execution: Execution) -> dict[str, Any]:
+def _to_item(execution: Execution, shards: int = 1) -> dict[str, Any]:
     data = execution.model_dump(mode="json")
     data["execution_id"] = data.pop("id")
     data["actor_dbid"] = execution.actor_dbid
     if execution.open_pool:
-        data["open_pool"] = open_shard(execution.open_pool, execution.id)
+        data["open_pool"] = open_shard(execution.open_pool, execution.id, shards)
     return to_dynamo(data, _JSON_FIELDS)
 
 
@@ -107,7 +107,7 @@ class ExecutionStore:
     # --- reads ----------------------------------------------------------------------------------
     def create(self, execution: Execution) -> None:
         """A new execution (a conditional put); a terminal one (a legacy record) also counts in the totals."""
-        item = _to_item(execution)
+        item = _to_item(execution, self._settings.open_index_shards)
         condition = "attribute_not_exists(execution_id)"
         if execution.status not in (ExecutionStatus.COMPLETE, ExecutionStatus.ERROR):
             try:
@@ -190,7 +190,7 @@ class ExecutionStore:
         whatever the number of idle actors. The index is eventually consistent and projects only what the
         autoscaler and the reconciler read (no history, no message): callers that write re-read with
         ``find`` and re-check with a conditional write."""
-        for shard in range(OPEN_SHARDS):
+        for shard in range(self._settings.open_index_shards):
             for item in self._table.query_index(OPEN_INDEX, "open_pool", f"{pool}#{shard}"):
                 yield _from_item(item)
 
