@@ -124,6 +124,16 @@ def requests_per_execution(measured: dict[str, Any]) -> dict[str, float]:
     return {op: round(n / measured["executions"], 2) for op, n in measured["by_operation"].items()}
 
 
+def dump(measured: dict[str, Any]) -> str:
+    """The measurement as JSON with one recorded request a line (a readable diff, a small file)."""
+    head = {k: v for k, v in measured.items() if k not in ("requests", "idle_requests")}
+    lines = [json.dumps(head)[:-1] + ","]
+    for key in ("requests", "idle_requests"):
+        rows = ",\n  ".join(json.dumps(r, separators=(",", ":")) for r in measured[key])
+        lines.append(f' "{key}": [\n  {rows}\n ],')
+    return "\n".join(lines).rstrip(",") + "\n}\n"
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.cost", description=__doc__.splitlines()[0])
     parser.add_argument("--measure", action="store_true",
@@ -147,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 
         measured = cost_wire.measure(args.executions)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(measured, indent=1) + "\n")
+        RESULTS.write_text(dump(measured))
     elif not RESULTS.exists():
         print(f"no measurement at {RESULTS}: run with --measure", file=sys.stderr)
         return 2
