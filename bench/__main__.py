@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api, baseline, idle, latency, nightly, plots, readme, report, scale, throughput, warm_start
+from bench import api, baseline, idle, latency, nightly, plots, readme, report, scale, scale_run, throughput, warm_start
 from bench.profile import FULL, QUICK, Profile
 from bench.system import BenchSystem
 
@@ -35,7 +35,7 @@ Suite = Callable[[BenchSystem, Profile, str], dict[str, Any]]
 # the whole table (moto scans it), so the quiet single-execution measurements come first. The API suite
 # gets a fresh system of its own: its messages stay queued (open executions the duties keep looking at),
 # and listing actors must not scan the idle suite's thousand.
-OWN_SYSTEM = {"api"}
+OWN_SYSTEM = {"api", "scale_run"}
 SUITES: dict[str, Suite] = {
     "latency": latency.run,
     "warm_start": warm_start.run,  # warm and cold side by side with the bare baseline
@@ -44,6 +44,7 @@ SUITES: dict[str, Suite] = {
     "scale_out": scale.scale_out,
     "idle": lambda s, p, _r: idle.run(s, p),
     "api": lambda s, p, _r: api.run(s, p),
+    "scale_run": lambda s, p, _r: scale_run.run(s, p),  # 2,000 actors, several runners, a burst (issue 16)
 }
 
 

@@ -29,6 +29,11 @@ class Profile:
     runner_env: tuple[tuple[str, str], ...] = ()
     # Let the previous suite's runner exit before the next suite starts (clean CPU and duty leases).
     isolate_suites: bool = True
+    # The scale run (bench/scale_run.py): registered actors, runner processes, a burst over some actors.
+    scale_registered: int = 2000
+    scale_runners: int = 3
+    scale_actors: int = 500
+    scale_messages: int = 1000
 
 
 FULL = Profile(name="full", latency_runs=60, latency_warmup=3, throughput_slots=(1, 2, 4, 8),
@@ -41,4 +46,5 @@ QUICK = Profile(name="quick", latency_runs=3, latency_warmup=1, throughput_slots
                 throughput_min=4, zero_samples=2, out_actors=3, out_messages=6, idle_counts=(2, 6),
                 idle_window_seconds=3.0, idle_wake_timeout=3.0, api_seconds=0.5, api_concurrency=(1, 4),
                 api_actors=3, idle_settle_seconds=0.5, cost_messages=2, cost_quiet_seconds=2.0,
-                runner_env=(("ABACO_RECEIVE_WAIT_SECONDS", "2"),), isolate_suites=False)
+                runner_env=(("ABACO_RECEIVE_WAIT_SECONDS", "2"),), isolate_suites=False,
+                scale_registered=20, scale_runners=2, scale_actors=5, scale_messages=10)

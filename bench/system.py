@@ -32,7 +32,8 @@ from runners.pipeline.engine import LABEL_ACTOR
 NOOP_IMAGE = "abacosamples/noop"  # busybox ``/bin/true``: the container does nothing measurable
 BENCH_TENANT = "BENCH"
 # Every runner pool a suite may use; the API validates an actor's queue against this list.
-BENCH_POOLS = ("default", "lat", "tp1", "tp2", "tp4", "tp8", "zero", "out", "idle", "api", "warm", "load", "soak")
+BENCH_POOLS = ("default", "lat", "tp1", "tp2", "tp4", "tp8", "zero", "out", "idle", "api", "warm", "load", "soak",
+               "scale", "parked")
 RUNNER_STOP_TIMEOUT = 30.0
 READY_TIMEOUT = 120.0
 CLIENT_THREADS = 8  # concurrent clients when the bench registers actors or sends many messages

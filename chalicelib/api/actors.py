@@ -24,7 +24,7 @@ def list_actors(request: Any) -> Ok:
     if query.is_search(params):
         return Ok(search_service.run(backend, caller, "actors", params), "Search completed successfully.",
                   keys=SEARCH)
-    return Ok([actors.display(a) for a in actors.list_actors(backend, caller)], "Actors retrieved successfully.")
+    return Ok([actors.display(a) for a in actors.first_page(backend, caller)], "Actors retrieved successfully.")
 
 
 @needs(Level.NONE, Scope.AUTHENTICATED)

@@ -22,7 +22,8 @@ def list_executions(request: Any, actor_id: str) -> Ok:
     backend, caller, actor = actor_in_path(request, actor_id)
     params = http.query_lists(request)
     if query.is_search(params):
-        return Ok(search_service.run(backend, caller, "executions", params, actor=actor),
+        return Ok(search_service.run(backend, caller, "executions", params, actor=actor,
+                                     link=f"/actors/{actor.id}/executions"),
                   "Executions search completed successfully.", keys=SEARCH)
     return Ok(executions.summary(backend, actor), "Actor executions retrieved successfully.",
               keys=nested("executions"))

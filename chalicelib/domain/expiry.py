@@ -28,3 +28,9 @@ def log_expires_at(settings: Settings, tenant: str, actor_log_ex: int | None, no
     """The TTL attribute for an execution's log items, or None to keep them."""
     seconds = log_ex_seconds(settings, tenant, actor_log_ex)
     return int(now if now is not None else time.time()) + seconds if seconds > 0 else None
+
+
+def execution_expires_at(settings: Settings, tenant: str, now: float | None = None) -> int | None:
+    """The TTL attribute of a terminal execution: ``execution_ex`` (or the tenant's), None to keep it."""
+    seconds = settings.tenant_execution_ex.get(tenant, settings.execution_ex)
+    return int(now if now is not None else time.time()) + seconds if seconds > 0 else None

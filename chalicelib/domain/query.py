@@ -27,7 +27,7 @@ import re2
 
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.naming import to_snake
-from chalicelib.domain.paging import MAX_PAGE_LIMIT
+from chalicelib.domain.paging import MAX_PAGE_LIMIT, MAX_SKIP
 
 _DECIMAL = re.compile(r"[+-]?[0-9]+")
 DEFAULT_LIMIT = 100  # Abaco's code default (its docs say 10)
@@ -36,7 +36,7 @@ MAX_PATTERN_CHARS = 256  # a like/nlike pattern; RE2 compiles it to a bounded au
 MAX_VALUE_CHARS = 1_024  # any other search value or word
 MAX_KEY_CHARS = 256  # a field path with its operator
 MAX_PARAMETERS = 32  # conditions, words and phrases of one request together
-NOT_FILTERS = frozenset({"search", "exactsearch", "skip", "limit", "x-nonce"})
+NOT_FILTERS = frozenset({"search", "exactsearch", "skip", "limit", "cursor", "x-nonce"})
 # Fields whose values are times (Abaco's list, plus finish_time which it displays as a time too).
 TIME_FIELDS = frozenset({"start_time", "finish_time", "message_received_time", "last_execution_time",
                          "last_update_time", "StartedAt", "FinishedAt", "create_time",
@@ -61,6 +61,7 @@ class Query:
     phrases: tuple[str, ...] = ()
     skip: int = 0
     limit: int = DEFAULT_LIMIT
+    cursor: str | None = None  # where the previous page stopped (``_metadata.next_cursor``)
 
 
 def is_search(params: Mapping[str, Any]) -> bool:
@@ -98,6 +99,7 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> Query:
     terms: list[str] = []
     phrases: list[str] = []
     paging = {"skip": 0, "limit": DEFAULT_LIMIT}
+    cursor: str | None = None
     for key, given in params.items():
         values = [given] if isinstance(given, str) else list(given)
         _check_sizes(key, values)
@@ -107,12 +109,16 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> Query:
             phrases.extend(value.lower() for value in values if value)
         elif key in paging:
             paging[key] = _non_negative(key, values[-1])
+        elif key == "cursor":
+            cursor = values[-1] or None
         elif key not in NOT_FILTERS:
             conditions.extend(_condition(key, value) for value in values)
     if len(conditions) + len(terms) + len(phrases) > MAX_PARAMETERS:
         raise BadRequest(f"A search takes at most {MAX_PARAMETERS} conditions, words and phrases together.")
     limit = min(paging["limit"], MAX_PAGE_LIMIT)  # clamped: one request never pages the whole tenant
-    return Query(tuple(conditions), tuple(terms), tuple(phrases), paging["skip"], limit)
+    if paging["skip"] > MAX_SKIP:
+        raise BadRequest(f"skip may be at most {MAX_SKIP}; follow _metadata.next (the cursor) to page further.")
+    return Query(tuple(conditions), tuple(terms), tuple(phrases), paging["skip"], limit, cursor)
 
 
 def _check_sizes(key: str, values: list[str]) -> None:

@@ -8,12 +8,11 @@ import json
 from typing import Any
 
 from chalicelib.adapters import netguard
-from chalicelib.adapters.storage.logs import execution_key
 from chalicelib.adapters.storage.metrics import ACTOR_TOTAL
 from chalicelib.domain import ids, inputs
 from chalicelib.domain.access import Kind, Level
 from chalicelib.domain.errors import BadRequest, Conflict, NotAuthorized, NotFound
-from chalicelib.domain.models import Actor, ActorStatus, ExecutionStatus, WorkerStatus
+from chalicelib.domain.models import Actor, ActorStatus, WorkerStatus
 from chalicelib.domain.responses import ActorResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.services import actor_fields, quotas
@@ -24,19 +23,19 @@ from chalicelib.services import workers as worker_service
 from chalicelib.wiring.backend import Backend
 
 PREFIX = actor_fields.PREFIX
+LIST_LIMIT = 1000  # actors a GET /actors without parameters returns at most (Abaco's list shape)
 PUT_ATTEMPTS = 3  # a PUT re-applied over fresh reads before a conflict reaches the caller
 LINK_INVALID = ("Invalid link parameter; unable to retrieve linked actor data. The link must be a valid actor id "
                 "or alias for which you have EXECUTE permission.")
 LINK_CYCLE = "Error: this update would result in a cycle of linked actors."
 DELETED = "Actor deleted successfully."
-EXECUTION_ORPHANED = "actor deleted before the execution ran"
 DELETED_CLEANING = "Actor deleted successfully, though Abaco is still cleaning up some of the actor's resources."
 
 
 def get(backend: Backend, caller: Caller, identifier: str) -> Actor:
     """The actor named by an id or an alias, in the caller's tenant."""
     actor_id = alias_service.resolve(backend, caller.tenant, identifier)
-    actor = backend.actors.find(caller.tenant, actor_id)
+    actor = backend.actors.find_live(caller.tenant, actor_id)
     if actor is None:
         raise NotFound(f"Actor with identifier '{identifier}' not found")
     return actor
@@ -45,6 +44,15 @@ def get(backend: Backend, caller: Caller, identifier: str) -> Actor:
 def list_actors(backend: Backend, caller: Caller) -> list[Actor]:
     """The tenant's actors the caller may READ (admins: all of the tenant's)."""
     return permission_service.readable(backend, caller, backend.actors.list(caller.tenant))
+
+
+def first_page(backend: Backend, caller: Caller) -> list[Actor]:
+    """``GET /actors`` without parameters (Abaco's list shape): the first ``LIST_LIMIT`` of the tenant's
+    actors the caller may READ; ``?limit=&cursor=`` pages further (a search with ``_metadata.next``)."""
+    if caller.is_admin:
+        return backend.actors.page(caller.tenant, LIST_LIMIT).items
+    names = sorted(permission_service.readable_names(backend, caller))[:LIST_LIMIT]
+    return sorted(backend.actors.get_many(caller.tenant, names), key=lambda a: a.create_time)
 
 
 def register(backend: Backend, caller: Caller, body: dict[str, Any]) -> Actor:
@@ -170,11 +178,14 @@ def has_cycle(links: dict[str, str]) -> bool:
 
 
 def delete(backend: Backend, caller: Caller, identifier: str) -> str:
-    """Stop the workers, delete the logs, the inbox and the actor; executions stay (as in Abaco). Those
-    still waiting in the inbox end ERROR (Abaco left them SUBMITTED forever); a RUNNING one is finished by
-    its runner, or by the reconciler once its runner is gone."""
+    """Asynchronous, in a bounded number of calls whatever the actor's history: the actor goes
+    SHUTTING_DOWN and onto the ``deleting`` index (the API no longer shows it, its runners stop), its
+    workers are asked to stop, its nonces and permissions go; the cleanup duty
+    (``chalicelib/services/cleanup.py``) then removes its inbox, executions and logs in bounded passes,
+    ends those still waiting, and removes the actor item last."""
     actor = get(backend, caller, identifier)
-    backend.actors.set_status(actor.tenant, actor.id, ActorStatus.SHUTTING_DOWN)
+    if backend.actors.mark_deleting(actor.tenant, actor.id, "actor deleted") is None:
+        raise NotFound(f"Actor with identifier '{identifier}' not found")
     cleaning = False
     for worker in backend.workers.list(actor.dbid):
         if worker.status == WorkerStatus.REQUESTED and not worker.host_id:
@@ -182,13 +193,6 @@ def delete(backend: Backend, caller: Caller, identifier: str) -> str:
         else:
             backend.workers.update(worker, {"status": WorkerStatus.SHUTDOWN_REQUESTED.value})
             cleaning = True
-    for execution in backend.executions.list(actor.dbid):
-        backend.logs.delete(execution_key(actor.dbid, execution.id))
-    backend.queues.delete_inbox(actor.tenant, actor.id)
-    for execution in backend.executions.list(actor.dbid):  # their messages went with the inbox
-        if execution.status == ExecutionStatus.SUBMITTED:
-            backend.executions.fail(execution, EXECUTION_ORPHANED, only_from=ExecutionStatus.SUBMITTED)
-    backend.actors.delete(actor.tenant, actor.id)
     nonce_service.delete_all(backend, Kind.ACTOR, actor.tenant, actor.id)
     permission_service.drop(backend, Kind.ACTOR, actor.tenant, actor.id)
     return DELETED_CLEANING if cleaning else DELETED

@@ -8,9 +8,10 @@ from typing import Any
 
 from chalicelib.adapters.storage.metrics import ACTOR_TOTAL
 from chalicelib.domain.errors import NotFound
-from chalicelib.domain.models import Actor, Execution, WorkerStatus
+from chalicelib.domain.models import Actor, WorkerStatus
 from chalicelib.identity.auth import Caller
 from chalicelib.services import actors as actor_service
+from chalicelib.services import executions as execution_service
 from chalicelib.services import fanout
 from chalicelib.services import workers as worker_service
 from chalicelib.wiring.backend import Backend
@@ -39,12 +40,12 @@ def actors(backend: Backend, caller: Caller) -> list[dict[str, Any]]:
     """Every actor with its workers, pending messages, executions count and total runtime."""
 
     def overview(actor: Actor) -> dict[str, Any]:
-        executions = backend.executions.list(actor.dbid)
+        totals = execution_service.totals(backend, actor)
         data = actor_service.display(actor)
         data.update(workers=[worker_service.display(w, api_server=actor.api_server)
                              for w in backend.workers.list(actor.dbid)],
-                    messages=_inbox_depth(backend, actor), executions=len(executions),
-                    runtime=sum(e.runtime for e in executions))
+                    messages=_inbox_depth(backend, actor), executions=totals["total_executions"],
+                    runtime=totals["total_runtime"])
         return data
 
     return fanout.each(overview, backend.actors.list(caller.tenant))
@@ -68,29 +69,25 @@ def workers(backend: Backend, caller: Caller) -> dict[str, Any]:
 
 def executions(backend: Backend, caller: Caller) -> dict[str, Any]:
     """Totals per existing actor, and tenant totals over all executions (``_all``: including those of
-    deleted actors, which Abaco keeps) and over existing actors (``_existing``)."""
-    existing = {a.id: a for a in backend.actors.list(caller.tenant)}
-    every = backend.executions.for_tenant(caller.tenant)
-    stats = {a.id: {"actor_id": a.id, "owner": a.owner, "image": a.image, "total_executions": 0,
-                    "total_execution_cpu": 0, "total_execution_io": 0, "total_execution_runtime": 0}
-             for a in existing.values()}
-    for execution in every:
-        if execution.actor_id in stats:
-            row = stats[execution.actor_id]
-            row["total_executions"] += 1
-            row["total_execution_cpu"] += execution.cpu
-            row["total_execution_io"] += execution.io
-            row["total_execution_runtime"] += execution.runtime
-    kept = [e for e in every if e.actor_id in existing]
+    actors being deleted, until the cleanup duty removes them) and over existing actors (``_existing``).
+    One page of executions (or the counters) per actor: never a scan of the tenant's history."""
+    listed = backend.actors.list_with_deleting(caller.tenant)
+    counted = fanout.each(lambda pair: execution_service.totals(backend, pair[0]), listed)
+    stats = [{"actor_id": actor.id, "owner": actor.owner, "image": actor.image,
+              "total_executions": t["total_executions"], "total_execution_cpu": t["total_cpu"],
+              "total_execution_io": t["total_io"], "total_execution_runtime": t["total_runtime"]}
+             for (actor, deleting), t in zip(listed, counted, strict=True) if not deleting]
+    every = [t for t in counted if t["total_executions"]]
+    kept = [t for (_, deleting), t in zip(listed, counted, strict=True) if not deleting and t["total_executions"]]
     summary = {**_totals("all", every), **_totals("existing", kept),
                "total_actors_all": backend.metrics.total(caller.tenant, ACTOR_TOTAL),
-               "total_actors_existing": len(existing)}
-    return {"summary": summary, "actors": list(stats.values())}
+               "total_actors_existing": len(stats)}
+    return {"summary": summary, "actors": stats}
 
 
-def _totals(scope: str, found: list[Execution]) -> dict[str, int]:
-    return {f"total_actors_{scope}_with_executions": len({e.actor_id for e in found}),
-            f"total_executions_{scope}": len(found),
-            f"total_execution_runtime_{scope}": sum(e.runtime for e in found),
-            f"total_execution_cpu_{scope}": sum(e.cpu for e in found),
-            f"total_execution_io_{scope}": sum(e.io for e in found)}
+def _totals(scope: str, found: list[dict[str, int]]) -> dict[str, int]:
+    return {f"total_actors_{scope}_with_executions": len(found),
+            f"total_executions_{scope}": sum(t["total_executions"] for t in found),
+            f"total_execution_runtime_{scope}": sum(t["total_runtime"] for t in found),
+            f"total_execution_cpu_{scope}": sum(t["total_cpu"] for t in found),
+            f"total_execution_io_{scope}": sum(t["total_io"] for t in found)}

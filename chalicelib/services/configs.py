@@ -8,7 +8,11 @@ config's secrets to another actor (Abaco matched aliases at run time, by a subst
 from __future__ import annotations
 
 import json
-from typing import Any
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from chalicelib.adapters import crypto
 from chalicelib.domain import ids, inputs
@@ -19,6 +23,8 @@ from chalicelib.identity.auth import Caller
 from chalicelib.services import aliases as alias_service
 from chalicelib.services import permissions as permission_service
 from chalicelib.wiring.backend import Backend
+
+T = TypeVar("T")
 
 PREFIX = "Invalid config description"
 RESERVED_WORDS = ("executions", "nonces", "logs", "messages", "adapters", "admin", "utilization")
@@ -141,8 +147,12 @@ def display(config: ActorConfig) -> dict[str, Any]:
 
 def configs_for_actor(backend: Backend, actor: Actor) -> dict[str, str]:
     """Decrypted ``{name: value}`` of every config written for this actor (by its id, or by an alias that
-    named it then). Runs before every container start: one query."""
-    configs = [c for c in backend.configs.list(actor.tenant) if actor.id in recipients(c)]
+    named it then). Runs before every container start: the tenant's configs are kept
+    ``ABACO_CONFIG_CACHE_SECONDS`` in the (runner) process, so a busy actor reads them once per window, not once
+    per execution; a changed config reaches executions within that window."""
+    listed = _cached(("configs", actor.tenant), backend.settings.config_cache_seconds,
+                     lambda: backend.configs.list(actor.tenant))
+    configs = [c for c in listed if actor.id in recipients(c)]
     if not configs:
         return {}
     cipher = crypto.cipher(backend.settings)
@@ -162,3 +172,23 @@ def recipients(config: ActorConfig) -> list[str]:
     """The actor ids a config's values go to. A config stored before ``actor_ids`` existed gives its values
     only to the ids it lists: its aliases may name other actors by now (re-save it to include them)."""
     return config.actor_ids or [name for name in config.actors if ids.is_hashid(name)]
+
+
+CACHE_KEYS = 4096  # entries kept at most (the oldest go first)
+_cache: OrderedDict[tuple[str, ...], tuple[float, Any]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _cached(key: tuple[str, ...], ttl: float, load: Callable[[], T]) -> T:
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]  # type: ignore[no-any-return]
+    value = load()
+    with _cache_lock:
+        _cache[key] = (now + ttl, value)
+        _cache.move_to_end(key)
+        while len(_cache) > CACHE_KEYS:
+            _cache.popitem(last=False)
+    return value

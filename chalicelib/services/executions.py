@@ -10,6 +10,7 @@ from chalicelib.adapters.storage.logs import execution_key
 from chalicelib.domain import ids, inputs
 from chalicelib.domain.errors import BadRequest, Conflict, ExecutionFailed, Timeout
 from chalicelib.domain.models import Actor, Execution, ExecutionStatus, utcnow
+from chalicelib.domain.paging import next_link
 from chalicelib.domain.responses import ExecutionResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.wiring.backend import Backend
@@ -17,25 +18,46 @@ from chalicelib.wiring.backend import Backend
 _TERMINAL = (ExecutionStatus.COMPLETE, ExecutionStatus.ERROR)
 SYNC_POLL_SECONDS = 0.2  # how often a synchronous message checks its execution (Abaco: 0.1 s)
 LEGACY_PREFIX = "Invalid actor execution description"
+SUMMARY_LIMIT = 1000  # executions listed by a summary without ``limit`` (the totals count them all)
 
 
-def summary(backend: Backend, actor: Actor) -> dict[str, Any]:
-    executions = backend.executions.list(actor.dbid)
+def summary(backend: Backend, actor: Actor, limit: int = SUMMARY_LIMIT, cursor: str | None = None) -> dict[str, Any]:
+    """Abaco's executions summary, bounded: the list is one page (``limit``, ``cursor``) with ``_metadata``
+    and its ``next`` link; the totals are summed from it when it holds the whole history (as Abaco did,
+    open executions included), else they are the actor's counters, which each terminal write adds to
+    (finished executions only: an open one counts once it ends)."""
+    page = backend.executions.page(actor.dbid, limit, cursor)
+    executions = sorted(page.items, key=lambda e: e.created_ns)
+    totals = _totals(backend, actor, page.items if cursor is None and page.cursor is None else None)
     base = actor.api_server.rstrip("/")
+    path = f"{base}/actors/{actor.id}/executions"
     return {
         "actor_id": actor.id,
         "api_server": actor.api_server,
         "owner": actor.owner,
-        "total_executions": len(executions),
-        "total_cpu": sum(e.cpu for e in executions),
-        "total_io": sum(e.io for e in executions),
-        "total_runtime": sum(e.runtime for e in executions),
+        **totals,
         "executions": [{"id": e.id, "status": e.status.value, "start_time": e.start_time,
                         "finish_time": e.finish_time, "message_received_time": e.message_received_time}
                        for e in executions],  # Abaco converts these items in camel mode: the view says so
         "ids": [e.id for e in executions],
-        "_links": {"self": f"{base}/actors/{actor.id}/executions", "owner": f"{base}/profiles/v2/{actor.owner}"},
+        "_links": {"self": path, "owner": f"{base}/profiles/v2/{actor.owner}"},
+        "_metadata": {"record_limit": limit, "count_returned": len(executions), "next_cursor": page.cursor,
+                      "next": next_link(path, limit, page.cursor)},
     }
+
+
+def totals(backend: Backend, actor: Actor) -> dict[str, int]:
+    """An actor's totals in a bounded number of reads: summed from its executions when one page of
+    ``SUMMARY_LIMIT`` holds them all (open ones included, as Abaco counted), else its counters."""
+    page = backend.executions.page(actor.dbid, SUMMARY_LIMIT)
+    return _totals(backend, actor, page.items if page.cursor is None else None)
+
+
+def _totals(backend: Backend, actor: Actor, every: list[Execution] | None) -> dict[str, int]:
+    if every is None:  # the counters of the finished executions
+        return backend.actors.totals(actor.tenant, actor.id)
+    return {"total_executions": len(every), "total_cpu": sum(e.cpu for e in every),
+            "total_io": sum(e.io for e in every), "total_runtime": sum(e.runtime for e in every)}
 
 
 def get(backend: Backend, actor: Actor, execution_id: str) -> Execution:

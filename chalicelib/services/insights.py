@@ -5,15 +5,17 @@ runner host records, duty leases, queue depths), bounded so that no request read
 actor's series look at most ``MAX_EXECUTIONS`` of its newest executions, the operator's view at most as
 many of the tenant's. The series are evenly spaced buckets (a minute over the last hour, half an hour
 over the last day), so a chart draws them without further arithmetic; an empty bucket is present with
-zeros, never missing.
+zeros, never missing. Executions are found through the tenant's time index (``walk_tenant``), so a request
+reads the window only, never an actor's or a tenant's whole history.
 """
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from chalicelib.domain.errors import BadRequest, NotFound
@@ -75,6 +77,15 @@ def recent_row(execution: Execution) -> dict[str, Any]:
             "queue_wait_ms": queue_wait_ms(execution)}
 
 
+def _window_of(walked: Iterator[tuple[Execution, dict[str, Any]]]) -> list[Execution]:
+    """At most ``MAX_EXECUTIONS`` of a time-ordered walk (the tenant's time index)."""
+    return [execution for execution, _ in itertools.islice(walked, MAX_EXECUTIONS)]
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _newest(executions: Iterable[Execution], since: float) -> list[Execution]:
     recent = [e for e in executions if received_at(e) >= since]
     recent.sort(key=received_at, reverse=True)
@@ -125,9 +136,9 @@ def _bounds(window: str | None, now: float | None) -> tuple[float, int, int]:
 def actor_stats(backend: Backend, actor: Actor, window: str | None = None, now: float | None = None) -> dict[str, Any]:
     """An actor's executions over the window: per-bucket series and totals, its inbox depth and last error."""
     start, span, step = _bounds(window, now)
-    everything = backend.executions.list(actor.dbid)
-    executions = _newest(everything, start)
-    latest = _newest(everything, 0.0)[:RECENT]
+    walked = backend.executions.walk_tenant(actor.tenant, since=_iso(start), actor_dbid=actor.dbid)
+    executions = _newest(_window_of(walked), start)
+    latest = executions[:RECENT] or _newest(backend.executions.page(actor.dbid, RECENT).items, 0.0)
     try:
         inbox = backend.queues.inbox_depth(actor.tenant, actor.id)
     except NotFound:
@@ -190,7 +201,7 @@ def operations(backend: Backend, tenant: str, window: str | None = None, now: fl
     tenant's executions over the window with its top actors."""
     start, span, step = _bounds(window, now)
     wall = time.time() if now is None else now
-    executions = _newest(backend.executions.for_tenant(tenant), start)
+    executions = _newest(_window_of(backend.executions.walk_tenant(tenant, since=_iso(start))), start)
     tenants = Counter(e.tenant for e in executions)
     return {"window": {"start": start, "seconds": span, "bucket_seconds": step},
             "hosts": _hosts(backend, wall), "pools": _pools(backend),

@@ -134,6 +134,12 @@ def readable(backend: Backend, caller: Caller, objects: Iterable[T],
     return [item for item in items if key(item) in allowed]
 
 
+def readable_names(backend: Backend, caller: Caller, kind: Kind = Kind.ACTOR, level: Level = Level.READ) -> set[str]:
+    """The names of the objects of ``kind`` the caller holds ``level`` on (one index query)."""
+    return {name for name, lvl in backend.permissions.granted(kind, caller.tenant, caller.username).items()
+            if lvl >= level}
+
+
 # Fields only admins and the privileged role may set (Abaco's ``check_privileged``), with the value that
 # means "not set". Checked on the parsed actor fields of POST and PUT /actors only: never on message or
 # state bodies (Abaco inspected any body, so a message with a "privileged" key was refused).

@@ -33,6 +33,8 @@ class TableDef:
     sk_type: str = "S"
     ttl_attribute: str | None = None
     indexes: tuple[tuple[str, str, str | None], ...] = field(default_factory=tuple)  # (name, pk, sk)
+    # Indexes that project only some attributes (name -> attributes besides the keys); the others: ALL.
+    projections: tuple[tuple[str, tuple[str, ...]], ...] = field(default_factory=tuple)
 
     def physical(self, prefix: str) -> str:
         return f"{prefix}-{self.name}"
@@ -44,13 +46,17 @@ class TableDef:
         return schema
 
     def global_secondary_indexes(self) -> list[dict[str, object]]:
-        """The ``GlobalSecondaryIndexes`` argument of CreateTable (every attribute projected)."""
+        """The ``GlobalSecondaryIndexes`` argument of CreateTable (ALL, or INCLUDE for ``projections``)."""
         out: list[dict[str, object]] = []
+        included = dict(self.projections)
         for name, ipk, isk in self.indexes:
             schema = [{"AttributeName": ipk, "KeyType": "HASH"}]
             if isk:
                 schema.append({"AttributeName": isk, "KeyType": "RANGE"})
-            out.append({"IndexName": name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}})
+            projection: dict[str, object] = {"ProjectionType": "ALL"}
+            if name in included:
+                projection = {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(included[name])}
+            out.append({"IndexName": name, "KeySchema": schema, "Projection": projection})
         return out
 
     def attribute_definitions(self) -> list[dict[str, str]]:
@@ -64,13 +70,34 @@ class TableDef:
         return [{"AttributeName": k, "AttributeType": v} for k, v in attrs.items()]
 
 
-ACTORS = TableDef("actors", pk="tenant", sk="actor_id")
+# ``deleting`` is set only while a deleted actor's executions, logs and inbox are being removed, so the sparse
+# ``deleting`` index lists exactly the cleanup duty's work (one small query per pass, never a scan).
+DELETING_INDEX = "deleting"
+DELETING_KEY = "deleting"  # the one partition of the sparse index (deletions in progress are few)
+# Owner and image filters of a search read these instead of the tenant's every actor.
+OWNER_INDEX = "by_owner"
+IMAGE_INDEX = "by_image"
+ACTORS = TableDef("actors", pk="tenant", sk="actor_id",
+                  indexes=((DELETING_INDEX, "deleting", "actor_id"), (OWNER_INDEX, "tenant_owner", "actor_id"),
+                           (IMAGE_INDEX, "tenant_image", "actor_id")),
+                  projections=((DELETING_INDEX, ("tenant", "deleting_since")),))
 # ``open_pool`` is set while an execution is not terminal, so the sparse ``open`` index lists exactly the
-# work in flight per runner pool: one query per pass gives the autoscaler every backlog and the reconciler
-# every stuck execution, whatever the number of idle actors.
+# work in flight per runner pool: one query per shard per pass gives the autoscaler every backlog and the
+# reconciler every stuck execution, whatever the number of idle actors. The key is write-sharded
+# (``{pool}#{n}``, ``ABACO_OPEN_INDEX_SHARDS`` of them: one hot key per pool took ~1,000 WRU/s at 100
+# executions/s)
+# and the index projects only what those two duties read: the inbox message stays off the index.
 OPEN_INDEX = "open"
+OPEN_PROJECTION = ("tenant", "actor_id", "executor", "status", "lease_expires_at", "enqueued", "last_sent_at",
+                   "created_ns", "charged", "max_attempts", "attempt", "runner_id", "phases", "message_id")
+# Executions of a tenant in time order (``message_received_time``): a tenant-wide search reads pages of
+# this (a time range as its key condition) instead of every actor's every execution. It projects keys and
+# the actor id only, none of which ever changes, so an execution's later writes never write the index.
+TENANT_TIME_INDEX = "by_tenant_time"
 EXECUTIONS = TableDef("executions", pk="actor_dbid", sk="execution_id", ttl_attribute="expires_at",
-                      indexes=((OPEN_INDEX, "open_pool", "actor_dbid"),))
+                      indexes=((OPEN_INDEX, "open_pool", "actor_dbid"),
+                               (TENANT_TIME_INDEX, "tenant", "message_received_time")),
+                      projections=((OPEN_INDEX, OPEN_PROJECTION), (TENANT_TIME_INDEX, ("actor_id",))))
 WORKERS = TableDef("workers", pk="actor_dbid", sk="worker_id")
 LOGS = TableDef("logs", pk="execution_key", sk="chunk", sk_type="N", ttl_attribute="expires_at")
 # One item per runner host: pools, slots, heartbeat and its workers ("many hosts").

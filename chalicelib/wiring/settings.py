@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Defaults with their provenance.
 DEFAULT_LOG_MAX_BYTES = 1_000_000  # Abaco web.max_log_length: 1 MB per execution
 DEFAULT_LOG_EX = 43_200  # Abaco dev config web.log_ex: 12 h
+DEFAULT_EXECUTION_EX = 30 * 86_400  # seconds a terminal execution is kept (issue 16: storage stops growing)
 DEFAULT_WORKER_TTL = 600  # idle seconds before a worker exits; Abaco's sync_max_idle_time default
 DEFAULT_MAX_WORKERS_PER_ACTOR = 20  # Abaco spawner.max_workers_per_actor fallback
 DEFAULT_MAX_ACTORS_PER_USER = 1_000  # far above any Abaco user's we know of; a bound on one user's registrations
@@ -138,6 +139,17 @@ class Settings(BaseSettings):
     # Per-tenant overrides of log_ex / log_ex_limit, JSON objects: '{"TENANT": seconds}'.
     tenant_log_ex: dict[str, int] = Field(default_factory=dict)
     tenant_log_ex_limit: dict[str, int] = Field(default_factory=dict)
+    # Seconds a terminal execution is kept before DynamoDB's TTL removes it (<= 0: forever), and per-tenant
+    # overrides as a JSON object '{"TENANT": seconds}'. Its logs follow their own log_ex.
+    execution_ex: int = DEFAULT_EXECUTION_EX
+    tenant_execution_ex: dict[str, int] = Field(default_factory=dict)
+    # Write shards of the ``open`` index per pool (chalicelib/wiring/resources.py). Writers and readers must
+    # agree: change it only with no execution open. Each duty pass queries every shard.
+    open_index_shards: int = Field(default=8, ge=1, le=64)
+    # Seconds a runner reuses a tenant's configs and an actor's aliases before reading them again (0: never).
+    config_cache_seconds: float = Field(default=10.0, ge=0)
+    # Actor deletion: executions (with their logs) removed per cleanup pass, at most.
+    cleanup_batch: int = Field(default=200, ge=1, le=1000)
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
     tracing: bool = False  # X-Ray segments from the API and the runners (chalicelib/adapters/tracing.py)
     tracing_sample_all: bool = False  # record every request instead of the SDK's sampling rules

@@ -18,6 +18,7 @@ SECRETS_BACKENDS = ("kms", "fernet")
 # S3's 63 characters minus "-payloads-" (10), the account (12), "-" and the longest region name (14).
 MAX_PREFIX_LENGTH = 26
 SPOT_LARGE = ("t3.large", "t3a.large", "m6i.large", "m5.large")  # 2 vCPUs, 8 GiB: one Spot pool is rarely enough
+SPOT_XLARGE = ("m6i.xlarge", "m5.xlarge", "m6a.xlarge", "m7i.xlarge")  # 4 vCPUs, 16 GiB (prod's default pool)
 # Flat context keys, for every stage (jwt_public_key_file: a path to the PEM, read at synthesis).
 JWT_CONTEXT = ("jwt_public_key", "jwt_issuer", "jwt_audience", "jwt_public_key_file")
 # Settings a stage may not take from extra_env: they would undo what the stack enforces.
@@ -129,8 +130,11 @@ def _defaults(stage: str) -> StageConfig:
         return StageConfig(
             stage="prod", prefix="abaco-prod", version=":prod", retain_data=True, log_retention_days=90,
             api_reserved_concurrency=200, api_throttle_rps=1000, api_throttle_burst=2000,
-            pools=(PoolConfig("default", min_hosts=2, max_hosts=10, instance_type="m6i.large", spot=True,
-                              spot_instance_types=SPOT_LARGE),
+            # Sized for 100 executions/s of short containers (docs/operator-guide.md, "Size for a load"): a
+            # 4-vCPU host starts about 10 fresh containers a second, so 10 hosts carry the load and 24 leave
+            # room for longer runs and a host refresh; 16 slots and a backlog target of 16 per host.
+            pools=(PoolConfig("default", min_hosts=2, max_hosts=24, instance_type="m6i.xlarge", worker_slots=16,
+                              backlog_per_host=16, spot=True, spot_instance_types=SPOT_XLARGE),
                    PoolConfig("privileged", privileged=True, min_hosts=1, max_hosts=2, warm_pool=1)))
     return StageConfig(
         stage=stage, prefix=f"abaco-{stage}",

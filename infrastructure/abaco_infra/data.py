@@ -50,7 +50,8 @@ class DataPlane(Construct):
     def _table(self, table: resources.TableDef) -> dynamodb.CfnTable:
         indexes = [dynamodb.CfnTable.GlobalSecondaryIndexProperty(
             index_name=index["IndexName"], key_schema=_keys(index["KeySchema"]),
-            projection=dynamodb.CfnTable.ProjectionProperty(projection_type=index["Projection"]["ProjectionType"]))
+            projection=dynamodb.CfnTable.ProjectionProperty(projection_type=index["Projection"]["ProjectionType"],
+                                                            non_key_attributes=index["Projection"].get("NonKeyAttributes")))
             for index in table.global_secondary_indexes()]
         cfn = dynamodb.CfnTable(
             self, f"Table-{table.name}",

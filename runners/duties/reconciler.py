@@ -7,7 +7,11 @@
 - An open execution whose actor was deleted (its inbox went with it) ends ERROR: nothing can run it.
 - Worker records of dead runner hosts, and requests no host took, are removed so scaling sees the truth.
 
-Every repair is safe to repeat: a second copy of a message is dropped at the claim.
+Every repair is safe to repeat: a second copy of a message is dropped at the claim. A pass does bounded
+work (``MAX_REPAIRS_PER_PASS``), and sends again only what SQS no longer holds: an execution enqueued
+and unclaimed is re-sent only when its inbox holds fewer messages (visible or in flight, one
+GetQueueAttributes per actor) than the actor has enqueued open executions, so a backlog is never doubled.
+The ``open`` index projects only the fields read here; a repair re-reads the full record first.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from chalicelib.wiring.backend import Backend
 from chalicelib.wiring.resources import SQS_MAX_RETENTION_SECONDS
 
 LOG = logging.getLogger("abaco.reconciler")
+MAX_REPAIRS_PER_PASS = 200  # writes and sends per pass at most; the rest waits for the next pass
 STALE_LEASE_MARGIN = 10.0  # seconds past "the message should have been redelivered and claimed"
 HOST_DEAD_HEARTBEATS = 6  # a host silent for six heartbeats (at least 15 s) is dead
 HOST_DEAD_MIN_SECONDS = 15.0
@@ -38,11 +43,14 @@ class Report:
 def run_once(backend: Backend, now: float) -> Report:
     report = Report()
     for pool in backend.settings.all_pools:
+        unclaimed: dict[str, list[Execution]] = {}
+        enqueued: dict[str, int] = {}
         for execution in backend.executions.open_in_pool(pool):
-            try:
-                _reconcile(backend, execution, now, report)
-            except (Conflict, NotFound):
-                continue  # it moved on meanwhile
+            if execution.enqueued:
+                enqueued[execution.actor_dbid] = enqueued.get(execution.actor_dbid, 0) + 1
+            if _budget_left(report):
+                _visit(backend, execution, now, report, unclaimed)
+        _resend_missing(backend, unclaimed, enqueued, report)
     _remove_dead_workers(backend, now, report)
     if report.resent or report.expired or report.workers_removed:
         LOG.info("reconciler: resent %d, expired %d, removed %d worker record(s)",
@@ -50,54 +58,88 @@ def run_once(backend: Backend, now: float) -> Report:
     return report
 
 
-def _reconcile(backend: Backend, execution: Execution, now: float, report: Report) -> None:
+def _budget_left(report: Report) -> bool:
+    return len(report.resent) + len(report.expired) < MAX_REPAIRS_PER_PASS
+
+
+def _visit(backend: Backend, execution: Execution, now: float, report: Report,
+           unclaimed: dict[str, list[Execution]]) -> None:
+    try:
+        if _reconcile(backend, execution, now, report):
+            unclaimed.setdefault(execution.actor_dbid, []).append(execution)
+    except (Conflict, NotFound):
+        pass  # it moved on meanwhile
+
+
+def _reconcile(backend: Backend, execution: Execution, now: float, report: Report) -> bool:
+    """Repair what needs no look at SQS; True for an enqueued execution unclaimed for too long (whether
+    its message is still on the inbox is asked per actor afterwards)."""
     settings = backend.settings
     queued = execution.phases.get("queued", execution.created_ns / 1e9)
     last_sent = execution.last_sent_at or queued
     if execution.status == ExecutionStatus.SUBMITTED:
         if now - queued > SQS_MAX_RETENTION_SECONDS:
-            if backend.executions.fail(execution, "expired in queue"):
+            if _fail(backend, execution, "expired in queue"):
                 report.expired.append(execution.id)
-        elif _needs_resend(execution, now, queued, last_sent, settings.resend_after_seconds,
-                           settings.unclaimed_after_seconds):
+        elif not execution.enqueued and now - queued > settings.resend_after_seconds:
             _resend(backend, execution, report)
-        return
+        elif execution.enqueued and now - last_sent > settings.unclaimed_after_seconds:
+            return True
+        return False
     stale_after = settings.visibility_timeout + settings.receive_wait_seconds + STALE_LEASE_MARGIN
     lease_end = execution.lease_expires_at or 0.0
     if execution.status != ExecutionStatus.RUNNING or now - lease_end < stale_after or now - last_sent < stale_after:
-        return
+        return False
     max_attempts = execution.max_attempts or settings.max_attempts
     if execution.charged >= max_attempts:
-        if backend.executions.fail(execution, f"runner lost, attempts {execution.charged}/{max_attempts}",
-                                   reason=AttemptReason.RUNNER_LOST.value):
+        if _fail(backend, execution, f"runner lost, attempts {execution.charged}/{max_attempts}",
+                 reason=AttemptReason.RUNNER_LOST.value):
+            report.expired.append(execution.id)
+        return False
+    _resend(backend, execution, report)
+    return False
+
+
+def _resend_missing(backend: Backend, unclaimed: dict[str, list[Execution]], enqueued: dict[str, int],
+                    report: Report) -> None:
+    """Per actor: re-send as many of its oldest unclaimed executions as its inbox lacks messages."""
+    for actor_dbid, executions in unclaimed.items():
+        if not _budget_left(report):
+            return
+        first = executions[0]
+        try:
+            visible, in_flight = backend.queues.depth(backend.queues.inbox_url(first.tenant, first.actor_id))
+        except NotFound:
+            visible = in_flight = 0  # the inbox is gone: _resend ends them (or waits for it to return)
+        missing = enqueued.get(actor_dbid, 0) - visible - in_flight
+        for execution in sorted(executions, key=lambda e: e.last_sent_at or 0.0)[:max(missing, 0)]:
+            try:
+                _resend(backend, execution, report)
+            except (Conflict, NotFound):
+                continue
+
+
+def _fail(backend: Backend, execution: Execution, message: str, reason: str | None = None) -> bool:
+    """End an execution read from the index: re-read in full first (the index has no history)."""
+    full = backend.executions.find(execution.actor_dbid, execution.id)
+    return full is not None and backend.executions.fail(full, message, reason=reason) is not None
+
+
+def _resend(backend: Backend, indexed: Execution, report: Report) -> None:
+    execution = backend.executions.find(indexed.actor_dbid, indexed.id)
+    if execution is None or execution.status != indexed.status or execution.attempt != indexed.attempt:
+        return  # it moved on since the index was read
+    if backend.actors.find_live(execution.tenant, execution.actor_id) is None:
+        if backend.executions.fail(execution, ACTOR_DELETED, reason=_lost_reason(execution)):
             report.expired.append(execution.id)
         return
-    _resend(backend, execution, report)
-
-
-def _needs_resend(execution: Execution, now: float, queued: float, last_sent: float, resend_after: float,
-                  unclaimed_after: float) -> bool:
-    """Never enqueued for ``resend_after`` (the API died in between), or unclaimed for ``unclaimed_after``."""
-    if not execution.enqueued:
-        return now - queued > resend_after
-    return now - last_sent > unclaimed_after
-
-
-def _resend(backend: Backend, execution: Execution, report: Report) -> None:
     try:
         message = InboxMessage.decode(execution.inbox_message or "")
     except DecodeError:
         backend.executions.fail(execution, "message lost and not recoverable")
         report.expired.append(execution.id)
         return
-    try:
-        backend.queues.send_inbox(message)
-    except NotFound:
-        if backend.actors.find(execution.tenant, execution.actor_id) is not None:
-            raise  # the inbox is being (re)created: try again on the next pass
-        if backend.executions.fail(execution, ACTOR_DELETED, reason=_lost_reason(execution)):
-            report.expired.append(execution.id)
-        return
+    backend.queues.send_inbox(message)  # NotFound: the inbox is being (re)created; the next pass retries
     backend.executions.mark_sent(execution)
     report.resent.append(execution.id)
 

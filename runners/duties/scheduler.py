@@ -9,6 +9,10 @@ hold a lease asks for it once per third of a lease, so another host takes over w
 after the holder dies (at once when the holder stops and releases it). A *local* duty (host heartbeat,
 orphan reaping) runs on every host. Register more with ``DutyScheduler.register`` (see
 ``standard_duties``); ``tick(now)`` runs one round, for tests.
+
+Each duty runs in a thread of its own, so a long pass (a reconciler over a large backlog, a cleanup) never
+delays the others; while a leased pass runs, the scheduler's keeper thread renews its lease when a third
+of it has passed, so a pass longer than its lease is not taken over halfway.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ LOG = logging.getLogger("abaco.duties")
 LEASE_INTERVALS = 3  # a lease lasts at least three intervals: one missed pass does not hand the duty over
 RENEW_FRACTION = 1 / 3  # renew (and ask for a lease held by another) when a third of a lease has passed
 TICK_SECONDS = 0.25
+CLEANUP_SECONDS = 5.0  # a pass over deleted actors (bounded by ABACO_CLEANUP_BATCH executions)
 ERROR_LOG_EVERY = 10.0  # at most one log line per duty per 10 s while its passes fail (T11)
 
 RunOnce = Callable[[Backend, float], Any]
@@ -59,22 +64,30 @@ class DutyScheduler:
         self._held_until: dict[str, float] = {}  # our leases' ends as last written
         self._ask_at: dict[str, float] = {}  # when to ask again for a lease another host holds
         self._runs: dict[str, DutyRuns] = {}  # passes not yet recorded (the next lease write carries them)
+        self._running: set[str] = set()  # leased duties in a pass now (the keeper renews their leases)
+        self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="duties", daemon=True)
+        self._threads: list[threading.Thread] = []
 
     def register(self, duty: Duty) -> None:
         self._duties[duty.name] = duty
         self._next.setdefault(duty.name, 0.0)
 
     def start(self) -> DutyScheduler:
-        self._thread.start()
+        """One thread per duty, and the keeper that renews the leases of passes in progress."""
+        self._threads = [threading.Thread(target=self._duty_loop, args=(d,), name=f"duty-{d.name}", daemon=True)
+                         for d in self._duties.values()]
+        self._threads.append(threading.Thread(target=self._keeper_loop, name="duty-leases", daemon=True))
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self, release: bool = True) -> None:
         """Stop; with ``release``, give up the leases so another host takes over at once."""
         self._stop.set()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(10)
+        for thread in self._threads:
+            if thread.is_alive() and threading.current_thread() is not thread:
+                thread.join(10)
         if release:
             for duty in self._duties.values():
                 if duty.leased:
@@ -101,10 +114,18 @@ class DutyScheduler:
             if duty.leased and not self._holds(duty, now):
                 return False
             started = time.monotonic()
-            duty.run_once(self.backend, now)
+            with self._lock:
+                self._running.add(duty.name)
+            try:
+                duty.run_once(self.backend, now)
+            finally:
+                with self._lock:
+                    self._running.discard(duty.name)
             if duty.leased:
-                done = self._runs.get(duty.name)
-                self._runs[duty.name] = DutyRuns((done.count if done else 0) + 1, now, time.monotonic() - started)
+                with self._lock:
+                    done = self._runs.get(duty.name)
+                    self._runs[duty.name] = DutyRuns((done.count if done else 0) + 1, now,
+                                                     time.monotonic() - started)
         except Exception as exc:  # a failing pass must not stop the other duties
             self._log_error(duty, exc)
             return False
@@ -122,7 +143,9 @@ class DutyScheduler:
             return True
         if left <= 0 and now < self._ask_at.get(duty.name, 0.0):
             return False
-        if self.backend.duties.acquire(duty.name, self.holder, now, lease, self._runs.pop(duty.name, None)):
+        with self._lock:
+            runs = self._runs.pop(duty.name, None)
+        if self.backend.duties.acquire(duty.name, self.holder, now, lease, runs):
             self._held_until[duty.name] = now + lease
             return True
         self._held_until.pop(duty.name, None)
@@ -138,13 +161,41 @@ class DutyScheduler:
             else:
                 LOG.exception("duty %s failed", duty.name)
 
-    def _loop(self) -> None:
+    def _duty_loop(self, duty: Duty) -> None:
         while not self._stop.wait(TICK_SECONDS):
-            self.tick()
+            now = self._clock()
+            if now < self._next[duty.name]:
+                continue
+            self._next[duty.name] = now + duty.interval
+            self._run(duty, now)
+
+    def _keeper_loop(self) -> None:
+        while not self._stop.wait(TICK_SECONDS):
+            self.renew_running(self._clock())
+
+    def renew_running(self, now: float) -> list[str]:
+        """Renew the lease of every leased duty whose pass is running and whose lease is a third gone;
+        returns the names renewed. A refused renewal leaves the pass to finish (its writes are conditional)
+        and the next pass to ask again."""
+        with self._lock:
+            running = [self._duties[name] for name in self._running if self._duties[name].leased]
+        renewed = []
+        for duty in running:
+            lease = duty.lease_seconds(self._lease_floor)
+            if self._held_until.get(duty.name, 0.0) - now > lease * (1 - RENEW_FRACTION):
+                continue
+            try:
+                if self.backend.duties.acquire(duty.name, self.holder, now, lease, None):
+                    self._held_until[duty.name] = now + lease
+                    renewed.append(duty.name)
+            except AbacoError as exc:
+                self._log_error(duty, exc)
+        return renewed
 
 
 def standard_duties(backend: Backend) -> list[Duty]:
     """The leased duties every runner host offers to run. Add cron and events here."""
+    from chalicelib.services import cleanup
     from runners.duties import autoscaler, events, reconciler
     from runners.duties import cron as cron_duty
 
@@ -154,4 +205,5 @@ def standard_duties(backend: Backend) -> list[Duty]:
         Duty("autoscaler", settings.autoscale_seconds, autoscaler.run_once),
         Duty("events", events.INTERVAL_SECONDS, events.run_once),
         Duty("cron", settings.cron_seconds, cron_duty.run_once),
+        Duty("cleanup", CLEANUP_SECONDS, cleanup.run_once),
     ]

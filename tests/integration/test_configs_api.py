@@ -148,7 +148,9 @@ def test_the_container_gets_its_configs_decrypted_and_logs_are_searchable(api: A
 
 
 def _delete_cleans_up(t: Any, stack: Stack, actor_id: str, execution_id: str) -> None:
-    """DELETE removes the logs, the inbox and (through the runner) the workers; the execution stays."""
+    """DELETE answers at once; the cleanup duty on the runner then removes the inbox, the executions and
+    the actor item (asynchronous deletion, in bounded passes), the runner the workers; logs keep their
+    TTL (log_ex) and go with it."""
     prefix, dbid = stack.env["ABACO_RESOURCE_PREFIX"], f"CONFIGS-RUN_{actor_id}"
     ddb, sqs = _client(stack, "dynamodb"), _client(stack, "sqs")
 
@@ -161,11 +163,15 @@ def _delete_cleans_up(t: Any, stack: Stack, actor_id: str, execution_id: str) ->
     assert items("logs", "execution_key", f"{dbid}#{execution_id}")
     response = t.call("DELETE", f"/actors/{actor_id}")
     assert response.status_code == 200 and response.json()["message"].startswith("Actor deleted successfully")
-    assert items("logs", "execution_key", f"{dbid}#{execution_id}") == []
+    assert t.call("GET", f"/actors/{actor_id}").status_code == 404  # gone for the API at once
+    wait_for(lambda: items("executions", "actor_dbid", dbid) == [], 60, what="the cleanup to remove the executions")
     with pytest.raises(sqs.exceptions.QueueDoesNotExist):
         sqs.get_queue_url(QueueName=inbox)
     wait_for(lambda: items("workers", "actor_dbid", dbid) == [], 60, what="the runner to remove the workers")
-    assert items("executions", "actor_dbid", dbid)  # executions outlive the actor, as in Abaco
+    wait_for(lambda: items("actors", "tenant", "CONFIGS-RUN") and all(
+        i["actor_id"]["S"] != actor_id for i in items("actors", "tenant", "CONFIGS-RUN")), 60,
+        what="the cleanup to remove the actor")
+    assert all("expires_at" in i for i in items("logs", "execution_key", f"{dbid}#{execution_id}"))
 
 
 def _wait(t: Any, actor_id: str, execution_id: str) -> dict:

@@ -219,7 +219,8 @@ def test_camel_case_input_and_top_level_output(camel: Api) -> None:
                                                        "actors": "camel.alias"})
     assert config["isSecret"] is True and config["value"] != "v"
     found = camel.ok("GET", "/actors/search/actors?maxWorkers=2")  # camel query keys too
-    assert found["_metadata"] == {"totalCount": 1, "recordsSkipped": 0, "recordLimit": 100, "countReturned": 1}
+    assert found["_metadata"] == {"totalCount": 1, "recordsSkipped": 0, "recordLimit": 100, "countReturned": 1,
+                                  "nextCursor": None, "next": None}  # one page: no next one
     assert found["search"][0]["maxWorkers"] == 2
     assert set(camel.ok("GET", "/actors/utilization")) == {"currentActors", "totalActors", "workers",
                                                            "commandQueue"}

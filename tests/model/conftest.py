@@ -26,8 +26,10 @@ def world() -> Iterator[World]:
         with mock_aws():
             patch.setattr(aws, "client", lambda service, _settings: boto3.client(service, region_name=REGION))
             # The plan's test timings (§6): visibility timeout and lease 10 s, heartbeat 3 s.
+            # One shard of the open index: moto answers each index query by reading the whole table, and the
+            # machines run the reconciler hundreds of times (sharding is tested in tests/unit/test_protocol.py).
             settings = Settings(resource_prefix=f"model{time.time_ns()}", visibility_timeout=10,
-                                heartbeat_seconds=3, receive_wait_seconds=0, max_attempts=2)
+                                heartbeat_seconds=3, receive_wait_seconds=0, max_attempts=2, open_index_shards=1)
             bootstrap.create_tables(settings)
             bootstrap.create_queues(settings)
             yield World(Backend.from_settings(settings), Caller(username="modeller", tenant="MODEL"))

@@ -20,10 +20,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from chalicelib.adapters.queues import Received
 from chalicelib.adapters.storage.logs import execution_key
 from chalicelib.domain import clock
-from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.errors import BadRequest, NotFound
 from chalicelib.domain.models import Actor, AttemptReason, Execution, ExecutionStatus, utcnow
 from chalicelib.domain.queue_messages import InboxMessage
 from chalicelib.services import actors as actor_service
+from chalicelib.services import cleanup
 from chalicelib.services import executions as execution_service
 from chalicelib.services import messages as message_service
 from runners.duties import reconciler
@@ -181,6 +182,9 @@ class ExecutionMachine(RuleBasedStateMachine):
         except BadRequest:
             assert e.status != ExecutionStatus.RUNNING
             return
+        except NotFound:  # removed by the cleanup of its deleted actor, which only removes finished ones
+            assert e.terminal and not self._model(e.actor_id).alive
+            return
         assert e.status == ExecutionStatus.RUNNING
         e.force_quit = True
 
@@ -189,6 +193,9 @@ class ExecutionMachine(RuleBasedStateMachine):
     def delete_actor(self, data: st.DataObject) -> None:
         model = data.draw(st.sampled_from([m for m in self.actors if m.alive]))
         actor_service.delete(self.backend, self.world.caller, model.actor.id)
+        # The cleanup duty's first pass over it (chalicelib/services/cleanup.py): the inbox goes, waiting
+        # executions end ERROR, finished ones are removed with their logs.
+        cleanup.clean(self.backend, model.actor, self.backend.settings.cleanup_batch, cleanup.Report())
         model.alive = False
         self.inflight = {k: f for k, f in self.inflight.items() if f.actor_id != model.actor.id}  # gone too
         for eid, e in self.expected.items():
@@ -356,8 +363,12 @@ class ExecutionMachine(RuleBasedStateMachine):
         for model in self.actors:
             records = {r.id: r for r in self.backend.executions.list(model.actor.dbid)}
             for eid, e in self.expected.items():
-                if e.actor_id == model.actor.id:
+                if e.actor_id != model.actor.id:
+                    continue
+                if eid in records:
                     _check(e, records[eid])
+                else:  # only the cleanup of a deleted actor removes an execution, and only a finished one
+                    assert not model.alive and e.terminal, (eid, e)
 
     # --- the steps shared by the rules and drain ------------------------------------------------
     def receive_one(self, executor: ExecutionRunner, model: ActorModel, received: Received) -> Held | None:

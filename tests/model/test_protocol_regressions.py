@@ -13,6 +13,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import Actor, AttemptReason, ExecutionStatus, utcnow
 from chalicelib.domain.queue_messages import InboxMessage
 from chalicelib.services import actors as actor_service
+from chalicelib.services import cleanup
 from chalicelib.services import messages as message_service
 from runners.duties import reconciler
 from runners.pipeline.claim import Outcome
@@ -89,12 +90,24 @@ def test_a_copy_of_the_message_at_the_lease_end_is_dropped_not_kept(world: World
     assert isinstance(outcome, Outcome) and outcome.kind == "duplicate"
 
 
-def test_deleting_an_actor_ends_its_waiting_executions(world: World, fake_clock: Clock) -> None:
+def test_deleting_an_actor_ends_its_waiting_executions_then_removes_them(world: World, fake_clock: Clock) -> None:
     actor = _actor(world)
     eid = _submit(world, actor)
     actor_service.delete(world.backend, world.caller, actor.id)
+    assert _clean(world, actor).executions_ended == [eid]  # the duty's first pass ends it...
     record = world.backend.executions.get(actor.dbid, eid)
-    assert record.status == ExecutionStatus.ERROR and record.status_message == actor_service.EXECUTION_ORPHANED
+    assert record.status == ExecutionStatus.ERROR and record.status_message == cleanup.EXECUTION_ORPHANED
+    _clean(world, actor)  # ...the next removes it, the one after the actor
+    assert world.backend.executions.find(actor.dbid, eid) is None
+    assert actor.id in _clean(world, actor).actors_removed
+    assert world.backend.actors.find(actor.tenant, actor.id) is None
+
+
+def _clean(world: World, actor: Actor) -> cleanup.Report:
+    """One pass of the cleanup duty over this actor (other tests' deleted actors share the tables)."""
+    report = cleanup.Report()
+    cleanup.clean(world.backend, actor, world.backend.settings.cleanup_batch, report)
+    return report
 
 
 def _held_by_r1_then_deleted(world: World) -> tuple[Actor, str, Context]:
@@ -104,6 +117,7 @@ def _held_by_r1_then_deleted(world: World) -> tuple[Actor, str, Context]:
     ctx = _take(world, "r1", actor, _receive(world, actor))
     assert isinstance(ctx, Context)
     actor_service.delete(world.backend, world.caller, actor.id)
+    _clean(world, actor)  # the cleanup's first pass removes the inbox; r1's execution stays RUNNING
     return actor, eid, ctx
 
 

@@ -66,8 +66,9 @@ class World:
     def forget(self, actor: Actor) -> None:
         """Remove a finished example's actor, executions and logs from moto. Its tables would otherwise grow
         over hundreds of examples, and moto answers an index query or a scan by reading every item."""
-        if self.backend.actors.find(actor.tenant, actor.id) is not None:
+        if self.backend.actors.find_live(actor.tenant, actor.id) is not None:
             actor_service.delete(self.backend, self.caller, actor.id)
+        self.backend.actors.delete(actor.tenant, actor.id)  # what the cleanup duty does last
         table = resources.EXECUTIONS.physical(self.backend.settings.resource_prefix)
         for execution in self.backend.executions.list(actor.dbid):
             self.ddb.delete_item(TableName=table, Key={"actor_dbid": {"S": actor.dbid},

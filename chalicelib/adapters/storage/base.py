@@ -11,11 +11,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters import aws, aws_errors
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, Unavailable
 from chalicelib.wiring.resources import TableDef
 from chalicelib.wiring.settings import Settings
 
 _SER = TypeSerializer()
+BATCH_WRITE_MAX = 25  # BatchWriteItem's limit (AWS documentation, "BatchWriteItem")
+BATCH_GET_MAX = 100  # BatchGetItem's limit
+BATCH_RETRIES = 5
 _DES = TypeDeserializer()
 # ResourceNotFoundException: the table is missing, which in practice means the store is being (re)created
 # (an emulator restart); the API answers 503 instead of a 500 with a traceback.
@@ -98,6 +101,13 @@ class Table:
         _conditional(kwargs, condition, values, names)
         return self._call("update_item", **kwargs)["Attributes"]
 
+    def update_typed(self, key: dict[str, Any], expression: str, names: dict[str, str],
+                     typed: dict[str, Any], condition: str, values: dict[str, Any]) -> dict[str, Any]:
+        """``update`` whose SET values are already in DynamoDB's typed form (a whole item's attributes)."""
+        return self._call("update_item", TableName=self.name, Key=key, UpdateExpression=expression,
+                          ConditionExpression=condition, ExpressionAttributeNames=names,
+                          ExpressionAttributeValues={**typed, **serialize(values)}, ReturnValues="NONE")
+
     def delete(self, key: dict[str, Any], condition: str | None = None,
                values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> None:
         kwargs: dict[str, Any] = {"TableName": self.name, "Key": key}
@@ -125,6 +135,105 @@ class Table:
         }
         yield from self._paginate("query", kwargs)
 
+    def query_page(self, pk_value: str, limit: int, start: dict[str, Any] | None = None,
+                   consistent: bool = False, live_after: float | None = None,
+                   projection: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of a partition: at most ``limit`` items from ``start`` (a LastEvaluatedKey) on, and the
+        key to go on from (None at the end). ``live_after`` drops items whose TTL attribute has passed."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name, "KeyConditionExpression": "#pk = :pk", "Limit": limit,
+            "ExpressionAttributeNames": {"#pk": self.definition.pk},
+            "ExpressionAttributeValues": {":pk": {"S": pk_value}}, "ConsistentRead": consistent,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        if live_after is not None and self.definition.ttl_attribute:
+            kwargs["FilterExpression"] = "attribute_not_exists(#ttl) OR #ttl > :now"
+            kwargs["ExpressionAttributeNames"]["#ttl"] = self.definition.ttl_attribute
+            kwargs["ExpressionAttributeValues"][":now"] = {"N": str(int(live_after))}
+        if projection:
+            kwargs["ProjectionExpression"] = projection
+            if "#st" in projection:
+                kwargs["ExpressionAttributeNames"]["#st"] = "status"
+        resp = self._call("query", **kwargs)
+        return resp.get("Items", []), resp.get("LastEvaluatedKey")
+
+    def index_page(self, index: str, pk_name: str, pk_value: str, limit: int,
+                   start: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of a global secondary index partition (eventually consistent)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name, "IndexName": index, "KeyConditionExpression": "#pk = :pk", "Limit": limit,
+            "ExpressionAttributeNames": {"#pk": pk_name}, "ExpressionAttributeValues": {":pk": {"S": pk_value}},
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = self._call("query", **kwargs)
+        return resp.get("Items", []), resp.get("LastEvaluatedKey")
+
+    def walk(self, pk_name: str, pk_value: str, key_names: tuple[str, ...], start: dict[str, Any] | None = None,
+             index: str | None = None, sk_range: tuple[str, str, str] | None = None,
+             page: int = 200) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """Items of one partition (of the table or of ``index``) from ``start`` on, each with its position
+        (the ``key_names`` attributes: an ExclusiveStartKey that resumes right after it), read ``page``
+        items per request, only as far as the caller iterates. ``sk_range`` is (sort key, low, high)."""
+        kwargs: dict[str, Any] = {"TableName": self.name, "KeyConditionExpression": "#pk = :pk", "Limit": page,
+                                  "ExpressionAttributeNames": {"#pk": pk_name},
+                                  "ExpressionAttributeValues": {":pk": {"S": pk_value}}}
+        if index:
+            kwargs["IndexName"] = index
+        if sk_range:
+            kwargs["KeyConditionExpression"] += " AND #sk BETWEEN :low AND :high"
+            kwargs["ExpressionAttributeNames"]["#sk"] = sk_range[0]
+            kwargs["ExpressionAttributeValues"].update({":low": {"S": sk_range[1]}, ":high": {"S": sk_range[2]}})
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        while True:
+            resp = self._call("query", **kwargs)
+            for item in resp.get("Items", []):
+                yield item, {name: item[name] for name in key_names if name in item}
+            if not resp.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def get_many(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """BatchGetItem (100 keys a call; unprocessed keys asked again), in no particular order."""
+        out: list[dict[str, Any]] = []
+        for first in range(0, len(keys), BATCH_GET_MAX):
+            pending: dict[str, Any] = {self.name: {"Keys": keys[first:first + BATCH_GET_MAX]}}
+            for _ in range(BATCH_RETRIES):
+                resp = self._call("batch_get_item", RequestItems=pending)
+                out.extend(resp.get("Responses", {}).get(self.name, []))
+                pending = resp.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+        return out
+
+    def delete_many(self, keys: list[dict[str, Any]]) -> None:
+        """Delete up to 25 keys per BatchWriteItem; unprocessed keys are sent again (bounded retries)."""
+        for start in range(0, len(keys), BATCH_WRITE_MAX):
+            requests = [{"DeleteRequest": {"Key": k}} for k in keys[start:start + BATCH_WRITE_MAX]]
+            for _ in range(BATCH_RETRIES):
+                resp = self._call("batch_write_item", RequestItems={self.name: requests})
+                requests = resp.get("UnprocessedItems", {}).get(self.name, [])
+                if not requests:
+                    break
+            if requests:
+                raise Unavailable(f"DynamoDB batch delete on {self.name}: {len(requests)} key(s) left")  # retry
+
+    def transact(self, items: list[dict[str, Any]]) -> list[str]:
+        """One TransactWriteItems; returns [] when it applied, else each item's cancellation code
+        ("None" for the items that were not the cause)."""
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if aws_errors.code_of(exc) == "TransactionCanceledException":
+                reasons = exc.response.get("CancellationReasons") or []
+                return [str(r.get("Code", "None")) for r in reasons] or ["Unknown"]
+            raise aws_errors.translate(exc, f"DynamoDB transaction on {self.name}", _OVERRIDES) from exc
+        except BotoCoreError as exc:
+            raise aws_errors.translate(exc, f"DynamoDB transaction on {self.name}") from exc
+        return []
+
     def scan(self) -> Iterator[dict[str, Any]]:
         yield from self._paginate("scan", {"TableName": self.name})
 
@@ -150,12 +259,17 @@ class Table:
             raise aws_errors.translate(exc, f"DynamoDB {op} on {self.name}") from exc
 
 
+def serialize(values: dict[str, Any]) -> dict[str, Any]:
+    """Expression attribute values in DynamoDB's typed form."""
+    return {k: _SER.serialize(_decimals(v)) for k, v in values.items()}
+
+
 def _conditional(kwargs: dict[str, Any], condition: str | None, values: dict[str, Any] | None,
                  names: dict[str, str] | None) -> None:
     if condition:
         kwargs["ConditionExpression"] = condition
     if values:
-        kwargs["ExpressionAttributeValues"] = {k: _SER.serialize(_decimals(v)) for k, v in values.items()}
+        kwargs["ExpressionAttributeValues"] = serialize(values)
     if names:
         kwargs["ExpressionAttributeNames"] = names
 

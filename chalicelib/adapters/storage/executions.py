@@ -5,20 +5,30 @@ token), so a runner that lost its lease can never overwrite a newer attempt (rel
 write's condition, and the status it writes, are built from the state machine's table
 (``chalicelib.domain.execution_machine``): a write here names its move, never a status of its own.
 ``open_pool`` and the stored inbox message exist only while the execution is not terminal: the terminal
-write removes them, so the ``open`` index holds exactly the work in flight.
+write removes them, so the ``open`` index holds exactly the work in flight. ``open_pool`` is stored
+write-sharded (``{pool}#{n}``) and read back as the pool name.
+
+The terminal write (``finish``, ``fail``, a legacy record) also sets the ``expires_at`` TTL (the
+``execution_ex`` setting) and adds the execution to the actor's totals in the same transaction, so the
+summary reads four counters instead of the actor's whole history, and a total is never counted twice.
+Reads are paged (``page``): no call reads a whole partition.
 """
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from chalicelib.adapters.storage.base import ConditionFailed, Table, from_dynamo, to_dynamo
+from chalicelib.adapters.storage import totals
+from chalicelib.adapters.storage.base import ConditionFailed, Table, epoch, from_dynamo, serialize, to_dynamo
 from chalicelib.domain import clock
-from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.errors import BadRequest, Conflict, NotFound
 from chalicelib.domain.execution_machine import EXECUTION_MACHINE, Move
+from chalicelib.domain.expiry import execution_expires_at
 from chalicelib.domain.models import AttemptRecord, Execution, ExecutionStatus, utcnow
-from chalicelib.wiring.resources import EXECUTIONS, OPEN_INDEX
+from chalicelib.domain.paging import Page, decode_cursor, encode_cursor
+from chalicelib.wiring.resources import EXECUTIONS, OPEN_INDEX, TENANT_TIME_INDEX
 from chalicelib.wiring.settings import Settings
 
 _JSON_FIELDS = frozenset({"final_state", "attempts", "phases"})
@@ -26,10 +36,17 @@ _OPEN_ONLY = ("open_pool", "inbox_message", "lease_expires_at")  # removed by ev
 _FAIL_FROM = {ExecutionStatus.SUBMITTED: Move.FAIL_WAITING}  # ``fail(only_from=...)``: the moves it names
 
 
-def _to_item(execution: Execution) -> dict[str, Any]:
+def open_shard(pool: str, execution_id: str, shards: int) -> str:
+    """The sharded ``open`` index key of an execution: its pool and a stable shard of its id."""
+    return f"{pool}#{zlib.crc32(execution_id.encode()) % shards}"
+
+
+def _to_item(execution: Execution, shards: int = 1) -> dict[str, Any]:
     data = execution.model_dump(mode="json")
     data["execution_id"] = data.pop("id")
     data["actor_dbid"] = execution.actor_dbid
+    if execution.open_pool:
+        data["open_pool"] = open_shard(execution.open_pool, execution.id, shards)
     return to_dynamo(data, _JSON_FIELDS)
 
 
@@ -38,7 +55,25 @@ def _from_item(item: dict[str, Any]) -> Execution:
     data["id"] = data.pop("execution_id")
     data.pop("actor_dbid", None)
     data.pop("expires_at", None)
+    if data.get("open_pool"):
+        data["open_pool"] = data["open_pool"].rsplit("#", 1)[0]
     return Execution.model_validate(data)
+
+
+_KEYS = ("actor_dbid", "execution_id")
+
+
+def _check_start(start: dict[str, Any] | None, pk: str, value: str) -> None:
+    if start is not None and start.get(pk) != {"S": value}:
+        raise BadRequest("cursor is not valid for this collection; use the value of _metadata.next_cursor.")
+
+
+def _live(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """None for an item whose TTL passed (DynamoDB deletes expired items within days; emulators never)."""
+    if item is None:
+        return None
+    expires = item.get("expires_at")
+    return None if expires is not None and float(expires["N"]) <= epoch() else item
 
 
 def _key(actor_dbid: str, execution_id: str) -> dict[str, Any]:
@@ -85,33 +120,101 @@ class ClaimRefused(Exception):
 class ExecutionStore:
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self._table = Table(EXECUTIONS, settings, client)
+        self._settings = settings
+        self._totals = totals.ActorTotals(settings, self._table)
 
     # --- reads ----------------------------------------------------------------------------------
     def create(self, execution: Execution) -> None:
-        try:
-            self._table.put(_to_item(execution), condition="attribute_not_exists(execution_id)")
-        except ConditionFailed as exc:
-            raise Conflict(f"Execution id {execution.id} already exists.") from exc
+        """A new execution (a conditional put); a terminal one (a legacy record) also counts in the totals."""
+        item = _to_item(execution, self._settings.open_index_shards)
+        condition = "attribute_not_exists(execution_id)"
+        if execution.status not in (ExecutionStatus.COMPLETE, ExecutionStatus.ERROR):
+            try:
+                self._table.put(item, condition=condition)
+            except ConditionFailed as exc:
+                raise Conflict(f"Execution id {execution.id} already exists.") from exc
+            return
+        expires = execution_expires_at(self._settings, execution.tenant)
+        if expires is not None:
+            item["expires_at"] = {"N": str(expires)}
+        write = {"Put": {"TableName": self._table.name, "Item": item, "ConditionExpression": condition}}
+        if not self._totals.apply(write, execution, execution.model_dump()):
+            raise Conflict(f"Execution id {execution.id} already exists.")
 
     def get(self, actor_dbid: str, execution_id: str) -> Execution:
-        item = self._table.get(_key(actor_dbid, execution_id))
-        if item is None:
+        found = self.find(actor_dbid, execution_id)
+        if found is None:
             raise NotFound(f"Execution with id '{execution_id}' not found")
-        return _from_item(item)
+        return found
 
     def find(self, actor_dbid: str, execution_id: str) -> Execution | None:
-        item = self._table.get(_key(actor_dbid, execution_id))
+        item = _live(self._table.get(_key(actor_dbid, execution_id)))
         return _from_item(item) if item else None
 
     def list(self, actor_dbid: str) -> list[Execution]:
-        """All executions of an actor in creation order."""
-        return sorted((_from_item(i) for i in self._table.query(actor_dbid)), key=lambda e: e.created_ns)
+        """All executions of an actor in creation order (tests and small actors only: use ``page``)."""
+        live = (i for i in self._table.query(actor_dbid) if _live(i))
+        return sorted((_from_item(i) for i in live), key=lambda e: e.created_ns)
+
+    def page(self, actor_dbid: str, limit: int, cursor: str | None = None) -> Page:
+        """At most ``limit`` executions of an actor (in id order, expired ones left out) and the cursor of
+        the next page. A cursor of another actor's partition is a 400."""
+        start = decode_cursor(cursor)
+        _check_start(start, "actor_dbid", actor_dbid)
+        items, last = self._table.query_page(actor_dbid, limit, start, live_after=epoch())
+        return Page([_from_item(i) for i in items], encode_cursor(last))
+
+    def walk(self, actor_dbid: str, start: dict[str, Any] | None = None) -> Iterator[tuple[Execution, dict[str, Any]]]:
+        """An actor's executions in id order from ``start`` on, each with its position (searches)."""
+        _check_start(start, "actor_dbid", actor_dbid)
+        for item, key in self._table.walk("actor_dbid", actor_dbid, _KEYS, start):
+            if _live(item):
+                yield _from_item(item), key
+
+    def walk_tenant(self, tenant: str, start: dict[str, Any] | None = None, since: str = "0",
+                    until: str = "~", actor_dbid: str | None = None) -> Iterator[tuple[Execution, dict[str, Any]]]:
+        """A tenant's executions in ``message_received_time`` order within [since, until], through the
+        keys-only time index and a BatchGetItem per page, each with its position (tenant-wide searches).
+        ``actor_dbid`` keeps one actor's: the index keys name the actor, so others are never fetched."""
+        _check_start(start, "tenant", tenant)
+        keys = ("tenant", "message_received_time", *_KEYS)
+        batch: list[dict[str, Any]] = []
+        for _item, key in self._table.walk("tenant", tenant, keys, start, index=TENANT_TIME_INDEX,
+                                          sk_range=("message_received_time", since, until), page=100):
+            if actor_dbid is not None and key["actor_dbid"]["S"] != actor_dbid:
+                continue
+            batch.append(key)
+            if len(batch) == 100:
+                yield from self._fetch(batch)
+                batch = []
+        yield from self._fetch(batch)
+
+    def _fetch(self, positions: list[dict[str, Any]]) -> Iterator[tuple[Execution, dict[str, Any]]]:
+        found = {(i["actor_dbid"]["S"], i["execution_id"]["S"]): i
+                 for i in self._table.get_many([{k: p[k] for k in _KEYS} for p in positions])}
+        for position in positions:
+            item = _live(found.get((position["actor_dbid"]["S"], position["execution_id"]["S"])))
+            if item:
+                yield _from_item(item), position
+
+    def keys_page(self, actor_dbid: str, limit: int) -> list[tuple[str, str]]:
+        """(execution id, status) of at most ``limit`` of an actor's executions, expired ones included:
+        what the cleanup of a deleted actor removes in one bounded pass."""
+        items, _ = self._table.query_page(actor_dbid, limit, consistent=True,
+                                          projection="execution_id, #st")
+        return [(i["execution_id"]["S"], i.get("status", {}).get("S", "")) for i in items]
+
+    def delete_many(self, actor_dbid: str, execution_ids: list[str]) -> None:
+        self._table.delete_many([_key(actor_dbid, e) for e in execution_ids])
 
     def open_in_pool(self, pool: str) -> Iterator[Execution]:
-        """Every SUBMITTED or RUNNING execution of a runner pool (one index query, whatever the number of
-        idle actors). The index is eventually consistent: callers re-check with a conditional write."""
-        for item in self._table.query_index(OPEN_INDEX, "open_pool", pool):
-            yield _from_item(item)
+        """Every SUBMITTED or RUNNING execution of a runner pool: one query per shard of the sparse index,
+        whatever the number of idle actors. The index is eventually consistent and projects only what the
+        autoscaler and the reconciler read (no history, no message): callers that write re-read with
+        ``find`` and re-check with a conditional write."""
+        for shard in range(self._settings.open_index_shards):
+            for item in self._table.query_index(OPEN_INDEX, "open_pool", f"{pool}#{shard}"):
+                yield _from_item(item)
 
     def for_tenant(self, tenant: str) -> list[Execution]:
         """Every execution of a tenant, including those of deleted actors (a scan: admin views only)."""
@@ -126,22 +229,27 @@ class ExecutionStore:
 
     def _update(self, actor_dbid: str, execution_id: str, fields: dict[str, Any], condition: str | None,
                 values: dict[str, Any] | None, remove: tuple[str, ...] = ()) -> Execution:
-        names = {f"#f{i}": k for i, k in enumerate(fields)}
-        vals = {f":v{i}": v for i, v in enumerate(_encode_fields(fields).values())}
-        expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-        if remove:
-            names.update({f"#r{i}": k for i, k in enumerate(remove)})
-            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
-        if values:
-            vals.update(values)
-        if condition and "#st" in condition:
-            names["#st"] = "status"
+        expression, names, vals = _expression(fields, condition, values, remove)
         try:
             item = self._table.update(_key(actor_dbid, execution_id), expression, values=vals,
                                       names=names, condition=condition or "attribute_exists(execution_id)")
         except ConditionFailed as exc:
             raise Conflict(f"Execution {execution_id} changed concurrently.") from exc
         return _from_item(item)
+
+    def _terminal(self, execution: Execution, fields: dict[str, Any], condition: str, values: dict[str, Any],
+                  remove: tuple[str, ...]) -> Execution:
+        """The terminal write: ``fields`` (with the TTL) and the actor's totals in one transaction."""
+        expires = execution_expires_at(self._settings, execution.tenant)
+        stored = {**fields, "expires_at": expires} if expires is not None else dict(fields)
+        expression, names, vals = _expression(stored, condition, values, remove)
+        write = {"Update": {"TableName": self._table.name, "Key": _key(execution.actor_dbid, execution.id),
+                            "UpdateExpression": expression, "ConditionExpression": condition,
+                            "ExpressionAttributeNames": names, "ExpressionAttributeValues": serialize(vals)}}
+        final = {**execution.model_dump(mode="json"), **fields, **dict.fromkeys(remove)}
+        if not self._totals.apply(write, execution, final):
+            raise Conflict(f"Execution {execution.id} changed concurrently.")
+        return Execution.model_validate(final)
 
     def mark_sent(self, execution: Execution) -> Execution:
         """The inbox message is on SQS (again): record when, unless the execution finished meanwhile."""
@@ -153,6 +261,12 @@ class ExecutionStore:
         condition, values = condition_of(move, execution)
         return self.update_fields(execution, _moved(move, fields), condition=condition, values=values,
                                   remove=remove)
+
+    def terminal_move(self, move: Move, execution: Execution, fields: dict[str, Any]) -> Execution:
+        """A move into a terminal status: the machine's condition, with the TTL and the actor's totals in the
+        same transaction (``_terminal``); the open-index attributes go."""
+        condition, values = condition_of(move, execution)
+        return self._terminal(execution, _moved(move, fields), condition, values, _OPEN_ONLY)
 
     def request_force_quit(self, execution: Execution) -> Execution:
         """DELETE on a running execution: the runner reads the flag about once a second and stops it."""
@@ -209,7 +323,7 @@ class ExecutionStore:
         """The terminal write, fenced on runner and attempt; closes the attempt in the history."""
         history = [a.model_dump(mode="json") for a in execution.attempts]
         history.append(attempt_record(execution, reason, fields.get("exit_code")))
-        return self.move(Move.FINISH, execution, {**fields, "attempts": history}, remove=_OPEN_ONLY)
+        return self.terminal_move(Move.FINISH, execution, {**fields, "attempts": history})
 
     def release(self, execution: Execution, reason: str, charge: bool = True) -> Execution:
         """Hand the execution back (RUNNING -> SUBMITTED) for another attempt, fenced on our attempt.
@@ -232,9 +346,25 @@ class ExecutionStore:
                                   attempt_record(execution, reason)]
         move = Move.FAIL_HELD if fenced else _FAIL_FROM[only_from] if only_from is not None else Move.FAIL
         try:
-            return self.move(move, execution, fields, remove=_OPEN_ONLY)
+            return self.terminal_move(move, execution, fields)
         except Conflict:
             return None
+
+
+def _expression(fields: dict[str, Any], condition: str | None, values: dict[str, Any] | None,
+                remove: tuple[str, ...]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """SET ``fields`` and REMOVE ``remove``: the expression, its names and its (plain) values."""
+    names = {f"#f{i}": k for i, k in enumerate(fields)}
+    vals = {f":v{i}": v for i, v in enumerate(_encode_fields(fields).values())}
+    expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    if remove:
+        names.update({f"#r{i}": k for i, k in enumerate(remove)})
+        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+    if values:
+        vals.update(values)
+    if condition and "#st" in condition:
+        names["#st"] = "status"
+    return expression, names, vals
 
 
 def _encode_fields(fields: dict[str, Any]) -> dict[str, Any]:
