@@ -19,13 +19,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.wiring.settings import Settings
 
 LOG = logging.getLogger("abaco.tracing")
+T = TypeVar("T")
 DEFAULT_DAEMON = "127.0.0.1:2000"
 _LOCK = threading.Lock()
 _STATE: dict[str, Any] = {"on": False, "recorder": None, "service": None}
@@ -102,6 +103,12 @@ def subsegment(name: str, **annotations: str | int | bool) -> Iterator[Any]:
     with _STATE["recorder"].in_subsegment(name) as sub:
         _annotate(sub, annotations)
         yield sub
+
+
+def traced(name: str, step: Callable[..., T], *args: Any) -> T:
+    """``step(*args)`` inside a subsegment ``name`` (the runner's claim, create, start, wait, finalise)."""
+    with subsegment(name):
+        return step(*args)
 
 
 def current_header() -> str | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from chalicelib.adapters.crypto import DecryptionError
 from chalicelib.adapters.queues import Received
+from chalicelib.adapters.tracing import traced
 from chalicelib.domain.errors import Conflict, NotFound, Unavailable
 from chalicelib.domain.models import Actor, ActorStatus, AttemptReason, ExecutionStatus
 from chalicelib.domain.queue_messages import DecodeError, InboxMessage
@@ -102,7 +103,7 @@ class ExecutionRunner:
 
     def run(self, received: Received, actor: Actor) -> Outcome:
         """The steps, in order; the cleanups registered as they become due run in reverse at the end."""
-        ctx = self.take(received, actor)
+        ctx = traced("claim", self.take, received, actor)  # X-Ray subsegments when tracing is on
         if isinstance(ctx, Outcome):
             return ctx
         with ExitStack() as cleanup:
@@ -111,13 +112,14 @@ class ExecutionRunner:
             try:
                 self.admit(ctx)
                 cleanup.callback(deliveries.drop_payload_when_done, self.backend, ctx.actor, ctx.message)
-                ctx.delivery = self.deliver(ctx)
+                ctx.delivery = traced("deliver", self.deliver, ctx)
                 cleanup.callback(self.close_delivery, ctx)
                 self.still_ours(ctx)
-                container = self.acquire(ctx, self.configure(ctx))
+                container = traced("create", self.acquire, ctx, self.configure(ctx))
                 cleanup.callback(self.release, container)
-                watched = self.monitor.watch(ctx, container, self.start(ctx, container))
-                return self.conclude(ctx, container, watched)
+                started = traced("start", self.start, ctx, container)
+                watched = traced("wait", self.monitor.watch, ctx, container, started)
+                return traced("finalise", self.conclude, ctx, container, watched)
             except StartFailed as failure:
                 return self.start_failed(ctx, failure.reason)
             except MessageFailed as failure:

@@ -95,7 +95,9 @@ def test_one_trace_follows_a_message_from_the_api_into_the_runner(traced: tuple[
     runner = wait_for(runner_segment, 30, what="the runner's segment in the same trace")
     assert runner["parent_id"] == api_segment["id"]  # continued from the API, through SQS's AWSTraceHeader
     assert runner["annotations"]["actor_id"] == actor["id"]
-    assert "dynamodb" in _subsegment_names(runner)  # the claim and the terminal write
+    names = _subsegment_names(runner)
+    assert {"claim", "deliver", "create", "start", "wait", "finalise"} <= names  # the runner's steps
+    assert "dynamodb" in names  # the claim and the terminal write, as boto3 subsegments of those steps
     api.call("DELETE", f"/actors/{actor['id']}")
 
 
