@@ -41,7 +41,10 @@ def api_environment(config: StageConfig, data: DataPlane) -> dict[str, str]:
         "ABACO_TENANT": config.tenant,
         "ABACO_VERSION": config.version,
         "ABACO_VISIBILITY_TIMEOUT": str(config.visibility_timeout),
-        "ABACO_ENCRYPTION_KEYS": config.encryption_keys_reference,
+        # Fernet keys read from Secrets Manager at cold start (chalicelib/adapters/crypto.py), never in the
+        # function's environment; X-Ray segments per request (chalicelib/adapters/tracing.py).
+        "ABACO_ENCRYPTION_KEYS_SECRET_ID": config.secret_name,
+        "ABACO_TRACING": "true",
         **secrets_settings(config, data),
     }
     if config.api_server:
@@ -86,7 +89,8 @@ class Api(Construct):
         self.log_groups = {name: _log_group(self, f"Logs-{name}", group, config, data)
                            for name, group in names.items()}
         self.role = self._role("ApiRole", policies.api(
-            arns, config.pool_names, [names["api"]], data.key.key_arn if config.secrets_backend == "kms" else ""))
+            arns, config.pool_names, [names["api"]], data.key.key_arn if config.secrets_backend == "kms" else "",
+            secret_name=config.secret_name))
         self.duty_role = self._role("DutyRole", policies.duties(
             arns, config.pool_names, [names[n] for n in DUTY_FUNCTIONS]))
         stage_config = {

@@ -106,13 +106,15 @@ def _config_secrets(actions: list[str], key_arn: str) -> iam.PolicyStatement:
     return _allow(actions, [key_arn], {"StringEquals": {f"kms:EncryptionContext:{SECRET_CONTEXT_KEY}": PURPOSE}})
 
 
-def api(arns: Arns, pools: list[str], log_groups: list[str], key_arn: str = "") -> list[iam.PolicyStatement]:
+def api(arns: Arns, pools: list[str], log_groups: list[str], key_arn: str = "",
+        secret_name: str = "") -> list[iam.PolicyStatement]:
     """The API function: tables, its inboxes (create/delete only under the inbox prefix), start requests to
     every pool (command and wake queues), the DLQ's ARN (inbox redrive), payload objects, its log group,
     X-Ray, and (``key_arn``, with the KMS secrets backend) new data keys and decryption for config secrets.
-    (Its Fernet keys, which still read older tokens, come in its environment, resolved by CloudFormation
-    from Secrets Manager.)"""
+    Its Fernet keys (which still read older tokens) it reads from the ``secret_name`` secret at cold start."""
     kms = [_config_secrets(["kms:GenerateDataKey", "kms:Decrypt"], key_arn)] if key_arn else []
+    if secret_name:
+        kms.append(_allow(["secretsmanager:GetSecretValue"], [arns.secret(secret_name)]))
     return [*kms,
         _allow(TABLE_READ + TABLE_WRITE, arns.tables()),
         _allow(INBOX_MANAGE, [arns.inboxes()]),

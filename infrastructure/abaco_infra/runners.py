@@ -63,6 +63,7 @@ def runner_settings(config: StageConfig, pool: PoolConfig, data: DataPlane) -> d
         "ABACO_VISIBILITY_TIMEOUT": str(config.visibility_timeout),
         "ABACO_TENANT": config.tenant,
         "ABACO_VERSION": config.version,
+        "ABACO_TRACING": "true",  # X-Ray to the agent on 127.0.0.1:2000 (infrastructure/host/cloudwatch-agent.json)
         **secrets_settings(config, data),
     }
     if config.api_server:

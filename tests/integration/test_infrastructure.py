@@ -173,9 +173,9 @@ def test_functions_are_traced_logged_and_configured(synthesised: Synthesised) ->
         env = props["Environment"]["Variables"]
         assert env["ABACO_RESOURCE_PREFIX"] == PREFIX
         assert env["ABACO_ACCESS_CONTROL"] == "jwt" and env["ABACO_PRODUCTION"] == "true"  # "none" is refused
-        # Keys come from Secrets Manager at deploy time: a dynamic reference, never a value in the template.
-        reference = r"\{\{resolve:secretsmanager:[^}]+:SecretString(:::[^}]*)?\}\}"
-        assert re.fullmatch(reference, env["ABACO_ENCRYPTION_KEYS"])
+        # Keys come from Secrets Manager at cold start: the secret's name, never the keys, in the environment.
+        assert env["ABACO_ENCRYPTION_KEYS_SECRET_ID"] == f"{PREFIX}/encryption-keys"
+        assert "ABACO_ENCRYPTION_KEYS" not in env and env["ABACO_TRACING"] == "true"
     schedule = functions["PublishBacklog"]["Events"]["PublishBacklogEvent"]
     assert schedule == {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
     assert functions["PublishBacklog"]["Role"] != functions["APIHandler"]["Role"]
