@@ -17,7 +17,9 @@ DEFAULT_LOG_MAX_BYTES = 1_000_000  # Abaco web.max_log_length: 1 MB per executio
 DEFAULT_LOG_EX = 43_200  # Abaco dev config web.log_ex: 12 h
 DEFAULT_WORKER_TTL = 600  # idle seconds before a worker exits; Abaco's sync_max_idle_time default
 DEFAULT_MAX_WORKERS_PER_ACTOR = 20  # Abaco spawner.max_workers_per_actor fallback
-DEFAULT_SYNC_MAX_IDLE_TIME = -1  # seconds the last worker of a `sync` actor stays warm (-1: always; Abaco: 600)
+DEFAULT_SYNC_MAX_IDLE_TIME = 600  # seconds the warm worker of a `sync` actor stays (Abaco's default; -1: always)
+DEFAULT_WORKER_PARK_SECONDS = 30  # idle seconds before a worker stops polling its inbox (READY, woken by a message)
+DEFAULT_WORKER_POLLERS = 64  # workers polling their inbox at once per runner host (slots bound containers)
 DEFAULT_SHUTDOWN_GRACE = 60  # seconds running executions get to finish after the first SIGTERM
 DEFAULT_AUTOSCALE_SECONDS = 2.0  # autoscaler pass; a backlog is met within about 5 s
 DEFAULT_RECONCILE_SECONDS = 10.0  # reconciler pass (reliability plan §1.3 step 5)
@@ -110,6 +112,9 @@ class Settings(BaseSettings):
     pools: str = "default"
     worker_slots: int = 8
     worker_ttl: int = DEFAULT_WORKER_TTL
+    # Idle seconds before a worker parks: it stays READY but its host stops polling the inbox (-1: never).
+    worker_park_seconds: int = DEFAULT_WORKER_PARK_SECONDS
+    worker_pollers: int = Field(default=DEFAULT_WORKER_POLLERS, ge=1)  # active workers (inbox polls) per host
     max_workers_per_actor: int = DEFAULT_MAX_WORKERS_PER_ACTOR
     max_run_time: int = -1
     mem_limit: str = "512m"
