@@ -102,7 +102,7 @@ class WorkerThread(threading.Thread):
             self._remove_record()
 
     def hand_back(self) -> int:
-        """Called by the host on the first signal: prefetched messages go back at once."""
+        """Called by the host on the first signal (and when parking): prefetched messages go back at once."""
         released = self.prefetched.release_all()
         if released:
             self.metrics.inc("abaco_handed_back_total", released)
@@ -165,20 +165,24 @@ class WorkerThread(threading.Thread):
         return self._record
 
     def _ready(self, worker: Worker, engine: DockerEngine) -> Worker | None:
-        """A new worker pulls and checks its image; an activated one (READY already) checks that this host
-        has the image (any host of the pool may take a parked worker)."""
+        """A new worker pulls and checks its image; an activated one (READY already) checks the image only
+        on a host other than the one that set it up (any host of the pool may take a parked worker)."""
         if self._activated is None:
             ready = self._pull(worker, engine)
             self._park_at_once = (not worker.woken and self.settings.worker_park_seconds >= 0 and
                                   self._actor is not None and SYNC_HINT not in self._actor.hints)
             return ready
-        actor = self.backend.actors.get(self.tenant, self.actor_id)
-        problem = self._image_problem(engine, worker.image, actor)
+        actor = self._actor = self.backend.actors.get(self.tenant, self.actor_id)
+        if not self._runs(worker, actor):
+            return None
+        here_before = self._requested is not None and self._requested.host_id == self.runner_id
+        problem = None if here_before else self._image_problem(engine, worker.image, actor)
         if problem:
             LOG.error("worker %s: %s", self.worker_id, problem)
             events.on_status(self.backend.queues, self.backend.actors.set_status(
                 self.tenant, self.actor_id, ActorStatus.ERROR, problem))
             return None
+        self._checked_at = time.monotonic()  # the activation's conditional write and this read are its check
         return worker
 
     def _pull(self, worker: Worker, engine: DockerEngine) -> Worker | None:
@@ -243,7 +247,8 @@ class WorkerThread(threading.Thread):
             try:
                 if not self._still_wanted(worker):
                     return
-                if self._may_park() and self.park(time.monotonic(), self.settings.worker_park_seconds):
+                park_after = self.settings.worker_park_seconds
+                if park_after >= 0 and not self.keeps_warm and self.park(time.monotonic(), park_after):
                     return
                 received = self._next(inbox)
                 if received is None:
@@ -260,9 +265,6 @@ class WorkerThread(threading.Thread):
             except (Unavailable, AbacoError) as exc:
                 LOG.warning("worker %s: %s; retrying", self.worker_id, exc)
                 self.stop_event.wait(ERROR_PAUSE_SECONDS)
-
-    def _may_park(self) -> bool:
-        return self.settings.worker_park_seconds >= 0 and not self.keeps_warm
 
     def _next(self, inbox: str) -> Received | None:
         """The next message to run: a prefetched one, else what a long poll brings."""
