@@ -128,7 +128,7 @@ def test_slots_bound_the_containers_running_at_once(host: Host) -> None:
     actors = _register(api, BURST, image="abacosamples/sleep_loop")
     wait_for(lambda: _all_ready(api, actors), READY_DEADLINE_SECONDS, interval=0.5, what="the actors READY")
     with ThreadPoolExecutor(BURST) as pool:
-        sent = list(pool.map(lambda a: (a, _send(api, a, "2")[0]), actors))
+        sent = list(pool.map(lambda a: (a, _send(api, a, "5")[0]), actors))
     done = [api.wait_execution(a, e, timeout=180) for a, e in sent]
     assert {d["status"] for d in done} == {"COMPLETE"}
     spans = [(d["phases"]["started"], d["phases"]["exited"]) for d in done]
