@@ -91,7 +91,7 @@ def standard_registry() -> Registry:
         ("abaco_duty_runs_total", "counter", "Passes of leased duties run by this host"),
         ("abaco_phase_seconds", "summary", "Seconds between execution phases (queued, claimed, started, exited)"),
         ("abaco_workers", "gauge", "Worker threads on this host"),
-        ("abaco_free_slots", "gauge", "Free worker slots on this host"),
+        ("abaco_free_slots", "gauge", "Execution slots on this host neither running a container nor pinned"),
         ("abaco_running_containers", "gauge", "Containers this host is running"),
     ):
         registry.describe(name, kind, text)

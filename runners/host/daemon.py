@@ -7,19 +7,16 @@ Prometheus metrics. Two-stage shutdown (rq, dramatiq): the first signal stops ta
 prefetched messages back at once, running executions get a grace period; the second signal (or the end of
 the grace period) kills running containers and hands their messages back.
 
-Capacity is running containers, not workers (architecture §7): ``ABACO_WORKER_SLOTS`` bounds the
-executions under way (``runners/host/slots.py``), and a worker takes a slot only for a message. An idle
-worker parks (``runners/host/parking.py``): READY, no thread, no poll, woken by a message through the wake
-queue; so every registration's request is served (its worker checks the image, goes READY and parks) and a
-host serves any number of READY actors. Pollers are bounded (``ABACO_WORKER_POLLERS``): at the bound a host
-parks its longest-idle poller (``WorkerThread.park``) for a new request, or takes the request later. The
-first host of the pool to read a parked worker's wake request takes it (``WorkerStore.activate``).
+Capacity is running containers, not workers (architecture §7): ``ABACO_WORKER_SLOTS`` bounds executions
+(``runners/host/slots.py``); an idle worker parks (``runners/host/parking.py``: READY, no thread, no poll),
+so every registration's worker goes READY and a host serves any number of READY actors. Pollers are
+bounded (``ABACO_WORKER_POLLERS``): at the bound a host parks its longest-idle one for a new request.
 
-Start requests a message waits for come on the pool's wake queue (``resources.wake_queue``), which a host
-reads before the command queue: a message's worker does not wait behind a pile of registrations' requests.
-A message to an actor whose registration's request is still queued marks that request woken and copies it
-to the wake queue (``services.workers.wake_requested``); whichever copy a host takes first starts the
-worker (the record is claimed once), the other finds it taken.
+Start requests a message waits for (a parked worker's activation, a worker-less actor's request, a copy of
+an untaken registration request marked woken: ``services.workers.wake_requested``) come on the pool's
+wake queue (``resources.wake_queue``), which a host reads before the command queue, and set-ups of
+registrations' workers are bounded: a message's worker never waits behind a pile of registrations. The
+first host to take a request claims its record; a second copy finds it taken.
 """
 from __future__ import annotations
 
@@ -33,14 +30,14 @@ import time
 from typing import Any
 
 from chalicelib.domain.errors import AbacoError
-from chalicelib.domain.models import Host, HostStatus, Worker, WorkerStatus
+from chalicelib.domain.models import Host, HostStatus, WorkerStatus
 from chalicelib.domain.queue_messages import DecodeError, StartWorkerCommand
 from chalicelib.wiring.backend import Backend
 from runners.duties.scheduler import Duty, DutyScheduler, standard_duties
 from runners.fence import Fence
 from runners.host import reaper, runtime_check
 from runners.host.contact import StoreContact, heartbeat_period
-from runners.host.parking import ParkedWorkers
+from runners.host.parking import ParkedWorkers, woken_parked
 from runners.host.slots import HostSlots
 from runners.host.worker import WorkerThread
 from runners.metrics import MetricsServer, standard_registry
@@ -56,6 +53,10 @@ FULL_PAUSE_SECONDS = 0.5
 RETIRE_MIN_IDLE_SECONDS = 5.0
 RETRY_VISIBILITY_SECONDS = 1  # a start request a host at its poller bound could not make room for, back after this
 HAND_BACK_WAIT_SECONDS = 10.0
+# Registrations' workers set up at most this many at a time (each reads and writes its record, checks its
+# image, goes READY and parks): a pile of registrations never starves a woken worker of CPU and store.
+MAX_SETTING_UP = 4
+SETUP_PAUSE_SECONDS = 0.1
 
 
 def new_runner_id() -> str:
@@ -125,7 +126,6 @@ class RunnerHost:
         self.metrics.gauge_fn("abaco_workers", lambda: len(self.workers))
         self.metrics.gauge_fn("abaco_free_slots", lambda: self.slots.free)
         self.metrics.gauge_fn("abaco_pinned_slots", lambda: self.slots.pinned)
-        self.metrics.gauge_fn("abaco_idle_pollers", lambda: len(self._retirable()))
         self.metrics.gauge_fn("abaco_parked_workers", self.parked.count)
         self.metrics.describe("abaco_workers_started_total", "counter",
                               "Workers started on this host (each took its REQUESTED record)")
@@ -162,16 +162,22 @@ class RunnerHost:
         backlog = False
         while not self.stop.is_set():
             self._prune()
-            self._expire_parked()
+            self.parked.expire(self.settings.worker_ttl)
             free = self.settings.worker_pollers - len(self.workers)
             room = free if free > 0 else len(self._retirable())  # at the bound it can park idle pollers
             if room <= 0 or self.fence.cut_off.is_set():  # cut off: no new workers until the store answers
                 self.stop.wait(FULL_PAUSE_SECONDS)
                 continue
-            backlog = self._serve_round(queues, min(room, 10), 0 if backlog else COMMAND_WAIT_SECONDS)
+            setups = MAX_SETTING_UP - sum(1 for t in self._threads() if t.setting_up)
+            backlog = self._serve_round(queues, min(room, 10), 0 if backlog else COMMAND_WAIT_SECONDS,
+                                        min(room, setups, 10))
+            if setups <= 0:  # registrations wait for set-ups under way; wakes are still read at once
+                self.stop.wait(SETUP_PAUSE_SECONDS)
 
-    def _serve_round(self, queues: list[tuple[str, str]], limit: int, wake_wait: int) -> bool:
-        """One read of each pool's queues; True when some command queue had requests waiting."""
+    def _serve_round(self, queues: list[tuple[str, str]], limit: int, wake_wait: int,
+                     command_limit: int | None = None) -> bool:
+        """One read of each pool's queues; True when some command queue had requests waiting (or was
+        not read: ``command_limit`` 0, the host's set-ups are all under way)."""
         backlog = False
         for wake_url, command_url in queues:
             if self.stop.is_set() or self.fence.cut_off.is_set():  # before each read, not once a round
@@ -179,7 +185,11 @@ class RunnerHost:
             if self._take_commands(wake_url, limit, wake_wait):
                 backlog = True  # the wake queue is read again (without waiting) before any registration
                 continue
-            backlog = self._take_commands(command_url, limit, 0) > 0 or backlog
+            if command_limit is not None and command_limit <= 0:
+                backlog = True
+                continue
+            taken = self._take_commands(command_url, limit if command_limit is None else command_limit, 0)
+            backlog = taken > 0 or backlog
         return backlog
 
     def _take_commands(self, url: str, limit: int, wait: int = COMMAND_WAIT_SECONDS) -> int:
@@ -247,7 +257,7 @@ class RunnerHost:
         # Read the request before taking it: a host that cannot reach the store (raises) leaves it to
         # another host instead of deleting it for a worker thread that could not set itself up.
         record = self.backend.workers.find(f"{command.tenant}_{command.actor_id}", command.worker_id)
-        if record is None or not (record.status == WorkerStatus.REQUESTED or _woken_parked(record)):
+        if record is None or not (record.status == WorkerStatus.REQUESTED or woken_parked(record)):
             return True  # removed (stopped, reconciled) or taken meanwhile: the worker would refuse it too
         if full and not self._make_room(command):
             return False
@@ -294,7 +304,6 @@ class RunnerHost:
                  thread.actor_id, command.actor_id)
 
     def _prune(self) -> None:
-        """Forget the threads that ended; those that parked go on the parked list (for their time to live)."""
         with self._lock:
             ended = [t for t in [*self.workers.values(), *self.leaving] if not t.is_alive()]
             for key in [k for k, t in self.workers.items() if not t.is_alive()]:
@@ -305,11 +314,6 @@ class RunnerHost:
                 self.parked.add(thread.parked, thread.idle_since)  # (not when already woken and taken here)
             thread.parked = None
 
-    def _expire_parked(self) -> None:
-        try:
-            self.parked.expire(self.settings.worker_ttl)
-        except AbacoError as exc:
-            LOG.warning("runner %s: parked workers: %s", self.runner_id, exc)
 
     def _threads(self) -> list[WorkerThread]:
         with self._lock:
@@ -394,7 +398,3 @@ class RunnerHost:
             self.metrics.inc("abaco_orphans_reaped_total", reaped)
         return reaped
 
-
-def _woken_parked(record: Worker) -> bool:
-    """A parked worker a message woke: READY, ``woken``, not parked any more (``WorkerStore.wake_parked``)."""
-    return record.status == WorkerStatus.READY and record.woken and not record.parked

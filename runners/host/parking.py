@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 
 from chalicelib.domain.errors import AbacoError
-from chalicelib.domain.models import Actor, Worker
+from chalicelib.domain.models import Actor, Worker, WorkerStatus
 from chalicelib.services import workers as worker_service
 from chalicelib.wiring.backend import Backend
 
@@ -46,6 +46,11 @@ def look_once_more(backend: Backend, parked: Worker, inbox: str, actor: Actor | 
     except AbacoError as exc:  # the autoscaler wakes a backlogged actor's parked worker (its backstop)
         LOG.warning("parked worker %s: last look at the inbox: %s", parked.id, exc)
         return False
+
+
+def woken_parked(record: Worker) -> bool:
+    """A parked worker a message woke: READY, ``woken``, not parked any more (``WorkerStore.wake_parked``)."""
+    return record.status == WorkerStatus.READY and record.woken and not record.parked
 
 
 @dataclass

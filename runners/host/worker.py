@@ -77,6 +77,7 @@ class WorkerThread(threading.Thread):
         self._requested = requested  # the REQUESTED record as the host just read it (None: read it here)
         self._activated = activated  # a parked worker this host just took for a message: no set-up
         self._park_at_once = False  # started for a registration: nothing to run, so it parks when READY
+        self.setting_up = True  # until READY (the host bounds set-ups under way)
         self._actor: Actor | None = None
         self._checked_at = 0.0
 
@@ -90,6 +91,7 @@ class WorkerThread(threading.Thread):
             self.metrics.inc("abaco_workers_activated_total" if self._activated else "abaco_workers_started_total")
             engine = DockerEngine(self.settings.docker_url)
             worker = self._ready(worker, engine)
+            self.setting_up = False
             if worker is not None:
                 self._loop(worker, engine)
         except Exception:
@@ -127,9 +129,8 @@ class WorkerThread(threading.Thread):
     def park(self, now: float, min_idle: float) -> bool:
         """Retire (see ``retire``) and mark the record parked, so a message from now on wakes it through the
         wake queue; the thread leaves after its poll under way and one more look at the inbox
-        (``parking.look_once_more``). The host calls it for a poller it needs for another actor, the worker
-        itself when idle long enough. A record that is not READY any more (asked to stop) is not parked: the
-        worker then leaves and removes it as before."""
+        (``parking.look_once_more``). A record no longer READY (asked to stop) is not parked: the worker
+        then leaves and removes it as before."""
         if not self.retire(now, min_idle):
             return False
         record = self._record
