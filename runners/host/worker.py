@@ -41,7 +41,7 @@ SYNC_HINT = "sync"
 # and a stopping runner need not wait for its idle long polls.
 RECEIVE_VISIBILITY_SECONDS = 2
 ROOM_WAIT_SECONDS = 1.0  # a worker waits for a free slot before each long poll in steps of this
-SLOT_STEP_SECONDS = 0.5  # a worker holding a message waits for a slot in steps of this (renewing the message)
+SLOT_STEP_SECONDS = 0.5  # a worker holding a message waits for a slot in steps of this (renewing it)
 
 
 class WorkerThread(threading.Thread):
@@ -166,8 +166,7 @@ class WorkerThread(threading.Thread):
         return self._record
 
     def _ready(self, worker: Worker, engine: DockerEngine) -> Worker | None:
-        """A new worker pulls and checks its image; an activated one (READY already) checks the image only
-        on a host other than the one that set it up (any host of the pool may take a parked worker)."""
+        """Pull and check the image; an activated worker only where another host set it up (and parked it)."""
         if self._activated is None:
             ready = self._pull(worker, engine)
             self._park_at_once = (not worker.woken and self.settings.worker_park_seconds >= 0 and
@@ -202,6 +201,7 @@ class WorkerThread(threading.Thread):
             "status": WorkerStatus.READY.value, "location": engine.location,
             "cid": f"{self.runner_id}/{self.worker_id}", "last_health_check_time": utcnow()})
         if ready is not None:
+            self._checked_at = time.monotonic()  # just read and written: the first health check is done
             events.on_status(self.backend.queues, self.backend.actors.set_status(
                 self.tenant, self.actor_id, ActorStatus.READY, " ", only_from={ActorStatus.SUBMITTED}))
         return ready
