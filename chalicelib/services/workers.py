@@ -107,7 +107,11 @@ def ensure_worker(backend: Backend, actor: Actor, stop_existing: bool = False, w
     them too)."""
     if actor.status == ActorStatus.ERROR and not stop_existing:
         return None
-    if not stop_existing:
+    if stop_existing:  # a new revision: older parked workers have no poller to notice it, so they go now
+        for old in backend.workers.list(actor.dbid):
+            if old.parked and old.revision < actor.revision:
+                backend.workers.delete(actor.dbid, old.id, create_time=old.create_time, only_parked=True)
+    else:
         live = live_workers(backend, actor)
         if live and (not wake or wake_requested(backend, actor, live)):
             return None

@@ -145,3 +145,12 @@ def test_pinned_slots_count_for_the_autoscaler_and_the_scaling_metric(backend: B
     assert backlog.measure(backend, now + 3600)["default"] == 0  # nor a silent host's
     view = autoscaler._View.read(backend, now)
     assert view.capacity("default") == 1  # 4 slots, one running, two pinned
+
+
+def test_a_new_revision_removes_the_older_parked_workers(backend: Backend) -> None:  # noqa: F811
+    actor = registered_actor(backend)
+    parked = backend.workers.park(_ready(backend, actor))
+    assert parked is not None
+    updated = backend.actors.replace(actor.model_copy(update={"revision": 2}), expected_version=actor.version)
+    started = worker_service.ensure_worker(backend, updated, stop_existing=True)
+    assert started is not None and [w.id for w in backend.workers.list(actor.dbid)] == [started.id]
