@@ -127,10 +127,9 @@ class WorkerThread(threading.Thread):
         return True
 
     def park(self, now: float, min_idle: float) -> bool:
-        """Retire (see ``retire``) and mark the record parked, so a message from now on wakes it through the
-        wake queue; the thread leaves after its poll under way and one more look at the inbox
-        (``parking.look_once_more``). A record no longer READY (asked to stop) is not parked: the worker
-        then leaves and removes it as before."""
+        """Retire (see ``retire``) and mark the record parked, so a message wakes it through the wake queue; the
+        thread leaves after its poll under way and one more look at the inbox (``parking.look_once_more``). A
+        record no longer READY (asked to stop) is not parked: the worker leaves and removes it as before."""
         if not self.retire(now, min_idle):
             return False
         record = self._record
@@ -140,9 +139,8 @@ class WorkerThread(threading.Thread):
         return True
 
     def _take(self) -> bool:
-        """Claim the right to run what was just received, with the slot taken for it (``_slot_for``); False
-        (the slot given back) once retired or stopping, or while the host is cut off from the store (the
-        caller hands it back: the queue may answer while the store does not)."""
+        """Claim the right to run what was received, with its slot (``_slot_for``); False (slot given back) once
+        retired or stopping, or while the host is cut off from the store (the caller hands the message back)."""
         with self._state:
             if self.retiring or self.stop_event.is_set() or self.fence.cut_off.is_set():
                 self.hold.give_back()
@@ -182,7 +180,7 @@ class WorkerThread(threading.Thread):
             events.on_status(self.backend.queues, self.backend.actors.set_status(
                 self.tenant, self.actor_id, ActorStatus.ERROR, problem))
             return None
-        self._checked_at = time.monotonic()  # the activation's conditional write and this read are its check
+        self._checked(worker, actor)  # the activation's conditional write and this read are its health check
         return worker
 
     def _pull(self, worker: Worker, engine: DockerEngine) -> Worker | None:
@@ -201,7 +199,7 @@ class WorkerThread(threading.Thread):
             "status": WorkerStatus.READY.value, "location": engine.location,
             "cid": f"{self.runner_id}/{self.worker_id}", "last_health_check_time": utcnow()})
         if ready is not None:
-            self._checked_at = time.monotonic()  # just read and written: the first health check is done
+            self._checked(ready, actor)  # just read and written: the first health check is done
             events.on_status(self.backend.queues, self.backend.actors.set_status(
                 self.tenant, self.actor_id, ActorStatus.READY, " ", only_from={ActorStatus.SUBMITTED}))
         return ready
@@ -278,9 +276,8 @@ class WorkerThread(threading.Thread):
         return pending
 
     def _slot_for(self, inbox: str, received: list[Received]) -> bool:
-        """One of the host's slots for the message in hand. While every slot runs a container the worker
-        holds the message (renewing its visibility as a lease) and waits; False when it must stop waiting
-        (retired, parked, stopping, fenced): the caller hands the message back."""
+        """A host slot for the message in hand: while every slot runs a container the worker holds it (renewing
+        its visibility) and waits; False when it must stop (parked, stopping, fenced): the caller hands it back."""
         renewed = None
         while not self.hold.take(0 if renewed is None else SLOT_STEP_SECONDS):
             if self.retiring or self.stop_event.is_set() or self.fence.cut_off.is_set():
@@ -326,12 +323,15 @@ class WorkerThread(threading.Thread):
         actor = self.backend.actors.get(self.tenant, self.actor_id)
         if not self._runs(worker, actor):
             return False
-        self._actor = actor
-        self.keeps_warm = SYNC_HINT in actor.hints and self._keeps_warm(worker)
-        self.hold.keep(self.keeps_warm)  # the ``sync`` hint's warm worker pins a slot (counted in scaling)
+        self._checked(worker, actor)
         self.backend.workers.update(current, {"last_health_check_time": utcnow()})
-        self._checked_at = time.monotonic()
         return True
+
+    def _checked(self, worker: Worker, actor: Actor) -> None:
+        """A health check's verdict on the ``sync`` hint: its warm worker pins a slot (counted in scaling)."""
+        self._actor, self._checked_at = actor, time.monotonic()
+        self.keeps_warm = SYNC_HINT in actor.hints and self._keeps_warm(worker)
+        self.hold.keep(self.keeps_warm)
 
     def _run_one(self, worker: Worker, runner: ExecutionRunner, received: Received) -> bool:
         """Run one taken message; False (and the message kept for the hand-back) when this worker may not."""
