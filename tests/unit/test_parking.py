@@ -13,8 +13,12 @@ from chalicelib.services import backlog
 from chalicelib.services import workers as worker_service
 from chalicelib.wiring.backend import Backend
 from runners.duties import autoscaler
+from runners.fence import Fence
 from runners.host.parking import ParkedWorkers, look_once_more
+from runners.host.prefetched import Prefetched
 from runners.host.slots import HostSlots, SlotHold
+from runners.host.worker import WorkerThread
+from runners.metrics import standard_registry
 from tests.unit.test_protocol import (
     backend,  # noqa: F401 (fixture)
     registered_actor,
@@ -154,3 +158,25 @@ def test_a_new_revision_removes_the_older_parked_workers(backend: Backend) -> No
     updated = backend.actors.replace(actor.model_copy(update={"revision": 2}), expected_version=actor.version)
     started = worker_service.ensure_worker(backend, updated, stop_existing=True)
     assert started is not None and [w.id for w in backend.workers.list(actor.dbid)] == [started.id]
+
+
+def test_a_worker_polls_only_while_a_slot_is_free_and_holds_one_per_message(backend: Backend) -> None:  # noqa: F811
+    actor = registered_actor(backend)
+    inbox = backend.queues.inbox_url(actor.tenant, actor.id)
+    backend.queues.send_inbox(InboxMessage(tenant=actor.tenant, actor_id=actor.id, execution_id="E1", body="m",
+                                           size=1))
+    slots = HostSlots(1)
+    other = SlotHold(slots)
+    assert other.take(0)  # the host's one slot runs another actor's container
+    worker = WorkerThread(backend, "r1", "127.0.0.1", actor.tenant, actor.id, f"{actor.id}-r1-0",
+                          threading.Event(), threading.Event(), Fence(lambda _cid: None), standard_registry(),
+                          slots=slots)
+    worker.prefetched = Prefetched(backend.queues, inbox)
+    worker._idle()
+    assert worker._receive(inbox) is None  # no poll while every slot is busy...
+    assert backend.queues.depth(inbox) == (1, 0)  # ... so the message was not even received
+    other.give_back()
+    received = worker._receive(inbox)
+    assert received is not None and worker.busy and slots.free == 0  # its execution holds the slot
+    worker._idle()
+    assert slots.free == 1
