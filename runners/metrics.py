@@ -93,6 +93,9 @@ def standard_registry() -> Registry:
         ("abaco_workers", "gauge", "Worker threads on this host"),
         ("abaco_free_slots", "gauge", "Execution slots on this host neither running a container nor pinned"),
         ("abaco_running_containers", "gauge", "Containers this host is running"),
+        ("abaco_workers_started_total", "counter", "Workers started on this host (each took its REQUESTED record)"),
+        ("abaco_workers_activated_total", "counter", "Parked workers this host took for a message (any host's)"),
+        ("abaco_workers_retired_total", "counter", "Idle pollers parked for another actor's worker at the bound"),
     ):
         registry.describe(name, kind, text)
     return registry

@@ -127,12 +127,6 @@ class RunnerHost:
         self.metrics.gauge_fn("abaco_free_slots", lambda: self.slots.free)
         self.metrics.gauge_fn("abaco_pinned_slots", lambda: self.slots.pinned)
         self.metrics.gauge_fn("abaco_parked_workers", self.parked.count)
-        self.metrics.describe("abaco_workers_started_total", "counter",
-                              "Workers started on this host (each took its REQUESTED record)")
-        self.metrics.describe("abaco_workers_activated_total", "counter",
-                              "Parked workers this host took for a message (any host's)")
-        self.metrics.describe("abaco_workers_retired_total", "counter",
-                              "Idle pollers parked to start another actor's worker at the poller bound")
         self.metrics.gauge_fn("abaco_running_containers", self.fence.running)
         if self.settings.runner_metrics_port:
             self._metrics_server = MetricsServer(self.metrics, self.settings.runner_metrics_port).start()
@@ -326,10 +320,10 @@ class RunnerHost:
         self._heartbeat_safely()
 
     def _drain(self) -> None:
-        """Wait for workers to finish their current execution; after the grace period (or on a second
-        signal) running containers are stopped and their messages handed back. Idle workers in a long
-        poll are not waited for: what such a poll takes comes back by itself within 2 s (see
-        worker.RECEIVE_VISIBILITY_SECONDS); their records are removed here."""
+        """Wait for workers to finish their current execution; after the grace period (or on a second signal)
+        running containers are stopped and their messages handed back. Idle pollers are not waited for (what
+        a poll takes comes back within 2 s: worker.RECEIVE_VISIBILITY_SECONDS); their records and those of
+        the workers this host parked are removed here."""
         deadline = time.monotonic() + self.settings.shutdown_grace_seconds
         if self._hand_back_thread is not None:
             self._hand_back_thread.join(HAND_BACK_WAIT_SECONDS)
@@ -341,6 +335,8 @@ class RunnerHost:
                 thread.join(0.2)
             if thread.is_alive():
                 thread.abandon()
+        self._prune()
+        self.parked.expire(0)
         LOG.info("runner %s stopped", self.runner_id)
 
     def _stop_services(self) -> None:
