@@ -4,8 +4,8 @@ Slots bound running executions, not workers: a worker polling an idle inbox hold
 any number of READY actors with ``ABACO_WORKER_SLOTS`` slots. A worker takes a slot for one message, from
 just after its receive to the end of the execution, and gives it back. The ``sync`` hint's warm worker
 *pins* one (it keeps it between executions, so a synchronous message never waits for another actor's
-container); pinned slots are published in the host record and counted by the autoscaler and the scaling
-metric (``chalicelib/services/backlog.py``).
+container; pins take at most half of a host's slots); pinned slots are published in the host record and
+counted by the autoscaler and the scaling metric (``chalicelib/services/backlog.py``).
 """
 from __future__ import annotations
 
@@ -47,9 +47,10 @@ class HostSlots:
             self._freed.notify_all()
 
     def pin(self) -> bool:
-        """Keep a slot for a warm worker; False when none is free (the worker then runs like any other)."""
+        """Keep a slot for a warm worker; False when none is free or pins hold half the slots already (the
+        other actors always keep half the host), and the worker then runs like any other."""
         with self._freed:
-            if self.busy + self.pinned >= self.total:
+            if self.busy + self.pinned >= self.total or self.pinned >= self.total // 2:
                 return False
             self.pinned += 1
             return True

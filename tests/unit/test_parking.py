@@ -180,3 +180,11 @@ def test_a_worker_polls_only_while_a_slot_is_free_and_holds_one_per_message(back
     assert received is not None and worker.busy and slots.free == 0  # its execution holds the slot
     worker._idle()
     assert slots.free == 1
+
+
+def test_pins_take_at_most_half_of_the_slots(backend: Backend) -> None:  # noqa: F811
+    slots = HostSlots(4)
+    holds = [SlotHold(slots) for _ in range(3)]
+    for hold in holds:
+        hold.keep(True)
+    assert [h.pinned for h in holds] == [True, True, False] and slots.free == 2
