@@ -91,8 +91,11 @@ def standard_registry() -> Registry:
         ("abaco_duty_runs_total", "counter", "Passes of leased duties run by this host"),
         ("abaco_phase_seconds", "summary", "Seconds between execution phases (queued, claimed, started, exited)"),
         ("abaco_workers", "gauge", "Worker threads on this host"),
-        ("abaco_free_slots", "gauge", "Free worker slots on this host"),
+        ("abaco_free_slots", "gauge", "Execution slots on this host neither running a container nor pinned"),
         ("abaco_running_containers", "gauge", "Containers this host is running"),
+        ("abaco_workers_started_total", "counter", "Workers started on this host (each took its REQUESTED record)"),
+        ("abaco_workers_activated_total", "counter", "Parked workers this host took for a message (any host's)"),
+        ("abaco_workers_retired_total", "counter", "Idle pollers parked for another actor's worker at the bound"),
     ):
         registry.describe(name, kind, text)
     return registry

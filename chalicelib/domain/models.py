@@ -194,7 +194,9 @@ class Host(_Model):
     privileged: bool = False
     slots: int = 0
     used_slots: int = 0
-    idle_slots: int = 0  # slots of idle workers the host would retire for a start request with work waiting
+    idle_slots: int = 0  # active workers polling with no message (they hold no slot; informational)
+    pinned_slots: int = 0  # slots the ``sync`` hint's warm workers keep (runners/host/slots.py)
+    parked_workers: int = 0  # READY workers of this host without a poller (runners/host/parking.py)
     workers: list[str] = Field(default_factory=list)  # "actor_dbid/worker_id"
     status: HostStatus = HostStatus.RUNNING
     started_at: str = Field(default_factory=utcnow)
@@ -218,6 +220,7 @@ class Worker(_Model):
     slot: int = 0  # the worker's place among its actor's workers of one revision (see services.workers)
     owner: str = ""  # its actor's owner: what the per-user worker cap counts (chalicelib/services/quotas.py)
     woken: bool = False  # a start request for it is on the wake queue (a message waits; never declined)
+    parked: bool = False  # READY without a poller: a message wakes it (services.workers.wake_requested)
     create_time: str = Field(default_factory=utcnow)
     last_execution_time: str | None = None
     last_health_check_time: str | None = None

@@ -190,8 +190,7 @@ def delete(backend: Backend, caller: Caller, identifier: str) -> str:
     for worker in backend.workers.list(actor.dbid):
         if worker.status == WorkerStatus.REQUESTED and not worker.host_id:
             backend.workers.delete(actor.dbid, worker.id)  # no runner has it yet
-        else:
-            backend.workers.update(worker, {"status": WorkerStatus.SHUTDOWN_REQUESTED.value})
+        elif not worker_service.stop(backend, worker):  # a parked one is removed at once too
             cleaning = True
     nonce_service.delete_all(backend, Kind.ACTOR, actor.tenant, actor.id)
     permission_service.drop(backend, Kind.ACTOR, actor.tenant, actor.id)

@@ -84,16 +84,29 @@ def _live(worker: Worker | None) -> bool:
     return worker is not None and worker.status in LIVE_WORKER_STATUSES
 
 
+def taking(worker: Worker) -> bool:
+    """Whether a live worker will see a message sent now without being woken: one a host runs or sets up
+    (a worker parking looks at its inbox once more after the mark, see runners/host/parking.py), or an
+    untaken request already woken."""
+    return not worker.parked and (worker.status != WorkerStatus.REQUESTED or worker.woken)
+
+
 def wake_requested(backend: Backend, actor: Actor, live: list[Worker]) -> bool:
-    """Whether ``live`` workers will take a message now: True when one is taken (a host runs it) or its
-    request is woken, by an earlier message or here. Waking puts a copy of the untaken request on the wake
-    queue, once per request (``WorkerStore.wake``), so the message does not wait for the registration's copy
-    behind every other registration. False when none could be woken (declined meanwhile)."""
-    if any(w.status != WorkerStatus.REQUESTED or w.woken for w in live):
+    """Whether ``live`` workers will take a message now: True when one is taking messages (see ``taking``)
+    or could be woken here. Waking an untaken request puts a copy of it on the wake queue, once per request
+    (``WorkerStore.wake``), so the message does not wait for the registration's copy behind every other
+    registration; waking a parked worker (READY, no host polls for it) puts an activation request there,
+    once per park (``WorkerStore.wake_parked``), which any host of the pool takes. False when none could be
+    woken (declined, removed or taken meanwhile)."""
+    if any(taking(w) for w in live):
         return True
     for worker in live:
-        if backend.workers.wake(worker):
-            backend.queues.send_command(pool_for(actor, backend.settings), _command(worker), wake=True)
+        if worker.parked:
+            woken = backend.workers.wake_parked(worker)
+        else:
+            woken = worker if backend.workers.wake(worker) else None
+        if woken is not None:
+            backend.queues.send_command(pool_for(actor, backend.settings), _command(woken), wake=True)
             return True
     return False
 
@@ -104,7 +117,11 @@ def ensure_worker(backend: Backend, actor: Actor, stop_existing: bool = False, w
     them too)."""
     if actor.status == ActorStatus.ERROR and not stop_existing:
         return None
-    if not stop_existing:
+    if stop_existing:  # a new revision: older parked workers have no poller to notice it, so they go now
+        for old in backend.workers.list(actor.dbid):
+            if old.parked and old.revision < actor.revision:
+                backend.workers.delete(actor.dbid, old.id, create_time=old.create_time, only_parked=True)
+    else:
         live = live_workers(backend, actor)
         if live and (not wake or wake_requested(backend, actor, live)):
             return None
@@ -151,11 +168,20 @@ def add_workers(backend: Backend, actor: Actor, num: Any) -> str:
 def stop_worker(backend: Backend, actor: Actor, worker_id: str) -> None:
     """A worker no runner has taken yet is simply removed; a running one is asked to stop, finishes the
     execution it is running, and deletes its own record (within one inbox long poll)."""
-    worker = backend.workers.get(actor.dbid, worker_id)
+    stop(backend, backend.workers.get(actor.dbid, worker_id))
+
+
+def stop(backend: Backend, worker: Worker) -> bool:
+    """Stop one worker: removed at once when no host polls for it (an untaken request, a parked worker),
+    else asked to stop. True when the record is gone already."""
     if worker.status == WorkerStatus.REQUESTED and \
-            backend.workers.delete(actor.dbid, worker_id, only_from=WorkerStatus.REQUESTED):
-        return
+            backend.workers.delete(worker.actor_dbid, worker.id, only_from=WorkerStatus.REQUESTED):
+        return True
+    if worker.parked and backend.workers.delete(worker.actor_dbid, worker.id, create_time=worker.create_time,
+                                                only_parked=True):
+        return True
     backend.workers.update(worker, {"status": WorkerStatus.SHUTDOWN_REQUESTED.value})
+    return False
 
 
 def list_workers(backend: Backend, actor: Actor) -> list[dict[str, Any]]:
@@ -196,6 +222,7 @@ def display(worker: Worker, hosts: dict[str, Any] | None = None, api_server: str
     data["status"] = worker.status.value
     data.pop("woken", None)  # how its start request travelled: the runners' business
     data.pop("owner", None)  # the actor's owner, kept for the worker caps; the actor shows it
+    data.pop("parked", None)  # READY either way; whether a host polls for it now is the runners' business
     host = (hosts or {}).get(worker.host_id)
     if host is not None:
         data["host_status"] = host.status.value

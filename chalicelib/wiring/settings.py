@@ -25,7 +25,9 @@ DEFAULT_MAX_WORKERS_PER_TENANT = 1_000
 DEFAULT_MAX_RESULTS = 10_000  # datagrams on /_abaco_results.sock per execution
 DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024  # their bytes together (each datagram is at most 128 KiB)
 DEFAULT_MAX_RUN_TIME = 86_400  # a container is stopped after a day unless its actor sets max_run_time
-DEFAULT_SYNC_MAX_IDLE_TIME = -1  # seconds the last worker of a `sync` actor stays warm (-1: always; Abaco: 600)
+DEFAULT_SYNC_MAX_IDLE_TIME = 600  # seconds the warm worker of a `sync` actor stays (Abaco's default; -1: always)
+DEFAULT_WORKER_PARK_SECONDS = 30  # idle seconds before a worker stops polling its inbox (READY, woken by a message)
+DEFAULT_WORKER_POLLERS = 64  # workers polling their inbox at once per runner host (slots bound containers)
 DEFAULT_SHUTDOWN_GRACE = 60  # seconds running executions get to finish after the first SIGTERM
 DEFAULT_AUTOSCALE_SECONDS = 2.0  # autoscaler pass; a backlog is met within about 5 s
 DEFAULT_RECONCILE_SECONDS = 10.0  # reconciler pass (reliability plan §1.3 step 5)
@@ -162,6 +164,9 @@ class Settings(BaseSettings):
     pools: str = "default"
     worker_slots: int = 8
     worker_ttl: int = DEFAULT_WORKER_TTL
+    # Idle seconds before a worker parks: it stays READY but its host stops polling the inbox (-1: never).
+    worker_park_seconds: int = DEFAULT_WORKER_PARK_SECONDS
+    worker_pollers: int = Field(default=DEFAULT_WORKER_POLLERS, ge=1)  # active workers (inbox polls) per host
     max_workers_per_actor: int = DEFAULT_MAX_WORKERS_PER_ACTOR
     # Caps (chalicelib/services/quotas.py); 0: none
     max_actors_per_user: int = Field(default=DEFAULT_MAX_ACTORS_PER_USER, ge=0)

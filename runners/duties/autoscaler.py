@@ -3,8 +3,10 @@
 One pass costs one index query per runner pool (the executions in flight); only when a pool has a backlog,
 one scan of the workers table (live workers only: records are deleted when workers exit) and one of the
 hosts table, and two reads per actor with a backlog. Idle actors cost nothing, however many there are.
-Workers leave by themselves after their idle time to live (or when their host needs the slot for another
-actor's work, ``runners/host/daemon.py``); the autoscaler only adds.
+Workers park by themselves when idle and leave after their time to live (``runners/host/parking.py``); the
+autoscaler only adds, and wakes a backlogged actor's parked worker (the backstop of the wake on the API's
+path). Capacity is execution slots: a host's slots less those running an execution or pinned by a ``sync``
+warm worker; idle and parked workers hold none.
 """
 from __future__ import annotations
 
@@ -92,13 +94,13 @@ class _View:
         recent = backend.settings.host_heartbeat_seconds * 3
         hosts = [h for h in backend.hosts.all() if now - h.heartbeat_at < recent]
         workers = backend.workers.all()
-        pending = sum(1 for w in workers if w.status in PENDING)
+        pending = sum(1 for w in workers if w.status in PENDING and w.woken)  # a message waits
         return cls(hosts, {h.id for h in hosts if h.status == HostStatus.RUNNING}, pending, workers)
 
     def capacity(self, pool: str) -> int:
-        """Free slots of the pool's hosts, and their idle workers (a host retires its longest-idle worker
-        for a start request that has work waiting), less the requests waiting for a host."""
-        return sum(max(h.slots - h.used_slots, 0) + h.idle_slots for h in self.hosts if pool in h.pools) \
+        """Free slots of the pool's hosts (not running an execution, not pinned by a ``sync`` warm worker),
+        less the woken requests waiting for a host (each will take a slot for its message)."""
+        return sum(max(h.slots - h.used_slots - h.pinned_slots, 0) for h in self.hosts if pool in h.pools) \
             - self.pending
 
 

@@ -3,24 +3,20 @@
 It keeps a record in the hosts table (pools, slots, workers) with a heartbeat, runs the periodic duties
 (leased ones like the reconciler and autoscaler on one host at a time), watches running containers' leases
 (fencing: per attempt, and the whole host when it loses the store, see ``runners.host.contact``) and serves
-Prometheus metrics. Two-stage shutdown (rq, dramatiq): the first signal stops taking
-work and hands prefetched messages back at once, running executions get a grace period; the second signal
-(or the end of the grace period) kills running containers and hands their messages back.
+Prometheus metrics. Two-stage shutdown (rq, dramatiq): the first signal stops taking work and hands
+prefetched messages back at once, running executions get a grace period; the second signal (or the end of
+the grace period) kills running containers and hands their messages back.
 
-A full host still serves work: idle workers hold their slot for their time to live (600 s), so with more
-actors than slots a message to an actor without a worker would wait that long. A full host with idle
-workers therefore keeps taking start requests; one whose actor has messages waiting retires the
-longest-idle worker (``WorkerThread.retire``: it takes no message from then on, hands back what its last
-poll brings, and its record is removed at once) and starts the new worker in its slot. A request whose
-actor has nothing waiting (a registration) is declined on a full host: its record is removed, and the
-actor's first message starts a worker.
+Capacity is running containers, not workers (architecture §7): ``ABACO_WORKER_SLOTS`` bounds executions
+(``runners/host/slots.py``); an idle worker parks (``runners/host/parking.py``: READY, no thread, no poll),
+so every registration's worker goes READY and a host serves any number of READY actors. Pollers are
+bounded (``ABACO_WORKER_POLLERS``): at the bound a host parks its longest-idle one for a new request.
 
-Start requests a message waits for come on the pool's wake queue (``resources.wake_queue``), which a host
-reads before the command queue: a message's worker does not wait behind a pile of registrations' requests,
-which a full host can only decline one by one. A message to an actor whose registration's request is still
-queued marks that request woken and copies it to the wake queue (``services.workers.wake_requested``);
-the decline is conditional on the mark, so a woken request is never declined, and whichever copy a host
-takes first starts the worker (the record is claimed once), the other finds it taken.
+Start requests a message waits for (a parked worker's activation, a worker-less actor's request, a copy of
+an untaken registration request marked woken: ``services.workers.wake_requested``) come on the pool's
+wake queue (``resources.wake_queue``), which a host reads before the command queue, and set-ups of
+registrations' workers are bounded: a message's worker never waits behind a pile of registrations. The
+first host to take a request claims its record; a second copy finds it taken.
 """
 from __future__ import annotations
 
@@ -33,7 +29,7 @@ import threading
 import time
 from typing import Any
 
-from chalicelib.domain.errors import AbacoError, NotFound
+from chalicelib.domain.errors import AbacoError
 from chalicelib.domain.models import Host, HostStatus, WorkerStatus
 from chalicelib.domain.queue_messages import DecodeError, StartWorkerCommand
 from chalicelib.wiring.backend import Backend
@@ -41,20 +37,26 @@ from runners.duties.scheduler import Duty, DutyScheduler, standard_duties
 from runners.fence import Fence
 from runners.host import reaper, runtime_check
 from runners.host.contact import StoreContact, heartbeat_period
+from runners.host.parking import ParkedWorkers, woken_parked
+from runners.host.slots import HostSlots
 from runners.host.worker import WorkerThread
 from runners.metrics import MetricsServer, standard_registry
 from runners.pipeline import delivery, network, warm
 from runners.pipeline.engine import DockerEngine, EngineError
 
 LOG = logging.getLogger("abaco.runner")
-COMMAND_WAIT_SECONDS = 2  # command long poll; short so a full host notices freed slots quickly
+COMMAND_WAIT_SECONDS = 2  # command long poll; short so a host at its poller bound notices room quickly
 REAP_SECONDS = 10.0  # how often a host looks for containers of dead runners on its engine
 FULL_PAUSE_SECONDS = 0.5
-# An idle worker is retired for another actor's work only after this long idle: a worker just started for a
-# message takes it within one receive, well within this.
+# An idle poller is parked for another actor's request only after this long idle: a worker just started for
+# a message takes it within one receive, well within this.
 RETIRE_MIN_IDLE_SECONDS = 5.0
-RETRY_VISIBILITY_SECONDS = 1  # a start request a full host could not make room for, back after this
+RETRY_VISIBILITY_SECONDS = 1  # a start request a host at its poller bound could not make room for, back after this
 HAND_BACK_WAIT_SECONDS = 10.0
+# Registrations' workers set up at most this many at a time (each reads and writes its record, checks its
+# image, goes READY and parks): a pile of registrations never starves a woken worker of CPU and store.
+MAX_SETTING_UP = 4
+SETUP_PAUSE_SECONDS = 0.1
 
 
 def new_runner_id() -> str:
@@ -70,7 +72,9 @@ class RunnerHost:
         self.stop = threading.Event()
         self.kill = threading.Event()
         self.workers: dict[str, WorkerThread] = {}
-        self.leaving: list[WorkerThread] = []  # retired for another actor's work, finishing their last poll
+        self.leaving: list[WorkerThread] = []  # parked for another actor's work, finishing their last poll
+        self.slots = HostSlots(self.settings.worker_slots)  # running executions, not workers
+        self.parked = ParkedWorkers(backend)
         self.pools = self.settings.served_pools
         self.metrics = standard_registry()
         self.warm_pool = warm.WarmPool.from_settings(self.settings, self.metrics)
@@ -123,14 +127,9 @@ class RunnerHost:
             network.ensure_bridge(self._fence_engine, self.settings)
         self.fence.start()
         self.metrics.gauge_fn("abaco_workers", lambda: len(self.workers))
-        self.metrics.gauge_fn("abaco_free_slots", lambda: self.settings.worker_slots - len(self.workers))
-        self.metrics.gauge_fn("abaco_idle_slots", lambda: len(self._retirable()))
-        self.metrics.describe("abaco_workers_started_total", "counter",
-                              "Workers started on this host (each took its REQUESTED record)")
-        self.metrics.describe("abaco_workers_retired_total", "counter",
-                              "Idle workers retired to start another actor's worker on a full host")
-        self.metrics.describe("abaco_start_requests_declined_total", "counter",
-                              "Start requests declined on a full host (their actor had no message waiting)")
+        self.metrics.gauge_fn("abaco_free_slots", lambda: self.slots.free)
+        self.metrics.gauge_fn("abaco_pinned_slots", lambda: self.slots.pinned)
+        self.metrics.gauge_fn("abaco_parked_workers", self.parked.count)
         self.metrics.gauge_fn("abaco_running_containers", self.fence.running)
         if self.settings.runner_metrics_port:
             self._metrics_server = MetricsServer(self.metrics, self.settings.runner_metrics_port).start()
@@ -160,15 +159,22 @@ class RunnerHost:
         backlog = False
         while not self.stop.is_set():
             self._prune()
-            free = self.settings.worker_slots - len(self.workers)
-            room = free if free > 0 else len(self._retirable())  # a full host can retire idle workers
+            self.parked.expire(self.settings.worker_ttl)
+            free = self.settings.worker_pollers - len(self.workers)
+            room = free if free > 0 else len(self._retirable())  # at the bound it can park idle pollers
             if room <= 0 or self.fence.cut_off.is_set():  # cut off: no new workers until the store answers
                 self.stop.wait(FULL_PAUSE_SECONDS)
                 continue
-            backlog = self._serve_round(queues, min(room, 10), 0 if backlog else COMMAND_WAIT_SECONDS)
+            setups = MAX_SETTING_UP - sum(1 for t in self._threads() if t.setting_up)
+            backlog = self._serve_round(queues, min(room, 10), 0 if backlog else COMMAND_WAIT_SECONDS,
+                                        min(room, setups, 10))
+            if setups <= 0:  # registrations wait for set-ups under way; wakes are still read at once
+                self.stop.wait(SETUP_PAUSE_SECONDS)
 
-    def _serve_round(self, queues: list[tuple[str, str]], limit: int, wake_wait: int) -> bool:
-        """One read of each pool's queues; True when some command queue had requests waiting."""
+    def _serve_round(self, queues: list[tuple[str, str]], limit: int, wake_wait: int,
+                     command_limit: int | None = None) -> bool:
+        """One read of each pool's queues; True when some command queue had requests waiting (or was
+        not read: ``command_limit`` 0, the host's set-ups are all under way)."""
         backlog = False
         for wake_url, command_url in queues:
             if self.stop.is_set() or self.fence.cut_off.is_set():  # before each read, not once a round
@@ -176,7 +182,11 @@ class RunnerHost:
             if self._take_commands(wake_url, limit, wake_wait):
                 backlog = True  # the wake queue is read again (without waiting) before any registration
                 continue
-            backlog = self._take_commands(command_url, limit, 0) > 0 or backlog
+            if command_limit is not None and command_limit <= 0:
+                backlog = True
+                continue
+            taken = self._take_commands(command_url, limit if command_limit is None else command_limit, 0)
+            backlog = taken > 0 or backlog
         return backlog
 
     def _take_commands(self, url: str, limit: int, wait: int = COMMAND_WAIT_SECONDS) -> int:
@@ -233,55 +243,46 @@ class RunnerHost:
         return True
 
     def _start_worker(self, command: StartWorkerCommand) -> bool:
-        """Start the worker (True: the command is done with); False when a full host found no idle worker
-        to retire after all."""
+        """Start the worker (True: the command is done with); False when the host is at its poller bound
+        and found no idle poller to park after all."""
         key = f"{command.tenant}_{command.actor_id}/{command.worker_id}"
         with self._lock:
-            if key in self.workers and self.workers[key].is_alive():
+            running = self.workers.get(key)
+            if running is not None and running.is_alive() and not running.retiring:
                 return True  # a repeated command for a worker this host already runs
-            full = len(self.workers) >= self.settings.worker_slots
+            full = len(self.workers) >= self.settings.worker_pollers
         # Read the request before taking it: a host that cannot reach the store (raises) leaves it to
         # another host instead of deleting it for a worker thread that could not set itself up.
         record = self.backend.workers.find(f"{command.tenant}_{command.actor_id}", command.worker_id)
-        if record is None or record.status != WorkerStatus.REQUESTED:
+        if record is None or not (record.status == WorkerStatus.REQUESTED or woken_parked(record)):
             return True  # removed (stopped, reconciled) or taken meanwhile: the worker would refuse it too
-        if full:
-            room = self._make_room(command)
-            if room is not True:
-                return room is None
+        if full and not self._make_room(command):
+            return False
+        activated = None
+        if record.status != WorkerStatus.REQUESTED:
+            activated = self.backend.workers.activate(record, self.runner_id)
+            if activated is None:
+                return True  # another host took it, or it was stopped meanwhile
+            self.parked.forget(key)
         thread = WorkerThread(self.backend, self.runner_id, "127.0.0.1", command.tenant, command.actor_id,
                               command.worker_id, self.stop, self.kill, self.fence, self.metrics,
-                              warm_pool=self.warm_pool, requested=record)
+                              warm_pool=self.warm_pool, requested=record, slots=self.slots, activated=activated)
         with self._lock:
+            if running is not None:
+                self.leaving.append(running)  # parking: it leaves after its last poll
             self.workers[key] = thread
         thread.start()
         return True
 
-    def _make_room(self, command: StartWorkerCommand) -> bool | None:
-        """On a full host: True when an idle worker was retired for this request, None when the request is
-        done with (stale, or declined: its actor has nothing waiting), False when no worker could go."""
+    def _make_room(self, command: StartWorkerCommand) -> bool:
+        """At the poller bound: True when an idle poller of another actor was parked for this request."""
         dbid = f"{command.tenant}_{command.actor_id}"
-        record = self.backend.workers.find(dbid, command.worker_id)
-        if record is None or record.status != WorkerStatus.REQUESTED:
-            return None  # removed (stopped, reconciled) or taken meanwhile: the worker would refuse it too
-        if not (record.woken or self._inbox_waiting(command)):
-            # Declined unless a message woke it meanwhile: then its copy on the wake queue starts it.
-            if self.backend.workers.delete(dbid, command.worker_id, create_time=record.create_time,
-                                           only_from=WorkerStatus.REQUESTED, unless_woken=True):
-                self.metrics.inc("abaco_start_requests_declined_total")
-            return None
         now = time.monotonic()
         for thread in self._retirable(now):
-            if thread.actor_dbid != dbid and thread.retire(now, RETIRE_MIN_IDLE_SECONDS):
+            if thread.actor_dbid != dbid and thread.park(now, RETIRE_MIN_IDLE_SECONDS):
                 self._retired(thread, command)
                 return True
         return False
-
-    def _inbox_waiting(self, command: StartWorkerCommand) -> bool:
-        try:
-            return self.backend.queues.inbox_depth(command.tenant, command.actor_id) > 0
-        except NotFound:
-            return False
 
     def _retirable(self, now: float | None = None) -> list[WorkerThread]:
         """Idle workers this host may retire, the longest idle first."""
@@ -295,16 +296,21 @@ class RunnerHost:
             for key in [k for k, t in self.workers.items() if t is thread]:
                 del self.workers[key]
             self.leaving.append(thread)
-        thread.drop_record()
         self.metrics.inc("abaco_workers_retired_total")
-        LOG.info("runner %s: retired idle worker %s of %s for a worker of %s", self.runner_id, thread.worker_id,
+        LOG.info("runner %s: parked idle worker %s of %s for a worker of %s", self.runner_id, thread.worker_id,
                  thread.actor_id, command.actor_id)
 
     def _prune(self) -> None:
         with self._lock:
+            ended = [t for t in [*self.workers.values(), *self.leaving] if not t.is_alive()]
             for key in [k for k, t in self.workers.items() if not t.is_alive()]:
                 del self.workers[key]
             self.leaving = [t for t in self.leaving if t.is_alive()]
+        for thread in ended:
+            if thread.parked is not None and f"{thread.actor_dbid}/{thread.worker_id}" not in self.workers:
+                self.parked.add(thread.parked, thread.idle_since)  # (not when already woken and taken here)
+            thread.parked = None
+
 
     def _threads(self) -> list[WorkerThread]:
         with self._lock:
@@ -317,10 +323,10 @@ class RunnerHost:
         self._heartbeat_safely()
 
     def _drain(self) -> None:
-        """Wait for workers to finish their current execution; after the grace period (or on a second
-        signal) running containers are stopped and their messages handed back. Idle workers in a long
-        poll are not waited for: what such a poll takes comes back by itself within 2 s (see
-        worker.RECEIVE_VISIBILITY_SECONDS); their records are removed here."""
+        """Wait for workers to finish their current execution; after the grace period (or on a second signal)
+        running containers are stopped and their messages handed back. Idle pollers are not waited for (what
+        a poll takes comes back within 2 s: worker.RECEIVE_VISIBILITY_SECONDS); their records and those of
+        the workers this host parked are removed here."""
         deadline = time.monotonic() + self.grace_seconds
         if self._hand_back_thread is not None:
             self._hand_back_thread.join(HAND_BACK_WAIT_SECONDS)
@@ -332,6 +338,8 @@ class RunnerHost:
                 thread.join(0.2)
             if thread.is_alive():
                 thread.abandon()
+        self._prune()
+        self.parked.expire(0)
         LOG.info("runner %s stopped", self.runner_id)
 
     def _stop_services(self) -> None:
@@ -361,7 +369,8 @@ class RunnerHost:
             workers = sorted(self.workers)
         host = Host(id=self.runner_id, hostname=socket.gethostname(), pid=os.getpid(), pools=self.pools,
                     privileged=self.settings.runner_privileged, slots=self.settings.worker_slots,
-                    used_slots=len(workers), idle_slots=len(self._retirable()), workers=workers, status=self.status,
+                    used_slots=self.slots.busy, pinned_slots=self.slots.pinned, idle_slots=len(self._retirable()),
+                    parked_workers=self.parked.count(), workers=workers, status=self.status,
                     metrics_port=self._metrics_server.port if self._metrics_server else 0)
         return self.backend.hosts.put(host)
 
@@ -394,3 +403,4 @@ class RunnerHost:
         if reaped:
             self.metrics.inc("abaco_orphans_reaped_total", reaped)
         return reaped
+

@@ -2,25 +2,30 @@
 
 Lifecycle (reference §2.2): REQUESTED -> SPAWNER SETUP -> PULLING IMAGE -> READY <-> BUSY; it exits on
 SHUTDOWN_REQUESTED, when its actor moves to a newer revision or to ERROR, when the inbox is deleted, after
-the idle time to live (the ``sync`` hint keeps the lowest slot warm), when its host retires it for another
-actor's work (``retire``), or when the host shuts down; on the way out it hands back every message it holds
-and deletes its own record.
+the idle time to live (the ``sync`` hint keeps the lowest slot warm), or when the host shuts down; on the
+way out it hands back every message it holds and deletes its own record. Idle, it *parks* instead
+(``runners/host/parking.py``): after ``ABACO_WORKER_PARK_SECONDS``, at once after a registration, or when its
+host needs its poller for another actor (``park``); its record stays READY and a message wakes it. It holds
+one of the host's slots (``runners/host/slots.py``) only from a message's receive to the end of its
+execution: idle workers never hold execution capacity.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections import deque
 
 from chalicelib.adapters import tracing
-from chalicelib.adapters.queues import Queues, Received
+from chalicelib.adapters.queues import Received
 from chalicelib.domain import images
 from chalicelib.domain.errors import AbacoError, NotFound, Unavailable
 from chalicelib.domain.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus, utcnow
 from chalicelib.services import events
 from chalicelib.wiring.backend import Backend
 from runners.fence import Fence
+from runners.host import parking
+from runners.host.prefetched import Prefetched
+from runners.host.slots import HostSlots, SlotHold
 from runners.metrics import Registry
 from runners.pipeline import delivery as deliveries
 from runners.pipeline import hardening, pull_checks, pulls, warm
@@ -37,53 +42,16 @@ SYNC_HINT = "sync"
 # poll abandoned at shutdown, or lost with its runner, so hands its messages back within 2 s by itself,
 # and a stopping runner need not wait for its idle long polls.
 RECEIVE_VISIBILITY_SECONDS = 2
-
-
-class Prefetched:
-    """Messages received but not yet claimed. Thread-safe: the host hands them back (visibility 0) the
-    moment it is asked to stop, even while the worker thread is busy with a container."""
-
-    def __init__(self, queues: Queues, inbox: str) -> None:
-        self._queues = queues
-        self._inbox = inbox
-        self._items: deque[Received] = deque()
-        self._lock = threading.Lock()
-
-    def add(self, items: list[Received]) -> None:
-        with self._lock:
-            self._items.extend(items)
-
-    def pop(self) -> Received | None:
-        with self._lock:
-            return self._items.popleft() if self._items else None
-
-    def holding(self) -> bool:
-        with self._lock:
-            return bool(self._items)
-
-    def extend(self, seconds: int) -> None:
-        with self._lock:
-            receipts = [r.receipt for r in self._items]
-        if receipts:
-            self._queues.set_visibility_many(self._inbox, receipts, seconds)
-
-    def release_all(self) -> int:
-        with self._lock:
-            receipts = [r.receipt for r in self._items]
-            self._items.clear()
-        if receipts:
-            try:
-                self._queues.set_visibility_many(self._inbox, receipts, 0)
-            except AbacoError as exc:  # they come back after their visibility timeout anyway
-                LOG.warning("could not hand back %d message(s): %s", len(receipts), exc)
-        return len(receipts)
+ROOM_WAIT_SECONDS = 1.0  # a worker waits for a free slot before each long poll in steps of this
+SLOT_STEP_SECONDS = 0.5  # a worker holding a message waits for a slot in steps of this (renewing it)
 
 
 class WorkerThread(threading.Thread):
     def __init__(self, backend: Backend, runner_id: str, host_ip: str, tenant: str, actor_id: str,
                  worker_id: str, stop: threading.Event, kill: threading.Event, fence: Fence,
                  metrics: Registry, warm_pool: warm.WarmPool | None = None,
-                 requested: Worker | None = None) -> None:
+                 requested: Worker | None = None, slots: HostSlots | None = None,
+                 activated: Worker | None = None) -> None:
         super().__init__(name=f"worker-{worker_id}", daemon=True)
         self.backend = backend
         self.settings = backend.settings
@@ -102,35 +70,43 @@ class WorkerThread(threading.Thread):
         self.busy = False  # between taking a message and finishing it; the host waits only for these
         self.idle_since: float | None = None  # monotonic; None while starting up or busy
         self.keeps_warm = False  # the worker the ``sync`` hint keeps: never retired for another actor
-        self.retiring = False  # the host took its slot back: it takes no message any more
+        self.retiring = False  # parking or retiring: it takes no message any more
+        self.hold = SlotHold(slots or HostSlots(self.settings.worker_slots))
+        self.parked: Worker | None = None  # its record once parked: no longer this thread's to delete
         self._state = threading.Lock()  # ``busy`` and ``retiring`` change together under it
         self._source: ContainerSource | None = None
         self._record: Worker | None = None
         self._requested = requested  # the REQUESTED record as the host just read it (None: read it here)
+        self._activated = activated  # a parked worker this host just took for a message: no set-up
+        self._park_at_once = False  # started for a registration: nothing to run, so it parks when READY
+        self.setting_up = True  # until READY (the host bounds set-ups under way)
         self._actor: Actor | None = None
         self._checked_at = 0.0
 
     def run(self) -> None:
         engine: DockerEngine | None = None
         try:
-            worker = self._setup()
+            worker = self._activated or self._setup()
             if worker is None:
                 return
-            self.metrics.inc("abaco_workers_started_total")
+            self._record = worker
+            self.metrics.inc("abaco_workers_activated_total" if self._activated else "abaco_workers_started_total")
             engine = DockerEngine(self.settings.docker_url)
-            worker = self._pull(worker, engine)
+            worker = self._ready(worker, engine)
+            self.setting_up = False
             if worker is not None:
                 self._loop(worker, engine)
         except Exception:
             LOG.exception("worker %s of actor %s crashed", self.worker_id, self.actor_id)
         finally:
             self.prefetched.release_all()
+            self.hold.leave()
             if engine is not None:
                 engine.close()
             self._remove_record()
 
     def hand_back(self) -> int:
-        """Called by the host on the first signal: prefetched messages go back at once."""
+        """Called by the host on the first signal (and when parking): prefetched messages go back at once."""
         released = self.prefetched.release_all()
         if released:
             self.metrics.inc("abaco_handed_back_total", released)
@@ -145,30 +121,38 @@ class WorkerThread(threading.Thread):
 
     def retire(self, now: float, min_idle: float) -> bool:
         """Atomically with taking a message (``_take``): from here the worker takes none. What its long
-        poll still brings goes back at once (visibility 0) and it leaves after that poll; the host removes
-        its record meanwhile (``drop_record``) and gives its slot to another actor's worker."""
+        poll still brings goes back at once (visibility 0) and it leaves after that poll."""
         with self._state:
             if not self.retirable(now, min_idle):
                 return False
             self.retiring = True
         return True
 
-    def drop_record(self) -> None:
-        """Remove this worker's record now (the host retired it), so the API and the autoscaler see at once
-        that the actor has no worker here; conditional on this incarnation, as in ``_remove_record``."""
-        self._remove_record()
+    def park(self, now: float, min_idle: float) -> bool:
+        """Retire (see ``retire``) and mark the record parked, so a message wakes it through the wake queue; the
+        thread leaves after its poll under way and one more look at the inbox (``parking.look_once_more``). A
+        record no longer READY (asked to stop) is not parked: the worker leaves and removes it as before."""
+        if not self.retire(now, min_idle):
+            return False
+        record = self._record
+        parked = self.backend.workers.park(record) if record is not None else None
+        if parked is not None:
+            self.parked, self._record = parked, None
+        return True
 
     def _take(self) -> bool:
-        """Claim the right to run what was just received; False once retired or stopping, or while the host
-        is cut off from the store (the caller hands it back: the queue may answer while the store does not)."""
+        """Claim the right to run what was received, with its slot (``_slot_for``); False (slot given back) once
+        retired or stopping, or while the host is cut off from the store (the caller hands the message back)."""
         with self._state:
             if self.retiring or self.stop_event.is_set() or self.fence.cut_off.is_set():
+                self.hold.give_back()
                 return False
             self.busy, self.idle_since = True, None
             return True
 
     def _idle(self) -> None:
         with self._state:
+            self.hold.give_back()
             self.busy, self.idle_since = False, time.monotonic()
 
     # --- start-up ------------------------------------------------------------------------------
@@ -181,8 +165,28 @@ class WorkerThread(threading.Thread):
             "last_health_check_time": utcnow()}, only_from={WorkerStatus.REQUESTED})
         return self._record
 
+    def _ready(self, worker: Worker, engine: DockerEngine) -> Worker | None:
+        """Pull and check the image; an activated worker only where another host set it up (and parked it)."""
+        if self._activated is None:
+            ready = self._pull(worker, engine)
+            self._park_at_once = (not worker.woken and self.settings.worker_park_seconds >= 0 and
+                                  self._actor is not None and SYNC_HINT not in self._actor.hints)
+            return ready
+        actor = self._actor = self.backend.actors.get(self.tenant, self.actor_id)
+        if not self._runs(worker, actor):
+            return None
+        here_before = self._requested is not None and self._requested.host_id == self.runner_id
+        problem = None if here_before else self._image_problem(engine, worker.image, actor)
+        if problem:
+            LOG.error("worker %s: %s", self.worker_id, problem)
+            events.on_status(self.backend.queues, self.backend.actors.set_status(
+                self.tenant, self.actor_id, ActorStatus.ERROR, problem))
+            return None
+        self._checked(worker, actor)  # the activation's conditional write and this read are its health check
+        return worker
+
     def _pull(self, worker: Worker, engine: DockerEngine) -> Worker | None:
-        actor = self.backend.actors.get(self.tenant, self.actor_id)
+        actor = self._actor = self.backend.actors.get(self.tenant, self.actor_id)
         if actor.privileged and not self.settings.runner_privileged:
             LOG.error("worker %s: privileged actor %s on an unprivileged runner; refusing", self.worker_id, actor.id)
             return None
@@ -201,6 +205,7 @@ class WorkerThread(threading.Thread):
             "status": WorkerStatus.READY.value, "location": engine.location,
             "cid": f"{self.runner_id}/{self.worker_id}", "last_health_check_time": utcnow()})
         if ready is not None:
+            self._checked(ready, actor)  # just read and written: the first health check is done
             events.on_status(self.backend.queues, self.backend.actors.set_status(
                 self.tenant, self.actor_id, ActorStatus.READY, " ", only_from={ActorStatus.SUBMITTED}))
         return ready
@@ -226,6 +231,13 @@ class WorkerThread(threading.Thread):
     def _loop(self, worker: Worker, engine: DockerEngine) -> None:
         inbox = self.backend.queues.inbox_url(self.tenant, self.actor_id)
         self.prefetched = Prefetched(self.backend.queues, inbox)
+        self._idle()
+        if not (self._park_at_once and self.park(time.monotonic(), 0)):  # a registration's: nothing to run
+            self._poll(worker, inbox, engine)
+        if self.parked is not None:
+            parking.look_once_more(self.backend, self.parked, inbox, self._actor)
+
+    def _poll(self, worker: Worker, inbox: str, engine: DockerEngine) -> None:
         source = warm.source_for(self.settings, engine, self.warm_pool, self.metrics,
                                  deliveries.runner_root(deliveries.work_root(self.settings.runner_work_dir)))
         self._source = source
@@ -248,6 +260,9 @@ class WorkerThread(threading.Thread):
             try:
                 if not self._still_wanted(worker):
                     return
+                park_after = self.settings.worker_park_seconds
+                if park_after >= 0 and not self.keeps_warm and self.park(time.monotonic(), park_after):
+                    return
                 received = self._next(inbox)
                 if received is None:
                     if self._idle_expired() and self._retire(worker, inbox, runner):
@@ -269,18 +284,33 @@ class WorkerThread(threading.Thread):
         pending = self.prefetched.pop()
         if pending is None:
             return self._receive(inbox)
-        if not self._take():
+        if not (self._slot_for(inbox, [pending]) and self._take()):
             self.prefetched.add([pending])  # released on the way out
             return None
         return pending
 
+    def _slot_for(self, inbox: str, received: list[Received]) -> bool:
+        """A host slot for the message in hand: while every slot runs a container the worker holds it (renewing
+        its visibility) and waits; False when it must stop (parked, stopping, fenced): the caller hands it back."""
+        renewed = None
+        while not self.hold.take(0 if renewed is None else SLOT_STEP_SECONDS):
+            if self.retiring or self.stop_event.is_set() or self.fence.cut_off.is_set():
+                return False
+            if renewed is None or time.monotonic() - renewed >= self.settings.heartbeat_seconds:
+                self.backend.queues.set_visibility_many(inbox, [r.receipt for r in received],
+                                                        self.settings.visibility_timeout)
+                renewed = time.monotonic()
+        return True
+
     def _receive(self, inbox: str) -> Received | None:
+        if not self.hold.wait_room(ROOM_WAIT_SECONDS):  # every slot runs a container: poll once one frees
+            return None
         received = self.backend.queues.receive(inbox, wait_seconds=self.settings.receive_wait_seconds,
                                                max_messages=self.settings.prefetch,
                                                visibility=RECEIVE_VISIBILITY_SECONDS)
         if not received:
             return None
-        if not self._take():  # stopping, retired or fenced during the long poll: all of it goes back at once
+        if not (self._slot_for(inbox, received) and self._take()):  # stopping, parked or fenced: all goes back
             self.prefetched.add(received)
             self.hand_back()
             return None
@@ -301,14 +331,21 @@ class WorkerThread(threading.Thread):
         current = self.backend.workers.find(self.actor_dbid, self.worker_id)
         if current is None or current.status in STOPPING or current.create_time != worker.create_time:
             return False
+        if current.parked or current.host_id != self.runner_id:  # not ours any more: leave it alone
+            self._record = None
+            return False
         actor = self.backend.actors.get(self.tenant, self.actor_id)
         if not self._runs(worker, actor):
             return False
-        self._actor = actor
-        self.keeps_warm = SYNC_HINT in actor.hints and self._keeps_warm(worker)
+        self._checked(worker, actor)
         self.backend.workers.update(current, {"last_health_check_time": utcnow()})
-        self._checked_at = time.monotonic()
         return True
+
+    def _checked(self, worker: Worker, actor: Actor) -> None:
+        """A health check's verdict on the ``sync`` hint: its warm worker pins a slot (counted in scaling)."""
+        self._actor, self._checked_at = actor, time.monotonic()
+        self.keeps_warm = SYNC_HINT in actor.hints and self._keeps_warm(worker)
+        self.hold.keep(self.keeps_warm)
 
     def _run_one(self, worker: Worker, runner: ExecutionRunner, received: Received) -> bool:
         """Run one taken message; False (and the message kept for the hand-back) when this worker may not."""
@@ -347,9 +384,12 @@ class WorkerThread(threading.Thread):
                                        only_from={WorkerStatus.READY}) is None:
             return True
         late = self.backend.queues.receive(inbox, wait_seconds=0)
-        if late and self._take():
+        if late and self._slot_for(inbox, late) and self._take():
             actor = self.backend.actors.get(self.tenant, self.actor_id)
-            runner.handle(late[0], actor)
+            try:
+                runner.handle(late[0], actor)
+            finally:
+                self._idle()
         elif late:
             self.prefetched.add(late)  # retired meanwhile: released on the way out
         return True

@@ -1,6 +1,7 @@
 """Wake queues, against in-process moto: a message's start request goes to its pool's wake queue (an
 untaken registration request is copied there once), a host serves the wake queue before the command queue,
-and a full host never declines a woken request, whichever of the wake and the decline comes first."""
+and a request is never declined: idle workers hold no slot, so a registration's worker goes READY and
+parks (runners/host/parking.py)."""
 from __future__ import annotations
 
 import time
@@ -37,7 +38,8 @@ def _command(worker: Worker) -> StartWorkerCommand:
 
 
 def _decline(backend: Backend, worker: Worker) -> bool:  # noqa: F811
-    """What a full host does with a request whose actor has nothing waiting."""
+    """Removing an untaken request unless a message woke it (the store keeps this condition; hosts no
+    longer decline requests, see runners/host/parking.py)."""
     return backend.workers.delete(worker.actor_dbid, worker.id, create_time=worker.create_time,
                                   only_from=WorkerStatus.REQUESTED, unless_woken=True)
 
@@ -130,30 +132,33 @@ def test_a_host_serves_the_wake_queue_before_the_command_queue(backend: Backend)
     assert _depths(backend) == (0, 0)
 
 
-def test_a_full_host_declines_an_unwoken_request_and_keeps_a_woken_one(backend: Backend) -> None:  # noqa: F811
+def test_a_host_at_its_poller_bound_keeps_every_request_for_later(backend: Backend) -> None:  # noqa: F811
+    """Registrations are never declined any more (idle workers hold no slot; they park): with no idle poller
+    to park, a request waits for a later round, its record untouched."""
     host = RunnerHost(backend, runner_id="r1")
     idle, woken = registered_actor(backend), registered_actor(backend)
     registered = worker_service.ensure_worker(backend, idle)
     requested = worker_service.ensure_worker(backend, woken, wake=True)
     assert registered is not None and requested is not None
-    assert host._make_room(_command(registered)) is None  # declined: nothing waits for it
-    assert _records(backend, idle) == []
-    assert host._make_room(_command(requested)) is False  # no idle worker to retire: back for a later round
+    assert host._make_room(_command(registered)) is False
+    assert host._make_room(_command(requested)) is False
+    assert [w.id for w in _records(backend, idle)] == [registered.id]
     assert [w.id for w in _records(backend, woken)] == [requested.id]
 
 
 def test_the_second_copy_of_a_woken_request_leaves_the_worker_alone(backend: Backend) -> None:  # noqa: F811
-    """Two hosts: one took the wake copy (claimed the record); the other, full, reads the registration's
-    copy and neither declines nor retires anything. A copy whose request the reconciler removed is dropped."""
+    """Two hosts: one took the wake copy (claimed the record); the other reads the registration's copy and
+    starts nothing. A copy whose request the reconciler removed is dropped."""
     other = RunnerHost(backend, runner_id="r2")
     actor = registered_actor(backend)
     registered = worker_service.ensure_worker(backend, actor)
     assert registered is not None and worker_service.ensure_worker(backend, actor, wake=True) is None
     backend.workers.update(registered, {"status": WorkerStatus.SPAWNER_SETUP.value, "host_id": "r1"},
                            only_from={WorkerStatus.REQUESTED})
-    assert other._make_room(_command(registered)) is None  # done with: deleted from the queue
+    assert other._start_worker(_command(registered)) is True  # done with: deleted from the queue
+    assert other.workers == {}
     [record] = _records(backend, actor)
     assert record.status == WorkerStatus.SPAWNER_SETUP and record.host_id == "r1"
     backend.workers.delete(actor.dbid, registered.id)  # as the reconciler removes an untaken request
-    assert other._make_room(_command(registered)) is None
-    assert _records(backend, actor) == []
+    assert other._start_worker(_command(registered)) is True
+    assert other.workers == {} and _records(backend, actor) == []

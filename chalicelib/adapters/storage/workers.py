@@ -88,12 +88,50 @@ class WorkerStore:
             return False
         return True
 
+    def park(self, worker: Worker) -> Worker | None:
+        """READY -> parked: its host stops polling the inbox, so a message must wake it (``wake_parked``).
+        Conditional on this incarnation, READY and its host: None when it was asked to stop, taken over or
+        removed meanwhile (the worker then leaves as before)."""
+        return self._transition(worker, "SET parked = :t, woken = :f",
+                                "#st = :ready AND create_time = :c AND host_id = :h AND NOT parked = :t",
+                                {":h": worker.host_id})
+
+    def wake_parked(self, worker: Worker) -> Worker | None:
+        """Parked -> woken (its activation request goes to the wake queue), once: None when another message,
+        the worker itself or a host's time-to-live sweep got there first. One wake, one request."""
+        return self._transition(worker, "SET parked = :f, woken = :t",
+                                "#st = :ready AND create_time = :c AND parked = :t")
+
+    def activate(self, worker: Worker, host_id: str) -> Worker | None:
+        """A host takes a woken parked worker (any host of the pool: a parked worker has no thread and no
+        container): woken -> polling on ``host_id``. Exactly one host wins a wake; a copy delivered twice,
+        or late, finds it taken and is dropped."""
+        return self._transition(worker, "SET woken = :f, host_id = :h",
+                                "#st = :ready AND create_time = :c AND woken = :t AND NOT parked = :t",
+                                {":h": host_id})
+
+    def _transition(self, worker: Worker, expression: str, condition: str,
+                    extra: dict[str, Any] | None = None) -> Worker | None:
+        values = {":t": True, ":f": False, ":ready": WorkerStatus.READY.value, ":c": worker.create_time,
+                  **(extra or {})}
+        used = {k: v for k, v in values.items() if k in expression or k in condition}
+        try:
+            item = self._table.update(_key(worker.actor_dbid, worker.id), expression, values=used,
+                                      names={"#st": "status"}, condition=condition)
+        except ConditionFailed:
+            return None
+        return _from_item(item)
+
     def delete(self, actor_dbid: str, worker_id: str, create_time: str | None = None,
-               only_from: WorkerStatus | None = None, unless_woken: bool = False) -> bool:
+               only_from: WorkerStatus | None = None, unless_woken: bool = False, only_parked: bool = False) -> bool:
         """Delete the record; with ``create_time``, only that incarnation of the worker id (a slot's id
         is reused by the next worker of the slot); with ``only_from``, only while it is in that status;
-        with ``unless_woken``, only while no message has woken it. False when a condition did not hold."""
+        with ``unless_woken``, only while no message has woken it; with ``only_parked``, only while parked
+        (no host polls for it). False when a condition did not hold."""
         conditions, values, names = [], {}, {}
+        if only_parked:
+            conditions.append("parked = :p")
+            values[":p"] = True
         if unless_woken:
             conditions.append("NOT woken = :w")
             values[":w"] = True
