@@ -11,8 +11,13 @@ from typing import Any
 
 from chalicelib.edge.openapi import inputs, links
 from chalicelib.edge.openapi.operations import OPERATIONS, Op
-from chalicelib.edge.openapi.schemas import (MESSAGE_ENV_PARAMETERS, SCHEMAS, SEARCH_PARAMETERS, WAIT_PARAMETERS,
-                                             WINDOW_PARAMETERS)
+from chalicelib.edge.openapi.schemas import (
+    MESSAGE_ENV_PARAMETERS,
+    SCHEMAS,
+    SEARCH_PARAMETERS,
+    WAIT_PARAMETERS,
+    WINDOW_PARAMETERS,
+)
 
 OPENAPI_VERSION = "3.0.3"
 _PARAM = re.compile(r"{([^}]+)}")
