@@ -120,10 +120,12 @@ def summary(folded: str, name: str, executions: int) -> str:
         own[names[-1]] += int(count)
         for frame in set(names):
             inclusive[frame] += int(count)
-    lines = [f"# {name}: {total} samples (one per 2 ms of a busy thread) over {executions} executions", "",
-             "## Self", *[f"{c:7d} {c * 100 / max(total, 1):5.1f}%  {f}" for f, c in own.most_common(TOP)], "",
+    per = total / 1000 / max(executions, 1)
+    lines = [f"# {name}: {total / 1000:.0f} ms of CPU sampled, {per:.1f} ms per execution over {executions} "
+             "(start-up included; weights in CPU microseconds)", "",
+             "## Self", *[f"{c:9d} {c * 100 / max(total, 1):5.1f}%  {f}" for f, c in own.most_common(TOP)], "",
              "## Inclusive, this repository's code",
-             *[f"{c:7d} {c * 100 / max(total, 1):5.1f}%  {f}" for f, c in inclusive.most_common()
+             *[f"{c:9d} {c * 100 / max(total, 1):5.1f}%  {f}" for f, c in inclusive.most_common()
                if _ours(f)][:TOP]]
     return "\n".join(lines) + "\n"
 

@@ -3,9 +3,10 @@
 py-spy cannot attach to processes on this machine (no ptrace), and cProfile sees one thread only, while
 the emulator, the API and the runner each do their work on many threads. This wrapper runs ``MODULE`` as
 ``__main__`` and, from a daemon thread, samples every thread's Python stack every ``INTERVAL`` seconds
-(``sys._current_frames``), ignoring threads that are blocked in a known wait (a socket read, a lock, a
-sleep) so that the counts are CPU rather than wall time. At exit it writes the stacks in the collapsed
-format that flame graph tools read (``frame;frame;frame count`` per line, root first).
+(``sys._current_frames``) and charges each stack with the CPU its thread used since the previous sample
+(the thread's own CPU clock, ``pthread_getcpuclockid``), so a thread blocked in a socket read or a lock
+costs nothing and the weights are CPU microseconds, not wall time. At exit it writes the stacks in the
+collapsed format that flame graph tools read (``frame;frame;frame weight`` per line, root first).
 """
 from __future__ import annotations
 
@@ -19,11 +20,7 @@ from collections import Counter
 from types import FrameType
 
 INTERVAL = 0.002
-# Leaf functions that mean "waiting, not computing" (the stack of a thread parked in the kernel).
-IDLE = frozenset({"wait", "select", "poll", "accept", "recv", "recv_into", "readinto", "sleep", "_wait_for_tstate_lock",
-                  "acquire", "get", "read", "readline", "serve_forever", "_recv", "settimeout", "epoll", "park"})
 _CWD = os.getcwd() + "/"
-IDLE_FILES = ("selectors.py", "threading.py", "queue.py", "socketserver.py", "ssl.py")
 
 
 def frame_name(frame: FrameType) -> str:
@@ -44,12 +41,6 @@ def stack(frame: FrameType | None) -> list[str]:
     return names[::-1]
 
 
-def idle(frame: FrameType) -> bool:
-    """Whether the innermost frame is a known blocking wait (a sample of it is not CPU)."""
-    name, path = frame.f_code.co_name, frame.f_code.co_filename
-    return name in IDLE and (path.endswith(IDLE_FILES) or "socket" in path or "http" in path or "ssl" in path)
-
-
 class Sampler:
     def __init__(self, out: str, interval: float = INTERVAL) -> None:
         self.out, self.interval = out, interval
@@ -62,10 +53,18 @@ class Sampler:
 
     def _loop(self) -> None:
         me = threading.get_ident()
+        last: dict[int, int] = {}
         while not self._stop.wait(self.interval):
             for ident, frame in sys._current_frames().items():
-                if ident != me and not idle(frame):
-                    self.counts[";".join(stack(frame))] += 1
+                if ident == me:
+                    continue
+                try:
+                    used = time.clock_gettime_ns(time.pthread_getcpuclockid(ident))
+                except (OSError, ValueError):  # the thread ended meanwhile
+                    continue
+                spent, last[ident] = used - last.get(ident, used), used
+                if spent >= 1000:  # microseconds of CPU since the previous sample
+                    self.counts[";".join(stack(frame))] += spent // 1000
 
     def write(self) -> None:
         self._stop.set()
