@@ -130,17 +130,17 @@ def wait_synchronous(backend: Backend, actor: Actor, execution_id: str, timeout:
 
 
 def wait_parameter(raw: str | None, limit: float) -> float | None:
-    """GET execution's ``wait`` (seconds to wait for COMPLETE or ERROR): None when absent, else a number
-    between 0 and ``limit`` (the synchronous timeout, below API Gateway's 29 s)."""
+    """GET execution's ``wait`` (seconds to wait for COMPLETE or ERROR): None when absent; more than
+    ``limit`` (the synchronous timeout, below API Gateway's 29 s) counts as ``limit``."""
     if raw is None:
         return None
     try:
         seconds = float(raw)
     except ValueError:
         seconds = -1.0
-    if not 0 <= seconds <= limit:  # also NaN
-        raise BadRequest(f"wait must be a number of seconds between 0 and {limit:g}.")
-    return seconds
+    if not seconds >= 0:  # also NaN
+        raise BadRequest("wait must be a number of seconds, 0 or more.")
+    return min(seconds, limit)
 
 
 def wait_terminal(backend: Backend, actor: Actor, execution_id: str, timeout: float) -> Execution:

@@ -123,8 +123,8 @@ WINDOW_PARAMETERS: list[dict[str, Any]] = [
 
 WAIT_PARAMETERS: list[dict[str, Any]] = [
     {"name": "wait", "in": "query", "required": False, "schema": {"type": "number", "minimum": 0},
-     "description": "seconds (at most the synchronous timeout, ABACO_SYNC_TIMEOUT) to hold the answer until the "
-                    "execution is COMPLETE or ERROR; the execution as it is when the wait ends"},
+     "description": "seconds to hold the answer until the execution is COMPLETE or ERROR (values above the "
+                    "synchronous timeout, ABACO_SYNC_TIMEOUT, count as it); the execution as it is when the wait ends"},
 ]
 
 MESSAGE_ENV_PARAMETERS: list[dict[str, Any]] = [
