@@ -1,24 +1,27 @@
 """Where one execution's CPU goes: ``python -m bench.hotpath [--executions N] [--out DIR]``.
 
 Starts the emulator, the API and one runner, each under ``bench.sampler`` (a sampling profiler over all
-threads), sends ``N`` messages one after another to a warm-start no-op actor, stops everything and writes,
-per process, the collapsed stacks (``<name>.folded``: the input of flame graph tools such as speedscope or
-flamegraph.pl) and a summary (``<name>.txt``: samples by function, self and inclusive, the repository's
-code and the libraries apart). The API here is served by werkzeug's threaded server instead of gunicorn
-(the sampler cannot follow gunicorn's fork); the application object is the same.
+threads, CPU time), sends ``N`` messages one after another to a warm-start no-op actor, stops everything
+and writes, per process, the merged profile (``<name>.prof``: pstats format, for snakeviz or flameprof's
+flame graph) and a summary (``<name>.txt``: CPU ms per execution by function, own time and with callees,
+the repository's code apart). Start-up is included (imports, bootstrap), so read the per-request
+functions. The API here is served by werkzeug's threaded server instead of gunicorn (the profiler cannot
+follow gunicorn's fork); the application object is the same.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import pstats
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from bench.system import BASE_ENV, ApiClient, Observer
 from chalicelib.wiring.settings import Settings
@@ -44,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executions", type=int, default=40)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--serve-api", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--emulator-module", default="local.moto_app",
+                        help="the emulator's module (a former version, to profile before and after)")
     args = parser.parse_args(argv)
     if args.serve_api:
         serve_api(args.serve_api)
@@ -61,12 +66,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def spawn(name: str, *module: str) -> None:
         with open(work / f"{name}.log", "ab") as log:
-            procs[name] = subprocess.Popen([sys.executable, "-m", "bench.sampler", str(work / f"{name}.folded"),
+            procs[name] = subprocess.Popen([sys.executable, "-m", "bench.sampler", str(work / f"{name}.prof"),
                                             "-m", *module], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True)
 
     try:
-        spawn("emulator", "local.moto_app", "-H", "127.0.0.1", "-p", str(emulator_port))
+        spawn("emulator", args.emulator_module, "-H", "127.0.0.1", "-p", str(emulator_port))
         emulator.wait_ready(env["AWS_ENDPOINT_URL"], procs["emulator"])
         subprocess.run([sys.executable, "-m", "local.bootstrap"], cwd=ROOT, env=env, check=True)
         spawn("api", "bench.hotpath", "--serve-api", str(api_port))
@@ -78,10 +83,10 @@ def main(argv: list[str] | None = None) -> int:
                 procs[name].send_signal(signal.SIGTERM)
                 procs[name].wait(60)
     for name in ("api", "runner", "emulator"):
-        folded = (work / f"{name}.folded").read_text()
-        (args.out / f"{name}.folded").write_text(folded)
-        (args.out / f"{name}.txt").write_text(summary(folded, name, args.executions))
-        print(f"wrote {args.out / name}.folded and .txt")
+        shutil.copyfile(work / f"{name}.prof", args.out / f"{name}.prof")
+        table = pstats.Stats(str(work / f"{name}.prof")).stats  # type: ignore[attr-defined]
+        (args.out / f"{name}.txt").write_text(summary(table, name, args.executions))
+        print(f"wrote {args.out / name}.prof and .txt")
     return 0
 
 
@@ -108,30 +113,32 @@ def _drive(env: dict[str, str], api_port: int, executions: int) -> None:
     client.close()
 
 
-def summary(folded: str, name: str, executions: int) -> str:
-    """Samples by function, self and inclusive (pure; unit tested)."""
-    own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    total = 0
-    for line in folded.splitlines():
-        frames, _, count = line.rpartition(" ")
-        names = frames.split(";")
-        total += int(count)
-        own[names[-1]] += int(count)
-        for frame in set(names):
-            inclusive[frame] += int(count)
-    per = total / 1000 / max(executions, 1)
-    lines = [f"# {name}: {total / 1000:.0f} ms of CPU sampled, {per:.1f} ms per execution over {executions} "
-             "(start-up included; weights in CPU microseconds)", "",
-             "## Self", *[f"{c:9d} {c * 100 / max(total, 1):5.1f}%  {f}" for f, c in own.most_common(TOP)], "",
-             "## Inclusive, this repository's code",
-             *[f"{c:9d} {c * 100 / max(total, 1):5.1f}%  {f}" for f, c in inclusive.most_common()
-               if _ours(f)][:TOP]]
+Table = dict[tuple[str, int, str], tuple[Any, ...]]  # pstats: (file, line, function) -> (cc, nc, tt, ct, ...)
+
+
+def summary(table: Table, name: str, executions: int) -> str:
+    """CPU milliseconds per execution by function, own and with callees (pure; unit tested)."""
+    per = 1000 / max(executions, 1)
+    total = sum(row[2] for row in table.values())
+
+    def label(key: tuple[str, int, str]) -> str:
+        path = key[0].removeprefix(str(ROOT) + "/")
+        for marker in ("site-packages/", "/lib/python3.11/"):
+            path = path.split(marker, 1)[-1]
+        return f"{key[2]} ({path}:{key[1]})"
+
+    own = sorted(table.items(), key=lambda item: -item[1][2])[:TOP]
+    ours = sorted(((k, v) for k, v in table.items() if _ours(k[0])), key=lambda item: -item[1][3])[:TOP]
+    lines = [f"# {name}: {total * 1000:.0f} ms of CPU in all, {total * per:.1f} ms per execution over {executions} "
+             "(start-up included)", "", "## Own time, CPU ms per execution (calls per execution)",
+             *[f"{v[2] * per:8.2f}  {v[1] / max(executions, 1):8.1f}  {label(k)}" for k, v in own], "",
+             "## This repository's functions with their callees, CPU ms per execution (calls per execution)",
+             *[f"{v[3] * per:8.2f}  {v[1] / max(executions, 1):8.1f}  {label(k)}" for k, v in ours]]
     return "\n".join(lines) + "\n"
 
 
-def _ours(frame: str) -> bool:
-    return any(f"({part}" in frame for part in ("chalicelib/", "runners/", "local/", "app.py"))
+def _ours(path: str) -> bool:
+    return path.startswith(str(ROOT)) and "/.venv/" not in path and "/bench/" not in path
 
 
 if __name__ == "__main__":

@@ -1,89 +1,68 @@
-"""A small sampling profiler for the hot-path profiles: ``python -m bench.sampler OUT -m MODULE [ARGS...]``.
+"""A CPU profile of every thread of a process: ``python -m bench.sampler OUT -m MODULE [ARGS...]``.
 
-py-spy cannot attach to processes on this machine (no ptrace), and cProfile sees one thread only, while
-the emulator, the API and the runner each do their work on many threads. This wrapper runs ``MODULE`` as
-``__main__`` and, from a daemon thread, samples every thread's Python stack every ``INTERVAL`` seconds
-(``sys._current_frames``) and charges each stack with the CPU its thread used since the previous sample
-(the thread's own CPU clock, ``pthread_getcpuclockid``), so a thread blocked in a socket read or a lock
-costs nothing and the weights are CPU microseconds, not wall time. At exit it writes the stacks in the
-collapsed format that flame graph tools read (``frame;frame;frame weight`` per line, root first).
+py-spy cannot attach to processes on this machine (no ptrace), and cProfile on its own sees the thread
+that enabled it only, while the emulator, the API and the runner each do their work on many threads.
+This wrapper runs ``MODULE`` as ``__main__`` with a cProfile profiler in every thread (the main one, and
+each new one through ``threading.setprofile``), timed by the thread's own CPU clock (``time.thread_time``),
+so a thread blocked in a socket read or on a lock costs nothing. At exit the threads' profiles are merged
+into ``OUT`` (pstats format: ``python -m pstats OUT``, snakeviz, or flameprof for a flame graph).
 """
 from __future__ import annotations
 
 import atexit
-import os
+import cProfile
+import pstats
 import runpy
 import sys
 import threading
 import time
-from collections import Counter
-from types import FrameType
+from typing import Any
 
-INTERVAL = 0.002
-_CWD = os.getcwd() + "/"
-
-
-def frame_name(frame: FrameType) -> str:
-    code = frame.f_code
-    path = code.co_filename.removeprefix(_CWD)
-    for marker in ("site-packages/", "/lib/python3"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-    return f"{code.co_name} ({path})"
+_PROFILES: list[cProfile.Profile] = []
+_LOCK = threading.Lock()
 
 
-def stack(frame: FrameType | None) -> list[str]:
-    """Root-first names of a thread's frames."""
-    names: list[str] = []
-    while frame is not None:
-        names.append(frame_name(frame))
-        frame = frame.f_back
-    return names[::-1]
+def _start() -> cProfile.Profile:
+    profile = cProfile.Profile(timer=time.thread_time)
+    with _LOCK:
+        _PROFILES.append(profile)
+    profile.enable()
+    return profile
 
 
-class Sampler:
-    def __init__(self, out: str, interval: float = INTERVAL) -> None:
-        self.out, self.interval = out, interval
-        self.counts: Counter[str] = Counter()
-        self._stop = threading.Event()
+def _in_new_thread(_frame: Any, _event: str, _arg: Any) -> None:
+    """The first profile event of a new thread: replace this hook by the thread's own profiler."""
+    sys.setprofile(None)
+    _start()
 
-    def start(self) -> None:
-        threading.Thread(target=self._loop, name="bench-sampler", daemon=True).start()
-        atexit.register(self.write)
 
-    def _loop(self) -> None:
-        me = threading.get_ident()
-        last: dict[int, int] = {}
-        while not self._stop.wait(self.interval):
-            for ident, frame in sys._current_frames().items():
-                if ident == me:
-                    continue
-                try:
-                    used = time.clock_gettime_ns(time.pthread_getcpuclockid(ident))
-                except (OSError, ValueError):  # the thread ended meanwhile
-                    continue
-                spent, last[ident] = used - last.get(ident, used), used
-                if spent >= 1000:  # microseconds of CPU since the previous sample
-                    self.counts[";".join(stack(frame))] += spent // 1000
-
-    def write(self) -> None:
-        self._stop.set()
-        with open(self.out, "w") as handle:
-            for line, count in self.counts.most_common():
-                handle.write(f"{line} {count}\n")
+def write(out: str) -> None:
+    """Merge every thread's profile into ``out`` (threads still running give what they have so far)."""
+    with _LOCK:
+        profiles = list(_PROFILES)
+    merged: pstats.Stats | None = None
+    for profile in profiles:
+        profile.disable()  # the calling thread's only; the others' entries are read as they are
+        profile.create_stats()
+        if not profile.stats:  # type: ignore[attr-defined]
+            continue
+        if merged is None:
+            merged = pstats.Stats(profile)
+        else:
+            merged.add(profile)
+    if merged is not None:
+        merged.dump_stats(out)
 
 
 def main() -> None:
     out, flag, module, *rest = sys.argv[1:]
     if flag != "-m":
         raise SystemExit("usage: python -m bench.sampler OUT -m MODULE [ARGS...]")
-    Sampler(out).start()
+    threading.setprofile(_in_new_thread)
+    atexit.register(write, out)
     sys.argv = [module, *rest]
-    began = time.monotonic()
-    try:
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
-    finally:
-        print(f"bench.sampler: {module} ran {time.monotonic() - began:.1f} s", file=sys.stderr)
+    _start()
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":

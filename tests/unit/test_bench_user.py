@@ -62,14 +62,15 @@ def test_headline_and_readme_carry_the_users_wait_and_the_cost() -> None:
     assert "0.86x [0.78, 1.04]" in text and "API 8.0, runner 22.0" in text and "41.0 ms; 14.5" in text
 
 
-def test_profile_summary_counts_self_and_inclusive_samples() -> None:
-    folded = "main (runners/__main__.py);claim (runners/pipeline/claim.py);send (botocore/endpoint.py) 6\n" \
-             "main (runners/__main__.py);loads (json/__init__.py) 4\n"
-    text = hotpath.summary(folded, "runner", 2)
-    assert "0 ms of CPU sampled" in text
-    assert "        6  60.0%  send (botocore/endpoint.py)" in text
-    ours = text.split("## Inclusive")[1]
-    assert "100.0%  main (runners/__main__.py)" in ours and "botocore" not in ours
+def test_profile_summary_gives_cpu_ms_per_execution_and_our_functions_apart() -> None:
+    ours = (str(hotpath.ROOT / "runners" / "pipeline" / "claim.py"), 10, "claim_message")
+    theirs = ("/x/.venv/lib/python3.11/site-packages/botocore/endpoint.py", 5, "send")
+    table = {ours: (2, 2, 0.004, 0.010, {}), theirs: (4, 4, 0.006, 0.006, {})}
+    text = hotpath.summary(table, "runner", 2)
+    assert "10 ms of CPU in all, 5.0 ms per execution" in text
+    assert "    3.00       2.0  send (botocore/endpoint.py:5)" in text
+    mine = text.split("## This repository's")[1]
+    assert "    5.00       1.0  claim_message (runners/pipeline/claim.py:10)" in mine and "botocore" not in mine
 
 
 def test_wait_parameter_counts_above_the_synchronous_timeout_as_it() -> None:
