@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("runner", "api", "emulator"):
             if name in procs:
                 procs[name].send_signal(signal.SIGTERM)
-                procs[name].wait(60)
+                procs[name].wait(600)  # merging the threads' profiles takes a while
     for name in ("api", "runner", "emulator"):
         shutil.copyfile(work / f"{name}.prof", args.out / f"{name}.prof")
         table = pstats.Stats(str(work / f"{name}.prof")).stats  # type: ignore[attr-defined]
