@@ -13,6 +13,7 @@ from chalicelib.domain.errors import BadRequest, Conflict, ExecutionFailed, Time
 from chalicelib.domain.models import Actor, Execution, ExecutionStatus, utcnow
 from chalicelib.domain.naming import convert_keys
 from chalicelib.identity.auth import Caller
+from chalicelib.services import fanout
 from chalicelib.wiring.backend import Backend
 
 _HIDDEN = {"tenant", "runner_id", "lease_expires_at", "enqueued", "created_ns", "content_type", "message_id",
@@ -126,7 +127,12 @@ def wait_synchronous(backend: Backend, actor: Actor, execution_id: str, timeout:
     key = execution_key(actor.dbid, execution_id)
     if execution.status == ExecutionStatus.ERROR:
         raise ExecutionFailed(f"Execution {execution_id} ended in ERROR: {execution.status_message}")
-    return SyncOutcome(execution, backend.results.pop(key), backend.logs.read(key))
+    logs = fanout.beside(backend.logs.read, key)  # beside the pop: one round trip less before the answer
+    try:
+        result = backend.results.pop(key)
+    finally:
+        text = logs.result()
+    return SyncOutcome(execution, result, text)
 
 
 def wait_parameter(raw: str | None, limit: float) -> float | None:
