@@ -27,7 +27,7 @@ def table(report: dict[str, Any]) -> str:
         ("API accept (POST message), p50", f"{_n(h['api_accept_p50_ms'])} ms", "", "",
          "<= 10 ms " + _mark(verdict.get("api_accept_p50_ms"))),
         ("Throughput, one runner, best of 1/2/4/8 slots", f"{_n(h['throughput_best_per_s'])} /s",
-         f"bare Docker {_n(h['throughput_bare_best_per_s'])} /s", _x(h["throughput_ratio"]),
+         f"bare Docker {_n(h['throughput_bare_best_per_s'])} /s", _xs(h, "throughput_ratio"),
          ">= 0.9 " + _mark(verdict.get("throughput_ratio"))),
         ("Scale from zero (no worker) -> container started, p50", f"{_n(h['scale_from_zero_p50_s'], 2)} s",
          "bare create+start", _x(h["scale_from_zero_ratio"]),
