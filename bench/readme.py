@@ -123,7 +123,8 @@ def _user_rows(h: dict[str, Any], verdict: dict[str, bool | None]) -> list[tuple
     bare = f"bare docker run {_n(h.get('sync_bare_p50_ms'), 0)} ms"
     return [
         ("**Synchronous no-op message, POST to last byte of the answer, warm start, p50**",
-         _ms(h.get("sync_p50_ms")), bare, _xs(h, "sync_ratio_p50"),
+         f"{_ms(h.get('sync_p50_ms'))} (warm hits {_n(h.get('sync_warm_hit_rate'), 2)})", bare,
+         _xs(h, "sync_ratio_p50"),
          "< 1.0x " + _mark(verdict.get("sync_ratio_p50"))),
         ("Same, cold (container created per message), p50", _ms(h.get("sync_cold_p50_ms")), bare,
          _xs(h, "sync_cold_ratio_p50"), "<= 1.15x " + _mark(verdict.get("sync_cold_ratio_p50"))),

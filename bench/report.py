@@ -75,6 +75,7 @@ def _user(sync: dict[str, Any], cost: dict[str, Any], tp: dict[str, Any]) -> dic
     out: dict[str, Any] = {
         "sync_p50_ms": sync.get("sync_p50_ms"), "sync_bare_p50_ms": sync.get("bare_p50_ms"),
         "sync_cold_p50_ms": sync.get("sync_cold_p50_ms"), "async_wait_p50_ms": sync.get("async_p50_ms"),
+        "sync_warm_hit_rate": sync.get("warm_hit_rate"),
         "our_cpu_ms_per_execution": cost.get("our_cpu_ms_per_execution"),
         "api_cpu_ms_per_execution": cpu.get("api"), "runner_cpu_ms_per_execution": cpu.get("runner"),
         "emulator_cpu_ms_per_execution": cpu.get("emulator"),

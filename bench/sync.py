@@ -97,6 +97,7 @@ def _iteration(system: BenchSystem, timer: Timer, bare: Bare, actors: dict[str, 
     execution = observer.execution(actors["warm"], execution_id)
     breakdown = intervals({"post": execution.phases.get("queued", 0.0), **execution.phases})
     out["phases"] = {name: ms for name, ms in breakdown.items() if not name.startswith("post->")}
+    out["phases"]["warm_hit"] = 1.0 if "prestarted" in execution.phases else 0.0  # a pre-started container
     _settle(observer, observer.dbid(actors["warm"]), engine_api, warm=True)
     out["sync_cold"], _ = _sync(timer, actors["cold"])
     _settle(observer, observer.dbid(actors["cold"]), engine_api, warm=False)
@@ -146,7 +147,9 @@ def summarise(rounds: list[dict[str, list[float]]], phases: list[dict[str, float
         if values:
             out[key] = round(statistics.median(values), 3)
             out[f"{key}_spread"] = [min(values), max(values)]
-    names = list(dict.fromkeys(n for p in phases for n in p))
+    hits = [p["warm_hit"] for p in phases if "warm_hit" in p]
+    out["warm_hit_rate"] = round(sum(hits) / len(hits), 2) if hits else None
+    names = list(dict.fromkeys(n for p in phases for n in p if n != "warm_hit"))
     out["phases_ms"] = {n: stats.summary([p[n] for p in phases if n in p]) for n in names}
     out["samples"] = {kind: [[round(v, 1) for v in r[kind]] for r in rounds] for kind in (*KINDS, "accept")}
     return out

@@ -19,13 +19,14 @@ def _round(scale: float) -> dict[str, list[float]]:
 
 def test_sync_summary_is_the_median_of_the_rounds_with_their_spread() -> None:
     data = sync.summarise([_round(1.0), _round(1.2), _round(0.9)],
-                          [{"queued->dequeued": 10.0}, {"queued->dequeued": 14.0}])
+                          [{"queued->dequeued": 10.0, "warm_hit": 1.0}, {"queued->dequeued": 14.0, "warm_hit": 0.0}])
     assert [r["sync_ratio_p50"] for r in data["rounds"]] == [round(95 / 110, 3), round(114 / 110, 3),
                                                               round(85.5 / 110, 3)]
     assert data["sync_ratio_p50"] == round(95 / 110, 3)  # the middle round, not a mean
     assert data["sync_ratio_p50_spread"] == [round(85.5 / 110, 3), round(114 / 110, 3)]
     assert data["sync_cold_ratio_p50"] == round(140 / 110, 3) and data["bare_p50_ms"] == 110.0
     assert data["accept_p50_ms"] == 9.0 and data["phases_ms"]["queued->dequeued"]["p50"] == 12.0
+    assert data["warm_hit_rate"] == 0.5 and "warm_hit" not in data["phases_ms"]
 
 
 def test_cost_per_execution_subtracts_the_quiet_windows_rate() -> None:
