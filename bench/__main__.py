@@ -22,7 +22,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api, baseline, idle, latency, nightly, plots, readme, report, scale, scale_run, throughput, warm_start
+from bench import (
+    api,
+    baseline,
+    execution_cost,
+    idle,
+    latency,
+    nightly,
+    plots,
+    readme,
+    report,
+    scale,
+    scale_run,
+    sync,
+    throughput,
+    warm_start,
+)
 from bench.profile import FULL, QUICK, Profile
 from bench.system import BenchSystem
 
@@ -35,8 +50,12 @@ Suite = Callable[[BenchSystem, Profile, str], dict[str, Any]]
 # the whole table (moto scans it), so the quiet single-execution measurements come first. The API suite
 # gets a fresh system of its own: its messages stay queued (open executions the duties keep looking at),
 # and listing actors must not scan the idle suite's thousand.
+# The execution-cost suite builds its own system (its API and runner behind a counting proxy) and runs first.
 OWN_SYSTEM = {"api", "scale_run"}
+SELF_CONTAINED = {"cost": execution_cost.run}
 SUITES: dict[str, Suite] = {
+    "cost": lambda _s, p, r: execution_cost.run(p, r),
+    "sync": sync.run,  # the headline: what the user waits for, against bare docker run
     "latency": latency.run,
     "warm_start": warm_start.run,  # warm and cold side by side with the bare baseline
     "throughput": throughput.run,
@@ -105,9 +124,11 @@ def run_suites(names: list[str], profile: Profile, run_id: str) -> tuple[dict[st
     recorded and the others still run."""
     suites: dict[str, Any] = {}
     durations: dict[str, float] = {}
-    shared = [n for n in names if n not in OWN_SYSTEM]
+    shared = [n for n in names if n not in OWN_SYSTEM and n not in SELF_CONTAINED]
     groups = ([shared] if shared else []) + [[n] for n in names if n in OWN_SYSTEM]
     try:
+        for name in (n for n in names if n in SELF_CONTAINED):
+            _run_one(None, name, profile, run_id, suites, durations)
         for group in groups:
             system = BenchSystem(runner_env=dict(profile.runner_env))
             LOG.info("starting a system for %s (logs in %s)", ", ".join(group), system.log_dir)
@@ -124,14 +145,17 @@ def run_suites(names: list[str], profile: Profile, run_id: str) -> tuple[dict[st
     return suites, durations
 
 
-def _run_one(system: BenchSystem, name: str, profile: Profile, run_id: str, suites: dict[str, Any],
+def _run_one(system: BenchSystem | None, name: str, profile: Profile, run_id: str, suites: dict[str, Any],
              durations: dict[str, float]) -> None:
-    if profile.isolate_suites:
+    if profile.isolate_suites and system is not None:
         system.wait_stopped()  # the previous suite's runner: its idle workers leave after their long poll
     LOG.info("suite %s ...", name)
     began = time.monotonic()
     try:
-        suites[name] = SUITES[name](system, profile, run_id)
+        if system is None:
+            suites[name] = SELF_CONTAINED[name](profile, run_id)
+        else:
+            suites[name] = SUITES[name](system, profile, run_id)
     except Exception as exc:  # recorded in the report; the exit code says it failed
         LOG.error("suite %s failed: %s\n%s", name, exc, traceback.format_exc())
         suites[name] = {"error": f"{type(exc).__name__}: {exc}"}

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from bench import warm_start
+from bench import plots_user, warm_start
 
 OURS, BARE, TARGET = "#1f77b4", "#7f7f7f", "#d62728"
 DPI = 110
@@ -23,7 +23,8 @@ def write_all(report: dict[str, Any], out_dir: Path) -> list[Path]:
     suites = report["suites"]
     draw: dict[str, Callable[[dict[str, Any], dict[str, Any]], Figure]] = {
         "latency": _latency, "throughput": _throughput, "scale_from_zero": _zero, "scale_out": _out,
-        "idle": _idle, "api": _api, "warm_start": warm_start.figure}
+        "idle": _idle, "api": _api, "warm_start": warm_start.figure, "sync": plots_user.sync_figure,
+        "cost": plots_user.cost_figure}
     written = []
     for name, painter in draw.items():
         data = suites.get(name)

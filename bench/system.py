@@ -33,7 +33,7 @@ NOOP_IMAGE = "abacosamples/noop"  # busybox ``/bin/true``: the container does no
 BENCH_TENANT = "BENCH"
 # Every runner pool a suite may use; the API validates an actor's queue against this list.
 BENCH_POOLS = ("default", "lat", "tp1", "tp2", "tp4", "tp8", "zero", "out", "idle", "api", "warm", "load", "soak",
-               "scale", "parked")
+               "scale", "parked", "sync", "cost")
 RUNNER_STOP_TIMEOUT = 30.0
 READY_TIMEOUT = 120.0
 CLIENT_THREADS = 8  # concurrent clients when the bench registers actors or sends many messages
@@ -67,12 +67,14 @@ class BenchSystem:
     """The emulator, the API and per-suite runners; ``stop()`` ends only the processes it started."""
 
     def __init__(self, log_dir: Path | None = None, extra_env: dict[str, str] | None = None,
-                 runner_env: dict[str, str] | None = None) -> None:
+                 runner_env: dict[str, str] | None = None, emulator_url: str | None = None) -> None:
+        """``emulator_url``: an emulator (or a counting proxy in front of one) that the caller runs."""
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="abaco-bench-"))
         self.prefix = f"abaco-b{secrets.token_hex(3)}"
+        shared = {"AWS_ENDPOINT_URL": emulator_url} if emulator_url else {}
         self.stack = Stack(api_port=emulator.free_port(), emulator_port=emulator.free_port(), log_dir=self.log_dir,
-                           extra_env={**BASE_ENV, "ABACO_RESOURCE_PREFIX": self.prefix, **(extra_env or {})},
-                           runners=0, own_emulator=True)
+                           extra_env={**BASE_ENV, "ABACO_RESOURCE_PREFIX": self.prefix, **shared, **(extra_env or {})},
+                           runners=0, own_emulator=not emulator_url)
         self.observer: Observer | None = None
         self._stopping: list[str] = []
         self._runner_env = runner_env or {}

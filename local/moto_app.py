@@ -11,20 +11,39 @@ AttributeValue shape of the service model, about 4 ms per returned item here, an
 that bounds the whole system (a 1,000-message chaos run spent half the emulator's time on it). A value
 that is already plain JSON (strings, numbers, booleans, null, string/number sets, maps and lists of those)
 goes out as it is; binary values still take moto's path, which base64-encodes them.
+
+And it does less per request than moto's server does (profiles in ``bench/results/profiles/``):
+- connections are kept alive. Werkzeug's development server closes every connection, so every AWS call
+  of every process paid a TCP connect, and the emulator a new thread, per request (a quarter of the
+  runner's CPU). Each request's body is drained before the next one is read (what werkzeug feared).
+- no access log line per request (a fifth of the emulator's CPU went to formatting and writing it);
+  errors are still logged.
+- moto's list of its own modules is computed once: its dispatcher listed and stat'ed its package
+  directory (about 150 entries) on every request, under a lock, to match the Host header against it.
+- the names of a response class's methods are computed once per class: moto looked them up with
+  ``inspect.getmembers`` on every request (5% of the emulator's CPU).
+What remains is moto's own work, above all UpdateItem: its update-expression validator walks the parsed
+expression about ten times, about a third of the emulator's CPU per execution.
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import io
+import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moto.core import serialize
+from moto import backends
+from moto.core import responses, serialize
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
+from werkzeug.wsgi import LimitedStream
 
 DYNAMODB_TARGET_PREFIX = "DynamoDB_"  # X-Amz-Target of every DynamoDB JSON API call
 _JSON_KINDS = frozenset({"S", "N", "BOOL", "NULL", "SS", "NS"})  # AttributeValue kinds with no bytes inside
@@ -60,6 +79,72 @@ def install_fast_attribute_values() -> None:
     serialize.BaseJSONSerializer._serialize_type_structure = fast  # type: ignore[method-assign]
 
 
+def _at_end_of_stream() -> socket.socket:
+    """A socket that is always readable and always at its end (its peer is closed)."""
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    return ours
+
+
+_DRAINED = _at_end_of_stream()
+
+
+class KeepAliveHandler(MotoRequestHandler):
+    """Moto's request handler without werkzeug's ``Connection: close`` and without its access log.
+
+    The request body is read through a stream limited to its Content-Length and whatever the application
+    left unread is drained afterwards, so the next request on the connection starts where it should. A
+    chunked request (or one asking to close) gets the connection closed, as before.
+    Werkzeug's own drain (after every response it reads the socket until 10 ms pass without data: on a
+    kept-alive connection that would swallow the next request) is pointed at an empty stream."""
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        length = self.headers.get("Content-Length", "0")  # without one (nor chunks) a request has no body
+        if length.isdigit() and not self.headers.get("Transfer-Encoding"):
+            environ["wsgi.input"] = self._body = LimitedStream(self.rfile, int(length))
+            self._real = (self.rfile, self.connection)
+            self.rfile, self.connection = io.BytesIO(), _DRAINED  # what werkzeug's drain reads
+        return environ
+
+    def run_wsgi(self) -> None:
+        self._body: LimitedStream | None = None
+        self._real: tuple[Any, Any] | None = None
+        try:
+            super().run_wsgi()
+        finally:
+            if self._real is not None:
+                self.rfile, self.connection = self._real
+        if self._body is None:
+            self.close_connection = True
+        else:
+            self._body.exhaust()
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close":
+            return  # werkzeug closes every connection; close_connection still follows the request
+        super().send_header(keyword, value)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
+def install_cached_module_list() -> None:
+    """moto's ``list_of_moto_modules`` lists its package directory on every request: compute it once."""
+    original = backends.list_of_moto_modules
+    if getattr(original, "cache_info", None) is not None:
+        return
+    backends.list_of_moto_modules = functools.lru_cache(maxsize=1)(lambda: frozenset(original()))  # type: ignore[assignment]
+
+
+def install_cached_method_names() -> None:
+    """moto lists a response class's methods (``inspect.getmembers``) on every request: once per class."""
+    original = responses.method_names_from_class
+    if getattr(original, "cache_info", None) is not None:
+        return
+    responses.method_names_from_class = functools.lru_cache(maxsize=None)(original)  # type: ignore[assignment]
+
+
 class AtomicDynamoDB:
     """WSGI middleware: one DynamoDB request at a time (the response body is produced inside the lock)."""
 
@@ -82,8 +167,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     install_fast_attribute_values()
+    install_cached_module_list()
+    install_cached_method_names()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, AtomicDynamoDB(app), threaded=True, request_handler=MotoRequestHandler)
+    run_simple(args.host, args.port, AtomicDynamoDB(app), threaded=True, request_handler=KeepAliveHandler)
 
 
 if __name__ == "__main__":

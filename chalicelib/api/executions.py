@@ -39,8 +39,12 @@ def add_execution(request: Any, actor_id: str) -> Ok:
 @needs(Level.READ)
 def get_execution(request: Any, actor_id: str, execution_id: str) -> Ok:
     backend, _, actor = actor_in_path(request, actor_id)
-    return Ok(executions.display(executions.get(backend, actor, execution_id)),
-              "Actor execution retrieved successfully.")
+    wait = executions.wait_parameter(http.query(request).get("wait"), backend.settings.sync_timeout)
+    if wait:  # a blocking wait: answered when the execution ends (or the wait does); 404 at once
+        found = executions.wait_terminal(backend, actor, execution_id, wait)
+    else:
+        found = executions.get(backend, actor, execution_id)
+    return Ok(executions.display(found), "Actor execution retrieved successfully.")
 
 
 @needs(Level.UPDATE)

@@ -3,6 +3,7 @@ synchronous message (reference §1.4, §1.5)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +14,17 @@ from chalicelib.domain.models import Actor, Execution, ExecutionStatus, utcnow
 from chalicelib.domain.paging import next_link
 from chalicelib.domain.responses import ExecutionResponse, shown
 from chalicelib.identity.auth import Caller
+from chalicelib.services import fanout
 from chalicelib.wiring.backend import Backend
 
 _TERMINAL = (ExecutionStatus.COMPLETE, ExecutionStatus.ERROR)
-SYNC_POLL_SECONDS = 0.2  # how often a synchronous message checks its execution (Abaco: 0.1 s)
+# How a waiting request (a synchronous message, GET execution with ``wait``) checks its execution: soon
+# after the POST (a warm no-op finishes in about 100 ms), then ever less often up to SYNC_POLL_SECONDS, so a
+# short execution is seen within a few percent of its end and a long one costs a read per 200 ms (Abaco
+# polled every 0.1 s). A read is a strongly consistent GetItem: the terminal write must be seen at once.
+SYNC_FIRST_POLL_SECONDS = 0.01
+SYNC_POLL_GROWTH = 1.15
+SYNC_POLL_SECONDS = 0.2
 LEGACY_PREFIX = "Invalid actor execution description"
 SUMMARY_LIMIT = 1000  # executions listed by a summary without ``limit`` (the totals count them all)
 
@@ -129,17 +137,51 @@ class SyncOutcome:
 
 
 def wait_synchronous(backend: Backend, actor: Actor, execution_id: str, timeout: float) -> SyncOutcome:
-    """Poll until the execution is terminal, within ``timeout`` seconds (below API Gateway's 29 s)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        execution = backend.executions.get(actor.dbid, execution_id)
-        if execution.status in _TERMINAL:
-            break
-        if time.monotonic() >= deadline:
-            raise Timeout(f"Execution {execution_id} did not finish within {timeout:g} seconds; it goes on. Poll "
-                          f"/actors/{actor.id}/executions/{execution_id} and fetch its logs or results later.")
-        time.sleep(SYNC_POLL_SECONDS)
+    """Wait until the execution is terminal, within ``timeout`` seconds (below API Gateway's 29 s)."""
+    execution = wait_terminal(backend, actor, execution_id, timeout)
+    if execution.status not in _TERMINAL:
+        raise Timeout(f"Execution {execution_id} did not finish within {timeout:g} seconds; it goes on. Poll "
+                      f"/actors/{actor.id}/executions/{execution_id} and fetch its logs or results later.")
     key = execution_key(actor.dbid, execution_id)
     if execution.status == ExecutionStatus.ERROR:
         raise ExecutionFailed(f"Execution {execution_id} ended in ERROR: {execution.status_message}")
-    return SyncOutcome(execution, backend.results.pop(key), backend.logs.read(key))
+    logs = fanout.beside(backend.logs.read, key)  # beside the pop: one round trip less before the answer
+    try:
+        result = backend.results.pop(key)
+    finally:
+        text = logs.result()
+    return SyncOutcome(execution, result, text)
+
+
+def wait_parameter(raw: str | None, limit: float) -> float | None:
+    """GET execution's ``wait`` (seconds to wait for COMPLETE or ERROR): None when absent; more than
+    ``limit`` (the synchronous timeout, below API Gateway's 29 s) counts as ``limit``."""
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also NaN
+        raise BadRequest("wait must be a number of seconds, 0 or more.")
+    return min(seconds, limit)
+
+
+def wait_terminal(backend: Backend, actor: Actor, execution_id: str, timeout: float) -> Execution:
+    """The execution once it is COMPLETE or ERROR, or as it is when ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    for pause in poll_pauses():
+        execution = backend.executions.get(actor.dbid, execution_id)
+        left = deadline - time.monotonic()
+        if execution.status in _TERMINAL or left <= 0:
+            return execution
+        time.sleep(min(pause, left))
+    raise AssertionError("poll_pauses never ends")
+
+
+def poll_pauses() -> Iterator[float]:
+    """Seconds between a waiting request's reads: growing from the first pause to SYNC_POLL_SECONDS."""
+    pause = SYNC_FIRST_POLL_SECONDS
+    while True:
+        yield pause
+        pause = min(SYNC_POLL_SECONDS, pause * SYNC_POLL_GROWTH)

@@ -139,8 +139,11 @@ class ActorsApi(SharingMixin, WaitingMixin):
         return self._result("GET", f"/actors/{seg(actor_id)}/executions", ExecutionsSummary,
                             params=_filters(filters) or None)
 
-    def get_execution(self, actor_id: str, execution_id: str) -> Execution:
-        return self._result("GET", f"/actors/{seg(actor_id)}/executions/{seg(execution_id)}", Execution)
+    def get_execution(self, actor_id: str, execution_id: str, wait: float | None = None) -> Execution:
+        """``wait``: seconds the API may hold the answer until the execution is COMPLETE or ERROR (a server
+        without the parameter answers at once)."""
+        return self._result("GET", f"/actors/{seg(actor_id)}/executions/{seg(execution_id)}", Execution,
+                            params={"wait": wait})
 
     def delete_execution(self, actor_id: str, execution_id: str) -> str:
         """Force-quit a RUNNING execution."""

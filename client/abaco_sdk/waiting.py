@@ -16,12 +16,13 @@ DEFAULT_WAIT_TIMEOUT = 300.0  # seconds
 DEFAULT_POLL_INTERVAL = 0.5  # seconds between polls; logs reach the API about every second
 MAX_POLL_INTERVAL = 2.0  # the interval grows by half each poll up to this, for long executions
 ACTOR_FAILED = frozenset({"ERROR"})
+SERVER_WAIT = 20.0  # seconds the API may hold one look at an execution (below the transport's 30 s timeout)
 
 
 class WaitingMixin:
     """Mixed into ``ActorsApi``; relies on its getters."""
 
-    def get_execution(self, actor_id: str, execution_id: str) -> Execution:
+    def get_execution(self, actor_id: str, execution_id: str, wait: float | None = None) -> Execution:
         raise NotImplementedError
 
     def get_actor(self, actor_id: str) -> Actor:
@@ -33,9 +34,16 @@ class WaitingMixin:
     def wait_for_execution(self, actor_id: str, execution_id: str, timeout: float = DEFAULT_WAIT_TIMEOUT,
                            interval: float = DEFAULT_POLL_INTERVAL,
                            on_update: Callable[[Execution], None] | None = None) -> Execution:
-        """Poll until COMPLETE or ERROR and return the execution; ``on_update`` sees every poll."""
+        """Wait until COMPLETE or ERROR and return the execution; ``on_update`` sees every answer. Each look
+        is a blocking wait of up to ``SERVER_WAIT`` seconds in the API (``GET ...?wait=``), which answers as
+        soon as the execution ends; ``interval`` only paces a server that answers at once."""
+        deadline = time.monotonic() + timeout
+        transport_timeout = getattr(getattr(self, "transport", None), "timeout", None) or SERVER_WAIT + 10
+        hold = max(0.0, min(SERVER_WAIT, transport_timeout - 10))  # the answer must beat the read timeout
+
         def finished() -> Execution | None:
-            execution = self.get_execution(actor_id, execution_id)
+            left = max(0.0, deadline - time.monotonic())
+            execution = self.get_execution(actor_id, execution_id, wait=round(min(hold, left), 3))
             if on_update is not None:
                 on_update(execution)
             return execution if execution.get_field("status") in TERMINAL_EXECUTION_STATUSES else None

@@ -15,7 +15,9 @@ from bench.__main__ import SUITES
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = ("e2e_overhead_p50_ms", "e2e_p50_ms", "baseline_p50_ms", "throughput_ratio", "api_accept_p50_ms",
-            "scale_from_zero_p50_s", "idle_requests_per_min_1000_actors")
+            "scale_from_zero_p50_s", "idle_requests_per_min_1000_actors", "sync_p50_ms", "sync_bare_p50_ms",
+            "sync_ratio_p50", "sync_cold_ratio_p50", "our_cpu_ms_per_execution", "emulator_cpu_ms_per_execution",
+            "aws_requests_per_execution")
 SMOKE_TIMEOUT = 600  # seconds; the smoke run takes about a minute on a quiet 2-core machine
 
 

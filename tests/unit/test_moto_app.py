@@ -52,3 +52,21 @@ def test_plain_attribute() -> None:
     assert moto_app.plain_attribute({"M": {"a": {"L": [{"S": "x"}, {"NULL": True}]}}})
     assert not moto_app.plain_attribute({"M": {"a": {"L": [{"B": b"x"}]}}})
     assert not moto_app.plain_attribute({"S": "x", "N": "1"})
+
+
+def test_cached_lookups_answer_what_moto_computes(credentials: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import backends
+    from moto.core import responses
+    from moto.dynamodb.responses import DynamoHandler
+
+    modules, names = list(backends.list_of_moto_modules()), responses.method_names_from_class(DynamoHandler)
+    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
+    monkeypatch.setattr(responses, "method_names_from_class", responses.method_names_from_class)
+    moto_app.install_cached_module_list()
+    moto_app.install_cached_method_names()
+    assert set(backends.list_of_moto_modules()) == set(modules) and "dynamodb" in backends.list_of_moto_modules()
+    assert responses.method_names_from_class(DynamoHandler) == names and "update_item" in names
+    assert responses.method_names_from_class.cache_info().hits == 0  # type: ignore[attr-defined]
+    responses.method_names_from_class(DynamoHandler)
+    assert responses.method_names_from_class.cache_info().hits == 1  # type: ignore[attr-defined]
+    assert _round_trip()[0] == {**ITEM, "n": {"N": "2"}}  # moto still answers with them installed

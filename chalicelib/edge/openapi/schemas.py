@@ -118,6 +118,12 @@ WINDOW_PARAMETERS: list[dict[str, Any]] = [
      "description": "the time covered: the last hour in minutes (default) or the last day in half hours"},
 ]
 
+WAIT_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "wait", "in": "query", "required": False, "schema": {"type": "number", "minimum": 0},
+     "description": "seconds to hold the answer until the execution is COMPLETE or ERROR (values above the "
+                    "synchronous timeout, ABACO_SYNC_TIMEOUT, count as it); the execution as it is when the wait ends"},
+]
+
 MESSAGE_ENV_PARAMETERS: list[dict[str, Any]] = [
     {"name": "_abaco_synchronous", "in": "query", "required": False,
      "schema": {"type": "string", "pattern": r"^[^\x00]*$"},

@@ -38,7 +38,7 @@ def clients_jwt_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory) ->
 
 def v2_header(user: str, role: str = "user") -> str:
     """``name:value`` of Abaco v2's assertion header for ``user`` in TENANT."""
-    return f"X-Jwt-Assertion-{TENANT}:" + jwt_keys.sign(jwt_keys.v2_claims(user, role), headers=KID)
+    return f"X-Jwt-Assertion-{TENANT}:" + jwt_keys.sign(jwt_keys.v2_claims(user, role, tenant=TENANT), headers=KID)
 
 
 def bearer(user: str, role: str = "user") -> str:

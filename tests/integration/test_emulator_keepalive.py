@@ -1,0 +1,74 @@
+"""The emulator keeps connections alive (``local/moto_app.py``) and every request on one still gets its answer.
+
+Werkzeug's server closed every connection, so each AWS call of every process paid a TCP connect and the
+emulator a thread. Kept alive, a request must still start where the previous one ended: its body read
+to its Content-Length, whatever the service left unread drained, nothing of the next request swallowed.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from local import emulator
+
+AUTH = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=x"
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    chosen = emulator.free_port()
+    proc = emulator.start(chosen)
+    yield chosen
+    proc.terminate()
+    proc.wait(10)
+
+
+def _dynamodb(conn: http.client.HTTPConnection, target: str, body: dict[str, object]) -> tuple[int, bytes]:
+    conn.request("POST", "/", body=json.dumps(body).encode(),
+                 headers={"X-Amz-Target": f"DynamoDB_20120810.{target}", "Content-Type": "application/x-amz-json-1.0",
+                          "Authorization": AUTH.format(service="dynamodb")})
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def test_one_connection_serves_requests_back_to_back(port: int) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    status, _ = _dynamodb(conn, "ListTables", {})
+    first = conn.sock
+    assert status == 200 and first is not None
+    # a body the dashboard endpoint never reads must not become the start of the next request
+    conn.request("GET", "/moto-api/", body=b"x" * 5000, headers={"Content-Length": "5000"})
+    response = conn.getresponse()
+    response.read()
+    assert response.status == 200
+    for _ in range(3):
+        status, data = _dynamodb(conn, "ListTables", {"Limit": 5})
+        assert status == 200 and "TableNames" in json.loads(data)
+    assert conn.sock is first  # never closed and reopened
+    conn.close()
+
+
+def test_boto3_clients_reuse_their_connection(port: int, caplog: pytest.LogCaptureFixture) -> None:
+    kwargs = {"endpoint_url": f"http://127.0.0.1:{port}", "region_name": "us-east-1",
+              "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    ddb, s3 = boto3.client("dynamodb", **kwargs), boto3.client("s3", **kwargs)
+    ddb.create_table(TableName="keepalive", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    s3.create_bucket(Bucket="keepalive")
+    with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
+        for index in range(5):
+            ddb.put_item(TableName="keepalive", Item={"k": {"S": str(index)}})
+            with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+                ddb.put_item(TableName="keepalive", Item={"k": {"S": str(index)}},
+                             ConditionExpression="attribute_not_exists(k)")
+            assert ddb.get_item(TableName="keepalive", Key={"k": {"S": str(index)}})["Item"]["k"]["S"] == str(index)
+            s3.put_object(Bucket="keepalive", Key=f"o{index}", Body=b"y" * 70_000)
+            assert s3.get_object(Bucket="keepalive", Key=f"o{index}")["Body"].read() == b"y" * 70_000
+    reconnects = [r for r in caplog.records if "Resetting dropped connection" in r.getMessage()
+                  or "Starting new HTTP connection" in r.getMessage()]
+    assert not reconnects, [r.getMessage() for r in reconnects]
