@@ -344,7 +344,14 @@ async function refreshManage() {
     .some((name) => name === actorId || mine.some((a) => a.alias === name)));
   fillTable("configs", bound, (c) => {
     const tr = document.createElement("tr");
+    tr.dataset.config = c.name;
     tr.append(cell(c.name), cell(field(c, "is_secret") ? "******** (secret)" : JSON.stringify(c.value)));
+    const td = document.createElement("td");
+    const del = document.createElement("button");
+    del.type = "button"; del.textContent = "remove"; del.className = "danger";
+    del.addEventListener("click", () => act("config", () => api("DELETE", "/actors/configs/" + enc(c.name))));
+    td.appendChild(del);
+    tr.appendChild(td);
     return tr;
   });
   $("state").textContent = state.error ? state.error.message : JSON.stringify(state.ok, null, 2);
@@ -389,6 +396,9 @@ function manageForms() {
   $("grant-form").addEventListener("submit", (e) => { e.preventDefault();
     act("grant", () => api("POST", actorPath() + "/permissions",
       { user: $("grant-user").value.trim(), level: $("grant-level").value })); });
+  $("config-form").addEventListener("submit", (e) => { e.preventDefault();
+    act("config", () => api("POST", "/actors/configs", { name: $("config-name").value.trim(),
+      value: $("config-value").value, is_secret: $("config-secret").checked, actors: view.actor })); });
   $("state-form").addEventListener("submit", (e) => { e.preventDefault();
     act("state", () => api("POST", actorPath() + "/state", parseJson($("state-value").value))); });
   $("cron-form").addEventListener("submit", (e) => { e.preventDefault();

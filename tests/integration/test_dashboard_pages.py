@@ -114,3 +114,25 @@ def test_hosts_page_shows_the_runner_and_pools_on_a_phone_and_in_the_dark(api: A
     assert wide == []  # nothing sticks out of a phone's width (wide tables scroll inside their frame)
     shot(browser, "actor-phone-dark")
     browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+
+@pytest.mark.timeout(INSTALL_TIMEOUT + 120)
+def test_actor_page_manages_an_alias_and_a_masked_secret_config(api: Api, browser: WebDriver) -> None:  # noqa: F811
+    actor = api.create_actor(image="abacosamples/test")
+    alias, config, secret = f"dash-{actor['id'].lower()}", f"cfg{actor['id'].lower()}", "s3cr3t-value-on-the-page"
+    browser.get(f"{api.base}/dashboard/actors/{actor['id']}")
+    wait_for(lambda: browser.find_element(By.ID, "alias-name").is_displayed(), 20, what="the manage forms")
+    browser.find_element(By.ID, "alias-name").send_keys(alias)
+    browser.find_element(By.CSS_SELECTOR, "#alias-form button").click()
+    wait_for(lambda: alias in _text(browser, "aliases"), 20, what="the alias listed")
+    assert api.ok("GET", f"/actors/aliases/{alias}")["actor_id"] == actor["id"]
+
+    browser.find_element(By.ID, "config-name").send_keys(config)
+    browser.find_element(By.ID, "config-value").send_keys(secret)
+    browser.find_element(By.ID, "config-secret").click()
+    browser.find_element(By.CSS_SELECTOR, "#config-form button").click()
+    wait_for(lambda: config in _text(browser, "configs"), 20, what="the config listed")
+    assert "******** (secret)" in _text(browser, "configs")
+    assert secret not in browser.page_source  # shown masked, never in the page
+    api.call("DELETE", f"/actors/configs/{config}")
+    api.call("DELETE", f"/actors/aliases/{alias}")
