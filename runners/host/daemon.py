@@ -1,22 +1,21 @@
 """The runner host daemon: takes start-worker commands for its pools and runs worker threads.
 
-It keeps a record in the hosts table (pools, slots, workers) with a heartbeat, runs the periodic duties
-(leased ones like the reconciler and autoscaler on one host at a time), watches running containers' leases
-(fencing: per attempt, and the whole host when it loses the store, see ``runners.host.contact``) and serves
-Prometheus metrics. Two-stage shutdown (rq, dramatiq): the first signal stops taking work and hands
-prefetched messages back at once, running executions get a grace period; the second signal (or the end of
-the grace period) kills running containers and hands their messages back.
+It keeps a record in the hosts table (pools, slots, workers) with a heartbeat, runs the periodic duties (leased ones
+like the reconciler and autoscaler on one host at a time), watches running containers' leases (fencing: per attempt, and
+the whole host when it loses the store, see ``runners.host.contact``) and serves Prometheus metrics. Two-stage shutdown
+(rq, dramatiq): the first signal stops taking work and hands prefetched messages back at once, running executions get a
+grace period; the second signal (or the end of the grace period) kills running containers and hands their messages back.
 
 Capacity is running containers, not workers (architecture §7): ``ABACO_WORKER_SLOTS`` bounds executions
-(``runners/host/slots.py``); an idle worker parks (``runners/host/parking.py``: READY, no thread, no poll),
-so every registration's worker goes READY and a host serves any number of READY actors. Pollers are
-bounded (``ABACO_WORKER_POLLERS``): at the bound a host parks its longest-idle one for a new request.
+(``runners/host/slots.py``); an idle worker parks (``runners/host/parking.py``: READY, no thread, no poll), so every
+registration's worker goes READY and a host serves any number of READY actors. Pollers are bounded
+(``ABACO_WORKER_POLLERS``): at the bound a host parks its longest-idle one for a new request.
 
-Start requests a message waits for (a parked worker's activation, a worker-less actor's request, a copy of
-an untaken registration request marked woken: ``services.workers.wake_requested``) come on the pool's
-wake queue (``resources.wake_queue``), which a host reads before the command queue, and set-ups of
-registrations' workers are bounded: a message's worker never waits behind a pile of registrations. The
-first host to take a request claims its record; a second copy finds it taken.
+Start requests a message waits for (a parked worker's activation, a worker-less actor's request, a copy of an untaken
+registration request marked woken: ``services.workers.wake_requested``) come on the pool's wake queue
+(``resources.wake_queue``), which a host reads before the command queue, and set-ups of registrations' workers are
+bounded: a message's worker never waits behind a pile of registrations. The first host to take a request claims its
+record; a second copy finds it taken.
 """
 from __future__ import annotations
 
@@ -122,7 +121,7 @@ class RunnerHost:
 
     def _start_services(self) -> None:
         self._fence_engine = DockerEngine(self.settings.docker_url)
-        self._check_runtime(self._fence_engine)
+        runtime_check.check(self._fence_engine)
         if self.settings.container_network == "bridge":
             network.ensure_bridge(self._fence_engine, self.settings)
         self.fence.start()
@@ -141,14 +140,6 @@ class RunnerHost:
         for duty in standard_duties(self.backend) if self.settings.runner_duties else ():
             self.duties.register(duty)
         self.duties.start()
-
-    @staticmethod
-    def _check_runtime(engine: DockerEngine) -> None:
-        """Name the container runtime in the log and warn about known breakouts it is not fixed for."""
-        try:
-            runtime_check.report(engine.version_info())
-        except EngineError as exc:
-            LOG.warning("container runtime: %s", exc)
 
     def _serve(self) -> None:
         """Each round reads every pool's wake queue (start requests a message waits for) before its command

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from runners.pipeline.engine import DockerEngine, EngineError
+
 LOG = logging.getLogger("abaco.runner")
 RELEASE = 10**6  # sorts a release after every one of its release candidates
 
@@ -90,3 +92,12 @@ def report(version_info: dict[str, Any]) -> list[str]:
     for warning in warnings:
         LOG.warning("container runtime: %s", warning)
     return warnings
+
+
+def check(engine: DockerEngine) -> None:
+    """Name the container runtime of ``engine`` in the log and warn about known breakouts it is not fixed
+    for; an engine that cannot say is a warning, never a reason not to serve."""
+    try:
+        report(engine.version_info())
+    except EngineError as exc:
+        LOG.warning("container runtime: %s", exc)

@@ -17,7 +17,6 @@ import time
 
 from chalicelib.adapters import tracing
 from chalicelib.adapters.queues import Received
-from chalicelib.domain import images
 from chalicelib.domain.errors import AbacoError, NotFound, Unavailable
 from chalicelib.domain.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus, utcnow
 from chalicelib.services import events
@@ -28,9 +27,9 @@ from runners.host.prefetched import Prefetched
 from runners.host.slots import HostSlots, SlotHold
 from runners.metrics import Registry
 from runners.pipeline import delivery as deliveries
-from runners.pipeline import hardening, pull_checks, pulls, warm
+from runners.pipeline import image_gate, pulls, warm
 from runners.pipeline.containers import ContainerSource
-from runners.pipeline.engine import DockerEngine, EngineError
+from runners.pipeline.engine import DockerEngine
 from runners.pipeline.execution import ExecutionRunner
 
 LOG = logging.getLogger("abaco.runner")
@@ -176,7 +175,7 @@ class WorkerThread(threading.Thread):
         if not self._runs(worker, actor):
             return None
         here_before = self._requested is not None and self._requested.host_id == self.runner_id
-        problem = None if here_before else self._image_problem(engine, worker.image, actor)
+        problem = None if here_before else image_gate.problem(engine, worker.image, actor, self.settings)
         if problem:
             LOG.error("worker %s: %s", self.worker_id, problem)
             events.on_status(self.backend.queues, self.backend.actors.set_status(
@@ -192,7 +191,7 @@ class WorkerThread(threading.Thread):
             return None
         worker = self.backend.workers.update(worker, {"status": WorkerStatus.PULLING_IMAGE.value}) or worker
         try:
-            problem = self._image_problem(engine, worker.image, actor)
+            problem = image_gate.problem(engine, worker.image, actor, self.settings)
         except pulls.TransientPullError as exc:  # the registry's fault: the actor stays as it is
             LOG.warning("worker %s: %s; giving up this start, the actor is unchanged", self.worker_id, exc)
             return None
@@ -209,23 +208,6 @@ class WorkerThread(threading.Thread):
             events.on_status(self.backend.queues, self.backend.actors.set_status(
                 self.tenant, self.actor_id, ActorStatus.READY, " ", only_from={ActorStatus.SUBMITTED}))
         return ready
-
-    def _image_problem(self, engine: DockerEngine, image: str, actor: Actor) -> str | None:
-        """Why no container of ``image`` may start for ``actor``: not available, or ``image rejected: ...``
-        by the pre-check (reliability plan §3.2). None when it may."""
-        refused = images.registry_problem(image)
-        if refused:
-            return f"image {image} {refused}"
-        verify = self.settings.pull_images and pull_checks.CHECKS.needed(actor.tenant, image)
-        try:
-            engine.ensure_image(image, pull=self.settings.pull_images, verify=verify,
-                                retries=self.settings.pull_retries, backoff=self.settings.pull_backoff_seconds)
-            problem = hardening.image_refusal(engine.image_config(image), actor, self.settings)
-        except (EngineError, pulls.ImageMissing) as exc:
-            return str(exc)
-        if verify:
-            pull_checks.CHECKS.passed(actor.tenant, image)
-        return problem
 
     # --- the loop ------------------------------------------------------------------------------
     def _loop(self, worker: Worker, engine: DockerEngine) -> None:

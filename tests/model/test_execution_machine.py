@@ -12,7 +12,6 @@ the reconciler and fresh runners bring every acknowledged execution to a termina
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
@@ -21,7 +20,7 @@ from chalicelib.adapters.queues import Received
 from chalicelib.adapters.storage.logs import execution_key
 from chalicelib.domain import clock
 from chalicelib.domain.errors import BadRequest, NotFound
-from chalicelib.domain.models import Actor, AttemptReason, Execution, ExecutionStatus, utcnow
+from chalicelib.domain.models import AttemptReason, Execution, ExecutionStatus, utcnow
 from chalicelib.domain.queue_messages import InboxMessage
 from chalicelib.services import actors as actor_service
 from chalicelib.services import cleanup
@@ -31,61 +30,12 @@ from runners.duties import reconciler
 from runners.pipeline.claim import Outcome
 from runners.pipeline.execution import MAX_START_FAILURES, Context, ExecutionRunner
 from runners.pipeline.lease import Lease
+from tests.model.expected import ActorModel, Expected, Held, InFlight, _check, _final
 from tests.model.world import World, model_settings
 
 RUNNERS = ("r1", "r2", "r3")
-TERMINAL = (ExecutionStatus.COMPLETE, ExecutionStatus.ERROR)
-LOST = {AttemptReason.RUNNER_LOST.value, AttemptReason.RUNNER_SHUTDOWN.value, AttemptReason.START_FAILED.value}
 RECEIVE_VISIBILITY = 600  # real seconds: a message comes back only when a rule says so (redeliver)
 DRAIN_ROUNDS = 6
-
-
-@dataclass
-class Expected:
-    """The reference model of one execution: what its record must say."""
-
-    actor_id: str
-    encoded: str  # the inbox message, for duplicates
-    max_attempts: int
-    status: ExecutionStatus = ExecutionStatus.SUBMITTED
-    attempt: int = 0
-    charged: int = 0
-    holder: str | None = None  # the runner of the current attempt while RUNNING
-    lease_end: float | None = None
-    message_id: str | None = None  # the message the current attempt runs from
-    force_quit: bool = False
-    logs: str | None = None  # what the logs must read once a commit recorded the result
-    final: dict | None = None  # the terminal record, which must never change again
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL
-
-
-@dataclass
-class Held:
-    """An attempt a runner claimed and still believes it owns (it may have been taken over since)."""
-
-    runner: ExecutionRunner
-    ctx: Context
-
-    @property
-    def execution_id(self) -> str:
-        return self.ctx.execution.id
-
-
-@dataclass
-class InFlight:
-    actor_id: str
-    received: Received
-
-
-@dataclass
-class ActorModel:
-    actor: Actor
-    max_attempts: int
-    alive: bool = True
-    start_failures: int = 0
 
 
 class ExecutionMachine(RuleBasedStateMachine):
@@ -412,29 +362,6 @@ class ExecutionMachine(RuleBasedStateMachine):
         if e.logs is not None:  # I3 for the logs: a refused attempt's output never replaces the result's
             key = execution_key(held.ctx.actor.dbid, held.execution_id)
             assert self.backend.logs.read(key) == e.logs, "the logs of a stale attempt replaced the result's"
-
-
-def _final(record: Execution) -> dict:
-    return record.model_dump(mode="json", include={"status", "status_message", "exit_code", "attempt", "charged",
-                                                   "finish_time", "attempts", "runner_id"})
-
-
-def _check(e: Expected, record: Execution) -> None:
-    """The record says what the model says; I2 and the attempt bounds hold."""
-    assert record.status == e.status, (record.id, record.status, e)
-    assert record.attempt == e.attempt and record.charged == e.charged, (record.id, record.attempt, e)
-    assert record.charged <= e.max_attempts, "more attempts charged than max_attempts"
-    assert record.force_quit == e.force_quit
-    if e.status == ExecutionStatus.RUNNING:
-        assert record.runner_id == e.holder and record.lease_expires_at == e.lease_end, (record, e)
-    if e.final is not None:
-        assert _final(record) == e.final, "a terminal record changed"  # terminal states are absorbing
-    numbers = [a.attempt for a in record.attempts]
-    assert numbers == sorted(numbers) and all(n <= record.attempt for n in numbers), "attempts not monotonic"
-    closing = [a for a in record.attempts if a.reason not in LOST]
-    assert len(closing) <= 1, "two attempts recorded a result"
-    if closing:
-        assert record.attempts[-1] is closing[0] and record.status in TERMINAL, "a result before the last attempt"
 
 
 def test_the_execution_protocol_keeps_its_invariants(world: World) -> None:
