@@ -59,8 +59,8 @@ def test_every_route_answers_404_for_another_tenants_objects(client: Any, tenant
     failures, checked = [], 0
     for path, verb in _routes():
         params = set(re.findall(r"\{(\w+)\}", path))
-        if not params & OBJECT_PARAMETERS:
-            continue
+        if not params & OBJECT_PARAMETERS or "/dashboard/" in path:
+            continue  # a dashboard address serves the same static page for any id; its data calls are checked here
         variants = [False, True] if "actor_id" in params else [False]
         for as_alias in variants:
             url = _fill(path, tenant_a, as_alias)
