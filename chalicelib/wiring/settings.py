@@ -149,7 +149,7 @@ class Settings(BaseSettings):
     # agree: change it only with no execution open. Each duty pass queries every shard.
     open_index_shards: int = Field(default=8, ge=1, le=64)
     # Seconds a runner reuses a tenant's configs and an actor's aliases before reading them again (0: never).
-    config_cache_seconds: float = Field(default=10.0, ge=0)
+    config_cache_seconds: float = Field(default=0.0, ge=0)  # off: a config written now reaches the next run
     # Actor deletion: executions (with their logs) removed per cleanup pass, at most.
     cleanup_batch: int = Field(default=200, ge=1, le=1000)
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
