@@ -23,6 +23,7 @@ SMOKE_TIMEOUT = 600  # seconds; the smoke run takes about a minute on a quiet 2-
 
 @pytest.mark.docker
 @pytest.mark.timeout(SMOKE_TIMEOUT + 60)
+@pytest.mark.nightly  # every suite of the quick bench: minutes of its own (.ci/nightly runs it)
 def test_quick_bench_writes_every_number_and_every_plot(tmp_path: Path) -> None:
     readme_before = (ROOT / "README.md").read_text()
     done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)], cwd=ROOT,
