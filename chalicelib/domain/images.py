@@ -32,10 +32,12 @@ def _host(registry: str) -> str:
     return host if host and port.isdigit() else registry
 
 
-def registry_problem(image: str) -> str | None:
-    """Why a reference may not be pulled (None when it may)."""
+def registry_problem(image: str, allowed: tuple[str, ...] = ()) -> str | None:
+    """Why a reference may not be pulled (None when it may). ``allowed``: registries (``host:port`` as written
+    in the reference) an operator trusts by name, e.g. a private registry on a literal address
+    (``ABACO_ALLOWED_REGISTRIES``)."""
     registry = registry_of(image)
-    if registry is None:
+    if registry is None or registry.lower() in allowed:
         return None
     host = _host(registry).lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):

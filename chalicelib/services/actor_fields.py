@@ -44,7 +44,7 @@ def parse(body: dict[str, Any], settings: Settings, now: dt.datetime | None = No
     clock instead of re-validating a start time that has since passed.
     """
     fields: dict[str, Any] = {
-        "image": _image(body.get("image")),
+        "image": _image(body.get("image"), settings.allowed_registry_list),
         "description": _text(body.get("description"), "description"),
         "stateless": inputs.as_bool(body.get("stateless", True), "stateless", PREFIX),
         "privileged": inputs.as_bool(body.get("privileged", False), "privileged", PREFIX),
@@ -96,7 +96,7 @@ def _check(fields: dict[str, Any], settings: Settings) -> None:
         raise BadRequest(f"{PREFIX}: cron_on: a cron_schedule is required to turn cron on.")
 
 
-def _image(value: Any) -> str:
+def _image(value: Any, allowed: tuple[str, ...] = ()) -> str:
     raw = inputs.as_str(value, "image", PREFIX)
     image = raw.strip()
     if not image:
@@ -104,7 +104,7 @@ def _image(value: Any) -> str:
                          "or the query string")
     if len(raw) > images.MAX_REFERENCE_CHARS or any(c.isspace() for c in image):
         raise BadRequest(f"{PREFIX}: image: '{image[:100]}' is not a valid image reference.")
-    problem = images.registry_problem(image)
+    problem = images.registry_problem(image, allowed)
     if problem:
         raise BadRequest(f"{PREFIX}: image: '{image[:100]}' {problem}.")
     return image

@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     # agree: change it only with no execution open. Each duty pass queries every shard.
     open_index_shards: int = Field(default=8, ge=1, le=64)
     # Seconds a runner reuses a tenant's configs and an actor's aliases before reading them again (0: never).
+    # Registries trusted by name although they are a literal address (chalicelib/domain/images.py): comma
+    # separated host:port, exactly as actors' image references write them.
+    allowed_registries: str = ""
     config_cache_seconds: float = Field(default=0.0, ge=0)  # off: a config written now reaches the next run
     # Actor deletion: executions (with their logs) removed per cleanup pass, at most.
     cleanup_batch: int = Field(default=200, ge=1, le=1000)
@@ -289,6 +292,10 @@ class Settings(BaseSettings):
     def _valid_keys(cls, value: str | None) -> str | None:
         parse_keys(value)
         return value
+
+    @property
+    def allowed_registry_list(self) -> tuple[str, ...]:
+        return tuple(r.strip().lower() for r in self.allowed_registries.split(",") if r.strip())
 
     @property
     def pool_names(self) -> list[str]:

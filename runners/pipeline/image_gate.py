@@ -18,7 +18,7 @@ from runners.pipeline.engine import DockerEngine, EngineError
 def problem(engine: DockerEngine, image: str, actor: Actor, settings: Settings) -> str | None:
     """Why no container of ``image`` may start for ``actor`` (missing, or ``image rejected: ...`` by the
     pre-check, reliability plan §3.2); None when it may."""
-    refused = images.registry_problem(image)
+    refused = images.registry_problem(image, settings.allowed_registry_list)
     if refused:
         return f"image {image} {refused}"
     verify = settings.pull_images and pull_checks.CHECKS.needed(actor.tenant, image)
