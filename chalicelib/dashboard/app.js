@@ -501,7 +501,8 @@ async function refreshHosts() {
     fillTable("hosts", ops.hosts, (h) => {
       const tr = document.createElement("tr");
       tr.append(cell(h.hostname || h.id), statusCell(h.status), cell(h.pools.join(", ")),
-                cell(h.used_slots + " / " + h.slots), cell(h.idle_slots), cell(h.workers), cell(h.heartbeat_age_s));
+                cell(h.used_slots + " / " + h.slots), cell(h.idle_slots), cell(h.workers), cell(h.parked_workers),
+                cell(h.warm_waiting), cell(h.heartbeat_age_s));
       return tr;
     });
     fillTable("pools", ops.pools, (p) => {

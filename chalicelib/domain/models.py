@@ -197,6 +197,7 @@ class Host(_Model):
     idle_slots: int = 0  # active workers polling with no message (they hold no slot; informational)
     pinned_slots: int = 0  # slots the ``sync`` hint's warm workers keep (runners/host/slots.py)
     parked_workers: int = 0  # READY workers of this host without a poller (runners/host/parking.py)
+    warm_waiting: int = 0  # pre-started containers waiting for a message (runners/pipeline/warm.py)
     workers: list[str] = Field(default_factory=list)  # "actor_dbid/worker_id"
     status: HostStatus = HostStatus.RUNNING
     started_at: str = Field(default_factory=utcnow)

@@ -168,6 +168,7 @@ def _hosts(backend: Backend, now: float) -> list[dict[str, Any]]:
         hosts.append({"id": host.id, "hostname": host.hostname, "pools": host.pools, "status": host.status.value,
                       "privileged": host.privileged, "slots": host.slots, "used_slots": host.used_slots,
                       "idle_slots": host.idle_slots, "workers": len(host.workers), "started_at": host.started_at,
+                      "warm_waiting": host.warm_waiting, "parked_workers": host.parked_workers,
                       "heartbeat_age_s": round(max(0.0, now - host.heartbeat_at), 1) if host.heartbeat_at else None})
     return hosts
 

@@ -361,7 +361,8 @@ class RunnerHost:
         host = Host(id=self.runner_id, hostname=socket.gethostname(), pid=os.getpid(), pools=self.pools,
                     privileged=self.settings.runner_privileged, slots=self.settings.worker_slots,
                     used_slots=self.slots.busy, pinned_slots=self.slots.pinned, idle_slots=len(self._retirable()),
-                    parked_workers=self.parked.count(), workers=workers, status=self.status,
+                    parked_workers=self.parked.count(), warm_waiting=self.warm_pool.waiting(), workers=workers,
+                    status=self.status,
                     metrics_port=self._metrics_server.port if self._metrics_server else 0)
         return self.backend.hosts.put(host)
 
