@@ -147,26 +147,29 @@ def duties(arns: Arns, pools: list[str], log_groups: list[str]) -> list[iam.Poli
 # events), which only hosts of the actor pools run, need DUTY_TABLES as well. No runner writes permissions,
 # roles or nonces, or reads them beyond a privileged owner's recorded role.
 _GET, _PUT, _UPDATE, _DELETE = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
-_QUERY, _SCAN = "dynamodb:Query", "dynamodb:Scan"
+_QUERY, _SCAN, _BATCH = "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchWriteItem"
 PIPELINE_TABLES: dict[str, tuple[str, ...]] = {
     resources.ACTORS.name: (_GET, _UPDATE),  # the actor of a message; status and start failures
-    resources.EXECUTIONS.name: (_GET, _UPDATE),  # claim, renew, finish, fail, release (conditional updates)
+    # claim, renew, finish, fail, release (conditional updates); a terminal write is one transaction with the
+    # actor's totals (UpdateItem on both: IAM authorises each action of a TransactWriteItems)
+    resources.EXECUTIONS.name: (_GET, _UPDATE),
     resources.WORKERS.name: (_GET, _UPDATE, _DELETE, _QUERY),  # its workers' records
     resources.LOGS.name: (_PUT,),  # log chunks
     resources.RESULTS.name: (_PUT,),  # results from /_abaco_results.sock
     resources.HOSTS.name: (_GET, _PUT),  # its own record and heartbeat
-    resources.ALIASES.name: (_QUERY,),  # the aliases a config names
     resources.CONFIGS.name: (_QUERY,),  # the configs of the actor
     resources.ROLES.name: (_GET,),  # a privileged actor's owner's recorded role (ABACO_PRIVILEGED_ROLE_MAX_AGE)
 }
 DUTY_TABLES: dict[str, tuple[str, ...]] = {
-    resources.ACTORS.name: (_SCAN,),  # cron and the reconciler walk the actors
-    resources.EXECUTIONS.name: (_PUT,),  # cron's executions
+    resources.ACTORS.name: (_SCAN, _DELETE),  # cron and the reconciler walk the actors; cleanup removes the deleted
+    resources.EXECUTIONS.name: (_PUT, _QUERY, _BATCH),  # cron's executions; cleanup of a deleted actor's
+    resources.LOGS.name: (_QUERY, _BATCH),  # cleanup of a deleted actor's logs that have no expiry
     resources.WORKERS.name: (_PUT, _SCAN),  # the autoscaler's new workers, the reconciler's sweep
     resources.HOSTS.name: (_SCAN,),  # dead hosts, for the reconciler
     resources.DUTIES.name: (_UPDATE,),  # the duty leases (acquire, renew, release)
 }
-DUTY_INDEXES = {resources.EXECUTIONS.name: (resources.OPEN_INDEX, (_QUERY,))}  # open executions per pool
+DUTY_INDEXES = {resources.EXECUTIONS.name: ((resources.OPEN_INDEX, (_QUERY,)),),  # open executions per pool
+                resources.ACTORS.name: ((resources.DELETING_INDEX, (_QUERY,)),)}  # actors being deleted
 
 
 def table_grants(arns: Arns, duties: bool) -> list[iam.PolicyStatement]:
@@ -176,8 +179,7 @@ def table_grants(arns: Arns, duties: bool) -> list[iam.PolicyStatement]:
         actions = set(PIPELINE_TABLES.get(table.name, ())) | (set(DUTY_TABLES.get(table.name, ())) if duties else set())
         for action in sorted(actions):
             by_actions.setdefault((action,), []).append(arns.table(table))
-        if duties and table.name in DUTY_INDEXES:
-            index, index_actions = DUTY_INDEXES[table.name]
+        for index, index_actions in DUTY_INDEXES.get(table.name, ()) if duties else ():
             for action in index_actions:
                 by_actions.setdefault((action,), []).append(f"{arns.table(table)}/index/{index}")
     return [_allow(list(actions), sorted(res)) for actions, res in sorted(by_actions.items())]
@@ -213,6 +215,7 @@ def runner(arns: Arns, pool: str, pools: list[str], key_arn: str, parameter_path
         _allow(QUEUE_CONSUME, [arns.inboxes()],
                {"StringEquals": {f"aws:ResourceTag/{resources.POOL_TAG}": pool}}),
         _allow(QUEUE_PRODUCE, produce),
+        *([_allow(["sqs:DeleteQueue"], [arns.inboxes()])] if duties else []),  # cleanup of a deleted actor
         *table_grants(arns, duties),
         _allow(OBJECT_RW, [f"{arns.bucket()}/*"]),
         _allow(BUCKET_LIST, [arns.bucket()]),
