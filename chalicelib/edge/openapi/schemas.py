@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.paging import MAX_SKIP
 from chalicelib.domain.responses import ActorResponse, ExecutionResponse
 from chalicelib.edge.limits import MAX_PAGE_LIMIT
 from chalicelib.edge.openapi.models import object_schema
@@ -107,7 +108,9 @@ SEARCH_PARAMETERS: list[dict[str, Any]] = [
                     "OpenAPI 3.0 cannot describe parameters by name pattern, so they are not listed"},
     {"name": "exactsearch", "in": "query", "required": False, "schema": STR,
      "description": "a phrase that must appear; may repeat"},
-    {"name": "skip", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    {"name": "skip", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SKIP, "default": 0},
+     "description": f"at most {MAX_SKIP}: page further with the cursor of _metadata.next"},
     {"name": "limit", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 0, "default": 100},
      "description": f"values above {MAX_PAGE_LIMIT} count as {MAX_PAGE_LIMIT}"},
