@@ -89,7 +89,8 @@ ACTORS = TableDef("actors", pk="tenant", sk="actor_id",
 # and the index projects only what those two duties read: the inbox message stays off the index.
 OPEN_INDEX = "open"
 OPEN_PROJECTION = ("tenant", "actor_id", "executor", "status", "lease_expires_at", "enqueued", "last_sent_at",
-                   "created_ns", "charged", "max_attempts", "attempt", "runner_id", "phases", "message_id")
+                   "created_ns", "charged", "max_attempts", "attempt", "runner_id", "phases", "message_id",
+                   "message_received_time")  # the oldest open execution's age (services/health.py)
 # Executions of a tenant in time order (``message_received_time``): a tenant-wide search reads pages of
 # this (a time range as its key condition) instead of every actor's every execution. It projects keys and
 # the actor id only, none of which ever changes, so an execution's later writes never write the index.
