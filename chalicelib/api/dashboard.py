@@ -24,7 +24,7 @@ bp = Blueprint(__name__)
 
 ASSETS = Path(__file__).resolve().parent.parent / "dashboard"
 CONTENT_TYPES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-                 "charts.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+                 "app.css": "text/css; charset=utf-8"}
 ASSET_PREFIX = "{{ASSETS}}"  # in index.html: where the page's own files are, relative to its address
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -73,11 +73,6 @@ def execution_page(request: Any, actor_id: str, execution_id: str) -> Response:
 
 
 @needs(Level.NONE, Scope.PUBLIC)
-def charts(request: Any) -> Response:
-    return _serve("charts.js")
-
-
-@needs(Level.NONE, Scope.PUBLIC)
 def script(request: Any) -> Response:
     return _serve("app.js")
 
@@ -91,6 +86,5 @@ route(bp, "/dashboard", GET=page)
 route(bp, "/dashboard/hosts", GET=hosts_page)
 route(bp, "/dashboard/actors/{actor_id}", GET=actor_page)
 route(bp, "/dashboard/actors/{actor_id}/executions/{execution_id}", GET=execution_page)
-route(bp, "/dashboard/charts.js", GET=charts)
 route(bp, "/dashboard/app.js", GET=script)
 route(bp, "/dashboard/app.css", GET=style)

@@ -120,8 +120,6 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/dashboard/app.js", "getDashboardScript", "The dashboard's script", "dashboard",
        raw="text/javascript"),
     Op("GET", "/dashboard/app.css", "getDashboardStyle", "The dashboard's style sheet", "dashboard", raw="text/css"),
-    Op("GET", "/dashboard/charts.js", "getDashboardCharts", "The dashboard's SVG charts", "dashboard",
-       raw="text/javascript"),
     Op("GET", "/dashboard/hosts", "getDashboardHosts", "The dashboard's operator page", "dashboard",
        raw="text/html"),
     Op("GET", "/dashboard/actors/{actor_id}", "getDashboardActor", "The dashboard's actor page", "dashboard",
