@@ -36,6 +36,8 @@ def configure(settings: Settings, service: str) -> bool:
     """Turn tracing on for this process when the settings ask for it (idempotent); True when on."""
     if not settings.tracing:
         return False
+    if _STATE["on"]:  # every request asks: no lock once it is on
+        return True
     with _LOCK:
         if _STATE["on"]:
             return True
