@@ -65,6 +65,13 @@ class Queues:
         with self._lock:
             self._urls.pop(resources.inbox_name(self._settings.resource_prefix, tenant, actor_id), None)
 
+    def mark_inbox_deleting(self, tenant: str, actor_id: str) -> None:
+        """Tag the inbox of an actor being deleted: only such an inbox may the cleanup duty delete."""
+        try:
+            self._call("tag_queue", QueueUrl=self.inbox_url(tenant, actor_id), Tags={resources.DELETING_TAG: "true"})
+        except NotFound:
+            pass
+
     def set_inbox_pool(self, tenant: str, actor_id: str, pool: str) -> None:
         """Re-tag the inbox when an actor moves to another pool (its runners' roles match the tag)."""
         self._call("tag_queue", QueueUrl=self.inbox_url(tenant, actor_id), Tags={resources.POOL_TAG: pool})

@@ -184,6 +184,7 @@ def delete(backend: Backend, caller: Caller, identifier: str) -> str:
     (``chalicelib/services/cleanup.py``) then removes its inbox, executions and logs in bounded passes,
     ends those still waiting, and removes the actor item last."""
     actor = get(backend, caller, identifier)
+    backend.queues.mark_inbox_deleting(actor.tenant, actor.id)  # before the duty can see the actor
     if backend.actors.mark_deleting(actor.tenant, actor.id, "actor deleted") is None:
         raise NotFound(f"Actor with identifier '{identifier}' not found")
     cleaning = False

@@ -19,6 +19,9 @@ INBOX_MAX_RECEIVE_COUNT = 10
 
 # Tags and metrics shared by the code and the CDK stack (infrastructure/).
 POOL_TAG = "abaco-pool"  # on every inbox: runner roles may read only inboxes tagged with their pool
+# Set by the API on the inbox of an actor it deletes: the cleanup duty on the runner hosts may delete only
+# inboxes carrying it (infrastructure/abaco_infra/policies.py), so a host cannot delete a live actor's inbox.
+DELETING_TAG = "abaco-deleting"
 METRICS_NAMESPACE = "Abaco"
 BACKLOG_METRIC = "Backlog"  # per (Prefix, Pool): messages waiting or running; the runner groups scale on it
 STALE_HOSTS_METRIC = "StaleHosts"  # per Prefix: host records whose heartbeat stopped (services/health.py)

@@ -215,7 +215,9 @@ def runner(arns: Arns, pool: str, pools: list[str], key_arn: str, parameter_path
         _allow(QUEUE_CONSUME, [arns.inboxes()],
                {"StringEquals": {f"aws:ResourceTag/{resources.POOL_TAG}": pool}}),
         _allow(QUEUE_PRODUCE, produce),
-        *([_allow(["sqs:DeleteQueue"], [arns.inboxes()])] if duties else []),  # cleanup of a deleted actor
+        # The cleanup duty deletes the inbox of a deleted actor: only one the API tagged as deleting.
+        *([_allow(["sqs:DeleteQueue"], [arns.inboxes()],
+                  {"StringEquals": {f"aws:ResourceTag/{resources.DELETING_TAG}": "true"}})] if duties else []),
         *table_grants(arns, duties),
         _allow(OBJECT_RW, [f"{arns.bucket()}/*"]),
         _allow(BUCKET_LIST, [arns.bucket()]),

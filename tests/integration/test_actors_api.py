@@ -7,8 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import boto3
 import pytest
 
+from chalicelib.wiring import resources
+from local.launcher import Stack
 from tests.conftest import Api
 from tests.integration.conftest import error, tenant_api
 
@@ -225,6 +228,25 @@ def test_delete_removes_the_actor_its_requested_workers_and_its_inbox(api_only: 
         error(api.call("GET", path + sub), 404)
     assert actor["id"] not in [a["id"] for a in api.ok("GET", "/actors")]
     error(api.call("DELETE", path), 404)
+
+
+def test_a_deleted_actors_inbox_is_tagged_for_the_cleanup_duty(api_only_stack: Stack, api_only: Api) -> None:
+    """Runner hosts may delete only inboxes the API tagged as deleting (infrastructure/abaco_infra/policies.py);
+    this stack has no runner, so the inbox waits for the cleanup duty with the tag on."""
+    api = T(api_only, "ACTORS-DELETE")
+    live, doomed = (api.ok("POST", "/actors", json={"image": IMAGE})["id"] for _ in range(2))
+    api.ok("DELETE", f"/actors/{doomed}")
+    sqs = boto3.client("sqs", endpoint_url=api_only_stack.env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    prefix = api_only_stack.env["ABACO_RESOURCE_PREFIX"]
+
+    def tags(actor_id: str) -> dict[str, str]:
+        url, = [u for u in sqs.list_queues(QueueNamePrefix=prefix, MaxResults=1000)["QueueUrls"]
+                if u.endswith(actor_id)]
+        return sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
+
+    assert tags(doomed).get(resources.DELETING_TAG) == "true"
+    assert resources.DELETING_TAG not in tags(live) and tags(live)[resources.POOL_TAG] == "default"
 
 
 def test_registration_state_and_state_routes(api_only: Api) -> None:

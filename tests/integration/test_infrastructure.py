@@ -144,7 +144,16 @@ def test_api_manages_only_inbox_queues_and_runners_read_only_their_pool(synthesi
     manage = [s for s in statements if {"sqs:CreateQueue", "sqs:DeleteQueue"} & set(s.actions)]
     assert manage and all(s.resources == (inboxes,) for s in manage), manage
     api_roles = set(synthesised.template.of_type("AWS::IAM::Role")) & {s.role for s in statements}
-    assert {s.role for s in manage} == {r for r in api_roles if r.startswith("ApiApiRole")}
+    creators = {s.role for s in manage if "sqs:CreateQueue" in s.actions}
+    assert creators == {r for r in api_roles if r.startswith("ApiApiRole")}
+    # The cleanup duty on the actor pools' hosts deletes a deleted actor's inbox, and only one the API
+    # tagged as deleting: a host cannot delete the inbox of a live actor.
+    host_deletes = [s for s in manage if s.role not in creators]
+    duty_pools = [p for p in synthesised.pools if p != synthesised.env["ABACO_PRIVILEGED_POOL"]]
+    assert {s.role.split("HostRole")[0] for s in host_deletes} == {f"RunnersPool{p}" for p in duty_pools}
+    for st in host_deletes:
+        assert st.actions == ("sqs:DeleteQueue",), st
+        assert st.condition == {"StringEquals": {f"aws:ResourceTag/{resources.DELETING_TAG}": "true"}}, st
     for pool in synthesised.pools:
         receive = [s for s in statements if s.role.startswith(f"RunnersPool{pool}HostRole")
                    and "sqs:ReceiveMessage" in s.actions]
