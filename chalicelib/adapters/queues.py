@@ -29,6 +29,7 @@ class Received:
     receive_count: int
     message_id: str
     trace_header: str | None = None  # the X-Ray trace of the request that sent it (AWSTraceHeader)
+    sent_at: float | None = None  # when SQS accepted it (SentTimestamp), in epoch seconds
 
 
 class Queues:
@@ -129,14 +130,12 @@ class Queues:
                 visibility: int | None = None) -> list[Received]:
         kwargs: dict[str, Any] = {"QueueUrl": url, "MaxNumberOfMessages": max_messages,
                                   "WaitTimeSeconds": wait_seconds,
-                                  "MessageSystemAttributeNames": ["ApproximateReceiveCount", "AWSTraceHeader"]}
+                                  "MessageSystemAttributeNames": ["ApproximateReceiveCount", "AWSTraceHeader",
+                                                                  "SentTimestamp"]}
         if visibility is not None:
             kwargs["VisibilityTimeout"] = visibility
         messages = self._call("receive_message", **kwargs).get("Messages", [])
-        return [Received(m["Body"], m["ReceiptHandle"],
-                         int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)), m["MessageId"],
-                         m.get("Attributes", {}).get("AWSTraceHeader"))
-                for m in messages]
+        return [_received(m) for m in messages]
 
     def delete(self, url: str, receipt: str) -> None:
         self._call("delete_message", QueueUrl=url, ReceiptHandle=receipt)
@@ -199,3 +198,10 @@ class Queues:
             raise aws_errors.translate(exc, f"SQS {op}", message=_MESSAGES.get(aws_errors.code_of(exc))) from exc
         except BotoCoreError as exc:
             raise aws_errors.translate(exc, f"SQS {op}") from exc
+
+
+def _received(message: dict[str, Any]) -> Received:
+    attributes = message.get("Attributes", {})
+    sent = attributes.get("SentTimestamp")
+    return Received(message["Body"], message["ReceiptHandle"], int(attributes.get("ApproximateReceiveCount", 1)),
+                    message["MessageId"], attributes.get("AWSTraceHeader"), int(sent) / 1000 if sent else None)

@@ -683,7 +683,8 @@ async function refreshHosts() {
     });
     fillTable("pools", ops.pools, (p) => {
       const tr = document.createElement("tr");
-      tr.append(cell(p.pool), cell(p.backlog), cell(p.wake.visible + " (+" + p.wake.in_flight + " in flight)"),
+      const waited = p.wake.wait_s === null || p.wake.wait_s === undefined ? "–" : p.wake.wait_s.toFixed(1) + " s";
+      tr.append(cell(p.pool), cell(p.backlog), cell(p.wake.visible + " (+" + p.wake.in_flight + " in flight)"), cell(waited),
                 cell(p.commands.visible + " (+" + p.commands.in_flight + " in flight)"));
       return tr;
     });

@@ -198,6 +198,9 @@ class Host(_Model):
     pinned_slots: int = 0  # slots the ``sync`` hint's warm workers keep (runners/host/slots.py)
     parked_workers: int = 0  # READY workers of this host without a poller (runners/host/parking.py)
     warm_waiting: int = 0  # pre-started containers waiting for a message (runners/pipeline/warm.py)
+    # Per pool: the longest a start request waited in the wake queue, of those received in the last minute
+    # (runners/host/wake_waits.py).
+    wake_wait_s: dict[str, float] = Field(default_factory=dict)
     workers: list[str] = Field(default_factory=list)  # "actor_dbid/worker_id"
     status: HostStatus = HostStatus.RUNNING
     started_at: str = Field(default_factory=utcnow)

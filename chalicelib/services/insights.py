@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from chalicelib.domain.errors import BadRequest, NotFound
-from chalicelib.domain.models import Actor, Execution, ExecutionStatus
+from chalicelib.domain.models import Actor, Execution, ExecutionStatus, Host, HostStatus
 from chalicelib.wiring import resources
 from chalicelib.wiring.backend import Backend
 
@@ -27,6 +27,7 @@ WINDOWS = {"hour": (3600, 60), "day": (86_400, 1800)}  # window name -> (seconds
 MAX_EXECUTIONS = 5000  # newest executions one request reads at most
 TOP_ACTORS = 10
 RECENT = 100  # rows of the recent executions table
+WAKE_WINDOW_SECONDS = 60.0  # the hosts report the wake waits of the last minute (runners/host/wake_waits.py)
 STATUSES = tuple(s.value for s in ExecutionStatus)
 
 
@@ -162,9 +163,9 @@ def _queue(backend: Backend, url: str) -> dict[str, int]:
     return {"visible": visible, "in_flight": in_flight}
 
 
-def _hosts(backend: Backend, now: float) -> list[dict[str, Any]]:
+def _hosts(records: list[Host], now: float) -> list[dict[str, Any]]:
     hosts = []
-    for host in backend.hosts.all():
+    for host in records:
         hosts.append({"id": host.id, "hostname": host.hostname, "pools": host.pools, "status": host.status.value,
                       "privileged": host.privileged, "slots": host.slots, "used_slots": host.used_slots,
                       "idle_slots": host.idle_slots, "workers": len(host.workers), "started_at": host.started_at,
@@ -173,12 +174,17 @@ def _hosts(backend: Backend, now: float) -> list[dict[str, Any]]:
     return hosts
 
 
-def _pools(backend: Backend) -> list[dict[str, Any]]:
+def _pools(backend: Backend, hosts: list[Host], now: float) -> list[dict[str, Any]]:
+    """Each pool's queues. The wake queue's ``wait_s``: the longest a start request waited there before a
+    host took it, among those taken in the last minute (``runners/host/wake_waits.py``) by hosts alive in
+    that minute; None when none was taken."""
     prefix = backend.settings.resource_prefix
+    live = [h for h in hosts if h.status != HostStatus.STOPPED and now - h.heartbeat_at <= WAKE_WINDOW_SECONDS]
     pools = []
     for pool in backend.settings.all_pools:
         command = _queue(backend, backend.queues.command_url(pool))
-        wake = _queue(backend, backend.queues.wake_url(pool))
+        waits = [h.wake_wait_s[pool] for h in live if pool in h.wake_wait_s]
+        wake = {**_queue(backend, backend.queues.wake_url(pool)), "wait_s": max(waits) if waits else None}
         pools.append({"pool": pool, "commands": command, "wake": wake,
                       "backlog": command["visible"] + wake["visible"],
                       "queue": resources.command_queue(pool).physical(prefix)})
@@ -204,8 +210,9 @@ def operations(backend: Backend, tenant: str, window: str | None = None, now: fl
     wall = time.time() if now is None else now
     executions = _newest(_window_of(backend.executions.walk_tenant(tenant, since=_iso(start))), start)
     tenants = Counter(e.tenant for e in executions)
+    hosts = backend.hosts.all()
     return {"window": {"start": start, "seconds": span, "bucket_seconds": step},
-            "hosts": _hosts(backend, wall), "pools": _pools(backend),
+            "hosts": _hosts(hosts, wall), "pools": _pools(backend, hosts, wall),
             "dead_letter": _queue(backend, backend.queues.dead_letter_url()),
             "duties": [{"name": d.get("name"), "holder": d.get("holder"), "expires_at": d.get("lease_expires_at"),
                         "runs": d.get("runs", 0), "last_run_at": d.get("last_run_at"),

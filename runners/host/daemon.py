@@ -38,6 +38,7 @@ from runners.host import reaper, runtime_check
 from runners.host.contact import StoreContact, heartbeat_period
 from runners.host.parking import ParkedWorkers, woken_parked
 from runners.host.slots import HostSlots
+from runners.host.wake_waits import WakeWaits
 from runners.host.worker import WorkerThread
 from runners.metrics import MetricsServer, standard_registry
 from runners.pipeline import delivery, network, warm
@@ -75,6 +76,7 @@ class RunnerHost:
         self.slots = HostSlots(self.settings.worker_slots)  # running executions, not workers
         self.parked = ParkedWorkers(backend)
         self.pools = self.settings.served_pools
+        self.wake_waits = WakeWaits()  # per pool, how long wake requests waited (the dashboard shows it)
         self.metrics = standard_registry()
         self.warm_pool = warm.WarmPool.from_settings(self.settings, self.metrics)
         self.status = HostStatus.RUNNING
@@ -147,6 +149,7 @@ class RunnerHost:
         registrations wait, a woken actor's request waits for one round at most. The wake queue is long
         polled only while the command queues are empty (otherwise its reads would hold up their drain)."""
         queues = [(self.backend.queues.wake_url(pool), self.backend.queues.command_url(pool)) for pool in self.pools]
+        self.wake_waits.queues = {wake_url: pool for pool, (wake_url, _) in zip(self.pools, queues, strict=True)}
         backlog = False
         while not self.stop.is_set():
             self._prune()
@@ -191,6 +194,7 @@ class RunnerHost:
         done: list[str] = []  # receipts of requests done with, deleted in one batch call per 10
         try:
             for message in received:
+                self.wake_waits.note(url, message.sent_at)  # nothing unless url is a wake queue
                 # Stopping, or fenced during the poll (the queue may answer while the store does not): the
                 # request goes back at once for another host.
                 if self.stop.is_set() or self.fence.cut_off.is_set():
@@ -213,10 +217,9 @@ class RunnerHost:
             LOG.warning("runner %s: could not hand a start request back: %s", self.runner_id, exc)
 
     def _delete_done(self, url: str, receipts: list[str]) -> None:
-        if not receipts:
-            return
         try:
-            self.backend.queues.delete_many(url, receipts)
+            if receipts:
+                self.backend.queues.delete_many(url, receipts)
         except AbacoError as exc:  # they come back after their visibility timeout and are found done with
             LOG.warning("runner %s: deleting start requests: %s", self.runner_id, exc)
 
@@ -362,7 +365,7 @@ class RunnerHost:
                     privileged=self.settings.runner_privileged, slots=self.settings.worker_slots,
                     used_slots=self.slots.busy, pinned_slots=self.slots.pinned, idle_slots=len(self._retirable()),
                     parked_workers=self.parked.count(), warm_waiting=self.warm_pool.waiting(), workers=workers,
-                    status=self.status,
+                    status=self.status, wake_wait_s=self.wake_waits.longest(),
                     metrics_port=self._metrics_server.port if self._metrics_server else 0)
         return self.backend.hosts.put(host)
 
@@ -374,8 +377,7 @@ class RunnerHost:
             LOG.warning("runner %s: host heartbeat: %s", self.runner_id, exc)
 
     def _on_cut_off(self, cut_off: bool) -> None:
-        """The fence's verdict on the host: FENCED while the store is out of reach (the record says so
-        once it can be written again), RUNNING when it answers."""
+        """FENCED while the store is out of reach (the record says so once written again), else RUNNING."""
         if self.status not in (HostStatus.RUNNING, HostStatus.FENCED):
             return  # draining or stopped: that stays the truth
         self.status = HostStatus.FENCED if cut_off else HostStatus.RUNNING

@@ -88,3 +88,11 @@ def test_a_message_starts_its_worker_ahead_of_queued_registrations(wstack: Stack
     assert queued >= REGISTRATIONS // 2, f"only {queued} requests left: the message waited for the pile"
     assert events.starts[execution_id] == 1
     assert [w.status.value for w in backend.workers.list(f"{TENANT}_{woken}")] in (["READY"], ["BUSY"])
+    # The operator sees how long the wake request waited before the host took it (runners/host/wake_waits.py),
+    # reported with the host's heartbeat: at most the time from the POST to the execution's end.
+    def wake_wait() -> float | None:
+        pools = api.ok("GET", "/actors/admin/overview")["pools"]
+        return next(p["wake"]["wait_s"] for p in pools if p["pool"] == "default")
+
+    waited = wait_for(lambda: wake_wait() is not None, 30, what="the host's report of the wake wait") and wake_wait()
+    assert waited is not None and 0.0 <= waited <= took
