@@ -79,11 +79,14 @@ class Stack:
 
     def stop(self) -> None:
         """Runners first (they finish what runs), then the API, then the emulator."""
-        order = [n for n in self.procs if n.startswith("runner")] + ["api", "emulator"]
-        for name in order:
-            proc = self.procs.pop(name, None)
-            if proc is not None:
-                _terminate(proc)
+        runners = [n for n in self.procs if n.startswith("runner")]
+        for group in (runners, ["api"], ["emulator"]):  # the processes of a group stop together
+            procs = [p for p in (self.procs.pop(name, None) for name in group) if p is not None]
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)  # once: a runner's second signal kills its containers
+            for proc in procs:
+                _await_exit(proc)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         child_env = {**self.env, **(env or {})}
@@ -111,10 +114,8 @@ class Stack:
         raise RuntimeError(f"the API did not answer on {self.api_url} within {API_READY_TIMEOUT} s")
 
 
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
+def _await_exit(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for a signalled process; killed after STOP_TIMEOUT."""
     try:
         proc.wait(STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
