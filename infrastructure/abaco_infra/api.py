@@ -42,7 +42,7 @@ REST_STAGE = "api"  # the stage Chalice deploys the REST API to
 HTTP_STAGE = "$default"  # an HTTP API's stage without a path prefix
 # What Chalice's package adds for the REST API: left out with the HTTP API (its route table alone is half
 # the template: the HTTP API routes every request to the function, which routes it itself).
-REST_ONLY = ("RestAPI", "APIHandlerInvokePermission", "RestAPIId", "EndpointURL")
+REST_RESOURCES, REST_OUTPUTS = ("RestAPI", "APIHandlerInvokePermission"), ("RestAPIId", "EndpointURL")
 
 
 def api_environment(config: StageConfig, data: DataPlane) -> dict[str, str]:
@@ -169,8 +169,10 @@ class Api(Construct):
     def _http_api(self, scope: Construct) -> apigw2.CfnApi:
         """An HTTP API whose ``$default`` route sends every request to the API function (payload 1.0), with
         the stage's throttling; Chalice's REST API, its permission and outputs are removed."""
-        for logical_id in REST_ONLY:
-            self.chalice.sam_template.node.try_remove_child(logical_id)
+        template = self.chalice.sam_template
+        for dropped in [*map(template.get_resource, REST_RESOURCES), *map(template.get_output, REST_OUTPUTS)]:
+            if not dropped.node.scope.node.try_remove_child(dropped.node.id):  # type: ignore[union-attr]
+                raise RuntimeError(f"could not leave out {dropped.node.id} of Chalice's package")
         function = self.function(API_FUNCTION)
         api = apigw2.CfnApi(self, "HttpApi", name=self.config.prefix, protocol_type="HTTP",
                             description=f"Abaco {self.config.stage}: every route to the API function")

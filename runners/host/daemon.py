@@ -358,11 +358,13 @@ class RunnerHost:
     def heartbeat(self) -> Host:
         with self._lock:
             workers = sorted(self.workers)
+            busy = sorted(key for key, thread in self.workers.items() if thread.busy)
+            last = {key: t.last_execution_time for key, t in self.workers.items() if t.last_execution_time}
         host = Host(id=self.runner_id, hostname=socket.gethostname(), pid=os.getpid(), pools=self.pools,
                     privileged=self.settings.runner_privileged, slots=self.settings.worker_slots,
                     used_slots=self.slots.busy, pinned_slots=self.slots.pinned, idle_slots=len(self._retirable()),
                     parked_workers=self.parked.count(), warm_waiting=self.warm_pool.waiting(), workers=workers,
-                    status=self.status,
+                    busy=busy, last_executions=last, status=self.status,
                     metrics_port=self._metrics_server.port if self._metrics_server else 0)
         return self.backend.hosts.put(host)
 

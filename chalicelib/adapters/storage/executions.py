@@ -9,8 +9,9 @@ write removes them, so the ``open`` index holds exactly the work in flight. ``op
 write-sharded (``{pool}#{n}``) and read back as the pool name.
 
 The terminal write (``finish``, ``fail``, a legacy record) also sets the ``expires_at`` TTL (the
-``execution_ex`` setting) and adds the execution to the actor's totals in the same transaction, so the
-summary reads four counters instead of the actor's whole history, and a total is never counted twice.
+``execution_ex`` setting); once it applied, the execution is added to the actor's totals
+(``chalicelib/adapters/storage/totals.py``: never twice), so the summary reads four counters instead of
+the actor's whole history.
 Reads are paged (``page``): no call reads a whole partition.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.adapters.storage import totals
-from chalicelib.adapters.storage.base import ConditionFailed, Table, epoch, from_dynamo, serialize, to_dynamo
+from chalicelib.adapters.storage.base import ConditionFailed, Table, epoch, from_dynamo, to_dynamo
 from chalicelib.domain import clock
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound
 from chalicelib.domain.execution_machine import EXECUTION_MACHINE, Move
@@ -121,7 +122,7 @@ class ExecutionStore:
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self._table = Table(EXECUTIONS, settings, client)
         self._settings = settings
-        self._totals = totals.ActorTotals(settings, self._table)
+        self._totals = totals.ActorTotals(settings, client)
 
     # --- reads ----------------------------------------------------------------------------------
     def create(self, execution: Execution) -> None:
@@ -137,9 +138,11 @@ class ExecutionStore:
         expires = execution_expires_at(self._settings, execution.tenant)
         if expires is not None:
             item["expires_at"] = {"N": str(expires)}
-        write = {"Put": {"TableName": self._table.name, "Item": item, "ConditionExpression": condition}}
-        if not self._totals.apply(write, execution, execution.model_dump()):
-            raise Conflict(f"Execution id {execution.id} already exists.")
+        try:
+            self._table.put(item, condition=condition)
+        except ConditionFailed as exc:
+            raise Conflict(f"Execution id {execution.id} already exists.") from exc
+        self._totals.add(execution, execution.model_dump())
 
     def get(self, actor_dbid: str, execution_id: str) -> Execution:
         found = self.find(actor_dbid, execution_id)
@@ -239,17 +242,20 @@ class ExecutionStore:
 
     def _terminal(self, execution: Execution, fields: dict[str, Any], condition: str, values: dict[str, Any],
                   remove: tuple[str, ...]) -> Execution:
-        """The terminal write: ``fields`` (with the TTL) and the actor's totals in one transaction."""
+        """The terminal write: ``fields`` (with the TTL), one conditional update; then, since only one writer
+        gets past its condition, the execution's addition to the actor's totals."""
         expires = execution_expires_at(self._settings, execution.tenant)
         stored = {**fields, "expires_at": expires} if expires is not None else dict(fields)
-        expression, names, vals = _expression(stored, condition, values, remove)
-        write = {"Update": {"TableName": self._table.name, "Key": _key(execution.actor_dbid, execution.id),
-                            "UpdateExpression": expression, "ConditionExpression": condition,
-                            "ExpressionAttributeNames": names, "ExpressionAttributeValues": serialize(vals)}}
-        final = {**execution.model_dump(mode="json"), **fields, **dict.fromkeys(remove)}
-        if not self._totals.apply(write, execution, final):
-            raise Conflict(f"Execution {execution.id} changed concurrently.")
-        return Execution.model_validate(final)
+        done = self._update(execution.actor_dbid, execution.id, stored, condition, values, remove)
+        self._totals.add(execution, fields)
+        return done
+
+    def totals(self, actor_dbid: str) -> dict[str, int]:
+        """The actor's counters kept by the terminal writes (``chalicelib/adapters/storage/totals.py``)."""
+        return self._totals.read(actor_dbid)
+
+    def forget_totals(self, actor_dbid: str) -> None:
+        self._totals.forget(actor_dbid)
 
     def mark_sent(self, execution: Execution) -> Execution:
         """The inbox message is on SQS (again): record when, unless the execution finished meanwhile."""
