@@ -32,8 +32,18 @@ from chalicelib.domain.paging import Page, decode_cursor, encode_cursor
 from chalicelib.wiring.resources import EXECUTIONS, OPEN_INDEX, TENANT_TIME_INDEX
 from chalicelib.wiring.settings import Settings
 
-_JSON_FIELDS = frozenset({"final_state", "attempts", "phases"})
+_JSON_FIELDS = frozenset({"final_state", "attempts"})
+_READ_AS_JSON = _JSON_FIELDS | {"phases"}  # phases: a map of numbers now, JSON text in older items
 _OPEN_ONLY = ("open_pool", "inbox_message", "lease_expires_at")  # removed by every terminal write
+# Write units are billed per 1 KB of the larger of the item before and after a write, so a finished
+# execution is kept under 1 KB (bench/item_size.py measures it): fields at their default are not stored
+# (the model gives them back), phases are a map of numbers to the millisecond (a number takes one byte per
+# two digits, JSON text one per digit), and the attempt a ``finish`` closes is
+# not stored again as a history entry: it is the execution's own runner, worker, times and exit code, and
+# only its reason (``closing_reason``) is stored; reading the item rebuilds the entry.
+_DEFAULTS_NOT_STORED = {"status_message": "", "force_quit": False, "enqueued": False, "final_state": {},
+                        "attempts": [], "cpu": 0, "io": 0, "runtime": 0}
+CLOSING_REASON = "closing_reason"
 _FAIL_FROM = {ExecutionStatus.SUBMITTED: Move.FAIL_WAITING}  # ``fail(only_from=...)``: the moves it names
 
 
@@ -44,6 +54,8 @@ def open_shard(pool: str, execution_id: str, shards: int) -> str:
 
 def _to_item(execution: Execution, shards: int = 1) -> dict[str, Any]:
     data = execution.model_dump(mode="json")
+    data = {k: v for k, v in data.items() if k not in _DEFAULTS_NOT_STORED or v != _DEFAULTS_NOT_STORED[k]}
+    data["phases"] = _to_ms(data.get("phases") or {})
     data["execution_id"] = data.pop("id")
     data["actor_dbid"] = execution.actor_dbid
     if execution.open_pool:
@@ -52,13 +64,23 @@ def _to_item(execution: Execution, shards: int = 1) -> dict[str, Any]:
 
 
 def _from_item(item: dict[str, Any]) -> Execution:
-    data = from_dynamo(item, _JSON_FIELDS)
+    data = from_dynamo(item, _READ_AS_JSON)
     data["id"] = data.pop("execution_id")
     data.pop("actor_dbid", None)
     data.pop("expires_at", None)
     if data.get("open_pool"):
         data["open_pool"] = data["open_pool"].rsplit("#", 1)[0]
+    reason = data.pop(CLOSING_REASON, None)
+    if reason is not None:  # the attempt ``finish`` closed: the execution's own fields (see above)
+        data["attempts"] = [*data.get("attempts", []), AttemptRecord(
+            attempt=data.get("attempt", 0), runner_id=data.get("runner_id") or "", worker_id=data.get("worker_id"),
+            start_time=data.get("start_time"), end_time=data.get("finish_time"), exit_code=data.get("exit_code"),
+            reason=reason).model_dump(mode="json")]
     return Execution.model_validate(data)
+
+
+def _to_ms(phases: dict[str, float]) -> dict[str, float]:
+    return {name: round(stamp, 3) for name, stamp in phases.items()}
 
 
 _KEYS = ("actor_dbid", "execution_id")
@@ -326,10 +348,12 @@ class ExecutionStore:
         return self.move(Move.RENEW, execution, {"lease_expires_at": clock.now() + lease_seconds, **(extra or {})})
 
     def finish(self, execution: Execution, fields: dict[str, Any], reason: str) -> Execution:
-        """The terminal write, fenced on runner and attempt; closes the attempt in the history."""
-        history = [a.model_dump(mode="json") for a in execution.attempts]
-        history.append(attempt_record(execution, reason, fields.get("exit_code")))
-        return self.terminal_move(Move.FINISH, execution, {**fields, "attempts": history})
+        """The terminal write, fenced on runner and attempt; closes the attempt in the history (stored as
+        ``closing_reason``: the entry is the execution's own fields, see ``_DEFAULTS_NOT_STORED``)."""
+        stored = {**fields, CLOSING_REASON: reason}
+        if execution.attempts:
+            stored["attempts"] = [a.model_dump(mode="json") for a in execution.attempts]
+        return self.terminal_move(Move.FINISH, execution, stored)
 
     def release(self, execution: Execution, reason: str, charge: bool = True) -> Execution:
         """Hand the execution back (RUNNING -> SUBMITTED) for another attempt, fenced on our attempt.
@@ -374,4 +398,5 @@ def _expression(fields: dict[str, Any], condition: str | None, values: dict[str,
 
 
 def _encode_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    fields = {**fields, "phases": _to_ms(fields["phases"])} if fields.get("phases") else fields
     return {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in fields.items()}
