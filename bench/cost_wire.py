@@ -205,7 +205,9 @@ def _measure(base: str, watch: Watcher, proxy: SizingProxy, executions: int,
     for i in range(executions):  # case A's load on one actor: each message after the last, one warm worker
         sent.append(_call(base, "POST", f"/actors/{actor_id}/messages", data={"message": f"m{i}"})["execution_id"])
         _wait(lambda eid=sent[-1]: watch.done(actor_id, eid), 120, f"execution {sent[-1]}")
-    _wait(lambda: watch.ready(actor_id), 60, "the worker to be READY again")
+    # The runner acknowledges a message after its terminal write and the totals: wait for the last one.
+    _wait(lambda: sum(op == "sqs.DeleteMessage" and actor_id in request
+                      for op, request, _ in proxy.recorded()[begin:]) >= executions, 60, "the last acknowledgement")
     rows = [(r, sized) for r, sized in proxy.recorded_sized()[begin:] if _about(*r, actor_id)]
     return {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
