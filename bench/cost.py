@@ -149,8 +149,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--executions", type=int, default=20, help="executions measured (with --measure)")
     parser.add_argument("--rate", type=float, default=100.0, help="executions per second (default 100)")
     parser.add_argument("--hosts", type=int, default=20, help="runner hosts at that rate (default 20)")
-    parser.add_argument("--api", choices=("rest", "http"), default="rest",
-                        help="API Gateway flavour priced (rest: what Chalice deploys; http: API Gateway v2)")
+    parser.add_argument("--api", choices=("http", "rest"), default="http",
+                        help="API Gateway flavour priced (http: the HTTP API the stack deploys by default; "
+                             "rest: Chalice's REST API, -c api=rest)")
     parser.add_argument("--api-requests", type=float, default=1.0,
                         help="API requests per execution (the POST; add the client's polls)")
     parser.add_argument("--json", action="store_true", help="print the model as JSON")

@@ -44,8 +44,9 @@ def normalise(event: dict[str, Any], routes: Any) -> dict[str, Any]:
         return event
     path = paths.merge_slashes(event.get("path") or "/")
     matched = paths.match(path, routes)
-    if matched is None:  # the catch-all view (which takes no parameters) answers with a 404
-        return {**event, "path": path}
+    if matched is None:  # the catch-all view answers with a 404 (an HTTP API's event names no route yet)
+        return {**event, "path": path, "resource": paths.CATCH_ALL, "pathParameters": {"proxy": path.lstrip("/")},
+                "requestContext": {**context, "resourcePath": paths.CATCH_ALL}}
     resource, parameters = matched
     return {**event, "path": path, "resource": resource, "pathParameters": parameters or None,
             "requestContext": {**context, "resourcePath": resource}}

@@ -41,6 +41,7 @@ IAM_PREFIX = {"monitoring": "cloudwatch"}
 NOT_EXERCISED: dict[tuple[str, str], str] = {
     ("workers", "dynamodb:PutItem"): "runners/duties/autoscaler.py: a backlog beyond the live workers (timing)",
     ("actors", "dynamodb:DeleteItem"): "services/cleanup.py: the last pass over a deleted actor removes its item",
+    ("metrics", "dynamodb:DeleteItem"): "services/cleanup.py: the last pass over a deleted actor removes its totals",
     ("logs", "dynamodb:Query"): "services/cleanup.py: logs kept forever (no log_ex) of a deleted actor",
     ("logs", "dynamodb:BatchWriteItem"): "services/cleanup.py: logs kept forever (no log_ex) of a deleted actor",
     ("roles", "dynamodb:GetItem"): "services/roles.holds_privilege: only with ABACO_PRIVILEGED_ROLE_MAX_AGE > 0",
