@@ -35,12 +35,11 @@ from chalicelib.wiring.settings import Settings
 _JSON_FIELDS = frozenset({"final_state", "attempts"})
 _READ_AS_JSON = _JSON_FIELDS | {"phases"}  # phases: a map of numbers now, JSON text in older items
 _OPEN_ONLY = ("open_pool", "inbox_message", "lease_expires_at")  # removed by every terminal write
-# Write units are billed per 1 KB of the larger of the item before and after a write, so a finished
-# execution is kept under 1 KB (bench/item_size.py measures it): fields at their default are not stored
-# (the model gives them back), phases are a map of numbers to the millisecond (a number takes one byte per
-# two digits, JSON text one per digit), and the attempt a ``finish`` closes is
-# not stored again as a history entry: it is the execution's own runner, worker, times and exit code, and
-# only its reason (``closing_reason``) is stored; reading the item rebuilds the entry.
+# Write units are billed per 1 KB of the larger item before and after a write: a finished execution stays
+# under 1 KB (bench/item_size.py). Defaults are not stored (the model gives them back), phases are a map of
+# numbers to the ms (one byte per two digits; JSON text takes one per digit), and the attempt ``finish``
+# closes is only its reason (``closing_reason``): the entry is the execution's own runner, worker, times and
+# exit code, rebuilt on reading.
 _DEFAULTS_NOT_STORED = {"status_message": "", "force_quit": False, "enqueued": False, "final_state": {},
                         "attempts": [], "cpu": 0, "io": 0, "runtime": 0}
 CLOSING_REASON = "closing_reason"
@@ -272,8 +271,7 @@ class ExecutionStore:
         self._totals.add(execution, fields)
         return done
 
-    def totals(self, actor_dbid: str) -> dict[str, int]:
-        """The actor's counters kept by the terminal writes (``chalicelib/adapters/storage/totals.py``)."""
+    def totals(self, actor_dbid: str) -> dict[str, int]:  # kept by the terminal writes (storage/totals.py)
         return self._totals.read(actor_dbid)
 
     def forget_totals(self, actor_dbid: str) -> None:
