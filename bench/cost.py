@@ -2,7 +2,8 @@
 
 The requests one execution makes are counted on the wire of the local stack (``bench/cost_wire.py``,
 ``--measure``; the last measurement is ``bench/results/cost.json``) with their sizes, turned into billed
-units (DynamoDB request units from item sizes, transactions twice, the ``open`` index's write; SQS
+units (DynamoDB write units from the items each write changed, before and after, with the index entries
+it changed and transactions twice: ``bench/item_size.py``; read units from the answer's size; SQS
 requests; API Gateway and Lambda per API request) and priced with ``PRICES``. Three cases at
 ``--rate`` executions per second: idle (no traffic), case A (traffic on a few hundred actors, each with a
 warm worker) and case B (the same traffic spread over 10,000 actors, every one keeping a worker whose
@@ -35,7 +36,10 @@ PRICES = {
 }
 LAMBDA_GB = 0.5  # the API function's memory (infrastructure/abaco_infra/config.py)
 LAMBDA_SECONDS = 0.05  # billed duration of one API request (the bench's API suite: tens of ms)
-EXECUTION_ITEM_KB = 2.0  # an execution record after its terminal write (history, phases, final state)
+EXECUTION_ITEM_KB = 2.0  # an execution record after its terminal write, when the measurement has no size
+# DynamoDB stores 100 bytes of overhead per item and per index entry; a finished execution keeps its item
+# and its keys-only time index entry (about 100 bytes of keys).
+STORED_OVERHEAD_BYTES = 300
 INBOX_POLLS_PER_MINUTE = 3  # one long poll of 20 s per idle worker
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 READ_OPS = {"GetItem", "Query", "Scan", "BatchGetItem"}
@@ -52,7 +56,9 @@ class Case:
 def units(request: dict[str, Any]) -> dict[str, float]:
     """The billed units of one recorded request."""
     service, op = request["op"].split(".", 1)
-    if service == "dynamodb" and op in WRITE_OPS:
+    if service == "dynamodb" and "write_units" in request:  # priced from the items (bench/item_size.py)
+        return {"dynamodb_write_unit": request["write_units"] + request["index_units"]}
+    if service == "dynamodb" and op in WRITE_OPS:  # an older measurement: estimated from the wire bytes
         size_kb = max(request["request_bytes"], request["response_bytes"]) / 1024 / request["items"]
         per_item = max(1, math.ceil(size_kb))
         factor = 2 if op == "TransactWriteItems" else 1
@@ -102,7 +108,8 @@ def month(measured: dict[str, Any], case: Case, api: str, api_requests: float) -
     executions = case.rate * SECONDS_PER_MONTH
     traffic = {line: usd * executions for line, usd in per_execution(measured, api, api_requests).items()}
     idle = idle_per_month(measured, case)
-    storage = executions * EXECUTION_ITEM_KB / 1024 / 1024 * PRICES["dynamodb_gb_month"]  # 30 days kept
+    item_kb = (measured.get("execution_item_bytes", EXECUTION_ITEM_KB * 1024) + STORED_OVERHEAD_BYTES) / 1024
+    storage = executions * item_kb / 1024 / 1024 * PRICES["dynamodb_gb_month"]  # 30 days kept
     total = sum(traffic.values()) + sum(idle.values()) + storage
     return {"case": case.name, "executions_per_month": executions, "traffic_usd": round(sum(traffic.values()), 2),
             "idle_usd": round(sum(idle.values()), 2), "storage_usd": round(storage, 2),
@@ -142,8 +149,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--executions", type=int, default=20, help="executions measured (with --measure)")
     parser.add_argument("--rate", type=float, default=100.0, help="executions per second (default 100)")
     parser.add_argument("--hosts", type=int, default=20, help="runner hosts at that rate (default 20)")
-    parser.add_argument("--api", choices=("rest", "http"), default="rest",
-                        help="API Gateway flavour priced (rest: what Chalice deploys; http: API Gateway v2)")
+    parser.add_argument("--api", choices=("http", "rest"), default="http",
+                        help="API Gateway flavour priced (http: the HTTP API the stack deploys by default; "
+                             "rest: Chalice's REST API, -c api=rest)")
     parser.add_argument("--api-requests", type=float, default=1.0,
                         help="API requests per execution (the POST; add the client's polls)")
     parser.add_argument("--json", action="store_true", help="print the model as JSON")

@@ -3,10 +3,14 @@
 A private stack (its own emulator, the API and one runner) talks to the emulator through a recording
 proxy (``bench/proxy.py``), as ``tests/integration/test_execution_cost.py`` does. After a warm-up, the
 requests that name the measured actor (or query the configs table) in a window of ``executions``
-messages are that many executions' cost: the API's (the POST and what it writes and sends) and the
+messages, each sent once the one before finished (case A's load: at 100 executions/s over 300 actors, an
+actor gets a message every 3 s, which its warm worker runs without scaling out), are that many executions'
+cost: the API's (the POST and what it writes and sends) and the
 runner's (receive, claim, terminal write, delete). A quiet window before the messages gives the idle
 requests per minute of one runner host with one idle worker: what grows with hosts and with workers.
-Each request is kept with its sizes, so the model can turn it into DynamoDB request units.
+Each request is kept with its sizes, so the model can turn it into DynamoDB request units: a write with
+the write units DynamoDB bills for it, table and indexes (``SizingProxy``: the item read before and after
+the write, priced by ``bench/item_size.py``), and the measured executions' final item size for storage.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from typing import Any
 import boto3
 import requests
 
+from bench import item_size
 from bench.proxy import RecordingProxy
 from local import emulator
 from local.launcher import Stack
@@ -72,14 +77,83 @@ class Watcher:
             "actor_dbid": {"S": f"{self._tenant}_{actor_id}"}, "execution_id": {"S": execution_id}}).get("Item", {})
         return item.get("status", {}).get("S") in ("COMPLETE", "ERROR")
 
+    def item_bytes(self, actor_id: str, execution_ids: list[str]) -> int:
+        """The mean billed size of the finished executions' items (what storage keeps for ``execution_ex``)."""
+        keys = [{"actor_dbid": {"S": f"{self._tenant}_{actor_id}"}, "execution_id": {"S": e}} for e in execution_ids]
+        sizes = [item_size.item_size(self._ddb.get_item(TableName=f"{self._prefix}-executions", Key=k)["Item"])
+                 for k in keys]
+        return round(sum(sizes) / max(len(sizes), 1))
+
     def ready(self, actor_id: str) -> bool:
         items = self._ddb.query(TableName=f"{self._prefix}-workers", KeyConditionExpression="actor_dbid = :a",
                                 ExpressionAttributeValues={":a": {"S": f"{self._tenant}_{actor_id}"}})["Items"]
         return bool(items) and all(i.get("status", {}).get("S") == "READY" for i in items)
 
 
-def record(row: tuple[str, str, str]) -> dict[str, Any]:
-    """One request as the model reads it: operation, sizes, and the flags that change its price."""
+Target = tuple[str, dict[str, Any]]  # a table's physical name and an item's key
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+
+
+def _targets(op: str, body: bytes) -> list[Target]:
+    """The items a DynamoDB write names (none for any other request)."""
+    service, _, name = op.partition(".")
+    if service != "dynamodb" or name not in WRITES:
+        return []
+    payload = json.loads(body)
+    if name == "TransactWriteItems":
+        actions = [a for entry in payload["TransactItems"] for kind, a in entry.items() if kind != "ConditionCheck"]
+    elif name == "BatchWriteItem":
+        actions = [{"TableName": t, **(r.get("PutRequest") or r.get("DeleteRequest"))}
+                   for t, requests_ in payload["RequestItems"].items() for r in requests_]
+    else:
+        actions = [payload]
+    out = []
+    for action in actions:
+        table = item_size.table_of(action["TableName"])
+        key = action.get("Key") or (item_size.key_of(table, action["Item"]) if table else {})
+        out.append((action["TableName"], key))
+    return out
+
+
+class SizingProxy(RecordingProxy):
+    """A recording proxy that also prices each DynamoDB write: it reads every item a write names before
+    and after forwarding it (consistently, from the emulator itself: not recorded), and keeps the write
+    units beside the request. A failed conditional write is billed too (its item is unchanged)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        super().__init__(upstream_port)
+        self.sized: list[dict[str, int] | None] = []
+        self._ddb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{upstream_port}", region_name="us-east-1",
+                                 aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def _read(self, target: Target) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self._ddb.get_item(TableName=target[0], Key=target[1],
+                                                          ConsistentRead=True).get("Item")
+        return found
+
+    def before(self, op: str, request: bytes) -> object:
+        return [(target, self._read(target)) for target in _targets(op, request)] or None
+
+    def observe(self, op: str, request: bytes, response: bytes, context: object = None) -> None:
+        sized = None
+        if isinstance(context, list):
+            sized = {"table": 0, "index": 0}
+            for target, old in context:
+                billed = item_size.write_units(item_size.table_of(target[0]), old, self._read(target),
+                                               transactional=op.endswith("TransactWriteItems"))
+                sized = {k: sized[k] + billed[k] for k in sized}
+        with self._lock:
+            self.requests.append((op, request.decode("utf-8", "replace"), response.decode("utf-8", "replace")))
+            self.sized.append(sized)
+
+    def recorded_sized(self) -> list[tuple[tuple[str, str, str], dict[str, int] | None]]:
+        with self._lock:
+            return list(zip(self.requests, self.sized, strict=True))
+
+
+def record(row: tuple[str, str, str], sized: dict[str, int] | None = None) -> dict[str, Any]:
+    """One request as the model reads it: operation, sizes, the flags that change its price, and for a
+    write the units DynamoDB bills (``write_units`` for the table, ``index_units`` for its indexes)."""
     op, request, response = row
     payload: dict[str, Any] = {}
     if request.startswith("{"):
@@ -90,7 +164,8 @@ def record(row: tuple[str, str, str]) -> dict[str, Any]:
     return {"op": op, "request_bytes": len(request.encode()), "response_bytes": len(response.encode()),
             "consistent": bool(payload.get("ConsistentRead")), "index": bool(payload.get("IndexName")),
             "items": len(payload.get("TransactItems", [])) or 1,
-            "inbox": "-inbox-" in request, "executions": "-executions" in request}
+            "inbox": "-inbox-" in request, "executions": "-executions" in request,
+            **({"write_units": sized["table"], "index_units": sized["index"]} if sized else {})}
 
 
 def measure(executions: int = 20, idle_seconds: float = IDLE_WINDOW_SECONDS) -> dict[str, Any]:
@@ -99,7 +174,7 @@ def measure(executions: int = 20, idle_seconds: float = IDLE_WINDOW_SECONDS) -> 
     base_stack = Stack(api_port=emulator.free_port(), emulator_port=emulator.free_port(), log_dir=tmp / "emu",
                        extra_env={**STACK_ENV, "ABACO_RESOURCE_PREFIX": f"abaco-c{secrets.token_hex(3)}"},
                        runners=0, own_emulator=True).start()
-    proxy = RecordingProxy(int(urllib.parse.urlsplit(base_stack.env["AWS_ENDPOINT_URL"]).port or 0)).start()
+    proxy = SizingProxy(int(urllib.parse.urlsplit(base_stack.env["AWS_ENDPOINT_URL"]).port or 0)).start()
     private = Stack(api_port=emulator.free_port(), emulator_port=emulator.free_port(), log_dir=tmp / "stack",
                     extra_env={**STACK_ENV, "ABACO_RESOURCE_PREFIX": f"abaco-c{secrets.token_hex(3)}",
                                "AWS_ENDPOINT_URL": proxy.url}, runners=0, own_emulator=False)
@@ -114,7 +189,7 @@ def measure(executions: int = 20, idle_seconds: float = IDLE_WINDOW_SECONDS) -> 
         base_stack.stop()
 
 
-def _measure(base: str, watch: Watcher, proxy: RecordingProxy, executions: int,
+def _measure(base: str, watch: Watcher, proxy: SizingProxy, executions: int,
              idle_seconds: float) -> dict[str, Any]:
     actor_id = _call(base, "POST", "/actors", json={"image": NOOP_IMAGE})["id"]
     _wait(lambda: watch.ready(actor_id), 120, "the worker")
@@ -123,20 +198,23 @@ def _measure(base: str, watch: Watcher, proxy: RecordingProxy, executions: int,
     _wait(lambda: watch.ready(actor_id), 60, "the worker to be READY again")
     begin, started = len(proxy.recorded()), time.monotonic()
     time.sleep(idle_seconds)  # the quiet window: what an idle host with one idle worker asks for
-    idle_rows = proxy.recorded()[begin:]
+    idle_rows = proxy.recorded_sized()[begin:]
     idle_minutes = (time.monotonic() - started) / 60
     begin = len(proxy.recorded())
-    sent = [_call(base, "POST", f"/actors/{actor_id}/messages", data={"message": f"m{i}"})["execution_id"]
-            for i in range(executions)]
-    for execution_id in sent:
-        _wait(lambda eid=execution_id: watch.done(actor_id, eid), 120, f"execution {execution_id}")
-    _wait(lambda: watch.ready(actor_id), 60, "the worker to be READY again")
-    rows = [r for r in proxy.recorded()[begin:] if _about(*r, actor_id)]
+    sent = []
+    for i in range(executions):  # case A's load on one actor: each message after the last, one warm worker
+        sent.append(_call(base, "POST", f"/actors/{actor_id}/messages", data={"message": f"m{i}"})["execution_id"])
+        _wait(lambda eid=sent[-1]: watch.done(actor_id, eid), 120, f"execution {sent[-1]}")
+    # The runner acknowledges a message after its terminal write and the totals: wait for the last one.
+    _wait(lambda: sum(op == "sqs.DeleteMessage" and actor_id in request
+                      for op, request, _ in proxy.recorded()[begin:]) >= executions, 60, "the last acknowledgement")
+    rows = [(r, sized) for r, sized in proxy.recorded_sized()[begin:] if _about(*r, actor_id)]
     return {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "executions": executions,
-        "requests": [record(r) for r in rows],
+        "execution_item_bytes": watch.item_bytes(actor_id, sent),
+        "requests": [record(r, sized) for r, sized in rows],
         "idle_minutes": round(idle_minutes, 3),
-        "idle_requests": [record(r) for r in idle_rows],
-        "by_operation": dict(sorted(Counter(r[0] for r in rows).items())),
+        "idle_requests": [record(r, sized) for r, sized in idle_rows],
+        "by_operation": dict(sorted(Counter(r[0] for r, _ in rows).items())),
     }

@@ -87,7 +87,12 @@ class CountingProxy:
         with self._lock:
             return Counter(self.detailed)
 
-    def observe(self, op: str, request: bytes, response: bytes) -> None:
+    def before(self, op: str, request: bytes) -> object:
+        """Called before a request is forwarded; what it returns is given to ``observe`` (a hook for the
+        cost model's proxy, ``bench/cost_wire.py``, which reads an item before it is written)."""
+        return None
+
+    def observe(self, op: str, request: bytes, response: bytes, context: object = None) -> None:
         """Every forwarded request with its answer; a hook for ``RecordingProxy`` (counting needs neither)."""
 
 
@@ -99,7 +104,7 @@ class RecordingProxy(CountingProxy):
         super().__init__(upstream_port, port)
         self.requests: list[tuple[str, str, str]] = []
 
-    def observe(self, op: str, request: bytes, response: bytes) -> None:
+    def observe(self, op: str, request: bytes, response: bytes, context: object = None) -> None:
         with self._lock:
             self.requests.append((op, request.decode("utf-8", "replace"), response.decode("utf-8", "replace")))
 
@@ -120,9 +125,10 @@ def _handler_class(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
             op = operation({k.lower(): v for k, v in headers.items()}, body, self.path)
             proxy.count(op, resource(body))
+            context = proxy.before(op, body)
             status, reason, out_headers, payload = _upstream(local, proxy.upstream_port, self.command,
                                                              self.path, body, headers)
-            proxy.observe(op, body, payload)
+            proxy.observe(op, body, payload, context)
             self.send_response_only(status, reason)
             for name, value in out_headers:
                 if name.lower() not in _HOP_HEADERS and name.lower() != "content-length":

@@ -2,7 +2,8 @@
 
 Context: ``-c stages=dev,prod`` (default both), ``-c prefix=NAME`` (stacks become NAME-dev, NAME-prod),
 ``-c region=...``, ``-c account=...`` (default: the CLI's account when it has credentials, else a dummy),
-``-c api_server=https://...``, ``-c 'stage:prod={"pools": [...]}'`` for any other field of StageConfig.
+``-c api_server=https://...``, ``-c api=rest`` (Chalice's REST API instead of the HTTP API, every stage),
+``-c 'stage:prod={"pools": [...]}'`` for any other field of StageConfig.
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from abaco_infra.stack import AbacoStack  # noqa: E402
 def main() -> None:
     app = cdk.App()
     context = {key: app.node.try_get_context(key) for key in (
-        "stages", "prefix", "region", "account", "api_server", "access_control", "alarm_email", *config.JWT_CONTEXT,
+        "stages", "prefix", "region", "account", "api_server", "api", "access_control", "alarm_email",
+        *config.JWT_CONTEXT,
         *(f"stage:{s}" for s in config.STAGES))}
     context["account"] = context.get("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
     stages = [s.strip() for s in (context.get("stages") or ",".join(config.STAGES)).split(",") if s.strip()]

@@ -55,11 +55,14 @@ class Template:
         return resolve(value)
 
     def statements(self) -> list[Statement]:
-        """Allow statements of every policy: AWS::IAM::Policy (attached to roles) and inline role policies."""
+        """Allow statements of every policy: AWS::IAM::Policy (attached to roles), the managed policies CDK
+        adds to a role whose inline policy passes IAM's size limit (its "OverflowPolicy"), and inline role
+        policies."""
         out: list[Statement] = []
-        for props in self.of_type("AWS::IAM::Policy").values():
-            for role in props.get("Roles", []):
-                out += self._statements(role["Ref"], props["PolicyDocument"])
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for props in self.of_type(kind).values():
+                for role in props.get("Roles", []):
+                    out += self._statements(role["Ref"], props["PolicyDocument"])
         for logical_id, props in self.of_type("AWS::IAM::Role").items():
             for policy in props.get("Policies", []):
                 out += self._statements(logical_id, policy["PolicyDocument"])

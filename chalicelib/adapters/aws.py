@@ -28,6 +28,7 @@ _SHORT_CONFIG = Config(
     retries={"max_attempts": 3, "mode": "standard"},
     max_pool_connections=64,
 )
+_SINGLE_TRY = Config(retries={"max_attempts": 1, "mode": "standard"})  # the first try only
 _LONG_POLLING = {"sqs"}
 # S3: Signature Version 4 for presigned URLs too (botocore may still presign with SigV2, which newer regions
 # refuse), and path-style addressing against an emulator (no bucket.host DNS names on 127.0.0.1).
@@ -44,8 +45,20 @@ def client(service: str, settings: Settings) -> Any:
         return _CLIENTS[key]
 
 
-def _make(service: str, settings: Settings) -> Any:
+def single_try_client(service: str, settings: Settings) -> Any:
+    """A process-wide client that sends each request once: for a write that must not apply twice, whose
+    caller decides what may be sent again (``chalicelib/adapters/storage/totals.py``)."""
+    key = (f"{service}:once", settings.aws_endpoint_url, settings.aws_region)
+    with _LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = _make(service, settings, _SINGLE_TRY)
+        return _CLIENTS[key]
+
+
+def _make(service: str, settings: Settings, extra: Config | None = None) -> Any:
     config = _CLIENT_CONFIG if service in _LONG_POLLING else _SHORT_CONFIG
+    if extra is not None:
+        config = config.merge(extra)
     if service == "s3":
         config = config.merge(_S3_EMULATOR_CONFIG if settings.aws_endpoint_url else _S3_CONFIG)
     kwargs: dict[str, Any] = {"region_name": settings.aws_region, "config": config}

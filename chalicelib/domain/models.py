@@ -202,6 +202,10 @@ class Host(_Model):
     # (runners/host/wake_waits.py).
     wake_wait_s: dict[str, float] = Field(default_factory=dict)
     workers: list[str] = Field(default_factory=list)  # "actor_dbid/worker_id"
+    # Of those, the ones running an execution, and when each last finished one: a worker's BUSY and its
+    # last_execution_time ride on the heartbeat instead of two writes of its record per execution.
+    busy: list[str] = Field(default_factory=list)
+    last_executions: dict[str, str] = Field(default_factory=dict)
     status: HostStatus = HostStatus.RUNNING
     started_at: str = Field(default_factory=utcnow)
     heartbeat_at: float = 0.0

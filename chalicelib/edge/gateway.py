@@ -5,6 +5,8 @@ matches no route of ours. A greedy catch-all route (``paths.CATCH_ALL``) receive
 its path gets its slashes merged and is matched against our routes, and the event is rewritten to name
 that route, so Chalice runs the right view with the right parameters. What still matches nothing gets
 Abaco's 404 envelope from the catch-all view (not API Gateway's 403 "Missing Authentication Token").
+Behind an HTTP API (``infrastructure/abaco_infra/api.py``) every request comes through its one ``$default``
+route, in the same REST event format (payload 1.0): it is re-routed the same way.
 
 A request without ``Accept`` accepts any media type (RFC 9110 §12.5.1): tapipy sends none, even for
 ``GET .../results``. Chalice would refuse a binary answer to it with a 400, so the event gets
@@ -18,6 +20,8 @@ from typing import Any
 from chalice import Chalice, Response
 
 from chalicelib.edge import http, paths
+
+HTTP_API_DEFAULT_ROUTE = "$default"  # the one route of an HTTP API: every path, every method
 
 
 class AbacoApp(Chalice):
@@ -35,12 +39,14 @@ def normalise(event: dict[str, Any], routes: Any) -> dict[str, Any]:
     if not any(name.lower() == "accept" for name in headers):
         event = {**event, "headers": {**headers, "accept": "*/*"}}
     context = event["requestContext"]
-    if context.get("resourcePath") != paths.CATCH_ALL:
+    if context.get("resourcePath") not in (paths.CATCH_ALL, HTTP_API_DEFAULT_ROUTE) and \
+            event.get("resource") != HTTP_API_DEFAULT_ROUTE:
         return event
     path = paths.merge_slashes(event.get("path") or "/")
     matched = paths.match(path, routes)
-    if matched is None:  # the catch-all view (which takes no parameters) answers with a 404
-        return {**event, "path": path}
+    if matched is None:  # the catch-all view answers with a 404 (an HTTP API's event names no route yet)
+        return {**event, "path": path, "resource": paths.CATCH_ALL, "pathParameters": {"proxy": path.lstrip("/")},
+                "requestContext": {**context, "resourcePath": paths.CATCH_ALL}}
     resource, parameters = matched
     return {**event, "path": path, "resource": resource, "pathParameters": parameters or None,
             "requestContext": {**context, "resourcePath": resource}}

@@ -71,12 +71,13 @@ def _error_body() -> str:
 
 def base_url(context: dict[str, Any]) -> str | None:
     """``https://<domain>/<stage>`` on API Gateway's own domain, ``https://<domain>`` on a custom domain
-    (whose base path mapping hides the stage); None when the request did not come through API Gateway."""
+    (whose base path mapping hides the stage) or an HTTP API's ``$default`` stage; None when the request
+    did not come through API Gateway."""
     domain = str(context.get("domainName") or "")
     if not domain or domain in ("localhost", "127.0.0.1"):
         return None
     stage = str(context.get("stage") or "")
-    if domain.endswith(EXECUTE_API_SUFFIX) and stage:
+    if domain.endswith(EXECUTE_API_SUFFIX) and stage and stage != "$default":  # an HTTP API's has no prefix
         return f"https://{domain}/{stage}"
     return f"https://{domain}"
 

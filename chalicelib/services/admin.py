@@ -56,14 +56,16 @@ def workers(backend: Backend, caller: Caller) -> dict[str, Any]:
                "busy_workers": 0, "actors_no_workers": 0}
     listed = []
     tenant_actors = backend.actors.list(caller.tenant)
+    hosts = {h.id: h for h in backend.hosts.all()} if tenant_actors else {}
     for actor, found in zip(tenant_actors, fanout.each(lambda a: backend.workers.list(a.dbid), tenant_actors),
                             strict=True):
         summary["actors_no_workers"] += not found
         for worker in found:
             summary["total_workers"] += 1
-            if worker.status in _WORKER_COUNTS:
-                summary[_WORKER_COUNTS[worker.status]] += 1
-            listed.append({**worker_service.display(worker, api_server=actor.api_server), "actor_dbid": actor.dbid})
+            shown = worker_service.display(worker, hosts, api_server=actor.api_server)  # BUSY: the host's word
+            if WorkerStatus(shown["status"]) in _WORKER_COUNTS:
+                summary[_WORKER_COUNTS[WorkerStatus(shown["status"])]] += 1
+            listed.append({**shown, "actor_dbid": actor.dbid})
     return {"summary": summary, "workers": listed}
 
 

@@ -62,6 +62,7 @@ def clean(backend: Backend, actor: Actor, budget: int, report: Report) -> int:
     if not keys:
         for worker in backend.workers.list(actor.dbid):
             backend.workers.delete(actor.dbid, worker.id)
+        backend.executions.forget_totals(actor.dbid)
         backend.actors.delete(actor.tenant, actor.id)
         report.actors_removed.append(actor.id)
         return 1

@@ -61,9 +61,16 @@ def totals(backend: Backend, actor: Actor) -> dict[str, int]:
     return _totals(backend, actor, page.items if page.cursor is None else None)
 
 
+def counters(backend: Backend, actor: Actor) -> dict[str, int]:
+    """The counters of the actor's finished executions: those the terminal writes keep
+    (``chalicelib/adapters/storage/totals.py``) and those earlier releases kept on the actor item."""
+    kept, earlier = backend.executions.totals(actor.dbid), backend.actors.totals(actor.tenant, actor.id)
+    return {name: kept[name] + earlier[name] for name in kept}
+
+
 def _totals(backend: Backend, actor: Actor, every: list[Execution] | None) -> dict[str, int]:
-    if every is None:  # the counters of the finished executions
-        return backend.actors.totals(actor.tenant, actor.id)
+    if every is None:
+        return counters(backend, actor)
     return {"total_executions": len(every), "total_cpu": sum(e.cpu for e in every),
             "total_io": sum(e.io for e in every), "total_runtime": sum(e.runtime for e in every)}
 

@@ -19,7 +19,6 @@ from chalicelib.domain.errors import BadRequest, Conflict
 from chalicelib.domain.models import Actor, Execution, ExecutionStatus
 from chalicelib.domain.queue_messages import InboxMessage
 from chalicelib.identity.auth import Caller
-from chalicelib.services import fanout
 from chalicelib.services import workers as worker_service
 from chalicelib.wiring.backend import Backend
 
@@ -113,8 +112,8 @@ def check_synchronous(backend: Backend, actor: Actor) -> None:
 def send(backend: Backend, caller: Caller, actor: Actor, parsed: ParsedMessage,
          query: Mapping[str, str]) -> Execution:
     """Record, enqueue, make sure a worker exists. A crash (or an SQS error, answered with 503) between
-    the record and the enqueue leaves the execution SUBMITTED and not enqueued: the reconciler re-sends
-    its stored message (reliability plan §1.3 step 1)."""
+    the record and the enqueue leaves the execution SUBMITTED with no message on its inbox: the reconciler
+    re-sends its stored message (reliability plan §1.3 step 1)."""
     env = environment_from_query(query)
     env["_abaco_username"] = caller.username
     if caller.jwt_header_name:
@@ -127,23 +126,18 @@ def submit(backend: Backend, actor: Actor, executor: str, parsed: ParsedMessage,
     """Record and enqueue a message for ``actor`` (the API, cron and event deliveries all come here).
 
     The order that matters is kept: the record before the inbox (the reconciler re-sends what was recorded
-    and not enqueued), and the worker check after the inbox (a worker found live is one that will see the
-    message). Recording the enqueue and the worker check only follow the send, not each other, so they run
-    side by side: one round trip less on every message. Both finish before this returns, and an error in
-    either reaches the caller, as before."""
+    and that SQS does not hold), and the worker check after the inbox (a worker found live is one that will
+    see the message). The send is not recorded on the execution: the reconciler asks SQS instead
+    (``runners/duties/reconciler.py``), which spares every message a write of its execution."""
     execution, message = record(backend, actor, executor, parsed, env)
     backend.queues.send_inbox(message, tracing.current_header())
-    marked = fanout.beside(mark_sent, backend, execution)
-    try:
-        worker_service.ensure_worker(backend, actor, wake=True)
-    finally:
-        execution = marked.result()
+    worker_service.ensure_worker(backend, actor, wake=True)
     return execution
 
 
 def record(backend: Backend, actor: Actor, executor: str, parsed: ParsedMessage,
            env: dict[str, str]) -> tuple[Execution, InboxMessage]:
-    """Step 1: the execution (SUBMITTED, not enqueued) with the inbox message it will be sent as. A body
+    """Step 1: the execution (SUBMITTED) with the inbox message it will be sent as. A body
     too large to ride inline, and every binary body, is stored in S3 first and the message points at it."""
     execution_id = ids.new_id()
     pointer = _store_payload(backend, actor, parsed)
@@ -165,15 +159,6 @@ def record(backend: Backend, actor: Actor, executor: str, parsed: ParsedMessage,
                           open_pool=worker_service.pool_for(actor, backend.settings), inbox_message=encoded)
     backend.executions.create(execution)
     return execution, message
-
-
-def mark_sent(backend: Backend, execution: Execution) -> Execution:
-    """Step 2, after the send: the record says its message is on the inbox. An execution that already
-    ended (a runner took the message and finished before this write) needs no mark: it was sent and ran."""
-    try:
-        return backend.executions.mark_sent(execution)
-    except Conflict:
-        return execution
 
 
 def _store_payload(backend: Backend, actor: Actor, parsed: ParsedMessage) -> Pointer | None:

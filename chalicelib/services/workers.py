@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.domain import inputs
 from chalicelib.domain.errors import BadRequest, Conflict, NotAuthorized
-from chalicelib.domain.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus
+from chalicelib.domain.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Host, Worker, WorkerStatus
 from chalicelib.domain.queue_messages import StartWorkerCommand
 from chalicelib.identity.auth import Caller
 from chalicelib.services import quotas
@@ -216,6 +216,13 @@ def _tenant_of_worker(entry: str) -> str:
     return entry.partition("/")[0].rpartition("_")[0]
 
 
+def shown_status(worker: Worker, host: Host | None) -> str:
+    """BUSY for a READY worker its host's last heartbeat saw running an execution (the runner writes no
+    status per execution: runners/host/worker.py), else the record's status."""
+    busy = host is not None and f"{worker.actor_dbid}/{worker.id}" in host.busy
+    return WorkerStatus.BUSY.value if busy and worker.status == WorkerStatus.READY else worker.status.value
+
+
 def display(worker: Worker, hosts: dict[str, Any] | None = None, api_server: str = "") -> dict[str, Any]:
     """A worker as the API shows it, with its runner host's status and heartbeat when known."""
     data = worker.model_dump(mode="json")
@@ -225,6 +232,10 @@ def display(worker: Worker, hosts: dict[str, Any] | None = None, api_server: str
     data.pop("parked", None)  # READY either way; whether a host polls for it now is the runners' business
     host = (hosts or {}).get(worker.host_id)
     if host is not None:
+        data["status"] = shown_status(worker, host)
+        entry = f"{worker.actor_dbid}/{worker.id}"
+        data["last_execution_time"] = max(filter(None, (worker.last_execution_time,
+                                                        host.last_executions.get(entry))), default=None)
         data["host_status"] = host.status.value
         data["host_last_heartbeat_time"] = host.last_heartbeat_time
     base = f"{api_server.rstrip('/')}/actors/{worker.actor_id}"

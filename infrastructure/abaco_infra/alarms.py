@@ -25,7 +25,6 @@ API_ERRORS_PER_5_MIN = 5
 COMMAND_AGE_LIMIT_S = 300  # a start-worker command waiting 5 minutes: no runner host takes work
 EVENTS_AGE_LIMIT_S = 300  # an execution event waiting 5 minutes: no host runs the events duty
 BACKLOG_STUCK_MINUTES = 15
-API_STAGE = "api"
 API_LATENCY_P99_MS = 3000  # API Gateway's p99 over 5 minutes (its 29 s limit is far above a healthy API)
 DURATION_SHARE = 0.8  # the API function's p99 duration at 80 % of its timeout: requests about to time out
 OLDEST_OPEN_LIMIT_S = 3600  # an execution open (SUBMITTED or RUNNING) for an hour with no max_run_time that long
@@ -62,9 +61,9 @@ class Alarms(Construct):
                                          dimensions_map={"FunctionName": api.api_function_name}, period=five,
                                          statistic="Sum"), threshold=API_ERRORS_PER_5_MIN, periods=1,
                   description="The API function raised errors.")
-        self._add("Api5xx", cw.Metric(namespace="AWS/ApiGateway", metric_name="5XXError",
-                                      dimensions_map={"ApiName": config.prefix, "Stage": API_STAGE}, period=five,
-                                      statistic="Sum"), threshold=API_ERRORS_PER_5_MIN, periods=1,
+        gateway, five_xx = api.gateway_metrics
+        self._add("Api5xx", cw.Metric(namespace="AWS/ApiGateway", metric_name=five_xx, dimensions_map=gateway,
+                                      period=five, statistic="Sum"), threshold=API_ERRORS_PER_5_MIN, periods=1,
                   description="API Gateway answered 5xx.")
         for name, logical_id in DUTY_FUNCTIONS.items():
             self._add(f"DutyErrors-{name}", cw.Metric(
@@ -85,7 +84,7 @@ class Alarms(Construct):
                   threshold=config.api_timeout_s * 1000 * DURATION_SHARE, periods=2,
                   description="The API function's p99 duration nears its timeout: a slow store or a slow query.")
         self._add("ApiLatency", cw.Metric(namespace="AWS/ApiGateway", metric_name="Latency",
-                                          dimensions_map={"ApiName": config.prefix, "Stage": API_STAGE},
+                                          dimensions_map=api.gateway_metrics[0],
                                           period=five, statistic="p99"), threshold=API_LATENCY_P99_MS, periods=3,
                   description="API Gateway's p99 latency stays above 3 s.")
 

@@ -1,9 +1,16 @@
 """The Chalice app (``app.py`` + ``chalicelib/``) as API Gateway + Lambda, through Chalice's CDK construct.
 
 Chalice packages the app into a SAM template that the construct includes; we give its functions roles we
-own (least privilege), log groups with retention, X-Ray on the functions and the API stage, and the
-``ABACO_*`` settings the app reads. Scheduled duties (``chalicelib/api/duties.py``) come out of the same
-package as EventBridge-scheduled functions.
+own (least privilege), log groups with retention, X-Ray on the functions, and the ``ABACO_*`` settings the
+app reads. Scheduled duties (``chalicelib/api/duties.py``) come out of the same package as
+EventBridge-scheduled functions.
+
+In front of the API function, the stage's ``api_flavour`` (``StageConfig``): ``http`` (the default) is an
+API Gateway HTTP API (v2, $1.00 per million requests) with one ``$default`` route to the function in payload
+format 1.0, the REST proxy event Chalice's handler reads; the Lambda entry re-routes it like the REST
+catch-all (``chalicelib/edge/gateway.py``). The REST API Chalice packages (its whole route table as a
+Swagger body, half the template) is then left out. ``rest`` keeps Chalice's REST API ($3.50 per million),
+with X-Ray on its stage. docs/operator-guide.md says what each gives up.
 """
 from __future__ import annotations
 
@@ -13,8 +20,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from aws_cdk import CfnResource
+from aws_cdk import CfnOutput, CfnResource, Fn
+from aws_cdk import aws_apigatewayv2 as apigw2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from chalice.cdk import Chalice
 from constructs import Construct
@@ -28,6 +37,12 @@ ROOT = Path(__file__).resolve().parents[2]
 API_FUNCTION = "APIHandler"  # logical id Chalice gives the API function
 DUTY_FUNCTIONS = {"publish_backlog": "PublishBacklog"}  # Chalice function name -> logical id
 DUTY_TIMEOUT_S = 60
+HTTP_API_MAX_TIMEOUT_MS = 30_000  # an HTTP API integration's longest timeout
+REST_STAGE = "api"  # the stage Chalice deploys the REST API to
+HTTP_STAGE = "$default"  # an HTTP API's stage without a path prefix
+# What Chalice's package adds for the REST API: left out with the HTTP API (its route table alone is half
+# the template: the HTTP API routes every request to the function, which routes it itself).
+REST_RESOURCES, REST_OUTPUTS = ("RestAPI", "APIHandlerInvokePermission"), ("RestAPIId", "EndpointURL")
 
 
 def api_environment(config: StageConfig, data: DataPlane) -> dict[str, str]:
@@ -94,7 +109,7 @@ class Api(Construct):
         self.duty_role = self._role("DutyRole", policies.duties(
             arns, config.pool_names, [names[n] for n in DUTY_FUNCTIONS]))
         stage_config = {
-            "api_gateway_stage": "api",
+            "api_gateway_stage": REST_STAGE,
             "manage_iam_role": False,
             "iam_role_arn": self.role.role_arn,
             "xray": True,
@@ -106,6 +121,11 @@ class Api(Construct):
             # The construct names the Chalice stage after its scope: the stack id, i.e. the stage.
             self.chalice = Chalice(scope, "Chalice", source_dir=str(ROOT), stage_config=stage_config)
         self._wire_logs_and_tracing()
+        self.http_api: apigw2.CfnApi | None = None
+        if config.api_flavour == "http":
+            self.http_api = self._http_api(scope)
+        else:
+            self._rest_api()
 
     def _role(self, name: str, statements: list[iam.PolicyStatement]) -> iam.Role:
         role = iam.Role(self, name, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -132,6 +152,9 @@ class Api(Construct):
             # A request flood takes this much of the account's concurrency at most, and the API always has it.
             self.function(API_FUNCTION).add_property_override("ReservedConcurrentExecutions",
                                                               self.config.api_reserved_concurrency)
+
+    def _rest_api(self) -> None:
+        """Chalice's REST API: X-Ray on its stage, the catch-all's parameter, a name per stage, throttling."""
         rest_api = self.chalice.get_resource("RestAPI")
         rest_api.add_property_override("TracingEnabled", True)
         for verb in ("get", "post", "put", "delete", "patch"):  # the catch-all route (chalicelib/edge/gateway.py):
@@ -142,6 +165,40 @@ class Api(Construct):
         rest_api.add_property_override("MethodSettings", [{
             "ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": self.config.api_throttle_rps,
             "ThrottlingBurstLimit": self.config.api_throttle_burst}])
+
+    def _http_api(self, scope: Construct) -> apigw2.CfnApi:
+        """An HTTP API whose ``$default`` route sends every request to the API function (payload 1.0), with
+        the stage's throttling; Chalice's REST API, its permission and outputs are removed."""
+        template = self.chalice.sam_template
+        for dropped in [*map(template.get_resource, REST_RESOURCES), *map(template.get_output, REST_OUTPUTS)]:
+            if not dropped.node.scope.node.try_remove_child(dropped.node.id):  # type: ignore[union-attr]
+                raise RuntimeError(f"could not leave out {dropped.node.id} of Chalice's package")
+        function = self.function(API_FUNCTION)
+        api = apigw2.CfnApi(self, "HttpApi", name=self.config.prefix, protocol_type="HTTP",
+                            description=f"Abaco {self.config.stage}: every route to the API function")
+        integration = apigw2.CfnIntegration(
+            self, "HttpIntegration", api_id=api.ref, integration_type="AWS_PROXY",
+            integration_uri=function.get_att("Arn").to_string(), payload_format_version="1.0",
+            timeout_in_millis=min(self.config.api_timeout_s * 1000, HTTP_API_MAX_TIMEOUT_MS))
+        apigw2.CfnRoute(self, "HttpDefaultRoute", api_id=api.ref, route_key="$default",
+                        target=f"integrations/{integration.ref}")
+        apigw2.CfnStage(self, "HttpStage", api_id=api.ref, stage_name=HTTP_STAGE, auto_deploy=True,
+                        default_route_settings=apigw2.CfnStage.RouteSettingsProperty(
+                            throttling_rate_limit=self.config.api_throttle_rps,
+                            throttling_burst_limit=self.config.api_throttle_burst))
+        lambda_.CfnPermission(self, "HttpInvoke", action="lambda:InvokeFunction", function_name=function.ref,
+                              principal="apigateway.amazonaws.com", source_arn=Fn.sub(
+                                  "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/*",
+                                  {"Api": api.ref}))
+        CfnOutput(scope, "EndpointURL", value=f"{api.attr_api_endpoint}/")
+        return api
+
+    @property
+    def gateway_metrics(self) -> tuple[dict[str, str], str]:
+        """The dimensions of the gateway's CloudWatch metrics and the name of its 5xx metric (the alarms)."""
+        if self.http_api is not None:
+            return {"ApiId": self.http_api.ref}, "5xx"
+        return {"ApiName": self.config.prefix, "Stage": REST_STAGE}, "5XXError"
 
     def function(self, logical_id: str) -> CfnResource:
         return self.chalice.get_resource(logical_id)

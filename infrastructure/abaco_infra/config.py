@@ -15,6 +15,9 @@ DEFAULT_REGION = "us-east-1"
 DEBIAN_12_AMI_PARAMETER = "/aws/service/debian/release/12/latest/amd64"
 STAGES = ("dev", "prod")
 SECRETS_BACKENDS = ("kms", "fernet")
+# The API Gateway in front of the API function (infrastructure/abaco_infra/api.py): an HTTP API ($1.00 per
+# million requests) by default, or the REST API Chalice deploys ($3.50); docs/operator-guide.md says why.
+API_FLAVOURS = ("http", "rest")
 # S3's 63 characters minus "-payloads-" (10), the account (12), "-" and the longest region name (14).
 MAX_PREFIX_LENGTH = 26
 SPOT_LARGE = ("t3.large", "t3a.large", "m6i.large", "m5.large")  # 2 vCPUs, 8 GiB: one Spot pool is rarely enough
@@ -73,6 +76,7 @@ class StageConfig:
     # API Gateway stage throttling (every method): steady requests per second and burst, over all callers.
     api_throttle_rps: int = 200
     api_throttle_burst: int = 400
+    api_flavour: str = "http"  # API_FLAVOURS; every stage with -c api=rest, one with stage:<name>
     visibility_timeout: int = 60
     extra_env: dict[str, str] = field(default_factory=dict)  # more ABACO_* settings for API and runners
     # Token verification (the API only): the RS256 public key (PEM) and the issuer and audience every token
@@ -154,6 +158,8 @@ def load(stage: str, context: dict[str, Any]) -> StageConfig:
             overrides[key] = str(context[key])
     if context.get("prefix"):
         overrides["prefix"] = f"{context['prefix']}-{stage}"
+    if context.get("api"):
+        overrides["api_flavour"] = str(context["api"])
     per_stage = context.get(f"stage:{stage}") or {}
     if isinstance(per_stage, str):
         per_stage = json.loads(per_stage)
@@ -190,6 +196,8 @@ def _validate(config: StageConfig) -> None:
             raise ValueError(f"stage {config.stage}: extra_env may not set {name}={config.extra_env[name]!r} "
                              f"(every deployed stage runs with {name}={forced})")
     _check_token_settings(config)
+    if config.api_flavour not in API_FLAVOURS:
+        raise ValueError(f"stage {config.stage}: api_flavour must be one of {API_FLAVOURS}")
     if config.secrets_backend not in SECRETS_BACKENDS:
         raise ValueError(f"stage {config.stage}: secrets_backend must be one of {SECRETS_BACKENDS}")
     for pool in config.pools:

@@ -150,9 +150,8 @@ _GET, _PUT, _UPDATE, _DELETE = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb
 _QUERY, _SCAN, _BATCH = "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchWriteItem"
 PIPELINE_TABLES: dict[str, tuple[str, ...]] = {
     resources.ACTORS.name: (_GET, _UPDATE),  # the actor of a message; status and start failures
-    # claim, renew, finish, fail, release (conditional updates); a terminal write is one transaction with the
-    # actor's totals (UpdateItem on both: IAM authorises each action of a TransactWriteItems)
-    resources.EXECUTIONS.name: (_GET, _UPDATE),
+    resources.EXECUTIONS.name: (_GET, _UPDATE),  # claim, renew, finish, fail, release (conditional updates)
+    resources.METRICS.name: (_UPDATE,),  # the actor's totals, added after a terminal write (storage/totals.py)
     resources.WORKERS.name: (_GET, _UPDATE, _DELETE, _QUERY),  # its workers' records
     resources.LOGS.name: (_PUT,),  # log chunks
     resources.RESULTS.name: (_PUT,),  # results from /_abaco_results.sock
@@ -167,6 +166,7 @@ DUTY_TABLES: dict[str, tuple[str, ...]] = {
     resources.WORKERS.name: (_PUT, _SCAN),  # the autoscaler's new workers, the reconciler's sweep
     resources.HOSTS.name: (_SCAN,),  # dead hosts, for the reconciler
     resources.DUTIES.name: (_UPDATE,),  # the duty leases (acquire, renew, release)
+    resources.METRICS.name: (_DELETE,),  # a deleted actor's totals, removed by its cleanup
 }
 DUTY_INDEXES = {resources.EXECUTIONS.name: ((resources.OPEN_INDEX, (_QUERY,)),),  # open executions per pool
                 resources.ACTORS.name: ((resources.DELETING_INDEX, (_QUERY,)),)}  # actors being deleted

@@ -1,16 +1,19 @@
 """The reconciler: repairs what a crash between two writes leaves behind (reliability plan §1.3 step 5).
 
-- An execution SUBMITTED and never enqueued (the API died between the database and the queue), or
-  enqueued but unclaimed for too long (the message was lost), gets its stored message sent again.
+- An execution SUBMITTED and unclaimed for a while whose message SQS does not hold (the API died between
+  the database and the queue, or the message was lost) gets its stored message sent again.
 - An execution RUNNING whose lease ended long ago, with no runner taking the redelivered message (the
   message went to the dead-letter queue, or expired), is sent again while attempts remain, else ERROR.
 - An open execution whose actor was deleted (its inbox went with it) ends ERROR: nothing can run it.
 - Worker records of dead runner hosts, and requests no host took, are removed so scaling sees the truth.
 
 Every repair is safe to repeat: a second copy of a message is dropped at the claim. A pass does bounded
-work (``MAX_REPAIRS_PER_PASS``), and sends again only what SQS no longer holds: an execution enqueued
-and unclaimed is re-sent only when its inbox holds fewer messages (visible or in flight, one
-GetQueueAttributes per actor) than the actor has enqueued open executions, so a backlog is never doubled.
+work (``MAX_REPAIRS_PER_PASS``), and sends again only what SQS no longer holds: an execution unclaimed
+is re-sent only when its inbox holds fewer messages (visible or in flight, one GetQueueAttributes per
+actor) than the actor has open executions (each open one has its message on the inbox, waiting or held by
+its runner), so a backlog is never doubled. The API does not record the send on the execution (a write
+per message): a message never sent is one SQS does not hold, found after ``resend_after_seconds``; one
+sent is given ``unclaimed_after_seconds`` (or, once re-sent here, since its last send: ``mark_sent``).
 The ``open`` index projects only the fields read here; a repair re-reads the full record first.
 """
 from __future__ import annotations
@@ -44,13 +47,12 @@ def run_once(backend: Backend, now: float) -> Report:
     report = Report()
     for pool in backend.settings.all_pools:
         unclaimed: dict[str, list[Execution]] = {}
-        enqueued: dict[str, int] = {}
+        expected: dict[str, int] = {}  # open executions per actor: each has its message on the inbox
         for execution in backend.executions.open_in_pool(pool):
-            if execution.enqueued:
-                enqueued[execution.actor_dbid] = enqueued.get(execution.actor_dbid, 0) + 1
+            expected[execution.actor_dbid] = expected.get(execution.actor_dbid, 0) + 1
             if _budget_left(report):
                 _visit(backend, execution, now, report, unclaimed)
-        _resend_missing(backend, unclaimed, enqueued, report)
+        _resend_missing(backend, unclaimed, expected, report)
     _remove_dead_workers(backend, now, report)
     if report.resent or report.expired or report.workers_removed:
         LOG.info("reconciler: resent %d, expired %d, removed %d worker record(s)",
@@ -72,8 +74,10 @@ def _visit(backend: Backend, execution: Execution, now: float, report: Report,
 
 
 def _reconcile(backend: Backend, execution: Execution, now: float, report: Report) -> bool:
-    """Repair what needs no look at SQS; True for an enqueued execution unclaimed for too long (whether
-    its message is still on the inbox is asked per actor afterwards)."""
+    """Repair what needs no look at SQS; True for an execution unclaimed for a while (whether its message
+    is on the inbox is asked per actor afterwards): ``resend_after_seconds`` after it was recorded, so a
+    message the API never sent waits no longer than before, or ``unclaimed_after_seconds`` after the
+    reconciler's own last send."""
     settings = backend.settings
     queued = execution.phases.get("queued", execution.created_ns / 1e9)
     last_sent = execution.last_sent_at or queued
@@ -81,11 +85,9 @@ def _reconcile(backend: Backend, execution: Execution, now: float, report: Repor
         if now - queued > SQS_MAX_RETENTION_SECONDS:
             if _fail(backend, execution, "expired in queue"):
                 report.expired.append(execution.id)
-        elif not execution.enqueued and now - queued > settings.resend_after_seconds:
-            _resend(backend, execution, report)
-        elif execution.enqueued and now - last_sent > settings.unclaimed_after_seconds:
-            return True
-        return False
+            return False
+        wait = settings.unclaimed_after_seconds if execution.last_sent_at else settings.resend_after_seconds
+        return now - last_sent > wait
     stale_after = settings.visibility_timeout + settings.receive_wait_seconds + STALE_LEASE_MARGIN
     lease_end = execution.lease_expires_at or 0.0
     if execution.status != ExecutionStatus.RUNNING or now - lease_end < stale_after or now - last_sent < stale_after:
@@ -100,7 +102,7 @@ def _reconcile(backend: Backend, execution: Execution, now: float, report: Repor
     return False
 
 
-def _resend_missing(backend: Backend, unclaimed: dict[str, list[Execution]], enqueued: dict[str, int],
+def _resend_missing(backend: Backend, unclaimed: dict[str, list[Execution]], expected: dict[str, int],
                     report: Report) -> None:
     """Per actor: re-send as many of its oldest unclaimed executions as its inbox lacks messages."""
     for actor_dbid, executions in unclaimed.items():
@@ -111,7 +113,7 @@ def _resend_missing(backend: Backend, unclaimed: dict[str, list[Execution]], enq
             visible, in_flight = backend.queues.depth(backend.queues.inbox_url(first.tenant, first.actor_id))
         except NotFound:
             visible = in_flight = 0  # the inbox is gone: _resend ends them (or waits for it to return)
-        missing = enqueued.get(actor_dbid, 0) - visible - in_flight
+        missing = expected.get(actor_dbid, 0) - visible - in_flight
         for execution in sorted(executions, key=lambda e: e.last_sent_at or 0.0)[:max(missing, 0)]:
             try:
                 _resend(backend, execution, report)

@@ -167,8 +167,7 @@ class RunnerHost:
 
     def _serve_round(self, queues: list[tuple[str, str]], limit: int, wake_wait: int,
                      command_limit: int | None = None) -> bool:
-        """One read of each pool's queues; True when some command queue had requests waiting (or was
-        not read: ``command_limit`` 0, the host's set-ups are all under way)."""
+        """One read of each pool's queues; True when a command queue had requests waiting (or was not read)."""
         backlog = False
         for wake_url, command_url in queues:
             if self.stop.is_set() or self.fence.cut_off.is_set():  # before each read, not once a round
@@ -195,8 +194,7 @@ class RunnerHost:
         try:
             for message in received:
                 self.wake_waits.note(url, message.sent_at)  # nothing unless url is a wake queue
-                # Stopping, or fenced during the poll (the queue may answer while the store does not): the
-                # request goes back at once for another host.
+                # Stopping, or fenced during the poll: the request goes back at once for another host.
                 if self.stop.is_set() or self.fence.cut_off.is_set():
                     self._give_back(url, message.receipt)
                     continue
@@ -361,11 +359,13 @@ class RunnerHost:
     def heartbeat(self) -> Host:
         with self._lock:
             workers = sorted(self.workers)
+            busy = sorted(key for key, thread in self.workers.items() if thread.busy)
+            last = {key: t.last_execution_time for key, t in self.workers.items() if t.last_execution_time}
         host = Host(id=self.runner_id, hostname=socket.gethostname(), pid=os.getpid(), pools=self.pools,
                     privileged=self.settings.runner_privileged, slots=self.settings.worker_slots,
                     used_slots=self.slots.busy, pinned_slots=self.slots.pinned, idle_slots=len(self._retirable()),
                     parked_workers=self.parked.count(), warm_waiting=self.warm_pool.waiting(), workers=workers,
-                    status=self.status, wake_wait_s=self.wake_waits.longest(),
+                    busy=busy, last_executions=last, status=self.status, wake_wait_s=self.wake_waits.longest(),
                     metrics_port=self._metrics_server.port if self._metrics_server else 0)
         return self.backend.hosts.put(host)
 

@@ -1,6 +1,7 @@
 """One actor worker: a thread on a runner host that long-polls the actor's inbox and runs each message.
 
-Lifecycle (reference §2.2): REQUESTED -> SPAWNER SETUP -> PULLING IMAGE -> READY <-> BUSY; it exits on
+Lifecycle (reference §2.2): REQUESTED -> SPAWNER SETUP -> PULLING IMAGE -> READY (BUSY while it runs a
+message, as its host's heartbeat says); it exits on
 SHUTDOWN_REQUESTED, when its actor moves to a newer revision or to ERROR, when the inbox is deleted, after
 the idle time to live (the ``sync`` hint keeps the lowest slot warm), or when the host shuts down; on the
 way out it hands back every message it holds and deletes its own record. Idle, it *parks* instead
@@ -67,6 +68,7 @@ class WorkerThread(threading.Thread):
         self.actor_dbid = f"{tenant}_{actor_id}"
         self.prefetched = Prefetched(backend.queues, "")
         self.busy = False  # between taking a message and finishing it; the host waits only for these
+        self.last_execution_time: str | None = None  # when its last execution ended (the host's heartbeat)
         self.idle_since: float | None = None  # monotonic; None while starting up or busy
         self.keeps_warm = False  # the worker the ``sync`` hint keeps: never retired for another actor
         self.retiring = False  # parking or retiring: it takes no message any more
@@ -339,14 +341,14 @@ class WorkerThread(threading.Thread):
         return True
 
     def _busy(self, worker: Worker, runner: ExecutionRunner, received: Received, actor: Actor) -> None:
-        self.backend.workers.update(worker, {"status": WorkerStatus.BUSY.value})
+        """Run it. The record stays READY: that it is BUSY, and when it last ran, ride on the host's heartbeat
+        (``busy``, ``last_executions``; ``chalicelib/services/workers.py`` shows them), not on two writes of
+        the worker item per execution."""
         try:
             with tracing.segment("abaco-runner", received.trace_header, tenant=actor.tenant, actor_id=actor.id):
                 runner.handle(received, actor)
         finally:
-            self.backend.workers.update(worker, {"status": WorkerStatus.READY.value,
-                                                 "last_execution_time": utcnow()},
-                                        only_from={WorkerStatus.BUSY})
+            self.last_execution_time = utcnow()
 
     def _idle_expired(self) -> bool:
         ttl = self.settings.sync_max_idle_time if self.keeps_warm else self.settings.worker_ttl

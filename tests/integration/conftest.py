@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 
 from local.launcher import Stack
 from tests.conftest import Api, start_stack
-from tests.integration.infra_synth import synthesised  # noqa: F401  (fixture: the synthesised dev stage)
+from tests.integration.infra_synth import synthesised, synthesised_rest  # noqa: F401  (fixtures: the dev stage, HTTP API and REST)
 
 API_ONLY_KEY = Fernet.generate_key().decode()
 API_ONLY_ENV = {"ABACO_POOLS": "default,special", "ABACO_ENCRYPTION_KEYS": API_ONLY_KEY}

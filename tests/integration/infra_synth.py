@@ -1,5 +1,7 @@
 """The synthesised dev stage, once per test session: ``tests/integration/test_infrastructure.py`` and
-``test_infrastructure_hosts.py`` read the same template (a synth takes minutes on a loaded machine)."""
+``test_infrastructure_hosts.py`` read the same template (a synth takes minutes on a loaded machine). The
+default stage has the HTTP API in front of the API function; ``synthesised_rest`` is the same stage with
+``-c api=rest`` (Chalice's REST API), synthesised only for the tests that read it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -33,16 +35,25 @@ class Synthesised:
         return [*self.env["ABACO_POOLS"].split(","), self.env["ABACO_PRIVILEGED_POOL"]]
 
 
-@pytest.fixture(scope="session")
-def synthesised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesised]:
+def _synth(tmp_path_factory: pytest.TempPathFactory, **context: str) -> Synthesised:
     if not build.ensure_node():  # Debian's nodejs and npm, installed when missing (root on Debian)
         pytest.skip("node and npm are not installed: the pinned CDK CLI cannot run (apt-get install nodejs npm)")
     build.ensure()  # pinned aws-cdk-lib into .venv and aws-cdk@2 under infrastructure/node_modules, if missing
     out = tmp_path_factory.mktemp("cdk.out")
-    pem = out.parent / "jwt.pem"
+    pem = out.parent / f"{out.name}-jwt.pem"
     pem.write_text(jwt_keys.key_pair()[1])
     seconds = build.synth(out, {"stages": STAGE, "jwt_public_key_file": str(pem), "jwt_issuer": jwt_keys.ISSUER,
-                                "jwt_audience": "abaco"})
-    yield Synthesised(out, seconds, Template(out / f"{STAGE}.template.json"))
+                                "jwt_audience": "abaco", **context})
+    return Synthesised(out, seconds, Template(out / f"{STAGE}.template.json"))
+
+
+@pytest.fixture(scope="session")
+def synthesised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesised]:
+    yield _synth(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def synthesised_rest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesised]:
+    yield _synth(tmp_path_factory, api="rest")
 
 

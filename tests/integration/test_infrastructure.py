@@ -34,10 +34,58 @@ def test_synth_is_offline_and_cfn_lint_clean(synthesised: Synthesised) -> None:
     assert synthesised.template.body.get("Transform") == "AWS::Serverless-2016-10-31"  # Chalice's SAM
 
 
-def test_the_api_has_the_catch_all_route_and_binary_media_types(synthesised: Synthesised) -> None:
+CLOUDFORMATION_MAX_TEMPLATE_BYTES = 1_000_000  # a template given by S3 URL (CloudFormation quotas)
+
+
+def test_the_default_api_is_an_http_api_sending_every_request_to_the_function(synthesised: Synthesised) -> None:
+    """The ``http`` flavour (infrastructure/abaco_infra/api.py): one ``$default`` route, payload format 1.0 (the
+    REST event the Lambda entry re-routes), throttled, allowed to invoke the function; Chalice's REST API,
+    its permission and outputs are left out, and the function itself still traces (X-Ray)."""
+    template = synthesised.template
+    assert not template.of_type("AWS::Serverless::Api") and "RestAPI" not in json.dumps(template.body)
+    ((api_id, api),) = template.of_type("AWS::ApiGatewayV2::Api").items()
+    assert api["ProtocolType"] == "HTTP" and api["Name"] == PREFIX
+    ((integration_id, integration),) = template.of_type("AWS::ApiGatewayV2::Integration").items()
+    assert integration["IntegrationType"] == "AWS_PROXY" and integration["PayloadFormatVersion"] == "1.0"
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["APIHandler", "Arn"]}
+    (route,) = template.of_type("AWS::ApiGatewayV2::Route").values()
+    assert route["RouteKey"] == "$default" and route["ApiId"] == {"Ref": api_id}
+    assert route["Target"] == {"Fn::Join": ["", ["integrations/", {"Ref": integration_id}]]}
+    (stage,) = template.of_type("AWS::ApiGatewayV2::Stage").values()
+    assert stage["StageName"] == "$default" and stage["AutoDeploy"] is True
+    throttle = stage["DefaultRouteSettings"]
+    assert throttle["ThrottlingRateLimit"] > 0 and throttle["ThrottlingBurstLimit"] >= throttle["ThrottlingRateLimit"]
+    (permission,) = template.of_type("AWS::Lambda::Permission").values()
+    assert permission["FunctionName"] == {"Ref": "APIHandler"} and permission["Principal"] == "apigateway.amazonaws.com"
+    assert {"Ref": api_id} in permission["SourceArn"]["Fn::Sub"][1].values()
+    assert "ApiEndpoint" in json.dumps(template.body["Outputs"]["EndpointURL"])
+    assert template.of_type("AWS::Serverless::Function")["APIHandler"]["Tracing"] == "Active"
+    alarms = {p["AlarmName"]: p for p in template.of_type("AWS::CloudWatch::Alarm").values()}
+    assert alarms[f"{PREFIX}-Api5xx"]["MetricName"] == "5xx"
+    assert alarms[f"{PREFIX}-ApiLatency"]["Dimensions"] == [{"Name": "ApiId", "Value": {"Ref": api_id}}]
+    assert template.path.stat().st_size < CLOUDFORMATION_MAX_TEMPLATE_BYTES
+
+
+def test_the_rest_flavour_is_cfn_lint_clean_and_within_cloudformations_size_limit(
+        synthesised_rest: Synthesised) -> None:
+    """``-c api=rest``: Chalice's REST API with its whole route table (cfn-lint's E1002 checks the size)."""
+    result = build.lint(synthesised_rest.out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert synthesised_rest.template.path.stat().st_size < CLOUDFORMATION_MAX_TEMPLATE_BYTES
+    assert not synthesised_rest.template.of_type("AWS::ApiGatewayV2::Api")
+    api = synthesised_rest.template.of_type("AWS::Serverless::Api")["RestAPI"]
+    assert api["TracingEnabled"] is True and api["Name"] == PREFIX
+    (settings,) = api["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] >= settings["ThrottlingRateLimit"]
+    alarms = {p["AlarmName"]: p for p in synthesised_rest.template.of_type("AWS::CloudWatch::Alarm").values()}
+    assert alarms[f"{PREFIX}-Api5xx"]["MetricName"] == "5XXError"
+
+
+def test_the_rest_api_has_the_catch_all_route_and_binary_media_types(
+        synthesised_rest: Synthesised) -> None:
     """Every spelling of the routes, plus the greedy route that receives paths with repeated slashes
     (chalicelib/edge/gateway.py) with its path parameter declared; results are binary."""
-    body = synthesised.template.resources["RestAPI"]["Properties"]["DefinitionBody"]
+    body = synthesised_rest.template.resources["RestAPI"]["Properties"]["DefinitionBody"]
     catch_all = body["paths"]["/{proxy+}"]
     for verb in ("get", "post", "put", "delete", "patch"):
         assert catch_all[verb]["parameters"] == [{"name": "proxy", "in": "path", "required": True, "type": "string"}]
@@ -188,11 +236,10 @@ def test_functions_are_traced_logged_and_configured(synthesised: Synthesised) ->
     schedule = functions["PublishBacklog"]["Events"]["PublishBacklogEvent"]
     assert schedule == {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
     assert functions["PublishBacklog"]["Role"] != functions["APIHandler"]["Role"]
-    assert template.of_type("AWS::Serverless::Api")["RestAPI"]["TracingEnabled"] is True
     retention = {p["LogGroupName"]: p["RetentionInDays"] for p in template.of_type("AWS::Logs::LogGroup").values()}
     assert retention and all(days > 0 for days in retention.values())
     alarms = [p.get("MetricName") for p in template.of_type("AWS::CloudWatch::Alarm").values()]
-    for metric in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage", "Errors", "5XXError"):
+    for metric in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage", "Errors", "5xx"):
         assert metric in alarms, metric
 
 

@@ -80,9 +80,8 @@ def test_api_is_throttled_and_its_concurrency_reserved(synthesised: Synthesised)
     assert "ABACO_API_SERVER" not in handler["Environment"]["Variables"]  # from the request (lambda_start.py)
     for name in ("ABACO_JWT_PUBLIC_KEY", "ABACO_JWT_ISSUER", "ABACO_JWT_AUDIENCE"):
         assert handler["Environment"]["Variables"][name], name
-    api = template.of_type("AWS::Serverless::Api")["RestAPI"]
-    assert api["Name"] == PREFIX
-    (settings,) = api["MethodSettings"]
+    (stage,) = template.of_type("AWS::ApiGatewayV2::Stage").values()  # the HTTP API (REST: test_infrastructure.py)
+    settings = stage["DefaultRouteSettings"]
     assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] >= settings["ThrottlingRateLimit"]
 
 

@@ -93,3 +93,30 @@ def test_what_no_route_names_is_abacos_404_through_the_catch_all(stack: Stack) -
         body = json.loads(body_of(answer))
         assert body["status"] == "error" and body["message"] == "The requested URL was not found on the server."
         assert answer["headers"]["Access-Control-Allow-Origin"] == "*"
+
+
+def http_api_event(method: str, path: str, headers: dict[str, str] | None = None,
+                   body: bytes | None = None) -> dict[str, Any]:
+    """An HTTP API (API Gateway v2) event in payload format 1.0 from its one ``$default`` route and stage, as
+    the CDK app's ``http`` flavour sends it (infrastructure/abaco_infra/api.py)."""
+    event = proxy_event(method, path, resource="$default", headers=headers, body=body)
+    event.update({"version": "1.0", "pathParameters": None})
+    event["requestContext"] = {**event["requestContext"], "resourcePath": "$default", "resourceId": "$default",
+                               "path": path, "stage": "$default",
+                               "domainName": "abc123.execute-api.us-east-1.amazonaws.com", "apiId": "abc123"}
+    return event
+
+
+def test_an_http_api_default_route_event_reaches_the_view_its_path_names(stack: Stack, api: Api) -> None:
+    actor = api.create_actor(image="abacosamples/noop")
+    text = {"content-type": "application/json"}
+    sent, got, missing = invoke(
+        stack, http_api_event("POST", f"/v3/actors/{actor['id']}//messages", headers=text,
+                              body=json.dumps({"message": "via the HTTP API"}).encode()),
+        http_api_event("GET", f"/actors/v2/{actor['id']}"), http_api_event("GET", "/nothing/here"))
+    assert sent["statusCode"] == 200, sent
+    execution_id = json.loads(body_of(sent))["result"]["execution_id"]
+    assert json.loads(body_of(got))["result"]["id"] == actor["id"]
+    assert missing["statusCode"] == 404 and json.loads(body_of(missing))["status"] == "error"
+    assert api.wait_execution(actor["id"], execution_id)["status"] == "COMPLETE"
+    api.call("DELETE", f"/actors/{actor['id']}")

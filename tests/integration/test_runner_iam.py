@@ -139,6 +139,10 @@ def run(tmp_path_factory: pytest.TempPathFactory, probe_image: str) -> Iterator[
                                      "ABACO_RUNNER_DUTIES": "false"})
     try:
         workload(Api(stack.api_url), probe_image)
+        # The cleanup duty's passes over the deleted actors (their executions, then the actor and its totals)
+        # are part of what the default pool's hosts need: wait for one actor's last pass.
+        wait_for(lambda: any(c.action == "dynamodb:DeleteItem" and c.resources[0].endswith(f"{paths.prefix}-metrics")
+                             for c in recorded(paths.default, paths.prefix)), 120, what="a deleted actor's cleanup")
         stack.stop()  # the runners' shutdown calls are part of what they need
         yield paths
     finally:

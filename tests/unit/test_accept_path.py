@@ -1,6 +1,6 @@
-"""The message accept path's pieces, against in-process moto: ``submit`` still records, sends, marks and
-asks for a worker (the mark now beside the worker check), a mark that finds the execution finished is not
-an error, the owner test that spares the grants read, and ``fanout.beside``."""
+"""The message accept path's pieces, against in-process moto: ``submit`` records, sends and asks for a
+worker, and writes the execution once (the send is not recorded on it: the reconciler asks SQS), the
+owner test that spares the grants read, and ``fanout.beside``."""
 from __future__ import annotations
 
 import pytest
@@ -18,21 +18,15 @@ from tests.unit.test_protocol import (
 TENANT = "T"
 
 
-def test_submit_records_enqueues_marks_and_requests_a_worker(backend: Backend) -> None:  # noqa: F811
+def test_submit_records_enqueues_and_requests_a_worker_with_one_write_of_the_execution(
+        backend: Backend) -> None:  # noqa: F811
     actor = registered_actor(backend)
     execution = messages.submit(backend, actor, "u", messages.ParsedMessage("str", "hello"), {})
     stored = backend.executions.get(actor.dbid, execution.id)
-    assert stored.enqueued and stored.status == ExecutionStatus.SUBMITTED
+    assert stored.status == ExecutionStatus.SUBMITTED and stored.inbox_message
+    assert not stored.enqueued and stored.last_sent_at is None  # written once, by the create
     assert backend.queues.inbox_depth(TENANT, actor.id) == 1
     assert len(backend.workers.list(actor.dbid)) == 1  # the message asked for a worker
-
-
-def test_a_late_mark_on_a_finished_execution_is_not_an_error(backend: Backend) -> None:  # noqa: F811
-    actor = registered_actor(backend)
-    execution, _ = messages.record(backend, actor, "u", messages.ParsedMessage("str", "hello"), {})
-    assert backend.executions.fail(execution, "finished before the mark") is not None
-    assert messages.mark_sent(backend, execution).id == execution.id
-    assert backend.executions.get(actor.dbid, execution.id).status == ExecutionStatus.ERROR
 
 
 def test_only_the_owner_in_the_actors_tenant_owns_it() -> None:

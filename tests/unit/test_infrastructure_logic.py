@@ -34,6 +34,9 @@ def test_stage_defaults_and_context_overrides() -> None:
     assert pinned.encryption_keys_reference.endswith(":SecretString:::v2}}")
     assert dev.secrets_backend == "kms"  # AWS stages seal secret configs with the stack's KMS key
     assert config.load("dev", {**TOKENS, "stage:dev": {"secrets_backend": "fernet"}}).secrets_backend == "fernet"
+    assert dev.api_flavour == "http" and config.load("prod", TOKENS).api_flavour == "http"  # the HTTP API
+    assert config.load("prod", {**TOKENS, "api": "rest"}).api_flavour == "rest"  # -c api=rest: every stage
+    assert config.load("dev", {**TOKENS, "stage:dev": {"api_flavour": "rest"}}).api_flavour == "rest"
 
 
 @pytest.mark.parametrize("context", [
@@ -43,6 +46,7 @@ def test_stage_defaults_and_context_overrides() -> None:
     {"stage:dev": {"pools": [{"name": "default"}]}},  # no privileged pool: privileged actors could not run
     {"prefix": "Bad_Prefix"},  # S3 bucket names are lower-case
     {"stage:dev": {"secrets_backend": "plaintext"}},  # kms or fernet only
+    {"api": "websocket"},  # http or rest only
     {"access_control": "none"},  # every caller an administrator: local development only
     {"stage:dev": {"extra_env": {"ABACO_ACCESS_CONTROL": "none"}}},  # the same, through extra_env (issue 14)
     {"stage:dev": {"extra_env": {"ABACO_PRODUCTION": "false"}}},  # the API's start-up check switched off

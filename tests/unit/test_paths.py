@@ -44,3 +44,15 @@ def test_a_catch_all_event_is_rerouted_and_gets_a_default_accept() -> None:
     assert kept["requestContext"]["resourcePath"] == paths.CATCH_ALL
     assert kept["headers"] == {"Accept": "application/json"}
     assert kept["path"] == "/x/y"
+
+
+def test_an_http_api_default_route_event_is_rerouted_like_the_catch_all() -> None:
+    """Behind the HTTP API every request comes through ``$default`` (payload 1.0, no path parameters)."""
+    default = {"path": "/actors/v2/abc", "resource": "$default", "headers": {}, "pathParameters": None,
+               "requestContext": {"resourcePath": "$default", "httpMethod": "GET", "stage": "$default"}}
+    event = gateway.normalise(default, app.routes)
+    assert event["requestContext"]["resourcePath"] == event["resource"] == "/actors/v2/{actor_id}"
+    assert event["pathParameters"] == {"actor_id": "abc"}
+    missing = gateway.normalise({**default, "path": "/no//such"}, app.routes)
+    assert missing["requestContext"]["resourcePath"] == missing["resource"] == paths.CATCH_ALL  # Abaco's 404
+    assert missing["path"] == "/no/such"

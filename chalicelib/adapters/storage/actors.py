@@ -1,7 +1,8 @@
 """The actors table: PK ``tenant``, SK ``actor_id``. Tenant isolation is in the key itself.
 
-Besides the actor's fields an item carries its totals (``chalicelib/adapters/storage/totals.py``, added by
-terminal writes of its executions, so ``replace`` is an update that leaves them alone), the keys of the
+Besides the actor's fields an item may carry totals that releases before the totals items
+(``chalicelib/adapters/storage/totals.py``) added with terminal writes (``replace`` is an update that leaves
+them alone; ``services/executions.py`` adds them to the new counters), the keys of the
 owner and image indexes, and while a deletion runs the ``deleting`` key of the sparse index the cleanup
 duty reads.
 """
@@ -76,7 +77,7 @@ class ActorStore:
         return _from_item(item) if item and not is_deleting(item) else None
 
     def totals(self, tenant: str, actor_id: str) -> dict[str, int]:
-        """The actor's counters (``total_executions``, ``total_cpu``, ``total_io``, ``total_runtime``)."""
+        """The counters earlier releases kept on the actor item (``total_executions``, ``total_cpu``, ...)."""
         item = self._table.get(_key(tenant, actor_id)) or {}
         return {name: int(item.get(name, {}).get("N", "0")) for name in COUNTERS}
 

@@ -9,8 +9,9 @@ write removes them, so the ``open`` index holds exactly the work in flight. ``op
 write-sharded (``{pool}#{n}``) and read back as the pool name.
 
 The terminal write (``finish``, ``fail``, a legacy record) also sets the ``expires_at`` TTL (the
-``execution_ex`` setting) and adds the execution to the actor's totals in the same transaction, so the
-summary reads four counters instead of the actor's whole history, and a total is never counted twice.
+``execution_ex`` setting); once it applied, the execution is added to the actor's totals
+(``chalicelib/adapters/storage/totals.py``: never twice), so the summary reads four counters instead of
+the actor's whole history.
 Reads are paged (``page``): no call reads a whole partition.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.adapters.storage import totals
-from chalicelib.adapters.storage.base import ConditionFailed, Table, epoch, from_dynamo, serialize, to_dynamo
+from chalicelib.adapters.storage.base import ConditionFailed, Table, epoch, from_dynamo, to_dynamo
 from chalicelib.domain import clock
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound
 from chalicelib.domain.execution_machine import EXECUTION_MACHINE, Move
@@ -31,8 +32,17 @@ from chalicelib.domain.paging import Page, decode_cursor, encode_cursor
 from chalicelib.wiring.resources import EXECUTIONS, OPEN_INDEX, TENANT_TIME_INDEX
 from chalicelib.wiring.settings import Settings
 
-_JSON_FIELDS = frozenset({"final_state", "attempts", "phases"})
+_JSON_FIELDS = frozenset({"final_state", "attempts"})
+_READ_AS_JSON = _JSON_FIELDS | {"phases"}  # phases: a map of numbers now, JSON text in older items
 _OPEN_ONLY = ("open_pool", "inbox_message", "lease_expires_at")  # removed by every terminal write
+# Write units are billed per 1 KB of the larger item before and after a write: a finished execution stays
+# under 1 KB (bench/item_size.py). Defaults are not stored (the model gives them back), phases are a map of
+# numbers to the ms (one byte per two digits; JSON text takes one per digit), and the attempt ``finish``
+# closes is only its reason (``closing_reason``): the entry is the execution's own runner, worker, times and
+# exit code, rebuilt on reading.
+_DEFAULTS_NOT_STORED = {"status_message": "", "force_quit": False, "enqueued": False, "final_state": {},
+                        "attempts": [], "cpu": 0, "io": 0, "runtime": 0}
+CLOSING_REASON = "closing_reason"
 _FAIL_FROM = {ExecutionStatus.SUBMITTED: Move.FAIL_WAITING}  # ``fail(only_from=...)``: the moves it names
 
 
@@ -43,6 +53,8 @@ def open_shard(pool: str, execution_id: str, shards: int) -> str:
 
 def _to_item(execution: Execution, shards: int = 1) -> dict[str, Any]:
     data = execution.model_dump(mode="json")
+    data = {k: v for k, v in data.items() if k not in _DEFAULTS_NOT_STORED or v != _DEFAULTS_NOT_STORED[k]}
+    data["phases"] = _to_ms(data.get("phases") or {})
     data["execution_id"] = data.pop("id")
     data["actor_dbid"] = execution.actor_dbid
     if execution.open_pool:
@@ -51,13 +63,23 @@ def _to_item(execution: Execution, shards: int = 1) -> dict[str, Any]:
 
 
 def _from_item(item: dict[str, Any]) -> Execution:
-    data = from_dynamo(item, _JSON_FIELDS)
+    data = from_dynamo(item, _READ_AS_JSON)
     data["id"] = data.pop("execution_id")
     data.pop("actor_dbid", None)
     data.pop("expires_at", None)
     if data.get("open_pool"):
         data["open_pool"] = data["open_pool"].rsplit("#", 1)[0]
+    reason = data.pop(CLOSING_REASON, None)
+    if reason is not None:  # the attempt ``finish`` closed: the execution's own fields (see above)
+        data["attempts"] = [*data.get("attempts", []), AttemptRecord(
+            attempt=data.get("attempt", 0), runner_id=data.get("runner_id") or "", worker_id=data.get("worker_id"),
+            start_time=data.get("start_time"), end_time=data.get("finish_time"), exit_code=data.get("exit_code"),
+            reason=reason).model_dump(mode="json")]
     return Execution.model_validate(data)
+
+
+def _to_ms(phases: dict[str, float]) -> dict[str, float]:
+    return {name: round(stamp, 3) for name, stamp in phases.items()}
 
 
 _KEYS = ("actor_dbid", "execution_id")
@@ -121,7 +143,7 @@ class ExecutionStore:
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self._table = Table(EXECUTIONS, settings, client)
         self._settings = settings
-        self._totals = totals.ActorTotals(settings, self._table)
+        self._totals = totals.ActorTotals(settings, client)
 
     # --- reads ----------------------------------------------------------------------------------
     def create(self, execution: Execution) -> None:
@@ -137,9 +159,11 @@ class ExecutionStore:
         expires = execution_expires_at(self._settings, execution.tenant)
         if expires is not None:
             item["expires_at"] = {"N": str(expires)}
-        write = {"Put": {"TableName": self._table.name, "Item": item, "ConditionExpression": condition}}
-        if not self._totals.apply(write, execution, execution.model_dump()):
-            raise Conflict(f"Execution id {execution.id} already exists.")
+        try:
+            self._table.put(item, condition=condition)
+        except ConditionFailed as exc:
+            raise Conflict(f"Execution id {execution.id} already exists.") from exc
+        self._totals.add(execution, execution.model_dump())
 
     def get(self, actor_dbid: str, execution_id: str) -> Execution:
         found = self.find(actor_dbid, execution_id)
@@ -239,17 +263,19 @@ class ExecutionStore:
 
     def _terminal(self, execution: Execution, fields: dict[str, Any], condition: str, values: dict[str, Any],
                   remove: tuple[str, ...]) -> Execution:
-        """The terminal write: ``fields`` (with the TTL) and the actor's totals in one transaction."""
+        """The terminal write: ``fields`` (with the TTL), one conditional update; then, since only one writer
+        gets past its condition, the execution's addition to the actor's totals."""
         expires = execution_expires_at(self._settings, execution.tenant)
         stored = {**fields, "expires_at": expires} if expires is not None else dict(fields)
-        expression, names, vals = _expression(stored, condition, values, remove)
-        write = {"Update": {"TableName": self._table.name, "Key": _key(execution.actor_dbid, execution.id),
-                            "UpdateExpression": expression, "ConditionExpression": condition,
-                            "ExpressionAttributeNames": names, "ExpressionAttributeValues": serialize(vals)}}
-        final = {**execution.model_dump(mode="json"), **fields, **dict.fromkeys(remove)}
-        if not self._totals.apply(write, execution, final):
-            raise Conflict(f"Execution {execution.id} changed concurrently.")
-        return Execution.model_validate(final)
+        done = self._update(execution.actor_dbid, execution.id, stored, condition, values, remove)
+        self._totals.add(execution, fields)
+        return done
+
+    def totals(self, actor_dbid: str) -> dict[str, int]:  # kept by the terminal writes (storage/totals.py)
+        return self._totals.read(actor_dbid)
+
+    def forget_totals(self, actor_dbid: str) -> None:
+        self._totals.forget(actor_dbid)
 
     def mark_sent(self, execution: Execution) -> Execution:
         """The inbox message is on SQS (again): record when, unless the execution finished meanwhile."""
@@ -320,10 +346,12 @@ class ExecutionStore:
         return self.move(Move.RENEW, execution, {"lease_expires_at": clock.now() + lease_seconds, **(extra or {})})
 
     def finish(self, execution: Execution, fields: dict[str, Any], reason: str) -> Execution:
-        """The terminal write, fenced on runner and attempt; closes the attempt in the history."""
-        history = [a.model_dump(mode="json") for a in execution.attempts]
-        history.append(attempt_record(execution, reason, fields.get("exit_code")))
-        return self.terminal_move(Move.FINISH, execution, {**fields, "attempts": history})
+        """The terminal write, fenced on runner and attempt; closes the attempt in the history (stored as
+        ``closing_reason``: the entry is the execution's own fields, see ``_DEFAULTS_NOT_STORED``)."""
+        stored = {**fields, CLOSING_REASON: reason}
+        if execution.attempts:
+            stored["attempts"] = [a.model_dump(mode="json") for a in execution.attempts]
+        return self.terminal_move(Move.FINISH, execution, stored)
 
     def release(self, execution: Execution, reason: str, charge: bool = True) -> Execution:
         """Hand the execution back (RUNNING -> SUBMITTED) for another attempt, fenced on our attempt.
@@ -368,4 +396,5 @@ def _expression(fields: dict[str, Any], condition: str | None, values: dict[str,
 
 
 def _encode_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    fields = {**fields, "phases": _to_ms(fields["phases"])} if fields.get("phases") else fields
     return {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in fields.items()}

@@ -10,7 +10,7 @@ from chalicelib.domain.models import Host, utcnow
 from chalicelib.wiring.resources import HOSTS
 from chalicelib.wiring.settings import Settings
 
-_JSON_FIELDS = frozenset({"pools", "workers", "wake_wait_s"})
+_JSON_FIELDS = frozenset({"pools", "workers", "busy", "last_executions", "wake_wait_s"})
 RECORD_TTL_SECONDS = 86_400  # a host silent for a day disappears (reads filter on it too)
 
 
