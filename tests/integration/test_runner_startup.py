@@ -70,8 +70,15 @@ class Runner:
 
 
 def in_private_tmp() -> list[str]:
-    """The runner in a new mount namespace whose /tmp is an empty private tmpfs (as PrivateTmp=true)."""
-    inner = f"mount -t tmpfs abaco-private-tmp /tmp && exec {shlex.quote(sys.executable)} -m runners"
+    """The runner in a new mount namespace whose /tmp is an empty private tmpfs (as PrivateTmp=true). A
+    checkout under /tmp (a CI clone, say) is bound back into the namespace, or the runner's code would go."""
+    steps = ["mount -t tmpfs abaco-private-tmp /tmp"]
+    root = ROOT.resolve()
+    if root.is_relative_to("/tmp"):
+        keep = shlex.quote(f"/run/abaco-test-checkout-{os.getpid()}")
+        steps = [f"mkdir -p {keep}", f"mount --bind {shlex.quote(str(root))} {keep}", *steps,
+                 f"mkdir -p {shlex.quote(str(root))}", f"mount --bind {keep} {shlex.quote(str(root))}"]
+    inner = " && ".join([*steps, f"exec {shlex.quote(sys.executable)} -m runners"])
     return ["unshare", "-m", "--propagation", "private", "sh", "-c", inner]
 
 

@@ -88,7 +88,13 @@ class Table:
             values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> None:
         kwargs: dict[str, Any] = {"TableName": self.name, "Item": item}
         _conditional(kwargs, condition, values, names)
-        self._call("put_item", **kwargs)
+        try:
+            self._call("put_item", **kwargs)
+        except ConditionFailed as exc:
+            if not _same_item(exc.item, item):
+                raise
+            # The item in the table is the one we put: the SDK retried our own write (its answer was lost
+            # to a timeout or a dropped connection) and the retry found it. The write did apply.
 
     def get(self, key: dict[str, Any], consistent: bool = True) -> dict[str, Any] | None:
         resp = self._call("get_item", TableName=self.name, Key=key, ConsistentRead=consistent)
@@ -257,6 +263,13 @@ class Table:
             raise aws_errors.translate(exc, f"DynamoDB {op} on {self.name}", _OVERRIDES) from exc
         except BotoCoreError as exc:
             raise aws_errors.translate(exc, f"DynamoDB {op} on {self.name}") from exc
+
+
+def _same_item(found: dict[str, Any] | None, item: dict[str, Any]) -> bool:
+    """Compared as values (DynamoDB normalises numbers: "1.50" comes back as "1.5")."""
+    if found is None or found.keys() != item.keys():
+        return False
+    return all(_DES.deserialize(found[k]) == _DES.deserialize(item[k]) for k in item)
 
 
 def serialize(values: dict[str, Any]) -> dict[str, Any]:
