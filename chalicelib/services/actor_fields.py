@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
-from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from chalicelib.domain import bodies, cron, envnames, images, inputs
 from chalicelib.domain.errors import BadRequest
@@ -250,10 +250,12 @@ Name = bodies.checked(str | None, _rule(name), bodies.text_schema(MAX_TEXT))
 
 
 class ActorFields(bodies.Body):
-    """Also default_environment: an object (or its JSON text) of variables, names not empty, without '=' or NUL
-    and not a name Abaco sets (MSG, _actor_configs, _abaco_actor_id, ...); OpenAPI 3.0 cannot constrain
-    property names."""
+    """What POST and PUT share; the order of the fields is the order their rules run in (Abaco's)."""
 
+    model_config = ConfigDict(json_schema_extra={"description": (
+        "Also default_environment: an object (or its JSON text) of variables, names not empty, without '=' or NUL "
+        "and not a name Abaco sets (MSG, _actor_configs, _abaco_actor_id, ...); OpenAPI 3.0 cannot constrain "
+        "property names.")})
     PREFIX: ClassVar[str] = PREFIX
     image: Image
     description: Text = ""

@@ -1,4 +1,5 @@
-"""The OpenAPI 3 document of the API, built from the hand-maintained operation table and schemas.
+"""The OpenAPI 3 document of the API: the hand-maintained operation table, request schemas generated from
+the models the services validate bodies with (``inputs.MODELS``), and the component schemas.
 
 Served at ``/actors/openapi.json`` (and under ``/v3``). An operation marked ``planned`` is listed only
 once its route is registered, so the document never promises a route the app does not serve.
@@ -59,8 +60,7 @@ def document(api_server: str, version: str, served: Mapping[str, tuple[str, ...]
         if links.links(op, operations):
             item["responses"]["200"]["links"] = links.links(op, operations)
         paths.setdefault(op.path, {})[op.method.lower()] = item
-    bodies = inputs.spell_spaces({**inputs.INPUTS, "ActorInput": inputs.actor_input(list(pools)),
-                                  "ActorUpdate": inputs.actor_input(list(pools), update=True)})
+    bodies = inputs.request_schemas(pools)
     forms = {name + "Form": inputs.form_variant(schema) for name, schema in bodies.items()}
     schemas = {**SCHEMAS, **bodies, **forms, "MessageInputForm": inputs.MESSAGE_FORM,
                "StateInputForm": inputs.STATE_FORM}
