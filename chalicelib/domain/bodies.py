@@ -15,6 +15,7 @@ to an existing actor, a cron start not in the past) are said in descriptions.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, ClassVar, Self
 
@@ -157,3 +158,16 @@ def optional_int(minimum: int | None = None, description: str = "") -> Any:
     def rule(value: Any, info: ValidationInfo) -> int | None:
         return inputs.as_int(value, str(info.field_name), prefix(info), minimum=minimum)
     return checked(int | None, rule, integer_schema(minimum, description))
+
+
+def name_schema(chars: tuple[str, ...], max_length: int, reserved: tuple[str, ...]) -> dict[str, Any]:
+    """A name as the services check it after strip(): printable, without ``chars``, not reserved."""
+    banned = "".join("\\" + c if c in "\\]^-[" else c for c in chars)
+    inner, edge = rf"[^{banned}\x00-\x1f\x7f]", rf"[^{banned}\s\x00-\x1f\x7f]"
+    words = "|".join(re.escape(word) for word in reserved)
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": rf"^\s*{edge}({inner}*{edge})?\s*$",
+            "not": {"pattern": rf"^\s*({words})\s*$"}, "description": f"not one of {', '.join(reserved)}"}
+
+
+# An actor named in a body (an alias's target, a config's recipients): syntax only, existence is the service's.
+ACTOR_REF: dict[str, Any] = {"type": "string", "pattern": r"\S", "description": "an actor id or alias"}

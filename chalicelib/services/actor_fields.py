@@ -246,6 +246,10 @@ CronText = bodies.checked(str | None, _rule(_cron_text), {
 CronOn = bodies.checked(bool, bodies._bool, {**bodies.BOOLISH, "description": "needs a cron_schedule"})
 NotSupported = bodies.checked(bool, bodies._bool, bodies.FALSE_ONLY)
 State = bodies.checked(Any, _rule(_given_state), {})
+MaxWorkers = bodies.optional_int(1, "stateless actors only")
+LogEx = bodies.optional_int(1, "seconds")
+MaxAttempts = bodies.optional_int(1, "runs of one message after runner losses")
+MaxRunTime = bodies.optional_int(1, "seconds before the container is stopped")
 Name = bodies.checked(str | None, _rule(name), bodies.text_schema(MAX_TEXT))
 
 
@@ -268,13 +272,13 @@ class ActorFields(bodies.Body):
     hints: Hints = Field(default_factory=list)
     link: Link = ""
     webhook: Webhook = ""
-    max_workers: bodies.optional_int(1, "stateless actors only") = None  # type: ignore[valid-type]
+    max_workers: MaxWorkers = None
     mem_limit: Memory = None
     max_cpus: Cpus = None
     queue: Queue = "default"
-    log_ex: bodies.optional_int(1, "seconds") = None  # type: ignore[valid-type]
-    max_attempts: bodies.optional_int(1, "runs of one message after runner losses") = None  # type: ignore[valid-type]
-    max_run_time: bodies.optional_int(1, "seconds before the container is stopped") = None  # type: ignore[valid-type]
+    log_ex: LogEx = None
+    max_attempts: MaxAttempts = None
+    max_run_time: MaxRunTime = None
     type: ActorType = "none"
     cron_on: CronOn = False
     cron_schedule: CronText = None

@@ -4,7 +4,9 @@ Every validation happens before the first write, so a refused request changes no
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
+
+from pydantic import ConfigDict, RootModel, model_validator
 
 from chalicelib.adapters import netguard
 from chalicelib.adapters.storage.metrics import ACTOR_TOTAL
@@ -191,13 +193,24 @@ def get_state(backend: Backend, caller: Caller, identifier: str) -> Any:
     return get(backend, caller, identifier).state
 
 
+class StateInput(RootModel[Any]):
+    """any JSON value but an empty or false one"""
+
+    model_config = ConfigDict(json_schema_extra={"not": {"enum": [None, False, 0, "", {}, []]}})
+
+    @model_validator(mode="after")
+    def _given(self) -> Self:
+        if not self.root:
+            raise BadRequest("state must be JSON serializable")
+        actor_fields.state(self.root)  # within the size an actor item holds
+        return self
+
+
 def set_state(backend: Backend, caller: Caller, identifier: str, state: Any) -> Actor:
     actor = get(backend, caller, identifier)
     if actor.stateless:
         raise NotFound("actor is stateless.")
-    if not state:
-        raise BadRequest("state must be JSON serializable")
-    return backend.actors.set_state(actor.tenant, actor.id, actor_fields.state(state))
+    return backend.actors.set_state(actor.tenant, actor.id, StateInput.model_validate(state).root)
 
 
 def display(actor: Actor) -> dict[str, Any]:

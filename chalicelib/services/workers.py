@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain import inputs
+from chalicelib.domain import bodies, inputs
 from chalicelib.domain.errors import BadRequest, Conflict, NotAuthorized
 from chalicelib.domain.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus
 from chalicelib.domain.queue_messages import StartWorkerCommand
@@ -139,13 +139,25 @@ def explicit_limit(actor: Actor, settings: Settings) -> int:
     return max(max_slots(actor, settings), settings.max_workers_per_actor)
 
 
-def add_workers(backend: Backend, actor: Actor, num: Any) -> str:
-    """Abaco's ``POST .../workers {num}``: start workers until the actor has ``num`` (stateful or not), at
-    most ``explicit_limit``."""
-    wanted = inputs.as_int(num, "num", "Invalid workers description")
+def _num(value: Any) -> int:
+    wanted = inputs.as_int(value, "num", "Invalid workers description")
     wanted = 1 if wanted is None else wanted
     if wanted < 1:
         raise BadRequest("num must be a positive integer.")
+    return wanted
+
+
+Num = bodies.checked(int, lambda v, _i: _num(v), bodies.integer_schema(1))
+
+
+class WorkersInput(bodies.Body):
+    num: Num = 1
+
+
+def add_workers(backend: Backend, actor: Actor, body: dict[str, Any]) -> str:
+    """Abaco's ``POST .../workers {num}``: start workers until the actor has ``num`` (stateful or not), at
+    most ``explicit_limit``."""
+    wanted = WorkersInput.of(body).num
     wanted = min(wanted, explicit_limit(actor, backend.settings))  # the message says how many were scheduled
     current = len(live_workers(backend, actor))
     if current >= wanted:

@@ -9,13 +9,25 @@ dialect, the deployment's pools, and the form variants.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
 from chalicelib.edge.openapi.models import openapi_schema
-from chalicelib.services import actor_fields
+from chalicelib.services import (
+    actor_fields,
+    actors,
+    aliases,
+    configs,
+    executions,
+    messages,
+    nonces,
+    permissions,
+    roles,
+    uploads,
+    workers,
+)
 
 # What str.isspace() (and so the services' strip()) calls a space, spelled out: Python's ``\s`` agrees,
 # other regex engines (ECMA, Rust) differ on \x1c-\x1f, \x85 and \ufeff. Patterns of the models are written
@@ -24,13 +36,20 @@ SPACES = r"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u202
 # The operation table's body names (chalicelib/edge/openapi/operations.py) and the models they document.
 MODELS: dict[str, type[BaseModel]] = {
     "ActorInput": actor_fields.ActorInput, "ActorUpdate": actor_fields.ActorUpdate,
+    "AliasInput": aliases.AliasInput, "AliasUpdate": aliases.AliasUpdate,
+    "ConfigInput": configs.ConfigInput, "ConfigUpdate": configs.ConfigUpdate,
+    "PermissionInput": permissions.PermissionInput,
+    "NonceInput": nonces.NonceInput, "AliasNonceInput": nonces.AliasNonceInput,
+    "RolesInput": roles.RolesInput, "WorkersInput": workers.WorkersInput, "ExecutionInput": executions.ExecutionInput,
+    "MessageUploadInput": uploads.MessageUploadInput, "MessageInput": messages.MessageInput,
+    "StateInput": actors.StateInput,
 }
 _POOLED = ("ActorInput", "ActorUpdate")  # an actor's queue names one of the deployment's runner pools
 
 
-def request_schemas(pools: Iterable[str]) -> dict[str, Any]:
+def request_schemas(pools: Iterable[str], models: Mapping[str, type[BaseModel]] = MODELS) -> dict[str, Any]:
     """Every body's schema, in OpenAPI 3.0's dialect, with its patterns spelled for any regex engine."""
-    schemas = {name: spell_spaces(openapi_schema(model.model_json_schema())) for name, model in MODELS.items()}
+    schemas = {name: spell_spaces(openapi_schema(model.model_json_schema())) for name, model in models.items()}
     for name in _POOLED:
         schemas[name]["properties"]["queue"]["enum"] = ["", *pools]
     return schemas

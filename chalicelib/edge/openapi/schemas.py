@@ -37,7 +37,6 @@ SCHEMAS: dict[str, Any] = {
     "AdminActor": {"allOf": [{"$ref": "#/components/schemas/Actor"}, _obj({
         "workers": _list("Worker"), "messages": INT, "executions": INT, "runtime": INT})]},
     "AdminActorList": _list("AdminActor"),
-    "MessageInput": {"description": "any JSON value; an object with a message field sends that text"},
     "MessageSent": _obj({"execution_id": STR, "msg": ANY, "_links": LINKS}),
     "MessageCount": _obj({"messages": INT, "_links": LINKS}),
     "MessagesPurged": _obj({"msg": STR, "_links": LINKS}),
