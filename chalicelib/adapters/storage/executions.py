@@ -41,9 +41,15 @@ def open_shard(pool: str, execution_id: str, shards: int) -> str:
     return f"{pool}#{zlib.crc32(execution_id.encode()) % shards}"
 
 
+# The item mapping: a model field stored under another attribute name (the rest keep their own), and the
+# attributes only the store writes. Callers name model fields; every write maps them here (``_expression``).
+_ATTRIBUTES = {"id": "execution_id"}
+_FIELDS = {attribute: field for field, attribute in _ATTRIBUTES.items()}
+_STORE_ONLY = ("actor_dbid", "expires_at")
+
+
 def _to_item(execution: Execution, shards: int = 1) -> dict[str, Any]:
-    data = execution.model_dump(mode="json")
-    data["execution_id"] = data.pop("id")
+    data = {_ATTRIBUTES.get(name, name): value for name, value in execution.model_dump(mode="json").items()}
     data["actor_dbid"] = execution.actor_dbid
     if execution.open_pool:
         data["open_pool"] = open_shard(execution.open_pool, execution.id, shards)
@@ -51,10 +57,8 @@ def _to_item(execution: Execution, shards: int = 1) -> dict[str, Any]:
 
 
 def _from_item(item: dict[str, Any]) -> Execution:
-    data = from_dynamo(item, _JSON_FIELDS)
-    data["id"] = data.pop("execution_id")
-    data.pop("actor_dbid", None)
-    data.pop("expires_at", None)
+    data = {_FIELDS.get(name, name): value for name, value in from_dynamo(item, _JSON_FIELDS).items()
+            if name not in _STORE_ONLY}
     if data.get("open_pool"):
         data["open_pool"] = data["open_pool"].rsplit("#", 1)[0]
     return Execution.model_validate(data)
@@ -354,11 +358,11 @@ class ExecutionStore:
 def _expression(fields: dict[str, Any], condition: str | None, values: dict[str, Any] | None,
                 remove: tuple[str, ...]) -> tuple[str, dict[str, str], dict[str, Any]]:
     """SET ``fields`` and REMOVE ``remove``: the expression, its names and its (plain) values."""
-    names = {f"#f{i}": k for i, k in enumerate(fields)}
+    names = {f"#f{i}": _ATTRIBUTES.get(k, k) for i, k in enumerate(fields)}
     vals = {f":v{i}": v for i, v in enumerate(_encode_fields(fields).values())}
     expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
     if remove:
-        names.update({f"#r{i}": k for i, k in enumerate(remove)})
+        names.update({f"#r{i}": _ATTRIBUTES.get(k, k) for i, k in enumerate(remove)})
         expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
     if values:
         vals.update(values)
