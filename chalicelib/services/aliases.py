@@ -12,6 +12,7 @@ from chalicelib.domain import bodies, ids, inputs
 from chalicelib.domain.access import Kind, Level
 from chalicelib.domain.errors import BadRequest, NotFound
 from chalicelib.domain.models import Alias
+from chalicelib.domain.responses import AliasResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.services import nonces as nonce_service
 from chalicelib.services import permissions as permission_service
@@ -140,7 +141,6 @@ def delete(backend: Backend, caller: Caller, name: str) -> None:
 
 def display(alias: Alias) -> dict[str, Any]:
     base = alias.api_server.rstrip("/")
-    return {"alias": alias.alias, "actor_id": alias.actor_id, "owner": alias.owner,
-            "create_time": alias.create_time,
+    return {**shown(AliasResponse, alias),
             "_links": {"self": f"{base}/actors/aliases/{alias.alias}", "owner": f"{base}/profiles/v2/{alias.owner}",
                        "actor": f"{base}/actors/{alias.actor_id}"}}

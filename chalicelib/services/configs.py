@@ -19,6 +19,7 @@ from chalicelib.domain import bodies, ids, inputs
 from chalicelib.domain.access import Kind, Level
 from chalicelib.domain.errors import BadRequest, NotFound
 from chalicelib.domain.models import Actor, ActorConfig
+from chalicelib.domain.responses import ConfigResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.services import aliases as alias_service
 from chalicelib.services import permissions as permission_service
@@ -174,9 +175,7 @@ def delete(backend: Backend, caller: Caller, name: str) -> None:
 def display(config: ActorConfig) -> dict[str, Any]:
     """Secrets show their ciphertext only; ``actors`` is Abaco's comma-separated string."""
     base = config.api_server.rstrip("/")
-    return {"name": config.name, "value": config.value, "is_secret": config.is_secret,
-            "actors": ",".join(config.actors), "owner": config.owner, "create_time": config.create_time,
-            "last_update_time": config.last_update_time,
+    return {**shown(ConfigResponse, config),
             "_links": {"self": f"{base}/actors/configs/{config.name}", "owner": f"{base}/profiles/v2/{config.owner}"}}
 
 

@@ -16,6 +16,7 @@ from chalicelib.domain import bodies, inputs
 from chalicelib.domain.errors import BadRequest, Conflict, NotAuthorized
 from chalicelib.domain.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus
 from chalicelib.domain.queue_messages import StartWorkerCommand
+from chalicelib.domain.responses import WorkerResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.services import quotas
 from chalicelib.wiring.backend import Backend
@@ -230,11 +231,7 @@ def _tenant_of_worker(entry: str) -> str:
 
 def display(worker: Worker, hosts: dict[str, Any] | None = None, api_server: str = "") -> dict[str, Any]:
     """A worker as the API shows it, with its runner host's status and heartbeat when known."""
-    data = worker.model_dump(mode="json")
-    data["status"] = worker.status.value
-    data.pop("woken", None)  # how its start request travelled: the runners' business
-    data.pop("owner", None)  # the actor's owner, kept for the worker caps; the actor shows it
-    data.pop("parked", None)  # READY either way; whether a host polls for it now is the runners' business
+    data = shown(WorkerResponse, worker)  # an allow-list: chalicelib/domain/responses.py
     host = (hosts or {}).get(worker.host_id)
     if host is not None:
         data["host_status"] = host.status.value
