@@ -146,11 +146,11 @@ def level_schema(*levels: Level) -> dict[str, Any]:
 
 # --- field types shared by several bodies -----------------------------------------------------------
 
-def _bool(value: Any, info: ValidationInfo) -> bool:
+def bool_rule(value: Any, info: ValidationInfo) -> bool:
     return inputs.as_bool(value, str(info.field_name), prefix(info))
 
 
-Boolish = checked(bool, _bool, BOOLISH)
+Boolish = checked(bool, bool_rule, BOOLISH)
 
 
 def optional_int(minimum: int | None = None, description: str = "") -> Any:

@@ -243,8 +243,8 @@ ActorType = bodies.checked(str, lambda v, _i: _text(v, "type") or "none",
 CronText = bodies.checked(str | None, _rule(_cron_text), {
     "nullable": True, "type": "string", "pattern": CRON, "example": "2030-01-01 05 + 1 day",
     "description": "UTC; the start may not be past"})
-CronOn = bodies.checked(bool, bodies._bool, {**bodies.BOOLISH, "description": "needs a cron_schedule"})
-NotSupported = bodies.checked(bool, bodies._bool, bodies.FALSE_ONLY)
+CronOn = bodies.checked(bool, bodies.bool_rule, {**bodies.BOOLISH, "description": "needs a cron_schedule"})
+NotSupported = bodies.checked(bool, bodies.bool_rule, bodies.FALSE_ONLY)
 State = bodies.checked(Any, _rule(_given_state), {})
 MaxWorkers = bodies.optional_int(1, "stateless actors only")
 LogEx = bodies.optional_int(1, "seconds")
