@@ -38,7 +38,6 @@ _OP_ERRORS = {"409": "A concurrent change won; read and retry",
               "504": "A synchronous message outlived the server-side wait; the execution goes on"}
 _ERRORS_OF = {"sendMessage": ("409", "502", "504"), "updateActor": ("409",), "setState": ("409",),
               "updateAlias": ("409",), "updateConfig": ("409",), "addWorkers": ("409",)}
-_OPTIONAL_BODIES = frozenset({"NonceInput", "WorkersInput"})  # an empty body takes every default
 PATH_ENUMS = {"search_type": ["actors", "workers", "executions", "logs"]}
 PATH_PATTERNS = {"username": roles.GRANT_USERNAME}
 
@@ -102,7 +101,7 @@ def _operation(op: Op, security: list[dict[str, list[str]]]) -> dict[str, Any]:
     if parameters:
         out["parameters"] = parameters
     if op.body:
-        out["requestBody"] = {"required": op.body not in _OPTIONAL_BODIES, "content": {
+        out["requestBody"] = {"required": inputs.needs_body(op.body), "content": {
             "application/json": {"schema": _ref(op.body)},
             "application/x-www-form-urlencoded": {"schema": _ref(op.body + "Form")}}}
         if op.op_id == "sendMessage":

@@ -47,6 +47,11 @@ MODELS: dict[str, type[BaseModel]] = {
 _POOLED = ("ActorInput", "ActorUpdate")  # an actor's queue names one of the deployment's runner pools
 
 
+def needs_body(name: str) -> bool:
+    """Whether the body must be sent: a model with a required field (an empty body takes every default)."""
+    return any(field.is_required() for field in MODELS[name].model_fields.values())
+
+
 def request_schemas(pools: Iterable[str], models: Mapping[str, type[BaseModel]] = MODELS) -> dict[str, Any]:
     """Every body's schema, in OpenAPI 3.0's dialect, with its patterns spelled for any regex engine."""
     schemas = {name: spell_spaces(openapi_schema(model.model_json_schema())) for name, model in models.items()}
