@@ -30,7 +30,7 @@ def list_workers(request: Any, actor_id: str) -> Ok:
 @needs(Level.UPDATE, Scope.ACTOR_ADMIN)
 def add_workers(request: Any, actor_id: str) -> Ok:
     backend, _, actor = actor_in_path(request, actor_id)
-    return Ok(None, workers.add_workers(backend, actor, fields(request).get("num")))
+    return Ok(None, workers.add_workers(backend, actor, fields(request)))
 
 
 @needs(Level.READ)

@@ -1,4 +1,5 @@
-"""What the API shows of an execution and of an actor: an allow-list, one pydantic model each.
+"""What the API shows of an execution, an actor, a worker, an alias and a config: an allow-list, one
+pydantic model each.
 
 The domain models carry the protocol's bookkeeping too (the runner holding an attempt, its lease, the
 encoded inbox message, the optimistic-locking version, ...). The API used to show a model minus a
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from chalicelib.domain.models import ActorStatus, AttemptRecord, ExecutionStatus
+from chalicelib.domain.models import ActorStatus, AttemptRecord, ExecutionStatus, WorkerStatus
 
 _TIME = {"format": "date-time", "description": "ISO-8601 UTC"}
 Time = Annotated[str, Field(json_schema_extra=_TIME)]
@@ -80,6 +81,49 @@ class ActorResponse(_Response):
     max_run_time: int | None
     status: ActorStatus
     status_message: str
+    create_time: Time
+    last_update_time: Time
+
+
+class WorkerResponse(_Response):
+    """A worker without its scheduling bookkeeping (its owner, whether it was woken or is parked)."""
+
+    tenant: str
+    actor_id: str
+    id: str
+    status: WorkerStatus
+    image: str
+    revision: int
+    ch_name: str
+    location: str
+    cid: str
+    host_id: str
+    host_ip: str
+    slot: int = Field(description="its place among its actor's workers of one revision")
+    create_time: Time
+    last_execution_time: OptionalTime
+    last_health_check_time: OptionalTime
+
+
+class AliasResponse(_Response):
+    alias: str
+    actor_id: str
+    owner: str
+    create_time: Time
+
+
+def _joined(names: Any) -> Any:
+    return ",".join(names) if isinstance(names, list) else names
+
+
+class ConfigResponse(_Response):
+    """Secrets show their ciphertext only; ``actors`` is Abaco's comma-separated string."""
+
+    name: str
+    value: str = Field(description="ciphertext when is_secret")
+    is_secret: bool
+    actors: Annotated[str, BeforeValidator(_joined)] = Field(description="comma-separated actor ids and/or aliases")
+    owner: str
     create_time: Time
     last_update_time: Time
 

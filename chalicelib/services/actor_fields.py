@@ -1,7 +1,9 @@
 """Validating an actor description (POST and PUT bodies, reference §1.3) into Actor fields. Pure logic.
 
 Every optional field takes its default when absent, which is what makes PUT a full replacement. Errors
-are 400s whose message starts with Abaco's "Invalid actor description" and names the field.
+are 400s whose message starts with Abaco's "Invalid actor description" and names the field. The bodies
+are the models ``ActorInput`` and ``ActorUpdate`` (chalicelib/domain/bodies.py): each field's rule below
+sits beside its JSON Schema, and the OpenAPI document is generated from them.
 """
 from __future__ import annotations
 
@@ -10,9 +12,12 @@ import ipaddress
 import json
 import re
 import urllib.parse
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
 
-from chalicelib.domain import cron, envnames, images, inputs
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
+
+from chalicelib.domain import bodies, cron, envnames, images, inputs
 from chalicelib.domain.errors import BadRequest
 from chalicelib.wiring.settings import Settings
 
@@ -43,31 +48,7 @@ def parse(body: dict[str, Any], settings: Settings, now: dt.datetime | None = No
     ``current_cron`` is the stored (schedule, next slot) on a PUT: resending the same schedule keeps its
     clock instead of re-validating a start time that has since passed.
     """
-    fields: dict[str, Any] = {
-        "image": _image(body.get("image"), settings.allowed_registry_list),
-        "description": _text(body.get("description"), "description"),
-        "stateless": inputs.as_bool(body.get("stateless", True), "stateless", PREFIX),
-        "privileged": inputs.as_bool(body.get("privileged", False), "privileged", PREFIX),
-        "use_container_uid": inputs.as_bool(body.get("use_container_uid", False), "use_container_uid", PREFIX),
-        "run_as_executor": inputs.as_bool(body.get("run_as_executor", False), "run_as_executor", PREFIX),
-        "token": _token(body.get("token"), settings, tenant),
-        "default_environment": _environment(body.get("default_environment", {})),
-        "hints": _hints(body.get("hints", [])),
-        "link": _text(body.get("link"), "link").strip(),
-        "webhook": webhook(body.get("webhook")),
-        "max_workers": inputs.as_int(body.get("max_workers"), "max_workers", PREFIX, minimum=1),
-        "mem_limit": _memory(body.get("mem_limit")),
-        "max_cpus": _cpus(body.get("max_cpus")),
-        "queue": _text(body.get("queue"), "queue") or "default",
-        "log_ex": inputs.as_int(body.get("log_ex"), "log_ex", PREFIX, minimum=1),
-        "max_attempts": inputs.as_int(body.get("max_attempts"), "max_attempts", PREFIX, minimum=1),
-        "max_run_time": inputs.as_int(body.get("max_run_time"), "max_run_time", PREFIX, minimum=1),
-        "type": _text(body.get("type"), "type") or "none",
-        "cron_on": inputs.as_bool(body.get("cron_on", False), "cron_on", PREFIX),
-    }
-    fields.update(_cron(body.get("cron_schedule"), now, current_cron))
-    _check(fields, settings)
-    return fields
+    return ActorFields.of(body, settings=settings, now=now, current_cron=current_cron, tenant=tenant).fields()
 
 
 def name(value: Any) -> str | None:
@@ -197,14 +178,131 @@ def _cpus(value: Any) -> int | None:
     return cpus
 
 
-def _cron(value: Any, now: dt.datetime | None, current: tuple[str | None, str | None]) -> dict[str, Any]:
+def _cron_text(value: Any) -> str | None:
+    """The schedule as sent (its syntax and start are checked with the clock, by ``ActorFields``)."""
     raw = inputs.as_str(value, "cron_schedule", PREFIX)
     if len(raw) > cron.MAX_SCHEDULE_CHARS:
         raise BadRequest(f"{PREFIX}: cron_schedule: longer than {cron.MAX_SCHEDULE_CHARS} characters.")
-    text = raw.strip()
-    if not text:
-        return {"cron_schedule": None, "cron_next_ex": None}
-    if current[0] == text and current[1]:
-        return {"cron_schedule": text, "cron_next_ex": current[1]}
-    schedule = cron.parse(text, now)
-    return {"cron_schedule": text, "cron_next_ex": cron.next_ex(schedule)}
+    return raw.strip() or None
+
+
+def _given_state(value: Any) -> Any:
+    """An initial state given with the description (any JSON value; form text is parsed as JSON if it can be)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    return state(value)
+
+
+# --- the actor description as a model: each field's rule (above) beside its JSON Schema ------------
+
+def _rule(check: Callable[[Any], Any]) -> bodies.Rule:
+    return lambda value, _info: check(value)
+
+
+def _named(check: Callable[[Any, str], Any]) -> bodies.Rule:
+    return lambda value, info: check(value, str(info.field_name))
+
+
+_HINT = {"type": "string", "maxLength": MAX_TEXT,
+         "pattern": "^[^" + HINT_FORBIDDEN.replace("[", "\\[").replace("]", "\\]") + "]*$"}
+_MEMORY_PATTERN = "|".join(
+    rf"^\s*0*({bodies.at_least(-(-MIN_MEMORY_BYTES // factor))}){unit}\s*$"
+    for factor, unit in ((1, "[bB]?"), (1024, "[kK]"), (1024 ** 2, "[mM]"), (1024 ** 3, "[gG]")))
+MEMORY = {"type": "string", "pattern": _MEMORY_PATTERN + r"|^\s*$", "nullable": True,  # blank: no limit
+          "description": f"bytes, or k, m or g; at least {MIN_MEMORY_BYTES // 1024 ** 2}m (Docker's minimum)"}
+CRON = (r"^\s*(" + bodies.case_free("now") + r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[ T][0-9]{1,2})\s*\+\s*"
+        rf"\+?0*([1-9][0-9]{{0,3}}|10000)\s+({'|'.join(cron.UNITS)})\s*$")
+Text = bodies.checked(str, _named(_text), bodies.text_schema(MAX_TEXT))
+Image = bodies.checked(str, lambda v, info: _image(v, bodies.context(info, "settings").allowed_registry_list), {
+    "type": "string", "minLength": 1, "maxLength": images.MAX_REFERENCE_CHARS, "pattern": r"^\s*\S+\s*$",
+    "description": "Docker image (required)"})
+Token = bodies.checked(bool, lambda v, i: _token(v, bodies.context(i, "settings"), bodies.context(i, "tenant")),
+                       {**bodies.BOOLISH, "nullable": True, "description": "null: the instance default"})
+Environment = bodies.checked(dict[str, Any], _rule(_environment), None)  # JSON Schema 3.0 cannot say its names
+Hints = bodies.checked(list[str], _rule(_hints), {
+    "oneOf": [{"type": "array", "maxItems": MAX_HINTS, "items": {"oneOf": [_HINT, {"type": "number"}]}},
+              {"type": "string", "pattern": r"^[^\[\]\"'{}]*$"}],
+    "description": "tags; `sync` keeps a worker warm, `execution_started_events` also sends "
+                   "EXECUTION_STARTED events to the link and webhook"})
+Link = bodies.checked(str, lambda v, _i: _text(v, "link").strip(), bodies.text_schema(
+    MAX_TEXT, description="an actor id or alias of the tenant on which the caller has EXECUTE"))
+Webhook = bodies.checked(str, _rule(webhook), {
+    "nullable": True, "type": "string", "maxLength": MAX_URL,
+    "pattern": r"^\s*(https?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[!-~]*)?)?\s*$",
+    "description": "an http(s) URL; never a private or link-local address"})
+Memory = bodies.checked(str | None, _rule(_memory), MEMORY)
+Cpus = bodies.checked(int | None, _rule(_cpus), {**bodies.integer_schema(MIN_NANO_CPUS),
+                                                 "description": "nanoCPUs, at least 0.01 CPU"})
+# The pools a deployment has are known when the document is served: chalicelib/edge/openapi adds the enum.
+Queue = bodies.checked(str, lambda v, _i: _text(v, "queue") or "default", {"nullable": True, "type": "string"})
+ActorType = bodies.checked(str, lambda v, _i: _text(v, "type") or "none",
+                           {"nullable": True, "type": "string", "enum": ["", *ACTOR_TYPES]})
+CronText = bodies.checked(str | None, _rule(_cron_text), {
+    "nullable": True, "type": "string", "pattern": CRON, "example": "2030-01-01 05 + 1 day",
+    "description": "UTC; the start may not be past"})
+CronOn = bodies.checked(bool, bodies.bool_rule, {**bodies.BOOLISH, "description": "needs a cron_schedule"})
+NotSupported = bodies.checked(bool, bodies.bool_rule, bodies.FALSE_ONLY)
+State = bodies.checked(Any, _rule(_given_state), {})
+MaxWorkers = bodies.optional_int(1, "stateless actors only")
+LogEx = bodies.optional_int(1, "seconds")
+MaxAttempts = bodies.optional_int(1, "runs of one message after runner losses")
+MaxRunTime = bodies.optional_int(1, "seconds before the container is stopped")
+Name = bodies.checked(str | None, _rule(name), bodies.text_schema(MAX_TEXT))
+
+
+class ActorFields(bodies.Body):
+    """What POST and PUT share; the order of the fields is the order their rules run in (Abaco's)."""
+
+    model_config = ConfigDict(json_schema_extra={"description": (
+        "Also default_environment: an object (or its JSON text) of variables, names not empty, without '=' or NUL "
+        "and not a name Abaco sets (MSG, _actor_configs, _abaco_actor_id, ...); OpenAPI 3.0 cannot constrain "
+        "property names.")})
+    PREFIX: ClassVar[str] = PREFIX
+    image: Image
+    description: Text = ""
+    stateless: bodies.Boolish = True
+    privileged: bodies.Boolish = False
+    use_container_uid: bodies.Boolish = False
+    run_as_executor: NotSupported = False
+    token: Token = Field(default=None, validate_default=True)
+    default_environment: Environment = Field(default_factory=dict)
+    hints: Hints = Field(default_factory=list)
+    link: Link = ""
+    webhook: Webhook = ""
+    max_workers: MaxWorkers = None
+    mem_limit: Memory = None
+    max_cpus: Cpus = None
+    queue: Queue = "default"
+    log_ex: LogEx = None
+    max_attempts: MaxAttempts = None
+    max_run_time: MaxRunTime = None
+    type: ActorType = "none"
+    cron_on: CronOn = False
+    cron_schedule: CronText = None
+    state: State = Field(default_factory=dict)
+    _next_ex: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _derived(self, info: ValidationInfo) -> Self:
+        current = bodies.context(info, "current_cron") or (None, None)
+        if self.cron_schedule and current[0] == self.cron_schedule and current[1]:
+            self._next_ex = current[1]  # a resent schedule keeps its clock
+        elif self.cron_schedule:
+            self._next_ex = cron.next_ex(cron.parse(self.cron_schedule, bodies.context(info, "now")))
+        _check(self.fields(), bodies.context(info, "settings"))
+        return self
+
+    def fields(self) -> dict[str, Any]:
+        """The actor's fields this description sets (``name``, ``state`` and ``force`` are the caller's)."""
+        return {**self.model_dump(exclude={"name", "state", "force"}), "cron_next_ex": self._next_ex}
+
+
+class ActorInput(ActorFields):
+    name: Name = None
+
+
+class ActorUpdate(ActorFields):
+    force: bodies.Boolish = False

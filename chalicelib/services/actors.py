@@ -4,12 +4,13 @@ Every validation happens before the first write, so a refused request changes no
 """
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, Self
+
+from pydantic import ConfigDict, RootModel, model_validator
 
 from chalicelib.adapters import netguard
 from chalicelib.adapters.storage.metrics import ACTOR_TOTAL
-from chalicelib.domain import ids, inputs
+from chalicelib.domain import ids
 from chalicelib.domain.access import Kind, Level
 from chalicelib.domain.errors import BadRequest, Conflict, NotAuthorized, NotFound
 from chalicelib.domain.models import Actor, ActorStatus, WorkerStatus
@@ -56,7 +57,8 @@ def first_page(backend: Backend, caller: Caller) -> list[Actor]:
 
 
 def register(backend: Backend, caller: Caller, body: dict[str, Any]) -> Actor:
-    fields = actor_fields.parse(body, backend.settings, tenant=caller.tenant)
+    given = actor_fields.ActorInput.of(body, settings=backend.settings, tenant=caller.tenant)
+    fields = given.fields()
     if fields["cron_schedule"]:
         fields["cron_on"] = True  # Abaco: registering with a schedule turns it on
     permission_service.check_privileged_fields(caller, fields)
@@ -64,25 +66,14 @@ def register(backend: Backend, caller: Caller, body: dict[str, Any]) -> Actor:
     quotas.check_new_actor(backend, caller.tenant, caller.username)
     actor_id = ids.new_id()
     fields["link_id"] = _check_link(backend, caller, actor_id, fields["link"]) if fields["link"] else ""
-    actor = Actor(tenant=caller.tenant, id=actor_id, owner=caller.username, name=actor_fields.name(body.get("name")),
-                  api_server=backend.settings.api_server, state=_initial_state(body), **fields)
+    actor = Actor(tenant=caller.tenant, id=actor_id, owner=caller.username, name=given.name,
+                  api_server=backend.settings.api_server, state=given.state, **fields)
     backend.queues.create_inbox(actor.tenant, actor.id, worker_service.pool_for(actor, backend.settings))
     permission_service.grant_owner(backend, Kind.ACTOR, actor.tenant, actor.id, caller.username)
     backend.actors.create(actor)
     backend.metrics.increment(actor.tenant, ACTOR_TOTAL)
     worker_service.ensure_worker(backend, actor)
     return actor
-
-
-def _initial_state(body: dict[str, Any]) -> Any:
-    """An initial state given at registration (any JSON value; form text is parsed as JSON if it can be)."""
-    state = body.get("state", {})
-    if isinstance(state, str):
-        try:
-            state = json.loads(state)
-        except ValueError:
-            pass
-    return actor_fields.state(state)
 
 
 def update(backend: Backend, caller: Caller, identifier: str, body: dict[str, Any]) -> Actor:
@@ -104,20 +95,20 @@ def apply_update(backend: Backend, caller: Caller, current: Actor, body: dict[st
     """The PUT of ``body`` over ``current`` as read. The write is conditional on the version read
     (optimistic locking, reliability plan §2): when another write came in between, this one raises
     ``Conflict`` (409) and changes nothing, instead of silently undoing the other."""
-    fields = actor_fields.parse(body, backend.settings,
-                                current_cron=(current.cron_schedule, current.cron_next_ex), tenant=caller.tenant)
+    given = actor_fields.ActorUpdate.of(body, settings=backend.settings, tenant=caller.tenant,
+                                        current_cron=(current.cron_schedule, current.cron_next_ex))
+    fields = given.fields()
     permission_service.check_privileged_fields(caller, fields)
     netguard.check_webhook(fields["webhook"], backend.settings.allow_private_webhooks)
     if not current.stateless and fields["stateless"]:
         raise BadRequest(f"{PREFIX}: an actor that was not stateless cannot be updated to be stateless.")
     fields["link_id"] = _check_link(backend, caller, current.id, fields["link"]) if fields["link"] else ""
-    force = inputs.as_bool(body.get("force", False), "force", PREFIX)
-    new_revision = force or fields["image"] != current.image
+    new_revision = given.force or fields["image"] != current.image
     if new_revision:  # the update is the fix Abaco expects after ERROR: its starts are counted afresh
         fields.update(status=ActorStatus.SUBMITTED, status_message="", revision=current.revision + 1,
                       start_failures=0)
-    if "state" in body:
-        fields["state"] = _initial_state(body)
+    if "state" in given.model_fields_set:
+        fields["state"] = given.state
     updated = backend.actors.replace(current.model_copy(update=fields), expected_version=current.version,
                                      expected_failures=current.start_failures)
     if caller.username != current.owner and not caller.nonce:
@@ -202,13 +193,24 @@ def get_state(backend: Backend, caller: Caller, identifier: str) -> Any:
     return get(backend, caller, identifier).state
 
 
+class StateInput(RootModel[Any]):
+    """any JSON value but an empty or false one"""
+
+    model_config = ConfigDict(json_schema_extra={"not": {"enum": [None, False, 0, "", {}, []]}})
+
+    @model_validator(mode="after")
+    def _given(self) -> Self:
+        if not self.root:
+            raise BadRequest("state must be JSON serializable")
+        actor_fields.state(self.root)  # within the size an actor item holds
+        return self
+
+
 def set_state(backend: Backend, caller: Caller, identifier: str, state: Any) -> Actor:
     actor = get(backend, caller, identifier)
     if actor.stateless:
         raise NotFound("actor is stateless.")
-    if not state:
-        raise BadRequest("state must be JSON serializable")
-    return backend.actors.set_state(actor.tenant, actor.id, actor_fields.state(state))
+    return backend.actors.set_state(actor.tenant, actor.id, StateInput.model_validate(state).root)
 
 
 def display(actor: Actor) -> dict[str, Any]:

@@ -6,12 +6,13 @@ never shadow a route.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from chalicelib.domain import ids, inputs
+from chalicelib.domain import bodies, ids, inputs
 from chalicelib.domain.access import Kind, Level
 from chalicelib.domain.errors import BadRequest, NotFound
 from chalicelib.domain.models import Alias
+from chalicelib.domain.responses import AliasResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.services import nonces as nonce_service
 from chalicelib.services import permissions as permission_service
@@ -59,10 +60,39 @@ def resolve(backend: Backend, tenant: str, identifier: str) -> str:
     return alias.actor_id
 
 
-def _target(backend: Backend, caller: Caller, body: dict[str, Any], refused: str) -> str:
-    actor_id = inputs.as_str(body.get("actor_id"), "actor_id", PREFIX).strip()
+def _alias(value: Any) -> str:
+    raw = inputs.as_str(value, "alias", PREFIX)
+    if len(raw) > MAX_ALIAS_LENGTH:  # before stripping: the limit is on what was sent
+        raise BadRequest(f"{PREFIX}. An alias is at most {MAX_ALIAS_LENGTH} printable characters.")
+    validate_name(raw.strip())
+    return raw.strip()
+
+
+def _actor_id(value: Any) -> str:
+    actor_id = inputs.as_str(value, "actor_id", PREFIX).strip()
     if not actor_id:
         raise BadRequest(f"{PREFIX}. Missing required field: actor_id")
+    return actor_id
+
+
+_ALIAS_NAME = bodies.name_schema(FORBIDDEN_CHARS, MAX_ALIAS_LENGTH, RESERVED_WORDS)
+AliasName = bodies.checked(str, lambda v, _i: _alias(v),
+                           {**_ALIAS_NAME, "description": _ALIAS_NAME["description"] + "; not an Abaco id (a hashid)"})
+ActorRef = bodies.checked(str, lambda v, _i: _actor_id(v), bodies.ACTOR_REF)
+
+
+class AliasUpdate(bodies.Body):
+    PREFIX: ClassVar[str] = PREFIX
+    actor_id: ActorRef
+
+
+class AliasInput(bodies.Body):
+    PREFIX: ClassVar[str] = PREFIX
+    alias: AliasName
+    actor_id: ActorRef
+
+
+def _target(backend: Backend, caller: Caller, actor_id: str, refused: str) -> str:
     if backend.actors.find(caller.tenant, actor_id) is None:
         raise NotFound(f"No actor found with id: {actor_id}.")
     permission_service.require(backend, caller, Kind.ACTOR, actor_id, Level.UPDATE,
@@ -72,12 +102,9 @@ def _target(backend: Backend, caller: Caller, body: dict[str, Any], refused: str
 
 def create(backend: Backend, caller: Caller, body: dict[str, Any]) -> Alias:
     """The caller needs UPDATE on the target actor, and gets UPDATE on the alias."""
-    raw = inputs.as_str(body.get("alias"), "alias", PREFIX)
-    if len(raw) > MAX_ALIAS_LENGTH:  # before stripping: the limit is on what was sent
-        raise BadRequest(f"{PREFIX}. An alias is at most {MAX_ALIAS_LENGTH} printable characters.")
-    name = raw.strip()
-    validate_name(name)
-    actor_id = _target(backend, caller, body, CREATE_REFUSED)
+    given = AliasInput.of(body)
+    name = given.alias
+    actor_id = _target(backend, caller, given.actor_id, CREATE_REFUSED)
     alias = Alias(tenant=caller.tenant, alias=name, actor_id=actor_id, owner=caller.username,
                   api_server=backend.settings.api_server)
     backend.aliases.create(alias)
@@ -102,7 +129,7 @@ def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) ->
     if given not in (None, "", name):
         raise BadRequest("Invalid alias update description. The alias itself cannot be updated in a PUT "
                          "request.")
-    return backend.aliases.repoint(current, _target(backend, caller, body, REPOINT_REFUSED))
+    return backend.aliases.repoint(current, _target(backend, caller, AliasUpdate.of(body).actor_id, REPOINT_REFUSED))
 
 
 def delete(backend: Backend, caller: Caller, name: str) -> None:
@@ -114,7 +141,6 @@ def delete(backend: Backend, caller: Caller, name: str) -> None:
 
 def display(alias: Alias) -> dict[str, Any]:
     base = alias.api_server.rstrip("/")
-    return {"alias": alias.alias, "actor_id": alias.actor_id, "owner": alias.owner,
-            "create_time": alias.create_time,
+    return {**shown(AliasResponse, alias),
             "_links": {"self": f"{base}/actors/aliases/{alias.alias}", "owner": f"{base}/profiles/v2/{alias.owner}",
                        "actor": f"{base}/actors/{alias.actor_id}"}}

@@ -12,13 +12,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from chalicelib.adapters import crypto
-from chalicelib.domain import ids, inputs
+from chalicelib.domain import bodies, ids, inputs
 from chalicelib.domain.access import Kind, Level
 from chalicelib.domain.errors import BadRequest, NotFound
 from chalicelib.domain.models import Actor, ActorConfig
+from chalicelib.domain.responses import ConfigResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.services import aliases as alias_service
 from chalicelib.services import permissions as permission_service
@@ -54,10 +55,9 @@ def _name(value: Any) -> str:
     return name
 
 
-def _value(body: dict[str, Any]) -> str:
-    if "value" not in body or body["value"] is None:
+def _value(raw: Any) -> str:
+    if raw is None:
         raise BadRequest(f"{PREFIX}. Missing required field: value")
-    raw = body["value"]
     value = raw if isinstance(raw, str) else json.dumps(raw)
     if len(value) > MAX_VALUE_CHARS:
         raise BadRequest(f"{PREFIX}. value: longer than {MAX_VALUE_CHARS} characters.")
@@ -66,11 +66,8 @@ def _value(body: dict[str, Any]) -> str:
     return value
 
 
-def _actors(backend: Backend, caller: Caller, value: Any) -> tuple[list[str], list[str]]:
-    """Actor ids and/or aliases, each existing in the caller's tenant (404 otherwise) and each one the
-    caller may UPDATE: a config hands its values to those actors' containers (Abaco computed this check
-    and ignored it, so anyone could attach a config to any actor). Returns the names as given and the
-    actor ids they name now."""
+def _names(value: Any) -> list[str]:
+    """The actor ids and/or aliases a config lists, as given (comma-separated text or a list)."""
     if value is None:
         raise BadRequest(f"{PREFIX}. Missing required field: actors")
     if isinstance(value, list):
@@ -80,6 +77,47 @@ def _actors(backend: Backend, caller: Caller, value: Any) -> tuple[list[str], li
         raise BadRequest(f"{PREFIX}. actors: list at least one actor id or alias (comma separated).")
     if len(names) > MAX_ACTORS:
         raise BadRequest(f"{PREFIX}. actors: at most {MAX_ACTORS} actors.")
+    return names
+
+
+def _secret(value: Any) -> bool:
+    if value is None:
+        raise BadRequest(f"{PREFIX}. Missing required field: is_secret")
+    return inputs.as_bool(value, "is_secret", PREFIX)
+
+
+ConfigName = bodies.checked(str, lambda v, _i: _name(v),
+                            bodies.name_schema(FORBIDDEN_CHARS, MAX_NAME_LENGTH, RESERVED_WORDS))
+IsSecret = bodies.checked(bool, lambda v, _i: _secret(v), bodies.BOOLISH)
+Value = bodies.checked(str, lambda v, _i: _value(v), {"oneOf": [
+    {"type": "string", "maxLength": MAX_VALUE_CHARS, "pattern": r"^[^\x00]*$"},
+    {"type": "number"}, {"type": "boolean"}, {"type": "object"}, {"type": "array"}]})
+Recipients = bodies.checked(list[str], lambda v, _i: _names(v), {
+    "description": "comma-separated actor ids and/or aliases, each existing and yours to UPDATE",
+    "oneOf": [{"type": "string", "pattern": r"[^,\s]"},
+              {"type": "array", "minItems": 1, "maxItems": MAX_ACTORS, "items": bodies.ACTOR_REF}]})
+
+
+class ConfigUpdate(bodies.Body):  # the fields in the order of Abaco's checks
+    PREFIX: ClassVar[str] = PREFIX
+    is_secret: IsSecret
+    value: Value
+    actors: Recipients
+
+
+class ConfigInput(bodies.Body):
+    PREFIX: ClassVar[str] = PREFIX
+    name: ConfigName
+    is_secret: IsSecret
+    value: Value
+    actors: Recipients
+
+
+def _actors(backend: Backend, caller: Caller, names: list[str]) -> tuple[list[str], list[str]]:
+    """Actor ids and/or aliases, each existing in the caller's tenant (404 otherwise) and each one the
+    caller may UPDATE: a config hands its values to those actors' containers (Abaco computed this check
+    and ignored it, so anyone could attach a config to any actor). Returns the names as given and the
+    actor ids they name now."""
     resolved: list[str] = []
     for name in dict.fromkeys(names):
         try:
@@ -93,12 +131,9 @@ def _actors(backend: Backend, caller: Caller, value: Any) -> tuple[list[str], li
     return list(dict.fromkeys(names)), list(dict.fromkeys(resolved))
 
 
-def _build(backend: Backend, caller: Caller, name: str, body: dict[str, Any], owner: str) -> ActorConfig:
-    if body.get("is_secret") is None:
-        raise BadRequest(f"{PREFIX}. Missing required field: is_secret")
-    is_secret = inputs.as_bool(body["is_secret"], "is_secret", PREFIX)
-    value = _value(body)
-    actors, actor_ids = _actors(backend, caller, body.get("actors"))
+def _build(backend: Backend, caller: Caller, name: str, given: ConfigInput | ConfigUpdate, owner: str) -> ActorConfig:
+    value, is_secret = given.value, given.is_secret
+    actors, actor_ids = _actors(backend, caller, given.actors)
     if is_secret:
         value = crypto.cipher(backend.settings).encrypt(caller.tenant, value, name)
     return ActorConfig(tenant=caller.tenant, name=name, value=value, is_secret=is_secret, actors=actors,
@@ -107,7 +142,8 @@ def _build(backend: Backend, caller: Caller, name: str, body: dict[str, Any], ow
 
 def create(backend: Backend, caller: Caller, body: dict[str, Any]) -> ActorConfig:
     """The creator gets UPDATE on the config, and needs UPDATE on every actor it lists."""
-    config = _build(backend, caller, _name(body.get("name")), body, caller.username)
+    given = ConfigInput.of(body)
+    config = _build(backend, caller, given.name, given, caller.username)
     backend.configs.create(config)
     permission_service.grant_owner(backend, Kind.CONFIG, caller.tenant, config.name, caller.username)
     return config
@@ -126,7 +162,7 @@ def list_configs(backend: Backend, caller: Caller) -> list[ActorConfig]:
 def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) -> ActorConfig:
     """Full replacement; the name comes from the URL and the owner and creation time are kept."""
     current = get(backend, caller, name)
-    replacement = _build(backend, caller, current.name, body, current.owner)
+    replacement = _build(backend, caller, current.name, ConfigUpdate.of(body), current.owner)
     return backend.configs.replace(replacement.model_copy(update={"create_time": current.create_time}))
 
 
@@ -139,9 +175,7 @@ def delete(backend: Backend, caller: Caller, name: str) -> None:
 def display(config: ActorConfig) -> dict[str, Any]:
     """Secrets show their ciphertext only; ``actors`` is Abaco's comma-separated string."""
     base = config.api_server.rstrip("/")
-    return {"name": config.name, "value": config.value, "is_secret": config.is_secret,
-            "actors": ",".join(config.actors), "owner": config.owner, "create_time": config.create_time,
-            "last_update_time": config.last_update_time,
+    return {**shown(ConfigResponse, config),
             "_links": {"self": f"{base}/actors/configs/{config.name}", "owner": f"{base}/profiles/v2/{config.owner}"}}
 
 

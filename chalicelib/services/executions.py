@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationInfo
+
 from chalicelib.adapters.storage.logs import execution_key
-from chalicelib.domain import ids, inputs
+from chalicelib.domain import bodies, ids, inputs
 from chalicelib.domain.errors import BadRequest, Conflict, ExecutionFailed, Timeout
 from chalicelib.domain.models import Actor, Execution, ExecutionStatus, utcnow
 from chalicelib.domain.paging import next_link
@@ -117,14 +119,26 @@ def pop_result(backend: Backend, actor: Actor, execution_id: str) -> bytes:
     return backend.results.pop(execution_key(actor.dbid, execution.id)) or b""
 
 
+def _count(value: Any, info: ValidationInfo) -> int:
+    name = str(info.field_name)
+    if value in (None, ""):
+        raise BadRequest(f"{LEGACY_PREFIX}: {name}: Missing required parameter in the JSON body or the post "
+                         "body or the query string")
+    return inputs.as_int(value, name, LEGACY_PREFIX, minimum=0) or 0
+
+
+Count = bodies.checked(int, _count, bodies.integer_schema(0, optional=False))
+
+
+class ExecutionInput(bodies.Body):
+    runtime: Count
+    cpu: Count
+    io: Count
+
+
 def record_legacy(backend: Backend, caller: Caller, actor: Actor, body: dict[str, Any]) -> Execution:
     """Abaco's POST /actors/{id}/executions: record a finished execution with the given accounting."""
-    numbers: dict[str, int] = {}
-    for name in ("runtime", "cpu", "io"):
-        if body.get(name) in (None, ""):
-            raise BadRequest(f"{LEGACY_PREFIX}: {name}: Missing required parameter in the JSON body or the post "
-                             "body or the query string")
-        numbers[name] = inputs.as_int(body[name], name, LEGACY_PREFIX, minimum=0) or 0
+    numbers = ExecutionInput.of(body).model_dump()
     now = utcnow()
     execution = Execution(tenant=actor.tenant, actor_id=actor.id, id=ids.new_id(), executor=caller.username,
                           api_server=actor.api_server, status=ExecutionStatus.COMPLETE, start_time=now,

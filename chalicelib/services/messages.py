@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import RootModel
+
 from chalicelib.adapters import payloads, tracing
 from chalicelib.adapters.payloads import Pointer
 from chalicelib.domain import clock, envnames, ids
@@ -38,6 +40,17 @@ class ParsedMessage:
     staged: Pointer | None = None  # a binary body the local HTTP adapter already streamed to S3
 
 
+class MessageInput(RootModel[Any]):
+    """any JSON value; an object with a message field sends that text"""
+
+    def parsed(self) -> ParsedMessage:
+        value = self.root
+        if isinstance(value, dict) and "message" in value:
+            text = value["message"]
+            return _text(text if isinstance(text, str) else str(text), text)  # reqparse's str(), as Abaco
+        return ParsedMessage("application/json", json.dumps(value), value)
+
+
 def parse_message(content_type: str | None, raw: bytes | None, form: Mapping[str, Any] | None,
                   json_body: Any, content_length: str | None = None, staged: Pointer | None = None,
                   max_length: int | None = None) -> ParsedMessage:
@@ -46,12 +59,11 @@ def parse_message(content_type: str | None, raw: bytes | None, form: Mapping[str
     if form is not None and "message" in form:
         return _text(str(form["message"]))
     if isinstance(json_body, dict) and "message" in json_body:
-        value = json_body["message"]
-        return _text(value if isinstance(value, str) else str(value), value)  # reqparse's str(), as Abaco
+        return MessageInput(json_body).parsed()
     if content_type == BINARY:
         return _binary(raw, content_length, staged, max_length)
     if json_body is not None:
-        return ParsedMessage("application/json", json.dumps(json_body), json_body)
+        return MessageInput(json_body).parsed()
     text = (raw or b"").decode("utf-8", errors="replace")
     try:
         value = json.loads(text)

@@ -28,11 +28,11 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from chalicelib.adapters import crypto
 from chalicelib.adapters.storage.nonces import Exhausted, Expired, target
-from chalicelib.domain import inputs
+from chalicelib.domain import bodies, inputs
 from chalicelib.domain.access import Kind, Level
 from chalicelib.domain.errors import BadRequest, NotAuthorized, NotFound, Unauthenticated
 from chalicelib.domain.models import Actor, Nonce
@@ -73,31 +73,74 @@ def tenant_of(secret: str) -> str:
     return match.group("tenant")
 
 
-def parse(body: dict[str, Any], kind: Kind) -> tuple[Level, int, str]:
-    allowed = ALIAS_LEVELS if kind is Kind.ALIAS else ACTOR_LEVELS
-    raw_level = body.get("level", "EXECUTE")
+def _level(raw: Any, allowed: tuple[Level, ...]) -> Level:
     try:
-        level = Level.parse(raw_level)
+        level = Level.parse(raw)
     except ValueError as exc:
-        raise BadRequest(f"{PREFIX}: level: '{raw_level}' is not a valid level.") from exc
+        raise BadRequest(f"{PREFIX}: level: '{raw}' is not a valid level.") from exc
     if level not in allowed:
         raise BadRequest(f"{PREFIX}: level: must be one of {', '.join(lvl.name for lvl in allowed)}.")
-    max_uses = inputs.as_int(body.get("max_uses", -1), "max_uses", PREFIX)
+    return level
+
+
+def _max_uses(value: Any) -> int:
+    max_uses = inputs.as_int(value, "max_uses", PREFIX)
     max_uses = -1 if max_uses is None else max_uses
     if max_uses == 0 or max_uses < -1 or max_uses > MAX_USES:
         raise BadRequest(f"{PREFIX}: max_uses: must be a positive integer up to {MAX_USES} or -1 (unlimited).")
-    description = inputs.as_str(body.get("description"), "description", PREFIX)
+    return max_uses
+
+
+def _description(value: Any) -> str:
+    description = inputs.as_str(value, "description", PREFIX)
     if len(description) > MAX_DESCRIPTION:
         raise BadRequest(f"{PREFIX}: description: longer than {MAX_DESCRIPTION} characters.")
-    return level, max_uses, description
+    return description
+
+
+def _ttl(value: Any) -> int | None:
+    ttl = inputs.as_int(value, "ttl", PREFIX)
+    if ttl is not None and not 1 <= ttl <= MAX_TTL:
+        raise BadRequest(f"{PREFIX}: ttl: must be a number of seconds from 1 to {MAX_TTL}.")
+    return ttl
+
+
+assert MAX_USES == 10 ** 9, "the pattern below spells the limit"
+MaxUses = bodies.checked(int, lambda v, _i: _max_uses(v), {
+    "description": f"-1: unlimited; at most {MAX_USES}", "nullable": True, "oneOf": [
+        {"type": "integer", "minimum": -1, "maximum": MAX_USES, "not": {"enum": [0]}},
+        {"type": "string", "pattern": r"^\s*(-0*1|\+?0*([1-9][0-9]{0,8}|1000000000))\s*$"},
+        {"type": "string", "enum": [""]}]})
+assert MAX_TTL == 10 ** 9 - 1, "the pattern below spells the limit"
+Ttl = bodies.checked(int | None, lambda v, _i: _ttl(v), {
+    "description": f"seconds the nonce stays usable, 1 to {MAX_TTL}; absent: no expiry", "nullable": True,
+    "oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_TTL},
+              {"type": "string", "pattern": r"^\s*\+?0*[1-9][0-9]{0,8}\s*$"}, {"type": "string", "enum": [""]}]})
+Description = bodies.checked(str, lambda v, _i: _description(v), bodies.text_schema(MAX_DESCRIPTION))
+ActorLevel = bodies.checked(Level, lambda v, _i: _level(v, ACTOR_LEVELS), bodies.level_schema(*ACTOR_LEVELS))
+AliasLevel = bodies.checked(Level, lambda v, _i: _level(v, ALIAS_LEVELS), bodies.level_schema(*ALIAS_LEVELS))
+
+
+class NonceInput(bodies.Body):
+    PREFIX: ClassVar[str] = PREFIX
+    level: ActorLevel = Level.EXECUTE
+    max_uses: MaxUses = -1
+    description: Description = ""
+    ttl: Ttl = None
+
+
+class AliasNonceInput(NonceInput):
+    level: AliasLevel = Level.EXECUTE
+
+
+def parse(body: dict[str, Any], kind: Kind) -> tuple[Level, int, str]:
+    given = (AliasNonceInput if kind is Kind.ALIAS else NonceInput).of(body)
+    return given.level, given.max_uses, given.description
 
 
 def parse_ttl(body: dict[str, Any]) -> int | None:
     """The optional ``ttl``: seconds the nonce stays usable, 1 to ``MAX_TTL`` (None: it never expires)."""
-    ttl = inputs.as_int(body.get("ttl"), "ttl", PREFIX)
-    if ttl is not None and not 1 <= ttl <= MAX_TTL:
-        raise BadRequest(f"{PREFIX}: ttl: must be a number of seconds from 1 to {MAX_TTL}.")
-    return ttl
+    return NonceInput.of(body).ttl
 
 
 def _cipher_name(handle: str) -> str:
@@ -110,8 +153,8 @@ def create(backend: Backend, caller: Caller, kind: Kind, name: str, actor_id: st
            body: dict[str, Any]) -> dict[str, Any]:
     if caller.nonce:
         raise NotAuthorized("Not authorized -- nonces cannot be created with a nonce.")
-    level, max_uses, description = parse(body, kind)
-    ttl = parse_ttl(body)
+    given = (AliasNonceInput if kind is Kind.ALIAS else NonceInput).of(body)
+    level, max_uses, description, ttl = given.level, given.max_uses, given.description, given.ttl
     secret = f"{caller.tenant}_{secrets.token_hex(SECRET_BYTES)}"
     handle = handle_of(secret)
     sealed = crypto.cipher(backend.settings).encrypt(caller.tenant, secret, _cipher_name(handle))

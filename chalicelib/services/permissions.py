@@ -8,8 +8,11 @@ engineers' services call ``require`` (body-named objects, e.g. the actor an alia
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
+from pydantic import model_validator
+
+from chalicelib.domain import bodies
 from chalicelib.domain.access import WORLD, Kind, Level
 from chalicelib.domain.errors import BadRequest, NotAuthorized, NotFound
 from chalicelib.domain.models import Actor
@@ -84,22 +87,47 @@ def listing(backend: Backend, caller: Caller, kind: Kind, name: str) -> dict[str
     return {user: level.name for user, level in sorted(levels.items())}
 
 
-def parse_grant(body: Mapping[str, Any]) -> tuple[str, Level]:
-    user, raw = body.get("user"), body.get("level")
-    if not isinstance(user, str) or not user.strip():
-        raise BadRequest("Invalid permission description: user: Missing required parameter.")
+_GRANT = "Invalid permission description"
+
+
+def _user(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(f"{_GRANT}: user: Missing required parameter.")
+    return value  # checked as a name once the level is (Abaco's order), by PermissionInput
+
+
+def _level(raw: Any) -> Level:
     if raw is None or raw == "":
-        raise BadRequest("Invalid permission description: level: Missing required parameter.")
+        raise BadRequest(f"{_GRANT}: level: Missing required parameter.")
     try:
-        level = Level.parse(raw)
+        return Level.parse(raw)
     except ValueError as exc:
-        raise BadRequest(f"Invalid permission description: level: '{raw}' is not one of NONE, READ, "
-                         "EXECUTE, UPDATE.") from exc
-    too_long = len(user) > MAX_USER_LENGTH  # the limit is on what was sent, before stripping
-    user = user.strip()
-    if too_long or "#" in user or any(ord(c) < 32 for c in user):
-        raise BadRequest("Invalid permission description: user: invalid user name.")
-    return user, level
+        raise BadRequest(f"{_GRANT}: level: '{raw}' is not one of NONE, READ, EXECUTE, UPDATE.") from exc
+
+
+GrantUser = bodies.checked(str, lambda v, _i: _user(v), {
+    "type": "string", "maxLength": MAX_USER_LENGTH,
+    "pattern": r"^\s*[^#\s\x00-\x1f]([^#\x00-\x1f]*[^#\s\x00-\x1f])?\s*$"})
+GrantLevel = bodies.checked(Level, lambda v, _i: _level(v), bodies.level_schema(*Level))
+
+
+class PermissionInput(bodies.Body):
+    PREFIX: ClassVar[str] = _GRANT
+    user: GrantUser
+    level: GrantLevel
+
+    @model_validator(mode="after")
+    def _user_name(self) -> Self:
+        too_long = len(self.user) > MAX_USER_LENGTH  # the limit is on what was sent, before stripping
+        self.user = self.user.strip()
+        if too_long or "#" in self.user or any(ord(c) < 32 for c in self.user):
+            raise BadRequest(f"{_GRANT}: user: invalid user name.")
+        return self
+
+
+def parse_grant(body: Mapping[str, Any]) -> tuple[str, Level]:
+    given = PermissionInput.of(body)
+    return given.user, given.level
 
 
 def grant(backend: Backend, caller: Caller, kind: Kind, name: str, body: Mapping[str, Any],

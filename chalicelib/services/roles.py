@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+from chalicelib.domain import bodies
 from chalicelib.domain.errors import BadRequest
 from chalicelib.identity.auth import USERNAME_PATTERN, Caller, Role, canonical_roles, configured_grants
 from chalicelib.wiring.backend import Backend
@@ -81,10 +82,7 @@ def show(backend: Backend, caller: Caller, username: str) -> dict[str, Any]:
             "source": "settings" if roles else "none", "granted_by": None, "granted_at": None}
 
 
-def put(backend: Backend, caller: Caller, username: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Replace the user's roles in the caller's tenant (``{"roles": ["abaco_admin"]}``)."""
-    _check_username(username)
-    names = body.get("roles")
+def _roles(names: Any) -> list[str]:
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
@@ -92,6 +90,21 @@ def put(backend: Backend, caller: Caller, username: str, body: dict[str, Any]) -
     unknown = [n for n in names if n not in GRANTABLE_ROLES]
     if unknown:
         raise BadRequest(f"roles: unknown role names {unknown}; use {list(GRANTABLE_ROLES)}.")
+    return names
+
+
+Roles = bodies.checked(list[str], lambda v, _i: _roles(v), {
+    "type": "array", "minItems": 1, "items": {"type": "string", "enum": list(GRANTABLE_ROLES)}})
+
+
+class RolesInput(bodies.Body):
+    roles: Roles
+
+
+def put(backend: Backend, caller: Caller, username: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Replace the user's roles in the caller's tenant (``{"roles": ["abaco_admin"]}``)."""
+    _check_username(username)
+    names = RolesInput.of(body).roles
     backend.roles.grant(caller.tenant, username, tuple(dict.fromkeys(names)), caller.username)
     _reseen(backend, caller.tenant, username, tuple(names))
     return show(backend, caller, username)

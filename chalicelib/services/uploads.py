@@ -22,10 +22,11 @@ from typing import Any
 
 from chalicelib.adapters import payloads
 from chalicelib.adapters.payloads import Pointer
-from chalicelib.domain import inputs
+from chalicelib.domain import bodies, inputs
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.models import Actor
 from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.settings import DEFAULT_MAX_CONTENT_LENGTH
 
 UPLOAD_HEADER = "X-Abaco-Upload"
 _UPLOAD_ID = re.compile(r"^([0-9a-f]{32})\.([1-9][0-9]{0,11})\.([0-9a-f]{64})$")
@@ -36,17 +37,41 @@ def _key(actor: Actor, upload_id: str) -> str:
     return payloads.upload_key(actor.tenant, actor.id, upload_id)
 
 
-def request(backend: Backend, actor: Actor, fields: dict[str, Any]) -> dict[str, Any]:
-    """A presigned PUT for a body of ``size`` bytes with this ``sha256``."""
-    size = inputs.as_int(fields.get("size"), "size", "Invalid upload request")
+def _size(value: Any, limit: int) -> int:
+    size = inputs.as_int(value, "size", "Invalid upload request")
     if size is None or size < 1:
         raise BadRequest("size is required: the number of bytes of the message (at least 1).")
-    limit = backend.settings.max_content_length
     if size > limit:
         raise BadRequest(f"Message exceeds max content length of: {limit}")
-    sha256 = str(fields.get("sha256") or "")
+    return size
+
+
+def _sha256(value: Any) -> str:
+    sha256 = str(value or "")
     if not _SHA256.match(sha256):
         raise BadRequest("sha256 is required: the SHA-256 of the message as 64 hexadecimal digits.")
+    return sha256
+
+
+# The document's size: 1 to the default ABACO_MAX_CONTENT_LENGTH (a deployment may set it lower).
+assert DEFAULT_MAX_CONTENT_LENGTH == 500_000_000, "the pattern below spells the limit"
+Size = bodies.checked(int, lambda v, i: _size(v, bodies.context(i, "limit")), {
+    "description": "bytes, 1 to ABACO_MAX_CONTENT_LENGTH (default 500,000,000)", "oneOf": [
+        {"type": "integer", "minimum": 1, "maximum": DEFAULT_MAX_CONTENT_LENGTH},
+        {"type": "string", "pattern": r"^\s*\+?0*([1-9][0-9]{0,7}|[1-4][0-9]{8}|500000000)\s*$"}]})
+Sha256 = bodies.checked(str, lambda v, _i: _sha256(v), {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"})
+
+
+class MessageUploadInput(bodies.Body):
+    size: Size
+    sha256: Sha256
+
+
+def request(backend: Backend, actor: Actor, fields: dict[str, Any]) -> dict[str, Any]:
+    """A presigned PUT for a body of ``size`` bytes with this ``sha256``."""
+    limit = backend.settings.max_content_length
+    given = MessageUploadInput.of(fields, limit=limit)
+    size, sha256 = given.size, given.sha256
     upload_id = f"{secrets.token_hex(16)}.{size}.{sha256.lower()}"
     expires = backend.settings.upload_url_seconds
     url, headers = backend.payloads.presign_put(_key(actor, upload_id), size, sha256.lower(), expires)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain import inputs
+from chalicelib.domain import bodies, inputs
 from chalicelib.domain.errors import BadRequest, Conflict, NotAuthorized
 from chalicelib.domain.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Host, Worker, WorkerStatus
 from chalicelib.domain.queue_messages import StartWorkerCommand
+from chalicelib.domain.responses import WorkerResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.services import quotas
 from chalicelib.wiring.backend import Backend
@@ -139,13 +140,25 @@ def explicit_limit(actor: Actor, settings: Settings) -> int:
     return max(max_slots(actor, settings), settings.max_workers_per_actor)
 
 
-def add_workers(backend: Backend, actor: Actor, num: Any) -> str:
-    """Abaco's ``POST .../workers {num}``: start workers until the actor has ``num`` (stateful or not), at
-    most ``explicit_limit``."""
-    wanted = inputs.as_int(num, "num", "Invalid workers description")
+def _num(value: Any) -> int:
+    wanted = inputs.as_int(value, "num", "Invalid workers description")
     wanted = 1 if wanted is None else wanted
     if wanted < 1:
         raise BadRequest("num must be a positive integer.")
+    return wanted
+
+
+Num = bodies.checked(int, lambda v, _i: _num(v), bodies.integer_schema(1))
+
+
+class WorkersInput(bodies.Body):
+    num: Num = 1
+
+
+def add_workers(backend: Backend, actor: Actor, body: dict[str, Any]) -> str:
+    """Abaco's ``POST .../workers {num}``: start workers until the actor has ``num`` (stateful or not), at
+    most ``explicit_limit``."""
+    wanted = WorkersInput.of(body).num
     wanted = min(wanted, explicit_limit(actor, backend.settings))  # the message says how many were scheduled
     current = len(live_workers(backend, actor))
     if current >= wanted:
@@ -225,11 +238,7 @@ def shown_status(worker: Worker, host: Host | None) -> str:
 
 def display(worker: Worker, hosts: dict[str, Any] | None = None, api_server: str = "") -> dict[str, Any]:
     """A worker as the API shows it, with its runner host's status and heartbeat when known."""
-    data = worker.model_dump(mode="json")
-    data["status"] = worker.status.value
-    data.pop("woken", None)  # how its start request travelled: the runners' business
-    data.pop("owner", None)  # the actor's owner, kept for the worker caps; the actor shows it
-    data.pop("parked", None)  # READY either way; whether a host polls for it now is the runners' business
+    data = shown(WorkerResponse, worker)  # an allow-list: chalicelib/domain/responses.py
     host = (hosts or {}).get(worker.host_id)
     if host is not None:
         data["status"] = shown_status(worker, host)

@@ -29,6 +29,7 @@ from runners.host.slots import HostSlots, SlotHold
 from runners.metrics import Registry
 from runners.pipeline import delivery as deliveries
 from runners.pipeline import image_gate, pulls, warm
+from runners.pipeline.consumer import InboxConsumer
 from runners.pipeline.containers import ContainerSource
 from runners.pipeline.engine import DockerEngine
 from runners.pipeline.execution import ExecutionRunner
@@ -225,7 +226,8 @@ class WorkerThread(threading.Thread):
         source = warm.source_for(self.settings, engine, self.warm_pool, self.metrics,
                                  deliveries.runner_root(deliveries.work_root(self.settings.runner_work_dir)))
         self._source = source
-        runner = ExecutionRunner(self.backend, engine, self.runner_id, self.worker_id, inbox, self.kill_event,
+        runner = ExecutionRunner(self.backend, engine, self.runner_id, self.worker_id,
+                                 InboxConsumer(self.backend.queues, inbox), self.kill_event,
                                  self.fence, self.metrics, source=source,
                                  on_heartbeat=lambda: self.prefetched.extend(self.settings.visibility_timeout))
         try:

@@ -70,13 +70,13 @@ class ExecutionRunner:
     """Runs the messages of one worker; holds that worker's identity, engine, inbox and container source."""
 
     def __init__(self, backend: Backend, engine: Engine, runner_id: str, worker_id: str,
-                 inbox_url: str, kill_event: threading.Event, fence: Fence, metrics: Registry,
+                 inbox: InboxConsumer, kill_event: threading.Event, fence: Fence, metrics: Registry,
                  source: ContainerSource | None = None, on_heartbeat: Callable[[], None] | None = None) -> None:
         self.backend = backend
         self.engine = engine
         self.runner_id = runner_id
         self.worker_id = worker_id
-        self.inbox = InboxConsumer(backend.queues, inbox_url)
+        self.inbox = inbox  # everything done with an SQS message goes through it
         self.settings = backend.settings
         self.fence = fence
         self.metrics = metrics

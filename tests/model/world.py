@@ -22,6 +22,7 @@ from chalicelib.wiring import resources
 from chalicelib.wiring.backend import Backend
 from runners.fence import Fence
 from runners.metrics import Registry, standard_registry
+from runners.pipeline.consumer import InboxConsumer
 from runners.pipeline.execution import ExecutionRunner
 from tests.fake_engine import FakeEngine
 
@@ -78,6 +79,6 @@ class World:
     def _runner(self, runner_id: str, actor: Actor) -> ExecutionRunner:
         inbox = self.backend.queues.inbox_url(actor.tenant, actor.id)
         return ExecutionRunner(self.backend, engine=FakeEngine(), runner_id=runner_id,
-                               worker_id=f"{runner_id}-{actor.id}", inbox_url=inbox,
+                               worker_id=f"{runner_id}-{actor.id}", inbox=InboxConsumer(self.backend.queues, inbox),
                                kill_event=threading.Event(), fence=Fence(kill=lambda _cid: None),
                                metrics=self.metrics)

@@ -1,4 +1,5 @@
-"""The OpenAPI document's input rules agree with the validators they describe (chalicelib/edge/openapi/inputs.py).
+"""The OpenAPI document's input rules agree with the validators they describe (the request models of
+chalicelib/domain/bodies.py and the services, documented by chalicelib/edge/openapi/inputs.py).
 
 Schemathesis (T26) fails on any disagreement over HTTP; these pin the pieces with plain values, fast.
 """
@@ -8,7 +9,7 @@ import re
 
 import pytest
 
-from chalicelib.domain import cron, inputs
+from chalicelib.domain import bodies, cron, inputs
 from chalicelib.domain.access import Level
 from chalicelib.domain.errors import BadRequest
 from chalicelib.edge.openapi import inputs as doc
@@ -37,7 +38,7 @@ def test_spaces_are_exactly_what_str_isspace_calls_a_space() -> None:
 
 @pytest.mark.parametrize("n", [0, 1, 6, 9, 10, 99, 6144, 6291456, 10 ** 7])
 def test_at_least_matches_exactly_the_numbers_from_n(n: int) -> None:
-    pattern = re.compile(f"^({doc.at_least(n)})$")
+    pattern = re.compile(f"^({bodies.at_least(n)})$")
     assert all(bool(pattern.match(str(k))) == (k >= n) for k in range(max(0, n - 50), n + 50))
     assert pattern.match(str(n * 10 + 7))
 
@@ -45,14 +46,14 @@ def test_at_least_matches_exactly_the_numbers_from_n(n: int) -> None:
 @pytest.mark.parametrize("text", ["6m", "6M", " 7m ", "6291456", "6291455", "6144k", "6143k", "1g", "0g", "5m",
                                   "06m", "1000000", "12x", "", "1.5g"])
 def test_memory_pattern_agrees_with_the_validator(text: str) -> None:
-    schema = doc.actor_input(["default"])["properties"]["mem_limit"]
+    schema = doc.request_schemas(["default"])["ActorInput"]["properties"]["mem_limit"]
     assert _matches(schema, text) == _accepts(actor_fields._memory, text), text
 
 
 @pytest.mark.parametrize("text", ["5", " 5 ", "+5", "-5", "0", "007", "1_000", "\u0663", "5.0", "\x1c5\x1c",
                                   "\u20035", "", " ", "five"])
 def test_integer_text_agrees_with_as_int(text: str) -> None:
-    schema = doc.integer()
+    schema = bodies.integer_schema()
     texts = [v for v in schema["oneOf"] if "pattern" in v]
     documented = any(_matches(v, text) for v in texts) or text == ""
     assert documented == _accepts(lambda v: inputs.as_int(v, "f", "p"), text), repr(text)
@@ -68,13 +69,13 @@ def test_as_int_refuses_what_int_would_bend(value: object) -> None:
 
 @pytest.mark.parametrize("text", ["true", " TRUE ", "False", "yes", "off", "1", "0", "truthy", "", "\u2003on\x1c"])
 def test_boolean_words_agree_with_as_bool(text: str) -> None:
-    pattern = doc.BOOLISH["oneOf"][2]
+    pattern = bodies.BOOLISH["oneOf"][2]
     assert _matches(pattern, text) == _accepts(lambda v: inputs.as_bool(v, "f", "p"), text), repr(text)
 
 
 @pytest.mark.parametrize("text", ["READ", " read ", "3", "003", "\u0663", "4", "admin", "Update"])
 def test_level_words_agree_with_level_parse(text: str) -> None:
-    pattern = doc.level(*Level)["oneOf"][0]
+    pattern = bodies.level_schema(*Level)["oneOf"][0]
     assert _matches(pattern, text) == _accepts(Level.parse, text), repr(text)
 
 
@@ -82,20 +83,20 @@ def test_level_words_agree_with_level_parse(text: str) -> None:
                                   "2030-01-01 05 + 10001 day", "2030-01-01 05 + 0 day", "2030-01-01 + 1 day",
                                   "2030-01-01 05 + 1 fortnight", "2030-01-01T05 + 1 day"])
 def test_cron_pattern_agrees_with_the_parser(text: str) -> None:
-    assert bool(re.search(doc.CRON, text)) == _accepts(cron.parse, text), text
+    assert bool(re.search(actor_fields.CRON, text)) == _accepts(cron.parse, text), text
 
 
 @pytest.mark.parametrize("name", ["ok", "dots.in.name", "a b", "a/b", "admin", " admin\t", " padded ", "\x01x",
                                   "x" * 128, "x" * 129, "caf\u00e9", "in\u2003side", "\x1cedge\x1c", "openapi.json"])
 def test_alias_pattern_agrees_with_validate_name(name: str) -> None:
-    schema = doc.spell_spaces(doc.ALIAS_NAME)
+    schema = doc.request_schemas(["default"])["AliasInput"]["properties"]["alias"]
     documented = (len(name) <= schema["maxLength"] and re.search(schema["not"]["pattern"], name) is None
                   and re.search(schema["pattern"], name) is not None)
     assert documented == _accepts(aliases.validate_name, name.strip() if len(name) <= 128 else name), name
 
 
 def test_form_variant_has_no_nulls_and_no_object_fields() -> None:
-    form = doc.form_variant(doc.actor_input(["default"]))
+    form = doc.form_variant(doc.request_schemas(["default"])["ActorInput"])
     assert "nullable" not in str(form) and "default_environment" not in form["properties"]
     assert form["properties"]["state"] == {"type": "string"}
 

@@ -25,7 +25,7 @@ from tests.unit.test_protocol import backend, registered_actor  # noqa: F401 (fi
 def _runner(backend: Backend, actor: Actor, engine: FakeEngine,  # noqa: F811
             kill: threading.Event | None = None) -> ExecutionRunner:
     inbox = backend.queues.inbox_url(actor.tenant, actor.id)
-    return ExecutionRunner(backend, engine, "r1", "w1", inbox, kill or threading.Event(),
+    return ExecutionRunner(backend, engine, "r1", "w1", InboxConsumer(backend.queues, inbox), kill or threading.Event(),
                            Fence(lambda _cid: None), standard_registry())
 
 

@@ -43,3 +43,21 @@ def test_the_documents_actor_and_execution_are_the_response_models() -> None:
     assert execution["finish_time"] == {"type": "string", "nullable": True, "format": "date-time",
                                         "description": "ISO-8601 UTC"}  # OpenAPI 3.0: nullable, no null type
     assert execution["attempts"]["items"]["required"] == ["attempt", "runner_id", "reason"]  # inlined, no $ref
+
+
+def test_a_worker_alias_and_config_show_their_allow_lists() -> None:
+    from chalicelib.domain.models import ActorConfig, Alias, Worker
+    from chalicelib.domain.responses import AliasResponse, ConfigResponse, WorkerResponse
+    from chalicelib.edge.openapi.schemas import SCHEMAS
+    from chalicelib.services import aliases, configs, workers
+
+    worker = workers.display(Worker(tenant="T", actor_id="A", id="W", owner="o", woken=True, parked=True))
+    assert set(worker) == {*WorkerResponse.model_fields, "_links"}
+    assert set(Worker.model_fields) - set(WorkerResponse.model_fields) == {"owner", "woken", "parked"}
+    alias = aliases.display(Alias(tenant="T", alias="al", actor_id="A", owner="o"))
+    assert list(alias) == ["alias", "actor_id", "owner", "create_time", "_links"]
+    config = configs.display(ActorConfig(tenant="T", name="c", value="v", is_secret=False, actors=["A", "al"],
+                                         actor_ids=["A", "B"], owner="o"))
+    assert config["actors"] == "A,al" and "actor_ids" not in config and "tenant" not in config
+    for name, response in (("Worker", WorkerResponse), ("Alias", AliasResponse), ("Config", ConfigResponse)):
+        assert set(response.model_fields) <= set(SCHEMAS[name]["properties"]), name

@@ -16,6 +16,11 @@ def _key(tenant: str, alias: str) -> dict[str, Any]:
     return {"tenant": {"S": tenant}, "alias": {"S": alias}}
 
 
+def _to_item(alias: Alias) -> dict[str, Any]:
+    """The item mapping: every field under its own name (``tenant`` and ``alias`` are the key)."""
+    return to_dynamo(alias.model_dump(mode="json"), _NO_JSON)
+
+
 def _from_item(item: dict[str, Any]) -> Alias:
     return Alias.model_validate(from_dynamo(item, _NO_JSON))
 
@@ -27,8 +32,7 @@ class AliasStore:
     def create(self, alias: Alias) -> None:
         """Conditional put: two concurrent requests for one name cannot both win."""
         try:
-            self._table.put(to_dynamo(alias.model_dump(mode="json"), _NO_JSON),
-                            condition="attribute_not_exists(alias)")
+            self._table.put(_to_item(alias), condition="attribute_not_exists(alias)")
         except ConditionFailed as exc:
             raise BadRequest(f"Alias {alias.alias} already exists.") from exc
 

@@ -36,14 +36,16 @@ _JSON_FIELDS = frozenset({"final_state", "attempts"})
 _READ_AS_JSON = _JSON_FIELDS | {"phases"}  # phases: a map of numbers now, JSON text in older items
 _OPEN_ONLY = ("open_pool", "inbox_message", "lease_expires_at")  # removed by every terminal write
 # Write units are billed per 1 KB of the larger item before and after a write: a finished execution stays
-# under 1 KB (bench/item_size.py). Defaults are not stored (the model gives them back), phases are a map of
-# numbers to the ms (one byte per two digits; JSON text takes one per digit), and the attempt ``finish``
-# closes is only its reason (``closing_reason``): the entry is the execution's own runner, worker, times and
-# exit code, rebuilt on reading.
+# under 1 KB (bench/item_size.py). Defaults are not stored, phases are a map of numbers to the ms, and the
+# attempt ``finish`` closes is only its reason (``closing_reason``), rebuilt from the execution on reading.
 _DEFAULTS_NOT_STORED = {"status_message": "", "force_quit": False, "enqueued": False, "final_state": {},
                         "attempts": [], "cpu": 0, "io": 0, "runtime": 0}
 CLOSING_REASON = "closing_reason"
 _FAIL_FROM = {ExecutionStatus.SUBMITTED: Move.FAIL_WAITING}  # ``fail(only_from=...)``: the moves it names
+# The item mapping: model fields stored under another name, and attributes only the store writes (``_expression``).
+_ATTRIBUTES = {"id": "execution_id"}
+_FIELDS = {attribute: field for field, attribute in _ATTRIBUTES.items()}
+_STORE_ONLY = ("actor_dbid", "expires_at")
 
 
 def open_shard(pool: str, execution_id: str, shards: int) -> str:
@@ -52,10 +54,9 @@ def open_shard(pool: str, execution_id: str, shards: int) -> str:
 
 
 def _to_item(execution: Execution, shards: int = 1) -> dict[str, Any]:
-    data = execution.model_dump(mode="json")
-    data = {k: v for k, v in data.items() if k not in _DEFAULTS_NOT_STORED or v != _DEFAULTS_NOT_STORED[k]}
+    data = {_ATTRIBUTES.get(name, name): value for name, value in execution.model_dump(mode="json").items()
+            if name not in _DEFAULTS_NOT_STORED or value != _DEFAULTS_NOT_STORED[name]}
     data["phases"] = _to_ms(data.get("phases") or {})
-    data["execution_id"] = data.pop("id")
     data["actor_dbid"] = execution.actor_dbid
     if execution.open_pool:
         data["open_pool"] = open_shard(execution.open_pool, execution.id, shards)
@@ -63,10 +64,8 @@ def _to_item(execution: Execution, shards: int = 1) -> dict[str, Any]:
 
 
 def _from_item(item: dict[str, Any]) -> Execution:
-    data = from_dynamo(item, _READ_AS_JSON)
-    data["id"] = data.pop("execution_id")
-    data.pop("actor_dbid", None)
-    data.pop("expires_at", None)
+    data = {_FIELDS.get(name, name): value for name, value in from_dynamo(item, _READ_AS_JSON).items()
+            if name not in _STORE_ONLY}
     if data.get("open_pool"):
         data["open_pool"] = data["open_pool"].rsplit("#", 1)[0]
     reason = data.pop(CLOSING_REASON, None)
@@ -382,11 +381,11 @@ class ExecutionStore:
 def _expression(fields: dict[str, Any], condition: str | None, values: dict[str, Any] | None,
                 remove: tuple[str, ...]) -> tuple[str, dict[str, str], dict[str, Any]]:
     """SET ``fields`` and REMOVE ``remove``: the expression, its names and its (plain) values."""
-    names = {f"#f{i}": k for i, k in enumerate(fields)}
+    names = {f"#f{i}": _ATTRIBUTES.get(k, k) for i, k in enumerate(fields)}
     vals = {f":v{i}": v for i, v in enumerate(_encode_fields(fields).values())}
     expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
     if remove:
-        names.update({f"#r{i}": k for i, k in enumerate(remove)})
+        names.update({f"#r{i}": _ATTRIBUTES.get(k, k) for i, k in enumerate(remove)})
         expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
     if values:
         vals.update(values)

@@ -43,15 +43,20 @@ def _from_item(item: dict[str, Any]) -> Nonce:
     return Nonce.model_validate(data)
 
 
+def _to_item(target_key: str, nonce: Nonce) -> dict[str, Any]:
+    """The item mapping: the nonce's fields, its key's ``target`` and the store's own ``decrement``."""
+    data = nonce.model_dump(mode="json")
+    data.update(target=target_key, decrement=0 if nonce.max_uses == -1 else 1)
+    return to_dynamo(data, _JSON_FIELDS)
+
+
 class NonceStore:
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self._table = Table(NONCES, settings, client)
 
     def create(self, target_key: str, nonce: Nonce) -> None:
-        data = nonce.model_dump(mode="json")
-        data.update(target=target_key, decrement=0 if nonce.max_uses == -1 else 1)
         try:
-            self._table.put(to_dynamo(data, _JSON_FIELDS), condition="attribute_not_exists(handle)")
+            self._table.put(_to_item(target_key, nonce), condition="attribute_not_exists(handle)")
         except ConditionFailed as exc:
             raise Conflict("nonce handle collision; retry") from exc
 

@@ -1,4 +1,5 @@
-"""The OpenAPI 3 document of the API, built from the hand-maintained operation table and schemas.
+"""The OpenAPI 3 document of the API: the hand-maintained operation table, request schemas generated from
+the models the services validate bodies with (``inputs.MODELS``), and the component schemas.
 
 Served at ``/actors/openapi.json`` (and under ``/v3``). An operation marked ``planned`` is listed only
 once its route is registered, so the document never promises a route the app does not serve.
@@ -37,7 +38,6 @@ _OP_ERRORS = {"409": "A concurrent change won; read and retry",
               "504": "A synchronous message outlived the server-side wait; the execution goes on"}
 _ERRORS_OF = {"sendMessage": ("409", "502", "504"), "updateActor": ("409",), "setState": ("409",),
               "updateAlias": ("409",), "updateConfig": ("409",), "addWorkers": ("409",)}
-_OPTIONAL_BODIES = frozenset({"NonceInput", "WorkersInput"})  # an empty body takes every default
 PATH_ENUMS = {"search_type": ["actors", "workers", "executions", "logs"]}
 PATH_PATTERNS = {"username": roles.GRANT_USERNAME}
 
@@ -59,8 +59,7 @@ def document(api_server: str, version: str, served: Mapping[str, tuple[str, ...]
         if links.links(op, operations):
             item["responses"]["200"]["links"] = links.links(op, operations)
         paths.setdefault(op.path, {})[op.method.lower()] = item
-    bodies = inputs.spell_spaces({**inputs.INPUTS, "ActorInput": inputs.actor_input(list(pools)),
-                                  "ActorUpdate": inputs.actor_input(list(pools), update=True)})
+    bodies = inputs.request_schemas(pools)
     forms = {name + "Form": inputs.form_variant(schema) for name, schema in bodies.items()}
     schemas = {**SCHEMAS, **bodies, **forms, "MessageInputForm": inputs.MESSAGE_FORM,
                "StateInputForm": inputs.STATE_FORM}
@@ -102,7 +101,7 @@ def _operation(op: Op, security: list[dict[str, list[str]]]) -> dict[str, Any]:
     if parameters:
         out["parameters"] = parameters
     if op.body:
-        out["requestBody"] = {"required": op.body not in _OPTIONAL_BODIES, "content": {
+        out["requestBody"] = {"required": inputs.needs_body(op.body), "content": {
             "application/json": {"schema": _ref(op.body)},
             "application/x-www-form-urlencoded": {"schema": _ref(op.body + "Form")}}}
         if op.op_id == "sendMessage":

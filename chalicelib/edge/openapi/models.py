@@ -26,6 +26,12 @@ def object_schema(model: type[BaseModel], required: tuple[str, ...] = (),
     return schema
 
 
+def openapi_schema(raw: dict[str, Any]) -> dict[str, Any]:
+    """A whole model's JSON Schema (``model_json_schema``) in OpenAPI 3.0's dialect."""
+    raw = dict(raw)
+    return _openapi(raw, raw.pop("$defs", {}))  # type: ignore[no-any-return]
+
+
 def field_schema(field: FieldInfo) -> dict[str, Any]:
     raw = TypeAdapter(field.annotation).json_schema()
     schema = _openapi(raw, raw.pop("$defs", {}))

@@ -1,12 +1,12 @@
-"""Component schemas of the OpenAPI document: Abaco's models in their displayed (snake_case) form. The actor
-and the execution are generated from the response models the API shows them with
-(``chalicelib.domain.responses``); the rest are still written here."""
+"""Component schemas of the OpenAPI document: Abaco's models in their displayed (snake_case) form. The actor,
+the execution, the worker, the alias and the config are generated from the response models the API shows
+them with (``chalicelib.domain.responses``); the rest are still written here."""
 from __future__ import annotations
 
 from typing import Any
 
 from chalicelib.domain.paging import MAX_SKIP
-from chalicelib.domain.responses import ActorResponse, ExecutionResponse
+from chalicelib.domain.responses import ActorResponse, AliasResponse, ConfigResponse, ExecutionResponse, WorkerResponse
 from chalicelib.edge.limits import MAX_PAGE_LIMIT
 from chalicelib.edge.openapi.models import object_schema
 
@@ -37,7 +37,6 @@ SCHEMAS: dict[str, Any] = {
     "AdminActor": {"allOf": [{"$ref": "#/components/schemas/Actor"}, _obj({
         "workers": _list("Worker"), "messages": INT, "executions": INT, "runtime": INT})]},
     "AdminActorList": _list("AdminActor"),
-    "MessageInput": {"description": "any JSON value; an object with a message field sends that text"},
     "MessageSent": _obj({"execution_id": STR, "msg": ANY, "_links": LINKS}),
     "MessageCount": _obj({"messages": INT, "_links": LINKS}),
     "MessagesPurged": _obj({"msg": STR, "_links": LINKS}),
@@ -50,17 +49,13 @@ SCHEMAS: dict[str, Any] = {
         "_links": LINKS}),
     "Logs": _obj({"logs": STR, "_links": LINKS}),
     "State": _obj({"state": ANY}),
-    "Worker": _obj({
-        "id": STR, "actor_id": STR, "tenant": STR, "status": STR, "image": STR, "revision": INT, "ch_name": STR,
-        "location": STR, "cid": STR, "host_id": STR, "host_ip": STR, "create_time": TIME,
-        "last_execution_time": TIME, "last_health_check_time": TIME, "_links": LINKS}, ("id", "status")),
+    "Worker": object_schema(WorkerResponse, ("id", "status"), {
+        "host_status": {**STR, "description": "its runner host's status, when the host is known"},
+        "host_last_heartbeat_time": TIME, "_links": LINKS}),
     "WorkerList": _list("Worker"),
-    "Alias": _obj({"alias": STR, "actor_id": STR, "owner": STR, "create_time": TIME, "_links": LINKS},
-                  ("alias", "actor_id")),
+    "Alias": object_schema(AliasResponse, ("alias", "actor_id"), {"_links": LINKS}),
     "AliasList": _list("Alias"),
-    "Config": _obj({"name": STR, "value": {**STR, "description": "ciphertext when is_secret"},
-                    "is_secret": BOOL, "actors": STR, "owner": STR, "create_time": TIME,
-                    "last_update_time": TIME, "_links": LINKS}, ("name", "value", "is_secret", "actors")),
+    "Config": object_schema(ConfigResponse, ("name", "value", "is_secret", "actors"), {"_links": LINKS}),
     "ConfigList": _list("Config"),
     "Permissions": {"type": "object", "additionalProperties": {"type": "string"}},
     "Nonce": _obj({
