@@ -1,7 +1,7 @@
 """Fault injection (reliability plan §6 A): runners SIGKILLed, paused, stopped and cut off, the emulator
 restarted. Each test has its own stack with short timings (visibility 6 s, heartbeat 1 s, long poll 1 s).
 Counts come from the store and from Docker's events; only processes these tests started get signals.
-The runner SIGKILL storm (T02, 1,000 messages) is in test_chaos_storm.py.
+The runner SIGKILL storm (T02, 1,000 messages; 200 in `make test`) is in test_chaos_storm.py.
 """
 from __future__ import annotations
 
