@@ -11,8 +11,11 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt co
 run: venv docker images
 	$(VPY) -m local.launcher
 
+# Test files run on TEST_WORKERS processes (pytest-xdist; each file stays on one, with its fixtures); most
+# integration tests wait on containers and polls, so two keep this 2-core machine busy. TEST_WORKERS=0: one.
+TEST_WORKERS ?= 2
 test: venv clients docker images
-	$(VPY) -m pytest $(PYTEST_ARGS)
+	$(VPY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 venv: $(STAMP)
 
