@@ -13,8 +13,9 @@ run: venv docker images
 
 # Test files run on TEST_WORKERS processes (pytest-xdist; each file stays on one, with its fixtures); most
 # integration tests wait on containers and polls, so two keep this 2-core machine busy. TEST_WORKERS=0: one.
+# infra-deps first: the CDK tests of both processes find aws-cdk-lib and the CDK CLI installed.
 TEST_WORKERS ?= 2
-test: venv clients docker images
+test: venv clients docker images infra-deps
 	$(VPY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 venv: $(STAMP)

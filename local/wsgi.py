@@ -21,6 +21,9 @@ from chalicelib.edge.http import CORS, error_response, not_found
 from chalicelib.wiring.settings import get_settings
 from local import upload
 
+# A refused body up to this size is read and dropped before the answer (``_drain``); a larger one is cut off.
+DRAIN_MAX_BYTES = 16 * 1024 * 1024
+DRAIN_CHUNK_BYTES = 65_536
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
             403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
             413: "Payload Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error",
@@ -62,7 +65,8 @@ class ChaliceWSGI:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         view, params = self._route(method, path)
         refused = upload.refuse_early(view, environ, length, get_settings())
-        if refused is not None:  # before reading a byte of the body
+        if refused is not None:  # before a byte of the body is used
+            _drain(environ, length)
             return _send_error(start_response, refused, close=True)
         if view is not None and upload.wants_streaming(view, environ, length):
             return self._staged(environ, start_response, (method, path, headers, length), view, params)
@@ -82,6 +86,7 @@ class ChaliceWSGI:
             upload.authorise(view, params, environ, headers)
             pointer = upload.stage(environ, length)
         except errors.AbacoError as exc:
+            _drain(environ, length)
             return _send_error(start_response, exc, close=True)
         context, offer = staging.context_for(pointer)
         status, out_headers, payload = self._dispatch(method, path, headers, b"", context)
@@ -175,6 +180,18 @@ def _not_found() -> tuple[int, dict[str, str], bytes]:
     response = not_found()
     body = response.body if isinstance(response.body, bytes) else str(response.body).encode("utf-8")
     return 404, {**response.headers, **CORS.get_access_control_headers()}, body
+
+
+def _drain(environ: dict[str, Any], length: int) -> None:
+    """Read and drop what is left of a refused request's body, up to ``DRAIN_MAX_BYTES``. Closing a socket
+    with unread data makes the kernel send a reset, which can destroy the answer before the client reads
+    it (the client, still sending, sees "connection reset" instead of the 400)."""
+    stream, remaining = environ["wsgi.input"], min(length, DRAIN_MAX_BYTES)
+    while remaining > 0:
+        chunk = stream.read(min(DRAIN_CHUNK_BYTES, remaining))
+        if not chunk:
+            return
+        remaining -= len(chunk)
 
 
 def _send_error(start_response: Callable[..., Any], exc: errors.AbacoError, close: bool = False) -> list[bytes]:
