@@ -110,6 +110,9 @@ HOSTS = TableDef("hosts", pk="host_id", ttl_attribute="expires_at")
 DUTIES = TableDef("duties", pk="name")
 ALIASES = TableDef("aliases", pk="tenant", sk="alias")  # unique per tenant by the key itself
 CONFIGS = TableDef("configs", pk="tenant", sk="name")
+# One item per (actor, config) a config names: ``tenant#actor_id`` -> config name. A runner reads its actor's
+# partition and then only those configs (a GSI cannot index a config's list of actors), never the tenant's.
+CONFIG_BINDINGS = TableDef("bindings", pk="actor_key", sk="name")
 METRICS = TableDef("metrics", pk="tenant", sk="day")  # daily counters (Abaco's ``{date}-stats`` documents)
 
 # One item per datagram an execution sent on /_abaco_results.sock, popped oldest first by GET .../results.
@@ -132,7 +135,7 @@ ROLES = TableDef("roles", pk="tenant", sk="username")
 RATE_LIMITS = TableDef("ratelimits", pk="counter", ttl_attribute="expires_at")
 
 TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS, HOSTS, DUTIES, ALIASES, CONFIGS, METRICS,
-                                RESULTS, PERMISSIONS, NONCES, ROLES, RATE_LIMITS)
+                                RESULTS, PERMISSIONS, NONCES, ROLES, RATE_LIMITS, CONFIG_BINDINGS)
 
 
 @dataclass(frozen=True)

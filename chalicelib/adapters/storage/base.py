@@ -195,11 +195,12 @@ class Table:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
-    def get_many(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def get_many(self, keys: list[dict[str, Any]], consistent: bool = False) -> list[dict[str, Any]]:
         """BatchGetItem (100 keys a call; unprocessed keys asked again), in no particular order."""
         out: list[dict[str, Any]] = []
         for first in range(0, len(keys), BATCH_GET_MAX):
-            pending: dict[str, Any] = {self.name: {"Keys": keys[first:first + BATCH_GET_MAX]}}
+            pending: dict[str, Any] = {self.name: {"Keys": keys[first:first + BATCH_GET_MAX],
+                                                   "ConsistentRead": consistent}}
             for _ in range(BATCH_RETRIES):
                 resp = self._call("batch_get_item", RequestItems=pending)
                 out.extend(resp.get("Responses", {}).get(self.name, []))
@@ -210,15 +211,22 @@ class Table:
 
     def delete_many(self, keys: list[dict[str, Any]]) -> None:
         """Delete up to 25 keys per BatchWriteItem; unprocessed keys are sent again (bounded retries)."""
-        for start in range(0, len(keys), BATCH_WRITE_MAX):
-            requests = [{"DeleteRequest": {"Key": k}} for k in keys[start:start + BATCH_WRITE_MAX]]
+        self._write_many([{"DeleteRequest": {"Key": k}} for k in keys])
+
+    def put_many(self, items: list[dict[str, Any]]) -> None:
+        """Put up to 25 items per BatchWriteItem (unconditional); unprocessed ones are sent again."""
+        self._write_many([{"PutRequest": {"Item": i}} for i in items])
+
+    def _write_many(self, every: list[dict[str, Any]]) -> None:
+        for start in range(0, len(every), BATCH_WRITE_MAX):
+            requests = every[start:start + BATCH_WRITE_MAX]
             for _ in range(BATCH_RETRIES):
                 resp = self._call("batch_write_item", RequestItems={self.name: requests})
                 requests = resp.get("UnprocessedItems", {}).get(self.name, [])
                 if not requests:
                     break
             if requests:
-                raise Unavailable(f"DynamoDB batch delete on {self.name}: {len(requests)} key(s) left")  # retry
+                raise Unavailable(f"DynamoDB batch write on {self.name}: {len(requests)} request(s) left")  # retry
 
     def transact(self, items: list[dict[str, Any]]) -> list[str]:
         """One TransactWriteItems; returns [] when it applied, else each item's cancellation code
