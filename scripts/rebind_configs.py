@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chalicelib.services import configs  # noqa: E402
-from chalicelib.wiring.backend import Backend  # noqa: E402
-from chalicelib.wiring.settings import get_settings  # noqa: E402
+from chalicelib.services import configs
+from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> int:

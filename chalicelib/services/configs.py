@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from chalicelib.adapters import crypto
@@ -21,6 +21,7 @@ from chalicelib.domain.errors import BadRequest, NotFound
 from chalicelib.domain.models import Actor, ActorConfig
 from chalicelib.identity.auth import Caller
 from chalicelib.services import aliases as alias_service
+from chalicelib.services import paged
 from chalicelib.services import permissions as permission_service
 from chalicelib.wiring.backend import Backend
 
@@ -118,9 +119,25 @@ def get(backend: Backend, caller: Caller, name: str) -> ActorConfig:
 
 
 def list_configs(backend: Backend, caller: Caller) -> list[ActorConfig]:
-    """The configs the caller may read (Abaco listed the whole tenant's)."""
-    return permission_service.readable(backend, caller, backend.configs.list(caller.tenant),
-                                       key=lambda c: c.name, kind=Kind.CONFIG)
+    """Abaco's list (it listed the whole tenant's): the first ``LIST_LIMIT`` configs the caller may read;
+    paging parameters page further (``page``)."""
+    if caller.is_admin:
+        found = backend.configs.first(caller.tenant, paged.LIST_LIMIT)
+    else:
+        names = sorted(permission_service.readable_names(backend, caller, Kind.CONFIG))[:paged.LIST_LIMIT]
+        found = backend.configs.get_many(caller.tenant, names, consistent=True)
+    return sorted(found, key=lambda c: c.create_time)
+
+
+def page(backend: Backend, caller: Caller, params: paged.Params) -> dict[str, Any]:
+    """One page of the configs the caller may read (``limit``, ``skip``, ``cursor``, filters)."""
+    allowed = None if caller.is_admin else permission_service.readable_names(backend, caller, Kind.CONFIG)
+
+    def rows(start: dict[str, Any] | None) -> Iterator[paged.Row]:
+        for config, position in backend.configs.walk(caller.tenant, start):
+            yield (display(config) if allowed is None or config.name in allowed else None), position
+
+    return paged.page(backend, params, rows, "/actors/configs", created="create_time")
 
 
 def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) -> ActorConfig:

@@ -7,13 +7,14 @@ engineers' services call ``require`` (body-named objects, e.g. the actor an alia
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from chalicelib.domain.access import WORLD, Kind, Level
 from chalicelib.domain.errors import BadRequest, NotAuthorized, NotFound
 from chalicelib.domain.models import Actor
 from chalicelib.identity.auth import Caller
+from chalicelib.services import paged
 from chalicelib.wiring.backend import Backend
 
 T = TypeVar("T")
@@ -79,9 +80,21 @@ def drop(backend: Backend, kind: Kind, tenant: str, name: str) -> None:
 
 
 def listing(backend: Backend, caller: Caller, kind: Kind, name: str) -> dict[str, str]:
-    """The ``{user: level}`` map Abaco returns."""
-    levels = backend.permissions.levels(kind, caller.tenant, name)
+    """The ``{user: level}`` map Abaco returns, of the object's first ``LIST_LIMIT`` users; paging
+    parameters page further (``page``)."""
+    levels = backend.permissions.first(kind, caller.tenant, name, paged.LIST_LIMIT)
     return {user: level.name for user, level in sorted(levels.items())}
+
+
+def page(backend: Backend, caller: Caller, kind: Kind, name: str, params: paged.Params,
+         link: str) -> dict[str, Any]:
+    """One page of an object's grants as records ``{user, level}`` (``limit``, ``skip``, ``cursor``, filters)."""
+
+    def rows(start: dict[str, Any] | None) -> Iterator[paged.Row]:
+        for user, level, position in backend.permissions.walk(kind, caller.tenant, name, start):
+            yield {"user": user, "level": level.name}, position
+
+    return paged.page(backend, params, rows, link)
 
 
 def parse_grant(body: Mapping[str, Any]) -> tuple[str, Level]:

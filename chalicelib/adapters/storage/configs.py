@@ -68,6 +68,11 @@ class ConfigStore:
         """Every config of a tenant (tests and the bindings' rebuild; the API pages with ``walk``)."""
         return sorted((_from_item(i) for i in self._table.query(tenant)), key=lambda c: c.create_time)
 
+    def first(self, tenant: str, limit: int) -> list[ActorConfig]:
+        """At most ``limit`` configs of a tenant (one page: the API's list without paging parameters)."""
+        items, _ = self._table.query_page(tenant, limit, consistent=True)
+        return [_from_item(i) for i in items]
+
     def walk(self, tenant: str, start: dict[str, Any] | None = None) -> Iterator[tuple[ActorConfig, dict[str, Any]]]:
         """A tenant's configs in name order from ``start`` on, each with its position (paged lists)."""
         if start is not None and start.get("tenant") != {"S": tenant}:

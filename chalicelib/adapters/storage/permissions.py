@@ -5,10 +5,12 @@ lists and search without scanning, and never across tenants: the tenant is in ev
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.adapters.storage.base import Table
 from chalicelib.domain.access import WORLD, Kind, Level
+from chalicelib.domain.errors import BadRequest
 from chalicelib.wiring.resources import PERMISSIONS
 from chalicelib.wiring.settings import Settings
 
@@ -43,6 +45,20 @@ class PermissionStore:
         """Every user's level on one object (empty when the object has no permissions: it does not exist)."""
         return {item["username"]["S"]: Level(int(item["level"]["N"]))
                 for item in self._table.query(object_key(kind, tenant, name))}
+
+    def first(self, kind: Kind, tenant: str, name: str, limit: int) -> dict[str, Level]:
+        """At most ``limit`` users' levels on one object (one page: the API's map without paging parameters)."""
+        items, _ = self._table.query_page(object_key(kind, tenant, name), limit, consistent=True)
+        return {item["username"]["S"]: Level(int(item["level"]["N"])) for item in items}
+
+    def walk(self, kind: Kind, tenant: str, name: str,
+             start: dict[str, Any] | None = None) -> Iterator[tuple[str, Level, dict[str, Any]]]:
+        """One object's grants in user order from ``start`` on: (user, level, position) (paged lists)."""
+        key = object_key(kind, tenant, name)
+        if start is not None and start.get("object_key") != {"S": key}:
+            raise BadRequest("cursor is not valid for this collection; use the value of _metadata.next_cursor.")
+        for item, position in self._table.walk("object_key", key, ("object_key", "username"), start):
+            yield item["username"]["S"], Level(int(item["level"]["N"])), position
 
     def drop(self, kind: Kind, tenant: str, name: str) -> None:
         """Forget every grant on an object (it was deleted)."""
