@@ -90,7 +90,7 @@ class KmsEnvelopeCipher:
         """The plaintext of an encrypted data key: from KMS, or from the process's cache while it is fresh."""
         entry, now = (blob, json.dumps(ctx, sort_keys=True)), time.monotonic()
         with _data_keys_lock:
-            hit = _data_keys.get(entry)
+            hit = _data_keys.get(entry) if self._cache_seconds > 0 else None
             if hit is not None and hit[0] > now:
                 _data_keys.move_to_end(entry)
                 return hit[1]
