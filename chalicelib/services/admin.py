@@ -26,11 +26,11 @@ _WORKER_COUNTS = {WorkerStatus.READY: "ready_workers", WorkerStatus.REQUESTED: "
 
 
 def utilization(backend: Backend, caller: Caller) -> dict[str, Any]:
-    """Always camelCase, as in Abaco."""
-    actors = backend.actors.list(caller.tenant)
-    return {"currentActors": len(actors),
+    """Always camelCase, as in Abaco. Counted by DynamoDB (the actors, and the workers' keys-only tenant
+    index), never read actor by actor."""
+    return {"currentActors": backend.actors.count(caller.tenant),
             "totalActors": backend.metrics.total(caller.tenant, ACTOR_TOTAL),
-            "workers": sum(fanout.each(lambda a: len(backend.workers.list(a.dbid)), actors)),
+            "workers": backend.workers.count(caller.tenant),
             "commandQueue": backend.queues.command_depth("default")}
 
 

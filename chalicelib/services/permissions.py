@@ -42,7 +42,12 @@ def effective(levels: Mapping[str, Level], username: str) -> Level:
 def level_of(backend: Backend, caller: Caller, kind: Kind, name: str) -> Level:
     if caller.is_admin:
         return Level.UPDATE
-    return effective(backend.permissions.levels(kind, caller.tenant, name), caller.username)
+    return effective(_levels(backend, caller, kind, name), caller.username)
+
+
+def _levels(backend: Backend, caller: Caller, kind: Kind, name: str) -> dict[str, Level]:
+    """The caller's and everybody's grants on the object (one read, whatever the object's other grants)."""
+    return backend.permissions.levels_of(kind, caller.tenant, name, (caller.username, WORLD))
 
 
 def require(backend: Backend, caller: Caller, kind: Kind, name: str, level: Level,
@@ -55,8 +60,8 @@ def require(backend: Backend, caller: Caller, kind: Kind, name: str, level: Leve
     """
     if caller.is_admin and not must_exist:
         return  # an admin holds every level: no need to read the grants (one round trip per request)
-    levels = backend.permissions.levels(kind, caller.tenant, name)
-    if must_exist and not levels:
+    levels = _levels(backend, caller, kind, name)
+    if must_exist and not levels and not backend.permissions.exists(kind, caller.tenant, name):
         raise NotFound(NOT_FOUND[kind].format(name=name))
     if caller.is_admin:
         return

@@ -36,7 +36,8 @@ class TableDef:
     sk_type: str = "S"
     ttl_attribute: str | None = None
     indexes: tuple[tuple[str, str, str | None], ...] = field(default_factory=tuple)  # (name, pk, sk)
-    # Indexes that project only some attributes (name -> attributes besides the keys); the others: ALL.
+    # Indexes that project only some attributes (name -> attributes besides the keys, none: KEYS_ONLY);
+    # the others: ALL.
     projections: tuple[tuple[str, tuple[str, ...]], ...] = field(default_factory=tuple)
 
     def physical(self, prefix: str) -> str:
@@ -58,7 +59,8 @@ class TableDef:
                 schema.append({"AttributeName": isk, "KeyType": "RANGE"})
             projection: dict[str, object] = {"ProjectionType": "ALL"}
             if name in included:
-                projection = {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(included[name])}
+                projection = {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(included[name])} \
+                    if included[name] else {"ProjectionType": "KEYS_ONLY"}
             out.append({"IndexName": name, "KeySchema": schema, "Projection": projection})
         return out
 
@@ -102,7 +104,11 @@ EXECUTIONS = TableDef("executions", pk="actor_dbid", sk="execution_id", ttl_attr
                       indexes=((OPEN_INDEX, "open_pool", "actor_dbid"),
                                (TENANT_TIME_INDEX, "tenant", "message_received_time")),
                       projections=((OPEN_INDEX, OPEN_PROJECTION), (TENANT_TIME_INDEX, ("actor_id",))))
-WORKERS = TableDef("workers", pk="actor_dbid", sk="worker_id")
+# A tenant's workers, keys only: utilization counts them with one query instead of one per actor. The
+# tenant never changes, so a worker's status writes (one per execution) never write the index.
+TENANT_WORKERS_INDEX = "by_tenant"
+WORKERS = TableDef("workers", pk="actor_dbid", sk="worker_id", indexes=((TENANT_WORKERS_INDEX, "tenant", None),),
+                   projections=((TENANT_WORKERS_INDEX, ()),))
 LOGS = TableDef("logs", pk="execution_key", sk="chunk", sk_type="N", ttl_attribute="expires_at")
 # One item per runner host: pools, slots, heartbeat and its workers ("many hosts").
 HOSTS = TableDef("hosts", pk="host_id", ttl_attribute="expires_at")

@@ -133,7 +133,7 @@ def test_configs_nonces_and_permissions_page_and_keep_their_shapes(proxied: tupl
 
 
 def test_admin_views_read_one_page_of_actors(proxied: tuple[Stack, RecordingProxy]) -> None:
-    stack, _ = proxied
+    stack, proxy = proxied
     api = tenant_api(Api(stack.api_url), "LISTS-ADMIN")
     made = {api.ok("POST", "/actors", json={"image": "abacosamples/test"})["id"] for _ in range(5)}
     assert {a["id"] for a in api.ok("GET", "/actors/admin")} == made  # Abaco's list without parameters
@@ -151,6 +151,10 @@ def test_admin_views_read_one_page_of_actors(proxied: tuple[Stack, RecordingProx
     assert "_metadata" not in api.ok("GET", "/actors/admin/executions")  # Abaco's shape without parameters
     workers = api.ok("GET", "/actors/admin/workers?limit=3")
     assert workers["_metadata"]["record_limit"] == 3 and "summary" in workers
+    every = sum(len(api.ok("GET", f"/actors/{a}/workers")) for a in made)
+    usage, calls = _calls_during(proxy, lambda: api.ok("GET", "/actors/utilization"))
+    assert usage["currentActors"] == 5 and usage["workers"] == every > 0, usage
+    assert calls <= 6, calls  # counted by DynamoDB (actors, the workers' tenant index), not actor by actor
 
 
 def test_an_execution_reads_only_its_own_actors_configs(stack: Stack) -> None:

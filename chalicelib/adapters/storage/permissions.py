@@ -41,10 +41,18 @@ class PermissionStore:
             "tenant": {"S": tenant},
         })
 
-    def levels(self, kind: Kind, tenant: str, name: str) -> dict[str, Level]:
-        """Every user's level on one object (empty when the object has no permissions: it does not exist)."""
-        return {item["username"]["S"]: Level(int(item["level"]["N"]))
-                for item in self._table.query(object_key(kind, tenant, name))}
+    def levels_of(self, kind: Kind, tenant: str, name: str, usernames: tuple[str, ...]) -> dict[str, Level]:
+        """The levels of ``usernames`` on one object (those with a grant): one BatchGetItem, however many
+        users the object has granted (an authorisation check never reads the object's every grant)."""
+        key = object_key(kind, tenant, name)
+        keys = [{"object_key": {"S": key}, "username": {"S": u}} for u in dict.fromkeys(usernames)]
+        items = self._table.get_many(keys, consistent=True)
+        return {item["username"]["S"]: Level(int(item["level"]["N"])) for item in items}
+
+    def exists(self, kind: Kind, tenant: str, name: str) -> bool:
+        """Whether the object has any grant (creation always grants the owner): a query of one item."""
+        items, _ = self._table.query_page(object_key(kind, tenant, name), 1, consistent=True)
+        return bool(items)
 
     def first(self, kind: Kind, tenant: str, name: str, limit: int) -> dict[str, Level]:
         """At most ``limit`` users' levels on one object (one page: the API's map without paging parameters)."""
