@@ -124,8 +124,10 @@ class Table:
         }
         yield from self._paginate("query", kwargs)
 
-    def query_index(self, index: str, pk_name: str, pk_value: str) -> Iterator[dict[str, Any]]:
-        """Items of a global secondary index (eventually consistent in AWS, as every GSI read is)."""
+    def query_index(self, index: str, pk_name: str, pk_value: str,
+                    sk_prefix: tuple[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Items of a global secondary index (eventually consistent in AWS, as every GSI read is); with
+        ``sk_prefix`` (sort key, prefix) only those whose sort key starts with the prefix are read."""
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "IndexName": index,
@@ -133,6 +135,10 @@ class Table:
             "ExpressionAttributeNames": {"#pk": pk_name},
             "ExpressionAttributeValues": {":pk": {"S": pk_value}},
         }
+        if sk_prefix:
+            kwargs["KeyConditionExpression"] += " AND begins_with(#sk, :prefix)"
+            kwargs["ExpressionAttributeNames"]["#sk"] = sk_prefix[0]
+            kwargs["ExpressionAttributeValues"][":prefix"] = {"S": sk_prefix[1]}
         yield from self._paginate("query", kwargs)
 
     def query_page(self, pk_value: str, limit: int, start: dict[str, Any] | None = None,

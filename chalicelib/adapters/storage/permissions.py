@@ -71,15 +71,16 @@ class PermissionStore:
     def drop(self, kind: Kind, tenant: str, name: str) -> None:
         """Forget every grant on an object (it was deleted)."""
         key = object_key(kind, tenant, name)
-        for item in self._table.query(key):
-            self._table.delete({"object_key": {"S": key}, "username": item["username"]})
+        self._table.delete_many([{"object_key": {"S": key}, "username": item["username"]}
+                                 for item in self._table.query(key)])  # 25 a request
 
     def granted(self, kind: Kind, tenant: str, username: str) -> dict[str, Level]:
         """Objects of ``kind`` in ``tenant`` with a grant to ``username`` or to everybody: name -> level."""
         found: dict[str, Level] = {}
         for user in (username, WORLD):
-            for item in self._table.query_index(_INDEX, "principal", _principal(tenant, user)):
-                if item.get("kind", {}).get("S") != kind.value:
+            for item in self._table.query_index(_INDEX, "principal", _principal(tenant, user),
+                                                sk_prefix=("object_key", object_key(kind, tenant, ""))):
+                if item.get("kind", {}).get("S") != kind.value:  # the key's prefix already says so
                     continue
                 name, level = item["name"]["S"], Level(int(item["level"]["N"]))
                 found[name] = max(found.get(name, Level.NONE), level)
