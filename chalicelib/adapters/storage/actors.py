@@ -85,8 +85,11 @@ class ActorStore:
         actors = [_from_item(i) for i in self._table.query(tenant) if not is_deleting(i)]
         return sorted(actors, key=lambda a: a.create_time)
 
-    def count(self, tenant: str) -> int:
-        """A tenant's live actors, counted by DynamoDB (one request per megabyte of actors, none returned)."""
+    def count(self, tenant: str, owner: str | None = None) -> int:
+        """A tenant's live actors (of one owner, through its index), counted by DynamoDB (one request per
+        megabyte of actors, none returned)."""
+        if owner is not None:
+            return self._table.count("tenant_owner", f"{tenant}#{owner}", index=OWNER_INDEX, unless="deleting")
         return self._table.count("tenant", tenant, unless="deleting")
 
     def page_with_deleting(self, tenant: str, limit: int,
