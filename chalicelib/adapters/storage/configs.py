@@ -49,9 +49,11 @@ class ConfigStore:
         self._bind(config.tenant, config.name, recipients)
         try:
             self._table.put(_to_item(config), condition="attribute_not_exists(#n)", names={"#n": "name"})
-        except ConditionFailed as exc:  # bindings another config of this name holds stay; ours go
-            held = _from_item(exc.item).actor_ids if exc.item else []
-            self._unbind(config.tenant, config.name, [a for a in recipients if a not in held])
+        except ConditionFailed as exc:  # bindings the config of this name holds stay; only ours go
+            if exc.item:  # (unknown: leave ours, which the reader's check makes harmless)
+                existing = _from_item(exc.item)
+                held = {*existing.actor_ids, *existing.actors}  # ids bound to it, old configs' too
+                self._unbind(config.tenant, config.name, [a for a in recipients if a not in held])
             raise BadRequest(f"Config {config.name} already exists.") from exc
 
     def find(self, tenant: str, name: str) -> ActorConfig | None:
