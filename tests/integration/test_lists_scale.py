@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from bench.proxy import RecordingProxy
+from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.models import Actor, ActorConfig
 from chalicelib.domain.paging import encode_cursor
 from chalicelib.services import configs as config_service
@@ -185,6 +186,14 @@ def test_an_execution_reads_only_its_own_actors_configs(stack: Stack) -> None:
         assert found == {"own": "one", "shared": "two"} and calls == 2, calls
         found, calls = _calls_during(proxy, lambda: config_service.configs_for_actor(counted, idle))
         assert found == {} and calls == 1, calls
+        with pytest.raises(BadRequest):  # a second "own": refused, and the first keeps its binding
+            config("own", "taken", mine, idle)
+        assert config_service.configs_for_actor(counted, mine)["own"] == "one"
+        bindings = boto3.client("dynamodb", endpoint_url=stack.env["AWS_ENDPOINT_URL"], region_name=REGION,
+                                aws_access_key_id="testing", aws_secret_access_key="testing").query(
+            TableName=resources.CONFIG_BINDINGS.physical(prefix), KeyConditionExpression="actor_key = :k",
+            ExpressionAttributeValues={":k": {"S": f"T#{idle.id}"}})["Items"]
+        assert bindings == []  # the refused create's binding went again
         direct.configs.replace(shared.model_copy(update={"actors": [other.id], "actor_ids": [other.id]}),
                                [mine.id, other.id], [other.id])
         assert config_service.configs_for_actor(counted, mine) == {"own": "one"}
