@@ -41,11 +41,6 @@ def get(backend: Backend, caller: Caller, identifier: str) -> Actor:
     return actor
 
 
-def list_actors(backend: Backend, caller: Caller) -> list[Actor]:
-    """The tenant's actors the caller may READ (admins: all of the tenant's)."""
-    return permission_service.readable(backend, caller, backend.actors.list(caller.tenant))
-
-
 def first_page(backend: Backend, caller: Caller) -> list[Actor]:
     """``GET /actors`` without parameters (Abaco's list shape): the first ``LIST_LIMIT`` of the tenant's
     actors the caller may READ; ``?limit=&cursor=`` pages further (a search with ``_metadata.next``)."""

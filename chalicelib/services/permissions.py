@@ -7,8 +7,8 @@ engineers' services call ``require`` (body-named objects, e.g. the actor an alia
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from chalicelib.domain.access import WORLD, Kind, Level
 from chalicelib.domain.errors import BadRequest, NotAuthorized, NotFound
@@ -17,7 +17,6 @@ from chalicelib.identity.auth import Caller
 from chalicelib.services import paged
 from chalicelib.wiring.backend import Backend
 
-T = TypeVar("T")
 MAX_USER_LENGTH = 128  # a user name in a grant (JWT subjects are far shorter)
 
 NOT_AUTHORIZED = {
@@ -134,22 +133,6 @@ def grant(backend: Backend, caller: Caller, kind: Kind, name: str, body: Mapping
         raise BadRequest("The owner's permission cannot be lowered.")
     backend.permissions.grant(kind, caller.tenant, name, user, level)
     return listing(backend, caller, kind, name)
-
-
-def readable(backend: Backend, caller: Caller, objects: Iterable[T],
-             key: Callable[[T], str] = lambda o: o.id, kind: Kind = Kind.ACTOR,
-             level: Level = Level.READ) -> list[T]:
-    """The objects (of the caller's tenant) the caller may read; admins see all of their tenant.
-
-    ``key`` gives each object's name of ``kind`` (an actor id for actors, executions and workers).
-    One index query, whatever the number of objects.
-    """
-    items = [o for o in objects if getattr(o, "tenant", caller.tenant) == caller.tenant]
-    if caller.is_admin:
-        return items
-    allowed = {name for name, lvl in backend.permissions.granted(kind, caller.tenant, caller.username).items()
-               if lvl >= level}
-    return [item for item in items if key(item) in allowed]
 
 
 def readable_names(backend: Backend, caller: Caller, kind: Kind = Kind.ACTOR, level: Level = Level.READ) -> set[str]:
