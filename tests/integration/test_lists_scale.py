@@ -18,8 +18,8 @@ import boto3
 import pytest
 
 from bench.proxy import RecordingProxy
-from chalicelib.domain.errors import BadRequest
-from chalicelib.domain.models import Actor, ActorConfig
+from chalicelib.domain.errors import BadRequest, Conflict
+from chalicelib.domain.models import Actor, ActorConfig, Execution
 from chalicelib.domain.paging import encode_cursor
 from chalicelib.services import configs as config_service
 from chalicelib.wiring import resources
@@ -203,3 +203,15 @@ def test_an_execution_reads_only_its_own_actors_configs(stack: Stack) -> None:
         assert config_service.rebind(direct, "T") == 151  # the rebuild for configs stored before bindings
     finally:
         proxy.stop()
+
+
+def test_a_retried_execution_create_is_not_a_conflict(stack: Stack) -> None:
+    """The SDK re-sends a conditional put whose answer timed out (the scale run met it under load): the
+    put that finds its own item succeeds; another execution with the same id is still a conflict."""
+    backend = _backend(stack.env["AWS_ENDPOINT_URL"], f"abaco-rt{secrets.token_hex(3)}")
+    bootstrap.create_tables(backend.settings)
+    execution = Execution(tenant="T", actor_id="A", id="e1", executor="u", open_pool="default", created_ns=1)
+    backend.executions.create(execution)
+    backend.executions.create(execution)  # the same write again
+    with pytest.raises(Conflict):
+        backend.executions.create(execution.model_copy(update={"created_ns": 2}))

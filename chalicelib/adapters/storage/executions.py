@@ -132,6 +132,8 @@ class ExecutionStore:
             try:
                 self._table.put(item, condition=condition)
             except ConditionFailed as exc:
+                if exc.item and exc.item.get("created_ns") == item.get("created_ns"):
+                    return  # our own put, sent again by the SDK after a timeout (the scale run met it)
                 raise Conflict(f"Execution id {execution.id} already exists.") from exc
             return
         expires = execution_expires_at(self._settings, execution.tenant)
