@@ -42,9 +42,12 @@ CLIENT_THREADS = 8  # concurrent clients when the bench registers actors or send
 # when the bench looked.
 WATCH_SECONDS = 0.05
 TERMINAL = {ExecutionStatus.COMPLETE.value, ExecutionStatus.ERROR.value}
-# The system as it ships: the bench overrides only what isolates it (ports, prefix, pools, auth) and the
-# per-caller rate limit (50 requests/s by default), which would otherwise be what the API suite measures.
-BASE_ENV = {"ABACO_ACCESS_CONTROL": "none", "ABACO_POOLS": ",".join(BENCH_POOLS), "ABACO_RATE_LIMIT_RPS": "0"}
+# The system as it ships: the bench overrides only what isolates it (ports, prefix, pools, auth), the
+# per-caller rate limit (50 requests/s by default), which would otherwise be what the API suite measures,
+# and the actor caps: every bench actor has one owner (access_control none), and the scale run registers
+# 2,000 (the default cap is 1,000 a user; tests/integration/security/test_quotas_hosts.py checks the caps).
+BASE_ENV = {"ABACO_ACCESS_CONTROL": "none", "ABACO_POOLS": ",".join(BENCH_POOLS), "ABACO_RATE_LIMIT_RPS": "0",
+            "ABACO_MAX_ACTORS_PER_USER": "0", "ABACO_MAX_ACTORS_PER_TENANT": "0"}
 
 
 class BenchError(RuntimeError):

@@ -94,7 +94,8 @@ def cipher(settings: Settings) -> Cipher:
         from chalicelib.wiring import resources
 
         key_id = settings.kms_key_id or resources.kms_alias(settings.resource_prefix)
-        return _Schemes(KmsEnvelopeCipher(aws.client("kms", settings), key_id), lambda: _fernet(settings))
+        kms = KmsEnvelopeCipher(aws.client("kms", settings), key_id, settings.kms_data_key_cache_seconds)
+        return _Schemes(kms, lambda: _fernet(settings))
     return _fernet(settings)
 
 

@@ -7,6 +7,7 @@ from chalice import Blueprint
 
 from chalicelib.api.common import context
 from chalicelib.domain.access import Level, Scope, needs
+from chalicelib.edge import http
 from chalicelib.edge.envelope import DATA, nested
 from chalicelib.edge.http import Ok, route
 from chalicelib.services import admin
@@ -23,21 +24,28 @@ def utilization(request: Any) -> Ok:
 @needs(Level.READ, Scope.ADMIN)
 def admin_actors(request: Any) -> Ok:
     backend, caller = context(request)
-    return Ok(admin.actors(backend, caller), "Actors retrieved successfully.", keys=nested("workers"))
+    found = admin.actors(backend, caller, _paging(request))
+    return Ok(found, "Actors retrieved successfully.",
+              keys=nested("workers") if isinstance(found, list) else nested("_metadata", "actors", "workers"))
 
 
 @needs(Level.READ, Scope.ADMIN)
 def admin_workers(request: Any) -> Ok:
     backend, caller = context(request)
-    return Ok(admin.workers(backend, caller), "Workers retrieved successfully.",
-              keys=nested("summary", "workers"))
+    return Ok(admin.workers(backend, caller, _paging(request)), "Workers retrieved successfully.",
+              keys=nested("summary", "workers", "_metadata"))
 
 
 @needs(Level.READ, Scope.ADMIN)
 def admin_executions(request: Any) -> Ok:
     backend, caller = context(request)
-    return Ok(admin.executions(backend, caller), "Executions retrieved successfully.",
-              keys=nested("summary", "actors"))
+    return Ok(admin.executions(backend, caller, _paging(request)), "Executions retrieved successfully.",
+              keys=nested("summary", "actors", "_metadata"))
+
+
+def _paging(request: Any) -> dict[str, Any]:
+    """``limit`` and ``cursor``: one page of the tenant's actors (none given: the first ``LIST_LIMIT``)."""
+    return {k: v for k, v in http.query_lists(request).items() if k in ("limit", "cursor")}
 
 
 route(bp, "/actors/utilization", GET=utilization)

@@ -6,7 +6,10 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.common import context, fields
+from chalicelib.domain import query
 from chalicelib.domain.access import Level, Scope, needs
+from chalicelib.edge import http
+from chalicelib.edge.envelope import SEARCH
 from chalicelib.edge.http import Ok, route
 from chalicelib.services import aliases
 
@@ -16,6 +19,9 @@ bp = Blueprint(__name__)
 @needs(Level.NONE, Scope.AUTHENTICATED)
 def list_aliases(request: Any) -> Ok:
     backend, caller = context(request)
+    params = http.query_lists(request)
+    if query.is_search(params):  # limit, skip, cursor or filters: one page in the paged envelope
+        return Ok(aliases.page(backend, caller, params), "Aliases retrieved successfully.", keys=SEARCH)
     return Ok([aliases.display(a) for a in aliases.list_aliases(backend, caller)], "Aliases retrieved successfully.")
 
 

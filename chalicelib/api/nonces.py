@@ -6,7 +6,10 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.common import actor_in_path, fields
+from chalicelib.domain import query
 from chalicelib.domain.access import Kind, Level, Scope, needs
+from chalicelib.edge import http
+from chalicelib.edge.envelope import SEARCH
 from chalicelib.edge.http import Ok, route
 from chalicelib.services import nonces, permissions
 
@@ -16,6 +19,10 @@ bp = Blueprint(__name__)
 @needs(Level.READ)
 def list_actor_nonces(request: Any, actor_id: str) -> Ok:
     backend, caller, actor = actor_in_path(request, actor_id)
+    params = http.query_lists(request)
+    if query.is_search(params):  # limit, skip, cursor or filters: one page in the paged envelope
+        return Ok(nonces.page(backend, caller, Kind.ACTOR, actor.id, actor, params),
+                  "Actor nonces retrieved successfully.", keys=SEARCH)
     return Ok(nonces.list_for(backend, caller, Kind.ACTOR, actor.id, actor), "Actor nonces retrieved successfully.")
 
 
@@ -52,6 +59,10 @@ def _alias_actor(request: Any, alias: str, level: Level) -> tuple[Any, Any, Any]
 @needs(Level.READ, Scope.ALIAS)
 def list_alias_nonces(request: Any, alias: str) -> Ok:
     backend, caller, actor = _alias_actor(request, alias, Level.READ)
+    params = http.query_lists(request)
+    if query.is_search(params):  # limit, skip, cursor or filters: one page in the paged envelope
+        return Ok(nonces.page(backend, caller, Kind.ALIAS, alias, actor, params),
+                  "Alias nonces retrieved successfully.", keys=SEARCH)
     return Ok(nonces.list_for(backend, caller, Kind.ALIAS, alias, actor), "Alias nonces retrieved successfully.")
 
 

@@ -42,11 +42,6 @@ def get(backend: Backend, caller: Caller, identifier: str) -> Actor:
     return actor
 
 
-def list_actors(backend: Backend, caller: Caller) -> list[Actor]:
-    """The tenant's actors the caller may READ (admins: all of the tenant's)."""
-    return permission_service.readable(backend, caller, backend.actors.list(caller.tenant))
-
-
 def first_page(backend: Backend, caller: Caller) -> list[Actor]:
     """``GET /actors`` without parameters (Abaco's list shape): the first ``LIST_LIMIT`` of the tenant's
     actors the caller may READ; ``?limit=&cursor=`` pages further (a search with ``_metadata.next``)."""
@@ -135,16 +130,24 @@ def _check_link(backend: Backend, caller: Caller, actor_id: str, link: str) -> s
         raise BadRequest(LINK_INVALID) from exc
     if target == actor_id:
         raise BadRequest("Invalid link parameter. An actor cannot link to itself.")
-    links = {}
-    for other in backend.actors.list(tenant):
-        if other.link and other.id != actor_id:
-            resolved = other.link_id or _resolve_link(backend, tenant, other.link)
-            if resolved:
-                links[other.id] = resolved
-    links[actor_id] = target
-    if has_cycle(links):
+    if _links_back(backend, tenant, actor_id, target):
         raise BadRequest(LINK_CYCLE)
     return target
+
+
+def _links_back(backend: Backend, tenant: str, actor_id: str, target: str) -> bool:
+    """Whether the chain of links from ``target`` comes back to ``actor_id`` (or loops): one read per
+    linked actor on the chain, never the tenant's every actor (the new link is the only new edge, so a
+    new cycle passes through it)."""
+    chain = {actor_id: target}
+    current: str | None = target
+    while current is not None and current not in chain:
+        found = backend.actors.find(tenant, current)
+        nxt = (found.link_id or _resolve_link(backend, tenant, found.link)) if found and found.link else None
+        if nxt:
+            chain[current] = nxt
+        current = nxt
+    return has_cycle(chain)
 
 
 def _resolve_link(backend: Backend, tenant: str, link: str) -> str | None:

@@ -6,6 +6,7 @@ never shadow a route.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from chalicelib.domain import bodies, ids, inputs
@@ -15,6 +16,7 @@ from chalicelib.domain.models import Alias
 from chalicelib.domain.responses import AliasResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.services import nonces as nonce_service
+from chalicelib.services import paged
 from chalicelib.services import permissions as permission_service
 from chalicelib.wiring.backend import Backend
 
@@ -117,9 +119,25 @@ def get(backend: Backend, caller: Caller, name: str) -> Alias:
 
 
 def list_aliases(backend: Backend, caller: Caller) -> list[Alias]:
-    """The aliases the caller may read (Abaco listed the whole tenant's)."""
-    return permission_service.readable(backend, caller, backend.aliases.list(caller.tenant),
-                                       key=lambda a: a.alias, kind=Kind.ALIAS)
+    """Abaco's list (it listed the whole tenant's): the first ``LIST_LIMIT`` aliases the caller may read;
+    paging parameters page further (``page``)."""
+    if caller.is_admin:
+        found = backend.aliases.first(caller.tenant, paged.LIST_LIMIT)
+    else:
+        names = sorted(permission_service.readable_names(backend, caller, Kind.ALIAS))[:paged.LIST_LIMIT]
+        found = backend.aliases.get_many(caller.tenant, names)
+    return sorted(found, key=lambda a: a.create_time)
+
+
+def page(backend: Backend, caller: Caller, params: paged.Params) -> dict[str, Any]:
+    """One page of the aliases the caller may read (``limit``, ``skip``, ``cursor``, filters)."""
+    allowed = None if caller.is_admin else permission_service.readable_names(backend, caller, Kind.ALIAS)
+
+    def rows(start: dict[str, Any] | None) -> Iterator[paged.Row]:
+        for alias, position in backend.aliases.walk(caller.tenant, start):
+            yield (display(alias) if allowed is None or alias.alias in allowed else None), position
+
+    return paged.page(backend, params, rows, "/actors/aliases", created="create_time")
 
 
 def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) -> Alias:

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 from chalicelib.adapters import crypto
@@ -22,6 +22,7 @@ from chalicelib.domain.models import Actor, ActorConfig
 from chalicelib.domain.responses import ConfigResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.services import aliases as alias_service
+from chalicelib.services import paged
 from chalicelib.services import permissions as permission_service
 from chalicelib.wiring.backend import Backend
 
@@ -144,7 +145,7 @@ def create(backend: Backend, caller: Caller, body: dict[str, Any]) -> ActorConfi
     """The creator gets UPDATE on the config, and needs UPDATE on every actor it lists."""
     given = ConfigInput.of(body)
     config = _build(backend, caller, given.name, given, caller.username)
-    backend.configs.create(config)
+    backend.configs.create(config, recipients(config))
     permission_service.grant_owner(backend, Kind.CONFIG, caller.tenant, config.name, caller.username)
     return config
 
@@ -154,22 +155,39 @@ def get(backend: Backend, caller: Caller, name: str) -> ActorConfig:
 
 
 def list_configs(backend: Backend, caller: Caller) -> list[ActorConfig]:
-    """The configs the caller may read (Abaco listed the whole tenant's)."""
-    return permission_service.readable(backend, caller, backend.configs.list(caller.tenant),
-                                       key=lambda c: c.name, kind=Kind.CONFIG)
+    """Abaco's list (it listed the whole tenant's): the first ``LIST_LIMIT`` configs the caller may read;
+    paging parameters page further (``page``)."""
+    if caller.is_admin:
+        found = backend.configs.first(caller.tenant, paged.LIST_LIMIT)
+    else:
+        names = sorted(permission_service.readable_names(backend, caller, Kind.CONFIG))[:paged.LIST_LIMIT]
+        found = backend.configs.get_many(caller.tenant, names, consistent=True)
+    return sorted(found, key=lambda c: c.create_time)
+
+
+def page(backend: Backend, caller: Caller, params: paged.Params) -> dict[str, Any]:
+    """One page of the configs the caller may read (``limit``, ``skip``, ``cursor``, filters)."""
+    allowed = None if caller.is_admin else permission_service.readable_names(backend, caller, Kind.CONFIG)
+
+    def rows(start: dict[str, Any] | None) -> Iterator[paged.Row]:
+        for config, position in backend.configs.walk(caller.tenant, start):
+            yield (display(config) if allowed is None or config.name in allowed else None), position
+
+    return paged.page(backend, params, rows, "/actors/configs", created="create_time")
 
 
 def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) -> ActorConfig:
     """Full replacement; the name comes from the URL and the owner and creation time are kept."""
     current = get(backend, caller, name)
     replacement = _build(backend, caller, current.name, ConfigUpdate.of(body), current.owner)
-    return backend.configs.replace(replacement.model_copy(update={"create_time": current.create_time}))
+    return backend.configs.replace(replacement.model_copy(update={"create_time": current.create_time}),
+                                   recipients(current), recipients(replacement))
 
 
 def delete(backend: Backend, caller: Caller, name: str) -> None:
-    config = get(backend, caller, name).name
-    backend.configs.delete(caller.tenant, config)
-    permission_service.drop(backend, Kind.CONFIG, caller.tenant, config)
+    config = get(backend, caller, name)
+    backend.configs.delete(caller.tenant, config.name, recipients(config))
+    permission_service.drop(backend, Kind.CONFIG, caller.tenant, config.name)
 
 
 def display(config: ActorConfig) -> dict[str, Any]:
@@ -181,12 +199,14 @@ def display(config: ActorConfig) -> dict[str, Any]:
 
 def configs_for_actor(backend: Backend, actor: Actor) -> dict[str, str]:
     """Decrypted ``{name: value}`` of every config written for this actor (by its id, or by an alias that
-    named it then). Runs before every container start: the tenant's configs are kept
-    ``ABACO_CONFIG_CACHE_SECONDS`` in the (runner) process, so a busy actor reads them once per window, not once
-    per execution; a changed config reaches executions within that window."""
-    listed = _cached(("configs", actor.tenant), backend.settings.config_cache_seconds,
-                     lambda: backend.configs.list(actor.tenant))
-    configs = [c for c in listed if actor.id in recipients(c)]
+    named it then). Runs before every container start and reads only this actor's configs: its bindings
+    (one Query) and, when it has any, those configs (one BatchGetItem), never the tenant's. With
+    ``ABACO_CONFIG_CACHE_SECONDS`` the (runner) process keeps them that long, so a busy actor reads them
+    once per window; a changed config then reaches executions within that window (0, the default: the
+    next execution sees it). A binding whose config no longer lists the actor hands nothing over."""
+    bound = _cached(("configs", actor.tenant, actor.id), backend.settings.config_cache_seconds,
+                    lambda: backend.configs.for_actor(actor.tenant, actor.id))
+    configs = sorted((c for c in bound if actor.id in recipients(c)), key=lambda c: c.create_time)
     if not configs:
         return {}
     cipher = crypto.cipher(backend.settings)
@@ -206,6 +226,15 @@ def recipients(config: ActorConfig) -> list[str]:
     """The actor ids a config's values go to. A config stored before ``actor_ids`` existed gives its values
     only to the ids it lists: its aliases may name other actors by now (re-save it to include them)."""
     return config.actor_ids or [name for name in config.actors if ids.is_hashid(name)]
+
+
+def rebind(backend: Backend, tenant: str) -> int:
+    """Write the bindings of every config of a tenant (configs stored before bindings existed reach their
+    actors only once bound: ``scripts/rebind_configs.py`` runs this per tenant after an upgrade)."""
+    listed = backend.configs.list(tenant)
+    for config in listed:
+        backend.configs.rebind(config, recipients(config))
+    return len(listed)
 
 
 CACHE_KEYS = 4096  # entries kept at most (the oldest go first)

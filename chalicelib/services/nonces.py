@@ -27,7 +27,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from chalicelib.adapters import crypto
@@ -37,7 +37,7 @@ from chalicelib.domain.access import Kind, Level
 from chalicelib.domain.errors import BadRequest, NotAuthorized, NotFound, Unauthenticated
 from chalicelib.domain.models import Actor, Nonce
 from chalicelib.identity.auth import TENANT_PATTERN, Caller
-from chalicelib.services import permissions
+from chalicelib.services import paged, permissions
 from chalicelib.services.roles import nonce_roles
 from chalicelib.wiring.backend import Backend
 
@@ -183,11 +183,33 @@ def may_see_ids(backend: Backend, caller: Caller, kind: Kind, name: str, actor: 
 
 
 def list_for(backend: Backend, caller: Caller, kind: Kind, name: str, actor: Actor) -> list[dict[str, Any]]:
-    """The object's unexpired nonces, with their ids for those who manage it (``may_see_ids``)."""
+    """Abaco's list: the object's unexpired nonces among its first ``LIST_LIMIT``, with their ids for those
+    who manage it (``may_see_ids``); paging parameters page further (``page``)."""
     reveal = may_see_ids(backend, caller, kind, name, actor)
     now = time.time()
     return [display(n, _secret(backend, n) if reveal else None)
-            for n in backend.nonces.list(target(kind, caller.tenant, name)) if not expired(n, now)]
+            for n in backend.nonces.list(target(kind, caller.tenant, name), paged.LIST_LIMIT) if not expired(n, now)]
+
+
+def page(backend: Backend, caller: Caller, kind: Kind, name: str, actor: Actor,
+         params: paged.Params) -> dict[str, Any]:
+    """One page of the object's unexpired nonces. Filters see them without their ids; only the nonces
+    the page returns are decrypted (for those who manage the object), never a whole window."""
+    reveal = may_see_ids(backend, caller, kind, name, actor)
+    now = time.time()
+    read: dict[str, Nonce] = {}
+
+    def rows(start: dict[str, Any] | None) -> Iterator[paged.Row]:
+        for nonce, position in backend.nonces.walk(target(kind, caller.tenant, name), start):
+            read[nonce.handle] = nonce
+            yield (None if expired(nonce, now) else display(nonce, None)), position
+
+    link = f"/actors/{actor.id}/nonces" if kind is Kind.ACTOR else f"/actors/aliases/{name}/nonces"
+    result = paged.page(backend, params, rows, link, created="create_time")
+    if reveal:
+        for record in result["search"]:
+            record["id"] = _secret(backend, read[record["handle"]])
+    return result
 
 
 def _secret(backend: Backend, nonce: Nonce) -> str | None:

@@ -7,8 +7,8 @@ engineers' services call ``require`` (body-named objects, e.g. the actor an alia
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Self, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, Self
 
 from pydantic import model_validator
 
@@ -17,9 +17,9 @@ from chalicelib.domain.access import WORLD, Kind, Level
 from chalicelib.domain.errors import BadRequest, NotAuthorized, NotFound
 from chalicelib.domain.models import Actor
 from chalicelib.identity.auth import Caller
+from chalicelib.services import paged
 from chalicelib.wiring.backend import Backend
 
-T = TypeVar("T")
 MAX_USER_LENGTH = 128  # a user name in a grant (JWT subjects are far shorter)
 
 NOT_AUTHORIZED = {
@@ -44,7 +44,12 @@ def effective(levels: Mapping[str, Level], username: str) -> Level:
 def level_of(backend: Backend, caller: Caller, kind: Kind, name: str) -> Level:
     if caller.is_admin:
         return Level.UPDATE
-    return effective(backend.permissions.levels(kind, caller.tenant, name), caller.username)
+    return effective(_levels(backend, caller, kind, name), caller.username)
+
+
+def _levels(backend: Backend, caller: Caller, kind: Kind, name: str) -> dict[str, Level]:
+    """The caller's and everybody's grants on the object (one read, whatever the object's other grants)."""
+    return backend.permissions.levels_of(kind, caller.tenant, name, (caller.username, WORLD))
 
 
 def require(backend: Backend, caller: Caller, kind: Kind, name: str, level: Level,
@@ -57,8 +62,8 @@ def require(backend: Backend, caller: Caller, kind: Kind, name: str, level: Leve
     """
     if caller.is_admin and not must_exist:
         return  # an admin holds every level: no need to read the grants (one round trip per request)
-    levels = backend.permissions.levels(kind, caller.tenant, name)
-    if must_exist and not levels:
+    levels = _levels(backend, caller, kind, name)
+    if must_exist and not levels and not backend.permissions.exists(kind, caller.tenant, name):
         raise NotFound(NOT_FOUND[kind].format(name=name))
     if caller.is_admin:
         return
@@ -82,9 +87,21 @@ def drop(backend: Backend, kind: Kind, tenant: str, name: str) -> None:
 
 
 def listing(backend: Backend, caller: Caller, kind: Kind, name: str) -> dict[str, str]:
-    """The ``{user: level}`` map Abaco returns."""
-    levels = backend.permissions.levels(kind, caller.tenant, name)
+    """The ``{user: level}`` map Abaco returns, of the object's first ``LIST_LIMIT`` users; paging
+    parameters page further (``page``)."""
+    levels = backend.permissions.first(kind, caller.tenant, name, paged.LIST_LIMIT)
     return {user: level.name for user, level in sorted(levels.items())}
+
+
+def page(backend: Backend, caller: Caller, kind: Kind, name: str, params: paged.Params,
+         link: str) -> dict[str, Any]:
+    """One page of an object's grants as records ``{user, level}`` (``limit``, ``skip``, ``cursor``, filters)."""
+
+    def rows(start: dict[str, Any] | None) -> Iterator[paged.Row]:
+        for user, level, position in backend.permissions.walk(kind, caller.tenant, name, start):
+            yield {"user": user, "level": level.name}, position
+
+    return paged.page(backend, params, rows, link)
 
 
 _GRANT = "Invalid permission description"
@@ -144,22 +161,6 @@ def grant(backend: Backend, caller: Caller, kind: Kind, name: str, body: Mapping
         raise BadRequest("The owner's permission cannot be lowered.")
     backend.permissions.grant(kind, caller.tenant, name, user, level)
     return listing(backend, caller, kind, name)
-
-
-def readable(backend: Backend, caller: Caller, objects: Iterable[T],
-             key: Callable[[T], str] = lambda o: o.id, kind: Kind = Kind.ACTOR,
-             level: Level = Level.READ) -> list[T]:
-    """The objects (of the caller's tenant) the caller may read; admins see all of their tenant.
-
-    ``key`` gives each object's name of ``kind`` (an actor id for actors, executions and workers).
-    One index query, whatever the number of objects.
-    """
-    items = [o for o in objects if getattr(o, "tenant", caller.tenant) == caller.tenant]
-    if caller.is_admin:
-        return items
-    allowed = {name for name, lvl in backend.permissions.granted(kind, caller.tenant, caller.username).items()
-               if lvl >= level}
-    return [item for item in items if key(item) in allowed]
 
 
 def readable_names(backend: Backend, caller: Caller, kind: Kind = Kind.ACTOR, level: Level = Level.READ) -> set[str]:

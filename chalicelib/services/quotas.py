@@ -1,12 +1,13 @@
 """Per-user and per-tenant caps on actors and on concurrent workers.
 
-One tenant's users share the platform's runner hosts, so one user (or one tenant) must not register
-actors or start workers without bound. Actor caps are checked at registration against the tenant's
-actors (one query, the one listing already makes); they are soft under concurrency (two registrations
-racing past the last free place both succeed), which bounds the overshoot by the concurrency of one
-user's requests. Worker caps apply to every worker beyond an actor's first: the first worker of an actor
-with a message is never refused (Abaco's "ensure one worker", on every message), and the actor cap bounds
-those. The counts come from the workers table, which holds live workers only (records go when workers exit).
+One tenant's users share the platform's runner hosts, so one user (or one tenant) must not register actors
+or start workers without bound. Actor caps are checked at registration against counts DynamoDB makes (the
+tenant's actors, the owner's through the owner index: nothing listed); they are soft under concurrency
+(two registrations racing past the last free place both succeed), which bounds the overshoot by the
+concurrency of one user's requests. Worker caps apply to every worker beyond an actor's first: the first
+worker of an actor with a message is never refused (Abaco's "ensure one worker", on every message), and
+the actor cap bounds those. The counts come from the workers table, which holds live workers only (records
+go when workers exit).
 """
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ def check_new_actor(backend: Backend, tenant: str, owner: str) -> None:
     settings = backend.settings
     if not settings.max_actors_per_user and not settings.max_actors_per_tenant:
         return
-    actors = backend.actors.list(tenant)
-    if settings.max_actors_per_tenant and len(actors) >= settings.max_actors_per_tenant:
-        raise BadRequest(f"The tenant already has {len(actors)} actors, its limit "
+    tenant_count = backend.actors.count(tenant) if settings.max_actors_per_tenant else 0
+    if settings.max_actors_per_tenant and tenant_count >= settings.max_actors_per_tenant:
+        raise BadRequest(f"The tenant already has {tenant_count} actors, its limit "
                          "(ABACO_MAX_ACTORS_PER_TENANT). Delete some before registering more.")
-    owned = sum(1 for actor in actors if actor.owner == owner)
+    owned = backend.actors.count(tenant, owner=owner) if settings.max_actors_per_user else 0
     if settings.max_actors_per_user and owned >= settings.max_actors_per_user:
         raise BadRequest(f"You already own {owned} actors, the limit per user (ABACO_MAX_ACTORS_PER_USER). "
                          "Delete some before registering more.")

@@ -13,29 +13,26 @@ window and the offset in it where the next page starts, or the next window.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+import itertools
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
 
 from chalicelib.domain import query as language
 from chalicelib.domain.access import Kind, Level
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.models import Actor, Execution
-from chalicelib.domain.paging import decode_cursor, encode_cursor
 from chalicelib.identity.auth import Caller
 from chalicelib.services import actors as actor_service
 from chalicelib.services import executions as execution_service
-from chalicelib.services import fanout
+from chalicelib.services import fanout, paged
 from chalicelib.services import workers as worker_service
+from chalicelib.services.paged import Params, Row
 from chalicelib.wiring.backend import Backend
 
 TYPES = ("actors", "workers", "executions", "logs")
-SCAN_BUDGET = 2_000  # records one search request reads at most (a few DynamoDB pages)
 LOG_BUDGET = 100  # log documents one request reads at most (one query each)
+WORKER_ACTORS = 100  # actors whose workers one tenant-wide worker search reads (one query each, side by side)
 _CREATED = {"actors": "create_time", "executions": "message_received_time"}
-Params = Mapping[str, str | Sequence[str]]
-Row = tuple[dict[str, Any], dict[str, Any] | None]  # a displayed record and its position
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # chalicelib.domain.models.utcnow
 
 
@@ -47,43 +44,12 @@ def run(backend: Backend, caller: Caller, search_type: str, params: Params, acto
     if kind not in TYPES:
         raise BadRequest(f"Inputted search_type is invalid, must be one of {list(TYPES)}.")
     query = language.parse_query(params)  # a bad query is refused before anything is read
-    state = decode_cursor(query.cursor) or {}
-    start, offset = state.get("s"), _offset(state) + query.skip
-    rows = _rows(backend, caller, kind, query, start, actor, execution)
-    records, end = _window(rows, query, LOG_BUDGET if kind == "logs" else SCAN_BUDGET)
-    if kind in _CREATED:  # creation order within the window, as the whole-tenant lists were
-        records.sort(key=lambda record: str(record.get(_CREATED[kind]) or ""))
-    result = language.run(records, replace(query, conditions=(), skip=offset))
-    served = offset + result["_metadata"]["count_returned"]
-    following = None
-    if served < result["_metadata"]["total_count"]:
-        following = {"s": start, "o": served}  # the same window again, further on
-    elif end is not None:
-        following = {"s": end, "o": 0}  # the next window
-    result["_metadata"]["records_skipped"] = query.skip
-    cursor = encode_cursor(following)
-    result["_metadata"]["next_cursor"] = cursor
-    result["_metadata"]["next"] = _next_link(backend, link or f"/actors/search/{kind}", params, cursor)
-    return result  # the view converts the metadata and each record in camel mode (keys=SEARCH)
 
+    def rows(start: dict[str, Any] | None) -> Iterator[Row]:
+        return _rows(backend, caller, kind, query, start, actor, execution)
 
-def _offset(state: dict[str, Any]) -> int:
-    offset = state.get("o", 0)
-    if not isinstance(offset, int) or offset < 0:
-        raise BadRequest("cursor is not valid; use the value of _metadata.next_cursor.")
-    return offset
-
-
-def _window(rows: Iterable[Row], query: language.Query, budget: int) -> tuple[list[dict[str, Any]], Any]:
-    """The matching records among the next ``budget`` read (a window: the same start reads the same
-    window again), and the position after the last one read (None when the source ended)."""
-    matches: list[dict[str, Any]] = []
-    for read, (record, position) in enumerate(rows, start=1):
-        if all(language.matches(record, c) for c in query.conditions):
-            matches.append(record)
-        if read >= budget:
-            return matches, position
-    return matches, None
+    budget = {"logs": LOG_BUDGET, "workers": 1}.get(kind, paged.SCAN_BUDGET)  # workers: one group of actors
+    return paged.page(backend, params, rows, link or f"/actors/search/{kind}", budget, _CREATED.get(kind), query)
 
 
 def _rows(backend: Backend, caller: Caller, kind: str, query: language.Query, start: dict[str, Any] | None,
@@ -91,12 +57,12 @@ def _rows(backend: Backend, caller: Caller, kind: str, query: language.Query, st
     if kind == "actors":
         return _actor_rows(backend, caller, query, start)
     if kind == "workers":
-        return ((record, None) for record in _worker_records(backend, caller, actor))
+        return _worker_rows(backend, caller, actor, start)
     if execution is not None and actor is not None:
         return iter([(_log_record(backend, actor, execution), None)])
     executions = _execution_rows(backend, caller, query, start, actor)
     if kind == "executions":
-        return ((execution_service.display(e), position) for e, position in executions)
+        return ((execution_service.display(e) if e else None, position) for e, position in executions)
     return _log_rows(backend, caller, actor, executions)
 
 
@@ -121,20 +87,19 @@ def _actor_rows(backend: Backend, caller: Caller, query: language.Query,
     owner, image = _equal_to(query, "owner"), _equal_to(query, "image")
     for found, position in backend.actors.walk(caller.tenant, start, owner=owner,
                                                image=None if owner else image):
-        if allowed is None or found.id in allowed:
-            yield actor_service.display(found), position
+        visible = allowed is None or found.id in allowed  # an invisible one counts as read: bounded windows
+        yield (actor_service.display(found) if visible else None), position
 
 
 def _execution_rows(backend: Backend, caller: Caller, query: language.Query, start: dict[str, Any] | None,
-                    actor: Actor | None) -> Iterator[tuple[Execution, dict[str, Any]]]:
+                    actor: Actor | None) -> Iterator[tuple[Execution | None, dict[str, Any]]]:
     if actor is not None:
         yield from backend.executions.walk(actor.dbid, start)
         return
     allowed = _allowed(backend, caller)
     since, until = _time_range(query)
     for found, position in backend.executions.walk_tenant(caller.tenant, start, since, until):
-        if allowed is None or found.actor_id in allowed:
-            yield found, position
+        yield (found if allowed is None or found.actor_id in allowed else None), position  # read: counted
 
 
 def _time_range(query: language.Query) -> tuple[str, str]:
@@ -158,33 +123,33 @@ def _stored(moment: dt.datetime) -> str:
 
 
 def _log_rows(backend: Backend, caller: Caller, actor: Actor | None,
-              executions: Iterator[tuple[Execution, dict[str, Any]]]) -> Iterator[Row]:
+              executions: Iterator[tuple[Execution | None, dict[str, Any]]]) -> Iterator[Row]:
     for found, position in executions:
-        owner = actor or backend.actors.find_live(caller.tenant, found.actor_id)
-        if owner is not None:
-            yield _log_record(backend, owner, found), position
+        owner = None if found is None else actor or backend.actors.find_live(caller.tenant, found.actor_id)
+        yield (None if owner is None or found is None else _log_record(backend, owner, found)), position
 
 
-def _worker_records(backend: Backend, caller: Caller, actor: Actor | None) -> Iterator[dict[str, Any]]:
-    """Workers are live state (a few per actor), not history: every visible actor's, read side by side."""
-    actors = [actor] if actor is not None else actor_service.list_actors(backend, caller)
-
-    def of_actor(one: Actor) -> list[dict[str, Any]]:
-        return [worker_service.display(w, api_server=one.api_server) for w in backend.workers.list(one.dbid)]
-
-    for records in fanout.each(of_actor, actors):
-        yield from records
+def _worker_rows(backend: Backend, caller: Caller, actor: Actor | None,
+                 start: dict[str, Any] | None) -> Iterator[Row]:
+    """Workers are live state (a few per actor), not history: one actor's all, or the tenant's read
+    ``WORKER_ACTORS`` visible actors at a time (side by side), each group ending at its last actor's position."""
+    if actor is not None:
+        for worker in backend.workers.list(actor.dbid):
+            yield worker_service.display(worker, api_server=actor.api_server), None
+        return
+    allowed = _allowed(backend, caller)
+    walked = backend.actors.walk(caller.tenant, start)
+    while group := list(itertools.islice(walked, WORKER_ACTORS)):  # counted whether visible or not
+        visible = [one for one, _ in group if allowed is None or one.id in allowed]
+        found = fanout.each(lambda one: backend.workers.list(one.dbid), visible)
+        records = [worker_service.display(w, api_server=one.api_server)
+                   for one, workers in zip(visible, found, strict=True) for w in workers]
+        for record in records[:-1]:
+            yield record, None
+        yield (records[-1] if records else None), group[-1][1]
 
 
 def _log_record(backend: Backend, actor: Actor, execution: Execution) -> dict[str, Any]:
     """Abaco's log document (``logs`` and ``_links``), plus the ids it left to be read from the links."""
     return {"execution_id": execution.id, "actor_id": actor.id,
             **execution_service.log_record(backend, actor, execution)}
-
-
-def _next_link(backend: Backend, path: str, params: Params, cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    kept = [(k, v) for k, values in params.items() if k not in ("cursor", "skip")
-            for v in ([values] if isinstance(values, str) else values)]
-    return f"{backend.settings.api_server.rstrip('/')}{path}?{urlencode([*kept, ('cursor', cursor)])}"

@@ -36,7 +36,8 @@ class TableDef:
     sk_type: str = "S"
     ttl_attribute: str | None = None
     indexes: tuple[tuple[str, str, str | None], ...] = field(default_factory=tuple)  # (name, pk, sk)
-    # Indexes that project only some attributes (name -> attributes besides the keys); the others: ALL.
+    # Indexes that project only some attributes (name -> attributes besides the keys, none: KEYS_ONLY);
+    # the others: ALL.
     projections: tuple[tuple[str, tuple[str, ...]], ...] = field(default_factory=tuple)
 
     def physical(self, prefix: str) -> str:
@@ -58,7 +59,8 @@ class TableDef:
                 schema.append({"AttributeName": isk, "KeyType": "RANGE"})
             projection: dict[str, object] = {"ProjectionType": "ALL"}
             if name in included:
-                projection = {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(included[name])}
+                projection = {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(included[name])} \
+                    if included[name] else {"ProjectionType": "KEYS_ONLY"}
             out.append({"IndexName": name, "KeySchema": schema, "Projection": projection})
         return out
 
@@ -102,7 +104,11 @@ EXECUTIONS = TableDef("executions", pk="actor_dbid", sk="execution_id", ttl_attr
                       indexes=((OPEN_INDEX, "open_pool", "actor_dbid"),
                                (TENANT_TIME_INDEX, "tenant", "message_received_time")),
                       projections=((OPEN_INDEX, OPEN_PROJECTION), (TENANT_TIME_INDEX, ("actor_id",))))
-WORKERS = TableDef("workers", pk="actor_dbid", sk="worker_id")
+# A tenant's workers, keys only: utilization counts them with one query instead of one per actor. The
+# tenant never changes, so a worker's status writes (one per execution) never write the index.
+TENANT_WORKERS_INDEX = "by_tenant"
+WORKERS = TableDef("workers", pk="actor_dbid", sk="worker_id", indexes=((TENANT_WORKERS_INDEX, "tenant", None),),
+                   projections=((TENANT_WORKERS_INDEX, ()),))
 LOGS = TableDef("logs", pk="execution_key", sk="chunk", sk_type="N", ttl_attribute="expires_at")
 # One item per runner host: pools, slots, heartbeat and its workers ("many hosts").
 HOSTS = TableDef("hosts", pk="host_id", ttl_attribute="expires_at")
@@ -110,6 +116,9 @@ HOSTS = TableDef("hosts", pk="host_id", ttl_attribute="expires_at")
 DUTIES = TableDef("duties", pk="name")
 ALIASES = TableDef("aliases", pk="tenant", sk="alias")  # unique per tenant by the key itself
 CONFIGS = TableDef("configs", pk="tenant", sk="name")
+# One item per (actor, config) a config names: ``tenant#actor_id`` -> config name. A runner reads its actor's
+# partition and then only those configs (a GSI cannot index a config's list of actors), never the tenant's.
+CONFIG_BINDINGS = TableDef("bindings", pk="actor_key", sk="name")
 METRICS = TableDef("metrics", pk="tenant", sk="day")  # daily counters (Abaco's ``{date}-stats`` documents)
 
 # One item per datagram an execution sent on /_abaco_results.sock, popped oldest first by GET .../results.
@@ -132,7 +141,7 @@ ROLES = TableDef("roles", pk="tenant", sk="username")
 RATE_LIMITS = TableDef("ratelimits", pk="counter", ttl_attribute="expires_at")
 
 TABLES: tuple[TableDef, ...] = (ACTORS, EXECUTIONS, WORKERS, LOGS, HOSTS, DUTIES, ALIASES, CONFIGS, METRICS,
-                                RESULTS, PERMISSIONS, NONCES, ROLES, RATE_LIMITS)
+                                RESULTS, PERMISSIONS, NONCES, ROLES, RATE_LIMITS, CONFIG_BINDINGS)
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     encryption_keys_secret_id: str | None = None
     secrets_backend: Literal["fernet", "kms"] = "fernet"  # fernet locally; kms (envelope encryption) in AWS
     kms_key_id: str | None = None  # key id, ARN or alias; default alias/{prefix}-secrets
+    # Seconds a process keeps a decrypted KMS data key (chalicelib/adapters/kms.py); 0: ask KMS every time.
+    kms_data_key_cache_seconds: float = Field(default=300.0, ge=0)
     # Per-tenant overrides of log_ex / log_ex_limit, JSON objects: '{"TENANT": seconds}'.
     tenant_log_ex: dict[str, int] = Field(default_factory=dict)
     tenant_log_ex_limit: dict[str, int] = Field(default_factory=dict)
@@ -148,10 +150,10 @@ class Settings(BaseSettings):
     # Write shards of the ``open`` index per pool (chalicelib/wiring/resources.py). Writers and readers must
     # agree: change it only with no execution open. Each duty pass queries every shard.
     open_index_shards: int = Field(default=8, ge=1, le=64)
-    # Seconds a runner reuses a tenant's configs and an actor's aliases before reading them again (0: never).
     # Registries trusted by name although they are a literal address (chalicelib/domain/images.py): comma
     # separated host:port, exactly as actors' image references write them.
     allowed_registries: str = ""
+    # Seconds a runner reuses an actor's configs before reading them again (0: never).
     config_cache_seconds: float = Field(default=0.0, ge=0)  # off: a config written now reaches the next run
     # Actor deletion: executions (with their logs) removed per cleanup pass, at most.
     cleanup_batch: int = Field(default=200, ge=1, le=1000)

@@ -120,25 +120,33 @@ class SharingMixin:
     # --- search -----------------------------------------------------------------------------------------
 
     def search_database(self, search_type: str, skip: int = 0, limit: int = SEARCH_PAGE,
-                        filters: Mapping[str, Any] | None = None, **more: Any) -> Record:
+                        filters: Mapping[str, Any] | None = None, cursor: str | None = None,
+                        **more: Any) -> Record:
         """One page of ``/actors/search/{type}``: ``{_metadata, search}``. Filters are Abaco's
         (``{"status": "READY"}``, ``{"runtime.gt": 2}``, ``{"search": "text"}``); in keyword form write
-        ``runtime__gt=2``."""
+        ``runtime__gt=2``. ``cursor`` is a previous page's ``_metadata.next_cursor``."""
         if search_type not in SEARCH_KINDS:
             raise ValueError(f"search type must be one of {', '.join(SEARCH_KINDS)}")
         params = {**dict(filters or {}), **{k.replace("__", "."): v for k, v in more.items()},
-                  "skip": skip, "limit": limit}
+                  "skip": skip, "limit": limit, **({"cursor": cursor} if cursor else {})}
         return self._result("GET", f"/actors/search/{search_type}", params=params)
 
     def search(self, search_type: str, filters: Mapping[str, Any] | None = None, page_size: int = SEARCH_PAGE,
                **more: Any) -> Iterator[Record]:
-        """Every match, fetching page after page (``skip``/``limit``) until the total is reached."""
-        skip = 0
+        """Every match, fetching page after page: by ``_metadata.next_cursor`` until it is null (a page may
+        be empty on the way: the server reads a bounded window per request), or, from a server without
+        cursors (Abaco), by ``skip``/``limit`` until the total is reached."""
+        skip, cursor = 0, None
         while True:
-            page = self.search_database(search_type, skip, page_size, filters, **more)
+            page = self.search_database(search_type, skip, page_size, filters, cursor=cursor, **more)
             items = page.get("search") or []
             yield from (wrap(item) for item in items)
             meta = page.get("_metadata") or {}
+            if "next_cursor" in meta or "nextCursor" in meta:
+                cursor = meta.get("next_cursor", meta.get("nextCursor"))
+                if not cursor:
+                    return
+                continue
             total = meta.get("total_count", meta.get("totalCount"))
             skip += len(items)
             if not items or len(items) < page_size or (total is not None and skip >= int(total)):

@@ -148,6 +148,7 @@ def duties(arns: Arns, pools: list[str], log_groups: list[str]) -> list[iam.Poli
 # roles or nonces, or reads them beyond a privileged owner's recorded role.
 _GET, _PUT, _UPDATE, _DELETE = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
 _QUERY, _SCAN, _BATCH = "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchWriteItem"
+_BATCH_GET = "dynamodb:BatchGetItem"
 PIPELINE_TABLES: dict[str, tuple[str, ...]] = {
     resources.ACTORS.name: (_GET, _UPDATE),  # the actor of a message; status and start failures
     resources.EXECUTIONS.name: (_GET, _UPDATE),  # claim, renew, finish, fail, release (conditional updates)
@@ -156,7 +157,8 @@ PIPELINE_TABLES: dict[str, tuple[str, ...]] = {
     resources.LOGS.name: (_PUT,),  # log chunks
     resources.RESULTS.name: (_PUT,),  # results from /_abaco_results.sock
     resources.HOSTS.name: (_GET, _PUT),  # its own record and heartbeat
-    resources.CONFIGS.name: (_QUERY,),  # the configs of the actor
+    resources.CONFIG_BINDINGS.name: (_QUERY,),  # the names of the actor's configs
+    resources.CONFIGS.name: (_BATCH_GET,),  # those configs (never the tenant's)
     resources.ROLES.name: (_GET,),  # a privileged actor's owner's recorded role (ABACO_PRIVILEGED_ROLE_MAX_AGE)
 }
 DUTY_TABLES: dict[str, tuple[str, ...]] = {

@@ -225,9 +225,8 @@ class WorkerThread(threading.Thread):
     def _poll(self, worker: Worker, inbox: str, engine: DockerEngine) -> None:
         source = warm.source_for(self.settings, engine, self.warm_pool, self.metrics,
                                  deliveries.runner_root(deliveries.work_root(self.settings.runner_work_dir)))
-        self._source = source
-        runner = ExecutionRunner(self.backend, engine, self.runner_id, self.worker_id,
-                                 InboxConsumer(self.backend.queues, inbox), self.kill_event,
+        self._source, consumer = source, InboxConsumer(self.backend.queues, inbox)
+        runner = ExecutionRunner(self.backend, engine, self.runner_id, self.worker_id, consumer, self.kill_event,
                                  self.fence, self.metrics, source=source,
                                  on_heartbeat=lambda: self.prefetched.extend(self.settings.visibility_timeout))
         try:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from chalicelib.wiring import resources
@@ -139,14 +140,23 @@ def run(tmp_path_factory: pytest.TempPathFactory, probe_image: str) -> Iterator[
                                      "ABACO_RUNNER_DUTIES": "false"})
     try:
         workload(Api(stack.api_url), probe_image)
-        # The cleanup duty's passes over the deleted actors (their executions, then the actor and its totals)
-        # are part of what the default pool's hosts need: wait for one actor's last pass.
-        wait_for(lambda: any(c.action == "dynamodb:DeleteItem" and c.resources[0].endswith(f"{paths.prefix}-metrics")
-                             for c in recorded(paths.default, paths.prefix)), 120, what="a deleted actor's cleanup")
+        _cleaned_up(stack)  # the cleanup duty's calls on the deleted actors are part of what they need
         stack.stop()  # the runners' shutdown calls are part of what they need
         yield paths
     finally:
         stack.stop()
+
+
+def _cleaned_up(stack: Any) -> None:
+    """Wait until the cleanup duty has removed every deleted actor (the sparse ``deleting`` index is empty):
+    stopping before its next pass left its executions calls unrecorded now and then."""
+    ddb = boto3.client("dynamodb", endpoint_url=stack.env["AWS_ENDPOINT_URL"], region_name=REGION,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    table = resources.ACTORS.physical(stack.env["ABACO_RESOURCE_PREFIX"])
+    wait_for(lambda: not ddb.query(TableName=table, IndexName=resources.DELETING_INDEX,
+                                   KeyConditionExpression="deleting = :d",
+                                   ExpressionAttributeValues={":d": {"S": resources.DELETING_KEY}})["Items"],
+             120, what="the cleanup duty to remove the deleted actors")
 
 
 def _run(api: Api, actor: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

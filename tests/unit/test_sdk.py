@@ -176,6 +176,20 @@ def test_search_pages_through_every_result() -> None:
 
 
 @responses.activate
+def test_search_follows_the_cursor_through_empty_windows() -> None:
+    def page(items: list[int], cursor: str | None) -> dict[str, object]:
+        return envelope({"_metadata": {"total_count": len(items), "next_cursor": cursor},
+                         "search": [{"id": str(i)} for i in items]})
+
+    responses.get(f"{URL}/actors/search/actors", json=page([1, 2], "c1"))
+    responses.get(f"{URL}/actors/search/actors", json=page([], "c2"))  # a window with nothing visible
+    responses.get(f"{URL}/actors/search/actors", json=page([3], None))
+    assert [r.id for r in client().actors.search("actors", page_size=2)] == ["1", "2", "3"]
+    cursors = [c.request.url.partition("cursor=")[2] for c in responses.calls]
+    assert cursors == ["", "c1", "c2"]
+
+
+@responses.activate
 def test_synchronous_message_returns_raw_logs_or_bytes() -> None:
     responses.post(f"{URL}/actors/a1/messages", body="Contents of MSG: hi", content_type="text/html")
     responses.post(f"{URL}/actors/a1/messages", body=b"\x00\x01", content_type="application/octet-stream")

@@ -99,6 +99,9 @@ class _Actors:
     def list(self, tenant: str) -> list[Actor]:
         return [a for a in self._actors if a.tenant == tenant]
 
+    def count(self, tenant: str, owner: str | None = None) -> int:
+        return sum(1 for a in self.list(tenant) if owner is None or a.owner == owner)
+
 
 class _ActorBackend(_Backend):
     def __init__(self, settings: Settings, actors: list[Actor]) -> None:

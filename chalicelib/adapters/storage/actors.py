@@ -86,6 +86,23 @@ class ActorStore:
         actors = [_from_item(i) for i in self._table.query(tenant) if not is_deleting(i)]
         return sorted(actors, key=lambda a: a.create_time)
 
+    def count(self, tenant: str, owner: str | None = None) -> int:
+        """A tenant's live actors (of one owner, through its index), counted by DynamoDB (one request per
+        megabyte of actors, none returned)."""
+        if owner is not None:
+            return self._table.count("tenant_owner", f"{tenant}#{owner}", index=OWNER_INDEX, unless="deleting")
+        return self._table.count("tenant", tenant, unless="deleting")
+
+    def page_with_deleting(self, tenant: str, limit: int,
+                           cursor: str | None = None) -> tuple[list[tuple[Actor, bool]], str | None]:
+        """At most ``limit`` actor items of a tenant, each with whether it is being deleted, and the cursor
+        of the next page (admin totals)."""
+        start = decode_cursor(cursor)
+        if start is not None and start.get("tenant") != {"S": tenant}:
+            raise BadRequest("cursor is not valid for this collection; use the value of _metadata.next_cursor.")
+        items, last = self._table.query_page(tenant, limit, start)
+        return [(_from_item(i), is_deleting(i)) for i in items], encode_cursor(last)
+
     def list_with_deleting(self, tenant: str) -> list[tuple[Actor, bool]]:
         """Every actor item of a tenant, each with whether it is being deleted (admin totals)."""
         items = sorted(self._table.query(tenant), key=lambda i: i.get("create_time", {}).get("S", ""))

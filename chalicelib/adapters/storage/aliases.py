@@ -1,6 +1,7 @@
 """The aliases table: PK ``tenant``, SK ``alias``. The key makes an alias unique in its tenant."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from chalicelib.adapters.storage.base import ConditionFailed, Table, from_dynamo, to_dynamo
@@ -48,6 +49,22 @@ class AliasStore:
 
     def list(self, tenant: str) -> list[Alias]:
         return sorted((_from_item(i) for i in self._table.query(tenant)), key=lambda a: a.create_time)
+
+    def first(self, tenant: str, limit: int) -> list[Alias]:
+        """At most ``limit`` aliases of a tenant (one page: the API's list without paging parameters)."""
+        items, _ = self._table.query_page(tenant, limit, consistent=True)
+        return [_from_item(i) for i in items]
+
+    def walk(self, tenant: str, start: dict[str, Any] | None = None) -> Iterator[tuple[Alias, dict[str, Any]]]:
+        """A tenant's aliases in name order from ``start`` on, each with its position (paged lists)."""
+        if start is not None and start.get("tenant") != {"S": tenant}:
+            raise BadRequest("cursor is not valid for this collection; use the value of _metadata.next_cursor.")
+        for item, key in self._table.walk("tenant", tenant, ("tenant", "alias"), start):
+            yield _from_item(item), key
+
+    def get_many(self, tenant: str, names: Iterable[str]) -> list[Alias]:
+        """The aliases among ``names`` (BatchGetItem, 100 a call), in no particular order."""
+        return [_from_item(i) for i in self._table.get_many([_key(tenant, n) for n in dict.fromkeys(names)])]
 
     def for_actor(self, tenant: str, actor_id: str) -> list[Alias]:
         return [a for a in self.list(tenant) if a.actor_id == actor_id]

@@ -130,8 +130,10 @@ class Table:
         }
         yield from self._paginate("query", kwargs)
 
-    def query_index(self, index: str, pk_name: str, pk_value: str) -> Iterator[dict[str, Any]]:
-        """Items of a global secondary index (eventually consistent in AWS, as every GSI read is)."""
+    def query_index(self, index: str, pk_name: str, pk_value: str,
+                    sk_prefix: tuple[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Items of a global secondary index (eventually consistent in AWS, as every GSI read is); with
+        ``sk_prefix`` (sort key, prefix) only those whose sort key starts with the prefix are read."""
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "IndexName": index,
@@ -139,6 +141,10 @@ class Table:
             "ExpressionAttributeNames": {"#pk": pk_name},
             "ExpressionAttributeValues": {":pk": {"S": pk_value}},
         }
+        if sk_prefix:
+            kwargs["KeyConditionExpression"] += " AND begins_with(#sk, :prefix)"
+            kwargs["ExpressionAttributeNames"]["#sk"] = sk_prefix[0]
+            kwargs["ExpressionAttributeValues"][":prefix"] = {"S": sk_prefix[1]}
         yield from self._paginate("query", kwargs)
 
     def query_page(self, pk_value: str, limit: int, start: dict[str, Any] | None = None,
@@ -176,6 +182,25 @@ class Table:
         resp = self._call("query", **kwargs)
         return resp.get("Items", []), resp.get("LastEvaluatedKey")
 
+    def count(self, pk_name: str, pk_value: str, index: str | None = None, unless: str | None = None) -> int:
+        """The items of one partition (of the table or of ``index``), counted by DynamoDB (Select=COUNT: one
+        request per megabyte read, nothing returned); ``unless`` leaves out items having that attribute."""
+        kwargs: dict[str, Any] = {"TableName": self.name, "KeyConditionExpression": "#pk = :pk", "Select": "COUNT",
+                                  "ExpressionAttributeNames": {"#pk": pk_name},
+                                  "ExpressionAttributeValues": {":pk": {"S": pk_value}}}
+        if index:
+            kwargs["IndexName"] = index
+        if unless:
+            kwargs["FilterExpression"] = "attribute_not_exists(#unless)"
+            kwargs["ExpressionAttributeNames"]["#unless"] = unless
+        total = 0
+        while True:
+            resp = self._call("query", **kwargs)
+            total += int(resp.get("Count", 0))
+            if not resp.get("LastEvaluatedKey"):
+                return total
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     def walk(self, pk_name: str, pk_value: str, key_names: tuple[str, ...], start: dict[str, Any] | None = None,
              index: str | None = None, sk_range: tuple[str, str, str] | None = None,
              page: int = 200) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
@@ -201,11 +226,12 @@ class Table:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
-    def get_many(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def get_many(self, keys: list[dict[str, Any]], consistent: bool = False) -> list[dict[str, Any]]:
         """BatchGetItem (100 keys a call; unprocessed keys asked again), in no particular order."""
         out: list[dict[str, Any]] = []
         for first in range(0, len(keys), BATCH_GET_MAX):
-            pending: dict[str, Any] = {self.name: {"Keys": keys[first:first + BATCH_GET_MAX]}}
+            pending: dict[str, Any] = {self.name: {"Keys": keys[first:first + BATCH_GET_MAX],
+                                                   "ConsistentRead": consistent}}
             for _ in range(BATCH_RETRIES):
                 resp = self._call("batch_get_item", RequestItems=pending)
                 out.extend(resp.get("Responses", {}).get(self.name, []))
@@ -216,15 +242,22 @@ class Table:
 
     def delete_many(self, keys: list[dict[str, Any]]) -> None:
         """Delete up to 25 keys per BatchWriteItem; unprocessed keys are sent again (bounded retries)."""
-        for start in range(0, len(keys), BATCH_WRITE_MAX):
-            requests = [{"DeleteRequest": {"Key": k}} for k in keys[start:start + BATCH_WRITE_MAX]]
+        self._write_many([{"DeleteRequest": {"Key": k}} for k in keys])
+
+    def put_many(self, items: list[dict[str, Any]]) -> None:
+        """Put up to 25 items per BatchWriteItem (unconditional); unprocessed ones are sent again."""
+        self._write_many([{"PutRequest": {"Item": i}} for i in items])
+
+    def _write_many(self, every: list[dict[str, Any]]) -> None:
+        for start in range(0, len(every), BATCH_WRITE_MAX):
+            requests = every[start:start + BATCH_WRITE_MAX]
             for _ in range(BATCH_RETRIES):
                 resp = self._call("batch_write_item", RequestItems={self.name: requests})
                 requests = resp.get("UnprocessedItems", {}).get(self.name, [])
                 if not requests:
                     break
             if requests:
-                raise Unavailable(f"DynamoDB batch delete on {self.name}: {len(requests)} key(s) left")  # retry
+                raise Unavailable(f"DynamoDB batch write on {self.name}: {len(requests)} request(s) left")  # retry
 
     def transact(self, items: list[dict[str, Any]]) -> list[str]:
         """One TransactWriteItems; returns [] when it applied, else each item's cancellation code

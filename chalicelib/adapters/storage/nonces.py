@@ -8,11 +8,12 @@ deletes expired nonces eventually (emulators never), so the service filters read
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.adapters.storage.base import ConditionFailed, Table, from_dynamo, to_dynamo
 from chalicelib.domain.access import Kind
-from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.errors import BadRequest, Conflict, NotFound
 from chalicelib.domain.models import Nonce, utcnow
 from chalicelib.wiring.resources import NONCES
 from chalicelib.wiring.settings import Settings
@@ -64,8 +65,18 @@ class NonceStore:
         item = self._table.get(_key(target_key, handle))
         return _from_item(item) if item else None
 
-    def list(self, target_key: str) -> list[Nonce]:
-        return sorted((_from_item(i) for i in self._table.query(target_key)), key=lambda n: n.create_time)
+    def list(self, target_key: str, limit: int | None = None) -> list[Nonce]:
+        """An object's nonces (at most ``limit``: one page, for the API's list without paging parameters)."""
+        items = self._table.query(target_key) if limit is None else \
+            self._table.query_page(target_key, limit, consistent=True)[0]
+        return sorted((_from_item(i) for i in items), key=lambda n: n.create_time)
+
+    def walk(self, target_key: str, start: dict[str, Any] | None = None) -> Iterator[tuple[Nonce, dict[str, Any]]]:
+        """An object's nonces in handle order from ``start`` on, each with its position (paged lists)."""
+        if start is not None and start.get("target") != {"S": target_key}:
+            raise BadRequest("cursor is not valid for this collection; use the value of _metadata.next_cursor.")
+        for item, key in self._table.walk("target", target_key, ("target", "handle"), start):
+            yield _from_item(item), key
 
     def delete(self, target_key: str, handle: str) -> None:
         try:

@@ -5,10 +5,12 @@ lists and search without scanning, and never across tenants: the tenant is in ev
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.adapters.storage.base import Table
 from chalicelib.domain.access import WORLD, Kind, Level
+from chalicelib.domain.errors import BadRequest
 from chalicelib.wiring.resources import PERMISSIONS
 from chalicelib.wiring.settings import Settings
 
@@ -39,23 +41,46 @@ class PermissionStore:
             "tenant": {"S": tenant},
         })
 
-    def levels(self, kind: Kind, tenant: str, name: str) -> dict[str, Level]:
-        """Every user's level on one object (empty when the object has no permissions: it does not exist)."""
-        return {item["username"]["S"]: Level(int(item["level"]["N"]))
-                for item in self._table.query(object_key(kind, tenant, name))}
+    def levels_of(self, kind: Kind, tenant: str, name: str, usernames: tuple[str, ...]) -> dict[str, Level]:
+        """The levels of ``usernames`` on one object (those with a grant): one BatchGetItem, however many
+        users the object has granted (an authorisation check never reads the object's every grant)."""
+        key = object_key(kind, tenant, name)
+        keys = [{"object_key": {"S": key}, "username": {"S": u}} for u in dict.fromkeys(usernames)]
+        items = self._table.get_many(keys, consistent=True)
+        return {item["username"]["S"]: Level(int(item["level"]["N"])) for item in items}
+
+    def exists(self, kind: Kind, tenant: str, name: str) -> bool:
+        """Whether the object has any grant (creation always grants the owner): a query of one item."""
+        items, _ = self._table.query_page(object_key(kind, tenant, name), 1, consistent=True)
+        return bool(items)
+
+    def first(self, kind: Kind, tenant: str, name: str, limit: int) -> dict[str, Level]:
+        """At most ``limit`` users' levels on one object (one page: the API's map without paging parameters)."""
+        items, _ = self._table.query_page(object_key(kind, tenant, name), limit, consistent=True)
+        return {item["username"]["S"]: Level(int(item["level"]["N"])) for item in items}
+
+    def walk(self, kind: Kind, tenant: str, name: str,
+             start: dict[str, Any] | None = None) -> Iterator[tuple[str, Level, dict[str, Any]]]:
+        """One object's grants in user order from ``start`` on: (user, level, position) (paged lists)."""
+        key = object_key(kind, tenant, name)
+        if start is not None and start.get("object_key") != {"S": key}:
+            raise BadRequest("cursor is not valid for this collection; use the value of _metadata.next_cursor.")
+        for item, position in self._table.walk("object_key", key, ("object_key", "username"), start):
+            yield item["username"]["S"], Level(int(item["level"]["N"])), position
 
     def drop(self, kind: Kind, tenant: str, name: str) -> None:
         """Forget every grant on an object (it was deleted)."""
         key = object_key(kind, tenant, name)
-        for item in self._table.query(key):
-            self._table.delete({"object_key": {"S": key}, "username": item["username"]})
+        self._table.delete_many([{"object_key": {"S": key}, "username": item["username"]}
+                                 for item in self._table.query(key)])  # 25 a request
 
     def granted(self, kind: Kind, tenant: str, username: str) -> dict[str, Level]:
         """Objects of ``kind`` in ``tenant`` with a grant to ``username`` or to everybody: name -> level."""
         found: dict[str, Level] = {}
         for user in (username, WORLD):
-            for item in self._table.query_index(_INDEX, "principal", _principal(tenant, user)):
-                if item.get("kind", {}).get("S") != kind.value:
+            for item in self._table.query_index(_INDEX, "principal", _principal(tenant, user),
+                                                sk_prefix=("object_key", object_key(kind, tenant, ""))):
+                if item.get("kind", {}).get("S") != kind.value:  # the key's prefix already says so
                     continue
                 name, level = item["name"]["S"], Level(int(item["level"]["N"]))
                 found[name] = max(found.get(name, Level.NONE), level)

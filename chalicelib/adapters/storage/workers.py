@@ -1,4 +1,4 @@
-"""The workers table: PK ``actor_dbid``, SK ``worker_id``."""
+"""The workers table: PK ``actor_dbid``, SK ``worker_id``; a keys-only index by tenant counts a tenant's."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,7 +6,7 @@ from typing import Any
 from chalicelib.adapters.storage.base import ConditionFailed, Table, from_dynamo, to_dynamo
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.models import Worker, WorkerStatus
-from chalicelib.wiring.resources import WORKERS
+from chalicelib.wiring.resources import TENANT_WORKERS_INDEX, WORKERS
 from chalicelib.wiring.settings import Settings
 
 _NO_JSON: frozenset[str] = frozenset()
@@ -52,6 +52,10 @@ class WorkerStore:
 
     def list(self, actor_dbid: str) -> list[Worker]:
         return sorted((_from_item(i) for i in self._table.query(actor_dbid)), key=lambda w: w.create_time)
+
+    def count(self, tenant: str) -> int:
+        """A tenant's workers: a count of the keys-only tenant index (one request per megabyte of keys)."""
+        return self._table.count("tenant", tenant, index=TENANT_WORKERS_INDEX)
 
     def all(self) -> list[Worker]:
         return [_from_item(i) for i in self._table.scan()]

@@ -14,6 +14,7 @@ from chalicelib.edge.openapi import inputs, links
 from chalicelib.edge.openapi.operations import OPERATIONS, Op
 from chalicelib.edge.openapi.schemas import (
     MESSAGE_ENV_PARAMETERS,
+    PAGING_PARAMETERS,
     SCHEMAS,
     SEARCH_PARAMETERS,
     WAIT_PARAMETERS,
@@ -24,7 +25,7 @@ from chalicelib.services import roles
 OPENAPI_VERSION = "3.0.3"
 _PARAM = re.compile(r"{([^}]+)}")
 _QUERY = {"search": SEARCH_PARAMETERS, "message_env": MESSAGE_ENV_PARAMETERS, "window": WINDOW_PARAMETERS,
-          "wait": WAIT_PARAMETERS}
+          "wait": WAIT_PARAMETERS, "paging": PAGING_PARAMETERS}
 # Every error any operation may answer (all in the envelope); chalicelib.edge.http.STATUS_BY_ERROR makes them.
 _ERRORS = {"400": "Invalid input or not authorized (Abaco reports both as 400)",
            "401": "No valid credentials (a JWT, or a nonce on actor and alias routes)",

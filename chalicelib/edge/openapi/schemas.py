@@ -28,6 +28,9 @@ STR, INT, BOOL, ANY = {"type": "string"}, {"type": "integer"}, {"type": "boolean
 OPT_STR, OPT_INT = {"type": "string", "nullable": True}, {"type": "integer", "nullable": True}
 TIME = {"type": "string", "format": "date-time", "nullable": True, "description": "ISO-8601 UTC"}
 LINKS = {"type": "object", "additionalProperties": {"type": "string"}}
+NEXT = {"next_cursor": {**OPT_STR, "description": "the cursor of the next page; null: this page is the last"},
+        "next": {**OPT_STR, "description": "the next page's URL (these parameters and the cursor)"}}
+PAGE_METADATA = _obj({"record_limit": INT, "count_returned": INT, **NEXT})
 
 SCHEMAS: dict[str, Any] = {
     "Envelope": _obj({"message": STR, "result": ANY, "status": {"type": "string", "enum": ["success", "error"]},
@@ -46,7 +49,7 @@ SCHEMAS: dict[str, Any] = {
         "total_io": INT, "total_runtime": INT, "ids": {"type": "array", "items": STR},
         "executions": {"type": "array", "items": _obj({"id": STR, "status": STR, "start_time": TIME,
                                                         "finish_time": TIME, "message_received_time": TIME})},
-        "_links": LINKS}),
+        "_links": LINKS, "_metadata": PAGE_METADATA}),
     "Logs": _obj({"logs": STR, "_links": LINKS}),
     "State": _obj({"state": ANY}),
     "Worker": object_schema(WorkerResponse, ("id", "status"), {
@@ -67,11 +70,12 @@ SCHEMAS: dict[str, Any] = {
         "expires_at": {**OPT_STR, "description": "ISO-8601 UTC; null: never expires"}, "_links": LINKS}),
     "NonceList": _list("Nonce"),
     "SearchResult": _obj({"_metadata": _obj({"total_count": INT, "records_skipped": INT, "record_limit": INT,
-                                             "count_returned": INT}),
+                                             "count_returned": INT, **NEXT}),
                           "search": {"type": "array", "items": {"type": "object"}}}),
+    "AdminActorPage": _obj({"_metadata": PAGE_METADATA, "actors": _list("AdminActor")}),
     "Utilization": _obj({"currentActors": INT, "totalActors": INT, "workers": INT, "commandQueue": INT}),
     "AdminWorkers": _obj({"summary": {"type": "object", "additionalProperties": INT},
-                          "workers": {"type": "array", "items": {"type": "object"}}}),
+                          "workers": {"type": "array", "items": {"type": "object"}}, "_metadata": PAGE_METADATA}),
     "AdminHosts": _obj({"hosts": {"type": "array", "items": {"type": "object"}},
                         "duties": {"type": "array", "items": {"type": "object"}}}),
     "RoleGrant": _obj({"username": STR, "tenant": STR, "roles": {"type": "array", "items": STR},
@@ -85,7 +89,7 @@ SCHEMAS: dict[str, Any] = {
                   "site_admin_tenant_id": STR}, ("site_id", "services", "site_admin_tenant_id")),
     "SiteList": _list("Site"),
     "AdminExecutions": _obj({"summary": {"type": "object", "additionalProperties": INT},
-                             "actors": {"type": "array", "items": {"type": "object"}}}),
+                             "actors": {"type": "array", "items": {"type": "object"}}, "_metadata": PAGE_METADATA}),
     "ActorStats": _obj({"window": {"type": "object"}, "inbox_depth": INT, "summary": {"type": "object"},
                         "series": {"type": "array", "items": {"type": "object"}}}),
     "MessageUpload": _obj({"upload_id": STR, "url": STR, "method": STR, "headers": {"type": "object"},
@@ -109,6 +113,15 @@ SEARCH_PARAMETERS: list[dict[str, Any]] = [
     {"name": "limit", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 0, "default": 100},
      "description": f"values above {MAX_PAGE_LIMIT} count as {MAX_PAGE_LIMIT}"},
+    {"name": "cursor", "in": "query", "required": False, "schema": STR,
+     "description": "where the previous page stopped: the value of _metadata.next_cursor (opaque)"},
+]
+# The admin views page the tenant's actors (no filters); without either parameter, the first 1,000.
+PAGING_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 0, "default": 100},
+     "description": f"actors per page; values above {MAX_PAGE_LIMIT} count as {MAX_PAGE_LIMIT}"},
+    SEARCH_PARAMETERS[-1],
 ]
 
 WINDOW_PARAMETERS: list[dict[str, Any]] = [

@@ -32,6 +32,26 @@ def test_alias_permissions_are_their_own_and_do_not_open_the_actor(aliased: dict
     assert victor.call("DELETE", f"/actors/aliases/{alias}").status_code == 400
 
 
+def test_a_page_shows_only_what_the_caller_may_read(aliased: dict[str, Any], client: Any) -> None:
+    """The paged forms of the lists filter by the caller's grants as the whole lists do; a nonce's secret
+    stays hidden from a reader on every page."""
+    owner, alias, actor = aliased["owner"], aliased["alias"], aliased["actor"]
+    walter = client("walter")
+    mine = f"w-{secrets.token_hex(3)}"
+    own = walter.ok("POST", "/actors", json={"image": "abacosamples/noop"})["id"]
+    walter.ok("POST", "/actors/aliases", json={"alias": mine, "actor_id": own})
+    page = walter.ok("GET", "/actors/aliases?limit=1000")
+    assert [a["alias"] for a in page["search"]] == [mine] and page["_metadata"]["next_cursor"] is None
+    assert walter.ok("GET", f"/actors/aliases?alias={alias}")["search"] == []  # not even when asked by name
+    owner.ok("POST", f"/actors/{actor}/nonces", json={"level": "READ"})
+    owner.ok("POST", f"/actors/{actor}/permissions", json={"user": "walter", "level": "READ"})
+    nonces = walter.ok("GET", f"/actors/{actor}/nonces?limit=50")["search"]
+    assert nonces and all(n["id"] is None for n in nonces)  # READ: ids hidden on the page too
+    assert all(n["id"] for n in owner.ok("GET", f"/actors/{actor}/nonces?limit=50")["search"])
+    grants = walter.ok("GET", f"/actors/{actor}/permissions?limit=10")["search"]
+    assert {"user": "walter", "level": "READ"} in grants
+
+
 def test_an_alias_needs_update_on_its_actor(aliased: dict[str, Any], client: Any) -> None:
     victor = client("victor")
     response = victor.call("POST", "/actors/aliases", json={"alias": f"v-{secrets.token_hex(3)}",

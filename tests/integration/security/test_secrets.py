@@ -55,6 +55,28 @@ def test_a_token_moved_to_another_tenant_or_config_does_not_open(cipher: KmsEnve
             cipher.decrypt(tenant, token, name)
 
 
+def test_data_keys_are_cached_per_context_and_a_changed_secret_is_never_stale(stack: Stack) -> None:
+    """With ABACO_KMS_DATA_KEY_CACHE_SECONDS, a secret decrypted again costs no KMS call; a re-encrypted
+    (changed) secret has a new data key, so it is read fresh; a token moved to another tenant still goes
+    to KMS, which refuses it."""
+    client = _kms(stack)
+    decrypts: list[str] = []
+    client.meta.events.register("before-call.kms.Decrypt", lambda **_: decrypts.append("Decrypt"))
+    cached = KmsEnvelopeCipher(client, resources.kms_alias(stack.env["ABACO_RESOURCE_PREFIX"]), cache_seconds=300)
+    config = f"cfg-{secrets.token_hex(3)}"
+    token = cached.encrypt("T1", "first", config)
+    assert [cached.decrypt("T1", token, config) for _ in range(3)] == ["first"] * 3
+    assert len(decrypts) == 1  # one KMS Decrypt, then the cached data key
+    changed = cached.encrypt("T1", "second", config)
+    assert cached.decrypt("T1", changed, config) == "second" and len(decrypts) == 2
+    with pytest.raises(DecryptionError):
+        cached.decrypt("T2", token, config)  # another context: never served from the cache
+    assert len(decrypts) == 3
+    uncached = KmsEnvelopeCipher(client, resources.kms_alias(stack.env["ABACO_RESOURCE_PREFIX"]))
+    assert [uncached.decrypt("T1", changed, config) for _ in range(2)] == ["second"] * 2
+    assert len(decrypts) == 5  # cache_seconds 0: KMS every time
+
+
 def test_kms_itself_refuses_the_data_key_under_another_context(cipher: KmsEnvelopeCipher, stack: Stack) -> None:
     token = cipher.encrypt("T1", "value", "cfg")
     blob = base64.urlsafe_b64decode(json.loads(base64.urlsafe_b64decode(token[len(KMS_SCHEME):]))["k"])
