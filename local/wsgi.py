@@ -65,8 +65,7 @@ class ChaliceWSGI:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         view, params = self._route(method, path)
         refused = upload.refuse_early(view, environ, length, get_settings())
-        if refused is not None:  # before a byte of the body is used
-            _drain(environ, length)
+        if refused is not None:  # before reading a byte of the body (it may be too large to read at all)
             return _send_error(start_response, refused, close=True)
         if view is not None and upload.wants_streaming(view, environ, length):
             return self._staged(environ, start_response, (method, path, headers, length), view, params)

@@ -31,6 +31,7 @@ SEMANTIC_REFUSALS: tuple[tuple[str, str], ...] = (
     (r"Cannot issue synchronous execution", "the actor's inbox backlog"),
     (r"The owner's permission cannot be lowered", "the stored owner"),
     (r"No remaining uses left for this nonce", "the nonce's stored use count"),
+    (r"cursor is not valid", "a cursor is opaque: only one the API issued (_metadata.next_cursor) is valid"),
 )
 _REFUSALS = tuple((re.compile(pattern), why) for pattern, why in SEMANTIC_REFUSALS)
 
