@@ -6,7 +6,6 @@ never shadow a route.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from chalicelib.domain import bodies, ids, inputs
@@ -131,13 +130,8 @@ def list_aliases(backend: Backend, caller: Caller) -> list[Alias]:
 
 def page(backend: Backend, caller: Caller, params: paged.Params) -> dict[str, Any]:
     """One page of the aliases the caller may read (``limit``, ``skip``, ``cursor``, filters)."""
-    allowed = None if caller.is_admin else permission_service.readable_names(backend, caller, Kind.ALIAS)
-
-    def rows(start: dict[str, Any] | None) -> Iterator[paged.Row]:
-        for alias, position in backend.aliases.walk(caller.tenant, start):
-            yield (display(alias) if allowed is None or alias.alias in allowed else None), position
-
-    return paged.page(backend, params, rows, "/actors/aliases", created="create_time")
+    return permission_service.readable_page(backend, caller, Kind.ALIAS, params, backend.aliases.walk,
+                                            lambda alias: alias.alias, display, "/actors/aliases")
 
 
 def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) -> Alias:

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from chalicelib.adapters import crypto
@@ -167,13 +167,8 @@ def list_configs(backend: Backend, caller: Caller) -> list[ActorConfig]:
 
 def page(backend: Backend, caller: Caller, params: paged.Params) -> dict[str, Any]:
     """One page of the configs the caller may read (``limit``, ``skip``, ``cursor``, filters)."""
-    allowed = None if caller.is_admin else permission_service.readable_names(backend, caller, Kind.CONFIG)
-
-    def rows(start: dict[str, Any] | None) -> Iterator[paged.Row]:
-        for config, position in backend.configs.walk(caller.tenant, start):
-            yield (display(config) if allowed is None or config.name in allowed else None), position
-
-    return paged.page(backend, params, rows, "/actors/configs", created="create_time")
+    return permission_service.readable_page(backend, caller, Kind.CONFIG, params, backend.configs.walk,
+                                            lambda config: config.name, display, "/actors/configs")
 
 
 def update(backend: Backend, caller: Caller, name: str, body: dict[str, Any]) -> ActorConfig:

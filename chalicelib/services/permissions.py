@@ -7,7 +7,7 @@ engineers' services call ``require`` (body-named objects, e.g. the actor an alia
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Self
 
 from pydantic import model_validator
@@ -161,6 +161,20 @@ def grant(backend: Backend, caller: Caller, kind: Kind, name: str, body: Mapping
         raise BadRequest("The owner's permission cannot be lowered.")
     backend.permissions.grant(kind, caller.tenant, name, user, level)
     return listing(backend, caller, kind, name)
+
+
+def readable_page(backend: Backend, caller: Caller, kind: Kind, params: paged.Params,
+                  walk: Callable[[str, dict[str, Any] | None], Iterable[tuple[Any, dict[str, Any]]]],
+                  name_of: Callable[[Any], str], show: Callable[[Any], dict[str, Any]], link: str) -> dict[str, Any]:
+    """One page of the tenant's objects of ``kind`` (``walk``) the caller may read (``limit``, ``skip``,
+    ``cursor``, filters); the others count as read, so a page stays bounded whatever the caller may see."""
+    allowed = None if caller.is_admin else readable_names(backend, caller, kind)
+
+    def rows(start: dict[str, Any] | None) -> Iterator[paged.Row]:
+        for item, position in walk(caller.tenant, start):
+            yield (show(item) if allowed is None or name_of(item) in allowed else None), position
+
+    return paged.page(backend, params, rows, link, created="create_time")
 
 
 def readable_names(backend: Backend, caller: Caller, kind: Kind = Kind.ACTOR, level: Level = Level.READ) -> set[str]:

@@ -2,13 +2,16 @@
 executions SUBMITTED) with its own settings, sharing the session emulator."""
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
 from cryptography.fernet import Fernet
 
+from bench.proxy import RecordingProxy
 from local.launcher import Stack
 from tests.conftest import Api, start_stack
 from tests.integration.infra_synth import synthesised, synthesised_rest  # noqa: F401  (fixtures: the dev stage, HTTP API and REST)
@@ -52,3 +55,17 @@ def tenant_api(api: Api, tenant: str) -> Any:
             return api.ok(method, path, **kwargs)
 
     return TenantApi()
+
+
+@contextmanager
+def proxied_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory,
+                  name: str) -> Iterator[tuple[Stack, RecordingProxy]]:
+    """An API-only stack whose AWS requests pass through a recording proxy to the session emulator."""
+    port = urllib.parse.urlsplit(stack.env["AWS_ENDPOINT_URL"]).port
+    proxy = RecordingProxy(port).start()
+    private = start_stack(tmp_path_factory.mktemp(name), runners=0, emulator_url=proxy.url)
+    try:
+        yield private, proxy
+    finally:
+        private.stop()
+        proxy.stop()

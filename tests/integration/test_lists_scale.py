@@ -27,8 +27,8 @@ from chalicelib.wiring.backend import Backend
 from chalicelib.wiring.settings import Settings
 from local import bootstrap
 from local.launcher import Stack
-from tests.conftest import Api, start_stack
-from tests.integration.conftest import tenant_api
+from tests.conftest import Api
+from tests.integration.conftest import proxied_stack, tenant_api
 
 REGION = "us-east-1"
 TENANT = "LISTS-TENANT"
@@ -43,13 +43,8 @@ def _backend(endpoint: str, prefix: str) -> Backend:
 
 @pytest.fixture(scope="module")
 def proxied(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, RecordingProxy]]:
-    """An API-only stack whose AWS requests pass through a recording proxy to the session emulator."""
-    port = urllib.parse.urlsplit(stack.env["AWS_ENDPOINT_URL"]).port
-    proxy = RecordingProxy(port).start()
-    private = start_stack(tmp_path_factory.mktemp("lists"), runners=0, emulator_url=proxy.url)
-    yield private, proxy
-    private.stop()
-    proxy.stop()
+    with proxied_stack(stack, tmp_path_factory, "lists") as pair:
+        yield pair
 
 
 def _calls_during(proxy: RecordingProxy, action: Any) -> tuple[Any, int]:

@@ -31,8 +31,8 @@ from chalicelib.wiring.settings import Settings
 from local import bootstrap
 from local.launcher import Stack
 from runners.duties import reconciler
-from tests.conftest import Api, start_stack
-from tests.integration.conftest import tenant_api
+from tests.conftest import Api
+from tests.integration.conftest import proxied_stack, tenant_api
 
 REGION = "us-east-1"
 TENANT = "SCALE-TENANT"
@@ -56,13 +56,8 @@ def _prefix(stack: Stack) -> str:
 
 @pytest.fixture(scope="module")
 def proxied(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, RecordingProxy]]:
-    """An API-only stack whose AWS requests pass through a recording proxy to the session emulator."""
-    port = urllib.parse.urlsplit(stack.env["AWS_ENDPOINT_URL"]).port
-    proxy = RecordingProxy(port).start()
-    private = start_stack(tmp_path_factory.mktemp("scale"), runners=0, emulator_url=proxy.url)
-    yield private, proxy
-    private.stop()
-    proxy.stop()
+    with proxied_stack(stack, tmp_path_factory, "scale") as pair:
+        yield pair
 
 
 def _write_finished(backend: Backend, actor: Actor, count: int, cpu: int = 0) -> list[str]:
