@@ -125,10 +125,12 @@ def text_schema(max_length: int, **extra: Any) -> dict[str, Any]:
     return {"nullable": True, "oneOf": [{"type": "string", "maxLength": max_length, **extra}, {"type": "number"}]}
 
 
-def at_least(n: int) -> str:
-    """A regular expression of the decimal numbers >= n (no sign, no leading zeros)."""
+def at_least(n: int, max_digits: int | None = None) -> str:
+    """A regular expression of the decimal numbers >= n (no sign, no leading zeros), of at most
+    ``max_digits`` digits when given."""
     digits = str(n)
-    options = [rf"[1-9][0-9]{{{len(digits)},}}"]  # more digits
+    upper = "" if max_digits is None else str(max_digits - 1)
+    options = [rf"[1-9][0-9]{{{len(digits)},{upper}}}"]  # more digits
     for i, d in enumerate(digits):  # same length: equal up to i, then a bigger digit at i
         if d != "9":
             low = "1" if i == 0 and d == "0" else str(int(d) + 1)

@@ -27,7 +27,9 @@ HINT_FORBIDDEN = "\"'{}[]"  # Abaco: hints must be simple strings, no lists or d
 MAX_HINTS = 50
 MAX_TEXT = 4_096  # description, name, hint
 MAX_URL = 2_048  # webhook
-MAX_MEMORY_CHARS = 24  # mem_limit ("512m"); int() of a very long digit string is itself a 500
+# mem_limit's significant digits per unit: every size stays below Docker's int64 bytes (about 9.2e18), and
+# int() never sees a long digit string (itself a ValueError past 4,300 digits). Leading zeros are free.
+MEMORY_DIGITS = {"": 18, "b": 18, "k": 15, "m": 12, "g": 9}
 MAX_ENV_VARIABLES = 256  # default_environment entries
 MAX_ENV_CHARS = 65_536  # default_environment as JSON; Linux caps one variable at 128 KiB, the actor item at 400 KB
 MAX_STATE_CHARS = 300_000  # JSON text of an actor's state; keeps the actor item under DynamoDB's 400 KB
@@ -160,12 +162,13 @@ def _memory(value: Any) -> str | None:
     text = inputs.as_str(value, "mem_limit", PREFIX).strip()
     if not text:
         return None
-    if len(text) > MAX_MEMORY_CHARS:
-        raise BadRequest(f"{PREFIX}: mem_limit: longer than {MAX_MEMORY_CHARS} characters.")
     match = _MEMORY.match(text)
     if match is None:
-        raise BadRequest(f"{PREFIX}: mem_limit: '{text}' is not a memory size (for example 512m or 2g).")
-    if int(match["n"]) * _MEMORY_UNITS[match["unit"].lower()] < MIN_MEMORY_BYTES:
+        raise BadRequest(f"{PREFIX}: mem_limit: '{text[:40]}' is not a memory size (for example 512m or 2g).")
+    unit, significant = match["unit"].lower(), match["n"].lstrip("0")
+    if len(significant) > MEMORY_DIGITS[unit]:
+        raise BadRequest(f"{PREFIX}: mem_limit: more than {MEMORY_DIGITS[unit]} digits before '{unit or 'b'}'.")
+    if int(significant or "0") * _MEMORY_UNITS[unit] < MIN_MEMORY_BYTES:
         raise BadRequest(f"{PREFIX}: mem_limit: must be at least 6m.")
     return text.lower()
 
@@ -209,8 +212,9 @@ def _named(check: Callable[[Any, str], Any]) -> bodies.Rule:
 _HINT = {"type": "string", "maxLength": MAX_TEXT,
          "pattern": "^[^" + HINT_FORBIDDEN.replace("[", "\\[").replace("]", "\\]") + "]*$"}
 _MEMORY_PATTERN = "|".join(
-    rf"^\s*0*({bodies.at_least(-(-MIN_MEMORY_BYTES // factor))}){unit}\s*$"
-    for factor, unit in ((1, "[bB]?"), (1024, "[kK]"), (1024 ** 2, "[mM]"), (1024 ** 3, "[gG]")))
+    rf"^\s*0*({bodies.at_least(-(-MIN_MEMORY_BYTES // factor), MEMORY_DIGITS[name])}){unit}\s*$"
+    for factor, name, unit in ((1, "b", "[bB]?"), (1024, "k", "[kK]"), (1024 ** 2, "m", "[mM]"),
+                               (1024 ** 3, "g", "[gG]")))
 MEMORY = {"type": "string", "pattern": _MEMORY_PATTERN + r"|^\s*$", "nullable": True,  # blank: no limit
           "description": f"bytes, or k, m or g; at least {MIN_MEMORY_BYTES // 1024 ** 2}m (Docker's minimum)"}
 CRON = (r"^\s*(" + bodies.case_free("now") + r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[ T][0-9]{1,2})\s*\+\s*"

@@ -41,10 +41,15 @@ def test_at_least_matches_exactly_the_numbers_from_n(n: int) -> None:
     pattern = re.compile(f"^({bodies.at_least(n)})$")
     assert all(bool(pattern.match(str(k))) == (k >= n) for k in range(max(0, n - 50), n + 50))
     assert pattern.match(str(n * 10 + 7))
+    bounded = re.compile(f"^({bodies.at_least(n, len(str(n)) + 1)})$")
+    assert bounded.match(str(10 ** len(str(n)))) and not bounded.match(str(10 ** (len(str(n)) + 1)))
 
 
 @pytest.mark.parametrize("text", ["6m", "6M", " 7m ", "6291456", "6291455", "6144k", "6143k", "1g", "0g", "5m",
-                                  "06m", "1000000", "12x", "", "1.5g"])
+                                  "06m", "1000000", "12x", "", "1.5g",
+                                  "999999999g", "1000000000g", "000000000000000000000000000000000000006m",
+                                  "\u2002\u20020070106739235275416834942094007953G\t\r\u2028",
+                                  "999999999999999999", "1000000000000000000b", "999999999999999k", "1" * 5000])
 def test_memory_pattern_agrees_with_the_validator(text: str) -> None:
     schema = doc.request_schemas(["default"])["ActorInput"]["properties"]["mem_limit"]
     assert _matches(schema, text) == _accepts(actor_fields._memory, text), text
