@@ -1,5 +1,6 @@
-"""What the API shows of an execution, an actor, a worker, an alias and a config: an allow-list, one
-pydantic model each.
+"""What the API shows: an allow-list, one pydantic model per kind of answer (an execution, an actor, a worker,
+an alias, a config, a nonce, a sent message, an executions summary, a role grant, a tenant, a site, an upload).
+The OpenAPI document's schemas are generated from them (chalicelib/edge/openapi/schemas.py).
 
 The domain models carry the protocol's bookkeeping too (the runner holding an attempt, its lease, the
 encoded inbox message, the optimistic-locking version, ...). The API used to show a model minus a
@@ -9,7 +10,7 @@ documented additions (``attempt``, ``attempts``, ``phases``, ``max_attempts``, `
 """
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -126,6 +127,103 @@ class ConfigResponse(_Response):
     owner: str
     create_time: Time
     last_update_time: Time
+
+
+class NonceResponse(_Response):
+    """Abaco's nonce fields; ``handle`` names the nonce in URLs for everyone."""
+
+    id: str | None = Field(description="the secret to redeem; null unless the caller manages the actor (UPDATE)")
+    handle: str
+    actor_id: str | None
+    alias: str | None
+    owner: str
+    roles: list[str]
+    level: str
+    max_uses: int = Field(description="-1: unlimited")
+    remaining_uses: int = Field(description="-1: unlimited")
+    current_uses: int
+    description: str
+    create_time: Time
+    last_use_time: str = Field(description='ISO-8601 UTC; "None" until used (Abaco)')
+    expires_at: str | None = Field(description="ISO-8601 UTC; null: never expires")
+    api_server: str
+
+
+class MessageSentResponse(_Response):
+    execution_id: str
+    msg: Any = Field(description="the message as received (its text, its JSON, or a note for a binary one)")
+
+
+class ExecutionBrief(_Response):
+    id: str
+    status: ExecutionStatus
+    start_time: OptionalTime
+    finish_time: OptionalTime
+    message_received_time: Time
+
+
+class ExecutionsSummaryResponse(_Response):
+    """One page of an actor's executions with its totals (reference §1.4)."""
+
+    actor_id: str
+    api_server: str
+    owner: str
+    total_executions: int
+    total_cpu: int
+    total_io: int
+    total_runtime: int
+    executions: list[ExecutionBrief]
+    ids: list[str]
+
+
+class RoleGrantResponse(_Response):
+    username: str
+    tenant: str
+    roles: list[str]
+    source: Literal["api", "settings", "none"] = Field(description="where the roles come from")
+    granted_by: str | None = None
+    granted_at: OptionalTime = None
+
+
+class TenantResponse(_Response):
+    """What tapipy reads of a Tapis v3 tenant at start-up."""
+
+    tenant_id: str
+    base_url: str
+    site_id: str
+    token_service: str
+    security_kernel: str
+    authenticator: str
+    owner: str
+    admin_user: str
+    token_gen_services: list[str]
+    public_key: str
+    description: str
+    status: str
+
+
+class SiteResponse(_Response):
+    site_id: str
+    base_url: str
+    primary: bool
+    services: list[str]
+    tenant_base_url_template: str
+    site_admin_tenant_id: str
+
+
+class MessageUploadResponse(_Response):
+    upload_id: str
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_in: int = Field(description="seconds")
+    max_bytes: int
+    message_header: str = Field(description="the header that names the upload when the message is sent")
+
+
+def made(response: type[_Response], **fields: Any) -> dict[str, Any]:
+    """``fields`` as ``response`` shows them: its names only, as JSON values."""
+    return response.model_validate(fields).model_dump(mode="json")
 
 
 def shown(response: type[_Response], record: BaseModel) -> dict[str, Any]:

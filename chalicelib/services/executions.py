@@ -14,7 +14,7 @@ from chalicelib.domain import bodies, ids, inputs
 from chalicelib.domain.errors import BadRequest, Conflict, ExecutionFailed, Timeout
 from chalicelib.domain.models import Actor, Execution, ExecutionStatus, utcnow
 from chalicelib.domain.paging import next_link
-from chalicelib.domain.responses import ExecutionResponse, shown
+from chalicelib.domain.responses import ExecutionResponse, ExecutionsSummaryResponse, made, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.services import fanout
 from chalicelib.wiring.backend import Backend
@@ -42,14 +42,9 @@ def summary(backend: Backend, actor: Actor, limit: int = SUMMARY_LIMIT, cursor: 
     base = actor.api_server.rstrip("/")
     path = f"{base}/actors/{actor.id}/executions"
     return {
-        "actor_id": actor.id,
-        "api_server": actor.api_server,
-        "owner": actor.owner,
-        **totals,
-        "executions": [{"id": e.id, "status": e.status.value, "start_time": e.start_time,
-                        "finish_time": e.finish_time, "message_received_time": e.message_received_time}
-                       for e in executions],  # Abaco converts these items in camel mode: the view says so
-        "ids": [e.id for e in executions],
+        # Abaco converts the executions' items in camel mode: the view says so
+        **made(ExecutionsSummaryResponse, actor_id=actor.id, api_server=actor.api_server, owner=actor.owner,
+               **totals, executions=executions, ids=[e.id for e in executions]),
         "_links": {"self": path, "owner": f"{base}/profiles/v2/{actor.owner}"},
         "_metadata": {"record_limit": limit, "count_returned": len(executions), "next_cursor": page.cursor,
                       "next": next_link(path, limit, page.cursor)},

@@ -20,6 +20,7 @@ from chalicelib.domain import clock, envnames, ids
 from chalicelib.domain.errors import BadRequest, Conflict
 from chalicelib.domain.models import Actor, Execution, ExecutionStatus
 from chalicelib.domain.queue_messages import InboxMessage
+from chalicelib.domain.responses import MessageSentResponse, made
 from chalicelib.identity.auth import Caller
 from chalicelib.services import workers as worker_service
 from chalicelib.wiring.backend import Backend
@@ -186,7 +187,7 @@ def _store_payload(backend: Backend, actor: Actor, parsed: ParsedMessage) -> Poi
 
 def display_sent(execution: Execution, parsed: ParsedMessage) -> dict[str, Any]:
     base = execution.api_server.rstrip("/")
-    return {"execution_id": execution.id, "msg": parsed.echo,
+    return {**made(MessageSentResponse, execution_id=execution.id, msg=parsed.echo),
             "_links": {"self": f"{base}/actors/{execution.actor_id}/executions/{execution.id}",
                        "owner": f"{base}/profiles/v2/{execution.executor}",
                        "messages": f"{base}/actors/{execution.actor_id}/messages"}}

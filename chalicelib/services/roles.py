@@ -18,6 +18,7 @@ from typing import Any
 
 from chalicelib.domain import bodies
 from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.responses import RoleGrantResponse, made
 from chalicelib.identity.auth import USERNAME_PATTERN, Caller, Role, canonical_roles, configured_grants
 from chalicelib.wiring.backend import Backend
 from chalicelib.wiring.settings import GRANTABLE_ROLES
@@ -75,11 +76,11 @@ def show(backend: Backend, caller: Caller, username: str) -> dict[str, Any]:
     _check_username(username)
     stored = backend.roles.granted(caller.tenant, username)
     if stored is not None:
-        return {"username": username, "tenant": caller.tenant, "roles": list(stored.roles), "source": "api",
-                "granted_by": stored.granted_by, "granted_at": stored.granted_at}
+        return made(RoleGrantResponse, username=username, tenant=caller.tenant, roles=list(stored.roles),
+                    source="api", granted_by=stored.granted_by, granted_at=stored.granted_at)
     roles = configured_grants(backend.settings, caller.tenant, username)
-    return {"username": username, "tenant": caller.tenant, "roles": list(roles),
-            "source": "settings" if roles else "none", "granted_by": None, "granted_at": None}
+    return made(RoleGrantResponse, username=username, tenant=caller.tenant, roles=list(roles),
+                source="settings" if roles else "none")
 
 
 def _roles(names: Any) -> list[str]:

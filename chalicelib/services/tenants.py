@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.responses import SiteResponse, TenantResponse, made
 from chalicelib.identity import auth
 from chalicelib.wiring.settings import Settings
 
@@ -38,13 +39,13 @@ def get_tenant(settings: Settings, tenant_id: str) -> dict[str, Any]:
 
 def list_sites(settings: Settings) -> list[dict[str, Any]]:
     base = settings.api_server.rstrip("/")
-    return [{"site_id": SITE_ID, "base_url": base, "primary": True, "services": SERVICES,
-             "tenant_base_url_template": base, "site_admin_tenant_id": settings.tenant}]
+    return [made(SiteResponse, site_id=SITE_ID, base_url=base, primary=True, services=SERVICES,
+                 tenant_base_url_template=base, site_admin_tenant_id=settings.tenant)]
 
 
 def _tenant(settings: Settings, tenant: str) -> dict[str, Any]:
     base = settings.api_server.rstrip("/")
-    return {"tenant_id": tenant, "base_url": base, "site_id": SITE_ID, "token_service": f"{base}/v3/tokens",
-            "security_kernel": f"{base}/v3/security", "authenticator": f"{base}/v3/oauth2", "owner": "",
-            "admin_user": "", "token_gen_services": [], "public_key": auth.public_pem(settings, tenant),
-            "description": f"Abaco tenant {tenant}", "status": "active"}
+    return made(TenantResponse, tenant_id=tenant, base_url=base, site_id=SITE_ID, token_service=f"{base}/v3/tokens",
+                security_kernel=f"{base}/v3/security", authenticator=f"{base}/v3/oauth2", owner="", admin_user="",
+                token_gen_services=[], public_key=auth.public_pem(settings, tenant),
+                description=f"Abaco tenant {tenant}", status="active")

@@ -25,6 +25,7 @@ from chalicelib.adapters.payloads import Pointer
 from chalicelib.domain import bodies, inputs
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.models import Actor
+from chalicelib.domain.responses import MessageUploadResponse, made
 from chalicelib.wiring.backend import Backend
 from chalicelib.wiring.settings import DEFAULT_MAX_CONTENT_LENGTH
 
@@ -75,8 +76,8 @@ def request(backend: Backend, actor: Actor, fields: dict[str, Any]) -> dict[str,
     upload_id = f"{secrets.token_hex(16)}.{size}.{sha256.lower()}"
     expires = backend.settings.upload_url_seconds
     url, headers = backend.payloads.presign_put(_key(actor, upload_id), size, sha256.lower(), expires)
-    return {"upload_id": upload_id, "url": url, "method": "PUT", "headers": headers, "expires_in": expires,
-            "max_bytes": limit, "message_header": UPLOAD_HEADER}
+    return made(MessageUploadResponse, upload_id=upload_id, url=url, method="PUT", headers=headers,
+                expires_in=expires, max_bytes=limit, message_header=UPLOAD_HEADER)
 
 
 def take(backend: Backend, actor: Actor, upload_id: str) -> Pointer:

@@ -1,12 +1,27 @@
 """Component schemas of the OpenAPI document: Abaco's models in their displayed (snake_case) form. The actor,
-the execution, the worker, the alias and the config are generated from the response models the API shows
-them with (``chalicelib.domain.responses``); the rest are still written here."""
+the execution, the worker, the alias, the config, the nonce, the sent message, the executions summary, the
+role grant, the tenant, the site and the upload are generated from the response models the API shows them
+with (``chalicelib.domain.responses``); the rest (lists, envelopes and the admin views' loose summaries) are
+written here."""
 from __future__ import annotations
 
 from typing import Any
 
 from chalicelib.domain.paging import MAX_SKIP
-from chalicelib.domain.responses import ActorResponse, AliasResponse, ConfigResponse, ExecutionResponse, WorkerResponse
+from chalicelib.domain.responses import (
+    ActorResponse,
+    AliasResponse,
+    ConfigResponse,
+    ExecutionResponse,
+    ExecutionsSummaryResponse,
+    MessageSentResponse,
+    MessageUploadResponse,
+    NonceResponse,
+    RoleGrantResponse,
+    SiteResponse,
+    TenantResponse,
+    WorkerResponse,
+)
 from chalicelib.edge.limits import MAX_PAGE_LIMIT
 from chalicelib.edge.openapi.models import object_schema
 
@@ -24,8 +39,8 @@ def _list(name: str) -> dict[str, Any]:
     return {"type": "array", "items": {"$ref": f"#/components/schemas/{name}"}}
 
 
-STR, INT, BOOL, ANY = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {}
-OPT_STR, OPT_INT = {"type": "string", "nullable": True}, {"type": "integer", "nullable": True}
+STR, INT, ANY = {"type": "string"}, {"type": "integer"}, {}
+OPT_STR = {"type": "string", "nullable": True}
 TIME = {"type": "string", "format": "date-time", "nullable": True, "description": "ISO-8601 UTC"}
 LINKS = {"type": "object", "additionalProperties": {"type": "string"}}
 NEXT = {"next_cursor": {**OPT_STR, "description": "the cursor of the next page; null: this page is the last"},
@@ -40,16 +55,12 @@ SCHEMAS: dict[str, Any] = {
     "AdminActor": {"allOf": [{"$ref": "#/components/schemas/Actor"}, _obj({
         "workers": _list("Worker"), "messages": INT, "executions": INT, "runtime": INT})]},
     "AdminActorList": _list("AdminActor"),
-    "MessageSent": _obj({"execution_id": STR, "msg": ANY, "_links": LINKS}),
+    "MessageSent": object_schema(MessageSentResponse, ("execution_id",), {"_links": LINKS}),
     "MessageCount": _obj({"messages": INT, "_links": LINKS}),
     "MessagesPurged": _obj({"msg": STR, "_links": LINKS}),
     "Execution": object_schema(ExecutionResponse, ("id", "status", "_links"), {"_links": LINKS}),
-    "ExecutionsSummary": _obj({
-        "actor_id": STR, "api_server": STR, "owner": STR, "total_executions": INT, "total_cpu": INT,
-        "total_io": INT, "total_runtime": INT, "ids": {"type": "array", "items": STR},
-        "executions": {"type": "array", "items": _obj({"id": STR, "status": STR, "start_time": TIME,
-                                                        "finish_time": TIME, "message_received_time": TIME})},
-        "_links": LINKS, "_metadata": PAGE_METADATA}),
+    "ExecutionsSummary": object_schema(ExecutionsSummaryResponse, ("actor_id", "executions", "ids"),
+                                       {"_links": LINKS, "_metadata": PAGE_METADATA}),
     "Logs": _obj({"logs": STR, "_links": LINKS}),
     "State": _obj({"state": ANY}),
     "Worker": object_schema(WorkerResponse, ("id", "status"), {
@@ -61,13 +72,7 @@ SCHEMAS: dict[str, Any] = {
     "Config": object_schema(ConfigResponse, ("name", "value", "is_secret", "actors"), {"_links": LINKS}),
     "ConfigList": _list("Config"),
     "Permissions": {"type": "object", "additionalProperties": {"type": "string"}},
-    "Nonce": _obj({
-        "id": {**OPT_STR, "description": "the secret to redeem; null unless the caller manages the actor (UPDATE)"},
-        "handle": STR, "actor_id": OPT_STR, "alias": OPT_STR, "owner": STR, "roles": {
-            "type": "array", "items": STR}, "level": STR, "max_uses": INT, "current_uses": INT,
-        "remaining_uses": INT, "description": STR, "create_time": TIME, "last_use_time": {"oneOf": [
-            TIME, {"type": "string", "enum": ["None"]}], "description": "ISO-8601 UTC; \"None\" until used (Abaco)"},
-        "expires_at": {**OPT_STR, "description": "ISO-8601 UTC; null: never expires"}, "_links": LINKS}),
+    "Nonce": object_schema(NonceResponse, ("id", "handle", "level"), {"_links": LINKS}),
     "NonceList": _list("Nonce"),
     "SearchResult": _obj({"_metadata": _obj({"total_count": INT, "records_skipped": INT, "record_limit": INT,
                                              "count_returned": INT, **NEXT}),
@@ -78,22 +83,16 @@ SCHEMAS: dict[str, Any] = {
                           "workers": {"type": "array", "items": {"type": "object"}}, "_metadata": PAGE_METADATA}),
     "AdminHosts": _obj({"hosts": {"type": "array", "items": {"type": "object"}},
                         "duties": {"type": "array", "items": {"type": "object"}}}),
-    "RoleGrant": _obj({"username": STR, "tenant": STR, "roles": {"type": "array", "items": STR},
-                       "source": {"type": "string", "enum": ["api", "settings", "none"]},
-                       "granted_by": OPT_STR, "granted_at": TIME}, ("username", "tenant", "roles", "source")),
-    "Tenant": _obj({"tenant_id": STR, "base_url": STR, "site_id": STR, "token_service": STR,
-                    "security_kernel": STR, "authenticator": STR, "owner": STR, "public_key": STR},
-                   ("tenant_id", "base_url", "site_id")),
+    "RoleGrant": object_schema(RoleGrantResponse, ("username", "tenant", "roles", "source")),
+    "Tenant": object_schema(TenantResponse, ("tenant_id", "base_url", "site_id")),
     "TenantList": _list("Tenant"),
-    "Site": _obj({"site_id": STR, "base_url": STR, "primary": BOOL, "services": {"type": "array", "items": STR},
-                  "site_admin_tenant_id": STR}, ("site_id", "services", "site_admin_tenant_id")),
+    "Site": object_schema(SiteResponse, ("site_id", "services", "site_admin_tenant_id")),
     "SiteList": _list("Site"),
     "AdminExecutions": _obj({"summary": {"type": "object", "additionalProperties": INT},
                              "actors": {"type": "array", "items": {"type": "object"}}, "_metadata": PAGE_METADATA}),
     "ActorStats": _obj({"window": {"type": "object"}, "inbox_depth": INT, "summary": {"type": "object"},
                         "series": {"type": "array", "items": {"type": "object"}}}),
-    "MessageUpload": _obj({"upload_id": STR, "url": STR, "method": STR, "headers": {"type": "object"},
-                           "expires_in": INT, "max_bytes": INT, "message_header": STR}),
+    "MessageUpload": object_schema(MessageUploadResponse, ("upload_id", "url", "method", "headers")),
     "AdminOverview": _obj({"window": {"type": "object"}, "hosts": {"type": "array", "items": {"type": "object"}},
                            "pools": {"type": "array", "items": {"type": "object"}}, "summary": {"type": "object"},
                            "series": {"type": "array", "items": {"type": "object"}}}),
