@@ -21,11 +21,11 @@ Time = Annotated[str, Field(json_schema_extra=_TIME)]
 OptionalTime = Annotated[str | None, Field(json_schema_extra=_TIME)]
 
 
-class _Response(BaseModel):
+class Response(BaseModel):
     model_config = ConfigDict(extra="ignore", from_attributes=True)
 
 
-class ExecutionResponse(_Response):
+class ExecutionResponse(Response):
     actor_id: str
     id: str
     executor: str
@@ -48,7 +48,7 @@ class ExecutionResponse(_Response):
     max_attempts: int
 
 
-class ActorResponse(_Response):
+class ActorResponse(Response):
     id: str
     image: str
     owner: str
@@ -86,7 +86,7 @@ class ActorResponse(_Response):
     last_update_time: Time
 
 
-class WorkerResponse(_Response):
+class WorkerResponse(Response):
     """A worker without its scheduling bookkeeping (its owner, whether it was woken or is parked)."""
 
     tenant: str
@@ -106,7 +106,7 @@ class WorkerResponse(_Response):
     last_health_check_time: OptionalTime
 
 
-class AliasResponse(_Response):
+class AliasResponse(Response):
     alias: str
     actor_id: str
     owner: str
@@ -117,7 +117,7 @@ def _joined(names: Any) -> Any:
     return ",".join(names) if isinstance(names, list) else names
 
 
-class ConfigResponse(_Response):
+class ConfigResponse(Response):
     """Secrets show their ciphertext only; ``actors`` is Abaco's comma-separated string."""
 
     name: str
@@ -129,7 +129,7 @@ class ConfigResponse(_Response):
     last_update_time: Time
 
 
-class NonceResponse(_Response):
+class NonceResponse(Response):
     """Abaco's nonce fields; ``handle`` names the nonce in URLs for everyone."""
 
     id: str | None = Field(description="the secret to redeem; null unless the caller manages the actor (UPDATE)")
@@ -149,12 +149,12 @@ class NonceResponse(_Response):
     api_server: str
 
 
-class MessageSentResponse(_Response):
+class MessageSentResponse(Response):
     execution_id: str
     msg: Any = Field(description="the message as received (its text, its JSON, or a note for a binary one)")
 
 
-class ExecutionBrief(_Response):
+class ExecutionBrief(Response):
     id: str
     status: ExecutionStatus
     start_time: OptionalTime
@@ -162,7 +162,7 @@ class ExecutionBrief(_Response):
     message_received_time: Time
 
 
-class ExecutionsSummaryResponse(_Response):
+class ExecutionsSummaryResponse(Response):
     """One page of an actor's executions with its totals (reference §1.4)."""
 
     actor_id: str
@@ -176,7 +176,7 @@ class ExecutionsSummaryResponse(_Response):
     ids: list[str]
 
 
-class RoleGrantResponse(_Response):
+class RoleGrantResponse(Response):
     username: str
     tenant: str
     roles: list[str]
@@ -185,7 +185,7 @@ class RoleGrantResponse(_Response):
     granted_at: OptionalTime = None
 
 
-class TenantResponse(_Response):
+class TenantResponse(Response):
     """What tapipy reads of a Tapis v3 tenant at start-up."""
 
     tenant_id: str
@@ -202,7 +202,7 @@ class TenantResponse(_Response):
     status: str
 
 
-class SiteResponse(_Response):
+class SiteResponse(Response):
     site_id: str
     base_url: str
     primary: bool
@@ -211,7 +211,7 @@ class SiteResponse(_Response):
     site_admin_tenant_id: str
 
 
-class MessageUploadResponse(_Response):
+class MessageUploadResponse(Response):
     upload_id: str
     url: str
     method: str
@@ -221,11 +221,11 @@ class MessageUploadResponse(_Response):
     message_header: str = Field(description="the header that names the upload when the message is sent")
 
 
-def made(response: type[_Response], **fields: Any) -> dict[str, Any]:
+def made(response: type[Response], **fields: Any) -> dict[str, Any]:
     """``fields`` as ``response`` shows them: its names only, as JSON values."""
     return response.model_validate(fields).model_dump(mode="json")
 
 
-def shown(response: type[_Response], record: BaseModel) -> dict[str, Any]:
+def shown(response: type[Response], record: BaseModel) -> dict[str, Any]:
     """The fields of ``record`` that ``response`` names, as JSON values."""
     return response.model_validate(record).model_dump(mode="json")

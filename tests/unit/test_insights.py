@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.domain import stats
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.models import Execution, ExecutionStatus
 from chalicelib.services import insights
@@ -68,3 +69,15 @@ def test_received_time_falls_back_to_the_message_time_without_phases() -> None:
                      message_received_time="2027-01-15T08:00:00.000000Z")
     assert insights.received_at(bare) == NOW
     assert insights.duration_ms(bare) is None and insights.queue_wait_ms(bare) is None
+
+
+def test_the_stats_models_name_every_field_the_service_builds() -> None:
+    """The answers go through an allow-list (chalicelib/domain/stats.py): a field the service adds and the
+    model does not name would vanish from the API, so every built row must survive the model unchanged."""
+    start, span, step = insights._bounds("hour", NOW)
+    found = [execution(1, NOW - 30), execution(2, NOW - 20, status=ExecutionStatus.ERROR),
+             execution(3, NOW - 10, status=ExecutionStatus.RUNNING)]
+    for model, built in ((stats.Summary, insights.summary(found)),
+                         *((stats.Bucket, row) for row in insights.series(found, start, span, step)),
+                         *((stats.RecentExecution, insights.recent_row(e)) for e in found)):
+        assert model.model_validate(built).model_dump(mode="json") == built, model.__name__

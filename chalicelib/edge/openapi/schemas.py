@@ -1,8 +1,9 @@
 """Component schemas of the OpenAPI document: Abaco's models in their displayed (snake_case) form. The actor,
 the execution, the worker, the alias, the config, the nonce, the sent message, the executions summary, the
-role grant, the tenant, the site and the upload are generated from the response models the API shows them
-with (``chalicelib.domain.responses``); the rest (lists, envelopes and the admin views' loose summaries) are
-written here."""
+role grant, the tenant, the site, the upload, the actor's statistics and the operator's overview are
+generated from the response models the API shows them with (``chalicelib.domain.responses``,
+``chalicelib.domain.stats``); the rest (lists, envelopes and the admin views' loose summaries) are written
+here."""
 from __future__ import annotations
 
 from typing import Any
@@ -22,6 +23,7 @@ from chalicelib.domain.responses import (
     TenantResponse,
     WorkerResponse,
 )
+from chalicelib.domain.stats import ActorStatsResponse, OverviewResponse
 from chalicelib.edge.limits import MAX_PAGE_LIMIT
 from chalicelib.edge.openapi.models import object_schema
 
@@ -90,12 +92,9 @@ SCHEMAS: dict[str, Any] = {
     "SiteList": _list("Site"),
     "AdminExecutions": _obj({"summary": {"type": "object", "additionalProperties": INT},
                              "actors": {"type": "array", "items": {"type": "object"}}, "_metadata": PAGE_METADATA}),
-    "ActorStats": _obj({"window": {"type": "object"}, "inbox_depth": INT, "summary": {"type": "object"},
-                        "series": {"type": "array", "items": {"type": "object"}}}),
+    "ActorStats": object_schema(ActorStatsResponse, ("window", "summary", "series", "recent")),
     "MessageUpload": object_schema(MessageUploadResponse, ("upload_id", "url", "method", "headers")),
-    "AdminOverview": _obj({"window": {"type": "object"}, "hosts": {"type": "array", "items": {"type": "object"}},
-                           "pools": {"type": "array", "items": {"type": "object"}}, "summary": {"type": "object"},
-                           "series": {"type": "array", "items": {"type": "object"}}}),
+    "AdminOverview": object_schema(OverviewResponse, ("window", "hosts", "pools", "summary", "series")),
 }
 
 SEARCH_PARAMETERS: list[dict[str, Any]] = [
