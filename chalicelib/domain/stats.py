@@ -1,7 +1,8 @@
-"""What the dashboard's read endpoints show: an actor's statistics (``GET /actors/{actor_id}/stats``) and the
-operator's overview (``GET /actors/admin/overview``), one pydantic model each, so that the services build
-them through an allow-list and the OpenAPI document is generated from them (chalicelib/edge/openapi/schemas.py)
-like the other answers (chalicelib/domain/responses.py).
+"""What the dashboard's read endpoints and the admin views show: an actor's statistics
+(``GET /actors/{actor_id}/stats``), the operator's overview (``GET /actors/admin/overview``), utilization and
+the admin summaries, one pydantic model each, so that the services build them through an allow-list and the
+OpenAPI document is generated from them (chalicelib/edge/openapi/schemas.py) like the other answers
+(chalicelib/domain/responses.py).
 
 Durations are milliseconds, from the execution's phase stamps (chalicelib/services/insights.py); a
 percentile is null when no execution of the bucket reached the phases it needs.
@@ -137,3 +138,51 @@ class OverviewResponse(Response):
     series: list[Bucket]
     tenants: list[TenantCount]
     top_actors: list[TopActor]
+
+
+# --- the admin views (reference §1.13) ----------------------------------------------------------------------
+
+class UtilizationResponse(Response):
+    """Always camelCase, as in Abaco."""
+
+    currentActors: int
+    totalActors: int
+    workers: int
+    commandQueue: int
+
+
+class WorkersSummary(Response):
+    total_workers: int
+    ready_workers: int
+    requested_workers: int
+    error_workers: int
+    busy_workers: int
+    actors_no_workers: int
+
+
+class ActorExecutionTotals(Response):
+    actor_id: str
+    owner: str
+    image: str
+    total_executions: int
+    total_execution_cpu: int
+    total_execution_io: int
+    total_execution_runtime: int
+
+
+class ExecutionsTotals(Response):
+    """Tenant totals over all executions (``_all``: including those of actors being deleted, until the cleanup
+    duty removes them) and over existing actors (``_existing``)."""
+
+    total_actors_all_with_executions: int
+    total_executions_all: int
+    total_execution_runtime_all: int
+    total_execution_cpu_all: int
+    total_execution_io_all: int
+    total_actors_existing_with_executions: int
+    total_executions_existing: int
+    total_execution_runtime_existing: int
+    total_execution_cpu_existing: int
+    total_execution_io_existing: int
+    total_actors_all: int
+    total_actors_existing: int

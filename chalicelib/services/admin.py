@@ -14,6 +14,8 @@ from chalicelib.adapters.storage.metrics import ACTOR_TOTAL
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.models import Actor, WorkerStatus
 from chalicelib.domain.paging import clamp_limit, next_link
+from chalicelib.domain.responses import made
+from chalicelib.domain.stats import ActorExecutionTotals, ExecutionsTotals, UtilizationResponse, WorkersSummary
 from chalicelib.identity.auth import Caller
 from chalicelib.services import actors as actor_service
 from chalicelib.services import executions as execution_service
@@ -28,10 +30,9 @@ _WORKER_COUNTS = {WorkerStatus.READY: "ready_workers", WorkerStatus.REQUESTED: "
 def utilization(backend: Backend, caller: Caller) -> dict[str, Any]:
     """Always camelCase, as in Abaco. Counted by DynamoDB (the actors, and the workers' keys-only tenant
     index), never read actor by actor."""
-    return {"currentActors": backend.actors.count(caller.tenant),
-            "totalActors": backend.metrics.total(caller.tenant, ACTOR_TOTAL),
-            "workers": backend.workers.count(caller.tenant),
-            "commandQueue": backend.queues.command_depth("default")}
+    return made(UtilizationResponse, currentActors=backend.actors.count(caller.tenant),
+                totalActors=backend.metrics.total(caller.tenant, ACTOR_TOTAL),
+                workers=backend.workers.count(caller.tenant), commandQueue=backend.queues.command_depth("default"))
 
 
 def _inbox_depth(backend: Backend, actor: Actor) -> int:
@@ -91,7 +92,8 @@ def workers(backend: Backend, caller: Caller, params: paged.Params) -> dict[str,
             if WorkerStatus(shown["status"]) in _WORKER_COUNTS:
                 summary[_WORKER_COUNTS[WorkerStatus(shown["status"])]] += 1
             listed.append({**shown, "actor_dbid": actor.dbid})
-    return {"summary": summary, "workers": listed, **({"_metadata": metadata} if metadata else {})}
+    return {"summary": made(WorkersSummary, **summary), "workers": listed,
+            **({"_metadata": metadata} if metadata else {})}
 
 
 def executions(backend: Backend, caller: Caller, params: paged.Params) -> dict[str, Any]:
@@ -100,16 +102,17 @@ def executions(backend: Backend, caller: Caller, params: paged.Params) -> dict[s
     One page of executions (or the counters) per actor: never a scan of the tenant's history."""
     listed, metadata = _page(backend, caller, params, "/actors/admin/executions")
     counted = fanout.each(lambda pair: execution_service.totals(backend, pair[0]), listed)
-    stats = [{"actor_id": actor.id, "owner": actor.owner, "image": actor.image,
-              "total_executions": t["total_executions"], "total_execution_cpu": t["total_cpu"],
-              "total_execution_io": t["total_io"], "total_execution_runtime": t["total_runtime"]}
+    stats = [made(ActorExecutionTotals, actor_id=actor.id, owner=actor.owner, image=actor.image,
+                  total_executions=t["total_executions"], total_execution_cpu=t["total_cpu"],
+                  total_execution_io=t["total_io"], total_execution_runtime=t["total_runtime"])
              for (actor, deleting), t in zip(listed, counted, strict=True) if not deleting]
     every = [t for t in counted if t["total_executions"]]
     kept = [t for (_, deleting), t in zip(listed, counted, strict=True) if not deleting and t["total_executions"]]
     summary = {**_totals("all", every), **_totals("existing", kept),
                "total_actors_all": backend.metrics.total(caller.tenant, ACTOR_TOTAL),
                "total_actors_existing": len(stats)}
-    return {"summary": summary, "actors": stats, **({"_metadata": metadata} if metadata else {})}
+    return {"summary": made(ExecutionsTotals, **summary), "actors": stats,
+            **({"_metadata": metadata} if metadata else {})}
 
 
 def _totals(scope: str, found: list[dict[str, int]]) -> dict[str, int]:

@@ -1,9 +1,10 @@
-"""Component schemas of the OpenAPI document: Abaco's models in their displayed (snake_case) form. The actor,
-the execution, the worker, the alias, the config, the nonce, the sent message, the executions summary, the
-role grant, the tenant, the site, the upload, the actor's statistics and the operator's overview are
-generated from the response models the API shows them with (``chalicelib.domain.responses``,
-``chalicelib.domain.stats``); the rest (lists, envelopes and the admin views' loose summaries) are written
-here."""
+"""Component schemas of the OpenAPI document: Abaco's models in their displayed (snake_case) form. Every answer
+with fields of its own (the actor, the execution, the worker, the alias, the config, the nonce, the sent
+message, the executions summary, the role grant, the tenant, the site, the upload, the statistics, the
+overview, utilization and the admin summaries) is generated from the response model the API shows it with
+(``chalicelib.domain.responses``, ``chalicelib.domain.stats``); what is written here are the lists, the
+envelope, the compositions of those (an admin actor is an actor with its workers and counts), the search
+results (records of any of four kinds) and the hosts view (the host records as stored, for operators)."""
 from __future__ import annotations
 
 from typing import Any
@@ -23,7 +24,14 @@ from chalicelib.domain.responses import (
     TenantResponse,
     WorkerResponse,
 )
-from chalicelib.domain.stats import ActorStatsResponse, OverviewResponse
+from chalicelib.domain.stats import (
+    ActorExecutionTotals,
+    ActorStatsResponse,
+    ExecutionsTotals,
+    OverviewResponse,
+    UtilizationResponse,
+    WorkersSummary,
+)
 from chalicelib.edge.limits import MAX_PAGE_LIMIT
 from chalicelib.edge.openapi.models import object_schema
 
@@ -80,9 +88,10 @@ SCHEMAS: dict[str, Any] = {
                                              "count_returned": INT, **NEXT}),
                           "search": {"type": "array", "items": {"type": "object"}}}),
     "AdminActorPage": _obj({"_metadata": PAGE_METADATA, "actors": _list("AdminActor")}),
-    "Utilization": _obj({"currentActors": INT, "totalActors": INT, "workers": INT, "commandQueue": INT}),
-    "AdminWorkers": _obj({"summary": {"type": "object", "additionalProperties": INT},
-                          "workers": {"type": "array", "items": {"type": "object"}}, "_metadata": PAGE_METADATA}),
+    "Utilization": object_schema(UtilizationResponse, ("currentActors", "totalActors", "workers", "commandQueue")),
+    "AdminWorkers": _obj({"summary": object_schema(WorkersSummary), "workers": {"type": "array", "items": {
+        "allOf": [{"$ref": "#/components/schemas/Worker"}, _obj({"actor_dbid": STR})]}}, "_metadata": PAGE_METADATA},
+                         ("summary", "workers")),
     "AdminHosts": _obj({"hosts": {"type": "array", "items": {"type": "object"}},
                         "duties": {"type": "array", "items": {"type": "object"}}}),
     "RoleGrant": object_schema(RoleGrantResponse, ("username", "tenant", "roles", "source")),
@@ -90,8 +99,9 @@ SCHEMAS: dict[str, Any] = {
     "TenantList": _list("Tenant"),
     "Site": object_schema(SiteResponse, ("site_id", "services", "site_admin_tenant_id")),
     "SiteList": _list("Site"),
-    "AdminExecutions": _obj({"summary": {"type": "object", "additionalProperties": INT},
-                             "actors": {"type": "array", "items": {"type": "object"}}, "_metadata": PAGE_METADATA}),
+    "AdminExecutions": _obj({"summary": object_schema(ExecutionsTotals), "actors": {
+        "type": "array", "items": object_schema(ActorExecutionTotals)}, "_metadata": PAGE_METADATA},
+        ("summary", "actors")),
     "ActorStats": object_schema(ActorStatsResponse, ("window", "summary", "series", "recent")),
     "MessageUpload": object_schema(MessageUploadResponse, ("upload_id", "url", "method", "headers")),
     "AdminOverview": object_schema(OverviewResponse, ("window", "hosts", "pools", "summary", "series")),
