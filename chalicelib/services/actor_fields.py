@@ -170,7 +170,7 @@ def _memory(value: Any) -> str | None:
         raise BadRequest(f"{PREFIX}: mem_limit: more than {MEMORY_DIGITS[unit]} digits before '{unit or 'b'}'.")
     if int(significant or "0") * _MEMORY_UNITS[unit] < MIN_MEMORY_BYTES:
         raise BadRequest(f"{PREFIX}: mem_limit: must be at least 6m.")
-    return text.lower()
+    return significant + unit  # leading zeros dropped: what is stored stays short
 
 
 def _cpus(value: Any) -> int | None:

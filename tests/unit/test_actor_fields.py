@@ -68,3 +68,15 @@ def test_webhooks(url: str, ok: bool) -> None:
 ])
 def test_link_cycles(links: dict[str, str], cycle: bool) -> None:
     assert has_cycle(links) is cycle
+
+
+@pytest.mark.parametrize(("given", "stored"), [("2G", "2g"), (" 0006M ", "6m"), ("0" * 5000 + "8192k", "8192k"),
+                                               ("6291456", "6291456"), ("999999999g", "999999999g")])
+def test_memory_is_stored_without_leading_zeros(given: str, stored: str) -> None:
+    assert actor_fields._memory(given) == stored
+
+
+@pytest.mark.parametrize("given", ["1000000000g", "9" * 5000, "1" * 19])
+def test_memory_past_docker_int64_is_a_clear_400(given: str) -> None:
+    with pytest.raises(BadRequest, match="mem_limit: more than"):
+        actor_fields._memory(given)

@@ -41,7 +41,7 @@ def test_unsupported_or_oversized_searches_are_a_clear_400(api_only: Api, query:
 
 @pytest.mark.parametrize(("field", "value", "expected"), [
     ("cron_schedule", "now" + " " * 5000 + "x", "cron_schedule: longer than"),
-    ("mem_limit", "9" * 5000, "mem_limit: longer than"),
+    ("mem_limit", "9" * 5000, "mem_limit: more than 18 digits"),
     ("default_environment", {f"V{i}": "x" for i in range(300)}, "default_environment: at most"),
 ])
 def test_long_actor_fields_are_a_clear_400(api_only: Api, field: str, value: object, expected: str) -> None:
