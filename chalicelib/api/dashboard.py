@@ -23,8 +23,9 @@ from chalicelib.edge.http import route
 bp = Blueprint(__name__)
 
 ASSETS = Path(__file__).resolve().parent.parent / "dashboard"
-CONTENT_TYPES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-                 "app.css": "text/css; charset=utf-8"}
+SCRIPTS = ("charts.js", "app.js", "views.js")  # loaded in this order by index.html
+CONTENT_TYPES = {"index.html": "text/html; charset=utf-8", "app.css": "text/css; charset=utf-8",
+                 **dict.fromkeys(SCRIPTS, "text/javascript; charset=utf-8")}
 ASSET_PREFIX = "{{ASSETS}}"  # in index.html: where the page's own files are, relative to its address
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -78,6 +79,16 @@ def script(request: Any) -> Response:
 
 
 @needs(Level.NONE, Scope.PUBLIC)
+def charts_script(request: Any) -> Response:
+    return _serve("charts.js")
+
+
+@needs(Level.NONE, Scope.PUBLIC)
+def views_script(request: Any) -> Response:
+    return _serve("views.js")
+
+
+@needs(Level.NONE, Scope.PUBLIC)
 def style(request: Any) -> Response:
     return _serve("app.css")
 
@@ -87,4 +98,6 @@ route(bp, "/dashboard/hosts", GET=hosts_page)
 route(bp, "/dashboard/actors/{actor_id}", GET=actor_page)
 route(bp, "/dashboard/actors/{actor_id}/executions/{execution_id}", GET=execution_page)
 route(bp, "/dashboard/app.js", GET=script)
+route(bp, "/dashboard/charts.js", GET=charts_script)
+route(bp, "/dashboard/views.js", GET=views_script)
 route(bp, "/dashboard/app.css", GET=style)
