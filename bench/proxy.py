@@ -118,6 +118,9 @@ def _handler_class(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body are two writes: with Nagle on, a kept-alive answer's body waited 40 ms for the
+        # client's delayed ACK of its headers (local/moto_app.py KeepAliveHandler says more).
+        disable_nagle_algorithm = True
 
         def _forward(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

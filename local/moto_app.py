@@ -96,7 +96,14 @@ class KeepAliveHandler(MotoRequestHandler):
     left unread is drained afterwards, so the next request on the connection starts where it should. A
     chunked request (or one asking to close) gets the connection closed, as before.
     Werkzeug's own drain (after every response it reads the socket until 10 ms pass without data: on a
-    kept-alive connection that would swallow the next request) is pointed at an empty stream."""
+    kept-alive connection that would swallow the next request) is pointed at an empty stream.
+
+    Nagle's algorithm is off: werkzeug writes the status line and headers, then the body, in separate
+    sends. On a kept-alive connection the body waited for the client's ACK of the headers, which the
+    client delays by 40 ms (delayed ACK): every AWS request took about 45 ms instead of about 2
+    (``tests/integration/test_emulator_keepalive.py`` times it against a fresh connection's)."""
+
+    disable_nagle_algorithm = True  # socketserver.StreamRequestHandler sets TCP_NODELAY in setup()
 
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()

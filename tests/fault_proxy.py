@@ -132,6 +132,8 @@ class FaultProxy:
                 client.close()
                 continue
             upstream.settimeout(None)
+            for end in (client, upstream):  # pieces go on at once, never held for a delayed ACK (Nagle)
+                end.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = _Connection(client, upstream)
             threading.Thread(target=self._requests, args=(conn,), daemon=True).start()
             threading.Thread(target=self._responses, args=(conn,), daemon=True).start()
