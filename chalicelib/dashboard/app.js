@@ -1,8 +1,8 @@
 // The Abaco dashboard: a static page that calls the same API as every other client, with the same
 // credentials (a token kept in this browser's localStorage). Data from the API is only ever inserted as
-// text (textContent), never as HTML. Its script is three files, loaded in this order: charts.js (the SVG
-// charts), app.js (this file: credentials, calls, rendering helpers, routing, start) and views.js (the
-// views). Every view has its own address:
+// text (textContent), never as HTML. Its script is three files, served as one in this order
+// (chalicelib/api/dashboard.py): charts.js (the SVG charts), app.js (this file: credentials, calls,
+// rendering helpers, routing, start) and views.js (the views). Every view has its own address:
 //   /dashboard                                         actors
 //   /dashboard/actors/{id}                             an actor: charts, executions, send, manage
 //   /dashboard/actors/{id}/executions/{execution_id}   an execution: phases, attempts, live logs, results

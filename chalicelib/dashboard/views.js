@@ -1,6 +1,6 @@
 // The dashboard's views: the actors list, one actor (charts, executions, send, manage), one execution
 // (phases, attempts, live logs, results) and the operators' page. They use the calls and helpers of app.js
-// (loaded before this file) and the charts of charts.js; app.js starts the page once every script is loaded.
+// (served before this file) and the charts of charts.js; app.js starts the page once the page has loaded.
 "use strict";
 
 // --- actors ----------------------------------------------------------------------------------------
