@@ -152,13 +152,14 @@ def _lost_to(record: Execution) -> list[str]:
 def _check_once(records: Iterable[Execution], starts: dict[str, int], killed: set[str]) -> None:
     """Every execution COMPLETE with one result, its earlier attempts lost by runners we killed, and no more
     container starts than attempts; except one that both kills caught: with ``max_attempts`` 2 it fails
-    visibly, ERROR "runner lost", after its two starts."""
+    visibly, ERROR "runner lost", after at most two starts (none when both died between claim and start)."""
     for record in records:
         reasons = [a.reason for a in record.attempts]
         assert set(_lost_to(record)) <= killed, (record.id, record.attempts)  # re-runs bounded by the kills
         if record.status == ExecutionStatus.ERROR and len(set(_lost_to(record))) == 2:
             assert reasons == ["runner_lost", "runner_lost"] and record.status_message.startswith("runner lost")
-            assert 1 <= starts.get(record.id, 0) <= 2, (record.id, starts.get(record.id))
+            # both runners may have died between their claim and the container's start: 0 to 2 starts
+            assert starts.get(record.id, 0) <= 2, (record.id, starts.get(record.id))
             continue
         assert record.status == ExecutionStatus.COMPLETE and record.exit_code == 0, (record.id, record.status,
                                                                                       record.status_message)
