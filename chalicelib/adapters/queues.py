@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,9 @@ class Received:
     message_id: str
     trace_header: str | None = None  # the X-Ray trace of the request that sent it (AWSTraceHeader)
     sent_at: float | None = None  # when SQS accepted it (SentTimestamp), in epoch seconds
+    # When it turns visible again (time.monotonic()), if it was received with a visibility of its own: the
+    # answer's arrival plus that visibility (SQS starts the clock on its side, a moment before).
+    visible_until: float | None = None
 
 
 class Queues:
@@ -135,7 +139,8 @@ class Queues:
         if visibility is not None:
             kwargs["VisibilityTimeout"] = visibility
         messages = self._call("receive_message", **kwargs).get("Messages", [])
-        return [_received(m) for m in messages]
+        until = None if visibility is None else time.monotonic() + visibility
+        return [_received(m, until) for m in messages]
 
     def delete(self, url: str, receipt: str) -> None:
         self._call("delete_message", QueueUrl=url, ReceiptHandle=receipt)
@@ -200,8 +205,9 @@ class Queues:
             raise aws_errors.translate(exc, f"SQS {op}") from exc
 
 
-def _received(message: dict[str, Any]) -> Received:
+def _received(message: dict[str, Any], visible_until: float | None = None) -> Received:
     attributes = message.get("Attributes", {})
     sent = attributes.get("SentTimestamp")
     return Received(message["Body"], message["ReceiptHandle"], int(attributes.get("ApproximateReceiveCount", 1)),
-                    message["MessageId"], attributes.get("AWSTraceHeader"), int(sent) / 1000 if sent else None)
+                    message["MessageId"], attributes.get("AWSTraceHeader"), int(sent) / 1000 if sent else None,
+                    visible_until)

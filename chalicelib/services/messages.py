@@ -161,7 +161,8 @@ def record(backend: Backend, actor: Actor, executor: str, parsed: ParsedMessage,
                            content_type=parsed.content_type,  # type: ignore[arg-type]
                            body=None if pointer else parsed.body, s3_key=pointer.key if pointer else None,
                            size=pointer.size if pointer else len((parsed.body or "").encode()),
-                           sha256=pointer.sha256 if pointer else None, env=env, executor=executor, sent_at=now)
+                           sha256=pointer.sha256 if pointer else None, env=env, executor=executor, sent_at=now,
+                           actor_version=actor.version)
     encoded = message.encode()
     if len(encoded.encode()) > INLINE_MESSAGE_MAX_BYTES:
         raise BadRequest("The message's query parameters are too large.")

@@ -12,6 +12,9 @@ from __future__ import annotations
 import threading
 import time
 
+from chalicelib.domain.models import LIVE_WORKER_STATUSES, Worker
+from chalicelib.wiring.backend import Backend
+
 WAIT_STEP_SECONDS = 0.5  # how often a waiting worker looks at its stop flags
 
 
@@ -124,3 +127,10 @@ class SlotHold:
         """The worker goes: its execution's slot (if any) and its pin go back."""
         self.give_back()
         self.keep(False)
+
+
+def keeps_warm(backend: Backend, worker: Worker) -> bool:
+    """The ``sync`` hint keeps one worker warm: the live one with the lowest slot of the revision."""
+    live = [w for w in backend.workers.list(worker.actor_dbid)
+            if w.status in LIVE_WORKER_STATUSES and w.revision == worker.revision]
+    return all(w.slot >= worker.slot for w in live)

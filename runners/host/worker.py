@@ -19,13 +19,14 @@ import time
 from chalicelib.adapters import tracing
 from chalicelib.adapters.queues import Received
 from chalicelib.domain.errors import AbacoError, NotFound, Unavailable
-from chalicelib.domain.models import LIVE_WORKER_STATUSES, Actor, ActorStatus, Worker, WorkerStatus, utcnow
+from chalicelib.domain.models import Actor, ActorStatus, Worker, WorkerStatus, utcnow
 from chalicelib.services import events
 from chalicelib.wiring.backend import Backend
 from runners.fence import Fence
 from runners.host import parking
+from runners.host.actor_view import ActorView, may_run
 from runners.host.prefetched import Prefetched
-from runners.host.slots import HostSlots, SlotHold
+from runners.host.slots import HostSlots, SlotHold, keeps_warm
 from runners.metrics import Registry
 from runners.pipeline import delivery as deliveries
 from runners.pipeline import image_gate, pulls, warm
@@ -39,9 +40,10 @@ ERROR_PAUSE_SECONDS = 2.0
 CUT_OFF_PAUSE_SECONDS = 0.5  # how often a worker of a host cut off from the store looks again
 STOPPING = {WorkerStatus.SHUTDOWN_REQUESTED, WorkerStatus.SHUTTING_DOWN}
 SYNC_HINT = "sync"
-# A long poll takes its messages for 2 s only; the worker then confirms them (visibility = the lease). A
-# poll abandoned at shutdown, or lost with its runner, so hands its messages back within 2 s by itself,
-# and a stopping runner need not wait for its idle long polls.
+# A long poll takes its messages for 2 s only; the worker then confirms them (visibility = the lease): the
+# prefetched ones at once, the one it runs from its attempt's lease a second before the 2 s end, if the
+# attempt still runs then. A poll abandoned at shutdown, or lost with its runner, so hands its messages back
+# within 2 s by itself, and a stopping runner need not wait for its idle long polls.
 RECEIVE_VISIBILITY_SECONDS = 2
 ROOM_WAIT_SECONDS = 1.0  # a worker waits for a free slot before each long poll in steps of this
 SLOT_STEP_SECONDS = 0.5  # a worker holding a message waits for a slot in steps of this (renewing it)
@@ -84,6 +86,7 @@ class WorkerThread(threading.Thread):
         self.setting_up = True  # until READY (the host bounds set-ups under way)
         self._actor: Actor | None = None
         self._checked_at = 0.0
+        self.actor_view = ActorView(backend, self.tenant, self.actor_id)
 
     def run(self) -> None:
         engine: DockerEngine | None = None
@@ -175,7 +178,7 @@ class WorkerThread(threading.Thread):
                                   self._actor is not None and SYNC_HINT not in self._actor.hints)
             return ready
         actor = self._actor = self.backend.actors.get(self.tenant, self.actor_id)
-        if not self._runs(worker, actor):
+        if not may_run(worker, actor):
             return None
         here_before = self._requested is not None and self._requested.host_id == self.runner_id
         problem = None if here_before else image_gate.problem(engine, worker.image, actor, self.settings)
@@ -189,6 +192,7 @@ class WorkerThread(threading.Thread):
 
     def _pull(self, worker: Worker, engine: DockerEngine) -> Worker | None:
         actor = self._actor = self.backend.actors.get(self.tenant, self.actor_id)
+        self.actor_view.saw(actor)  # the message that woke the worker runs on this reading
         if actor.privileged and not self.settings.runner_privileged:
             LOG.error("worker %s: privileged actor %s on an unprivileged runner; refusing", self.worker_id, actor.id)
             return None
@@ -299,16 +303,13 @@ class WorkerThread(threading.Thread):
             self.prefetched.add(received)
             self.hand_back()
             return None
-        self.backend.queues.set_visibility_many(inbox, [r.receipt for r in received],
-                                                self.settings.visibility_timeout)
+        if len(received) > 1:  # prefetched: hidden for as long as any other held message
+            self.backend.queues.set_visibility_many(inbox, [r.receipt for r in received[1:]],
+                                                    self.settings.visibility_timeout)
         self.prefetched.add(received[1:])
+        # The first one is hidden for its attempt by the lease (runners/pipeline/lease.py), a second before its
+        # RECEIVE_VISIBILITY_SECONDS end: a message done sooner (a warm no-op) costs no visibility request.
         return received[0]
-
-    def _runs(self, worker: Worker, actor: Actor) -> bool:
-        """Whether this worker may still run the actor's messages (a newer revision takes over; an actor
-        in ERROR runs nothing until it is updated)."""
-        return actor.revision <= worker.revision and actor.status not in (ActorStatus.ERROR,
-                                                                            ActorStatus.SHUTTING_DOWN)
 
     def _still_wanted(self, worker: Worker) -> bool:
         if time.monotonic() - self._checked_at < self.settings.worker_health_check_seconds:
@@ -320,7 +321,7 @@ class WorkerThread(threading.Thread):
             self._record = None
             return False
         actor = self.backend.actors.get(self.tenant, self.actor_id)
-        if not self._runs(worker, actor):
+        if not may_run(worker, actor):
             return False
         self._checked(worker, actor)
         self.backend.workers.update(current, {"last_health_check_time": utcnow()})
@@ -329,13 +330,15 @@ class WorkerThread(threading.Thread):
     def _checked(self, worker: Worker, actor: Actor) -> None:
         """A health check's verdict on the ``sync`` hint: its warm worker pins a slot (counted in scaling)."""
         self._actor, self._checked_at = actor, time.monotonic()
-        self.keeps_warm = SYNC_HINT in actor.hints and self._keeps_warm(worker)
+        self.actor_view.saw(actor)
+        self.keeps_warm = SYNC_HINT in actor.hints and keeps_warm(self.backend, worker)
         self.hold.keep(self.keeps_warm)
 
     def _run_one(self, worker: Worker, runner: ExecutionRunner, received: Received) -> bool:
-        """Run one taken message; False (and the message kept for the hand-back) when this worker may not."""
-        actor = self.backend.actors.get(self.tenant, self.actor_id)
-        if self.stop_event.is_set() or not self._runs(worker, actor):
+        """Run one taken message; False (and the message kept for the hand-back) when this worker may not.
+        The actor is read when the message names another version than the last reading's (``actor_view``)."""
+        actor = self.actor_view.for_message(received)
+        if self.stop_event.is_set() or not may_run(worker, actor):
             self.prefetched.add([received])
             return False
         self._busy(worker, runner, received, actor)
@@ -345,22 +348,18 @@ class WorkerThread(threading.Thread):
         """Run it. The record stays READY: that it is BUSY, and when it last ran, ride on the host's heartbeat
         (``busy``, ``last_executions``; ``chalicelib/services/workers.py`` shows them), not on two writes of
         the worker item per execution."""
+        outcome = None
         try:
             with tracing.segment("abaco-runner", received.trace_header, tenant=actor.tenant, actor_id=actor.id):
-                runner.handle(received, actor)
+                outcome = runner.handle(received, actor)
         finally:
+            self.actor_view.after(outcome)
             self.last_execution_time = utcnow()
 
     def _idle_expired(self) -> bool:
         ttl = self.settings.sync_max_idle_time if self.keeps_warm else self.settings.worker_ttl
         since = self.idle_since
         return ttl >= 0 and since is not None and time.monotonic() - since >= ttl
-
-    def _keeps_warm(self, worker: Worker) -> bool:
-        """The ``sync`` hint keeps one worker warm: the live one with the lowest slot of the revision."""
-        live = [w for w in self.backend.workers.list(self.actor_dbid)
-                if w.status in LIVE_WORKER_STATUSES and w.revision == worker.revision]
-        return all(w.slot >= worker.slot for w in live)
 
     def _retire(self, worker: Worker, inbox: str, runner: ExecutionRunner) -> bool:
         """Leave after the idle time to live without stranding a message sent meanwhile: mark the record

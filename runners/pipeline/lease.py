@@ -1,5 +1,6 @@
 """One attempt's heartbeat: renews the execution's lease and its message's visibility in its own thread,
-from the claim to the terminal write.
+from the claim to the terminal write. A message received with a short visibility (a worker's long poll) is
+first hidden for the lease a second before that visibility ends, unless the attempt is over by then.
 
 Creating and starting a container can take seconds on a loaded engine, longer than a lease; a heartbeat on
 the worker thread would stall behind those calls and let another runner take the execution over while our
@@ -25,6 +26,8 @@ from runners.metrics import Registry
 from runners.pipeline.consumer import InboxConsumer
 
 LOG = logging.getLogger("abaco.runner")
+# The lease hides its message for the lease this long before the message's receive visibility ends.
+CONFIRM_MARGIN_SECONDS = 1.0
 
 
 class Lease:
@@ -55,8 +58,29 @@ class Lease:
         self._stop.set()
 
     def _run(self) -> None:
+        if not self._confirm():
+            return
         while not self._stop.wait(self._every):
             self.beat()
+
+    def _confirm(self) -> bool:
+        """Hide the message for the lease before its receive visibility ends (``Received.visible_until``,
+        ``runners/host/worker.py``); an attempt finished sooner needs no request. False once stopped."""
+        until = self._received.visible_until
+        if until is None:
+            return True  # received with the queue's own visibility, or confirmed by the worker already
+        wait = until - CONFIRM_MARGIN_SECONDS - time.monotonic()
+        if wait >= self._every:
+            return True  # the first heartbeat comes sooner
+        if self._stop.wait(max(wait, 0.0)):
+            return False
+        if self.lost or self._fence.fenced(self._key):
+            return False
+        try:
+            self._inbox.extend(self._received, self._seconds)
+        except AbacoError as exc:  # the heartbeats try again; the claim keeps the execution ours meanwhile
+            LOG.warning("visibility of %s not extended: %s", self._execution.id, exc)
+        return True
 
     def beat(self) -> bool:
         """One renewal; False once a newer attempt owns the execution."""

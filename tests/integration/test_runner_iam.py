@@ -45,7 +45,7 @@ NOT_EXERCISED: dict[tuple[str, str], str] = {
     ("logs", "dynamodb:Query"): "services/cleanup.py: logs kept forever (no log_ex) of a deleted actor",
     ("logs", "dynamodb:BatchWriteItem"): "services/cleanup.py: logs kept forever (no log_ex) of a deleted actor",
     ("roles", "dynamodb:GetItem"): "services/roles.holds_privilege: only with ABACO_PRIVILEGED_ROLE_MAX_AGE > 0",
-    ("workers", "dynamodb:Query"): "runners/host/worker.py _keeps_warm: a worker of a `sync` actor",
+    ("workers", "dynamodb:Query"): "runners/host/slots.py keeps_warm: a worker of a `sync` actor",
 }
 
 

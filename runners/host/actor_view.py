@@ -1,0 +1,65 @@
+"""The actor as a worker last read it, and whether a message may run on that reading without another.
+
+The API reads the actor to accept a message and writes the actor's ``version`` into it
+(``chalicelib/services/messages.py``). Every write of the actor's definition or status adds one to the
+version (``chalicelib/adapters/storage/actors.py``: ``replace``, ``set_status``, ``set_state``,
+``advance_cron``), so a reading with the message's version is the actor as the API saw it when it accepted
+the message, and the worker saves the read (a GetItem per execution). What does not move the version is
+the runner's count of start failures: a reading with failures counted is never reused (their reset is
+due), and neither is the one in hand when an attempt ends other than by running (a start failure, a
+fenced or failed attempt may have changed the actor). A message without a version (sent before this
+field) is run on a fresh read, as before.
+"""
+from __future__ import annotations
+
+import json
+
+from chalicelib.adapters.queues import Received
+from chalicelib.domain.models import Actor, ActorStatus, Worker
+from chalicelib.wiring.backend import Backend
+from runners.pipeline.outcomes import Kind, Outcome
+
+REUSABLE_AFTER = {Kind.RAN, Kind.DUPLICATE, Kind.LEASED}
+
+
+def may_run(worker: Worker, actor: Actor) -> bool:
+    """Whether a worker may still run the actor's messages (a newer revision takes over; an actor in ERROR
+    runs nothing until it is updated)."""
+    return actor.revision <= worker.revision and actor.status not in (ActorStatus.ERROR, ActorStatus.SHUTTING_DOWN)
+
+
+def message_version(received: Received) -> int | None:
+    """The actor version the API wrote into the message, if any (a poison message has none)."""
+    try:
+        version = json.loads(received.body).get("actor_version")
+    except (ValueError, AttributeError):
+        return None
+    return version if isinstance(version, int) else None
+
+
+class ActorView:
+    def __init__(self, backend: Backend, tenant: str, actor_id: str) -> None:
+        self._backend, self._tenant, self._actor_id = backend, tenant, actor_id
+        self._actor: Actor | None = None
+        self.reads = 0  # reads made for messages (tests and the cost bench compare them with executions)
+
+    def for_message(self, received: Received) -> Actor:
+        """The actor to run ``received`` with: the reading in hand when it has the message's version, else
+        a fresh read (NotFound when the actor is gone)."""
+        version = message_version(received)
+        held = self._actor
+        if held is not None and version is not None and held.version == version:
+            return held
+        self.reads += 1
+        actor = self._backend.actors.get(self._tenant, self._actor_id)
+        self.saw(actor)
+        return actor
+
+    def saw(self, actor: Actor) -> None:
+        """A reading made elsewhere (the worker's health check) is as good as ours."""
+        self._actor = None if actor.start_failures else actor
+
+    def after(self, outcome: Outcome | None) -> None:
+        """Keep the reading only after an attempt that ran (or left the message to its holder)."""
+        if outcome is None or outcome.kind not in REUSABLE_AFTER:
+            self._actor = None

@@ -1,0 +1,116 @@
+"""Two requests a warm execution no longer makes: the worker's read of the actor (runners/host/actor_view.py)
+and the confirmation of the message's visibility when the attempt ends within its receive visibility
+(runners/pipeline/lease.py). The wire counts are in tests/integration/test_execution_cost.py."""
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any
+
+from chalicelib.adapters.queues import Received
+from chalicelib.domain.models import Actor, Execution
+from chalicelib.domain.queue_messages import InboxMessage
+from runners.fence import Fence
+from runners.host.actor_view import ActorView, message_version
+from runners.metrics import standard_registry
+from runners.pipeline.consumer import InboxConsumer
+from runners.pipeline.lease import Lease
+from runners.pipeline.outcomes import Kind, Outcome
+
+
+def _received(version: int | None, visible_until: float | None = None) -> Received:
+    body = InboxMessage(tenant="T", actor_id="A", execution_id="E1", actor_version=version).encode()
+    return Received(body, "receipt", 1, "m1", visible_until=visible_until)
+
+
+class Actors:
+    def __init__(self, actor: Actor) -> None:
+        self.actor, self.reads = actor, 0
+
+    def get(self, _tenant: str, _actor_id: str) -> Actor:
+        self.reads += 1
+        return self.actor
+
+
+def _view(actor: Actor) -> tuple[ActorView, Actors]:
+    actors = Actors(actor)
+    return ActorView(SimpleNamespace(actors=actors), "T", "A"), actors  # type: ignore[arg-type]
+
+
+def test_a_message_naming_the_version_read_last_runs_without_a_read() -> None:
+    view, actors = _view(Actor(tenant="T", id="A", image="i", owner="u", version=4))
+    assert view.for_message(_received(4)).version == 4 and actors.reads == 1
+    assert view.for_message(_received(4)).version == 4 and actors.reads == 1
+    actors.actor = actors.actor.model_copy(update={"version": 5, "image": "j"})
+    assert view.for_message(_received(5)).image == "j" and actors.reads == 2  # the API saw a newer actor
+    assert view.for_message(_received(None)).image == "j" and actors.reads == 3  # no version: always read
+
+
+def test_a_reading_with_start_failures_or_after_a_failed_attempt_is_not_reused() -> None:
+    view, actors = _view(Actor(tenant="T", id="A", image="i", owner="u", version=2, start_failures=1))
+    view.for_message(_received(2))
+    view.for_message(_received(2))
+    assert actors.reads == 2  # their count does not move the version, and their reset is due
+    actors.actor = actors.actor.model_copy(update={"start_failures": 0})
+    view.for_message(_received(2))
+    view.after(Outcome(Kind.RAN, "E1"))
+    view.for_message(_received(2))
+    assert actors.reads == 3
+    for kind in (Kind.START_FAILED, Kind.FENCED, Kind.FAILED):
+        view.after(Outcome(kind, "E1"))
+        view.for_message(_received(2))
+    view.after(None)  # the attempt raised
+    view.for_message(_received(2))
+    assert actors.reads == 7
+
+
+def test_the_version_of_a_poison_message_is_none() -> None:
+    assert message_version(Received("not json", "r", 1, "m")) is None
+    assert message_version(Received("[1, 2]", "r", 1, "m")) is None
+    assert message_version(_received(3)) == 3
+
+
+class Queues:
+    def __init__(self) -> None:
+        self.extended: list[tuple[str, int]] = []
+        self.called = threading.Event()
+
+    def set_visibility(self, _url: str, receipt: str, seconds: int) -> None:
+        self.extended.append((receipt, seconds))
+        self.called.set()
+
+
+def _lease(received: Received) -> tuple[Lease, Queues, Any]:
+    queues = Queues()
+    renewed: list[str] = []
+    store = SimpleNamespace(settings=SimpleNamespace(visibility_timeout=60, heartbeat_seconds=20), queues=queues,
+                            executions=SimpleNamespace(renew=lambda execution, _s: renewed.append(execution.id)))
+    execution = Execution(tenant="T", actor_id="A", id="E1", executor="u", phases={"claimed": time.time()})
+    lease = Lease(store, Fence(lambda _cid: None), "k", execution, InboxConsumer(queues, "inbox"),  # type: ignore[arg-type]
+                  received, standard_registry())
+    return lease, queues, renewed
+
+
+def test_an_attempt_over_before_its_receive_visibility_ends_confirms_nothing() -> None:
+    lease, queues, renewed = _lease(_received(1, visible_until=time.monotonic() + 2.0))
+    lease.start()
+    lease.stop()
+    lease._thread.join(5)
+    assert not lease._thread.is_alive() and queues.extended == [] and renewed == []
+
+
+def test_an_attempt_still_running_confirms_its_message_a_second_before_the_receive_visibility_ends() -> None:
+    lease, queues, renewed = _lease(_received(1, visible_until=time.monotonic() + 1.2))
+    lease.start()
+    try:
+        assert queues.called.wait(10)
+        assert queues.extended == [("receipt", 60)] and renewed == []  # the claim's lease still runs
+    finally:
+        lease.stop()
+        lease._thread.join(5)
+
+
+def test_a_message_received_with_the_queues_visibility_waits_for_the_first_heartbeat() -> None:
+    lease, queues, _ = _lease(_received(1, visible_until=None))
+    assert lease._confirm() and queues.extended == []
