@@ -104,6 +104,12 @@ class Actor(_Model):
     last_update_time: str = Field(default_factory=utcnow)
     api_server: str = ""
     version: int = 1  # optimistic-locking counter
+    # The configs bound to the actor, kept on its item by the configs store (chalicelib/adapters/storage/
+    # configs.py; never written by a put or a replace of the actor): a runner reads the bindings only when
+    # there are some. ``configs_known`` is set for actors created since the list is kept; an older actor
+    # has no list, so its bindings are always read.
+    configs_known: bool = False
+    config_names: list[str] = Field(default_factory=list)
 
     @property
     def dbid(self) -> str:

@@ -61,7 +61,7 @@ def register(backend: Backend, caller: Caller, body: dict[str, Any]) -> Actor:
     quotas.check_new_actor(backend, caller.tenant, caller.username)
     actor_id = ids.new_id()
     fields["link_id"] = _check_link(backend, caller, actor_id, fields["link"]) if fields["link"] else ""
-    actor = Actor(tenant=caller.tenant, id=actor_id, owner=caller.username, name=given.name,
+    actor = Actor(tenant=caller.tenant, id=actor_id, owner=caller.username, name=given.name, configs_known=True,
                   api_server=backend.settings.api_server, state=given.state, **fields)
     backend.queues.create_inbox(actor.tenant, actor.id, worker_service.pool_for(actor, backend.settings))
     permission_service.grant_owner(backend, Kind.ACTOR, actor.tenant, actor.id, caller.username)

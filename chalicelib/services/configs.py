@@ -198,7 +198,10 @@ def configs_for_actor(backend: Backend, actor: Actor) -> dict[str, str]:
     (one Query) and, when it has any, those configs (one BatchGetItem), never the tenant's. With
     ``ABACO_CONFIG_CACHE_SECONDS`` the (runner) process keeps them that long, so a busy actor reads them
     once per window; a changed config then reaches executions within that window (0, the default: the
-    next execution sees it). A binding whose config no longer lists the actor hands nothing over."""
+    next execution sees it). A binding whose config no longer lists the actor hands nothing over. An actor
+    whose item lists no bound config (``Actor.config_names``) costs no read at all."""
+    if actor.configs_known and not actor.config_names:
+        return {}
     bound = _cached(("configs", actor.tenant, actor.id), backend.settings.config_cache_seconds,
                     lambda: backend.configs.for_actor(actor.tenant, actor.id))
     configs = sorted((c for c in bound if actor.id in recipients(c)), key=lambda c: c.create_time)

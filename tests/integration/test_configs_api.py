@@ -180,3 +180,39 @@ def _wait(t: Any, actor_id: str, execution_id: str) -> dict:
         return result if result["status"] in ("COMPLETE", "ERROR") else None
 
     return wait_for(finished, 90, what="execution to finish")
+
+
+def _configs_seen(t: Any, actor_id: str) -> dict:
+    sent = t.ok("POST", f"/actors/{actor_id}/messages?_abaco_test_sleep=0", data={"message": "configs?"})
+    execution = _wait(t, actor_id, sent["execution_id"])
+    assert execution["status"] == "COMPLETE", execution
+    logs = t.ok("GET", f"/actors/{actor_id}/executions/{sent['execution_id']}/logs")["logs"]
+    match = re.search(r"^_actor_configs=(.*)$", logs, re.MULTILINE)
+    assert match, logs
+    return ast.literal_eval(match.group(1))  # type: ignore[no-any-return]
+
+
+def test_a_config_written_after_an_execution_reaches_the_next_one_on_the_same_worker(api: Api, stack: Stack) -> None:
+    """An actor lists its bound configs on its item (chalicelib/adapters/storage/configs.py), so the runner
+    reads bindings only when there are some, and its worker reuses its reading of the actor while messages
+    name the same version (runners/host/actor_view.py). Binding a config moves the version: the next message
+    sees it. A changed value and a deleted config reach the next execution as well."""
+    t = tenant_api(api, "CONFIGS-LATE")
+    actor = t.ok("POST", "/actors", json={"image": IMAGE})
+    items = _client(stack, "dynamodb")
+    key = {"tenant": {"S": "CONFIGS-LATE"}, "actor_id": {"S": actor["id"]}}
+    table = f"{stack.env['ABACO_RESOURCE_PREFIX']}-actors"
+    assert _configs_seen(t, actor["id"]) == {}
+    assert "config_names" not in items.get_item(TableName=table, Key=key)["Item"]
+    t.ok("POST", "/actors/configs", json={"name": "LATE", "value": "one", "is_secret": False, "actors": actor["id"]})
+    assert items.get_item(TableName=table, Key=key)["Item"]["config_names"] == {"SS": ["LATE"]}
+    assert _configs_seen(t, actor["id"]) == {"LATE": "one"}
+    workers = t.ok("GET", f"/actors/{actor['id']}/workers")
+    t.ok("PUT", "/actors/configs/LATE", json={"name": "LATE", "value": "two", "is_secret": False,
+                                              "actors": actor["id"]})
+    assert _configs_seen(t, actor["id"]) == {"LATE": "two"}
+    t.ok("DELETE", "/actors/configs/LATE")
+    assert "config_names" not in items.get_item(TableName=table, Key=key)["Item"]
+    assert _configs_seen(t, actor["id"]) == {}
+    assert [w["id"] for w in t.ok("GET", f"/actors/{actor['id']}/workers")] == [w["id"] for w in workers]
+    assert t.call("DELETE", f"/actors/{actor['id']}").status_code == 200

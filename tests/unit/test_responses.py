@@ -23,7 +23,8 @@ def test_an_actor_hides_its_tenant_version_and_start_failures() -> None:
     shown = actors.display(Actor(tenant="T", id="A", image="i", owner="o", start_failures=3, version=7))
     assert set(shown) == {*ActorResponse.model_fields, "_links"}
     assert set(Actor.model_fields) - set(ActorResponse.model_fields) == {"tenant", "api_server", "version",
-                                                                          "start_failures", "link_id"}
+                                                                          "start_failures", "link_id",
+                                                                          "configs_known", "config_names"}
 
 
 def test_a_field_added_to_the_model_is_not_shown_until_the_response_names_it() -> None:

@@ -29,6 +29,7 @@ _STORE_ONLY = (*COUNTERS, "deleting", "deleting_since", "tenant_owner", "tenant_
 def _to_item(actor: Actor) -> dict[str, Any]:
     data = actor.model_dump(mode="json")
     data["actor_id"] = data.pop("id")
+    data.pop("config_names")  # a string set the configs store alone adds to and deletes from
     data["tenant_owner"] = f"{actor.tenant}#{actor.owner}"
     data["tenant_image"] = f"{actor.tenant}#{actor.image}"
     return to_dynamo(data, _JSON_FIELDS)

@@ -7,6 +7,12 @@ the truth, the bindings only an index, written so that no crash loses one that a
 of a config's new actors are put before the config, bindings of its dropped actors deleted after it. A
 binding left by a crash between the two names a config that does not list the actor: the reader checks
 the config's recipients, so it hands nothing over (``chalicelib/services/configs.py``).
+
+Each actor item also keeps the names of its bound configs (``config_names``, a string set): a runner
+queries the bindings only for an actor that has some, and most have none. A name is added (with the
+actor's ``version``, so that a worker's reading of the actor is not reused: ``runners/host/actor_view.py``)
+before the binding is put, and deleted after the binding is: a crash leaves a name too many, which costs
+a query and hands nothing over, never one too few.
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from typing import Any
 from chalicelib.adapters.storage.base import ConditionFailed, Table, from_dynamo, to_dynamo
 from chalicelib.domain.errors import BadRequest, NotFound
 from chalicelib.domain.models import ActorConfig, utcnow
-from chalicelib.wiring.resources import CONFIG_BINDINGS, CONFIGS
+from chalicelib.wiring.resources import ACTORS, CONFIG_BINDINGS, CONFIGS
 from chalicelib.wiring.settings import Settings
 
 _JSON_FIELDS = frozenset({"actors", "actor_ids"})
@@ -43,6 +49,7 @@ class ConfigStore:
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self._table = Table(CONFIGS, settings, client)
         self._bindings = Table(CONFIG_BINDINGS, settings, client)
+        self._actors = Table(ACTORS, settings, client)
 
     def create(self, config: ActorConfig, recipients: list[str]) -> None:
         """A new config and a binding for each of its ``recipients`` (the actor ids that get its values)."""
@@ -118,7 +125,20 @@ class ConfigStore:
         self._bind(config.tenant, config.name, recipients)
 
     def _bind(self, tenant: str, name: str, actor_ids: list[str]) -> None:
+        for actor_id in actor_ids:
+            self._mark(tenant, actor_id, "ADD config_names :n, version :one", name)
         self._bindings.put_many([{**_binding(tenant, a, name), "tenant": {"S": tenant}} for a in actor_ids])
 
     def _unbind(self, tenant: str, name: str, actor_ids: list[str]) -> None:
         self._bindings.delete_many([_binding(tenant, a, name) for a in actor_ids])
+        for actor_id in actor_ids:
+            self._mark(tenant, actor_id, "DELETE config_names :n", name)
+
+    def _mark(self, tenant: str, actor_id: str, expression: str, name: str) -> None:
+        """The config's name added to or deleted from the actor's item; an actor that is gone has no item."""
+        values: dict[str, Any] = {":n": {name}, **({":one": 1} if ":one" in expression else {})}
+        try:
+            self._actors.update({"tenant": {"S": tenant}, "actor_id": {"S": actor_id}}, expression, values=values,
+                                condition="attribute_exists(actor_id)")
+        except ConditionFailed:
+            pass
