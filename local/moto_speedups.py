@@ -20,6 +20,7 @@ emulator's CPU in three places of moto's own code, none of which the local mode 
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 
@@ -130,7 +131,112 @@ def install_fast_random_strings() -> None:
     cls.get_random_hex = get_random_hex  # type: ignore[method-assign]
 
 
+_CLAUSE = re.compile(r"\s*(SET|REMOVE|ADD)\s+(.+?)(?=\s+(?:SET|REMOVE|ADD)\s|\s*$)", re.DOTALL)
+_SET_ACTION = re.compile(r"\s*(#?\w+)\s*=\s*(:\w+)\s*")
+_ADD_ACTION = re.compile(r"\s*(#?\w+)\s+(:\w+)\s*")
+_NAME = re.compile(r"\s*(#?\w+)\s*")
+
+
+@functools.lru_cache(maxsize=1)
+def _reserved() -> frozenset[str]:
+    from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
+
+    return frozenset(k.upper() for k in ReservedKeywords.get_reserved_keywords())
+
+
+def simple_update(expression: str | None, names: dict[str, str] | None, values: dict[str, Any] | None,
+                  table: Any, existing: Any) -> list[tuple[str, str, Any]] | None:
+    """The actions of an update expression made only of top-level ``SET a = :v``, ``REMOVE a`` and ``ADD a
+    :number`` that moto's validator would accept as they are: every placeholder defined, no key attribute,
+    no attribute twice, no reserved word, no empty string, binary or set, ADD only to a number or nothing;
+    else None (moto's own path then runs, with its errors). ``existing``: the item (None: there is none)."""
+    if not expression:
+        return None
+    names, values = names or {}, values or {}
+    actions: list[tuple[str, str, Any]] = []
+    seen_clauses: set[str] = set()
+    position = 0
+    for match in _CLAUSE.finditer(expression):
+        if match.start() != position or match.group(1) in seen_clauses:
+            return None
+        position = match.end()
+        clause = match.group(1)
+        seen_clauses.add(clause)
+        for part in match.group(2).split(","):
+            form = {"SET": _SET_ACTION, "ADD": _ADD_ACTION, "REMOVE": _NAME}[clause].fullmatch(part)
+            if form is None:
+                return None
+            target = form.group(1)
+            if target.startswith("#"):
+                if target not in names:
+                    return None
+                target = names[target]
+            elif target.upper() in _reserved():
+                return None  # moto's validator names the keyword
+            value = None
+            if clause != "REMOVE":
+                value = values.get(form.group(2))
+                if not isinstance(value, dict) or len(value) != 1 or any(v in ("", b"", []) for v in value.values()):
+                    return None  # moto's path decides about empty strings, binaries and sets
+            actions.append((clause, target, value))
+    if position != len(expression) or not actions:
+        return None
+    targets = [target for _, target, _ in actions]
+    if len(set(targets)) != len(targets) or set(targets) & set(table.table_key_attrs):
+        return None
+    for clause, target, value in actions:
+        if clause == "ADD":
+            current = existing.attrs.get(target) if existing is not None else None
+            if "N" not in value or (current is not None and current.type != "N"):
+                return None
+    return actions
+
+
+def install_fast_simple_updates() -> None:
+    """UpdateItem of simple top-level actions (``simple_update``) without moto's validator and executor:
+    the condition, the item's creation, the size limit and the answer are moto's own (idempotent)."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge, ItemSizeToUpdateTooLarge
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    original = DynamoDBBackend.update_item
+    if getattr(original, "abaco_fast", False):
+        return
+
+    def update_item(self: Any, table_name: str, key: dict[str, Any], update_expression: str,
+                    expression_attribute_names: dict[str, Any], expression_attribute_values: dict[str, Any],
+                    attribute_updates: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        table = self.get_table(table_name)
+        actions = None
+        if not attribute_updates and table.stream_shard is None:
+            existing = self.get_item(table_name, key)
+            actions = simple_update(update_expression, expression_attribute_names, expression_attribute_values,
+                                    table, existing)
+        if actions is None:
+            return original(self, table_name, key, update_expression, expression_attribute_names,
+                            expression_attribute_values, attribute_updates, **kwargs)
+        # moto's own path with nothing to apply: the condition (and Expected), the new item if none
+        item = original(self, table_name, key, "", expression_attribute_names, expression_attribute_values, {},
+                        **kwargs)
+        try:
+            for clause, target, value in actions:
+                if clause == "SET":
+                    item.attrs[target] = DynamoType(value)
+                elif clause == "REMOVE":
+                    item.attrs.pop(target, None)
+                else:
+                    current = item.attrs.get(target) or DynamoType({"N": "0"})
+                    item.attrs[target] = current + DynamoType(value)
+        except ItemSizeTooLarge as exc:
+            raise ItemSizeToUpdateTooLarge() from exc
+        return item
+
+    update_item.abaco_fast = True  # type: ignore[attr-defined]
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+
+
 def install_all() -> None:
     install_fast_queries()
     install_fast_update_validation()
     install_fast_random_strings()
+    install_fast_simple_updates()

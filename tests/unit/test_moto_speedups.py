@@ -101,13 +101,66 @@ def _workload() -> list[Any]:
         out.append(_error(lambda: client.update_item(
             TableName="t", Key={"pk": {"S": "p1"}, "sk": {"S": "s3"}}, UpdateExpression="SET a = ",
             ExpressionAttributeValues={":a": {"S": "x"}})))
+        out.extend(_updates(client))
         out.append(client.scan(TableName="t")["Items"])
         return out
+
+
+def _updates(client: Any) -> list[Any]:
+    """Update expressions the fast path takes (simple SET, REMOVE, ADD of numbers) and those it leaves to
+    moto (paths, functions, sets, key attributes, empty values, type mismatches), with their errors."""
+    key = {"pk": {"S": "p3"}, "sk": {"S": "u"}}
+    value_kinds = {":s": {"S": "x"}, ":n": {"N": "1.50"}, ":m": {"M": {"a": {"L": [{"N": "1"}, {"S": "q"}]}}},
+                   ":ss": {"SS": ["a", "b"]}, ":b": {"B": b"\x00"}, ":t": {"BOOL": True}, ":z": {"NULL": True}}
+    cases: list[dict[str, Any]] = [
+        {"UpdateExpression": "SET #a = :s, #b = :n, #c = :m, #d = :ss, #e = :b, #f = :t, #g = :z",
+         "ExpressionAttributeNames": {f"#{c}": c for c in "abcdefg"}, "ExpressionAttributeValues": value_kinds},
+        {"UpdateExpression": "ADD total :n, other :n", "ExpressionAttributeValues": {":n": {"N": "2"}}},  # reserved
+        {"UpdateExpression": "ADD tally :n, amount_b :n", "ExpressionAttributeValues": {":n": {"N": "2"}}},
+        {"UpdateExpression": "ADD tally :n", "ExpressionAttributeValues": {":n": {"N": "-0.25"}}},
+        {"UpdateExpression": "SET #a = :s REMOVE #c, nothing", "ExpressionAttributeNames": {"#a": "a", "#c": "c"},
+         "ExpressionAttributeValues": {":s": {"S": "y"}}},
+        {"UpdateExpression": "REMOVE #g SET #a=:s", "ExpressionAttributeNames": {"#a": "a", "#g": "g"},
+         "ExpressionAttributeValues": {":s": {"S": "z"}}, "ConditionExpression": "#a = :old",
+         **{"_values": {":old": {"S": "y"}}}},
+        {"UpdateExpression": "SET #a = :s", "ExpressionAttributeNames": {"#a": "a"},
+         "ExpressionAttributeValues": {":s": {"S": "w"}}, "ConditionExpression": "#a = :old",
+         **{"_values": {":old": {"S": "not-it"}}}},
+        {"UpdateExpression": "ADD #a :n", "ExpressionAttributeNames": {"#a": "a"},
+         "ExpressionAttributeValues": {":n": {"N": "1"}}},  # a string: moto's type error
+        {"UpdateExpression": "ADD #d :ss", "ExpressionAttributeNames": {"#d": "d"},
+         "ExpressionAttributeValues": {":ss": {"SS": ["c"]}}},  # a set: moto's path
+        {"UpdateExpression": "SET #a = :s, #a = :s", "ExpressionAttributeNames": {"#a": "a"},
+         "ExpressionAttributeValues": {":s": {"S": "x"}}},
+        {"UpdateExpression": "SET #k = :s", "ExpressionAttributeNames": {"#k": "sk"},
+         "ExpressionAttributeValues": {":s": {"S": "x"}}},
+        {"UpdateExpression": "SET #o = :e", "ExpressionAttributeNames": {"#o": "open"},
+         "ExpressionAttributeValues": {":e": {"S": ""}}},
+        {"UpdateExpression": "SET #a = :missing, #b = :n", "ExpressionAttributeNames": {"#a": "a", "#b": "b"},
+         "ExpressionAttributeValues": {":n": {"N": "1"}}},
+        {"UpdateExpression": "SET #c.a = :s, #b = if_not_exists(#b, :n) + :n",
+         "ExpressionAttributeNames": {"#b": "b", "#c": "c"},
+         "ExpressionAttributeValues": {":s": {"S": "deep"}, ":n": {"N": "1"}}},
+        {"UpdateExpression": "SET #l = list_append(if_not_exists(#l, :empty), :one)",
+         "ExpressionAttributeNames": {"#l": "l"},
+         "ExpressionAttributeValues": {":empty": {"L": []}, ":one": {"L": [{"S": "x"}]}}},
+    ]
+    out: list[Any] = []
+    for i, given in enumerate(cases):
+        case = dict(given)
+        extra = case.pop("_values", {})
+        case["ExpressionAttributeValues"] = {**case["ExpressionAttributeValues"], **extra}
+        for item_key in (key, {"pk": {"S": "p3"}, "sk": {"S": f"new{i}"}}):  # an item, and none yet
+            out.append(_error(lambda c=case, k=item_key: out.append(client.update_item(
+                TableName="t", Key=k, ReturnValues="ALL_NEW", **c).get("Attributes"))))
+    out.append(client.get_item(TableName="t", Key=key, ConsistentRead=True)["Item"])
+    return out
 
 
 @pytest.fixture
 def restored(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever the test installs is undone after it (other tests run moto as it ships)."""
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing import ast_nodes, validators
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
@@ -116,6 +169,7 @@ def restored(monkeypatch: pytest.MonkeyPatch) -> None:
     for owner, name in ((Table, "query"), (ast_nodes.DepthFirstTraverser, "process"),
                         (ast_nodes.DepthFirstTraverser, "nodes_to_be_processed"),
                         (validators.ActionCountValidator, "traverse"), (UpdateExpressionParser, "make"),
+                        (DynamoDBBackend, "update_item"),
                         (MotoRandom, "get_random_string"), (MotoRandom, "get_random_hex")):
         monkeypatch.setattr(owner, name, owner.__dict__.get(name, getattr(owner, name)))
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -137,6 +191,14 @@ def test_the_speedups_answer_what_moto_answers(restored: None) -> None:
     assert expected[7]["field0"] == {"S": "value0-0"} and expected[8]["field0"] == {"S": "value0-0-1"}
     assert expected[5] == [[]] and len(expected[6][0]) == 1
     assert all(error.startswith("ValidationException") for error in expected[9:14]), expected[9:14]
+    errors = [e for e in expected if isinstance(e, str) and e != "no error"]
+    assert len(errors) >= 12 and any(e.startswith("ConditionalCheckFailed") for e in errors), errors
+    final = expected[-2]
+    assert final["tally"] == {"N": "1.75"} and final["amount_b"] == {"N": "2"} and final["a"] == {"S": "z"}, final
+    assert "g" not in final and "c" not in final and final["d"] == {"SS": ["a", "b", "c"]}, final
+    from moto.dynamodb.models import DynamoDBBackend
+
+    assert getattr(DynamoDBBackend.update_item, "abaco_fast", False)
 
 
 def test_random_strings_keep_their_length_and_pool(restored: None) -> None:
