@@ -17,6 +17,7 @@ from chalicelib.wiring import resources
 from chalicelib.wiring.settings import Settings
 
 SQS_BATCH = 10  # entries per batch call (SQS quota)
+ACTOR_VERSION = "actor_version"  # an inbox message's attribute (send_inbox)
 # The adapter's own words for two errors the API shows (aws_errors.translate places every code).
 _MESSAGES = {"AWS.SimpleQueueService.PurgeQueueInProgress": "a purge of this queue is already in progress",
              "PurgeQueueInProgress": "a purge of this queue is already in progress",
@@ -34,6 +35,7 @@ class Received:
     # When it turns visible again (time.monotonic()), if it was received with a visibility of its own: the
     # answer's arrival plus that visibility (SQS starts the clock on its side, a moment before).
     visible_until: float | None = None
+    actor_version: int | None = None  # the ``actor_version`` attribute the API sent with an inbox message
 
 
 class Queues:
@@ -88,12 +90,18 @@ class Queues:
     def inbox_url(self, tenant: str, actor_id: str) -> str:
         return self._url(resources.inbox_name(self._settings.resource_prefix, tenant, actor_id))
 
-    def send_inbox(self, message: InboxMessage, trace_header: str | None = None) -> str:
-        """``trace_header``: the X-Ray trace the runner continues, as SQS's own AWSTraceHeader attribute."""
+    def send_inbox(self, message: InboxMessage, trace_header: str | None = None,
+                   actor_version: int | None = None) -> str:
+        """``trace_header``: the X-Ray trace the runner continues, as SQS's own AWSTraceHeader attribute.
+        ``actor_version``: the actor's version the API read to accept the message, as a message attribute
+        (``runners/host/actor_view.py``): beside the body, so a runner of an earlier release, which refuses
+        unknown fields in the body, still decodes it during a rolling upgrade."""
         url = self.inbox_url(message.tenant, message.actor_id)
         extra: dict[str, Any] = {}
         if trace_header:
             extra["MessageSystemAttributes"] = {"AWSTraceHeader": {"StringValue": trace_header, "DataType": "String"}}
+        if actor_version is not None:
+            extra["MessageAttributes"] = {ACTOR_VERSION: {"StringValue": str(actor_version), "DataType": "Number"}}
         return self._call("send_message", QueueUrl=url, MessageBody=message.encode(), **extra)["MessageId"]
 
     def inbox_depth(self, tenant: str, actor_id: str) -> int:
@@ -135,7 +143,8 @@ class Queues:
         kwargs: dict[str, Any] = {"QueueUrl": url, "MaxNumberOfMessages": max_messages,
                                   "WaitTimeSeconds": wait_seconds,
                                   "MessageSystemAttributeNames": ["ApproximateReceiveCount", "AWSTraceHeader",
-                                                                  "SentTimestamp"]}
+                                                                  "SentTimestamp"],
+                                  "MessageAttributeNames": [ACTOR_VERSION]}
         if visibility is not None:
             kwargs["VisibilityTimeout"] = visibility
         messages = self._call("receive_message", **kwargs).get("Messages", [])
@@ -208,6 +217,7 @@ class Queues:
 def _received(message: dict[str, Any], visible_until: float | None = None) -> Received:
     attributes = message.get("Attributes", {})
     sent = attributes.get("SentTimestamp")
+    version = message.get("MessageAttributes", {}).get(ACTOR_VERSION, {}).get("StringValue", "")
     return Received(message["Body"], message["ReceiptHandle"], int(attributes.get("ApproximateReceiveCount", 1)),
                     message["MessageId"], attributes.get("AWSTraceHeader"), int(sent) / 1000 if sent else None,
-                    visible_until)
+                    visible_until, int(version) if version.isdigit() else None)

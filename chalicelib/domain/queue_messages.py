@@ -48,9 +48,6 @@ class InboxMessage(_Frozen):
     env: dict[str, str] = Field(default_factory=dict)  # query parameters and the API-set _abaco_* values
     executor: str = ""
     sent_at: float = 0.0
-    # The actor's ``version`` as the API read it to accept the message: a runner whose last read of the
-    # actor has this version runs the message without reading it again (runners/host/worker.py).
-    actor_version: int | None = None
 
 
 class StartWorkerCommand(_Frozen):

@@ -143,7 +143,7 @@ def submit(backend: Backend, actor: Actor, executor: str, parsed: ParsedMessage,
     see the message). The send is not recorded on the execution: the reconciler asks SQS instead
     (``runners/duties/reconciler.py``), which spares every message a write of its execution."""
     execution, message = record(backend, actor, executor, parsed, env)
-    backend.queues.send_inbox(message, tracing.current_header())
+    backend.queues.send_inbox(message, tracing.current_header(), actor_version=actor.version)
     worker_service.ensure_worker(backend, actor, wake=True)
     return execution
 
@@ -161,8 +161,7 @@ def record(backend: Backend, actor: Actor, executor: str, parsed: ParsedMessage,
                            content_type=parsed.content_type,  # type: ignore[arg-type]
                            body=None if pointer else parsed.body, s3_key=pointer.key if pointer else None,
                            size=pointer.size if pointer else len((parsed.body or "").encode()),
-                           sha256=pointer.sha256 if pointer else None, env=env, executor=executor, sent_at=now,
-                           actor_version=actor.version)
+                           sha256=pointer.sha256 if pointer else None, env=env, executor=executor, sent_at=now)
     encoded = message.encode()
     if len(encoded.encode()) > INLINE_MESSAGE_MAX_BYTES:
         raise BadRequest("The message's query parameters are too large.")

@@ -1,18 +1,17 @@
 """The actor as a worker last read it, and whether a message may run on that reading without another.
 
-The API reads the actor to accept a message and writes the actor's ``version`` into it
-(``chalicelib/services/messages.py``). Every write of the actor's definition or status adds one to the
-version (``chalicelib/adapters/storage/actors.py``: ``replace``, ``set_status``, ``set_state``,
-``advance_cron``), so a reading with the message's version is the actor as the API saw it when it accepted
-the message, and the worker saves the read (a GetItem per execution). What does not move the version is
-the runner's count of start failures: a reading with failures counted is never reused (their reset is
-due), and neither is the one in hand when an attempt ends other than by running (a start failure, a
-fenced or failed attempt may have changed the actor). A message without a version (sent before this
-field) is run on a fresh read, as before.
+The API reads the actor to accept a message and sends the actor's ``version`` with it, as a message
+attribute (``chalicelib/adapters/queues.py``, ``send_inbox``). Every write of the actor's definition or
+status adds one to the version (``chalicelib/adapters/storage/actors.py``: ``replace``, ``set_status``,
+``set_state``, ``advance_cron``; binding a config too: ``chalicelib/adapters/storage/configs.py``), so a
+reading with the message's version is the actor as the API saw it when it accepted the message, and the
+worker saves the read (a GetItem per execution). What does not move the version is the runner's count of
+start failures: a reading with failures counted is never reused (their reset is due), and neither is the
+one in hand when an attempt ends other than by running (a start failure, a fenced or failed attempt may
+have changed the actor). A message without a version (sent by an earlier release, or re-sent by the
+reconciler) is run on a fresh read, as before.
 """
 from __future__ import annotations
-
-import json
 
 from chalicelib.adapters.queues import Received
 from chalicelib.domain.models import Actor, ActorStatus, Worker
@@ -29,12 +28,8 @@ def may_run(worker: Worker, actor: Actor) -> bool:
 
 
 def message_version(received: Received) -> int | None:
-    """The actor version the API wrote into the message, if any (a poison message has none)."""
-    try:
-        version = json.loads(received.body).get("actor_version")
-    except (ValueError, AttributeError):
-        return None
-    return version if isinstance(version, int) else None
+    """The actor version the API sent with the message, if any."""
+    return received.actor_version
 
 
 class ActorView:
