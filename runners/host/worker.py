@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 
 from chalicelib.adapters import tracing
 from chalicelib.adapters.queues import Received
@@ -303,10 +304,10 @@ class WorkerThread(threading.Thread):
             self.prefetched.add(received)
             self.hand_back()
             return None
-        if len(received) > 1:  # prefetched: hidden for as long as any other held message
+        if len(received) > 1:  # prefetched: hidden for as long as any held message (their lease need not)
             self.backend.queues.set_visibility_many(inbox, [r.receipt for r in received[1:]],
                                                     self.settings.visibility_timeout)
-        self.prefetched.add(received[1:])
+        self.prefetched.add([replace(r, visible_until=None) for r in received[1:]])
         # The first one is hidden for its attempt by the lease (runners/pipeline/lease.py), a second before its
         # RECEIVE_VISIBILITY_SECONDS end: a message done sooner (a warm no-op) costs no visibility request.
         return received[0]

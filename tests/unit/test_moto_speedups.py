@@ -153,6 +153,9 @@ def _updates(client: Any) -> list[Any]:
         for item_key in (key, {"pk": {"S": "p3"}, "sk": {"S": f"new{i}"}}):  # an item, and none yet
             out.append(_error(lambda c=case, k=item_key: out.append(client.update_item(
                 TableName="t", Key=k, ReturnValues="ALL_NEW", **c).get("Attributes"))))
+    out.append(_error(lambda: client.update_item(  # no range key: whatever moto answers, the same
+        TableName="t", Key={"pk": {"S": "p3"}}, UpdateExpression="SET #a = :s", ExpressionAttributeNames={"#a": "a"},
+        ExpressionAttributeValues={":s": {"S": "x"}})))
     out.append(client.get_item(TableName="t", Key=key, ConsistentRead=True)["Item"])
     return out
 

@@ -134,3 +134,31 @@ def test_an_attempt_still_running_confirms_its_message_a_second_before_the_recei
 def test_a_message_received_with_the_queues_visibility_waits_for_the_first_heartbeat() -> None:
     lease, queues, _ = _lease(_received(1, visible_until=None))
     assert lease._confirm() and queues.extended == []
+
+
+def test_a_worker_confirms_prefetched_messages_at_once_and_leaves_the_first_to_its_lease(
+        backend: Any, monkeypatch: Any) -> None:  # noqa: F811
+    import dataclasses
+    import threading
+
+    from local import bootstrap
+    from runners.host.prefetched import Prefetched
+    from runners.host.worker import WorkerThread
+
+    bootstrap.create_queues(backend.settings)
+    inbox = backend.queues.create_inbox("T", "A")
+    for eid in ("E1", "E2", "E3"):
+        backend.queues.send_inbox(InboxMessage(tenant="T", actor_id="A", execution_id=eid, body="m", size=1))
+    three = dataclasses.replace(backend, settings=backend.settings.model_copy(update={"prefetch": 3}))
+    worker = WorkerThread(three, "r1", "127.0.0.1", "T", "A", "A-r1-0", threading.Event(), threading.Event(),
+                          Fence(lambda _cid: None, lease_seconds=10.0), standard_registry())
+    worker.prefetched = Prefetched(backend.queues, inbox)
+    extended: list[list[str]] = []
+    original = backend.queues.set_visibility_many
+    monkeypatch.setattr(backend.queues, "set_visibility_many",
+                        lambda url, receipts, seconds: (extended.append(receipts), original(url, receipts, seconds)))
+    first = worker._receive(inbox)
+    assert first is not None and first.visible_until is not None  # its lease confirms it if it runs long
+    held = [worker.prefetched.pop(), worker.prefetched.pop()]
+    assert all(r is not None and r.visible_until is None for r in held)  # confirmed: their lease need not
+    assert extended == [[r.receipt for r in held if r is not None]]
