@@ -10,6 +10,12 @@ start failures: a reading with failures counted is never reused (their reset is 
 one in hand when an attempt ends other than by running (a start failure, a fenced or failed attempt may
 have changed the actor). A message without a version (sent by an earlier release, or re-sent by the
 reconciler) is run on a fresh read, as before.
+
+So a message runs on the actor it was accepted for. One consequence: when the actor is updated while
+messages accepted before the update wait, the worker of the old revision may still run those (their
+version is the one it read) until its next health check (``ABACO_WORKER_HEALTH_CHECK_SECONDS``, 5 s)
+or a message accepted after the update makes it read again; then it stops and the new revision's worker
+takes the rest. Before, each message read the actor, so only the message in hand ran on the old revision.
 """
 from __future__ import annotations
 
@@ -36,7 +42,6 @@ class ActorView:
     def __init__(self, backend: Backend, tenant: str, actor_id: str) -> None:
         self._backend, self._tenant, self._actor_id = backend, tenant, actor_id
         self._actor: Actor | None = None
-        self.reads = 0  # reads made for messages (tests and the cost bench compare them with executions)
 
     def for_message(self, received: Received) -> Actor:
         """The actor to run ``received`` with: the reading in hand when it has the message's version, else
@@ -45,7 +50,6 @@ class ActorView:
         held = self._actor
         if held is not None and version is not None and held.version == version:
             return held
-        self.reads += 1
         actor = self._backend.actors.get(self._tenant, self._actor_id)
         self.saw(actor)
         return actor
