@@ -157,7 +157,12 @@ def install_cached_method_names() -> None:
 
 
 class AtomicDynamoDB:
-    """WSGI middleware: one DynamoDB request at a time (the response body is produced inside the lock)."""
+    """WSGI middleware: one DynamoDB request at a time (the response body is produced inside the lock).
+
+    The request's body is read before the lock is taken: a client that stops between sending its headers
+    and its body (botocore sends them apart; a runner SIGSTOPped by a chaos test, a process swapped out)
+    would otherwise hold every other DynamoDB request until it resumed (CI saw a GetItem time out four
+    times, 40 s, behind one paused runner)."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self._app = app
@@ -166,6 +171,11 @@ class AtomicDynamoDB:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not environ.get("HTTP_X_AMZ_TARGET", "").startswith(DYNAMODB_TARGET_PREFIX):
             return self._app(environ, start_response)
+        stream, length = environ["wsgi.input"], environ.get("CONTENT_LENGTH", "")
+        if length.isdigit():
+            environ["wsgi.input"] = io.BytesIO(stream.read(int(length)))
+        elif environ.get("wsgi.input_terminated"):  # chunked: the stream ends with the body
+            environ["wsgi.input"] = io.BytesIO(stream.read())
         with self._lock:
             return list(self._app(environ, start_response))
 

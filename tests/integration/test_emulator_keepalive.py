@@ -103,3 +103,26 @@ def test_a_kept_alive_request_is_not_held_by_delayed_acks(port: int) -> None:
     kept_ms = _median_ms(lambda: _dynamodb(kept, "ListTables", {}))
     kept.close()
     assert kept_ms < 2 * fresh_ms + 1, (kept_ms, fresh_ms)  # with the bug: about 45 ms against about 3
+
+
+def test_a_client_stalled_mid_request_does_not_hold_the_other_dynamodb_requests(port: int) -> None:
+    """DynamoDB requests run one at a time (``AtomicDynamoDB``); a client that sent its headers and stops
+    before its body (botocore sends them apart: a SIGSTOPped runner) must not hold the others."""
+    import socket
+
+    body = json.dumps({"Limit": 1}).encode()
+    stalled = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        stalled.sendall(("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n"
+                         "Content-Type: application/x-amz-json-1.0\r\nAuthorization: "
+                         f"{AUTH.format(service='dynamodb')}\r\nContent-Length: {len(body)}\r\n\r\n").encode())
+        time.sleep(0.2)  # not synchronisation: the stall itself, long enough for the server to be waiting
+        other = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        status, data = _dynamodb(other, "ListTables", {})  # timed out (the lock held) before the fix
+        assert status == 200 and "TableNames" in json.loads(data)
+        other.close()
+        stalled.sendall(body)  # the stalled request completes too
+        answer = stalled.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+    finally:
+        stalled.close()
