@@ -13,25 +13,19 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import boto3
 
+from bench.system import cpu_of
 from local import emulator
 
 FIELDS = 8
 
 
-def _cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
 def measure(calls: int) -> dict[str, dict[str, float]]:
     port = emulator.free_port()
     process = emulator.start(port, os.path.join(tempfile.mkdtemp(prefix="abaco-emuops-"), "emulator.log"))
-    tick = os.sysconf("SC_CLK_TCK")
     try:
         client = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                               aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -53,12 +47,12 @@ def measure(calls: int) -> dict[str, dict[str, float]]:
         for name, call in operations.items():
             for _ in range(20):  # warm-up: connection, caches
                 call()
-            wall, mine, theirs = time.perf_counter(), time.process_time(), _cpu_ticks(process.pid)
+            wall, mine, theirs = time.perf_counter(), time.process_time(), cpu_of([process.pid])
             for _ in range(calls):
                 call()
             out[name] = {"wall_ms": round((time.perf_counter() - wall) * 1000 / calls, 2),
                          "client_cpu_ms": round((time.process_time() - mine) * 1000 / calls, 2),
-                         "emulator_cpu_ms": round((_cpu_ticks(process.pid) - theirs) * 1000 / tick / calls, 2)}
+                         "emulator_cpu_ms": round((cpu_of([process.pid]) - theirs) * 1000 / calls, 2)}
         return out
     finally:
         process.terminate()

@@ -33,11 +33,6 @@ def may_run(worker: Worker, actor: Actor) -> bool:
     return actor.revision <= worker.revision and actor.status not in (ActorStatus.ERROR, ActorStatus.SHUTTING_DOWN)
 
 
-def message_version(received: Received) -> int | None:
-    """The actor version the API sent with the message, if any."""
-    return received.actor_version
-
-
 class ActorView:
     def __init__(self, backend: Backend, tenant: str, actor_id: str) -> None:
         self._backend, self._tenant, self._actor_id = backend, tenant, actor_id
@@ -46,7 +41,7 @@ class ActorView:
     def for_message(self, received: Received) -> Actor:
         """The actor to run ``received`` with: the reading in hand when it has the message's version, else
         a fresh read (NotFound when the actor is gone)."""
-        version = message_version(received)
+        version = received.actor_version  # None: sent by an earlier release, or re-sent by the reconciler
         held = self._actor
         if held is not None and version is not None and held.version == version:
             return held

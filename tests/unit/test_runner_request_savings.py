@@ -12,7 +12,7 @@ from chalicelib.adapters.queues import Received
 from chalicelib.domain.models import Actor, Execution
 from chalicelib.domain.queue_messages import InboxMessage
 from runners.fence import Fence
-from runners.host.actor_view import ActorView, message_version
+from runners.host.actor_view import ActorView
 from runners.metrics import standard_registry
 from runners.pipeline.consumer import InboxConsumer
 from runners.pipeline.lease import Lease
@@ -74,8 +74,8 @@ V1_FIELDS = {"v", "tenant", "actor_id", "execution_id", "content_type", "body", 
 
 def test_the_version_travels_beside_the_body_which_earlier_runners_still_decode() -> None:
     assert set(InboxMessage.model_fields) == V1_FIELDS
-    assert message_version(Received("not json", "r", 1, "m")) is None
-    assert message_version(_received(3)) == 3
+    assert Received("not json", "r", 1, "m").actor_version is None
+    assert _received(3).actor_version == 3
 
 
 def test_the_inbox_carries_the_version_as_a_message_attribute(backend: Any) -> None:  # noqa: F811

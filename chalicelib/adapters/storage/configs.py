@@ -126,17 +126,16 @@ class ConfigStore:
 
     def _bind(self, tenant: str, name: str, actor_ids: list[str]) -> None:
         for actor_id in actor_ids:
-            self._mark(tenant, actor_id, "ADD config_names :n, version :one", name)
+            self._mark(tenant, actor_id, "ADD config_names :n, version :one", {":n": {name}, ":one": 1})
         self._bindings.put_many([{**_binding(tenant, a, name), "tenant": {"S": tenant}} for a in actor_ids])
 
     def _unbind(self, tenant: str, name: str, actor_ids: list[str]) -> None:
         self._bindings.delete_many([_binding(tenant, a, name) for a in actor_ids])
         for actor_id in actor_ids:
-            self._mark(tenant, actor_id, "DELETE config_names :n", name)
+            self._mark(tenant, actor_id, "DELETE config_names :n", {":n": {name}})
 
-    def _mark(self, tenant: str, actor_id: str, expression: str, name: str) -> None:
+    def _mark(self, tenant: str, actor_id: str, expression: str, values: dict[str, Any]) -> None:
         """The config's name added to or deleted from the actor's item; an actor that is gone has no item."""
-        values: dict[str, Any] = {":n": {name}, **({":one": 1} if ":one" in expression else {})}
         try:
             self._actors.update({"tenant": {"S": tenant}, "actor_id": {"S": actor_id}}, expression, values=values,
                                 condition="attribute_exists(actor_id)")
