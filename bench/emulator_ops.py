@@ -2,7 +2,8 @@
 
 Starts a private emulator (``local/moto_app.py``), writes an item of 30 string attributes, and times
 ``N`` sequential GetItems (strongly consistent), PutItems and UpdateItems of eight ``SET`` actions (the
-shape of a claim or a terminal write) from one boto3 client: wall time per call, the client's CPU and the
+shape of a claim or a terminal write) from one boto3 client, and ``N`` SQS cycles of an inbox message
+(send, receive, delete: three requests): wall time per call, the client's CPU and the
 emulator's CPU (``/proc``), each per call. Not a suite of ``make bench``: a probe for work on the emulator
 (``local/moto_speedups.py``; figures in ``bench/results/profiles/README.md``).
 """
@@ -38,10 +39,15 @@ def measure(calls: int) -> dict[str, dict[str, float]]:
                   "ExpressionAttributeNames": {f"#f{i}": f"f{i}" for i in range(FIELDS)},
                   "ExpressionAttributeValues": {f":v{i}": {"S": "y"} for i in range(FIELDS)},
                   "ConditionExpression": "attribute_exists(k)", "ReturnValues": "ALL_NEW"}
+        sqs = boto3.client("sqs", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+        body = "x" * 1200  # about an inbox message's size
         operations: dict[str, Callable[[], Any]] = {
             "GetItem": lambda: client.get_item(TableName="t", Key={"k": {"S": "a"}}, ConsistentRead=True),
             "PutItem": lambda: client.put_item(TableName="t", Item=item),
             f"UpdateItem ({FIELDS} SET)": lambda: client.update_item(TableName="t", Key={"k": {"S": "a"}}, **update),
+            "SQS send+receive+delete": lambda: _inbox_cycle(sqs, queue, body),
         }
         out = {}
         for name, call in operations.items():
@@ -57,6 +63,15 @@ def measure(calls: int) -> dict[str, dict[str, float]]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def _inbox_cycle(sqs: Any, queue: str, body: str) -> None:
+    """What one message costs SQS: sent (with the actor version attribute), received, deleted."""
+    sqs.send_message(QueueUrl=queue, MessageBody=body,
+                     MessageAttributes={"v": {"DataType": "Number", "StringValue": "3"}})
+    received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=1,
+                                   MessageAttributeNames=["All"], AttributeNames=["All"])["Messages"]
+    sqs.delete_message(QueueUrl=queue, ReceiptHandle=received[0]["ReceiptHandle"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,9 +23,10 @@ And it does less per request than moto's server does (profiles in ``bench/result
 - the names of a response class's methods are computed once per class: moto looked them up with
   ``inspect.getmembers`` on every request (5% of the emulator's CPU).
 - moto's Query no longer sorts the whole table, its update-expression validator no longer walks the tree
-  quadratically, and its random strings are drawn at once (``local/moto_speedups.py``).
-What remains is moto's own work: parsing each request against the service model, the validator's ten
-walks of an update expression, and serialising the answer.
+  quadratically, its random strings are drawn at once, and DynamoDB's item operations are parsed and
+  answered as the JSON they are, not through botocore's service model (``local/moto_speedups.py``).
+What remains is moto's own work: the operations themselves, and SQS's requests, still parsed and
+answered through the service model.
 """
 from __future__ import annotations
 

@@ -5,10 +5,11 @@ emulator's CPU in three places of moto's own code, none of which the local mode 
 - **Query read the whole table and sorted it.** ``Table.query`` takes its candidates from ``all_items()``,
   which lists every item of every partition and sorts them by key (DynamoType comparisons), and then keeps
   those of the one partition asked for (or, on an index, sorts them again by the index's keys). The
-  runner's duties query the open-executions index every 2 s, shard by shard, so the emulator re-sorted the
-  executions table 8 times a pass, more as it grew. Here a query on the table reads its one partition, and
-  a query on an index reads every item once, unsorted: both orders were thrown away by moto's own sort
-  (on the range key; on the index's keys and then the table's, a total order).
+  runner's duties queried the open-executions index every 2 s, shard by shard (one Scan of it now, which
+  moto answers without the table's sort), so the emulator re-sorted the executions table 8 times a pass.
+  Here a query on the table reads its one partition, and a query on an index reads every item once,
+  unsorted: both orders were thrown away by moto's own sort (on the range key; on the index's keys and
+  then the table's, a total order).
 - **The update-expression validator walked the tree quadratically.** Its action counter runs on every
   ``UpdateExpression`` node, and each run collects every clause under it again; a ``SET`` of 8 fields
   (a claim, a terminal write) made it about 120 walks. One count at the root sees every clause the nested
@@ -16,12 +17,24 @@ emulator's CPU in three places of moto's own code, none of which the local mode 
   walker now. And each expression is parsed once, not on every write.
 - **Random strings were drawn a character at a time** (``random.choice`` 52 times per request id, more for
   SQS receipt handles): one ``choices`` call draws them all, from the same pool.
+- **Every request was parsed and every answer written through botocore's service model** (moto 5's
+  generic protocol parser and serializer: about a quarter of the emulator's CPU per DynamoDB request). In
+  DynamoDB's JSON protocol the request's JSON already is what moto's parser makes of it, and the answer's
+  JSON what its serializer writes, except for binary attributes (base64 on the wire, bytes inside) and
+  the members an answer's shape leaves out. So the item operations of ``FAST_OPERATIONS`` are parsed with
+  ``json.loads`` when the body holds no binary attribute, and answered with ``json.dumps`` (bytes as base64,
+  only the members of the operation's output shape); errors and everything else go through moto's own.
 """
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import re
 from typing import Any
+
+FAST_OPERATIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem"})
+_BINARY_MEMBER = re.compile(rb'"BS?"\s*:')  # a binary attribute (or a string that looks like one): moto parses
 
 
 def install_fast_queries() -> None:
@@ -239,7 +252,58 @@ def install_fast_simple_updates() -> None:
     DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
 
 
+def install_fast_json_protocol() -> None:
+    """DynamoDB's item operations parsed and answered without botocore's service model (idempotent)."""
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.responses import DynamoHandler, DynamoResult
+
+    if getattr(DynamoHandler.serialized, "abaco_fast", False):
+        return
+    parse_parameters, serialized = DynamoHandler.parse_parameters, DynamoHandler.serialized
+
+    def fast_parse(self: Any, request: Any) -> None:
+        body = request.data
+        body = body.encode() if isinstance(body, str) else body
+        if self._get_action() in FAST_OPERATIONS and body and not _BINARY_MEMBER.search(body):
+            self.params = json.loads(body)
+            return
+        parse_parameters(self, request)
+
+    def fast_serialized(self: Any, action_result: Any) -> Any:
+        action = self._get_action()
+        result = action_result.result
+        plain = type(action_result) in (ActionResult, DynamoResult)  # not a paginated one
+        if plain and action in FAST_OPERATIONS and isinstance(result, dict):
+            members = _output_members(action)
+            shown = {k: v for k, v in result.items() if k in members and v is not None}
+            try:
+                body = json.dumps(shown, default=_base64)
+            except TypeError:  # a value only moto's serializer knows how to write
+                return serialized(self, action_result)
+            return 200, {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}, body
+        return serialized(self, action_result)
+
+    fast_serialized.abaco_fast = True  # type: ignore[attr-defined]
+    DynamoHandler.parse_parameters = fast_parse  # type: ignore[method-assign]
+    DynamoHandler.serialized = fast_serialized  # type: ignore[method-assign]
+
+
+@functools.cache
+def _output_members(action: str) -> frozenset[str]:
+    from moto.core.utils import get_service_model
+
+    shape = get_service_model("dynamodb").operation_model(action).output_shape
+    return frozenset(shape.members) if shape is not None else frozenset()
+
+
+def _base64(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def install_all() -> None:
+    install_fast_json_protocol()
     install_fast_queries()
     install_fast_update_validation()
     install_fast_random_strings()

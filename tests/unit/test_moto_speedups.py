@@ -101,9 +101,50 @@ def _workload() -> list[Any]:
         out.append(_error(lambda: client.update_item(
             TableName="t", Key={"pk": {"S": "p1"}, "sk": {"S": "s3"}}, UpdateExpression="SET a = ",
             ExpressionAttributeValues={":a": {"S": "x"}})))
+        out.extend(_item_operations(client))
         out.extend(_updates(client))
         out.append(client.scan(TableName="t")["Items"])
         return out
+
+
+def _answer(response: dict[str, Any]) -> dict[str, Any]:
+    """A whole answer but its request id (a new one each time)."""
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+def _item_operations(client: Any) -> list[Any]:
+    """Whole answers of the item operations the JSON fast path serves (``FAST_OPERATIONS``), with binary
+    attributes (which moto parses itself) and without, projections, capacities, misses and refusals."""
+    key = {"pk": {"S": "p4"}, "sk": {"S": "bin"}}
+    binary = {**key, "data": {"B": b"\x00\xff\"B\": 1"}, "many": {"BS": [b"a", b"\x01"]}, "n": {"N": "7"},
+              "doc": {"M": {"l": {"L": [{"S": "x"}, {"NULL": True}, {"BOOL": False}]}, "ss": {"SS": ["q"]}}}}
+    plain = {"pk": {"S": "p4"}, "sk": {"S": "plain"}, "text": {"S": '{"B": "not binary"}'}, "ns": {"NS": ["1", "2.5"]}}
+    mine = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p4"}}}
+    out: list[Any] = [
+        _answer(client.put_item(TableName="t", Item=binary, ReturnConsumedCapacity="TOTAL")),
+        _answer(client.put_item(TableName="t", Item=plain, ReturnValues="ALL_OLD")),
+        _answer(client.put_item(TableName="t", Item={**plain, "text": {"S": "again"}}, ReturnValues="ALL_OLD")),
+        _answer(client.get_item(TableName="t", Key=key, ConsistentRead=True)),
+        _answer(client.get_item(TableName="t", Key={**key, "sk": {"S": "plain"}}, ReturnConsumedCapacity="TOTAL")),
+        _answer(client.get_item(TableName="t", Key=key, ProjectionExpression="#d, n",
+                                ExpressionAttributeNames={"#d": "doc"})),
+        _answer(client.get_item(TableName="t", Key={"pk": {"S": "p4"}, "sk": {"S": "none"}})),
+        _answer(client.query(TableName="t", **mine, ReturnConsumedCapacity="TOTAL")),
+        _answer(client.query(TableName="t", **mine, Select="COUNT")),
+        _answer(client.query(TableName="t", **mine, ProjectionExpression="sk", Limit=1)),
+        _answer(client.batch_get_item(RequestItems={"t": {"Keys": [key, {"pk": {"S": "p4"}, "sk": {"S": "plain"}},
+                                                                   {"pk": {"S": "p4"}, "sk": {"S": "none"}}]}})),
+        _answer(client.update_item(TableName="t", Key=key, UpdateExpression="SET n = :n",
+                                   ExpressionAttributeValues={":n": {"N": "8"}}, ReturnValues="UPDATED_OLD")),
+        _answer(client.delete_item(TableName="t", Key={**key, "sk": {"S": "plain"}}, ReturnValues="ALL_OLD")),
+        _answer(client.delete_item(TableName="t", Key={**key, "sk": {"S": "plain"}})),
+    ]
+    out.append(_error(lambda: client.delete_item(TableName="t", Key=key, ConditionExpression="n = :n",
+                                                 ExpressionAttributeValues={":n": {"N": "0"}},
+                                                 ReturnValuesOnConditionCheckFailure="ALL_OLD")))
+    out.append(_error(lambda: client.get_item(TableName="missing", Key=key)))
+    out.append(_error(lambda: client.put_item(TableName="t", Item={"pk": {"S": "p4"}})))
+    return out
 
 
 def _updates(client: Any) -> list[Any]:
@@ -167,12 +208,14 @@ def restored(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing import ast_nodes, validators
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.responses import DynamoHandler
     from moto.moto_api._internal.moto_random import MotoRandom
 
     for owner, name in ((Table, "query"), (ast_nodes.DepthFirstTraverser, "process"),
                         (ast_nodes.DepthFirstTraverser, "nodes_to_be_processed"),
                         (validators.ActionCountValidator, "traverse"), (UpdateExpressionParser, "make"),
-                        (DynamoDBBackend, "update_item"),
+                        (DynamoDBBackend, "update_item"), (DynamoHandler, "parse_parameters"),
+                        (DynamoHandler, "serialized"),
                         (MotoRandom, "get_random_string"), (MotoRandom, "get_random_hex")):
         monkeypatch.setattr(owner, name, owner.__dict__.get(name, getattr(owner, name)))
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -187,6 +230,9 @@ def test_the_speedups_answer_what_moto_answers(restored: None) -> None:
     from moto.dynamodb.models.table import Table
 
     assert getattr(Table.query, "abaco_fast", False)
+    from moto.dynamodb.responses import DynamoHandler
+
+    assert getattr(DynamoHandler.serialized, "abaco_fast", False)
     assert _workload() == expected
     assert [len(page) for page in expected[0]] == [4, 2] and expected[0][0][0]["sk"] == {"S": "s1"}
     assert [i["at"]["S"] for page in expected[1] for i in page] == sorted(i["at"]["S"] for page in expected[1]
@@ -196,6 +242,9 @@ def test_the_speedups_answer_what_moto_answers(restored: None) -> None:
     assert all(error.startswith("ValidationException") for error in expected[9:14]), expected[9:14]
     errors = [e for e in expected if isinstance(e, str) and e != "no error"]
     assert len(errors) >= 12 and any(e.startswith("ConditionalCheckFailed") for e in errors), errors
+    items = expected[14:31]
+    assert items[3]["Item"]["data"] == {"B": b'\x00\xff"B": 1'} and items[6] == {}, items
+    assert items[10]["Responses"]["t"] and items[-1].startswith("ValidationException"), items
     final = expected[-2]
     assert final["tally"] == {"N": "1.75"} and final["amount_b"] == {"N": "2"} and final["a"] == {"S": "z"}, final
     assert "g" not in final and "c" not in final and final["d"] == {"SS": ["a", "b", "c"]}, final
