@@ -24,6 +24,9 @@ emulator's CPU in three places of moto's own code, none of which the local mode 
   the members an answer's shape leaves out. So the item operations of ``FAST_OPERATIONS`` are parsed with
   ``json.loads`` when the body holds no binary attribute, and answered with ``json.dumps`` (bytes as base64,
   only the members of the operation's output shape); errors and everything else go through moto's own.
+- **Names were converted from CamelCase on every use**: an SQS queue's ``attributes``, read on every
+  SendMessage and GetQueueAttributes, converts each of its 15 names with a character loop, and every request
+  converts its action's name. The conversion is a pure function of the name: cached.
 """
 from __future__ import annotations
 
@@ -302,7 +305,25 @@ def _base64(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+def install_cached_name_conversion() -> None:
+    """``camelcase_to_underscores`` cached, in moto's modules loaded now and those loaded later (idempotent)."""
+    import sys
+
+    from moto.core import utils
+
+    original = utils.camelcase_to_underscores
+    if getattr(original, "abaco_fast", False):
+        return
+    cached = functools.lru_cache(maxsize=4096)(original)
+    cached.abaco_fast = True  # type: ignore[attr-defined]
+    utils.camelcase_to_underscores = cached  # later ``from moto.core.utils import ...`` get this one
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.") and getattr(module, "camelcase_to_underscores", None) is original:
+            module.camelcase_to_underscores = cached  # type: ignore[attr-defined]
+
+
 def install_all() -> None:
+    install_cached_name_conversion()
     install_fast_json_protocol()
     install_fast_queries()
     install_fast_update_validation()

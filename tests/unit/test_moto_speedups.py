@@ -204,6 +204,9 @@ def _updates(client: Any) -> list[Any]:
 @pytest.fixture
 def restored(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever the test installs is undone after it (other tests run moto as it ships)."""
+    import moto.core.responses
+    import moto.sqs.models
+    from moto.core import utils
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing import ast_nodes, validators
@@ -211,6 +214,8 @@ def restored(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.dynamodb.responses import DynamoHandler
     from moto.moto_api._internal.moto_random import MotoRandom
 
+    for module in (utils, moto.core.responses, moto.sqs.models):
+        monkeypatch.setattr(module, "camelcase_to_underscores", utils.camelcase_to_underscores)
     for owner, name in ((Table, "query"), (ast_nodes.DepthFirstTraverser, "process"),
                         (ast_nodes.DepthFirstTraverser, "nodes_to_be_processed"),
                         (validators.ActionCountValidator, "traverse"), (UpdateExpressionParser, "make"),
@@ -262,3 +267,17 @@ def test_random_strings_keep_their_length_and_pool(restored: None) -> None:
     assert set(mock_random.get_random_string(length=200, include_digits=False)) <= set(string.ascii_letters)
     assert mock_random.get_random_string(length=30, lower_case=True).islower()
     assert len(mock_random.get_random_hex(12)) == 12 and set(mock_random.get_random_hex(64)) <= set("0123456789abcdef")
+
+
+def test_names_are_converted_as_moto_converts_them(restored: None) -> None:
+    import moto.core.responses
+    import moto.sqs.models
+    from moto.core import utils
+
+    original = utils.camelcase_to_underscores
+    names = ["ApproximateNumberOfMessagesNotVisible", "KmsMasterKeyId", "DelaySeconds", "FifoQueue", "GetItem",
+             "SSEKmsKeyId", "", "theNewAttribute", "A B"]
+    moto_speedups.install_all()
+    for module in (utils, moto.core.responses, moto.sqs.models):
+        assert getattr(module.camelcase_to_underscores, "abaco_fast", False), module
+    assert [moto.sqs.models.camelcase_to_underscores(n) for n in names * 2] == [original(n) for n in names * 2]
