@@ -208,12 +208,20 @@ def simple_update(expression: str | None, names: dict[str, str] | None, values: 
     return actions
 
 
+ITEM_SIZE_LIMIT = 405_000  # moto's LimitedSizeDict (models/dynamo_type.py): what it refuses an item beyond
+
+
 def install_fast_simple_updates() -> None:
     """UpdateItem of simple top-level actions (``simple_update``) without moto's validator and executor:
     the condition, the item's creation, the size limit and the answer are moto's own (idempotent)."""
     from moto.dynamodb.exceptions import ItemSizeTooLarge, ItemSizeToUpdateTooLarge
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    def _size(value: Any) -> int:
+        """What moto's LimitedSizeDict counts for a name or a value."""
+        return value.size() if type(value) is DynamoType else bytesize(str(value))
 
     original = DynamoDBBackend.update_item
     if getattr(original, "abaco_fast", False):
@@ -238,17 +246,22 @@ def install_fast_simple_updates() -> None:
         # moto's own path with nothing to apply: the condition (and Expected), the new item if none
         item = original(self, table_name, key, "", expression_attribute_names, expression_attribute_values, {},
                         **kwargs)
-        try:
-            for clause, target, value in actions:
-                if clause == "SET":
-                    item.attrs[target] = DynamoType(value)
-                elif clause == "REMOVE":
-                    item.attrs.pop(target, None)
-                else:
-                    current = item.attrs.get(target) or DynamoType({"N": "0"})
-                    item.attrs[target] = current + DynamoType(value)
-        except ItemSizeTooLarge as exc:
-            raise ItemSizeToUpdateTooLarge() from exc
+        attrs = item.attrs
+        total = sum(_size(name) + _size(held) for name, held in attrs.items())  # once, not per action
+        for clause, target, value in actions:
+            if clause == "REMOVE":
+                if target in attrs:
+                    total -= _size(target) + _size(attrs.pop(target))
+                continue
+            if clause == "SET":
+                new = DynamoType(value)
+            else:
+                new = (attrs.get(target) or DynamoType({"N": "0"})) + DynamoType(value)
+            if total + _size(target) + _size(new) > ITEM_SIZE_LIMIT:  # LimitedSizeDict's check, old value counted
+                raise ItemSizeToUpdateTooLarge() from ItemSizeTooLarge()
+            old = attrs.get(target)
+            dict.__setitem__(attrs, target, new)  # the size is checked above, as LimitedSizeDict would
+            total += _size(new) - (_size(old) if old is not None else -_size(target))
         return item
 
     update_item.abaco_fast = True  # type: ignore[attr-defined]

@@ -182,6 +182,14 @@ def _updates(client: Any) -> list[Any]:
         {"UpdateExpression": "SET #c.a = :s, #b = if_not_exists(#b, :n) + :n",
          "ExpressionAttributeNames": {"#b": "b", "#c": "c"},
          "ExpressionAttributeValues": {":s": {"S": "deep"}, ":n": {"N": "1"}}},
+        {"UpdateExpression": "SET #h = :big", "ExpressionAttributeNames": {"#h": "huge"},
+         "ExpressionAttributeValues": {":big": {"S": "h" * 210_000}}},  # fits
+        {"UpdateExpression": "SET #h = :big", "ExpressionAttributeNames": {"#h": "huge"},
+         "ExpressionAttributeValues": {":big": {"S": "i" * 210_000}}},  # moto counts the old value and the new
+        {"UpdateExpression": "SET #a = :s, #i = :big", "ExpressionAttributeNames": {"#a": "small", "#i": "huge2"},
+         "ExpressionAttributeValues": {":s": {"S": "v"}, ":big": {"S": "i" * 210_000}}},  # too large at the 2nd
+        {"UpdateExpression": "REMOVE #h SET #i = :big", "ExpressionAttributeNames": {"#h": "huge", "#i": "huge2"},
+         "ExpressionAttributeValues": {":big": {"S": "j" * 200_000}}},
         {"UpdateExpression": "SET #l = list_append(if_not_exists(#l, :empty), :one)",
          "ExpressionAttributeNames": {"#l": "l"},
          "ExpressionAttributeValues": {":empty": {"L": []}, ":one": {"L": [{"S": "x"}]}}},
