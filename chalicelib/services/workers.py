@@ -19,6 +19,7 @@ from chalicelib.domain.queue_messages import StartWorkerCommand
 from chalicelib.domain.responses import WorkerResponse, shown
 from chalicelib.identity.auth import Caller
 from chalicelib.services import quotas
+from chalicelib.services import taking as taking_seen
 from chalicelib.wiring.backend import Backend
 from chalicelib.wiring.settings import Settings
 
@@ -123,8 +124,12 @@ def ensure_worker(backend: Backend, actor: Actor, stop_existing: bool = False, w
             if old.parked and old.revision < actor.revision:
                 backend.workers.delete(actor.dbid, old.id, create_time=old.create_time, only_parked=True)
     else:
+        if wake and taking_seen.recently(actor):  # a check a moment ago found one (services/taking.py)
+            return None
         live = live_workers(backend, actor)
         if live and (not wake or wake_requested(backend, actor, live)):
+            if wake:  # one takes messages now, or was just woken to (then it counts as taking: ``taking``)
+                taking_seen.saw(actor)
             return None
     return request_worker(backend, actor, stop_existing=stop_existing, yield_to_live=not stop_existing, wake=wake)
 
@@ -181,6 +186,7 @@ def add_workers(backend: Backend, actor: Actor, body: dict[str, Any]) -> str:
 def stop_worker(backend: Backend, actor: Actor, worker_id: str) -> None:
     """A worker no runner has taken yet is simply removed; a running one is asked to stop, finishes the
     execution it is running, and deletes its own record (within one inbox long poll)."""
+    taking_seen.forget(actor)  # its next message checks the workers again (in this process at least)
     stop(backend, backend.workers.get(actor.dbid, worker_id))
 
 

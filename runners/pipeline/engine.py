@@ -367,7 +367,10 @@ def close_output(stream: Iterator[bytes] | None) -> None:
     iterators); closing twice is harmless."""
     close = getattr(stream, "close", None)
     if close is not None:
-        close()
+        try:
+            close()
+        except ValueError:  # a generator another thread is reading (engine fakes): it ends with its program
+            pass
 
 
 def _is_timeout(exc: Exception) -> bool:

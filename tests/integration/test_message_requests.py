@@ -25,11 +25,13 @@ from tests.conftest import start_stack
 from tests.integration.security.conftest import Client
 
 TENANT = "TENANT-COUNT"
-# One POST by id, owner or admin: the actor (GetItem), the execution (PutItem), the inbox (SendMessage)
-# beside the worker check (Query). The enqueue mark (UpdateItem) is gone: the reconciler asks SQS for every
-# unclaimed execution instead (docs/operator-guide.md, cost). Before the accept-path work an owner who is
-# not an admin also read the actor's grants (Query): 6, then 5.
-BY_ID = 4
+# One POST by id, owner or admin: the actor (GetItem), the execution (PutItem), the inbox (SendMessage). The
+# worker check (Query) is made once per SEEN_SECONDS: the warm-up message's check saw the actor's (woken)
+# worker taking, so the measured message, right after it, needs none (chalicelib/services/taking.py). The
+# enqueue mark (UpdateItem) is gone: the reconciler asks SQS for every unclaimed execution instead
+# (docs/operator-guide.md, cost). Before the accept-path work an owner who is not an admin also read the
+# actor's grants (Query): 6, then 5, then 4 with the check on every message.
+BY_ID = 3
 BY_ALIAS = BY_ID + 1  # the alias (GetItem) names the actor
 NOT_OWNER = BY_ID + 1  # a grantee's level is read from the permissions table (BatchGetItem), every request
 ROLES_REFRESH = "dynamodb.PutItem roles"  # a principal's roles, written at most once a minute per process
@@ -94,6 +96,7 @@ def test_owner_message_by_id(counted: tuple[Stack, CountingProxy]) -> None:
     assert counts["dynamodb.Query permissions"] == 0, counts  # the owner's UPDATE is permanent
     assert counts["dynamodb.GetItem actors"] == 1 and counts["dynamodb.PutItem executions"] == 1, counts
     assert counts["sqs.SendMessage inbox"] == 1 and counts["dynamodb.UpdateItem executions"] == 0, counts
+    assert counts["dynamodb.Query workers"] == 0, counts  # the warm-up's check saw a taking worker
 
 
 def test_admin_message_by_id(counted: tuple[Stack, CountingProxy]) -> None:
