@@ -174,6 +174,10 @@ class Execution(_Model):
     last_sent_at: float | None = None
     payload_key: str | None = None  # the S3 object holding the message body, when it is not inline
     force_quit: bool = False  # DELETE asked the runner to stop the container
+    # What the attempt that ended it stored (None: not said, an older runner or an attempt that did not run):
+    # a synchronous answer reads the logs or the results only when there are some.
+    log_bytes: int | None = None
+    results_stored: int | None = None
 
     @property
     def actor_dbid(self) -> str:

@@ -161,11 +161,13 @@ def wait_synchronous(backend: Backend, actor: Actor, execution_id: str, timeout:
     key = execution_key(actor.dbid, execution_id)
     if execution.status == ExecutionStatus.ERROR:
         raise ExecutionFailed(f"Execution {execution_id} ended in ERROR: {execution.status_message}")
-    logs = fanout.beside(backend.logs.read, key)  # beside the pop: one round trip less before the answer
+    # The logs beside the results' pop (one round trip less before the answer), and neither when the
+    # terminal write says the attempt stored none (``Execution.log_bytes``, ``results_stored``).
+    logs = None if execution.log_bytes == 0 else fanout.beside(backend.logs.read, key)
     try:
-        result = backend.results.pop(key)
+        result = None if execution.results_stored == 0 else backend.results.pop(key)
     finally:
-        text = logs.result()
+        text = "" if logs is None else logs.result()
     return SyncOutcome(execution, result, text)
 
 

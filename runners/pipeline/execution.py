@@ -231,7 +231,9 @@ class ExecutionRunner:
         fields["phases"] = dict(ctx.execution.phases, exited=exited)
         if ctx.unwritten_start is not None:  # exited before the first tick: the start rides on this write
             fields["start_time"] = ctx.unwritten_start
-        self.commit(ctx, fields, reason, finalise.capped_logs(watched.logs.finish(), self.settings))
+        text = finalise.capped_logs(watched.logs.finish(), self.settings)
+        fields["log_bytes"], fields["results_stored"] = len(text.encode()), ctx.results.stored if ctx.results else 0
+        self.commit(ctx, fields, reason, text)
 
     def commit(self, ctx: Context, fields: dict[str, Any], reason: str, text: str) -> bool:
         """Write the logs and the terminal state (both fenced on our attempt), then acknowledge the message;

@@ -128,13 +128,35 @@ def test_text_too_large_for_the_environment_is_a_file(api: Api, probe: str) -> N
 
 # --- synchronous messages ----------------------------------------------------------------------
 
-def test_synchronous_message_returns_the_logs(api: Api, probe: str) -> None:
+def _stored(stack: Stack, execution_id: str) -> dict[str, object]:
+    """What the terminal write said the attempt stored (fields the API never shows), read from the table."""
+    client = boto3.client("dynamodb", endpoint_url=stack.env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    [item] = client.scan(TableName=resources.EXECUTIONS.physical(stack.env["ABACO_RESOURCE_PREFIX"]),
+                         FilterExpression="execution_id = :e", ExpressionAttributeValues={":e": {"S": execution_id}},
+                         ConsistentRead=True)["Items"]
+    return {name: int(item[name]["N"]) for name in ("log_bytes", "results_stored") if name in item}
+
+
+def test_synchronous_message_returns_the_logs(api: Api, probe: str, stack: Stack) -> None:
     response = api.call("POST", f"/actors/{probe}/messages?_abaco_synchronous=true", data={"message": "sync"})
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("text/plain")
     assert report(response.text)["env"]["MSG"] == "sync"
-    execution = api.ok("GET", f"/actors/{probe}/executions/{response.headers['X-Abaco-Execution-Id']}")
+    eid = response.headers["X-Abaco-Execution-Id"]
+    execution = api.ok("GET", f"/actors/{probe}/executions/{eid}")
     assert execution["status"] == "COMPLETE"
+    assert _stored(stack, eid) == {"log_bytes": len(response.text.encode()), "results_stored": 0}
+
+
+def test_a_synchronous_message_to_a_quiet_actor_is_answered_empty(api: Api, stack: Stack) -> None:
+    """Nothing printed, no result: the answer is empty, and the record says so (the API read neither)."""
+    actor = api.create_actor(image="abacosamples/noop")
+    wait_for(lambda: api.ok("GET", f"/actors/{actor['id']}")["status"] == "READY", 90, what="the actor READY")
+    response = api.call("POST", f"/actors/{actor['id']}/messages?_abaco_synchronous=true", data={"message": "q"})
+    assert response.status_code == 200 and response.text == "", response.text
+    eid = response.headers["X-Abaco-Execution-Id"]
+    assert _stored(stack, eid) == {"log_bytes": 0, "results_stored": 0}
 
 
 def test_synchronous_message_returns_the_first_binary_result(api: Api, probe: str) -> None:

@@ -7,7 +7,8 @@ from chalicelib.domain.responses import ActorResponse, ExecutionResponse
 from chalicelib.services import actors, executions
 
 BOOKKEEPING = {"tenant", "runner_id", "lease_expires_at", "enqueued", "created_ns", "content_type", "message_id",
-               "charged", "open_pool", "inbox_message", "last_sent_at", "payload_key", "force_quit"}
+               "charged", "open_pool", "inbox_message", "last_sent_at", "payload_key", "force_quit", "log_bytes",
+               "results_stored"}
 
 
 def test_an_execution_shows_abacos_fields_and_none_of_the_protocols() -> None:
