@@ -87,11 +87,11 @@ ACTORS = TableDef("actors", pk="tenant", sk="actor_id",
                            (IMAGE_INDEX, "tenant_image", "actor_id")),
                   projections=((DELETING_INDEX, ("tenant", "deleting_since")),))
 # ``open_pool`` is set while an execution is not terminal, so the sparse ``open`` index lists exactly the
-# work in flight per runner pool: one query per shard per pass gives the autoscaler every backlog and the
-# reconciler every stuck execution, whatever the number of idle actors. The key is write-sharded
-# (``{pool}#{n}``, ``ABACO_OPEN_INDEX_SHARDS`` of them: one hot key per pool took ~1,000 WRU/s at 100
-# executions/s)
-# and the index projects only what those two duties read: the inbox message stays off the index.
+# work in flight per runner pool: one Scan of it per pass gives the autoscaler every backlog and the
+# reconciler every stuck execution of every pool, whatever the number of idle actors. The key is
+# write-sharded (``{pool}#{n}``, ``ABACO_OPEN_INDEX_SHARDS`` of them: one hot key per pool took ~1,000 WRU/s
+# at 100 executions/s; a Query per pool and shard made an idle pass 16 requests, the Scan makes it one) and
+# the index projects only what those two duties read: the inbox message stays off the index.
 OPEN_INDEX = "open"
 OPEN_PROJECTION = ("tenant", "actor_id", "executor", "status", "lease_expires_at", "enqueued", "last_sent_at",
                    "created_ns", "charged", "max_attempts", "attempt", "runner_id", "phases", "message_id",

@@ -147,8 +147,8 @@ class Settings(BaseSettings):
     # overrides as a JSON object '{"TENANT": seconds}'. Its logs follow their own log_ex.
     execution_ex: int = DEFAULT_EXECUTION_EX
     tenant_execution_ex: dict[str, int] = Field(default_factory=dict)
-    # Write shards of the ``open`` index per pool (chalicelib/wiring/resources.py). Writers and readers must
-    # agree: change it only with no execution open. Each duty pass queries every shard.
+    # Write shards of the ``open`` index per pool (chalicelib/wiring/resources.py). Only writers use it: the
+    # index is read whole (one Scan, chalicelib/adapters/storage/executions.py), so it may change any time.
     open_index_shards: int = Field(default=8, ge=1, le=64)
     # Registries trusted by name although they are a literal address (chalicelib/domain/images.py): comma
     # separated host:port, exactly as actors' image references write them.

@@ -128,11 +128,12 @@ def api(arns: Arns, pools: list[str], log_groups: list[str], key_arn: str = "",
 
 
 def duties(arns: Arns, pools: list[str], log_groups: list[str]) -> list[iam.PolicyStatement]:
-    """The scheduled duties: query the open executions per pool, read the host records (stale heartbeats),
-    read command queue depths, publish metrics."""
+    """The scheduled duties: scan the sparse index of open executions (every pool's in one Scan: the index
+    only, never the table), read the host records (stale heartbeats), read command queue depths, publish
+    metrics."""
     executions = arns.table(resources.EXECUTIONS)
     return [
-        _allow(["dynamodb:Query"], [f"{executions}/index/{resources.OPEN_INDEX}"]),
+        _allow(["dynamodb:Scan"], [f"{executions}/index/{resources.OPEN_INDEX}"]),
         _allow(["dynamodb:Scan"], [arns.table(resources.HOSTS)]),
         _allow(QUEUE_INSPECT, [arns.command_queue(p) for p in pools]),
         _metrics(),
@@ -170,7 +171,7 @@ DUTY_TABLES: dict[str, tuple[str, ...]] = {
     resources.DUTIES.name: (_UPDATE,),  # the duty leases (acquire, renew, release)
     resources.METRICS.name: (_DELETE,),  # a deleted actor's totals, removed by its cleanup
 }
-DUTY_INDEXES = {resources.EXECUTIONS.name: ((resources.OPEN_INDEX, (_QUERY,)),),  # open executions per pool
+DUTY_INDEXES = {resources.EXECUTIONS.name: ((resources.OPEN_INDEX, (_SCAN,)),),  # open executions, every pool
                 resources.ACTORS.name: ((resources.DELETING_INDEX, (_QUERY,)),)}  # actors being deleted
 
 

@@ -1,12 +1,12 @@
 """The autoscaler: workers follow the backlog (reference §4.4).
 
-One pass costs one index query per runner pool (the executions in flight); only when a pool has a backlog,
-one scan of the workers table (live workers only: records are deleted when workers exit) and one of the
-hosts table, and two reads per actor with a backlog. Idle actors cost nothing, however many there are.
-Workers park by themselves when idle and leave after their time to live (``runners/host/parking.py``); the
-autoscaler only adds, and wakes a backlogged actor's parked worker (the backstop of the wake on the API's
-path). Capacity is execution slots: a host's slots less those running an execution or pinned by a ``sync``
-warm worker; idle and parked workers hold none.
+One pass costs one Scan of the sparse ``open`` index (the executions in flight of every pool, a request per
+megabyte of them); only when a pool has a backlog, one scan of the workers table (live workers only:
+records are deleted when workers exit) and one of the hosts table, and two reads per actor with a backlog.
+Idle actors cost nothing, however many there are. Workers park by themselves when idle and leave after
+their time to live (``runners/host/parking.py``); the autoscaler only adds, and wakes a backlogged actor's
+parked worker (the backstop of the wake on the API's path). Capacity is execution slots: a host's slots
+less those running an execution or pinned by a ``sync`` warm worker; idle and parked workers hold none.
 """
 from __future__ import annotations
 
@@ -61,11 +61,14 @@ def run_once(backend: Backend, now: float) -> Report:
     records an execution before it starts a worker for it, so a worker started for a message this pass
     sees is seen too (the other order took a message arriving between the two reads for backlog without a
     worker, and started a second one next to the API's). The hosts and workers scans that size the free
-    capacity run only when some pool has a backlog, so an idle system costs one query per pool."""
+    capacity run only when some pool has a backlog, so an idle system costs one request: the index's Scan,
+    every pool's open executions at once."""
     report = Report()
     view: _View | None = None
-    for pool in backend.settings.all_pools:
-        loads = _loads(backend.executions.open_in_pool(pool), now)
+    pools = backend.settings.all_pools
+    by_pool = _loads(backend.executions.open_executions(pools), now)
+    for pool in pools:
+        loads = by_pool.get(pool, {})
         if not any(load.backlog for load in loads.values()):
             continue
         view = view or _View.read(backend, now)
@@ -104,12 +107,13 @@ class _View:
             - self.pending
 
 
-def _loads(executions: Iterable[Execution], now: float) -> dict[str, Load]:
-    """Per actor: waiting executions (SUBMITTED, or RUNNING with an expired lease: they need a worker to
-    take them over) and running ones."""
-    loads: dict[str, Load] = {}
-    for execution in executions:
-        load = loads.setdefault(execution.actor_dbid, Load(execution.tenant, execution.actor_id))
+def _loads(executions: Iterable[tuple[str, Execution]], now: float) -> dict[str, dict[str, Load]]:
+    """Per pool, per actor: waiting executions (SUBMITTED, or RUNNING with an expired lease: they need a
+    worker to take them over) and running ones."""
+    loads: dict[str, dict[str, Load]] = {}
+    for pool, execution in executions:
+        pool_loads = loads.setdefault(pool, {})
+        load = pool_loads.setdefault(execution.actor_dbid, Load(execution.tenant, execution.actor_id))
         if execution.status == ExecutionStatus.SUBMITTED or (execution.lease_expires_at or 0) < now:
             load.backlog += 1
         elif execution.status == ExecutionStatus.RUNNING:

@@ -14,7 +14,9 @@ actor) than the actor has open executions (each open one has its message on the 
 its runner), so a backlog is never doubled. The API does not record the send on the execution (a write
 per message): a message never sent is one SQS does not hold, found after ``resend_after_seconds``; one
 sent is given ``unclaimed_after_seconds`` (or, once re-sent here, since its last send: ``mark_sent``).
-The ``open`` index projects only the fields read here; a repair re-reads the full record first.
+The ``open`` index projects only the fields read here; a repair re-reads the full record first. A pass reads
+the index with one Scan (every pool's open executions), the workers table and the hosts table: three
+requests when there is nothing to repair.
 """
 from __future__ import annotations
 
@@ -45,14 +47,15 @@ class Report:
 
 def run_once(backend: Backend, now: float) -> Report:
     report = Report()
-    for pool in backend.settings.all_pools:
-        unclaimed: dict[str, list[Execution]] = {}
-        expected: dict[str, int] = {}  # open executions per actor: each has its message on the inbox
-        for execution in backend.executions.open_in_pool(pool):
-            expected[execution.actor_dbid] = expected.get(execution.actor_dbid, 0) + 1
-            if _budget_left(report):
-                _visit(backend, execution, now, report, unclaimed)
-        _resend_missing(backend, unclaimed, expected, report)
+    unclaimed: dict[str, list[Execution]] = {}
+    # Open executions per actor, whatever their pool (an actor's pool can change while some are open): each
+    # has its message on the actor's one inbox.
+    expected: dict[str, int] = {}
+    for _pool, execution in backend.executions.open_executions(backend.settings.all_pools):
+        expected[execution.actor_dbid] = expected.get(execution.actor_dbid, 0) + 1
+        if _budget_left(report):
+            _visit(backend, execution, now, report, unclaimed)
+    _resend_missing(backend, unclaimed, expected, report)
     _remove_dead_workers(backend, now, report)
     if report.resent or report.expired or report.workers_removed:
         LOG.info("reconciler: resent %d, expired %d, removed %d worker record(s)",

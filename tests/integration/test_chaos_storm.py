@@ -98,7 +98,7 @@ class Poster:
 
 def _open(backend: Backend) -> list[Execution]:
     """SUBMITTED and RUNNING executions: the sparse ``open`` index, small whatever the total."""
-    return list(backend.executions.open_in_pool("default"))
+    return [execution for _pool, execution in backend.executions.open_executions(["default"])]
 
 
 def _drained(backend: Backend, actor_ids: list[str]) -> bool:

@@ -1,9 +1,14 @@
 """The periodic duties and the runner hosts' settings path, against the session's moto server over HTTP:
-the backlog metric the runner groups scale on, and the SSM parameters a runner host starts with."""
+the backlog metric the runner groups scale on, what one pass of a duty reads (counted on the wire by
+``bench/proxy.py``), and the SSM parameters a runner host starts with."""
 from __future__ import annotations
 
 import importlib.util
 import secrets
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -11,7 +16,9 @@ from typing import Any
 import boto3
 import pytest
 
+from bench.proxy import CountingProxy
 from chalicelib.adapters.cloudwatch import Metrics
+from chalicelib.adapters.storage.executions import open_shard
 from chalicelib.domain.models import Execution, Host, HostStatus
 from chalicelib.domain.queue_messages import StartWorkerCommand
 from chalicelib.services import backlog, health
@@ -20,6 +27,7 @@ from chalicelib.wiring.backend import Backend
 from chalicelib.wiring.settings import Settings
 from local import bootstrap
 from local.launcher import Stack
+from runners.duties import autoscaler, reconciler
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -86,6 +94,73 @@ def test_health_gauges_name_stale_hosts_and_the_oldest_open_execution(stack: Sta
     prefix = backend.settings.resource_prefix
     assert (resources.STALE_HOSTS_METRIC, (prefix,)) in names
     assert (resources.OLDEST_OPEN_METRIC, tuple(sorted((prefix, "gpu")))) in names
+
+
+@pytest.fixture()
+def counted(stack: Stack) -> Iterator[tuple[Backend, CountingProxy]]:
+    """A private backend of the default pools (``default`` and ``privileged``) whose AWS requests pass
+    through a counting proxy to the session emulator; its tables and queues are made without it."""
+    prefix = f"abaco-ic{secrets.token_hex(3)}"
+    settings = Settings(AWS_ENDPOINT_URL=stack.env["AWS_ENDPOINT_URL"], AWS_DEFAULT_REGION=REGION,
+                        resource_prefix=prefix)
+    bootstrap.bootstrap(settings)
+    proxy = CountingProxy(urllib.parse.urlsplit(settings.aws_endpoint_url).port or 0).start()
+    try:
+        yield Backend.from_settings(Settings(AWS_ENDPOINT_URL=proxy.url, AWS_DEFAULT_REGION=REGION,
+                                             resource_prefix=prefix)), proxy
+    finally:
+        proxy.stop()
+
+
+def _requests_of(proxy: CountingProxy, action: Callable[[], object]) -> Counter[str]:
+    """The requests ``action()`` made, by operation and table."""
+    before = proxy.detailed_snapshot()
+    action()
+    return proxy.detailed_snapshot() - before
+
+
+def test_an_idle_autoscaler_pass_is_one_request_and_an_idle_reconciler_pass_three(
+        counted: tuple[Backend, CountingProxy]) -> None:
+    """The open executions of every pool come from one Scan of the sparse index (a Query per pool and shard
+    made it 16 requests with the 2 default pools and 8 shards); the reconciler's two others are its sweep
+    of dead workers (the workers and hosts tables)."""
+    backend, proxy = counted
+    table = resources.EXECUTIONS.physical(backend.settings.resource_prefix)
+    assert backend.settings.open_index_shards == 8 and len(backend.settings.all_pools) == 2
+    assert _requests_of(proxy, lambda: autoscaler.run_once(backend, time.time())) == \
+        Counter({f"dynamodb.Scan {table}": 1})
+    tables = {name: d.physical(backend.settings.resource_prefix)
+              for name, d in (("workers", resources.WORKERS), ("hosts", resources.HOSTS))}
+    assert _requests_of(proxy, lambda: reconciler.run_once(backend, time.time())) == \
+        Counter({f"dynamodb.Scan {table}": 1, f"dynamodb.Scan {tables['workers']}": 1,
+                 f"dynamodb.Scan {tables['hosts']}": 1})
+
+
+def test_one_scan_finds_the_open_executions_of_every_pool_and_shard(counted: tuple[Backend, CountingProxy]) -> None:
+    backend, proxy = counted
+    shards = backend.settings.open_index_shards
+    wanted: dict[str, set[str]] = {"default": set(), "privileged": set()}
+    for pool, count in (("default", 20), ("privileged", 6), ("retired", 3)):  # "retired": no longer configured
+        for _ in range(count):
+            execution = Execution(tenant="T", actor_id=f"a-{pool}", id=f"e{secrets.token_hex(4)}",
+                                  executor="u", open_pool=pool)
+            backend.executions.create(execution)
+            wanted.get(pool, set()).add(execution.id)
+    backend.executions.create(Execution(tenant="T", actor_id="a", id="done", executor="u"))  # terminal: no pool
+    assert len({open_shard("default", e, shards) for e in wanted["default"]}) > 1  # several shards written
+    found: dict[str, set[str]] = {}
+
+    def read() -> None:
+        for pool, execution in backend.executions.open_executions(backend.settings.all_pools):
+            assert execution.open_pool == pool  # the pool without its shard
+            found.setdefault(pool, set()).add(execution.id)
+
+    table = resources.EXECUTIONS.physical(backend.settings.resource_prefix)
+    assert _requests_of(proxy, read) == Counter({f"dynamodb.Scan {table}": 1})
+    assert found == wanted
+    assert backlog.measure(backend) == {"default": 20, "privileged": 6}
+    published = _requests_of(proxy, lambda: backlog.publish(backend, Metrics(backend.settings)))
+    assert published[f"dynamodb.Scan {table}"] == 1  # the backlog and the gauges share one read
 
 
 def test_inbox_is_tagged_with_the_pool_that_runs_the_actor(private_backend: Backend) -> None:

@@ -180,3 +180,36 @@ def test_retained_data_is_not_retained_when_a_first_deploy_fails() -> None:
         "Resources"].values() if body["Type"] in ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key")}
     assert policies == dict.fromkeys(("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key"),
                                      "RetainExceptOnCreate")
+
+
+def test_the_open_index_is_scanned_by_the_duties_and_the_executions_table_is_not() -> None:
+    """Least privilege for the duties' one read of the open executions (``ExecutionStore.open_executions``):
+    Scan on the ``open`` index's ARN only, never on the executions table, and no Query left on the index;
+    the privileged pool's hosts run no duties and get neither."""
+    from aws_cdk import App, Stack
+
+    from infrastructure.abaco_infra import policies
+    from tests.infra_checks import resolve
+
+    stack = Stack(App(), "Iam")
+    arns = policies.Arns("abaco-dev", "us-east-1", "123456789012")
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/" + resources.EXECUTIONS.physical("abaco-dev")
+    index = f"{table}/index/{resources.OPEN_INDEX}"
+
+    def grants(statements: list) -> set[tuple[str, str]]:
+        out = set()
+        for statement in statements:
+            body = resolve(stack.resolve(statement.to_statement_json()))
+            actions = body["Action"] if isinstance(body["Action"], list) else [body["Action"]]
+            found = body["Resource"] if isinstance(body["Resource"], list) else [body["Resource"]]
+            out |= {(a, r) for a in actions for r in found if r.startswith(table)}
+        return out
+
+    def role(privileged: bool) -> set[tuple[str, str]]:
+        return grants(policies.runner(arns, "default", ["default", "privileged"], "key", "/p", "s", "b",
+                                      privileged=privileged))
+
+    for duties in (role(privileged=False), grants(policies.duties(arns, ["default"], ["duties"]))):
+        assert ("dynamodb:Scan", index) in duties and ("dynamodb:Query", index) not in duties
+        assert ("dynamodb:Scan", table) not in duties
+    assert not {r for _, r in role(privileged=True)} & {index}

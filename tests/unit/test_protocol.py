@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from chalicelib.adapters.storage.base import Table
 from chalicelib.adapters.storage.duties import DutyLeases
-from chalicelib.adapters.storage.executions import ClaimRefused
+from chalicelib.adapters.storage.executions import ClaimRefused, open_shard
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import Actor, Execution, ExecutionStatus
 from chalicelib.wiring.backend import Backend
+from chalicelib.wiring.resources import EXECUTIONS, OPEN_INDEX
 from chalicelib.wiring.settings import Settings
 from local import bootstrap
 from runners.duties import autoscaler
@@ -147,12 +149,27 @@ def test_concurrent_claims_have_one_winner(backend: Backend) -> None:
     assert len(winners) == 1
 
 
+def _open(backend: Backend, *pools: str) -> list[tuple[str, str]]:
+    return sorted((pool, e.id) for pool, e in backend.executions.open_executions(pools))
+
+
 def test_the_open_index_lists_only_work_in_flight(backend: Backend) -> None:
     first, second = _submitted(backend), _submitted(backend, pool="special")
-    assert {e.id for e in backend.executions.open_in_pool("default")} == {first.id}
+    assert _open(backend, "default") == [("default", first.id)]  # another pool's are left out
     backend.executions.fail(first, "gone")
-    assert list(backend.executions.open_in_pool("default")) == []
-    assert [e.id for e in backend.executions.open_in_pool("special")] == [second.id]
+    assert _open(backend, "default", "special") == [("special", second.id)]
+
+
+def test_every_shard_of_the_open_index_is_read_page_by_page(backend: Backend) -> None:
+    """Written over the index's shards, read back whole (a Scan of the index, a few items per page here),
+    each with its pool and once."""
+    written = sorted((pool, _submitted(backend, pool).id) for pool in ("default", "special") * 9)
+    shards = {open_shard(pool, e, backend.settings.open_index_shards) for pool, e in written}
+    assert len(shards) > 2
+    assert _open(backend, "default", "special") == written
+    items = list(Table(EXECUTIONS, backend.settings).scan_index(OPEN_INDEX, page=4))
+    assert sorted(i["execution_id"]["S"] for i in items) == sorted(e for _, e in written)
+    assert {i["open_pool"]["S"] for i in items} == shards
 
 
 class CountingLeases(DutyLeases):

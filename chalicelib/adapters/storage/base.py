@@ -276,6 +276,15 @@ class Table:
     def scan(self) -> Iterator[dict[str, Any]]:
         yield from self._paginate("scan", {"TableName": self.name})
 
+    def scan_index(self, index: str, page: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a global secondary index (eventually consistent, as every GSI read is), a page per
+        request (1 MB of the index, or ``page`` items), only as far as the caller iterates. Meant for a
+        sparse index, which holds only some of the table's items: a scan reads the whole index."""
+        kwargs: dict[str, Any] = {"TableName": self.name, "IndexName": index}
+        if page:
+            kwargs["Limit"] = page
+        yield from self._paginate("scan", kwargs)
+
     def _paginate(self, op: str, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
         while True:
             resp = self._call(op, **kwargs)

@@ -6,7 +6,8 @@ write's condition, and the status it writes, are built from the state machine's 
 (``chalicelib.domain.execution_machine``): a write here names its move, never a status of its own.
 ``open_pool`` and the stored inbox message exist only while the execution is not terminal: the terminal
 write removes them, so the ``open`` index holds exactly the work in flight. ``open_pool`` is stored
-write-sharded (``{pool}#{n}``) and read back as the pool name.
+write-sharded (``{pool}#{n}``) and read back as the pool name; the index is read whole (one Scan), so no
+reader depends on the number of shards.
 
 The terminal write (``finish``, ``fail``, a legacy record) also sets the ``expires_at`` TTL (the
 ``execution_ex`` setting); once it applied, the execution is added to the actor's totals
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from chalicelib.adapters.storage import totals
@@ -230,14 +231,20 @@ class ExecutionStore:
     def delete_many(self, actor_dbid: str, execution_ids: list[str]) -> None:
         self._table.delete_many([_key(actor_dbid, e) for e in execution_ids])
 
-    def open_in_pool(self, pool: str) -> Iterator[Execution]:
-        """Every SUBMITTED or RUNNING execution of a runner pool: one query per shard of the sparse index,
-        whatever the number of idle actors. The index is eventually consistent and projects only what the
-        autoscaler and the reconciler read (no history, no message): callers that write re-read with
-        ``find`` and re-check with a conditional write."""
-        for shard in range(self._settings.open_index_shards):
-            for item in self._table.query_index(OPEN_INDEX, "open_pool", f"{pool}#{shard}"):
-                yield _from_item(item)
+    def open_executions(self, pools: Collection[str]) -> Iterator[tuple[str, Execution]]:
+        """Every SUBMITTED or RUNNING execution of ``pools``, with its pool: one paginated Scan of the sparse
+        ``open`` index for every pool and shard at once (one request per megabyte of the index), whatever the
+        number of idle actors. The index holds only the work in flight, so it is as large as the backlog,
+        which the duties read in full anyway (they serve every pool: a Query per pool and shard read the same
+        items in more requests); the items of a pool not asked for are read and left out. Lazy: a page at a
+        time, as far as the caller iterates. The index is eventually consistent and projects only what the
+        autoscaler, the reconciler and the health gauges read (no history, no message): callers that write
+        re-read with ``find`` and re-check with a conditional write."""
+        for item in self._table.scan_index(OPEN_INDEX):
+            execution = _from_item(item)
+            pool = execution.open_pool  # without its write shard
+            if pool is not None and pool in pools:
+                yield pool, execution
 
     def for_tenant(self, tenant: str) -> list[Execution]:
         """Every execution of a tenant, including those of deleted actors (a scan: admin views only)."""
