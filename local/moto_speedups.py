@@ -21,9 +21,10 @@ emulator's CPU in three places of moto's own code, none of which the local mode 
   generic protocol parser and serializer: about a quarter of the emulator's CPU per DynamoDB request). In
   DynamoDB's JSON protocol the request's JSON already is what moto's parser makes of it, and the answer's
   JSON what its serializer writes, except for binary attributes (base64 on the wire, bytes inside) and
-  the members an answer's shape leaves out. So the item operations of ``FAST_OPERATIONS`` are parsed with
-  ``json.loads`` when the body holds no binary attribute, and answered with ``json.dumps`` (bytes as base64,
-  only the members of the operation's output shape); errors and everything else go through moto's own.
+  the members an answer's shape leaves out; the same holds for SQS's JSON protocol. So the operations of
+  ``FAST_OPERATIONS`` (DynamoDB's item operations, SQS's message operations) are parsed with ``json.loads``
+  when the body holds no binary member, and answered with ``json.dumps`` (bytes as base64, only the members
+  of the operation's output shape); errors, SQS's query protocol and everything else go through moto's own.
 - **Names were converted from CamelCase on every use**: an SQS queue's ``attributes``, read on every
   SendMessage and GetQueueAttributes, converts each of its 15 names with a character loop, and every request
   converts its action's name. The conversion is a pure function of the name: cached.
@@ -36,8 +37,15 @@ import json
 import re
 from typing import Any
 
-FAST_OPERATIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem"})
-_BINARY_MEMBER = re.compile(rb'"BS?"\s*:')  # a binary attribute (or a string that looks like one): moto parses
+# The operations answered as the JSON they are, per service; a request that names a binary member (or holds
+# a string that looks like one) is parsed by moto, whose parser decodes the base64.
+FAST_OPERATIONS = {
+    "dynamodb": frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem"}),
+    "sqs": frozenset({"SendMessage", "ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "ChangeMessageVisibility",
+                      "ChangeMessageVisibilityBatch", "GetQueueAttributes", "GetQueueUrl"}),
+}
+_BINARY_MEMBER = {"dynamodb": re.compile(rb'"BS?"\s*:'), "sqs": re.compile(rb'"Binary(?:List)?Values?"\s*:')}
+_JSON = "application/x-amz-json-1.0"
 
 
 def install_fast_queries() -> None:
@@ -269,18 +277,27 @@ def install_fast_simple_updates() -> None:
 
 
 def install_fast_json_protocol() -> None:
-    """DynamoDB's item operations parsed and answered without botocore's service model (idempotent)."""
-    from moto.core.responses import ActionResult
+    """DynamoDB's item operations and SQS's message operations (in its JSON protocol) parsed and answered
+    without botocore's service model (idempotent)."""
+    from moto.core.responses import ActionResult, EmptyResult
     from moto.dynamodb.responses import DynamoHandler, DynamoResult
+    from moto.sqs.responses import SQSResponse
 
-    if getattr(DynamoHandler.serialized, "abaco_fast", False):
+    _fast_json(DynamoHandler, "dynamodb", (ActionResult, DynamoResult))
+    _fast_json(SQSResponse, "sqs", (ActionResult, EmptyResult))
+
+
+def _fast_json(handler: Any, service: str, plain: tuple[type, ...]) -> None:
+    if getattr(handler.serialized, "abaco_fast", False):
         return
-    parse_parameters, serialized = DynamoHandler.parse_parameters, DynamoHandler.serialized
+    parse_parameters, serialized = handler.parse_parameters, handler.serialized
+    operations, binary = FAST_OPERATIONS[service], _BINARY_MEMBER[service]
 
     def fast_parse(self: Any, request: Any) -> None:
+        self.abaco_json = (request.content_type or "").startswith("application/x-amz-json")  # SQS: or query
         body = request.data
         body = body.encode() if isinstance(body, str) else body
-        if self._get_action() in FAST_OPERATIONS and body and not _BINARY_MEMBER.search(body):
+        if self.abaco_json and self._get_action() in operations and body and not binary.search(body):
             self.params = json.loads(body)
             return
         parse_parameters(self, request)
@@ -288,27 +305,27 @@ def install_fast_json_protocol() -> None:
     def fast_serialized(self: Any, action_result: Any) -> Any:
         action = self._get_action()
         result = action_result.result
-        plain = type(action_result) in (ActionResult, DynamoResult)  # not a paginated one
-        if plain and action in FAST_OPERATIONS and isinstance(result, dict):
-            members = _output_members(action)
-            shown = {k: v for k, v in result.items() if k in members and v is not None}
+        if (type(action_result) in plain and action in operations and getattr(self, "abaco_json", False)
+                and (result is None or isinstance(result, dict))):  # not a paginated result, not an error
+            members = _output_members(service, action)
+            shown = {k: v for k, v in (result or {}).items() if k in members and v is not None}
             try:
                 body = json.dumps(shown, default=_base64)
             except TypeError:  # a value only moto's serializer knows how to write
                 return serialized(self, action_result)
-            return 200, {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}, body
+            return 200, {"Content-Type": _JSON, **self.response_headers}, body
         return serialized(self, action_result)
 
     fast_serialized.abaco_fast = True  # type: ignore[attr-defined]
-    DynamoHandler.parse_parameters = fast_parse  # type: ignore[method-assign]
-    DynamoHandler.serialized = fast_serialized  # type: ignore[method-assign]
+    handler.parse_parameters = fast_parse
+    handler.serialized = fast_serialized
 
 
 @functools.cache
-def _output_members(action: str) -> frozenset[str]:
+def _output_members(service: str, action: str) -> frozenset[str]:
     from moto.core.utils import get_service_model
 
-    shape = get_service_model("dynamodb").operation_model(action).output_shape
+    shape = get_service_model(service).operation_model(action).output_shape
     return frozenset(shape.members) if shape is not None else frozenset()
 
 

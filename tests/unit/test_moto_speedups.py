@@ -221,9 +221,12 @@ def restored(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.dynamodb.responses import DynamoHandler
     from moto.moto_api._internal.moto_random import MotoRandom
+    from moto.sqs.responses import SQSResponse
 
     for module in (utils, moto.core.responses, moto.sqs.models):
         monkeypatch.setattr(module, "camelcase_to_underscores", utils.camelcase_to_underscores)
+    for name in ("parse_parameters", "serialized"):
+        monkeypatch.setattr(SQSResponse, name, getattr(SQSResponse, name))
     for owner, name in ((Table, "query"), (ast_nodes.DepthFirstTraverser, "process"),
                         (ast_nodes.DepthFirstTraverser, "nodes_to_be_processed"),
                         (validators.ActionCountValidator, "traverse"), (UpdateExpressionParser, "make"),
@@ -289,3 +292,65 @@ def test_names_are_converted_as_moto_converts_them(restored: None) -> None:
     for module in (utils, moto.core.responses, moto.sqs.models):
         assert getattr(module.camelcase_to_underscores, "abaco_fast", False), module
     assert [moto.sqs.models.camelcase_to_underscores(n) for n in names * 2] == [original(n) for n in names * 2]
+
+
+_VOLATILE = {"MessageId", "ReceiptHandle", "SentTimestamp", "ApproximateFirstReceiveTimestamp", "QueueUrl"}
+
+
+def _steady(value: Any) -> Any:
+    """An SQS answer with the ids, receipts and times (new on every run) replaced by their kind."""
+    if isinstance(value, dict):
+        return {k: (f"<{k}>" if k in _VOLATILE else _steady(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_steady(v) for v in value]
+    return value
+
+
+def _sqs_workload() -> list[Any]:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        out: list[Any] = [_steady(_answer(sqs.get_queue_url(QueueName="inbox")))]
+        attributes = {"version": {"DataType": "Number", "StringValue": "3"},
+                      "note": {"DataType": "String", "StringValue": '"BinaryValue": not binary'}}
+        binary = {"b": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}}
+        for body, extra in (("plain", {}), ("with attributes", {"MessageAttributes": attributes}),
+                            ("binary", {"MessageAttributes": binary}),
+                            ("traced", {"MessageSystemAttributes": {"AWSTraceHeader": {
+                                "DataType": "String", "StringValue": "Root=1-5759e988-bd862e3fe1be46a994272793"}}})):
+            out.append(_steady(_answer(sqs.send_message(QueueUrl=url, MessageBody=body, **extra))))
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=30,
+                                       MessageAttributeNames=["All"], AttributeNames=["All"])["Messages"]
+        out.append(sorted((_steady(m) for m in received), key=lambda m: m["Body"]))
+        receipts = [m["ReceiptHandle"] for m in sorted(received, key=lambda m: m["Body"])]
+        out.append(_answer(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)))  # none visible
+        out.append(_answer(sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=receipts[0], VisibilityTimeout=0)))
+        out.append(_answer(sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+            {"Id": "a", "ReceiptHandle": receipts[1], "VisibilityTimeout": 5},
+            {"Id": "b", "ReceiptHandle": "not-a-receipt", "VisibilityTimeout": 5}])))
+        out.append(_answer(sqs.delete_message(QueueUrl=url, ReceiptHandle=receipts[2])))
+        out.append(_answer(sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": "c", "ReceiptHandle": receipts[3]}, {"Id": "d", "ReceiptHandle": "not-a-receipt"}])))
+        out.append(_answer(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])))
+        out.append(sorted(_answer(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]))["Attributes"]))
+        out.append(_error(lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=11)))
+        out.append(_error(lambda: sqs.send_message(QueueUrl=url + "-missing", MessageBody="x")))
+        out.append(_error(lambda: sqs.delete_message_batch(QueueUrl=url, Entries=[])))
+        return out
+
+
+def test_sqs_answers_what_moto_answers(restored: None) -> None:
+    expected = _sqs_workload()
+    moto_speedups.install_all()
+    from moto.sqs.responses import SQSResponse
+
+    assert getattr(SQSResponse.serialized, "abaco_fast", False)
+    assert _sqs_workload() == expected
+    received = expected[5]
+    assert [m["Body"] for m in received] == ["binary", "plain", "traced", "with attributes"], received
+    assert received[0]["MessageAttributes"]["b"]["BinaryValue"] == b"\x00\x01"
+    assert received[3]["MessageAttributes"]["version"] == {"DataType": "Number", "StringValue": "3"}
+    assert received[2]["Attributes"]["AWSTraceHeader"].startswith("Root=")
+    assert len(expected[8]["Successful"]) == 1 and len(expected[8]["Failed"]) == 1, expected[8]
+    assert all(isinstance(e, str) and e != "no error" for e in expected[-3:]), expected[-3:]
