@@ -147,6 +147,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="count the requests on the wire of a local stack first (Docker; about two minutes) "
                              "and save them to bench/results/cost.json")
     parser.add_argument("--executions", type=int, default=20, help="executions measured (with --measure)")
+    parser.add_argument("--spacing", type=float, default=None,
+                        help="seconds between the measured messages to one actor (with --measure; default: case A's, "
+                             "300 actors / rate)")
     parser.add_argument("--rate", type=float, default=100.0, help="executions per second (default 100)")
     parser.add_argument("--hosts", type=int, default=20, help="runner hosts at that rate (default 20)")
     parser.add_argument("--api", choices=("http", "rest"), default="http",
@@ -163,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.measure:
         from bench import cost_wire
 
-        measured = cost_wire.measure(args.executions)
+        spacing = args.spacing if args.spacing is not None else 300 / args.rate
+        measured = cost_wire.measure(args.executions, spacing=spacing)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(dump(measured))
     elif not RESULTS.exists():
@@ -175,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(model, indent=1))
         return 0
-    print(f"AWS requests per execution (measured {model['measured_at']}): "
+    spacing = measured.get("spacing_seconds")
+    pace = f", a message every {spacing:g} s" if spacing else ""
+    print(f"AWS requests per execution (measured {model['measured_at']}{pace}): "
           f"{sum(model['requests_per_execution'].values()):.1f}  {model['requests_per_execution']}")
     print(f"{'case':32} {'USD/month':>11} {'traffic':>10} {'idle':>9} {'storage':>9} {'USD per 1M':>11}")
     for row in model["cases"]:

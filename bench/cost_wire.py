@@ -33,6 +33,7 @@ from local.launcher import Stack
 
 NOOP_IMAGE = "abacosamples/noop"
 IDLE_WINDOW_SECONDS = 30.0
+CASE_A_SPACING_SECONDS = 3.0  # case A (bench/cost.py): 100 executions/s over 300 actors, one per actor every 3 s
 TENANT = "DEV-DEVELOP"  # the tenant of access_control=none
 STACK_ENV = {"ABACO_ACCESS_CONTROL": "none", "ABACO_RATE_LIMIT_RPS": "0", "ABACO_WARM_START": "false",
              "ABACO_RECEIVE_WAIT_SECONDS": "20", "ABACO_WORKER_HEALTH_CHECK_SECONDS": "3600"}
@@ -175,7 +176,8 @@ def record(row: tuple[str, str, str], sized: dict[str, int] | None = None) -> di
             **({"write_units": sized["table"], "index_units": sized["index"]} if sized else {})}
 
 
-def measure(executions: int = 20, idle_seconds: float = IDLE_WINDOW_SECONDS) -> dict[str, Any]:
+def measure(executions: int = 20, idle_seconds: float = IDLE_WINDOW_SECONDS,
+            spacing: float = CASE_A_SPACING_SECONDS) -> dict[str, Any]:
     """Start a stack, measure, stop it; the result is what ``bench/results/cost.json`` holds."""
     tmp = Path(tempfile.mkdtemp(prefix="abaco-cost-"))
     base_stack = Stack(api_port=emulator.free_port(), emulator_port=emulator.free_port(), log_dir=tmp / "emu",
@@ -189,7 +191,7 @@ def measure(executions: int = 20, idle_seconds: float = IDLE_WINDOW_SECONDS) -> 
         private.start()
         private.add_runner("runner0", env={"AWS_ENDPOINT_URL": proxy.url})
         watcher = Watcher(base_stack.env["AWS_ENDPOINT_URL"], private.extra_env["ABACO_RESOURCE_PREFIX"], TENANT)
-        return _measure(private.api_url, watcher, proxy, executions, idle_seconds)
+        return _measure(private.api_url, watcher, proxy, executions, idle_seconds, spacing)
     finally:
         private.stop()
         proxy.stop()
@@ -197,7 +199,7 @@ def measure(executions: int = 20, idle_seconds: float = IDLE_WINDOW_SECONDS) -> 
 
 
 def _measure(base: str, watch: Watcher, proxy: SizingProxy, executions: int,
-             idle_seconds: float) -> dict[str, Any]:
+             idle_seconds: float, spacing: float) -> dict[str, Any]:
     actor_id = _call(base, "POST", "/actors", json={"image": NOOP_IMAGE})["id"]
     _wait(lambda: watch.ready(actor_id), 120, "the worker")
     first = _call(base, "POST", f"/actors/{actor_id}/messages", data={"message": "warm up"})
@@ -209,9 +211,13 @@ def _measure(base: str, watch: Watcher, proxy: SizingProxy, executions: int,
     idle_minutes = (time.monotonic() - started) / 60
     begin = len(proxy.recorded())
     sent = []
-    for i in range(executions):  # case A's load on one actor: each message after the last, one warm worker
+    for i in range(executions):  # case A's load on one actor: a message every ``spacing`` s, one warm worker
+        due = time.monotonic() + spacing
         sent.append(_call(base, "POST", f"/actors/{actor_id}/messages", data={"message": f"m{i}"})["execution_id"])
         _wait(lambda eid=sent[-1]: watch.done(actor_id, eid), 120, f"execution {sent[-1]}")
+        time.sleep(max(0.0, due - time.monotonic()))  # the load's pace (an actor's worker check and its
+        # acknowledgement are cheaper when its messages come closer together: chalicelib/services/taking.py,
+        # runners/pipeline/acks.py)
     # The runner acknowledges a message after its terminal write and the totals, in the host's next batch of
     # deletes (runners/pipeline/acks.py): wait for the last one.
     _wait(lambda: sum(_deleted(op, request) for op, request, _ in proxy.recorded()[begin:]
@@ -220,6 +226,7 @@ def _measure(base: str, watch: Watcher, proxy: SizingProxy, executions: int,
     return {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "executions": executions,
+        "spacing_seconds": spacing,
         "execution_item_bytes": watch.item_bytes(actor_id, sent),
         "requests": [record(r, sized) for r, sized in rows],
         "idle_minutes": round(idle_minutes, 3),
