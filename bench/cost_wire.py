@@ -215,11 +215,9 @@ def _measure(base: str, watch: Watcher, proxy: SizingProxy, executions: int,
         due = time.monotonic() + spacing
         sent.append(_call(base, "POST", f"/actors/{actor_id}/messages", data={"message": f"m{i}"})["execution_id"])
         _wait(lambda eid=sent[-1]: watch.done(actor_id, eid), 120, f"execution {sent[-1]}")
-        time.sleep(max(0.0, due - time.monotonic()))  # the load's pace (an actor's worker check and its
-        # acknowledgement are cheaper when its messages come closer together: chalicelib/services/taking.py,
-        # runners/pipeline/acks.py)
-    # The runner acknowledges a message after its terminal write and the totals, in the host's next batch of
-    # deletes (runners/pipeline/acks.py): wait for the last one.
+        time.sleep(max(0.0, due - time.monotonic()))  # the load's pace (an actor's worker check is spared
+        # when its messages come closer together: chalicelib/services/taking.py)
+    # The runner acknowledges a message after its terminal write and the totals: wait for the last one.
     _wait(lambda: sum(_deleted(op, request) for op, request, _ in proxy.recorded()[begin:]
                       if actor_id in request) >= executions, 60, "the last acknowledgement")
     rows = [(r, sized) for r, sized in proxy.recorded_sized()[begin:] if _about(*r, actor_id)]

@@ -42,17 +42,20 @@ from runners.host.wake_waits import WakeWaits
 from runners.host.worker import WorkerThread
 from runners.metrics import MetricsServer, standard_registry
 from runners.pipeline import delivery, network, warm
-from runners.pipeline.acks import Acks
 from runners.pipeline.engine import DockerEngine, EngineError
 
 LOG = logging.getLogger("abaco.runner")
 COMMAND_WAIT_SECONDS = 2  # command long poll; short so a host at its poller bound notices room quickly
 REAP_SECONDS = 10.0  # how often a host looks for containers of dead runners on its engine
 FULL_PAUSE_SECONDS = 0.5
-RETIRE_MIN_IDLE_SECONDS = 5.0  # idle this long before parked for another actor (a new worker's message comes sooner)
+# An idle poller is parked for another actor's request only after this long idle: a worker just started for
+# a message takes it within one receive, well within this.
+RETIRE_MIN_IDLE_SECONDS = 5.0
 RETRY_VISIBILITY_SECONDS = 1  # a start request a host at its poller bound could not make room for, back after this
 HAND_BACK_WAIT_SECONDS = 10.0
-MAX_SETTING_UP = 4  # registrations' workers set up at once: a pile never starves a woken worker of CPU and store
+# Registrations' workers set up at most this many at a time (each reads and writes its record, checks its
+# image, goes READY and parks): a pile of registrations never starves a woken worker of CPU and store.
+MAX_SETTING_UP = 4
 SETUP_PAUSE_SECONDS = 0.1
 
 
@@ -81,7 +84,6 @@ class RunnerHost:
         self._fence_engine: DockerEngine | None = None
         self.fence = Fence(self._kill_container, on_fence=lambda _k: None,
                            lease_seconds=self.settings.visibility_timeout, on_cut_off=self._on_cut_off)
-        self.acks = Acks(backend.queues, held=self.fence.cut_off.is_set)  # finished messages' deletes, batched
         self.contact = StoreContact(self.heartbeat, self.fence, heartbeat_period(
             self.settings.host_heartbeat_seconds, self.settings.visibility_timeout))
         self.duties = DutyScheduler(backend, self.runner_id,
@@ -125,7 +127,6 @@ class RunnerHost:
         if self.settings.container_network == "bridge":
             network.ensure_bridge(self._fence_engine, self.settings)
         self.fence.start()
-        self.acks.start()
         self.metrics.gauge_fn("abaco_workers", lambda: len(self.workers))
         self.metrics.gauge_fn("abaco_free_slots", lambda: self.slots.free)
         self.metrics.gauge_fn("abaco_pinned_slots", lambda: self.slots.pinned)
@@ -257,8 +258,7 @@ class RunnerHost:
             self.parked.forget(key)
         thread = WorkerThread(self.backend, self.runner_id, "127.0.0.1", command.tenant, command.actor_id,
                               command.worker_id, self.stop, self.kill, self.fence, self.metrics,
-                              warm_pool=self.warm_pool, requested=record, slots=self.slots, activated=activated,
-                              acks=self.acks)
+                              warm_pool=self.warm_pool, requested=record, slots=self.slots, activated=activated)
         with self._lock:
             if running is not None:
                 self.leaving.append(running)  # parking: it leaves after its last poll
@@ -303,6 +303,7 @@ class RunnerHost:
                 self.parked.add(thread.parked, thread.idle_since)  # (not when already woken and taken here)
             thread.parked = None
 
+
     def _threads(self) -> list[WorkerThread]:
         with self._lock:
             return [*self.workers.values(), *self.leaving]
@@ -334,7 +335,6 @@ class RunnerHost:
         LOG.info("runner %s stopped", self.runner_id)
 
     def _stop_services(self) -> None:
-        self.acks.close()  # every worker is done: what they finished is deleted now
         self.duties.stop(release=True)
         self.contact.stop()
         self.fence.stop()

@@ -1,10 +1,10 @@
 """One actor worker: a thread on a runner host that long-polls the actor's inbox and runs each message.
 
 Lifecycle (reference §2.2): REQUESTED -> SPAWNER SETUP -> PULLING IMAGE -> READY (BUSY while it runs a
-message, as its host's heartbeat says); it exits on SHUTDOWN_REQUESTED, when its actor moves to a newer
-revision or to ERROR, when the inbox is deleted, after the idle time to live (the ``sync`` hint keeps the
-lowest slot warm), or when the host shuts down; on the way out it hands back every message it holds and
-deletes its own record. Idle, it *parks* instead
+message, as its host's heartbeat says); it exits on
+SHUTDOWN_REQUESTED, when its actor moves to a newer revision or to ERROR, when the inbox is deleted, after
+the idle time to live (the ``sync`` hint keeps the lowest slot warm), or when the host shuts down; on the
+way out it hands back every message it holds and deletes its own record. Idle, it *parks* instead
 (``runners/host/parking.py``): after ``ABACO_WORKER_PARK_SECONDS``, at once after a registration, or when its
 host needs its poller for another actor (``park``); its record stays READY and a message wakes it. It holds
 one of the host's slots (``runners/host/slots.py``) only from a message's receive to the end of its
@@ -31,7 +31,6 @@ from runners.host.slots import HostSlots, SlotHold, keeps_warm
 from runners.metrics import Registry
 from runners.pipeline import delivery as deliveries
 from runners.pipeline import image_gate, pulls, warm
-from runners.pipeline.acks import Acks
 from runners.pipeline.consumer import InboxConsumer
 from runners.pipeline.containers import ContainerSource
 from runners.pipeline.engine import DockerEngine
@@ -56,7 +55,7 @@ class WorkerThread(threading.Thread):
                  worker_id: str, stop: threading.Event, kill: threading.Event, fence: Fence,
                  metrics: Registry, warm_pool: warm.WarmPool | None = None,
                  requested: Worker | None = None, slots: HostSlots | None = None,
-                 activated: Worker | None = None, acks: Acks | None = None) -> None:
+                 activated: Worker | None = None) -> None:
         super().__init__(name=f"worker-{worker_id}", daemon=True)
         self.backend = backend
         self.settings = backend.settings
@@ -69,7 +68,7 @@ class WorkerThread(threading.Thread):
         self.kill_event = kill  # second signal or grace over: stop the running container now
         self.fence = fence
         self.metrics = metrics
-        self.warm_pool, self.acks = warm_pool, acks  # the host's warm bounds (None: cold) and batched deletes
+        self.warm_pool = warm_pool  # the host's bounds on pre-started containers (None: always cold)
         self.actor_dbid = f"{tenant}_{actor_id}"
         self.prefetched = Prefetched(backend.queues, "")
         self.busy = False  # between taking a message and finishing it; the host waits only for these
@@ -231,7 +230,7 @@ class WorkerThread(threading.Thread):
     def _poll(self, worker: Worker, inbox: str, engine: DockerEngine) -> None:
         source = warm.source_for(self.settings, engine, self.warm_pool, self.metrics,
                                  deliveries.runner_root(deliveries.work_root(self.settings.runner_work_dir)))
-        self._source, consumer = source, InboxConsumer(self.backend.queues, inbox, self.acks)
+        self._source, consumer = source, InboxConsumer(self.backend.queues, inbox)
         runner = ExecutionRunner(self.backend, engine, self.runner_id, self.worker_id, consumer, self.kill_event,
                                  self.fence, self.metrics, source=source,
                                  on_heartbeat=lambda: self.prefetched.extend(self.settings.visibility_timeout))
@@ -347,8 +346,9 @@ class WorkerThread(threading.Thread):
         return True
 
     def _busy(self, worker: Worker, runner: ExecutionRunner, received: Received, actor: Actor) -> None:
-        """Run it. The record stays READY: BUSY and the last run ride on the host's heartbeat (``busy``,
-        ``last_executions``; ``chalicelib/services/workers.py`` shows them), not on two writes per execution."""
+        """Run it. The record stays READY: that it is BUSY, and when it last ran, ride on the host's heartbeat
+        (``busy``, ``last_executions``; ``chalicelib/services/workers.py`` shows them), not on two writes of
+        the worker item per execution."""
         outcome = None
         try:
             with tracing.segment("abaco-runner", received.trace_header, tenant=actor.tenant, actor_id=actor.id):

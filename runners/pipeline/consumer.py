@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 from chalicelib.adapters.queues import Queues, Received
 from chalicelib.domain.errors import NotFound
-from runners.pipeline.acks import Acks
 
 LOG = logging.getLogger("abaco.runner")
 
@@ -21,21 +20,16 @@ LOG = logging.getLogger("abaco.runner")
 class InboxConsumer:
     """One actor's inbox; every method takes the message as it was received (its receipt names it)."""
 
-    def __init__(self, queues: Queues, url: str, acks: Acks | None = None) -> None:
+    def __init__(self, queues: Queues, url: str) -> None:
         self._queues = queues
         self.url = url
-        self._acks = acks  # the host's batched deletes (``runners/pipeline/acks.py``); None: delete at once
 
     @property
     def name(self) -> str:
         return self.url.rsplit("/", 1)[-1]
 
     def ack(self, received: Received) -> None:
-        """Done with the message: delete it (after the terminal write, never before), with the host's next
-        batch when it has one."""
-        if self._acks is not None:
-            self._acks.add(self.url, received.receipt)
-            return
+        """Done with the message: delete it (after the terminal write, never before)."""
         self._gone_is_done(lambda: self._queues.delete(self.url, received.receipt))
 
     def dead_letter(self, received: Received, reason: str) -> None:

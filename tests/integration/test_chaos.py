@@ -216,7 +216,6 @@ def test_runner_cut_off_from_the_store_only_takes_no_work(make_stack, images: No
         assert restored_at - quiet > 10  # the messages above were posted and run inside this window
         assert proxy.forwarded("ReceiveMessage", quiet, restored_at) == []
         assert proxy.forwarded("DeleteMessage", fenced_at, restored_at) == []
-        assert proxy.forwarded("DeleteMessageBatch", fenced_at, restored_at) == []  # the host's batched deletes
         assert probe["status"] == "COMPLETE"  # it resumed: took a worker command and ran a container
         assert backend.executions.get(f"{TENANT}_{solo['id']}", probe["id"]).runner_id == fenced
         first = done[0]
