@@ -140,8 +140,9 @@ def submit(backend: Backend, actor: Actor, executor: str, parsed: ParsedMessage,
 
     The order that matters is kept: the record before the inbox (the reconciler re-sends what was recorded
     and that SQS does not hold), and the worker check after the inbox (a worker found live is one that will
-    see the message). The send is not recorded on the execution: the reconciler asks SQS instead
-    (``runners/duties/reconciler.py``), which spares every message a write of its execution."""
+    see the message; within 2 s of a check that found one taking, for the same revision, there is none:
+    ``chalicelib/services/taking.py``). The send is not recorded on the execution: the reconciler asks SQS
+    instead (``runners/duties/reconciler.py``), which spares every message a write of its execution."""
     execution, message = record(backend, actor, executor, parsed, env)
     backend.queues.send_inbox(message, tracing.current_header(), actor_version=actor.version)
     worker_service.ensure_worker(backend, actor, wake=True)

@@ -13,7 +13,9 @@ No message is stranded by a park. The API sends a message and then reads the wor
 itself parked and then looks at its inbox once more (``look_once_more``). If the API's read came before the
 mark, the look comes after the send and sees the message: the worker hands it back and wakes itself, as the
 API would have. If the read came after the mark, the API wakes it. Either way one conditional write wins and
-one activation request is sent. The autoscaler's wake of a backlogged actor is the backstop.
+one activation request is sent. The autoscaler's wake of a backlogged actor is the backstop. (Within 2 s of a
+read that found one of the actor's workers taking messages the API skips the read: none of them parks for
+idleness that soon after a message, ``chalicelib/services/taking.py``.)
 
 A parked worker leaves (its record is deleted) after the worker time to live, counted from its last work,
 unless a message woke it first: the host that parked it keeps the list (``ParkedWorkers``).
