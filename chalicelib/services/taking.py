@@ -10,6 +10,8 @@ in between, and the ways a worker stops are these:
   message the check was made for reached one of the actor's taking workers, which was therefore not idle:
   none of them parks within ``SEEN_SECONDS`` (2 s) of the check;
 - the actor moves to a new revision: the entry is for one revision, and every POST reads the actor;
+- an admin stops it (``DELETE .../workers/{id}``): the process that stopped it forgets the entry, another
+  process may skip the check for up to ``SEEN_SECONDS`` more, and the autoscaler's wake (below) covers it;
 - its host stops or dies: the check would not have seen that either (a draining or dead host's worker
   records stay READY until the host or the reconciler removes them), and the autoscaler's wake of a
   backlogged actor (``runners/duties/autoscaler.py``, every 2 s) is the backstop in both cases.
