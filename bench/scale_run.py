@@ -11,6 +11,7 @@ execution closed with a result).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 from bench import stats
@@ -41,12 +42,12 @@ def run(system: BenchSystem, profile: Profile) -> dict[str, Any]:
                           lambda c, _i: c.create_actor(PARKED_POOL))
         busy = parallel(system, profile.scale_actors, lambda c, _i: c.create_actor(POOL))
         registered_s = time.time() - began
-        before, burst_began = sum(proxy.counts.values()), time.time()
+        before, burst_began = proxy.snapshot(), time.time()
         sent = parallel(system, profile.scale_messages,
                         lambda c, i: (busy[i % len(busy)], c.send(busy[i % len(busy)])))
         posted = time.time()
         executions = observer.wait_all(sent, 300 + 2 * len(sent))
-        requests = sum(proxy.counts.values()) - before
+        requests = proxy.snapshot() - before  # by operation: where the runners' requests go
     finally:
         for name in names:
             proc = system.stack.procs.pop(name, None)
@@ -59,12 +60,13 @@ def run(system: BenchSystem, profile: Profile) -> dict[str, Any]:
 
 
 def _verdicts(executions: list[Execution], registered: int, registered_s: float, post_s: float, drain_s: float,
-              requests: int, profile: Profile) -> dict[str, Any]:
+              requests: Counter[str], profile: Profile) -> dict[str, Any]:
     lost = [e.id for e in executions if e.status.value != "COMPLETE"]
     twice = [e.id for e in executions if sum(1 for a in e.attempts if a.reason not in _LOST) > 1]
     return {"registered_actors": registered, "runners": profile.scale_runners, "burst_actors": profile.scale_actors,
             "messages": len(executions), "lost": len(lost), "run_twice": len(twice),
             "register_s": round(registered_s, 1), "post_s": round(post_s, 2), "drain_s": round(drain_s, 2),
             "per_s": round(stats.rate(len(executions), drain_s), 2),
-            "runner_requests_per_execution": round(requests / max(len(executions), 1), 2),
+            "runner_requests_per_execution": round(sum(requests.values()) / max(len(executions), 1), 2),
+            "runner_requests_by_operation": dict(requests.most_common()),
             **({"error": f"{len(lost)} lost, {len(twice)} run twice"} if lost or twice else {})}
