@@ -48,6 +48,24 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class FakeOutput:
+    """What the engine's ``OutputStream`` is to its reader: the output once the container exits. ``close``
+    may come from another thread while the reader waits, as closing the real stream's socket may; a plain
+    generator would raise "generator already executing" there."""
+
+    def __init__(self, container: FakeContainer) -> None:
+        self._container = container
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._container.exited.wait()
+        if self._container.program.output and not self._closed:
+            yield self._container.program.output
+
+    def close(self) -> None:
+        self._closed = True
+
+
 class FakeEngine:
     """Containers in a dict; thread-safe enough for one worker plus its log and stats readers."""
 
@@ -69,14 +87,8 @@ class FakeEngine:
             self.containers[cid] = FakeContainer(cid, spec, self._program(spec))
         return cid
 
-    def attach_output(self, cid: str) -> Iterator[bytes]:
-        container = self._get(cid)
-
-        def stream() -> Iterator[bytes]:
-            container.exited.wait()
-            if container.program.output:
-                yield container.program.output
-        return stream()
+    def attach_output(self, cid: str) -> FakeOutput:
+        return FakeOutput(self._get(cid))
 
     def start(self, cid: str) -> None:
         container = self._get(cid)

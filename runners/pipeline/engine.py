@@ -367,10 +367,7 @@ def close_output(stream: Iterator[bytes] | None) -> None:
     iterators); closing twice is harmless."""
     close = getattr(stream, "close", None)
     if close is not None:
-        try:
-            close()
-        except ValueError:  # a generator another thread is reading (engine fakes): it ends with its program
-            pass
+        close()
 
 
 def _is_timeout(exc: Exception) -> bool:
