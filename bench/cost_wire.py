@@ -39,13 +39,6 @@ STACK_ENV = {"ABACO_ACCESS_CONTROL": "none", "ABACO_RATE_LIMIT_RPS": "0", "ABACO
              "ABACO_RECEIVE_WAIT_SECONDS": "20", "ABACO_WORKER_HEALTH_CHECK_SECONDS": "3600"}
 
 
-def _deleted(op: str, request: str) -> int:
-    """How many messages a request deletes (a batch names each by its receipt)."""
-    if op == "sqs.DeleteMessage":
-        return 1
-    return request.count('"ReceiptHandle"') if op == "sqs.DeleteMessageBatch" else 0
-
-
 def _about(op: str, request: str, response: str, actor_id: str) -> bool:
     """Whether a recorded request belongs to the executions of ``actor_id``'s messages."""
     if op.endswith("ReceiveMessage"):
@@ -218,8 +211,8 @@ def _measure(base: str, watch: Watcher, proxy: SizingProxy, executions: int,
         time.sleep(max(0.0, due - time.monotonic()))  # the load's pace (an actor's worker check is spared
         # when its messages come closer together: chalicelib/services/taking.py)
     # The runner acknowledges a message after its terminal write and the totals: wait for the last one.
-    _wait(lambda: sum(_deleted(op, request) for op, request, _ in proxy.recorded()[begin:]
-                      if actor_id in request) >= executions, 60, "the last acknowledgement")
+    _wait(lambda: sum(op == "sqs.DeleteMessage" and actor_id in request
+                      for op, request, _ in proxy.recorded()[begin:]) >= executions, 60, "the last acknowledgement")
     rows = [(r, sized) for r, sized in proxy.recorded_sized()[begin:] if _about(*r, actor_id)]
     return {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -101,7 +101,7 @@ def _iteration(system: BenchSystem, timer: Timer, bare: Bare, actors: dict[str, 
     _settle(observer, observer.dbid(actors["warm"]), engine_api, warm=True)
     out["sync_cold"], _ = _sync(timer, actors["cold"])
     _settle(observer, observer.dbid(actors["cold"]), engine_api, warm=False)
-    out["accept"], out["async"] = _async(timer, actors["warm"])
+    out["accept"], out["async"], _ = _async(timer, actors["warm"])
     _settle(observer, observer.dbid(actors["warm"]), engine_api, warm=True)
     return out
 
@@ -114,8 +114,8 @@ def _sync(timer: Timer, actor_id: str) -> tuple[float, str]:
     return elapsed, headers.get("x-abaco-execution-id", "")
 
 
-def _async(timer: Timer, actor_id: str) -> tuple[float, float]:
-    """(accept ms, POST -> blocking wait saw COMPLETE ms)."""
+def _async(timer: Timer, actor_id: str) -> tuple[float, float, str]:
+    """(accept ms, POST -> blocking wait saw COMPLETE ms, the execution's id)."""
     body = json.dumps({"message": "bench"}).encode()
     accept, status, data, _ = timer.call("POST", f"/actors/{actor_id}/messages", body)
     if status != 200:
@@ -125,7 +125,7 @@ def _async(timer: Timer, actor_id: str) -> tuple[float, float]:
     result = json.loads(data)["result"] if status == 200 else {}
     if result.get("status") != "COMPLETE":
         raise BenchError(f"execution {execution_id}: HTTP {status}: {data[:300]!r}")
-    return accept, accept + waited
+    return accept, accept + waited, execution_id
 
 
 def summarise(rounds: list[dict[str, list[float]]], phases: list[dict[str, float]]) -> dict[str, Any]:

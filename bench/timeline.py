@@ -12,7 +12,6 @@ message's. Nothing is written: it is a reading aid for ``bench/results/profiles/
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -24,7 +23,7 @@ import docker
 from bench.execution_cost import RUNNER_ENV
 from bench.latency import _settle
 from bench.proxy import CountingProxy, resource
-from bench.sync import WAIT_SECONDS, Timer
+from bench.sync import Timer, _async, _sync
 from bench.system import BenchSystem, Observer
 from local import emulator
 
@@ -53,18 +52,9 @@ class TimelineProxy(CountingProxy):
 
 
 def one(timer: Timer, kind: str, actor_id: str) -> tuple[float, float, str]:
-    """(POST began, answer ended, execution id) in ``time.time()`` seconds."""
-    body = json.dumps({"message": "bench"}).encode()
+    """(POST began, answer ended, execution id) in ``time.time()`` seconds: the sync suite's requests."""
     began = time.time()
-    if kind in ("sync", "cold"):
-        _, status, data, headers = timer.call("POST", f"/actors/{actor_id}/messages?_abaco_synchronous=true", body)
-        assert status == 200, data[:300]
-        return began, time.time(), headers.get("x-abaco-execution-id", "")
-    _, status, data, _ = timer.call("POST", f"/actors/{actor_id}/messages", body)
-    assert status == 200, data[:300]
-    execution_id = json.loads(data)["result"]["execution_id"]
-    _, status, data, _ = timer.call("GET", f"/actors/{actor_id}/executions/{execution_id}?wait={WAIT_SECONDS}")
-    assert status == 200 and json.loads(data)["result"]["status"] == "COMPLETE", data[:300]
+    execution_id = _sync(timer, actor_id)[1] if kind in ("sync", "cold") else _async(timer, actor_id)[2]
     return began, time.time(), execution_id
 
 
