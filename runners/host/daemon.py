@@ -238,16 +238,17 @@ class RunnerHost:
         """Start the worker (True: the command is done with); False when the host is at its poller bound
         and found no idle poller to park after all."""
         key = f"{command.tenant}_{command.actor_id}/{command.worker_id}"
-        with self._lock:
-            running = self.workers.get(key)
-            if running is not None and running.is_alive() and not running.retiring:
-                return True  # a repeated command for a worker this host already runs
-            full = len(self.workers) >= self.settings.worker_pollers
         # Read the request before taking it: a host that cannot reach the store (raises) leaves it to
         # another host instead of deleting it for a worker thread that could not set itself up.
         record = self.backend.workers.find(f"{command.tenant}_{command.actor_id}", command.worker_id)
         if record is None or not (record.status == WorkerStatus.REQUESTED or woken_parked(record)):
             return True  # removed (stopped, reconciled) or taken meanwhile: the worker would refuse it too
+        with self._lock:
+            running = self.workers.get(key)
+            if (running is not None and running.is_alive() and not running.retiring
+                    and running.incarnation == record.create_time):
+                return True  # a repeated command for a worker this host already runs (not a new record of its id)
+            full = len(self.workers) >= self.settings.worker_pollers
         if full and not self._make_room(command):
             return False
         activated = None

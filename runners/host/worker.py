@@ -79,10 +79,13 @@ class WorkerThread(threading.Thread):
         self.hold = SlotHold(slots or HostSlots(self.settings.worker_slots))
         self.parked: Worker | None = None  # its record once parked: no longer this thread's to delete
         self._state = threading.Lock()  # ``busy`` and ``retiring`` change together under it
+        self._parking = threading.Lock()  # ``park``, retire to mark: the thread leaving reads its outcome after
         self._source: ContainerSource | None = None
         self._record: Worker | None = None
         self._requested = requested  # the REQUESTED record as the host just read it (None: read it here)
         self._activated = activated  # a parked worker this host just took for a message: no set-up
+        given = activated or requested  # the record's incarnation (its id is reused by a later request)
+        self.incarnation = given.create_time if given is not None else None
         self._park_at_once = False  # started for a registration: nothing to run, so it parks when READY
         self.setting_up = True  # until READY (the host bounds set-ups under way)
         self._actor: Actor | None = None
@@ -138,12 +141,13 @@ class WorkerThread(threading.Thread):
         """Retire (see ``retire``) and mark the record parked, so a message wakes it through the wake queue; the
         thread leaves after its poll under way and one more look at the inbox (``parking.look_once_more``). A
         record no longer READY (asked to stop) is not parked: the worker leaves and removes it as before."""
-        if not self.retire(now, min_idle):
-            return False
-        record = self._record
-        parked = self.backend.workers.park(record) if record is not None else None
-        if parked is not None:
-            self.parked, self._record = parked, None
+        with self._parking:  # the thread reads the outcome only once it is known (``_leave``)
+            if not self.retire(now, min_idle):
+                return False
+            record = self._record
+            parked = self.backend.workers.park(record) if record is not None else None
+            if parked is not None:
+                self.parked, self._record = parked, None
         return True
 
     def _take(self) -> bool:
@@ -208,8 +212,8 @@ class WorkerThread(threading.Thread):
             events.on_status(self.backend.queues, self.backend.actors.set_status(
                 self.tenant, self.actor_id, ActorStatus.ERROR, problem))
             return None
-        ready = self.backend.workers.update(worker, {
-            "status": WorkerStatus.READY.value, "location": engine.location,
+        ready = self.backend.workers.update(worker, {  # not ``woken`` once polling: no host may activate it
+            "status": WorkerStatus.READY.value, "location": engine.location, "woken": False,
             "cid": f"{self.runner_id}/{self.worker_id}", "last_health_check_time": utcnow()})
         if ready is not None:
             self._checked(ready, actor)  # just read and written: the first health check is done
@@ -224,8 +228,14 @@ class WorkerThread(threading.Thread):
         self._idle()
         if not (self._park_at_once and self.park(time.monotonic(), 0)):  # a registration's: nothing to run
             self._poll(worker, inbox, engine)
-        if self.parked is not None:
-            parking.look_once_more(self.backend, self.parked, inbox, self._actor)
+        self._leave(inbox)
+
+    def _leave(self, inbox: str) -> None:
+        """Parked: look at the inbox once more (``parking.look_once_more``), once the park mark is written."""
+        with self._parking:
+            parked = self.parked
+        if parked is not None:
+            parking.look_once_more(self.backend, parked, inbox, self._actor)
 
     def _poll(self, worker: Worker, inbox: str, engine: DockerEngine) -> None:
         source = warm.source_for(self.settings, engine, self.warm_pool, self.metrics,
@@ -391,7 +401,8 @@ class WorkerThread(threading.Thread):
         self._remove_record()
 
     def _remove_record(self) -> None:
-        record = self._record
+        with self._parking:
+            record = self._record
         if record is None:  # never ours (a repeated command for a worker that another thread runs)
             return
         try:

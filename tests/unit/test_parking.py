@@ -188,3 +188,40 @@ def test_pins_take_at_most_half_of_the_slots(backend: Backend) -> None:  # noqa:
     for hold in holds:
         hold.keep(True)
     assert [h.pinned for h in holds] == [True, True, False] and slots.free == 2
+
+
+def test_a_worker_its_host_parks_looks_at_its_inbox_once_the_mark_is_written(backend: Backend) -> None:  # noqa: F811
+    """The host parks an idle worker (``RunnerHost._make_room``) from its own thread: the worker leaves its loop
+    as soon as it is retiring, which may be before the park mark's write has answered. Its last look at the
+    inbox must wait for that answer, or a message sent before the mark strands in a parked worker's inbox."""
+    actor = registered_actor(backend)
+    ready = _ready(backend, actor, host="r1")
+    _drain_commands(backend)
+    inbox = backend.queues.inbox_url(actor.tenant, actor.id)
+    backend.queues.send_inbox(InboxMessage(tenant=actor.tenant, actor_id=actor.id, execution_id="E1", body="m",
+                                           size=1))
+    worker = WorkerThread(backend, "r1", "127.0.0.1", actor.tenant, actor.id, ready.id, threading.Event(),
+                          threading.Event(), Fence(lambda _cid: None), standard_registry())
+    worker._record, worker.idle_since = ready, time.monotonic() - 60
+    writing, go = threading.Event(), threading.Event()
+    park = backend.workers.park
+
+    def slow_park(record: Worker) -> Worker | None:
+        writing.set()
+        go.wait(30)
+        return park(record)
+
+    backend.workers.park = slow_park  # type: ignore[method-assign]
+    host = threading.Thread(target=worker.park, args=(time.monotonic(), 5.0))
+    host.start()
+    assert writing.wait(30) and worker.retiring  # the worker's loop would end here
+    leaving = threading.Thread(target=worker._leave, args=(inbox,))
+    leaving.start()
+    leaving.join(0.5)  # without the lock it leaves now, having seen no park mark, and never looks
+    go.set()
+    host.join(30)
+    leaving.join(30)
+    [command] = _wakes(backend)  # it looked, found the message and woke itself
+    assert command.worker_id == ready.id
+    [record] = backend.workers.list(actor.dbid)
+    assert record.woken and not record.parked

@@ -4,15 +4,23 @@ and a request is never declined: idle workers hold no slot, so a registration's 
 parks (runners/host/parking.py)."""
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
 
 from chalicelib.domain.models import Actor, Execution, Host, Worker, WorkerStatus
 from chalicelib.domain.queue_messages import StartWorkerCommand
 from chalicelib.services import workers as worker_service
 from chalicelib.wiring.backend import Backend
 from runners.duties import autoscaler
+from runners.fence import Fence
 from runners.host.daemon import RunnerHost
+from runners.host.worker import WorkerThread
+from runners.metrics import standard_registry
+from runners.pipeline import image_gate
 from tests.unit.test_protocol import (
     backend,  # noqa: F401 (fixture)
     registered_actor,
@@ -162,3 +170,48 @@ def test_the_second_copy_of_a_woken_request_leaves_the_worker_alone(backend: Bac
     backend.workers.delete(actor.dbid, registered.id)  # as the reconciler removes an untaken request
     assert other._start_worker(_command(registered)) is True
     assert other.workers == {} and _records(backend, actor) == []
+
+
+def test_the_registration_copy_read_after_the_woken_worker_is_ready_leaves_it_alone(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Host r1 took the wake copy and set the worker up; host r2 reads the registration's copy only once the
+    worker is READY and polling on r1. A READY worker keeping ``woken`` looked like a parked worker a message
+    had woken: r2 activated it (a second thread of one worker), r1's park was then refused and r1 deleted the
+    record under r2's thread, and the actor's next request waited for the reconciler (found by the scale run)."""
+    monkeypatch.setattr(image_gate, "problem", lambda *_a: None)
+    actor = registered_actor(backend)
+    registered = worker_service.ensure_worker(backend, actor)
+    assert registered is not None and worker_service.ensure_worker(backend, actor, wake=True) is None
+    [woken] = _records(backend, actor)
+    thread = WorkerThread(backend, "r1", "127.0.0.1", actor.tenant, actor.id, woken.id, threading.Event(),
+                          threading.Event(), Fence(lambda _cid: None), standard_registry(), requested=woken)
+    setup = thread._setup()
+    assert setup is not None
+    ready = thread._pull(setup, SimpleNamespace(location="r1"))  # type: ignore[arg-type]
+    assert ready is not None and ready.status == WorkerStatus.READY and not ready.woken and not ready.parked
+    other = RunnerHost(backend, runner_id="r2")
+    assert other._start_worker(_command(registered)) is True  # done with: deleted from the queue
+    assert other.workers == {}
+    [record] = _records(backend, actor)
+    assert record.host_id == "r1" and record.status == WorkerStatus.READY
+
+
+def test_a_new_request_reusing_a_live_threads_worker_id_starts(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Worker ids are slot names, so a request made after a record was removed under a live thread (its
+    health check has not noticed yet) carries that thread's id: it is a new worker, not a repeated command."""
+    started: list[WorkerThread] = []
+    monkeypatch.setattr(WorkerThread, "start", lambda self: started.append(self))  # noqa: PLW0108 (a method)
+    host = RunnerHost(backend, runner_id="r1")
+    actor = registered_actor(backend)
+    first = worker_service.ensure_worker(backend, actor)
+    assert first is not None and host._start_worker(_command(first)) is True
+    [old] = started
+    monkeypatch.setattr(WorkerThread, "is_alive", lambda self: True)
+    assert host._start_worker(_command(first)) is True and len(started) == 1  # a repeated command
+    backend.workers.delete(actor.dbid, first.id)  # removed under the live thread
+    second = worker_service.ensure_worker(backend, actor, wake=True)
+    assert second is not None and second.id == first.id and second.create_time != first.create_time
+    assert host._start_worker(_command(second)) is True
+    assert len(started) == 2 and started[1].incarnation == second.create_time
+    assert host.workers[f"{actor.dbid}/{first.id}"] is started[1] and old in host.leaving
