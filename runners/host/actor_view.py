@@ -11,6 +11,10 @@ one in hand when an attempt ends other than by running (a start failure, a fence
 have changed the actor). A message without a version (sent by an earlier release, or re-sent by the
 reconciler) is run on a fresh read, as before.
 
+The worker's health check reuses the reading too (``current``) when a message sent since the previous
+check named its version: the actor was at that version then, which is what a read would have said; only a
+worker with no such message reads the actor in its check.
+
 So a message runs on the actor it was accepted for. One consequence: when the actor is updated while
 messages accepted before the update wait, the worker of the old revision may still run those (their
 version is the one it read) until its next health check (``ABACO_WORKER_HEALTH_CHECK_SECONDS``, 5 s)
@@ -18,6 +22,8 @@ or a message accepted after the update makes it read again; then it stops and th
 takes the rest. Before, each message read the actor, so only the message in hand ran on the old revision.
 """
 from __future__ import annotations
+
+import time
 
 from chalicelib.adapters.queues import Received
 from chalicelib.domain.models import Actor, ActorStatus, Worker
@@ -37,6 +43,7 @@ class ActorView:
     def __init__(self, backend: Backend, tenant: str, actor_id: str) -> None:
         self._backend, self._tenant, self._actor_id = backend, tenant, actor_id
         self._actor: Actor | None = None
+        self._as_of = 0.0  # epoch seconds at which the reading in hand was known current
 
     def for_message(self, received: Received) -> Actor:
         """The actor to run ``received`` with: the reading in hand when it has the message's version, else
@@ -44,6 +51,7 @@ class ActorView:
         version = received.actor_version  # None: sent by an earlier release, or re-sent by the reconciler
         held = self._actor
         if held is not None and version is not None and held.version == version:
+            self._as_of = max(self._as_of, received.sent_at or 0.0)  # SQS's clock: the API read it just before
             return held
         actor = self._backend.actors.get(self._tenant, self._actor_id)
         self.saw(actor)
@@ -51,7 +59,14 @@ class ActorView:
 
     def saw(self, actor: Actor) -> None:
         """A reading made elsewhere (the worker's health check) is as good as ours."""
+        if actor is self._actor:  # the reading in hand, handed back: not known current any later
+            return
         self._actor = None if actor.start_failures else actor
+        self._as_of = time.time()
+
+    def current(self, since: float) -> Actor | None:
+        """The reading in hand if it was known current after ``since`` (epoch seconds), else None."""
+        return self._actor if self._actor is not None and self._as_of > since else None
 
     def after(self, outcome: Outcome | None) -> None:
         """Keep the reading only after an attempt that ran (or left the message to its holder)."""

@@ -48,6 +48,9 @@ SYNC_HINT = "sync"
 RECEIVE_VISIBILITY_SECONDS = 2
 ROOM_WAIT_SECONDS = 1.0  # a worker waits for a free slot before each long poll in steps of this
 SLOT_STEP_SECONDS = 0.5  # a worker holding a message waits for a slot in steps of this (renewing it)
+# A health check (every ABACO_WORKER_HEALTH_CHECK_SECONDS) reads the record; it writes last_health_check_time
+# (shown by the API, read by nothing else) at most this often: Abaco's health agent's period.
+HEALTH_WRITE_SECONDS = 30.0
 
 
 class WorkerThread(threading.Thread):
@@ -89,7 +92,8 @@ class WorkerThread(threading.Thread):
         self._park_at_once = False  # started for a registration: nothing to run, so it parks when READY
         self.setting_up = True  # until READY (the host bounds set-ups under way)
         self._actor: Actor | None = None
-        self._checked_at = 0.0
+        self._checked_at = self._checked_wall = 0.0
+        self._health_written = time.monotonic()  # set-up and activation write last_health_check_time
         self.actor_view = ActorView(backend, self.tenant, self.actor_id)
 
     def run(self) -> None:
@@ -331,16 +335,18 @@ class WorkerThread(threading.Thread):
         if current.parked or current.host_id != self.runner_id:  # not ours any more: leave it alone
             self._record = None
             return False
-        actor = self.backend.actors.get(self.tenant, self.actor_id)
+        actor = self.actor_view.current(self._checked_wall) or self.backend.actors.get(self.tenant, self.actor_id)
         if not may_run(worker, actor):
             return False
         self._checked(worker, actor)
-        self.backend.workers.update(current, {"last_health_check_time": utcnow()})
+        if time.monotonic() - self._health_written >= HEALTH_WRITE_SECONDS:
+            self.backend.workers.update(current, {"last_health_check_time": utcnow()})
+            self._health_written = time.monotonic()
         return True
 
     def _checked(self, worker: Worker, actor: Actor) -> None:
         """A health check's verdict on the ``sync`` hint: its warm worker pins a slot (counted in scaling)."""
-        self._actor, self._checked_at = actor, time.monotonic()
+        self._actor, self._checked_at, self._checked_wall = actor, time.monotonic(), time.time()
         self.actor_view.saw(actor)
         self.keeps_warm = SYNC_HINT in actor.hints and keeps_warm(self.backend, worker)
         self.hold.keep(self.keeps_warm)

@@ -162,3 +162,43 @@ def test_a_worker_confirms_prefetched_messages_at_once_and_leaves_the_first_to_i
     held = [worker.prefetched.pop(), worker.prefetched.pop()]
     assert all(r is not None and r.visible_until is None for r in held)  # confirmed: their lease need not
     assert extended == [[r.receipt for r in held if r is not None]]
+
+
+def test_a_health_check_reuses_a_reading_a_message_sent_since_the_last_check_confirmed(
+        backend: Any, monkeypatch: Any) -> None:  # noqa: F811
+    """The health check (every ABACO_WORKER_HEALTH_CHECK_SECONDS) reads the worker's record; it reads the actor
+    only when no message sent since the previous check named the version in hand, and writes
+    last_health_check_time at most every HEALTH_WRITE_SECONDS."""
+    import threading
+
+    from chalicelib.domain.models import ActorStatus, WorkerStatus
+    from chalicelib.services import workers as worker_service
+    from runners.host import worker as worker_module
+    from runners.host.worker import WorkerThread
+    from tests.unit.test_protocol import registered_actor
+
+    actor = registered_actor(backend)
+    requested = worker_service.ensure_worker(backend, actor)
+    assert requested is not None
+    ready = backend.workers.update(requested, {"status": WorkerStatus.READY.value, "host_id": "r1"})
+    assert ready is not None
+    thread = WorkerThread(backend, "r1", "127.0.0.1", actor.tenant, actor.id, ready.id, threading.Event(),
+                          threading.Event(), Fence(lambda _cid: None), standard_registry(), requested=ready)
+    reads, writes = [], []
+    get, update = backend.actors.get, backend.workers.update
+    monkeypatch.setattr(backend.actors, "get", lambda *a: (reads.append(1), get(*a))[1])
+    monkeypatch.setattr(backend.workers, "update", lambda *a, **k: (writes.append(a[1]), update(*a, **k))[1])
+    assert thread._still_wanted(ready) and len(reads) == 1 and writes == []  # the first: reads; wrote at set-up
+    thread._checked_at -= 60  # the next check is due
+    sent = thread._checked_wall + 0.0005  # SQS accepted it after that check
+    held = thread.actor_view.for_message(Received("b", "r", 1, "m", sent_at=sent, actor_version=actor.version))
+    assert held.version == actor.version and len(reads) == 1  # the message named the reading's version
+    assert thread._still_wanted(ready) and len(reads) == 1  # confirmed since the last check: no read
+    thread._checked_at -= 60
+    assert thread._still_wanted(ready) and len(reads) == 2  # no message since: read
+    monkeypatch.setattr(thread, "_health_written", time.monotonic() - worker_module.HEALTH_WRITE_SECONDS)
+    thread._checked_at -= 60
+    assert thread._still_wanted(ready) and [list(w) for w in writes] == [["last_health_check_time"]]
+    backend.actors.set_status(actor.tenant, actor.id, ActorStatus.ERROR, "broken")
+    thread._checked_at -= 60
+    assert not thread._still_wanted(ready)  # read (no message since), and an actor in ERROR runs nothing
