@@ -253,6 +253,9 @@ def display(worker: Worker, hosts: dict[str, Any] | None = None, api_server: str
                                                         host.last_executions.get(entry))), default=None)
         data["host_status"] = host.status.value
         data["host_last_heartbeat_time"] = host.last_heartbeat_time
+        if entry in host.workers:  # its host's heartbeat saw its thread: the worker's health check
+            data["last_health_check_time"] = max(filter(None, (worker.last_health_check_time,
+                                                               host.last_heartbeat_time)), default=None)
     base = f"{api_server.rstrip('/')}/actors/{worker.actor_id}"
     data["_links"] = {"self": f"{base}/workers/{worker.id}", "actor": base}
     return data

@@ -48,9 +48,6 @@ SYNC_HINT = "sync"
 RECEIVE_VISIBILITY_SECONDS = 2
 ROOM_WAIT_SECONDS = 1.0  # a worker waits for a free slot before each long poll in steps of this
 SLOT_STEP_SECONDS = 0.5  # a worker holding a message waits for a slot in steps of this (renewing it)
-# A health check (every ABACO_WORKER_HEALTH_CHECK_SECONDS) reads the record; it writes last_health_check_time
-# (shown by the API, read by nothing else) at most this often: Abaco's health agent's period.
-HEALTH_WRITE_SECONDS = 30.0
 
 
 class WorkerThread(threading.Thread):
@@ -93,7 +90,6 @@ class WorkerThread(threading.Thread):
         self.setting_up = True  # until READY (the host bounds set-ups under way)
         self._actor: Actor | None = None
         self._checked_at = self._checked_wall = 0.0
-        self._health_written = time.monotonic()  # set-up and activation write last_health_check_time
         self.actor_view = ActorView(backend, self.tenant, self.actor_id)
 
     def run(self) -> None:
@@ -221,8 +217,9 @@ class WorkerThread(threading.Thread):
             "cid": f"{self.runner_id}/{self.worker_id}", "last_health_check_time": utcnow()})
         if ready is not None:
             self._checked(ready, actor)  # just read and written: the first health check is done
-            events.on_status(self.backend.queues, self.backend.actors.set_status(
-                self.tenant, self.actor_id, ActorStatus.READY, " ", only_from={ActorStatus.SUBMITTED}))
+            if actor.status == ActorStatus.SUBMITTED:  # a registration's first worker (conditional: once)
+                events.on_status(self.backend.queues, self.backend.actors.set_status(
+                    self.tenant, self.actor_id, ActorStatus.READY, " ", only_from={ActorStatus.SUBMITTED}))
         return ready
 
     # --- the loop ------------------------------------------------------------------------------
@@ -329,7 +326,9 @@ class WorkerThread(threading.Thread):
     def _still_wanted(self, worker: Worker) -> bool:
         if time.monotonic() - self._checked_at < self.settings.worker_health_check_seconds:
             return True
-        current = self.backend.workers.find(self.actor_dbid, self.worker_id)
+        # Half a read unit: a stop request written a moment ago is seen at the next check. The check writes
+        # nothing: the host's heartbeat lists its workers, and the API shows it as their last health check.
+        current = self.backend.workers.find(self.actor_dbid, self.worker_id, consistent=False)
         if current is None or current.status in STOPPING or current.create_time != worker.create_time:
             return False
         if current.parked or current.host_id != self.runner_id:  # not ours any more: leave it alone
@@ -339,15 +338,12 @@ class WorkerThread(threading.Thread):
         if not may_run(worker, actor):
             return False
         self._checked(worker, actor)
-        if time.monotonic() - self._health_written >= HEALTH_WRITE_SECONDS:
-            self.backend.workers.update(current, {"last_health_check_time": utcnow()})
-            self._health_written = time.monotonic()
         return True
 
     def _checked(self, worker: Worker, actor: Actor) -> None:
         """A health check's verdict on the ``sync`` hint: its warm worker pins a slot (counted in scaling)."""
+        self.actor_view.saw(actor)  # before the check's time: a reading is reused only once a later message names it
         self._actor, self._checked_at, self._checked_wall = actor, time.monotonic(), time.time()
-        self.actor_view.saw(actor)
         self.keeps_warm = SYNC_HINT in actor.hints and keeps_warm(self.backend, worker)
         self.hold.keep(self.keeps_warm)
 

@@ -63,3 +63,18 @@ def test_a_worker_alias_and_config_show_their_allow_lists() -> None:
     assert config["actors"] == "A,al" and "actor_ids" not in config and "tenant" not in config
     for name, response in (("Worker", WorkerResponse), ("Alias", AliasResponse), ("Config", ConfigResponse)):
         assert set(response.model_fields) <= set(SCHEMAS[name]["properties"]), name
+
+
+def test_a_worker_its_host_lists_shows_the_hosts_heartbeat_as_its_last_health_check() -> None:
+    """Workers write no health check (runners/host/worker.py): the heartbeat of a host that lists the worker
+    is when it was last seen alive; a worker its host does not list (parked, gone) keeps its record's time."""
+    from chalicelib.domain.models import Host, Worker
+    from chalicelib.services import workers
+
+    worker = Worker(tenant="T", actor_id="A", id="W", owner="o", host_id="h",
+                    last_health_check_time="2026-12-08T00:00:00.000000Z")
+    beat = "2026-12-08T00:05:00.000000Z"
+    listing = Host(id="h", hostname="x", pid=1, workers=["T_A/W"], last_heartbeat_time=beat)
+    assert workers.display(worker, {"h": listing})["last_health_check_time"] == beat
+    silent = listing.model_copy(update={"workers": []})
+    assert workers.display(worker, {"h": silent})["last_health_check_time"] == "2026-12-08T00:00:00.000000Z"

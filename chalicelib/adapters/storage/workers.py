@@ -46,8 +46,8 @@ class WorkerStore:
             raise NotFound(f"Worker with id '{worker_id}' not found")
         return _from_item(item)
 
-    def find(self, actor_dbid: str, worker_id: str) -> Worker | None:
-        item = self._table.get(_key(actor_dbid, worker_id))
+    def find(self, actor_dbid: str, worker_id: str, consistent: bool = True) -> Worker | None:
+        item = self._table.get(_key(actor_dbid, worker_id), consistent=consistent)
         return _from_item(item) if item else None
 
     def list(self, actor_dbid: str) -> list[Worker]:
