@@ -291,16 +291,23 @@ class WorkerThread(threading.Thread):
         return pending
 
     def _slot_for(self, inbox: str, received: list[Received]) -> bool:
-        """A host slot for the message in hand: while every slot runs a container the worker holds it (renewing
-        its visibility) and waits; False when it must stop (parked, stopping, fenced): the caller hands it back."""
-        renewed = None
-        while not self.hold.take(0 if renewed is None else SLOT_STEP_SECONDS):
+        """A host slot for the message in hand: while every slot runs a container the worker holds it and waits,
+        renewing its visibility a second before it ends (a slot freed within the receive's 2 s costs no request;
+        ``received`` is updated in place with the renewed end); False when it must stop (parked, stopping,
+        fenced): the caller hands it back."""
+        ends = [r.visible_until for r in received]
+        due = min(ends) - 1.0 if None not in ends else time.monotonic()  # type: ignore[type-var,operator]
+        first = True
+        while not self.hold.take(0 if first else SLOT_STEP_SECONDS):
+            first = False
             if self.retiring or self.stop_event.is_set() or self.fence.cut_off.is_set():
                 return False
-            if renewed is None or time.monotonic() - renewed >= self.settings.heartbeat_seconds:
+            if time.monotonic() >= due:
                 self.backend.queues.set_visibility_many(inbox, [r.receipt for r in received],
                                                         self.settings.visibility_timeout)
-                renewed = time.monotonic()
+                now = time.monotonic()
+                received[:] = [replace(r, visible_until=now + self.settings.visibility_timeout) for r in received]
+                due = now + self.settings.heartbeat_seconds
         return True
 
     def _receive(self, inbox: str) -> Received | None:
