@@ -298,7 +298,7 @@ class WorkerThread(threading.Thread):
         ends = [r.visible_until for r in received]
         due = min(ends) - 1.0 if None not in ends else time.monotonic()  # type: ignore[type-var,operator]
         first = True
-        while not self.hold.take(0 if first else SLOT_STEP_SECONDS):
+        while not self.hold.take(0 if first else max(0.0, min(SLOT_STEP_SECONDS, due - time.monotonic()))):
             first = False
             if self.retiring or self.stop_event.is_set() or self.fence.cut_off.is_set():
                 return False
