@@ -333,6 +333,8 @@ class WorkerThread(threading.Thread):
     def _still_wanted(self, worker: Worker) -> bool:
         if time.monotonic() - self._checked_at < self.settings.worker_health_check_seconds:
             return True
+        if not self.prefetched.holding() and not self.hold.wait_room(0):
+            return True  # it can take nothing while every slot runs a container: checked once there is room
         # Half a read unit: a stop request written a moment ago is seen at the next check. The check writes
         # nothing: the host's heartbeat lists its workers, and the API shows it as their last health check.
         current = self.backend.workers.find(self.actor_dbid, self.worker_id, consistent=False)

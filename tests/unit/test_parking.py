@@ -259,3 +259,22 @@ def test_a_message_waiting_for_a_slot_is_renewed_only_a_second_before_its_visibi
             assert received[0].visible_until == until
         worker.hold.give_back()
         renewals.clear()
+
+
+def test_a_worker_that_could_take_nothing_defers_its_health_check(backend: Backend) -> None:  # noqa: F811
+    """While every slot of its host runs a container a poller receives nothing (``_receive``), so its health
+    check waits for a free slot: in a burst most pollers wait so, and their checks were half of the runners'
+    requests (the scale run)."""
+    actor = registered_actor(backend)
+    ready = _ready(backend, actor, host="r1")
+    slots = HostSlots(1)
+    worker = WorkerThread(backend, "r1", "127.0.0.1", actor.tenant, actor.id, ready.id, threading.Event(),
+                          threading.Event(), Fence(lambda _cid: None), standard_registry(), slots=slots)
+    reads: list[str] = []
+    find = backend.workers.find
+    backend.workers.find = lambda *a, **k: (reads.append(a[1]), find(*a, **k))[1]  # type: ignore[method-assign]
+    other = SlotHold(slots)
+    assert other.take(0)  # the host's one slot runs another actor's container
+    assert worker._still_wanted(ready) and reads == []  # due, deferred
+    other.give_back()
+    assert worker._still_wanted(ready) and reads == [ready.id]  # room: checked
