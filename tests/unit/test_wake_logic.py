@@ -215,3 +215,18 @@ def test_a_new_request_reusing_a_live_threads_worker_id_starts(
     assert host._start_worker(_command(second)) is True
     assert len(started) == 2 and started[1].incarnation == second.create_time
     assert host.workers[f"{actor.dbid}/{first.id}"] is started[1] and old in host.leaving
+
+
+def test_a_write_for_one_incarnation_never_lands_on_a_later_record_of_its_id(backend: Backend) -> None:  # noqa: F811
+    """Worker ids are slot names: a thread still holding the record of a removed worker must not set the
+    status of the request that reused its id."""
+    actor = registered_actor(backend)
+    first = worker_service.ensure_worker(backend, actor)
+    assert first is not None
+    backend.workers.delete(actor.dbid, first.id)
+    second = worker_service.ensure_worker(backend, actor, wake=True)
+    assert second is not None and second.id == first.id and second.create_time != first.create_time
+    assert backend.workers.update(first, {"status": WorkerStatus.READY.value}) is None
+    [record] = _records(backend, actor)
+    assert record.status == WorkerStatus.REQUESTED and record.create_time == second.create_time
+    assert backend.workers.update(second, {"status": WorkerStatus.SPAWNER_SETUP.value}) is not None

@@ -62,10 +62,12 @@ class WorkerStore:
 
     def update(self, worker: Worker, fields: dict[str, Any],
                only_from: set[WorkerStatus] | None = None) -> Worker | None:
-        """SET fields in one conditional update; None when the record is gone or not in ``only_from``."""
+        """SET fields in one conditional update; None when the record is gone, is another incarnation (a later
+        request reusing the worker's id: its ``create_time`` differs) or is not in ``only_from``."""
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(fields.values())}
-        condition = "attribute_exists(worker_id)"
+        values[":incarnation"] = worker.create_time
+        condition = "attribute_exists(worker_id) AND create_time = :incarnation"
         if only_from:
             placeholders = [f":s{i}" for i, _ in enumerate(only_from)]
             values.update({p: s.value for p, s in zip(placeholders, only_from, strict=True)})
