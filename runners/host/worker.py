@@ -335,9 +335,14 @@ class WorkerThread(threading.Thread):
             return True
         if not self.prefetched.holding() and not self.hold.wait_room(0):
             return True  # it can take nothing while every slot runs a container: checked once there is room
-        # Half a read unit: a stop request written a moment ago is seen at the next check. The check writes
-        # nothing: the host's heartbeat lists its workers, and the API shows it as their last health check.
+        # Half a read unit: a stop request written a moment ago is seen at the next check. A verdict that the
+        # worker must go is confirmed by a consistent read: a stale record (one from before its activation
+        # here) would otherwise leave a READY record with no thread behind. The check writes nothing: the
+        # host's heartbeat lists its workers, and the API shows it as their last health check.
         current = self.backend.workers.find(self.actor_dbid, self.worker_id, consistent=False)
+        if current is None or current.status in STOPPING or current.create_time != worker.create_time \
+                or current.parked or current.host_id != self.runner_id:
+            current = self.backend.workers.find(self.actor_dbid, self.worker_id)
         if current is None or current.status in STOPPING or current.create_time != worker.create_time:
             return False
         if current.parked or current.host_id != self.runner_id:  # not ours any more: leave it alone

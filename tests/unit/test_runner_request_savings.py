@@ -204,3 +204,36 @@ def test_a_health_check_reuses_a_reading_a_message_sent_since_the_last_check_con
     backend.actors.set_status(actor.tenant, actor.id, ActorStatus.ERROR, "broken")
     thread._checked_at -= 60
     assert not thread._still_wanted(ready)  # read (no message since), and an actor in ERROR runs nothing
+
+
+def test_a_health_check_confirms_a_verdict_to_leave_with_a_consistent_read(backend: Any, monkeypatch: Any) -> None:  # noqa: F811
+    """The check's eventually consistent read may return the record as it was before the worker's activation
+    here (parked, another host): leaving on it would strand a READY record with no thread. Such a verdict is
+    read again, consistently; a real one (a stop request) still ends the worker."""
+    import threading
+
+    from chalicelib.domain.models import WorkerStatus
+    from chalicelib.services import workers as worker_service
+    from runners.host.worker import WorkerThread
+    from tests.unit.test_protocol import registered_actor
+
+    actor = registered_actor(backend)
+    requested = worker_service.ensure_worker(backend, actor)
+    assert requested is not None
+    ready = backend.workers.update(requested, {"status": WorkerStatus.READY.value, "host_id": "r1"})
+    assert ready is not None
+    stale = ready.model_copy(update={"parked": True, "host_id": "r0"})
+    find, reads = backend.workers.find, []
+
+    def lagging(dbid: str, wid: str, consistent: bool = True) -> Any:  # an eventual read still shows the past
+        reads.append(consistent)
+        return find(dbid, wid) if consistent else stale
+
+    monkeypatch.setattr(backend.workers, "find", lagging)
+    thread = WorkerThread(backend, "r1", "127.0.0.1", actor.tenant, actor.id, ready.id, threading.Event(),
+                          threading.Event(), Fence(lambda _cid: None), standard_registry(), requested=ready)
+    thread._record = ready
+    assert thread._still_wanted(ready) and reads == [False, True] and thread._record is ready
+    backend.workers.update(ready, {"status": WorkerStatus.SHUTDOWN_REQUESTED.value})
+    thread._checked_at -= 60
+    assert not thread._still_wanted(ready)
