@@ -27,6 +27,7 @@ import pytest
 from chalicelib.domain.models import Execution, ExecutionStatus
 from chalicelib.wiring.backend import Backend
 from local.launcher import Stack
+from runners.pipeline.engine import LABEL_RUNNER
 from tests.conftest import Api, wait_for
 from tests.faults import DockerEvents, backend_for, kill_runner, labelled_containers
 from tests.integration.test_chaos import make_stack  # noqa: F401 (fixture)
@@ -106,13 +107,16 @@ def _drained(backend: Backend, actor_ids: list[str]) -> bool:
     return all(backend.queues.depth(backend.queues.inbox_url(TENANT, a)) == (0, 0) for a in actor_ids)
 
 
-def _busiest(stack: Stack, backend: Backend) -> str | None:
-    """The runner holding the most RUNNING executions now, per the store (None when none holds any)."""
+def _busiest(stack: Stack) -> str | None:
+    """The runner with the most containers running now, per the engine (None when none runs any). A container
+    runs between its execution's claim and its terminal write, so a kill now lands on work in flight; the
+    store's view (a scan of the open executions) lagged by that scan's time under load, and on a slow machine
+    the no-op executions it saw had ended before the kill, five times in a row (CI, 2026-12-08)."""
     names = {str(proc.pid): name for name, proc in stack.procs.items() if name.startswith("runner")}
     held: dict[str, int] = {}
-    for execution in _open(backend):
-        pid = ((execution.runner_id or "").split(":")[1:2] or [""])[0]
-        if execution.status == ExecutionStatus.RUNNING and pid in names:
+    for container in labelled_containers():
+        pid = _pid((container.get("Labels") or {}).get(LABEL_RUNNER))
+        if container.get("State") == "running" and pid in names:
             held[names[pid]] = held.get(names[pid], 0) + 1
     return max(held, key=held.__getitem__) if held else None
 
@@ -121,7 +125,7 @@ def _kill_mid_flight(stack: Stack, backend: Backend) -> list[tuple[str, str, set
     """Kills (victim, its pid, executions it held) until one lands on work in flight."""
     kills: list[tuple[str, str, set[str]]] = []
     for _ in range(KILL_TRIES):
-        victim = wait_for(lambda: _busiest(stack, backend), 60, interval=0.1, what="a runner holding executions")
+        victim = wait_for(lambda: _busiest(stack), 60, interval=0.1, what="a runner running containers")
         pid = str(stack.procs[victim].pid)
         kills.append((victim, pid, _kill_in_flight(stack, backend, victim)))
         if kills[-1][2]:
