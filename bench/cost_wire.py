@@ -36,7 +36,7 @@ IDLE_WINDOW_SECONDS = 30.0
 CASE_A_SPACING_SECONDS = 3.0  # case A (bench/cost.py): 100 executions/s over 300 actors, one per actor every 3 s
 TENANT = "DEV-DEVELOP"  # the tenant of access_control=none
 # The worker's health check runs at its shipped period (5 s): at case A's pace it is part of what an
-# execution costs (a read of the worker record every other message, a write every 30 s).
+# execution costs (an eventually consistent read of the worker record every other message, no write).
 STACK_ENV = {"ABACO_ACCESS_CONTROL": "none", "ABACO_RATE_LIMIT_RPS": "0", "ABACO_WARM_START": "false",
              "ABACO_RECEIVE_WAIT_SECONDS": "20"}
 

@@ -35,6 +35,7 @@ from runners.pipeline.consumer import InboxConsumer
 from runners.pipeline.containers import ContainerSource
 from runners.pipeline.engine import DockerEngine
 from runners.pipeline.execution import ExecutionRunner
+from runners.pipeline.lease import CONFIRM_MARGIN_SECONDS
 
 LOG = logging.getLogger("abaco.runner")
 ERROR_PAUSE_SECONDS = 2.0
@@ -292,11 +293,11 @@ class WorkerThread(threading.Thread):
 
     def _slot_for(self, inbox: str, received: list[Received]) -> bool:
         """A host slot for the message in hand: while every slot runs a container the worker holds it and waits,
-        renewing its visibility a second before it ends (a slot freed within the receive's 2 s costs no request;
-        ``received`` is updated in place with the renewed end); False when it must stop (parked, stopping,
-        fenced): the caller hands it back."""
-        ends = [r.visible_until for r in received]
-        due = min(ends) - 1.0 if None not in ends else time.monotonic()  # type: ignore[type-var,operator]
+        renewing its visibility a second before it ends, as the lease confirms it (a slot freed within the
+        receive's 2 s costs no request; ``received`` is updated in place with the renewed end); False when it
+        must stop (parked, stopping, fenced): the caller hands it back."""
+        ends = [r.visible_until for r in received if r.visible_until is not None]
+        due = min(ends) - CONFIRM_MARGIN_SECONDS if len(ends) == len(received) else time.monotonic()
         first = True
         while not self.hold.take(0 if first else max(0.0, min(SLOT_STEP_SECONDS, due - time.monotonic()))):
             first = False
@@ -339,13 +340,15 @@ class WorkerThread(threading.Thread):
         # worker must go is confirmed by a consistent read: a stale record (one from before its activation
         # here) would otherwise leave a READY record with no thread behind. The check writes nothing: the
         # host's heartbeat lists its workers, and the API shows it as their last health check.
-        current = self.backend.workers.find(self.actor_dbid, self.worker_id, consistent=False)
-        if current is None or current.status in STOPPING or current.create_time != worker.create_time \
-                or current.parked or current.host_id != self.runner_id:
-            current = self.backend.workers.find(self.actor_dbid, self.worker_id)
-        if current is None or current.status in STOPPING or current.create_time != worker.create_time:
+        for consistent in (False, True):  # a verdict to leave from the eventual read is read again, consistently
+            current = self.backend.workers.find(self.actor_dbid, self.worker_id, consistent=consistent)
+            gone = current is None or current.status in STOPPING or current.create_time != worker.create_time
+            elsewhere = current is not None and not gone and (current.parked or current.host_id != self.runner_id)
+            if not (gone or elsewhere):
+                break
+        if gone:
             return False
-        if current.parked or current.host_id != self.runner_id:  # not ours any more: leave it alone
+        if elsewhere:  # not ours any more: leave it alone
             self._record = None
             return False
         actor = self.actor_view.current(self._checked_wall) or self.backend.actors.get(self.tenant, self.actor_id)
